@@ -1,0 +1,36 @@
+# Finds nightshift's dependencies. ONNX Runtime and DuckDB come from
+# scripts/bootstrap.sh (third_party/) unless ONNXRUNTIME_ROOT / DUCKDB_ROOT
+# point at a user's own build with the usual include/ + lib/ layout.
+set(ONNXRUNTIME_ROOT "${CMAKE_SOURCE_DIR}/third_party/onnxruntime" CACHE PATH "ONNX Runtime root (include/, lib/)")
+set(DUCKDB_ROOT "${CMAKE_SOURCE_DIR}/third_party/duckdb" CACHE PATH "DuckDB root (include/, lib/)")
+
+find_library(ONNXRUNTIME_LIBRARY NAMES onnxruntime libonnxruntime.so.1 PATHS "${ONNXRUNTIME_ROOT}/lib" NO_DEFAULT_PATH)
+find_path(ONNXRUNTIME_INCLUDE_DIR onnxruntime_cxx_api.h PATHS "${ONNXRUNTIME_ROOT}/include" "${ONNXRUNTIME_ROOT}/include/onnxruntime" NO_DEFAULT_PATH)
+if(NOT ONNXRUNTIME_LIBRARY OR NOT ONNXRUNTIME_INCLUDE_DIR)
+  message(FATAL_ERROR "ONNX Runtime not found under ONNXRUNTIME_ROOT=${ONNXRUNTIME_ROOT}; run scripts/bootstrap.sh")
+endif()
+add_library(onnxruntime::onnxruntime SHARED IMPORTED)
+set_target_properties(onnxruntime::onnxruntime PROPERTIES
+  IMPORTED_LOCATION "${ONNXRUNTIME_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${ONNXRUNTIME_INCLUDE_DIR}")
+
+find_library(DUCKDB_LIBRARY NAMES duckdb PATHS "${DUCKDB_ROOT}/lib" NO_DEFAULT_PATH)
+find_path(DUCKDB_INCLUDE_DIR duckdb.h PATHS "${DUCKDB_ROOT}/include" NO_DEFAULT_PATH)
+if(NOT DUCKDB_LIBRARY OR NOT DUCKDB_INCLUDE_DIR)
+  message(FATAL_ERROR "DuckDB not found under DUCKDB_ROOT=${DUCKDB_ROOT}; run scripts/bootstrap.sh")
+endif()
+add_library(duckdb::duckdb SHARED IMPORTED)
+set_target_properties(duckdb::duckdb PROPERTIES
+  IMPORTED_LOCATION "${DUCKDB_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${DUCKDB_INCLUDE_DIR}")
+
+find_package(Threads REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json REQUIRED)
+if(NIGHTSHIFT_WITH_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,86 @@
+// Backend: runs a model on tensors (Triton's three levels).
+//
+//   Backend   process-wide state of one runtime (e.g. the ORT environment).
+//   Model     one loaded model file: its declared inputs/outputs, and a
+//             factory for instances.
+//   Instance  one executable copy (session) of the model. Execute() is never
+//             called concurrently on one instance; different instances may run
+//             in parallel on different threads.
+//
+// Backends see tensors only: never DuckDB, files (other than the model file),
+// columns or the ledger. A registry maps `model.backend` names to factories so
+// optional backends (torchscript, xgboost) are separate CMake targets.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nightshift/status.h"
+#include "nightshift/tensor.h"
+
+namespace nightshift {
+
+// A declared model input or output. Dimensions of -1 are dynamic (the first is
+// the batch dimension).
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+};
+
+// What a backend needs to load a model: nothing about columns or files beyond
+// the model itself.
+struct ModelConfig {
+  std::string path;
+  std::string device = "cpu";
+  int threads = 0;                         // intra-op threads; 0 = backend's choice
+  std::vector<std::string> output_names;   // the outputs the job uses, in order
+};
+
+class ModelInstance {
+ public:
+  virtual ~ModelInstance() = default;
+  // Runs one batch. `inputs` are in the order of Model::inputs() (all of them);
+  // on success `outputs` holds one tensor per ModelConfig::output_names, in
+  // that order, with the batch dimension first. `outputs` may be reused across
+  // calls (the instance may keep their storage). Returns ModelError for a batch
+  // the model rejects (deterministic), OutOfMemory/Transient for failures worth
+  // retrying.
+  virtual Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const std::vector<TensorSpec>& inputs() const = 0;
+  virtual const std::vector<TensorSpec>& outputs() const = 0;  // all declared outputs
+  // A human-readable signature ("input features: float32[-1, 3] ...").
+  virtual std::string Signature() const;
+  // Creates an instance ready to Execute. ModelError/OutOfMemory on failure.
+  virtual Result<std::unique_ptr<ModelInstance>> CreateInstance() = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Loads the model at config.path. NotFound when the file is missing,
+  // ModelError when it cannot be parsed, with the path and the runtime's reason.
+  virtual Result<std::unique_ptr<Model>> LoadModel(const ModelConfig& config) = 0;
+};
+
+using BackendFactory = std::function<Result<std::unique_ptr<Backend>>()>;
+
+// Registers a backend under `name`; called once per backend at start-up
+// (see RegisterBuiltinBackends in src/backends/registry.cc).
+void RegisterBackend(const std::string& name, BackendFactory factory);
+// Creates the backend registered as `name`. InvalidJob naming the known
+// backends when there is none.
+Result<std::unique_ptr<Backend>> CreateBackend(const std::string& name);
+// Registers every backend compiled into this binary.
+void RegisterBuiltinBackends();
+
+}  // namespace nightshift

@@ -1,0 +1,129 @@
+// JobSpec: the typed form of a job file (shared/docs/job-spec.md).
+//
+// A job file is parsed and validated once, by ParseJobFile(); the engine only
+// ever sees this struct, never YAML. All relative paths are already resolved
+// against the job file's folder and every ${VAR} is substituted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nightshift/status.h"
+#include "nightshift/tensor.h"
+
+namespace nightshift {
+
+enum class InputFormat { kAuto, kParquet, kCsv, kJsonl };
+enum class OutputFormat { kParquet, kCsv, kJsonl };
+
+std::string_view InputFormatName(InputFormat f);
+std::string_view OutputFormatName(OutputFormat f);
+
+struct InputSpec {
+  std::string path;   // absolute path, glob or directory; empty when `query` is set
+  std::string query;  // a DuckDB SQL query; empty when `path` is set
+  InputFormat format = InputFormat::kAuto;
+  std::vector<std::string> key;  // key column(s); at least one
+};
+
+struct ModelInputSpec {
+  std::string name;                  // the model's input name
+  std::vector<std::string> columns;  // packed along the last axis, in this order
+  DType dtype = DType::kFloat32;
+  bool allow_nan = true;             // false: NaN/Inf in a row makes it a poison item
+};
+
+struct ModelOutputSpec {
+  std::string name;                  // the model's output name
+  std::vector<std::string> columns;  // one output column per element of the last axis
+  std::string column;                // instead of `columns`: the last axis as one list column
+};
+
+struct ModelSpec {
+  std::string backend = "onnx";  // onnx | torchscript | xgboost
+  std::string path;              // absolute
+  std::optional<std::string> sha256;
+  std::string device = "cpu";    // cpu | cuda | cuda:N
+  int threads = 0;               // intra-op threads; 0 = choose
+  int instances = 1;             // model instances run in parallel
+  std::vector<ModelInputSpec> inputs;
+  std::vector<ModelOutputSpec> outputs;
+};
+
+struct BatchSpec {
+  int64_t size = 1024;  // rows per batch; 0 means "auto"
+  bool auto_size() const { return size == 0; }
+  int64_t max_memory = int64_t{1} << 30;  // bytes
+};
+
+struct OutputSpec {
+  std::string path;  // absolute; may still hold {run_id}, {name}, {date}
+  OutputFormat format = OutputFormat::kParquet;
+  std::vector<std::string> keep;
+};
+
+struct ErrorsSpec {
+  int max_retries = 2;
+  // max_failed_items: a count, or a fraction of input rows when `fraction` is set.
+  // A count of -1 never stops.
+  int64_t max_failed_count = 0;
+  std::optional<double> max_failed_fraction;  // 0.005 for "0.5%"
+  std::string dead_letter = "{output}/_failed";
+  double batch_timeout_s = 0;  // 0: no timeout
+};
+
+struct RunSpec {
+  int64_t shard_rows = 131072;
+  std::string ledger;         // absolute SQLite path, or a postgresql:// URL
+  double drain_timeout_s = 20;
+};
+
+struct JobSpec {
+  std::string name;
+  std::string job_file;  // absolute path of the YAML file
+  std::string job_dir;   // its folder
+  std::string text;      // the job file's bytes after overrides (for fingerprints)
+  InputSpec input;
+  ModelSpec model;
+  BatchSpec batch;
+  OutputSpec output;
+  ErrorsSpec errors;
+  RunSpec run;
+};
+
+// One `--set KEY=VALUE` override: KEY is a dotted path ("batch.size",
+// "model.inputs.0.dtype"); VALUE is parsed as YAML.
+struct Override {
+  std::string key;
+  std::string value;
+};
+
+// Parses "KEY=VALUE". Returns InvalidJob when there is no '='.
+Result<Override> ParseOverride(std::string_view text);
+
+// Reads, parses and validates the job file at `path`, applying `overrides`.
+// Returns InvalidJob with a message naming the file, line and key on any
+// problem: unknown keys (with the closest valid key suggested), wrong types,
+// missing required keys, bad values, unset ${VAR}. NotFound when the file is
+// missing.
+Result<JobSpec> ParseJobFile(const std::string& path, const std::vector<Override>& overrides);
+
+// The same from text already in memory (`path` is used for messages and to
+// resolve relative paths against its folder).
+Result<JobSpec> ParseJobText(const std::string& text, const std::string& path,
+                             const std::vector<Override>& overrides);
+
+// Replaces {run_id}, {name} and {date} (YYYY-MM-DD, UTC) in `pattern`.
+std::string ExpandOutputPath(const std::string& pattern, const JobSpec& job,
+                             const std::string& run_id, const std::string& date);
+
+// Parses "1GiB", "512MB", "1024" into bytes. InvalidJob on anything else.
+Result<int64_t> ParseByteSize(std::string_view text);
+
+// Parses "30s", "500ms", "2m", "1h" or a plain number of seconds.
+Result<double> ParseDuration(std::string_view text);
+
+}  // namespace nightshift

@@ -1,0 +1,146 @@
+// Ledger: the durable record of runs, shards and failed items.
+//
+// The engine never writes SQL: it calls this interface, which SQLite (default)
+// and PostgreSQL (many workers) implement. Every method is atomic. An
+// implementation is safe to use from several threads of one process (calls
+// are serialized internally) and from several processes sharing the database.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nightshift/status.h"
+
+namespace nightshift {
+
+enum class RunState { kPending, kRunning, kCompleted, kFailed, kInterrupted };
+enum class ShardState { kPending, kRunning, kCommitted, kFailed };
+
+std::string_view RunStateName(RunState s);   // "pending", "running", ...
+std::string_view ShardStateName(ShardState s);
+Result<RunState> ParseRunState(std::string_view s);
+Result<ShardState> ParseShardState(std::string_view s);
+
+// One input file of a run, as seen when the run was planned.
+struct InputFileRecord {
+  int32_t index = 0;
+  std::string path;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t rows = 0;
+};
+
+struct RunRecord {
+  std::string run_id;
+  std::string job_name;
+  std::string fingerprint;   // of job text + input listing
+  RunState state = RunState::kPending;
+  std::string message;       // why it failed or was interrupted
+  std::string output_path;   // resolved output directory
+  std::string model_path;
+  std::string model_sha256;
+  int64_t total_rows = 0;
+  int64_t total_shards = 0;
+  int64_t created_at_ms = 0;   // unix epoch milliseconds
+  int64_t updated_at_ms = 0;
+  int64_t finished_at_ms = 0;  // 0 until completed/failed/interrupted
+};
+
+struct ShardRecord {
+  int64_t shard_id = 0;
+  int32_t file_index = 0;   // into the run's input files; 0 for a query
+  int64_t row_begin = 0;    // [row_begin, row_end) within that file
+  int64_t row_end = 0;
+  ShardState state = ShardState::kPending;
+  int32_t attempts = 0;
+  int64_t epoch = 0;         // incremented by every claim
+  int64_t rows_written = 0;  // rows in the committed output part
+  int64_t rows_failed = 0;   // rows dead-lettered
+  std::string output_file;   // relative to the run's output path
+  std::string dead_letter_file;
+  int64_t started_at_ms = 0;
+  int64_t committed_at_ms = 0;
+};
+
+// A row that failed for good, recorded with its shard's commit.
+struct ItemFailure {
+  int64_t shard_id = 0;
+  int64_t row = 0;        // row number within the shard's file
+  std::string key_json;   // the row's key value(s) as JSON
+  std::string error;      // human-readable reason
+  int32_t attempts = 0;
+};
+
+struct RunCounts {
+  int64_t total_rows = 0;
+  int64_t succeeded = 0;
+  int64_t failed = 0;
+  int64_t shards_total = 0;
+  int64_t shards_committed = 0;
+};
+
+// A cached tuning decision (e.g. batch.size: auto), keyed by a string the
+// caller builds (model hash, device, input width).
+struct TuningRecord {
+  std::string key;
+  std::string value;
+};
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+
+  // Opens (creating and migrating if needed) the ledger at `location`: a
+  // SQLite file path, or a postgresql:// URL when built with PostgreSQL.
+  // IoError naming the location on failure.
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& location);
+
+  // Creates the run with its files and shard plan if `run.run_id` is new and
+  // returns it; if it exists, returns the stored record unchanged (the plan
+  // given is ignored). Atomic.
+  virtual Result<RunRecord> CreateOrAttachRun(const RunRecord& run,
+                                              const std::vector<InputFileRecord>& files,
+                                              const std::vector<ShardRecord>& shards) = 0;
+  // NotFound when there is no such run.
+  virtual Result<RunRecord> GetRun(const std::string& run_id) = 0;
+  // The most recently created run of `job_name`; NotFound when none.
+  virtual Result<RunRecord> LatestRun(const std::string& job_name) = 0;
+  virtual Result<std::vector<InputFileRecord>> ListFiles(const std::string& run_id) = 0;
+  virtual Result<std::vector<ShardRecord>> ListShards(const std::string& run_id) = 0;
+
+  // Sets state (and message; finished_at when terminal) of a run.
+  virtual Status SetRunState(const std::string& run_id, RunState state,
+                             const std::string& message) = 0;
+  virtual Status SetRunModel(const std::string& run_id, const std::string& model_path,
+                             const std::string& model_sha256) = 0;
+
+  // Claims a shard that is not committed: state running, attempts+1, a new
+  // epoch (returned). FailedPrecondition-style InvalidJob if it is committed.
+  virtual Result<int64_t> ClaimShard(const std::string& run_id, int64_t shard_id) = 0;
+
+  // Commits a shard claimed with `epoch`, with its failures, atomically.
+  // A repeated commit of an already committed shard with the same output is a
+  // no-op returning OK; a commit with a stale epoch returns Transient and
+  // changes nothing.
+  virtual Status CommitShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
+                             int64_t rows_written, const std::string& output_file,
+                             const std::string& dead_letter_file,
+                             const std::vector<ItemFailure>& failures) = 0;
+
+  // Marks a shard failed (not committed) with a reason; it stays retryable.
+  virtual Status FailShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
+                           const std::string& message) = 0;
+
+  virtual Result<RunCounts> Counts(const std::string& run_id) = 0;
+  // Failed items of a run, ordered by shard then row; at most `limit` (-1: all).
+  virtual Result<std::vector<ItemFailure>> ListFailures(const std::string& run_id,
+                                                        int64_t limit) = 0;
+
+  virtual Result<std::optional<std::string>> GetTuning(const std::string& key) = 0;
+  virtual Status PutTuning(const std::string& key, const std::string& value) = 0;
+};
+
+}  // namespace nightshift

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs everything nightshift needs on a fresh Debian 12 machine, pinned and
+# idempotent: Debian packages through apt, ONNX Runtime and DuckDB as prebuilt
+# libraries from npm tarballs (checked by sha256) into third_party/ (git-ignored).
+# Quiet when everything is already there.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tp="$root/third_party"
+cache="${NIGHTSHIFT_CACHE:-$HOME/.cache/nightshift}"
+mkdir -p "$tp" "$cache"
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsqlite3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  python3-onnx python3-numpy python3-pandas
+  sqlite3
+)
+# npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# fetch NAME VERSION SHA256 -> prints path of the verified tarball in the cache
+fetch() {
+  local name="$1" version="$2" sha="$3"
+  local file="$cache/$(echo "$name" | sed 's#^@##; s#/#-#')-$version.tgz"
+  if [ ! -f "$file" ] || ! echo "$sha  $file" | sha256sum -c --status; then
+    echo "bootstrap: npm pack $name@$version" >&2
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null)
+    mv "$tmp"/*.tgz "$file"; rmdir "$tmp"
+    if ! echo "$sha  $file" | sha256sum -c --status; then
+      echo "bootstrap: sha256 mismatch for $name@$version ($file)" >&2; rm -f "$file"; exit 1
+    fi
+  fi
+  echo "$file"
+}
+
+ORT_STAMP="$tp/onnxruntime/.stamp-1.30.0"
+if [ ! -f "$ORT_STAMP" ]; then
+  lib_tgz="$(fetch onnxruntime-node 1.30.0 6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75)"
+  hdr_tgz="$(fetch com.github.asus4.onnxruntime 0.4.9 e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d)"
+  rm -rf "$tp/onnxruntime"; mkdir -p "$tp/onnxruntime/include" "$tp/onnxruntime/lib"
+  tmp="$(mktemp -d)"
+  tar -xzf "$lib_tgz" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+  hdr_dir="package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64_x86_64-simulator/onnxruntime.framework/Headers"
+  tar -xzf "$hdr_tgz" -C "$tmp" "$hdr_dir"
+  cp "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$tp/onnxruntime/lib/"
+  ln -sf libonnxruntime.so.1 "$tp/onnxruntime/lib/libonnxruntime.so"
+  cp "$tmp/$hdr_dir"/*.h "$tp/onnxruntime/include/"
+  rm -rf "$tmp"; touch "$ORT_STAMP"
+fi
+
+DUCK_STAMP="$tp/duckdb/.stamp-1.5.6-r.1"
+if [ ! -f "$DUCK_STAMP" ]; then
+  lib_tgz="$(fetch @duckdb/node-bindings-linux-x64 1.5.6-r.1 1b9f82478539bb9a1d1df44bd103121a12ae52142c07158dc52b97d2ec1d69ff)"
+  hdr_tgz="$(fetch duckdb 1.4.4 5bb967dcbcd517670ba5f169f238fb9d6787e53752c60ebe24386169d76941ed)"
+  rm -rf "$tp/duckdb"; mkdir -p "$tp/duckdb/include" "$tp/duckdb/lib"
+  tmp="$(mktemp -d)"
+  tar -xzf "$lib_tgz" -C "$tmp" package/libduckdb.so
+  tar -xzf "$hdr_tgz" -C "$tmp" package/src/duckdb/src/include/duckdb.h
+  cp "$tmp/package/libduckdb.so" "$tp/duckdb/lib/"
+  cp "$tmp/package/src/duckdb/src/include/duckdb.h" "$tp/duckdb/include/"
+  rm -rf "$tmp"; touch "$DUCK_STAMP"
+fi

@@ -1,0 +1,42 @@
+#include "nightshift/tensor.h"
+
+#include <cstdint>
+
+#include <gtest/gtest.h>
+
+namespace nightshift {
+namespace {
+
+TEST(TensorTest, AllocateIsZeroedAndAligned) {
+  Tensor t = Tensor::Allocate(DType::kFloat32, {4, 3});
+  EXPECT_EQ(t.NumElements(), 12);
+  EXPECT_EQ(t.ByteSize(), 48u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(t.data_as<float>()[i], 0.0f);
+  EXPECT_EQ(t.DebugString(), "float32[4, 3]");
+}
+
+TEST(TensorTest, ReshapeSmallerKeepsStorage) {
+  Tensor t = Tensor::Allocate(DType::kInt64, {1024, 8});
+  void* before = t.data();
+  t.Reshape({10, 8});
+  EXPECT_EQ(t.data(), before);
+  t.Reshape({2048, 8});
+  EXPECT_EQ(t.NumElements(), 2048 * 8);
+}
+
+TEST(TensorTest, ViewDoesNotOwn) {
+  double buf[6] = {1, 2, 3, 4, 5, 6};
+  Tensor t = Tensor::View(DType::kFloat64, {2, 3}, buf);
+  EXPECT_EQ(t.data_as<double>()[5], 6.0);
+}
+
+TEST(TensorTest, ParseDTypeRejectsUnknownNamesWithChoices) {
+  EXPECT_EQ(ParseDType("float64").value(), DType::kFloat64);
+  auto r = ParseDType("float128");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("float32"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nightshift

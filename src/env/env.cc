@@ -1,0 +1,31 @@
+#include "nightshift/env.h"
+
+namespace nightshift {
+
+Status Env::PublishFile(const std::string& tmp, const std::string& final_path) {
+  NS_RETURN_IF_ERROR(SyncPath(tmp));
+  NS_RETURN_IF_ERROR(RenameFile(tmp, final_path));
+  return SyncPath(DirName(final_path));
+}
+
+Status Env::WriteFileAtomic(const std::string& path, const std::string& data) {
+  std::string tmp = JoinPath(DirName(path), "." + path.substr(path.find_last_of('/') + 1) + ".tmp");
+  NS_RETURN_IF_ERROR(WriteFile(tmp, data));
+  return PublishFile(tmp, path);
+}
+
+std::string DirName(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (!b.empty() && b[0] == '/') return b;
+  if (a.back() == '/') return a + b;
+  return a + "/" + b;
+}
+
+}  // namespace nightshift

@@ -1,0 +1,50 @@
+#include "nightshift/env.h"
+
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+namespace nightshift {
+namespace {
+
+std::string TempDir() {
+  char tmpl[] = "/tmp/ns_env_test_XXXXXX";
+  return std::string(mkdtemp(tmpl));
+}
+
+TEST(EnvTest, WriteFileAtomicPublishesWholeFileAndLeavesNoTemp) {
+  Env* env = Env::Default();
+  std::string dir = TempDir();
+  std::string path = JoinPath(dir, "a/b/_SUCCESS");
+  ASSERT_TRUE(env->CreateDirs(DirName(path)).ok());
+  ASSERT_TRUE(env->WriteFileAtomic(path, "{\"ok\":true}").ok());
+  EXPECT_EQ(env->ReadFile(path).value(), "{\"ok\":true}");
+  auto names = env->ListDir(DirName(path)).value();
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0], "_SUCCESS");
+}
+
+TEST(EnvTest, StatOfMissingFileIsNotFound) {
+  auto r = Env::Default()->Stat("/nonexistent/ns/file");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kNotFound);
+  EXPECT_NE(r.error().message().find("/nonexistent/ns/file"), std::string::npos);
+}
+
+TEST(EnvTest, CreateDirsFailsUnderAFile) {
+  Env* env = Env::Default();
+  std::string dir = TempDir();
+  ASSERT_TRUE(env->WriteFile(JoinPath(dir, "f"), "x").ok());
+  Status s = env->CreateDirs(JoinPath(dir, "f/sub"));
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(EnvTest, PathHelpers) {
+  EXPECT_EQ(DirName("/a/b/c"), "/a/b");
+  EXPECT_EQ(DirName("c"), ".");
+  EXPECT_EQ(JoinPath("/a/", "b"), "/a/b");
+  EXPECT_EQ(JoinPath("/a", "/abs"), "/abs");
+}
+
+}  // namespace
+}  // namespace nightshift

@@ -1,0 +1,152 @@
+// The POSIX Env: files through open/fsync/rename, the clock through
+// std::chrono.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "nightshift/env.h"
+
+namespace nightshift {
+namespace {
+
+Status PosixError(const std::string& what, const std::string& path, int err) {
+  Code code = (err == ENOENT || err == ENOTDIR) ? Code::kNotFound : Code::kIoError;
+  if (err == EINTR || err == EAGAIN) code = Code::kTransient;
+  return Status(code, fmt::format("{} '{}': {}", what, path, std::strerror(err)));
+}
+
+class PosixEnv final : public Env {
+ public:
+  Result<FileInfo> Stat(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Error(PosixError("cannot stat", path, errno));
+    FileInfo info;
+    info.size = st.st_size;
+    info.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    info.is_dir = S_ISDIR(st.st_mode);
+    return info;
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return Error(PosixError("cannot list directory", dir, errno));
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(std::move(n));
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Status CreateDirs(const std::string& dir) override {
+    if (dir.empty()) return Status::Ok();
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::Ok();
+      return Status(Code::kIoError, fmt::format("'{}' exists and is not a directory", dir));
+    }
+    std::string parent = DirName(dir);
+    if (parent != dir && parent != "." && parent != "/") NS_RETURN_IF_ERROR(CreateDirs(parent));
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return PosixError("cannot create directory", dir, errno);
+    }
+    return Status::Ok();
+  }
+
+  Status WriteFile(const std::string& path, const std::string& data) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError("cannot create", path, errno);
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return PosixError("cannot write", path, err);
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+      int err = errno;
+      ::close(fd);
+      return PosixError("cannot fsync", path, err);
+    }
+    if (::close(fd) != 0) return PosixError("cannot close", path, errno);
+    return Status::Ok();
+  }
+
+  Result<std::string> ReadFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error(PosixError("cannot open", path, errno));
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return Error(PosixError("cannot read", path, err));
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  }
+
+  Status SyncPath(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("cannot open for fsync", path, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0 && err != EINVAL) return PosixError("cannot fsync", path, err);
+    return Status::Ok();
+  }
+
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return PosixError(fmt::format("cannot rename '{}' to", from), to, errno);
+    }
+    return Status::Ok();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return PosixError("cannot remove", path, errno);
+    }
+    return Status::Ok();
+  }
+
+  int64_t NowMicros() override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void SleepMicros(int64_t micros) override {
+    std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv* env = new PosixEnv();
+  return env;
+}
+
+}  // namespace nightshift
