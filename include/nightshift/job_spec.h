@@ -57,6 +57,11 @@ struct BatchSpec {
   int64_t size = 1024;  // rows per batch; 0 means "auto"
   bool auto_size() const { return size == 0; }
   int64_t max_memory = int64_t{1} << 30;  // bytes
+  // Column whose length orders rows inside a shard before batching (bucketing
+  // similar lengths together); empty keeps input order.
+  std::string sort_by_length;
+  // Token budget per batch (rows x padded length); 0 means no token limit.
+  int64_t max_tokens = 0;
 };
 
 struct OutputSpec {

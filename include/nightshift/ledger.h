@@ -63,6 +63,7 @@ struct ShardRecord {
   std::string dead_letter_file;
   int64_t started_at_ms = 0;
   int64_t committed_at_ms = 0;
+  std::string message;       // why the last attempt failed; "" once committed
 };
 
 // A row that failed for good, recorded with its shard's commit.
@@ -124,7 +125,7 @@ class Ledger {
   // Commits a shard claimed with `epoch`, with its failures, atomically.
   // A repeated commit of an already committed shard with the same output is a
   // no-op returning OK; a commit with a stale epoch returns Transient and
-  // changes nothing.
+  // changes nothing. REQUIRES: every failure's shard_id is `shard_id`.
   virtual Status CommitShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
                              int64_t rows_written, const std::string& output_file,
                              const std::string& dead_letter_file,

@@ -1,0 +1,52 @@
+// The engine: runs, validates and reports on jobs. The CLI is a thin layer
+// over these three calls.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "nightshift/job_spec.h"
+#include "nightshift/ledger.h"
+#include "nightshift/status.h"
+
+namespace nightshift {
+
+struct RunOptions {
+  std::string run_id;              // empty: derived from the job and its input
+  bool progress_bar = false;       // draw a progress bar on stderr (a terminal)
+  // Incremented by the CLI's SIGINT/SIGTERM handler; the run drains and stops.
+  const std::atomic<int>* signals = nullptr;
+};
+
+struct RunReport {
+  int exit_code = 0;  // 0 completed, 1 failed, 75 interrupted
+  RunRecord run;
+  RunCounts counts;
+  std::string message;       // one line for the user
+  double seconds = 0;        // wall time of this invocation's processing
+  int64_t rows_processed = 0;  // rows scored by this invocation
+};
+
+// Runs (or resumes) the job. Returns an error Status only when the run could
+// not start (exit code 2: bad input, model, schema, output directory);
+// failures while running are reported with exit_code 1.
+Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options);
+
+// Loads the model and the input's schema and checks them against the job
+// without reading rows. On success returns a human-readable report (the
+// model's signature, the input's columns and the bound layout).
+Result<std::string> ValidateJob(const JobSpec& job);
+
+struct StatusReport {
+  RunRecord run;
+  RunCounts counts;
+  bool found = false;  // false: the run has not started yet (state pending)
+};
+
+// The status of `run_id`, or of the run the job would resume when empty.
+Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id);
+
+// One JSON object as shared/docs/job-spec.md defines for `status --json`.
+std::string StatusJson(const StatusReport& report);
+
+}  // namespace nightshift

@@ -1,0 +1,52 @@
+// RowBatch: the rows of one batch as they travel reader → model → writer.
+//
+// Batches never cross shard boundaries. The reader fills `inputs` (one packed
+// tensor per model input) and `carried` (the keep and key columns, in the
+// Source's own representation, opaque to the engine); inference fills
+// `outputs`; the writer consumes all three. Rows whose `row_errors` entry is
+// non-empty are poison items: they are dead-lettered, not written.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nightshift/tensor.h"
+
+namespace nightshift {
+
+// Keep/key columns of a batch's rows; a Source and its Sink agree on the
+// concrete type.
+class CarriedRows {
+ public:
+  virtual ~CarriedRows() = default;
+};
+
+struct RowBatch {
+  int64_t shard_id = 0;
+  int64_t shard_index = 0;  // position of the shard in this run's work list
+  int64_t epoch = 0;        // the shard's claim epoch
+  int64_t seq = 0;          // batch index within its shard
+  bool last_in_shard = false;
+  int64_t first_row = 0;    // file row number of row 0
+  int64_t num_rows = 0;
+  std::vector<Tensor> inputs;
+  std::vector<Tensor> outputs;
+  // Per row: empty, or why the row cannot be scored. Empty vector: no errors.
+  std::vector<std::string> row_errors;
+  std::vector<int32_t> row_attempts;  // attempts per failed row (parallel to row_errors)
+  std::unique_ptr<CarriedRows> carried;
+
+  int64_t CountRowErrors() const {
+    int64_t n = 0;
+    for (const auto& e : row_errors) n += e.empty() ? 0 : 1;
+    return n;
+  }
+  void SetRowError(int64_t row, std::string reason) {
+    if (row_errors.empty()) row_errors.resize(static_cast<size_t>(num_rows));
+    row_errors[static_cast<size_t>(row)] = std::move(reason);
+  }
+};
+
+}  // namespace nightshift

@@ -1,0 +1,77 @@
+// Sink: writes a shard's predictions (DuckDB's sink phases: per-shard local
+// state → append → finalize).
+//
+// Finish() makes the shard's output visible atomically and idempotently: the
+// data file is written under a temporary name, fsync'd and renamed to its
+// final, deterministic name (part-<shard>.<ext>); a repeat after a crash
+// replaces it with identical content. The Sink never touches the ledger: the
+// engine commits the shard there after Finish() returns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nightshift/job_spec.h"
+#include "nightshift/ledger.h"
+#include "nightshift/row_batch.h"
+#include "nightshift/status.h"
+
+namespace nightshift {
+
+struct OutputColumn {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  bool is_list = false;
+  int32_t output_index = 0;  // which model output tensor
+  int64_t element = 0;       // which element of its last axis (scalar columns)
+};
+
+struct SinkLayout {
+  std::string output_dir;
+  std::string dead_letter_dir;
+  OutputFormat format = OutputFormat::kParquet;
+  std::vector<std::string> carried;        // as in ReadLayout
+  std::vector<std::string> carried_types;  // SQL types
+  size_t keep_count = 0;                   // the first keep_count carried columns are written
+  std::vector<std::string> key;            // key columns (a subset of carried)
+  std::vector<OutputColumn> outputs;
+};
+
+struct ShardOutput {
+  std::string output_file;       // relative to output_dir
+  std::string dead_letter_file;  // relative to dead_letter_dir; empty when none failed
+  int64_t rows_written = 0;
+  std::vector<ItemFailure> failures;
+};
+
+class ShardWriter {
+ public:
+  // Abandons the shard if Finish() was not called: removes temp files.
+  virtual ~ShardWriter() = default;
+  // Appends the rows of `batch` that have no row error (in order), and records
+  // the failed ones for the dead-letter file.
+  virtual Status Append(const RowBatch& batch) = 0;
+  // Publishes the data file (and the dead-letter file, if any rows failed).
+  virtual Result<ShardOutput> Finish() = 0;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Starts writing shard `shard_id`. REQUIRES: at most one open writer per shard.
+  virtual Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch) = 0;
+  // Writes the _SUCCESS manifest last, atomically.
+  virtual Status WriteSuccess(const std::string& manifest_json) = 0;
+};
+
+// Opens a file sink: creates output_dir (IoError naming it when that is not
+// possible or not writable) and removes leftover temporary files of earlier
+// attempts.
+Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_threads);
+
+// "part-000042.parquet"
+std::string PartFileName(int64_t shard_id, OutputFormat format);
+
+}  // namespace nightshift

@@ -1,0 +1,102 @@
+// Source: reads a job's input as batches of typed columns (DuckDB's table
+// function phases: bind → plan → read).
+//
+//   bind  Open() lists the input (files or a query); Describe() gives a
+//         file's columns; CountRows() its rows.
+//   read  Read() streams the rows of a list of shards, in order, as RowBatches
+//         of at most `batch_rows` rows with the model inputs already packed.
+//
+// A Source is used by one thread at a time, except Interrupt().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nightshift/job_spec.h"
+#include "nightshift/row_batch.h"
+#include "nightshift/status.h"
+
+namespace nightshift {
+
+struct InputColumn {
+  std::string name;
+  std::string sql_type;      // DuckDB's type name ("DOUBLE", "VARCHAR", "FLOAT[]")
+  bool numeric = false;      // integer, float, double or decimal
+  bool numeric_list = false; // a LIST or ARRAY of numerics
+};
+
+struct InputFile {
+  int32_t index = 0;
+  std::string path;  // empty for a query input
+  InputFormat format = InputFormat::kParquet;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+struct ShardTask {
+  int64_t shard_id = 0;
+  int64_t shard_index = 0;  // position in the run's work list
+  int32_t file_index = 0;
+  int64_t row_begin = 0;
+  int64_t row_end = 0;
+  int64_t epoch = 0;
+};
+
+// How one model input is packed from columns.
+struct InputPacking {
+  std::vector<std::string> columns;
+  DType dtype = DType::kFloat32;
+  bool allow_nan = true;
+  // Elements per row contributed by each column (1 for a scalar column, the
+  // list length for a list column); the tensor is [rows] + row_shape.
+  std::vector<int64_t> column_widths;
+  std::vector<bool> column_is_list;
+  std::vector<int64_t> row_shape;
+};
+
+struct ReadLayout {
+  std::vector<InputPacking> inputs;
+  std::vector<std::string> carried;  // keep columns, then key columns not kept
+  int64_t batch_rows = 1024;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  virtual const std::vector<InputFile>& files() const = 0;
+  // True when Read() can start at any row without reading the rows before it
+  // (Parquet); false when skipped rows are read and discarded (CSV, JSONL,
+  // queries).
+  virtual bool seekable() const = 0;
+  // The columns of file `file_index` (or of the query). SchemaMismatch/IoError
+  // naming the file when it cannot be read.
+  virtual Result<std::vector<InputColumn>> Describe(int32_t file_index) = 0;
+  virtual Result<int64_t> CountRows(int32_t file_index) = 0;
+  // Row counts of the file's row groups in order (Parquet), or one entry with
+  // the file's row count for formats without row groups.
+  virtual Result<std::vector<int64_t>> RowGroups(int32_t file_index) = 0;
+  // SQL types of the carried columns, in layout order (for the Sink).
+  virtual Result<std::vector<std::string>> CarriedTypes(const ReadLayout& layout) = 0;
+
+  // Reads `shards` (sorted by file, then row_begin) and calls `emit` with each
+  // batch in order; stops early when `emit` returns false or `stop()` is true.
+  // `next_batch` supplies a recycled batch to fill (the caller's pool: this
+  // is what bounds memory). Returns the first read error, naming the file.
+  virtual Status Read(const ReadLayout& layout, std::span<const ShardTask> shards,
+                      const std::function<std::unique_ptr<RowBatch>()>& next_batch,
+                      const std::function<bool(std::unique_ptr<RowBatch>)>& emit) = 0;
+  // Aborts a Read() in progress from another thread.
+  virtual void Interrupt() = 0;
+};
+
+// Opens the input of `spec`: lists files for a path/glob/directory (NotFound
+// when nothing matches; InvalidJob for an unknown or mixed format) or
+// prepares a query. `duckdb_threads` bounds DuckDB's reader threads.
+Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_threads);
+
+}  // namespace nightshift

@@ -1,0 +1,277 @@
+#include "onnx_backend.h"
+
+#include <onnxruntime_cxx_api.h>
+#include <onnxruntime_session_options_config_keys.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "nightshift/env.h"
+#include "onnx_instance.h"
+#include "ort_status.h"
+
+namespace nightshift {
+namespace onnx {
+namespace {
+
+constexpr std::string_view kSupportedTypes =
+    "float32, float64, int64, int32, float16, bfloat16, int8, uint8, bool";
+
+// The process-wide Ort::Env, shared by every live backend, model and instance
+// and destroyed with the last of them. ORT keeps one environment per process
+// anyway; holding it here makes its lifetime (it must outlive every session)
+// explicit.
+Result<std::shared_ptr<Ort::Env>> SharedOrtEnv() {
+  static std::mutex mu;
+  static std::weak_ptr<Ort::Env>* shared = new std::weak_ptr<Ort::Env>();  // never destroyed
+  std::lock_guard<std::mutex> lock(mu);
+  if (std::shared_ptr<Ort::Env> env = shared->lock()) return env;
+  // The C++ API calls through the OrtApi table of ORT_API_VERSION; a library
+  // older than our headers has none (and every call would crash).
+  const OrtApiBase* base = OrtGetApiBase();
+  if (base->GetApi(ORT_API_VERSION) == nullptr) {
+    return Error(Code::kModelError,
+                 fmt::format("the ONNX Runtime library (version {}) is older than the headers "
+                             "nightshift was built with (API version {})",
+                             base->GetVersionString(), ORT_API_VERSION));
+  }
+  return CatchOrtErrors("cannot start ONNX Runtime", [&]() -> Result<std::shared_ptr<Ort::Env>> {
+    auto env = std::make_shared<Ort::Env>(ORT_LOGGING_LEVEL_WARNING, "nightshift");
+    *shared = env;
+    return env;
+  });
+}
+
+Status CheckDevice(const std::string& device) {
+  std::string lower = device;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "cpu") return Status::Ok();
+  if (lower.starts_with("cuda") || lower.starts_with("gpu")) {
+    return Status(Code::kInvalidJob, "this build has no CUDA execution provider for ONNX Runtime");
+  }
+  return Status(Code::kInvalidJob,
+                fmt::format("unknown model.device '{}' for the onnx backend (supported: cpu)", device));
+}
+
+// Session options shared by every instance of a model.
+Ort::SessionOptions MakeSessionOptions(const ModelConfig& config) {
+  Ort::SessionOptions options;
+  options.SetIntraOpNumThreads(config.threads);  // 0: ORT's choice (one per physical core)
+  options.SetInterOpNumThreads(1);
+  options.SetExecutionMode(ORT_SEQUENTIAL);
+  options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  // ORT's pool threads spin after each parallel section by default. In our
+  // pipeline the inference thread waits on the batch queue between Execute
+  // calls while readers and writers decode and encode on other cores; spinning
+  // workers burn those cores for no gain. Measured (MLP 64-512-512-16, batch
+  // 1024, 2 threads, 2-core host; see the backend's report): spinning off costs
+  // no latency worth the name and frees the CPU the spinners would take from
+  // the I/O stages.
+  options.AddConfigEntry(kOrtSessionOptionsConfigAllowIntraOpSpinning, "0");
+  options.AddConfigEntry(kOrtSessionOptionsConfigAllowInterOpSpinning, "0");
+  return options;
+}
+
+// Opens a session on the model file. NotFound when the file is missing (checked
+// before ORT, whose message would not say so plainly); ModelError with the path
+// and ORT's reason when it cannot be loaded.
+Result<Ort::Session> OpenSession(const Ort::Env& env, const std::string& path,
+                                 const Ort::SessionOptions& options) {
+  Result<FileInfo> info = Env::Default()->Stat(path);
+  if (!info.has_value()) {
+    if (info.error().code() == Code::kNotFound) {
+      return Error(Code::kNotFound, fmt::format("model file '{}' not found", path));
+    }
+    return Error(info.error().WithContext("cannot read the model file"));
+  }
+  if (info->is_dir) {
+    return Error(Code::kModelError,
+                 fmt::format("model path '{}' is a directory, not an ONNX file", path));
+  }
+  return CatchOrtErrors(fmt::format("cannot load ONNX model '{}'", path), [&]() -> Result<Ort::Session> {
+    return Ort::Session(env, path.c_str(), options);
+  });
+}
+
+// An input or output as the session declares it. `dtype` is nullopt (and
+// `type_name` says why) when nightshift has no DType for its type.
+struct DeclaredTensor {
+  TensorSpec spec;
+  bool supported = true;
+  std::string type_name;
+};
+
+DeclaredTensor Declared(std::string name, const Ort::TypeInfo& type_info) {
+  DeclaredTensor out;
+  out.spec.name = std::move(name);
+  ONNXType type = type_info.GetONNXType();
+  ONNXTensorElementDataType element = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  if (type == ONNX_TYPE_TENSOR) {
+    Ort::ConstTensorTypeAndShapeInfo tensor_info = type_info.GetTensorTypeAndShapeInfo();
+    element = tensor_info.GetElementType();
+    out.spec.shape = tensor_info.GetShape();
+    for (int64_t& d : out.spec.shape) d = std::max<int64_t>(d, -1);  // symbolic/unknown: -1
+  }
+  std::optional<DType> dtype =
+      type == ONNX_TYPE_TENSOR ? DTypeFromOnnx(element) : std::optional<DType>();
+  if (dtype.has_value()) {
+    out.spec.dtype = *dtype;
+  } else {
+    out.supported = false;
+    out.type_name = OnnxTypeName(type, element);
+  }
+  return out;
+}
+
+class OnnxModel final : public Model {
+ public:
+  OnnxModel(std::shared_ptr<Ort::Env> env, std::string path, Ort::SessionOptions options,
+            Ort::Session first_session, std::vector<TensorSpec> inputs,
+            std::vector<TensorSpec> outputs, std::vector<TensorSpec> selected)
+      : env_(std::move(env)),
+        path_(std::move(path)),
+        options_(std::move(options)),
+        inputs_(std::move(inputs)),
+        outputs_(std::move(outputs)),
+        selected_(std::move(selected)),
+        spare_session_(std::move(first_session)) {}
+
+  const std::vector<TensorSpec>& inputs() const override { return inputs_; }
+  const std::vector<TensorSpec>& outputs() const override { return outputs_; }
+
+  Result<std::unique_ptr<ModelInstance>> CreateInstance() override {
+    std::optional<Ort::Session> session;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      session.swap(spare_session_);
+    }
+    if (!session.has_value()) {
+      // Each instance loads the file again: ORT reads (or maps) it and its
+      // external data itself, so the model never keeps a copy of the bytes.
+      NS_ASSIGN_OR_RETURN(Ort::Session opened, OpenSession(*env_, path_, options_));
+      session.emplace(std::move(opened));
+    }
+    return CatchOrtErrors(
+        fmt::format("cannot create an instance of ONNX model '{}'", path_),
+        [&]() -> Result<std::unique_ptr<ModelInstance>> {
+          return std::make_unique<OnnxInstance>(env_, std::move(*session), inputs_, selected_);
+        });
+  }
+
+ private:
+  std::shared_ptr<Ort::Env> env_;  // declared first: destroyed after every session
+  const std::string path_;
+  const Ort::SessionOptions options_;  // only read (by concurrent CreateInstance calls)
+  const std::vector<TensorSpec> inputs_;
+  const std::vector<TensorSpec> outputs_;
+  const std::vector<TensorSpec> selected_;  // config.output_names, in order
+  std::mutex mu_;
+  // The session LoadModel opened to read the metadata, handed to the first
+  // instance so a single-instance run loads the file once.
+  std::optional<Ort::Session> spare_session_;  // GUARDED_BY(mu_)
+};
+
+// Picks `names` out of the model's outputs, in the order given; all tensor
+// outputs when `names` is empty.
+Result<std::vector<TensorSpec>> SelectOutputs(const std::string& path,
+                                              const std::vector<DeclaredTensor>& declared,
+                                              const std::vector<std::string>& names) {
+  std::vector<TensorSpec> selected;
+  if (names.empty()) {
+    for (const DeclaredTensor& d : declared) {
+      if (d.supported) selected.push_back(d.spec);
+    }
+    return selected;
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    if (std::find(names.begin(), names.begin() + i, name) != names.begin() + i) {
+      return Error(Code::kInvalidJob, fmt::format("output '{}' is selected twice", name));
+    }
+    auto it = std::find_if(declared.begin(), declared.end(),
+                           [&](const DeclaredTensor& d) { return d.spec.name == name; });
+    if (it == declared.end()) {
+      std::vector<std::string_view> all;
+      for (const DeclaredTensor& d : declared) all.push_back(d.spec.name);
+      return Error(Code::kSchemaMismatch, fmt::format("model has no output '{}' (outputs: {})",
+                                                      name, fmt::join(all, ", ")));
+    }
+    if (!it->supported) {
+      return Error(Code::kModelError,
+                   fmt::format("model '{}': output '{}' has type {}, which nightshift cannot "
+                               "read (supported: tensors of {})",
+                               path, name, it->type_name, kSupportedTypes));
+    }
+    selected.push_back(it->spec);
+  }
+  return selected;
+}
+
+class OnnxBackend final : public Backend {
+ public:
+  explicit OnnxBackend(std::shared_ptr<Ort::Env> env) : env_(std::move(env)) {}
+
+  Result<std::unique_ptr<Model>> LoadModel(const ModelConfig& config) override {
+    NS_RETURN_IF_ERROR(CheckDevice(config.device));
+    if (config.threads < 0) {
+      return Error(Code::kInvalidJob,
+                   fmt::format("model.threads must be >= 0 (0: automatic), got {}", config.threads));
+    }
+    return CatchOrtErrors(fmt::format("cannot load ONNX model '{}'", config.path),
+                          [&]() { return Load(config); });
+  }
+
+ private:
+  // REQUIRES: called inside CatchOrtErrors (the metadata calls throw).
+  Result<std::unique_ptr<Model>> Load(const ModelConfig& config) {
+    Ort::SessionOptions options = MakeSessionOptions(config);
+    NS_ASSIGN_OR_RETURN(Ort::Session session, OpenSession(*env_, config.path, options));
+    Ort::AllocatorWithDefaultOptions allocator;
+
+    std::vector<TensorSpec> inputs;
+    for (size_t i = 0; i < session.GetInputCount(); ++i) {
+      DeclaredTensor d = Declared(session.GetInputNameAllocated(i, allocator).get(),
+                                  session.GetInputTypeInfo(i));
+      if (!d.supported) {
+        return Error(Code::kModelError,
+                     fmt::format("model '{}': input '{}' has type {}, which nightshift cannot "
+                                 "feed (supported: tensors of {})",
+                                 config.path, d.spec.name, d.type_name, kSupportedTypes));
+      }
+      inputs.push_back(std::move(d.spec));
+    }
+
+    std::vector<DeclaredTensor> declared;
+    std::vector<TensorSpec> outputs;
+    for (size_t i = 0; i < session.GetOutputCount(); ++i) {
+      declared.push_back(Declared(session.GetOutputNameAllocated(i, allocator).get(),
+                                  session.GetOutputTypeInfo(i)));
+      if (declared.back().supported) outputs.push_back(declared.back().spec);
+    }
+    NS_ASSIGN_OR_RETURN(std::vector<TensorSpec> selected,
+                        SelectOutputs(config.path, declared, config.output_names));
+    return std::make_unique<OnnxModel>(env_, config.path, std::move(options), std::move(session),
+                                       std::move(inputs), std::move(outputs), std::move(selected));
+  }
+
+  std::shared_ptr<Ort::Env> env_;
+};
+
+}  // namespace
+}  // namespace onnx
+
+Result<std::unique_ptr<Backend>> CreateOnnxBackend() {
+  NS_ASSIGN_OR_RETURN(std::shared_ptr<Ort::Env> env, onnx::SharedOrtEnv());
+  return std::make_unique<onnx::OnnxBackend>(std::move(env));
+}
+
+}  // namespace nightshift

@@ -1,0 +1,213 @@
+#include "exec/binder.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace nightshift::exec {
+namespace {
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::vector<std::string> dims;
+  for (int64_t d : shape) dims.push_back(d < 0 ? "?" : std::to_string(d));
+  return "[" + fmt::format("{}", fmt::join(dims, ", ")) + "]";
+}
+
+std::string Names(const std::vector<TensorSpec>& specs) {
+  std::vector<std::string> names;
+  for (const auto& s : specs) names.push_back(s.name);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+const InputColumn* FindColumn(const std::vector<InputColumn>& cols, const std::string& name) {
+  for (const auto& c : cols) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+Status MissingColumn(const std::vector<InputColumn>& cols, const std::string& name,
+                     const std::string& role, const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto& c : cols) names.push_back(c.name);
+  return Status(Code::kSchemaMismatch, fmt::format("{} column '{}' is not in {} (columns: {})", role,
+                                                   name, where, fmt::join(names, ", ")));
+}
+
+// The fixed length of an ARRAY type like "FLOAT[8]", or -1 for a LIST ("FLOAT[]").
+int64_t ArrayLength(const std::string& sql_type) {
+  auto open = sql_type.rfind('[');
+  if (open == std::string::npos || sql_type.back() != ']' || open + 2 > sql_type.size() - 1) return -1;
+  try {
+    return std::stoll(sql_type.substr(open + 1, sql_type.size() - open - 2));
+  } catch (...) {
+    return -1;
+  }
+}
+
+Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::vector<InputColumn>& cols,
+                 const std::string& where, InputPacking* out) {
+  if (in.dtype != spec.dtype) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model.inputs '{}' has dtype {} but the model's input '{}' is {}", in.name,
+                              DTypeName(in.dtype), spec.name, DTypeName(spec.dtype)));
+  }
+  if (in.dtype == DType::kFloat16 || in.dtype == DType::kBFloat16) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model input '{}' is {}; nightshift feeds float32, float64, int64, int32, "
+                              "int8, uint8 or bool inputs",
+                              spec.name, DTypeName(in.dtype)));
+  }
+  out->columns = in.columns;
+  out->dtype = in.dtype;
+  out->allow_nan = in.allow_nan;
+  int64_t known = 0;
+  int unknown_lists = 0;
+  for (const auto& name : in.columns) {
+    const InputColumn* c = FindColumn(cols, name);
+    if (c == nullptr) return MissingColumn(cols, name, fmt::format("model input '{}'", in.name), where);
+    if (!c->numeric && !c->numeric_list) {
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("column '{}' in {} has type {}; model input '{}' needs {} values", name,
+                                where, c->sql_type, in.name, DTypeName(in.dtype)));
+    }
+    out->column_is_list.push_back(c->numeric_list);
+    int64_t w = c->numeric_list ? ArrayLength(c->sql_type) : 1;
+    out->column_widths.push_back(w);
+    if (w < 0) {
+      ++unknown_lists;
+    } else {
+      known += w;
+    }
+  }
+  // Non-batch dimensions of the model input.
+  std::vector<int64_t> dims(spec.shape.begin() + (spec.shape.empty() ? 0 : 1), spec.shape.end());
+  bool static_dims = std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; });
+  int64_t model_width = 1;
+  for (int64_t d : dims) model_width *= d;
+  if (unknown_lists > 0) {
+    if (unknown_lists > 1 || !static_dims || model_width <= known) {
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("cannot tell the length of the list column(s) of model input '{}': give "
+                                "the model a static input shape (it has {}) or use fixed-size ARRAY columns",
+                                in.name, ShapeText(spec.shape)));
+    }
+    for (auto& w : out->column_widths) {
+      if (w < 0) w = model_width - known;
+    }
+    known = model_width;
+  }
+  if (static_dims) {
+    if (model_width != known) {
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("model input '{}' has shape {} ({} values per row) but its columns [{}] give {}",
+                                spec.name, ShapeText(spec.shape), model_width, fmt::join(in.columns, ", "), known));
+    }
+    out->row_shape = dims;
+  } else if (dims.size() == 1) {
+    out->row_shape = {known};
+  } else {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model input '{}' has shape {}: nightshift can feed [batch] or [batch, n] "
+                              "inputs, or inputs whose other dimensions are all fixed",
+                              spec.name, ShapeText(spec.shape)));
+  }
+  if (spec.shape.size() == 1 && known != 1) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model input '{}' has shape {} (one value per row) but its columns give {}",
+                              spec.name, ShapeText(spec.shape), known));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, const std::string& where,
+                     const Model& model) {
+  Binding b;
+  // Carried columns: keep first, then key columns not kept.
+  for (const auto& k : job.output.keep) {
+    if (FindColumn(cols, k) == nullptr) return Error(MissingColumn(cols, k, "output.keep", where));
+    b.read.carried.push_back(k);
+  }
+  for (const auto& k : job.input.key) {
+    if (FindColumn(cols, k) == nullptr) return Error(MissingColumn(cols, k, "input.key", where));
+    if (std::find(b.read.carried.begin(), b.read.carried.end(), k) == b.read.carried.end()) {
+      b.read.carried.push_back(k);
+    }
+  }
+  // Inputs: every model input fed exactly once, in the model's order.
+  for (const auto& in : job.model.inputs) {
+    auto it = std::find_if(model.inputs().begin(), model.inputs().end(),
+                           [&](const TensorSpec& s) { return s.name == in.name; });
+    if (it == model.inputs().end()) {
+      return Error(Code::kSchemaMismatch, fmt::format("model.inputs names '{}' but the model has no such input "
+                                                      "(inputs: {})",
+                                                      in.name, Names(model.inputs())));
+    }
+  }
+  for (const auto& spec : model.inputs()) {
+    auto it = std::find_if(job.model.inputs.begin(), job.model.inputs.end(),
+                           [&](const ModelInputSpec& m) { return m.name == spec.name; });
+    if (it == job.model.inputs.end()) {
+      return Error(Code::kSchemaMismatch,
+                   fmt::format("the model's input '{}' ({} {}) is not fed: add it to model.inputs", spec.name,
+                               DTypeName(spec.dtype), ShapeText(spec.shape)));
+    }
+    InputPacking p;
+    NS_RETURN_IF_ERROR(BindInput(*it, spec, cols, where, &p));
+    b.read.inputs.push_back(std::move(p));
+  }
+  b.read.batch_rows = job.batch.auto_size() ? 1024 : job.batch.size;
+
+  // Outputs.
+  b.sink.format = job.output.format;
+  b.sink.carried = b.read.carried;
+  b.sink.keep_count = job.output.keep.size();
+  b.sink.key = job.input.key;
+  std::vector<std::string> names(job.output.keep.begin(), job.output.keep.end());
+  for (size_t o = 0; o < job.model.outputs.size(); ++o) {
+    const ModelOutputSpec& out = job.model.outputs[o];
+    auto it = std::find_if(model.outputs().begin(), model.outputs().end(),
+                           [&](const TensorSpec& s) { return s.name == out.name; });
+    if (it == model.outputs().end()) {
+      return Error(Code::kSchemaMismatch, fmt::format("model.outputs names '{}' but the model has no such output "
+                                                      "(outputs: {})",
+                                                      out.name, Names(model.outputs())));
+    }
+    const TensorSpec& spec = *it;
+    if (!out.column.empty()) {
+      b.sink.outputs.push_back({out.column, spec.dtype, true, static_cast<int32_t>(o), 0});
+      names.push_back(out.column);
+      continue;
+    }
+    int64_t last = spec.shape.size() > 1 ? spec.shape.back() : 1;
+    if (spec.shape.size() > 2) {
+      return Error(Code::kSchemaMismatch,
+                   fmt::format("model output '{}' has shape {}: use `column:` to write it as one list column",
+                               spec.name, ShapeText(spec.shape)));
+    }
+    if (last >= 0 && last != static_cast<int64_t>(out.columns.size())) {
+      return Error(Code::kSchemaMismatch,
+                   fmt::format("model output '{}' has shape {} ({} values per row) but model.outputs lists {} "
+                               "columns [{}]",
+                               spec.name, ShapeText(spec.shape), last, out.columns.size(),
+                               fmt::join(out.columns, ", ")));
+    }
+    for (size_t e = 0; e < out.columns.size(); ++e) {
+      b.sink.outputs.push_back({out.columns[e], spec.dtype, false, static_cast<int32_t>(o), static_cast<int64_t>(e)});
+      names.push_back(out.columns[e]);
+    }
+  }
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+  if (dup != sorted.end()) {
+    return Error(Code::kInvalidJob, fmt::format("output column '{}' appears twice (output.keep and "
+                                                "model.outputs must name distinct columns)",
+                                                *dup));
+  }
+  return b;
+}
+
+}  // namespace nightshift::exec

@@ -1,0 +1,62 @@
+#include "exec/job_context.h"
+
+#include <fmt/format.h>
+
+#include "nightshift/digest.h"
+#include "nightshift/env.h"
+
+namespace nightshift::exec {
+
+std::string DescribeInput(const JobSpec& job, const Source& source, int32_t file_index) {
+  if (!job.input.query.empty()) return "input.query";
+  return fmt::format("input file '{}'", source.files()[static_cast<size_t>(file_index)].path);
+}
+
+Result<JobContext> PrepareJob(const JobSpec& job) {
+  JobContext ctx;
+  NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1));
+  auto cols = ctx.source->Describe(0);
+  if (!cols.has_value()) {
+    Status s = cols.error();
+    // DuckDB's reasons for a file it cannot parse are I/O errors to it, but
+    // bad input to the user.
+    return Error(s.code() == Code::kInternal ? s : Status(Code::kInvalidData, s.message()));
+  }
+  ctx.columns = std::move(*cols);
+
+  auto info = Env::Default()->Stat(job.model.path);
+  if (!info.has_value()) {
+    return Error(Code::kNotFound, fmt::format("model.path '{}' does not exist", job.model.path));
+  }
+  if (job.model.sha256.has_value()) {
+    NS_ASSIGN_OR_RETURN(std::string sha, Sha256File(job.model.path));
+    if (sha != *job.model.sha256) {
+      return Error(Code::kModelError, fmt::format("model '{}' has sha256 {} but model.sha256 pins {}",
+                                                  job.model.path, sha, *job.model.sha256));
+    }
+  }
+  RegisterBuiltinBackends();
+  NS_ASSIGN_OR_RETURN(ctx.backend, CreateBackend(job.model.backend));
+  ModelConfig mc;
+  mc.path = job.model.path;
+  mc.device = job.model.device;
+  mc.threads = job.model.threads;
+  for (const auto& o : job.model.outputs) mc.output_names.push_back(o.name);
+  NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(mc));
+  NS_ASSIGN_OR_RETURN(ctx.binding, Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
+  return ctx;
+}
+
+Status CheckAllFiles(const JobSpec& job, JobContext& ctx) {
+  for (size_t f = 1; f < ctx.source->files().size(); ++f) {
+    auto cols = ctx.source->Describe(static_cast<int32_t>(f));
+    if (!cols.has_value()) return Status(Code::kInvalidData, cols.error().message());
+    auto b = Bind(job, *cols, DescribeInput(job, *ctx.source, static_cast<int32_t>(f)), *ctx.model);
+    if (!b.has_value()) {
+      return Status(b.error().code(), b.error().message() + " (the first file has it: schema drift between files)");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace nightshift::exec

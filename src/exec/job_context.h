@@ -1,0 +1,34 @@
+// JobContext: what RunJob and ValidateJob both set up before reading rows:
+// the input, the model and the binding between them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "exec/binder.h"
+#include "nightshift/backend.h"
+#include "nightshift/job_spec.h"
+#include "nightshift/source.h"
+
+namespace nightshift::exec {
+
+struct JobContext {
+  std::unique_ptr<Source> source;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Model> model;
+  std::vector<InputColumn> columns;  // of the first input file (or the query)
+  Binding binding;
+};
+
+// Opens the input, loads the model (checking model.sha256 when pinned) and
+// binds them. Every error here means exit code 2.
+Result<JobContext> PrepareJob(const JobSpec& job);
+
+// Checks that every input file has the columns the binding reads, with
+// compatible types (schema drift across the files of a glob).
+Status CheckAllFiles(const JobSpec& job, JobContext& ctx);
+
+// Where the input is, for messages.
+std::string DescribeInput(const JobSpec& job, const Source& source, int32_t file_index);
+
+}  // namespace nightshift::exec

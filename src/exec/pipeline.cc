@@ -1,0 +1,168 @@
+#include "exec/pipeline.h"
+
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "exec/batch_runner.h"
+#include "exec/bounded_queue.h"
+#include "nightshift/crash_point.h"
+#include "nightshift/env.h"
+
+namespace nightshift::exec {
+
+using BatchPtr = std::unique_ptr<RowBatch>;
+
+struct Pipeline::Impl {
+  explicit Impl(size_t pool_size) : pool(pool_size), q_in(pool_size), q_out(pool_size) {}
+  BoundedQueue<BatchPtr> pool;   // free batches
+  BoundedQueue<BatchPtr> q_in;   // read, waiting for the model
+  BoundedQueue<BatchPtr> q_out;  // scored, waiting for the writer
+  std::mutex mu;
+  Status fatal;  // first fatal error
+  void Fail(Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (fatal.ok()) fatal = std::move(s);
+  }
+  bool failed() {
+    std::lock_guard<std::mutex> lock(mu);
+    return !fatal.ok();
+  }
+};
+
+Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {}
+
+void Pipeline::RequestStop() {
+  stop_.store(true);
+  if (config_.source != nullptr) config_.source->Interrupt();
+}
+
+PipelineResult Pipeline::Run() {
+  const size_t workers = config_.instances.size();
+  // Enough batches for every stage to hold one and the queues to buffer one
+  // each; this is the pipeline's memory bound.
+  Impl impl(2 * workers + 4);
+  impl_ = &impl;
+  for (size_t i = 0; i < 2 * workers + 4; ++i) impl.pool.Push(std::make_unique<RowBatch>());
+  auto abort_all = [&](Status s) {
+    impl.Fail(std::move(s));
+    stop_.store(true);
+    config_.source->Interrupt();
+    impl.pool.Close();
+    impl.q_in.Close();
+    impl.q_out.Close();
+  };
+
+  std::thread reader([&] {
+    Status s = config_.source->Read(
+        config_.layout, config_.shards,
+        [&]() -> BatchPtr {
+          auto b = impl.pool.Pop();
+          return b ? std::move(*b) : std::make_unique<RowBatch>();
+        },
+        [&](BatchPtr b) { return !stop_.load() && impl.q_in.Push(std::move(b)); });
+    if (!s.ok() && !stop_.load()) abort_all(s);
+    impl.q_in.Close();
+  });
+
+  std::vector<int64_t> expected_last(config_.output_names.size(), -1);
+  for (const auto& c : config_.output_columns) {
+    auto& e = expected_last[static_cast<size_t>(c.output_index)];
+    if (!c.is_list) e = std::max<int64_t>(e, c.element + 1);
+  }
+  std::atomic<size_t> workers_left{workers};
+  std::vector<std::thread> worker_threads;
+  for (size_t w = 0; w < workers; ++w) {
+    worker_threads.emplace_back([&, w] {
+      BatchRunner runner(config_.instances[w], config_.errors.max_retries, expected_last);
+      while (auto b = impl.q_in.Pop()) {
+        if (impl.failed()) continue;  // drain
+        Status s = runner.Run(b->get());
+        if (!s.ok()) {
+          abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id, (*b)->first_row,
+                                              (*b)->first_row + (*b)->num_rows)));
+          continue;
+        }
+        if (!impl.q_out.Push(std::move(*b))) break;
+      }
+      if (--workers_left == 0) impl.q_out.Close();
+    });
+  }
+
+  // The writer: restores order, appends, commits each complete shard.
+  PipelineResult result;
+  std::map<std::pair<int64_t, int64_t>, BatchPtr> pending;
+  int64_t next_shard = 0, next_seq = 0;
+  std::unique_ptr<ShardWriter> writer;
+  int64_t failed_total = config_.failed_before;
+  auto recycle = [&](BatchPtr b) {
+    b->carried.reset();
+    impl.pool.Push(std::move(b));
+  };
+  auto process = [&](RowBatch& b) -> Status {
+    const ShardTask& task = config_.shards[static_cast<size_t>(b.shard_index)];
+    if (!writer) {
+      NS_ASSIGN_OR_RETURN(writer, config_.sink->BeginShard(task.shard_id, task.epoch));
+    }
+    NS_RETURN_IF_ERROR(writer->Append(b));
+    rows_done_.fetch_add(b.num_rows);
+    if (!b.last_in_shard) return Status::Ok();
+    NS_ASSIGN_OR_RETURN(ShardOutput out, writer->Finish());
+    writer.reset();
+    MaybeCrash("after_publish");
+    NS_RETURN_IF_ERROR(config_.ledger->CommitShard(config_.run_id, task.shard_id, task.epoch, out.rows_written,
+                                                   out.output_file, out.dead_letter_file, out.failures));
+    MaybeCrash("after_commit");
+    result.shards_committed++;
+    result.rows_written += out.rows_written;
+    result.rows_failed += static_cast<int64_t>(out.failures.size());
+    failed_total += static_cast<int64_t>(out.failures.size());
+    shards_committed_.fetch_add(1);
+    if (on_commit) on_commit(task.shard_id, out.rows_written, static_cast<int64_t>(out.failures.size()));
+    if (config_.failure_limit >= 0 && failed_total > config_.failure_limit) {
+      return Status(Code::kFailed, fmt::format("{} items failed, more than errors.max_failed_items allows ({})",
+                                               failed_total, config_.failure_limit));
+    }
+    return Status::Ok();
+  };
+  while (auto b = impl.q_out.Pop()) {
+    if (impl.failed()) {
+      recycle(std::move(*b));
+      continue;
+    }
+    pending.emplace(std::make_pair((*b)->shard_index, (*b)->seq), std::move(*b));
+    for (auto it = pending.find({next_shard, next_seq}); it != pending.end();
+         it = pending.find({next_shard, next_seq})) {
+      BatchPtr cur = std::move(it->second);
+      pending.erase(it);
+      bool last = cur->last_in_shard;
+      Status s = process(*cur);
+      recycle(std::move(cur));
+      if (!s.ok()) {
+        abort_all(s);
+        break;
+      }
+      if (last) {
+        ++next_shard;
+        next_seq = 0;
+      } else {
+        ++next_seq;
+      }
+    }
+  }
+  writer.reset();  // an unfinished shard is abandoned: its temp files go
+  for (auto& [k, b] : pending) b->carried.reset();
+  pending.clear();
+  impl.pool.Close();
+  reader.join();
+  for (auto& t : worker_threads) t.join();
+  impl_ = nullptr;
+  result.status = impl.fatal;
+  result.interrupted = result.status.ok() && stop_.load() &&
+                       result.shards_committed < static_cast<int64_t>(config_.shards.size());
+  return result;
+}
+
+}  // namespace nightshift::exec

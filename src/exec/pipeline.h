@@ -1,0 +1,75 @@
+// Pipeline: reading, inference and writing on separate threads joined by
+// bounded queues.
+//
+//   reader ──q_in──▶ N inference workers ──q_out──▶ writer (reorder, sink,
+//   ledger commit)
+//
+// A fixed pool of RowBatch objects circulates through the stages, so memory
+// is bounded by the pool whatever the input size, and steady-state batches
+// reuse their tensors. The writer restores (shard, batch) order before
+// appending, so output order follows input order with any number of workers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nightshift/backend.h"
+#include "nightshift/job_spec.h"
+#include "nightshift/ledger.h"
+#include "nightshift/sink.h"
+#include "nightshift/source.h"
+
+namespace nightshift::exec {
+
+struct PipelineConfig {
+  Source* source = nullptr;
+  Sink* sink = nullptr;
+  Ledger* ledger = nullptr;
+  std::vector<ModelInstance*> instances;  // one worker thread each
+  ReadLayout layout;
+  std::vector<std::string> output_names;  // for messages
+  std::vector<OutputColumn> output_columns;
+  std::string run_id;
+  std::vector<ShardTask> shards;  // claimed, in order
+  ErrorsSpec errors;
+  int64_t failure_limit = 0;      // stop when failed items exceed this; -1: never
+  int64_t failed_before = 0;      // failed items already committed by earlier attempts
+};
+
+struct PipelineResult {
+  Status status;             // the fatal error, if any
+  bool interrupted = false;  // stopped by a signal after committing what was complete
+  int64_t shards_committed = 0;
+  int64_t rows_written = 0;
+  int64_t rows_failed = 0;
+};
+
+class Pipeline {
+ public:
+  explicit Pipeline(PipelineConfig config);
+
+  // Runs to completion, a fatal error, or RequestStop(). Call once.
+  PipelineResult Run();
+
+  // Stops taking new batches; complete shards still commit. Thread-safe.
+  void RequestStop();
+
+  // Progress counters, readable from any thread while Run() runs.
+  int64_t rows_done() const { return rows_done_.load(); }
+  int64_t shards_committed() const { return shards_committed_.load(); }
+  // Called by the writer after each shard commit (shard id, rows written, failed).
+  std::function<void(int64_t, int64_t, int64_t)> on_commit;
+
+ private:
+  struct Impl;
+  PipelineConfig config_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> rows_done_{0};
+  std::atomic<int64_t> shards_committed_{0};
+  Impl* impl_ = nullptr;
+};
+
+}  // namespace nightshift::exec

@@ -1,0 +1,329 @@
+// The DuckDB-backed Source: Parquet, CSV and JSONL files (one file, a glob or
+// a folder) or a DuckDB SQL query, read chunk at a time through the C API.
+//
+// Cost of reading a shard: Parquet shards are read with a file_row_number
+// range filter, which DuckDB answers from row-group statistics, so shard k
+// costs its own rows only. CSV, JSONL and queries cannot seek: one streaming
+// scan per file serves all of that file's pending shards in order, so a full
+// run reads each row once, and a resumed run re-reads (and discards) the rows
+// before the first pending shard of each file.
+#include <atomic>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "io/column_packer.h"
+#include "io/duck.h"
+#include "io/duckdb_carried.h"
+#include "io/input_listing.h"
+#include "nightshift/source.h"
+
+namespace nightshift::io {
+namespace {
+
+std::string SqlTypeFor(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return "FLOAT";
+    case DType::kFloat64: return "DOUBLE";
+    case DType::kInt64: return "BIGINT";
+    case DType::kInt32: return "INTEGER";
+    case DType::kInt8: return "TINYINT";
+    case DType::kUInt8: return "UTINYINT";
+    case DType::kBool: return "BOOLEAN";
+    default: return "";
+  }
+}
+
+bool IsNumericType(const std::string& t) {
+  static const char* kNumeric[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                                   "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+                                   "FLOAT", "DOUBLE", "BOOLEAN"};
+  for (const char* n : kNumeric) {
+    if (t == n) return true;
+  }
+  return t.rfind("DECIMAL", 0) == 0;
+}
+
+}  // namespace
+
+class DuckSource final : public Source {
+ public:
+  DuckSource(InputSpec spec, std::vector<InputFile> files, std::shared_ptr<DuckDatabase> db,
+             std::unique_ptr<DuckConnection> conn)
+      : spec_(std::move(spec)), files_(std::move(files)), db_(std::move(db)), conn_(std::move(conn)) {}
+
+  const std::vector<InputFile>& files() const override { return files_; }
+
+  bool seekable() const override {
+    return spec_.query.empty() && !files_.empty() && files_[0].format == InputFormat::kParquet;
+  }
+
+  Result<std::vector<InputColumn>> Describe(int32_t file_index) override {
+    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query("DESCRIBE SELECT * FROM " + Relation(file_index, false),
+                                                   Where(file_index)));
+    std::vector<InputColumn> cols;
+    for (idx_t row = 0; row < r.row_count(); ++row) {
+      InputColumn c;
+      c.name = r.Text(0, row);
+      c.sql_type = r.Text(1, row);
+      c.numeric = IsNumericType(c.sql_type);
+      auto bracket = c.sql_type.rfind('[');
+      if (bracket != std::string::npos && c.sql_type.back() == ']') {
+        c.numeric_list = IsNumericType(c.sql_type.substr(0, bracket));
+      }
+      cols.push_back(std::move(c));
+    }
+    return cols;
+  }
+
+  Result<int64_t> CountRows(int32_t file_index) override {
+    std::string sql;
+    if (spec_.query.empty() && files_[file_index].format == InputFormat::kParquet) {
+      sql = "SELECT num_rows FROM parquet_file_metadata(" + QuoteString(files_[file_index].path) + ")";
+    } else {
+      sql = "SELECT count(*) FROM " + Relation(file_index, false);
+    }
+    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query(sql, Where(file_index)));
+    return r.Int(0, 0);
+  }
+
+  Result<std::vector<int64_t>> RowGroups(int32_t file_index) override {
+    if (!spec_.query.empty() || files_[file_index].format != InputFormat::kParquet) {
+      NS_ASSIGN_OR_RETURN(int64_t rows, CountRows(file_index));
+      return std::vector<int64_t>{rows};
+    }
+    NS_ASSIGN_OR_RETURN(
+        DuckResult r,
+        conn_->Query("SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(" +
+                         QuoteString(files_[file_index].path) + ") ORDER BY row_group_id",
+                     Where(file_index)));
+    std::vector<int64_t> groups;
+    for (idx_t i = 0; i < r.row_count(); ++i) groups.push_back(r.Int(1, i));
+    return groups;
+  }
+
+  Result<std::vector<std::string>> CarriedTypes(const ReadLayout& layout) override {
+    std::string sql = "DESCRIBE SELECT ";
+    for (size_t i = 0; i < layout.carried.size(); ++i) {
+      sql += (i ? ", " : "") + QuoteIdent(layout.carried[i]);
+    }
+    sql += " FROM " + Relation(0, false);
+    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query(sql, Where(0)));
+    std::vector<std::string> types;
+    for (idx_t row = 0; row < r.row_count(); ++row) types.push_back(r.Text(1, row));
+    return types;
+  }
+
+  Status Read(const ReadLayout& layout, std::span<const ShardTask> shards,
+              const std::function<std::unique_ptr<RowBatch>()>& next_batch,
+              const std::function<bool(std::unique_ptr<RowBatch>)>& emit) override {
+    interrupted_.store(false);
+    std::string select = SelectList(layout);
+    std::vector<idx_t> first_column;
+    idx_t col = 0;
+    for (const auto& in : layout.inputs) {
+      first_column.push_back(col);
+      col += in.columns.size();
+    }
+    std::vector<idx_t> carried_columns;
+    for (size_t i = 0; i < layout.carried.size(); ++i) carried_columns.push_back(col++);
+    ColumnPacker packer(layout.inputs, first_column);
+    Reader reader{this, &layout, &packer, carried_columns, next_batch, emit};
+
+    size_t i = 0;
+    while (i < shards.size()) {
+      size_t j = i;
+      while (j < shards.size() && shards[j].file_index == shards[i].file_index) ++j;
+      std::span<const ShardTask> group = shards.subspan(i, j - i);
+      if (seekable()) {
+        for (const ShardTask& s : group) {
+          std::string sql = fmt::format(
+              "SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}", select,
+              Relation(s.file_index, true), s.row_begin, s.row_end);
+          NS_RETURN_IF_ERROR(reader.Scan(sql, std::span<const ShardTask>(&s, 1), s.row_begin));
+          if (reader.stopped) return Status::Ok();
+        }
+      } else {
+        std::string sql = fmt::format("SELECT {} FROM {}", select, Relation(group[0].file_index, false));
+        NS_RETURN_IF_ERROR(reader.Scan(sql, group, 0));
+        if (reader.stopped) return Status::Ok();
+      }
+      i = j;
+    }
+    return Status::Ok();
+  }
+
+  void Interrupt() override {
+    interrupted_.store(true);
+    conn_->Interrupt();
+  }
+
+ private:
+  // Streams one query whose first row is file row `first_row` and cuts its
+  // rows into batches of `shards` (rows outside every shard are skipped).
+  struct Reader {
+    DuckSource* source;
+    const ReadLayout* layout;
+    const ColumnPacker* packer;
+    std::vector<idx_t> carried_columns;
+    const std::function<std::unique_ptr<RowBatch>()>& next_batch;
+    const std::function<bool(std::unique_ptr<RowBatch>)>& emit;
+    bool stopped = false;
+
+    Status Scan(const std::string& sql, std::span<const ShardTask> shards, int64_t first_row) {
+      const InputFile& file = source->files_[shards[0].file_index];
+      std::string where = source->Where(shards[0].file_index);
+      NS_ASSIGN_OR_RETURN(DuckResult result, source->conn_->Stream(sql, where));
+      int64_t row = first_row;  // file row number of the next row the query yields
+      size_t si = 0;            // current shard
+      std::unique_ptr<RowBatch> batch;
+      int64_t seq = 0;
+      std::unique_ptr<DuckCarriedRows> carried;
+      auto start_batch = [&](const ShardTask& s) {
+        batch = next_batch();
+        batch->shard_id = s.shard_id;
+        batch->shard_index = s.shard_index;
+        batch->epoch = s.epoch;
+        batch->seq = seq++;
+        batch->last_in_shard = false;
+        batch->first_row = row;
+        batch->num_rows = 0;
+        batch->row_errors.clear();
+        batch->row_attempts.clear();
+        batch->outputs.clear();
+        packer->Prepare(batch.get(), layout->batch_rows);
+        carried = std::make_unique<DuckCarriedRows>(carried_columns);
+      };
+      auto flush = [&](bool last) -> bool {
+        batch->last_in_shard = last;
+        packer->Finish(batch.get());
+        batch->carried = std::move(carried);
+        return emit(std::move(batch));
+      };
+      for (;;) {
+        if (source->interrupted_.load()) {
+          stopped = true;
+          return Status::Ok();
+        }
+        auto next = result.Next();
+        if (!next.has_value()) {
+          if (source->interrupted_.load()) {
+            stopped = true;
+            return Status::Ok();
+          }
+          return next.error().WithContext(fmt::format("reading {}", where));
+        }
+        if (!*next) break;
+        auto chunk = std::make_shared<DuckChunk>(std::move(*next));
+        const int64_t n = static_cast<int64_t>(chunk->size());
+        int64_t off = 0;
+        while (off < n && si < shards.size()) {
+          const ShardTask& s = shards[si];
+          if (row < s.row_begin) {  // skip rows before this shard
+            int64_t skip = std::min(n - off, s.row_begin - row);
+            off += skip;
+            row += skip;
+            continue;
+          }
+          if (!batch) {
+            seq = (row == s.row_begin) ? 0 : seq;
+            start_batch(s);
+          }
+          int64_t take = std::min({n - off, s.row_end - row, layout->batch_rows - batch->num_rows});
+          packer->Pack(chunk->get(), static_cast<idx_t>(off), static_cast<idx_t>(take), batch.get(),
+                       batch->num_rows);
+          carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
+          batch->num_rows += take;
+          off += take;
+          row += take;
+          bool shard_done = row == s.row_end;
+          if (shard_done || batch->num_rows == layout->batch_rows) {
+            if (!flush(shard_done)) {
+              stopped = true;
+              return Status::Ok();
+            }
+            if (shard_done) {
+              ++si;
+              seq = 0;
+            }
+          }
+        }
+        if (si == shards.size()) return Status::Ok();  // later rows belong to no pending shard
+      }
+      if (si < shards.size()) {
+        return Status(Code::kIoError,
+                      fmt::format("{} ended at row {} but shard {} expects rows up to {}: the input "
+                                  "changed since the run was planned",
+                                  file.path.empty() ? std::string("the query") : file.path, row,
+                                  shards[si].shard_id, shards[si].row_end));
+      }
+      return Status::Ok();
+    }
+  };
+
+  std::string Where(int32_t file_index) const {
+    if (!spec_.query.empty()) return "input.query";
+    return "input file '" + files_[file_index].path + "'";
+  }
+
+  std::string Relation(int32_t file_index, bool with_row_number) const {
+    if (!spec_.query.empty()) return "(" + spec_.query + ")";
+    const InputFile& f = files_[file_index];
+    std::string path = QuoteString(f.path);
+    switch (f.format) {
+      case InputFormat::kParquet:
+        return with_row_number ? "read_parquet(" + path + ", file_row_number = true)"
+                               : "read_parquet(" + path + ")";
+      case InputFormat::kCsv: return "read_csv(" + path + ", header = true)";
+      case InputFormat::kJsonl: return "read_json(" + path + ", format = 'newline_delimited')";
+      case InputFormat::kAuto: break;
+    }
+    return "read_parquet(" + path + ")";
+  }
+
+  static std::string SelectList(const ReadLayout& layout) {
+    std::string s;
+    for (const auto& in : layout.inputs) {
+      std::string type = SqlTypeFor(in.dtype);
+      for (size_t c = 0; c < in.columns.size(); ++c) {
+        if (!s.empty()) s += ", ";
+        std::string t = in.column_is_list[c] ? type + "[]" : type;
+        s += "TRY_CAST(" + QuoteIdent(in.columns[c]) + " AS " + t + ")";
+      }
+    }
+    for (const auto& c : layout.carried) {
+      if (!s.empty()) s += ", ";
+      s += QuoteIdent(c);
+    }
+    return s;
+  }
+
+  InputSpec spec_;
+  std::vector<InputFile> files_;
+  std::shared_ptr<DuckDatabase> db_;
+  std::unique_ptr<DuckConnection> conn_;
+  std::atomic<bool> interrupted_{false};
+};
+
+}  // namespace nightshift::io
+
+namespace nightshift {
+using io::DuckConnection;
+using io::DuckDatabase;
+using io::DuckSource;
+using io::ListInputFiles;
+
+Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_threads) {
+  std::vector<InputFile> files;
+  if (spec.query.empty()) {
+    NS_ASSIGN_OR_RETURN(files, ListInputFiles(spec));
+  } else {
+    files.push_back(InputFile{});
+  }
+  NS_ASSIGN_OR_RETURN(auto db, DuckDatabase::OpenInMemory(duckdb_threads));
+  NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db));
+  return std::unique_ptr<Source>(
+      new DuckSource(spec, std::move(files), std::move(db), std::move(conn)));
+}
+
+}  // namespace nightshift

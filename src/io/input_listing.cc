@@ -1,0 +1,134 @@
+#include "io/input_listing.h"
+
+#include <glob.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "nightshift/env.h"
+
+namespace nightshift::io {
+namespace {
+
+bool EndsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+bool Hidden(const std::string& name) { return !name.empty() && (name[0] == '.' || name[0] == '_'); }
+
+Status WalkDir(Env* env, const std::string& dir, std::vector<std::string>* out) {
+  NS_ASSIGN_OR_RETURN(auto names, env->ListDir(dir));
+  for (const auto& name : names) {
+    if (Hidden(name)) continue;
+    std::string path = JoinPath(dir, name);
+    NS_ASSIGN_OR_RETURN(FileInfo info, env->Stat(path));
+    if (info.is_dir) {
+      NS_RETURN_IF_ERROR(WalkDir(env, path, out));
+    } else {
+      out->push_back(path);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+InputFormat FormatFromExtension(const std::string& path) {
+  std::string p = path;
+  std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (std::string_view z : {".gz", ".zst"}) {
+    if (EndsWith(p, z)) p.resize(p.size() - z.size());
+  }
+  if (EndsWith(p, ".parquet") || EndsWith(p, ".pq") || EndsWith(p, ".parq")) {
+    return InputFormat::kParquet;
+  }
+  if (EndsWith(p, ".csv") || EndsWith(p, ".tsv")) return InputFormat::kCsv;
+  if (EndsWith(p, ".jsonl") || EndsWith(p, ".ndjson") || EndsWith(p, ".json")) {
+    return InputFormat::kJsonl;
+  }
+  return InputFormat::kAuto;
+}
+
+Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
+  Env* env = Env::Default();
+  std::vector<std::string> paths;
+  bool from_dir = false;
+  if (HasGlobChars(spec.path)) {
+    glob_t g{};
+    int rc = ::glob(spec.path.c_str(), GLOB_ERR, nullptr, &g);
+    if (rc == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) {
+        std::string p = g.gl_pathv[i];
+        auto info = env->Stat(p);
+        if (info.has_value() && !info->is_dir) paths.push_back(p);
+      }
+    }
+    globfree(&g);
+    if (rc == GLOB_ABORTED) {
+      return Error(Code::kIoError, fmt::format("input.path '{}': cannot read a folder it names", spec.path));
+    }
+    if (paths.empty()) {
+      return Error(Code::kNotFound, fmt::format("input.path '{}' matches no files", spec.path));
+    }
+  } else {
+    auto info = env->Stat(spec.path);
+    if (!info.has_value()) {
+      return Error(info.error().code(),
+                   fmt::format("input.path '{}' does not exist", spec.path));
+    }
+    if (info->is_dir) {
+      from_dir = true;
+      NS_RETURN_IF_ERROR(WalkDir(env, spec.path, &paths));
+      if (paths.empty()) {
+        return Error(Code::kNotFound, fmt::format("input.path '{}' is a folder with no data files", spec.path));
+      }
+    } else {
+      paths.push_back(spec.path);
+    }
+  }
+  std::sort(paths.begin(), paths.end());
+
+  std::vector<InputFile> files;
+  for (const auto& p : paths) {
+    InputFormat fmt_of = spec.format;
+    if (fmt_of == InputFormat::kAuto) {
+      fmt_of = FormatFromExtension(p);
+      if (fmt_of == InputFormat::kAuto) {
+        // A folder may hold stray files (READMEs, checksums): skip those.
+        if (from_dir) continue;
+        return Error(Code::kInvalidJob,
+                     fmt::format("cannot tell the format of '{}' from its extension; set "
+                                 "input.format to parquet, csv or jsonl",
+                                 p));
+      }
+    }
+    if (!files.empty() && files.front().format != fmt_of) {
+      return Error(Code::kInvalidJob,
+                   fmt::format("input.path '{}' mixes formats: '{}' is {} but '{}' is {}", spec.path,
+                               files.front().path, InputFormatName(files.front().format), p,
+                               InputFormatName(fmt_of)));
+    }
+    if (::access(p.c_str(), R_OK) != 0) {
+      return Error(Code::kIoError, fmt::format("input file '{}' is not readable", p));
+    }
+    NS_ASSIGN_OR_RETURN(FileInfo info, env->Stat(p));
+    InputFile f;
+    f.index = static_cast<int32_t>(files.size());
+    f.path = p;
+    f.format = fmt_of;
+    f.size = info.size;
+    f.mtime_ns = info.mtime_ns;
+    files.push_back(std::move(f));
+  }
+  if (files.empty()) {
+    return Error(Code::kNotFound,
+                 fmt::format("input.path '{}' holds no .parquet, .csv or .jsonl files", spec.path));
+  }
+  return files;
+}
+
+}  // namespace nightshift::io

@@ -1,0 +1,163 @@
+// Source and Sink against real files written by DuckDB in a temp folder.
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "io/duck.h"
+#include "io/input_listing.h"
+#include "nightshift/env.h"
+#include "nightshift/sink.h"
+#include "nightshift/source.h"
+
+namespace nightshift::io {
+namespace {
+
+class IoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ns_io_test_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    db_ = DuckDatabase::OpenInMemory(1).value();
+    conn_ = DuckConnection::Open(db_).value();
+  }
+  void Make(const std::string& name, const std::string& format, int64_t rows) {
+    std::string path = JoinPath(dir_, name);
+    ASSERT_TRUE(conn_->Exec("COPY (SELECT range AS id, (range * 0.5)::DOUBLE AS a, range::INTEGER AS b, "
+                            "'k' || range AS s FROM range(" +
+                            std::to_string(rows) + ")) TO '" + path + "' (FORMAT " + format +
+                            (format == "parquet" ? ", ROW_GROUP_SIZE 1000" : "") + ")")
+                    .ok());
+  }
+  ReadLayout Layout(int64_t batch_rows) {
+    ReadLayout l;
+    InputPacking p;
+    p.columns = {"a", "b"};
+    p.dtype = DType::kFloat32;
+    p.column_widths = {1, 1};
+    p.column_is_list = {false, false};
+    p.row_shape = {2};
+    l.inputs.push_back(p);
+    l.carried = {"id", "s"};
+    l.batch_rows = batch_rows;
+    return l;
+  }
+  // Reads `shards` and returns (first_row, num_rows, last) per batch and the sum of column a.
+  std::vector<std::tuple<int64_t, int64_t, bool>> ReadAll(Source* src, const ReadLayout& layout,
+                                                          std::vector<ShardTask> shards, double* sum_a) {
+    std::vector<std::tuple<int64_t, int64_t, bool>> out;
+    *sum_a = 0;
+    Status s = src->Read(
+        layout, shards, [] { return std::make_unique<RowBatch>(); },
+        [&](std::unique_ptr<RowBatch> b) {
+          out.emplace_back(b->first_row, b->num_rows, b->last_in_shard);
+          EXPECT_EQ(b->inputs[0].shape(), (std::vector<int64_t>{b->num_rows, 2}));
+          for (int64_t r = 0; r < b->num_rows; ++r) {
+            float a = b->inputs[0].data_as<float>()[r * 2];
+            EXPECT_FLOAT_EQ(a, (b->first_row + r) * 0.5f);
+            *sum_a += a;
+          }
+          return true;
+        });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+  std::string dir_;
+  std::shared_ptr<DuckDatabase> db_;
+  std::unique_ptr<DuckConnection> conn_;
+};
+
+TEST_F(IoTest, ParquetShardsAreReadByRowRangeInBatches) {
+  Make("a.parquet", "parquet", 5000);
+  InputSpec spec;
+  spec.path = JoinPath(dir_, "*.parquet");
+  auto src = OpenSource(spec, 1).value();
+  EXPECT_TRUE(src->seekable());
+  EXPECT_EQ(src->CountRows(0).value(), 5000);
+  auto cols = src->Describe(0).value();
+  ASSERT_EQ(cols.size(), 4u);
+  EXPECT_TRUE(cols[1].numeric);
+  EXPECT_FALSE(cols[3].numeric);
+  double sum = 0;
+  auto batches = ReadAll(src.get(), Layout(700), {{7, 0, 0, 3000, 4000, 1}}, &sum);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0], std::make_tuple(int64_t{3000}, int64_t{700}, false));
+  EXPECT_EQ(batches[1], std::make_tuple(int64_t{3700}, int64_t{300}, true));
+}
+
+TEST_F(IoTest, CsvSkipsRowsBeforePendingShards) {
+  Make("a.csv", "csv", 3000);
+  InputSpec spec;
+  spec.path = JoinPath(dir_, "a.csv");
+  auto src = OpenSource(spec, 1).value();
+  EXPECT_FALSE(src->seekable());
+  EXPECT_EQ(src->CountRows(0).value(), 3000);
+  double sum = 0;
+  auto batches = ReadAll(src.get(), Layout(4096), {{1, 0, 0, 1000, 2000, 1}, {2, 1, 0, 2000, 3000, 1}}, &sum);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0], std::make_tuple(int64_t{1000}, int64_t{1000}, true));
+  EXPECT_EQ(batches[1], std::make_tuple(int64_t{2000}, int64_t{1000}, true));
+  double expect = 0;
+  for (int i = 1000; i < 3000; ++i) expect += i * 0.5;
+  EXPECT_DOUBLE_EQ(sum, expect);
+}
+
+TEST_F(IoTest, ListingRejectsGlobsMatchingNothingAndUnknownExtensions) {
+  InputSpec spec;
+  spec.path = JoinPath(dir_, "*.parquet");
+  auto r = ListInputFiles(spec);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kNotFound);
+  ASSERT_TRUE(Env::Default()->WriteFile(JoinPath(dir_, "x.bin"), "zz").ok());
+  spec.path = JoinPath(dir_, "x.bin");
+  r = ListInputFiles(spec);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("input.format"), std::string::npos);
+}
+
+TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
+  Make("a.parquet", "parquet", 10);
+  InputSpec spec;
+  spec.path = JoinPath(dir_, "a.parquet");
+  auto src = OpenSource(spec, 1).value();
+  ReadLayout layout = Layout(16);
+  SinkLayout sl;
+  sl.output_dir = JoinPath(dir_, "out");
+  sl.dead_letter_dir = JoinPath(dir_, "out/_failed");
+  sl.carried = layout.carried;
+  sl.carried_types = src->CarriedTypes(layout).value();
+  EXPECT_EQ(sl.carried_types, (std::vector<std::string>{"BIGINT", "VARCHAR"}));
+  sl.keep_count = 2;
+  sl.key = {"id"};
+  sl.outputs = {{"score", DType::kFloat32, false, 0, 1}};
+  auto sink = OpenFileSink(sl, 1).value();
+  auto writer = sink->BeginShard(0, 1).value();
+  Status s = src->Read(
+      layout, std::vector<ShardTask>{{0, 0, 0, 0, 10, 1}}, [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> b) {
+        b->outputs.push_back(Tensor::Allocate(DType::kFloat32, {b->num_rows, 2}));
+        for (int64_t r = 0; r < b->num_rows; ++r) b->outputs[0].data_as<float>()[r * 2 + 1] = r * 10.0f;
+        b->SetRowError(3, "poison");
+        EXPECT_TRUE(writer->Append(*b).ok());
+        return true;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto out = writer->Finish().value();
+  EXPECT_EQ(out.output_file, "part-000000.parquet");
+  EXPECT_EQ(out.rows_written, 9);
+  ASSERT_EQ(out.failures.size(), 1u);
+  EXPECT_EQ(out.failures[0].key_json, "3");
+  EXPECT_EQ(out.failures[0].error, "poison");
+  auto r = conn_->Query("SELECT count(*), sum(score), min(s) FROM '" + JoinPath(sl.output_dir, out.output_file) + "'")
+               .value();
+  EXPECT_EQ(r.Int(0, 0), 9);
+  EXPECT_EQ(r.Int(1, 0), 420);
+  EXPECT_EQ(r.Text(2, 0), "k0");
+  auto dl = Env::Default()->ReadFile(JoinPath(sl.dead_letter_dir, "part-000000.jsonl")).value();
+  EXPECT_EQ(dl, "{\"key\":3,\"shard\":0,\"row\":3,\"error\":\"poison\",\"attempts\":1}\n");
+  // No temp files remain.
+  auto names = Env::Default()->ListDir(sl.output_dir).value();
+  EXPECT_EQ(names, (std::vector<std::string>{"_failed", "part-000000.parquet"}));
+}
+
+}  // namespace
+}  // namespace nightshift::io

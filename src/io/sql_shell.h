@@ -1,0 +1,15 @@
+// Runs DuckDB SQL for people and scripts (`nightshift sql`): inspect outputs,
+// convert example data. Uses the bundled DuckDB, so no separate install.
+#pragma once
+
+#include <string>
+
+#include "nightshift/status.h"
+
+namespace nightshift::io {
+
+// Runs each statement of `sql`; returns the last statement's result as CSV
+// with a header (empty for statements without a result).
+Result<std::string> RunSqlToCsv(const std::string& sql);
+
+}  // namespace nightshift::io

@@ -1,0 +1,62 @@
+// Ledger::Open (choosing the implementation from the location) and the state
+// names shared by all implementations.
+#include "nightshift/ledger.h"
+
+#include <fmt/format.h>
+
+#include "ledger/sqlite/sqlite_ledger.h"
+
+namespace nightshift {
+namespace {
+
+bool IsPostgresUrl(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+}  // namespace
+
+std::string_view RunStateName(RunState s) {
+  switch (s) {
+    case RunState::kPending: return "pending";
+    case RunState::kRunning: return "running";
+    case RunState::kCompleted: return "completed";
+    case RunState::kFailed: return "failed";
+    case RunState::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+std::string_view ShardStateName(ShardState s) {
+  switch (s) {
+    case ShardState::kPending: return "pending";
+    case ShardState::kRunning: return "running";
+    case ShardState::kCommitted: return "committed";
+    case ShardState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+Result<RunState> ParseRunState(std::string_view s) {
+  for (RunState state : {RunState::kPending, RunState::kRunning, RunState::kCompleted,
+                         RunState::kFailed, RunState::kInterrupted}) {
+    if (RunStateName(state) == s) return state;
+  }
+  return Error(Code::kInvalidJob, fmt::format("unknown run state '{}'", s));
+}
+
+Result<ShardState> ParseShardState(std::string_view s) {
+  for (ShardState state :
+       {ShardState::kPending, ShardState::kRunning, ShardState::kCommitted, ShardState::kFailed}) {
+    if (ShardStateName(state) == s) return state;
+  }
+  return Error(Code::kInvalidJob, fmt::format("unknown shard state '{}'", s));
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& location) {
+  if (IsPostgresUrl(location)) {
+    return Error(Code::kInvalidJob, "PostgreSQL ledger is not built into this binary");
+  }
+  return OpenSqliteLedger(location);
+}
+
+}  // namespace nightshift

@@ -1,0 +1,140 @@
+#include "ledger/sqlite/connection.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace nightshift::sqlite {
+
+Statement::Statement(Statement&& other) noexcept
+    : conn_(other.conn_), stmt_(other.stmt_), bind_error_(other.bind_error_) {
+  other.stmt_ = nullptr;
+}
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (bind_error_ == SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view value) {
+  int rc =
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (bind_error_ == SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  if (bind_error_ != SQLITE_OK) {
+    return Error(conn_->ErrorFor(bind_error_, fmt::format("binding '{}'", sqlite3_sql(stmt_))));
+  }
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return Error(conn_->ErrorFor(rc, fmt::format("running '{}'", sqlite3_sql(stmt_))));
+}
+
+Status Statement::Run() {
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+int64_t Statement::Int(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+std::string Statement::Text(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  if (text == nullptr) return std::string();
+  int size = sqlite3_column_bytes(stmt_, column);
+  return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int busy_timeout_ms) {
+  sqlite3* db = nullptr;
+  // NOMUTEX: the owner serializes all use of the connection.
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Error(Code::kIoError, fmt::format("cannot open ledger '{}': {}", path, message));
+  }
+  std::unique_ptr<Connection> conn(new Connection(db, path));
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  // The first statement reads the file header: this is where a file that is
+  // not a database is detected.
+  NS_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
+  // FULL: a commit is durable once it returns (resume trusts shard commits).
+  NS_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
+  NS_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));
+  return conn;
+}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Status Connection::Exec(const char* sql) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return ErrorFor(rc, fmt::format("running '{}'", sql));
+  return Status::Ok();
+}
+
+Result<Statement> Connection::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return Statement(this, it->second);
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return Error(ErrorFor(rc, fmt::format("preparing '{}'", sql)));
+  }
+  cache_.emplace(sql, stmt);
+  return Statement(this, stmt);
+}
+
+Status Connection::ErrorFor(int rc, std::string_view what) const {
+  int primary = rc & 0xff;
+  // sqlite3_errmsg describes the most recent failure on this connection; for
+  // a bind error (never recorded there) fall back to the code's description.
+  std::string detail =
+      sqlite3_extended_errcode(db_) == rc ? std::string(sqlite3_errmsg(db_)) : sqlite3_errstr(rc);
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    return Status(Code::kTransient,
+                  fmt::format("ledger '{}' is busy: {} ({})", path_, detail, what));
+  }
+  return Status(Code::kIoError, fmt::format("ledger '{}': {} ({})", path_, detail, what));
+}
+
+Result<Transaction> Transaction::Begin(Connection* conn, Kind kind) {
+  NS_RETURN_IF_ERROR(conn->Exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
+  return Transaction(conn);
+}
+
+Transaction::~Transaction() {
+  // A failed statement may already have rolled the transaction back.
+  if (conn_ != nullptr && sqlite3_get_autocommit(conn_->handle()) == 0) {
+    sqlite3_exec(conn_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+}
+
+Status Transaction::Commit() {
+  NS_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+  conn_ = nullptr;
+  return Status::Ok();
+}
+
+}  // namespace nightshift::sqlite

@@ -1,0 +1,121 @@
+#include "ledger/sqlite/schema.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace nightshift::sqlite {
+namespace {
+
+struct Migration {
+  int64_t version;
+  const char* sql;
+};
+
+// Timestamps are unix epoch milliseconds; 0 means "not yet". Text columns are
+// NOT NULL with '' for "none" so that reads need no NULL handling.
+constexpr std::array kMigrations = {
+    Migration{1, R"sql(
+CREATE TABLE runs (
+  run_id         TEXT PRIMARY KEY,
+  job_name       TEXT NOT NULL,
+  fingerprint    TEXT NOT NULL DEFAULT '',
+  state          TEXT NOT NULL,
+  message        TEXT NOT NULL DEFAULT '',
+  output_path    TEXT NOT NULL DEFAULT '',
+  model_path     TEXT NOT NULL DEFAULT '',
+  model_sha256   TEXT NOT NULL DEFAULT '',
+  total_rows     INTEGER NOT NULL DEFAULT 0,
+  total_shards   INTEGER NOT NULL DEFAULT 0,
+  created_at_ms  INTEGER NOT NULL,
+  updated_at_ms  INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_job ON runs (job_name, created_at_ms);
+
+CREATE TABLE files (
+  run_id   TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  idx      INTEGER NOT NULL,
+  path     TEXT NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  rows     INTEGER NOT NULL,
+  PRIMARY KEY (run_id, idx)
+);
+
+CREATE TABLE shards (
+  run_id           TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  shard_id         INTEGER NOT NULL,
+  file_index       INTEGER NOT NULL,
+  row_begin        INTEGER NOT NULL,
+  row_end          INTEGER NOT NULL,
+  state            TEXT NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  epoch            INTEGER NOT NULL DEFAULT 0,
+  rows_written     INTEGER NOT NULL DEFAULT 0,
+  rows_failed      INTEGER NOT NULL DEFAULT 0,
+  output_file      TEXT NOT NULL DEFAULT '',
+  dead_letter_file TEXT NOT NULL DEFAULT '',
+  message          TEXT NOT NULL DEFAULT '',
+  started_at_ms    INTEGER NOT NULL DEFAULT 0,
+  committed_at_ms  INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, shard_id)
+);
+
+CREATE TABLE item_failures (
+  run_id   TEXT NOT NULL,
+  shard_id INTEGER NOT NULL,
+  "row"    INTEGER NOT NULL,
+  key_json TEXT NOT NULL DEFAULT '',
+  error    TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, shard_id, "row"),
+  FOREIGN KEY (run_id, shard_id) REFERENCES shards (run_id, shard_id) ON DELETE CASCADE
+);
+
+CREATE TABLE tuning (
+  key           TEXT PRIMARY KEY,
+  value         TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+)sql"},
+};
+
+Result<int64_t> UserVersion(Connection* conn) {
+  NS_ASSIGN_OR_RETURN(Statement stmt, conn->Prepare("PRAGMA user_version"));
+  NS_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : 0;
+}
+
+}  // namespace
+
+int64_t LatestSchemaVersion() {
+  return kMigrations.back().version;
+}
+
+Status MigrateSchema(Connection* conn) {
+  // Most opens find the schema current: check without taking the write lock.
+  NS_ASSIGN_OR_RETURN(int64_t version, UserVersion(conn));
+  if (version == LatestSchemaVersion()) return Status::Ok();
+
+  NS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, Transaction::Kind::kWrite));
+  // Another process may have migrated while we waited for the lock.
+  NS_ASSIGN_OR_RETURN(version, UserVersion(conn));
+  if (version > LatestSchemaVersion()) {
+    return Status(Code::kIoError,
+                  fmt::format("ledger '{}' has schema version {}, newer than this nightshift "
+                              "supports ({}); upgrade nightshift",
+                              conn->path(), version, LatestSchemaVersion()));
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= version) continue;
+    Status s = conn->Exec(m.sql);
+    if (!s.ok()) return s.WithContext(fmt::format("migrating to schema version {}", m.version));
+  }
+  // PRAGMA takes no parameters; the value is our own integer.
+  std::string set_version = fmt::format("PRAGMA user_version = {}", LatestSchemaVersion());
+  NS_RETURN_IF_ERROR(conn->Exec(set_version.c_str()));
+  return txn.Commit();
+}
+
+}  // namespace nightshift::sqlite

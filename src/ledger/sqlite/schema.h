@@ -1,0 +1,24 @@
+// The SQLite ledger's schema and its migrations.
+//
+// The schema version lives in `PRAGMA user_version`. Migrations are an
+// ordered list; a database at version N gets migrations N+1.. applied, all in
+// one write transaction, so concurrent openers migrate exactly once and a
+// crash mid-migration leaves the old version intact. Later versions add
+// migrations at the end of the list; existing ones are never edited.
+#pragma once
+
+#include <cstdint>
+
+#include "ledger/sqlite/connection.h"
+#include "nightshift/status.h"
+
+namespace nightshift::sqlite {
+
+// The schema version this binary writes and reads.
+int64_t LatestSchemaVersion();
+
+// Brings the database on `conn` to LatestSchemaVersion(). IoError naming the
+// file when it was written by a newer nightshift (unknown, later version).
+Status MigrateSchema(Connection* conn);
+
+}  // namespace nightshift::sqlite

@@ -1,0 +1,533 @@
+#include "ledger/sqlite/sqlite_ledger.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "ledger/sqlite/connection.h"
+#include "ledger/sqlite/schema.h"
+#include "nightshift/env.h"
+
+namespace nightshift {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+// Column lists shared by the queries and the readers below; keep in step.
+#define NS_RUN_COLUMNS                                                       \
+  "run_id, job_name, fingerprint, state, message, output_path, model_path, " \
+  "model_sha256, total_rows, total_shards, created_at_ms, updated_at_ms, "   \
+  "finished_at_ms"
+#define NS_SHARD_COLUMNS                                                             \
+  "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, " \
+  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message"
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsTerminal(RunState s) {
+  return s == RunState::kCompleted || s == RunState::kFailed || s == RunState::kInterrupted;
+}
+
+// A state name read back from the file; anything unknown means the file was
+// damaged or written by something else.
+template <typename T>
+Result<T> Checked(Result<T> parsed, const Connection& conn) {
+  if (parsed.has_value()) return parsed;
+  return Error(Code::kIoError,
+               fmt::format("ledger '{}' is corrupt: {}", conn.path(), parsed.error().message()));
+}
+
+Result<RunRecord> ReadRun(const Statement& s, const Connection& conn) {
+  RunRecord r;
+  r.run_id = s.Text(0);
+  r.job_name = s.Text(1);
+  r.fingerprint = s.Text(2);
+  NS_ASSIGN_OR_RETURN(r.state, Checked(ParseRunState(s.Text(3)), conn));
+  r.message = s.Text(4);
+  r.output_path = s.Text(5);
+  r.model_path = s.Text(6);
+  r.model_sha256 = s.Text(7);
+  r.total_rows = s.Int(8);
+  r.total_shards = s.Int(9);
+  r.created_at_ms = s.Int(10);
+  r.updated_at_ms = s.Int(11);
+  r.finished_at_ms = s.Int(12);
+  return r;
+}
+
+Result<ShardRecord> ReadShard(const Statement& s, const Connection& conn) {
+  ShardRecord r;
+  r.shard_id = s.Int(0);
+  r.file_index = static_cast<int32_t>(s.Int(1));
+  r.row_begin = s.Int(2);
+  r.row_end = s.Int(3);
+  NS_ASSIGN_OR_RETURN(r.state, Checked(ParseShardState(s.Text(4)), conn));
+  r.attempts = static_cast<int32_t>(s.Int(5));
+  r.epoch = s.Int(6);
+  r.rows_written = s.Int(7);
+  r.rows_failed = s.Int(8);
+  r.output_file = s.Text(9);
+  r.dead_letter_file = s.Text(10);
+  r.started_at_ms = s.Int(11);
+  r.committed_at_ms = s.Int(12);
+  r.message = s.Text(13);
+  return r;
+}
+
+// The parts of a shard row that claims and commits decide on.
+struct ShardLease {
+  ShardState state = ShardState::kPending;
+  int64_t epoch = 0;
+  std::string output_file;
+};
+
+class SqliteLedger final : public Ledger {
+ public:
+  explicit SqliteLedger(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+
+  Result<RunRecord> CreateOrAttachRun(const RunRecord& run,
+                                      const std::vector<InputFileRecord>& files,
+                                      const std::vector<ShardRecord>& shards) override {
+    if (run.run_id.empty()) return Error(Code::kInternal, "CreateOrAttachRun: empty run id");
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(std::optional<RunRecord> stored, FindRun(run.run_id));
+    if (stored.has_value()) {
+      NS_RETURN_IF_ERROR(txn.Commit());
+      return *std::move(stored);
+    }
+
+    int64_t planned_rows = 0;
+    for (const ShardRecord& s : shards) planned_rows += s.row_end - s.row_begin;
+    const int64_t now = NowMs();
+    {
+      NS_ASSIGN_OR_RETURN(Statement insert,
+                          conn_->Prepare("INSERT INTO runs (" NS_RUN_COLUMNS
+                                         ") VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8, ?9, "
+                                         "?10, ?10, 0)"));
+      insert.Bind(1, run.run_id)
+          .Bind(2, run.job_name)
+          .Bind(3, run.fingerprint)
+          .Bind(4, RunStateName(RunState::kPending))
+          .Bind(5, run.output_path)
+          .Bind(6, run.model_path)
+          .Bind(7, run.model_sha256)
+          .Bind(8, run.total_rows > 0 ? run.total_rows : planned_rows)
+          .Bind(9, static_cast<int64_t>(shards.size()))
+          .Bind(10, now);
+      NS_RETURN_IF_ERROR(insert.Run());
+    }
+    for (const InputFileRecord& f : files) {
+      NS_ASSIGN_OR_RETURN(Statement insert,
+                          conn_->Prepare("INSERT INTO files (run_id, idx, path, size, mtime_ns, "
+                                         "rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      insert.Bind(1, run.run_id)
+          .Bind(2, int64_t{f.index})
+          .Bind(3, f.path)
+          .Bind(4, f.size)
+          .Bind(5, f.mtime_ns)
+          .Bind(6, f.rows);
+      NS_RETURN_IF_ERROR(insert.Run());
+    }
+    for (const ShardRecord& s : shards) {
+      NS_ASSIGN_OR_RETURN(Statement insert,
+                          conn_->Prepare("INSERT INTO shards (run_id, shard_id, file_index, "
+                                         "row_begin, row_end, state) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      insert.Bind(1, run.run_id)
+          .Bind(2, s.shard_id)
+          .Bind(3, int64_t{s.file_index})
+          .Bind(4, s.row_begin)
+          .Bind(5, s.row_end)
+          .Bind(6, ShardStateName(ShardState::kPending));
+      NS_RETURN_IF_ERROR(insert.Run());
+    }
+    NS_ASSIGN_OR_RETURN(stored, FindRun(run.run_id));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return *std::move(stored);
+  }
+
+  Result<RunRecord> GetRun(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(std::optional<RunRecord> run, FindRun(run_id));
+    if (!run.has_value()) return Error(NoSuchRun(run_id));
+    return *std::move(run);
+  }
+
+  Result<RunRecord> LatestRun(const std::string& job_name) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Statement select,
+                        conn_->Prepare("SELECT " NS_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
+                                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT 1"));
+    select.Bind(1, job_name);
+    NS_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) {
+      return Error(Code::kNotFound,
+                   fmt::format("no run of job '{}' in ledger '{}'", job_name, conn_->path()));
+    }
+    return ReadRun(select, *conn_);
+  }
+
+  Result<std::vector<InputFileRecord>> ListFiles(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    std::vector<InputFileRecord> files;
+    {
+      NS_ASSIGN_OR_RETURN(Statement select,
+                          conn_->Prepare("SELECT idx, path, size, mtime_ns, rows FROM files "
+                                         "WHERE run_id = ?1 ORDER BY idx"));
+      select.Bind(1, run_id);
+      while (true) {
+        NS_ASSIGN_OR_RETURN(bool row, select.Step());
+        if (!row) break;
+        files.push_back({.index = static_cast<int32_t>(select.Int(0)),
+                         .path = select.Text(1),
+                         .size = select.Int(2),
+                         .mtime_ns = select.Int(3),
+                         .rows = select.Int(4)});
+      }
+    }
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return files;
+  }
+
+  Result<std::vector<ShardRecord>> ListShards(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    std::vector<ShardRecord> shards;
+    {
+      NS_ASSIGN_OR_RETURN(Statement select,
+                          conn_->Prepare("SELECT " NS_SHARD_COLUMNS
+                                         " FROM shards WHERE run_id = ?1 ORDER BY shard_id"));
+      select.Bind(1, run_id);
+      while (true) {
+        NS_ASSIGN_OR_RETURN(bool row, select.Step());
+        if (!row) break;
+        NS_ASSIGN_OR_RETURN(ShardRecord shard, ReadShard(select, *conn_));
+        shards.push_back(std::move(shard));
+      }
+    }
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return shards;
+  }
+
+  Status SetRunState(const std::string& run_id, RunState state,
+                     const std::string& message) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    const int64_t now = NowMs();
+    {
+      NS_ASSIGN_OR_RETURN(Statement update,
+                          conn_->Prepare("UPDATE runs SET state = ?2, message = ?3, "
+                                         "updated_at_ms = ?4, finished_at_ms = ?5 "
+                                         "WHERE run_id = ?1"));
+      update.Bind(1, run_id)
+          .Bind(2, RunStateName(state))
+          .Bind(3, message)
+          .Bind(4, now)
+          .Bind(5, IsTerminal(state) ? now : int64_t{0});
+      NS_RETURN_IF_ERROR(update.Run());
+    }
+    if (sqlite3_changes(conn_->handle()) == 0) return NoSuchRun(run_id);
+    return txn.Commit();
+  }
+
+  Status SetRunModel(const std::string& run_id, const std::string& model_path,
+                     const std::string& model_sha256) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    {
+      NS_ASSIGN_OR_RETURN(Statement update,
+                          conn_->Prepare("UPDATE runs SET model_path = ?2, model_sha256 = ?3, "
+                                         "updated_at_ms = ?4 WHERE run_id = ?1"));
+      update.Bind(1, run_id).Bind(2, model_path).Bind(3, model_sha256).Bind(4, NowMs());
+      NS_RETURN_IF_ERROR(update.Run());
+    }
+    if (sqlite3_changes(conn_->handle()) == 0) return NoSuchRun(run_id);
+    return txn.Commit();
+  }
+
+  Result<int64_t> ClaimShard(const std::string& run_id, int64_t shard_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(ShardLease lease, FindShard(run_id, shard_id));
+    if (lease.state == ShardState::kCommitted) return Error(AlreadyCommitted(run_id, shard_id));
+    const int64_t epoch = lease.epoch + 1;
+    {
+      NS_ASSIGN_OR_RETURN(Statement update,
+                          conn_->Prepare("UPDATE shards SET state = ?3, attempts = attempts + 1, "
+                                         "epoch = ?4, started_at_ms = ?5 "
+                                         "WHERE run_id = ?1 AND shard_id = ?2"));
+      update.Bind(1, run_id)
+          .Bind(2, shard_id)
+          .Bind(3, ShardStateName(ShardState::kRunning))
+          .Bind(4, epoch)
+          .Bind(5, NowMs());
+      NS_RETURN_IF_ERROR(update.Run());
+    }
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return epoch;
+  }
+
+  Status CommitShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
+                     int64_t rows_written, const std::string& output_file,
+                     const std::string& dead_letter_file,
+                     const std::vector<ItemFailure>& failures) override {
+    for (const ItemFailure& f : failures) {
+      if (f.shard_id != shard_id) {
+        return Status(Code::kInternal,
+                      fmt::format("failure of row {} of shard {} passed to the commit of shard "
+                                  "{} of run '{}'",
+                                  f.row, f.shard_id, shard_id, run_id));
+      }
+    }
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(ShardLease lease, FindShard(run_id, shard_id));
+    if (lease.state == ShardState::kCommitted) {
+      // The same commit repeated (e.g. after a crash between the sink's
+      // publish and our reply): nothing to do.
+      if (lease.output_file == output_file) return txn.Commit();
+      if (lease.epoch != epoch) return StaleEpoch(run_id, shard_id, epoch, lease.epoch);
+      return Status(Code::kInvalidJob,
+                    fmt::format("shard {} of run '{}' is already committed with output '{}'",
+                                shard_id, run_id, lease.output_file));
+    }
+    if (lease.epoch != epoch) return StaleEpoch(run_id, shard_id, epoch, lease.epoch);
+    if (lease.state != ShardState::kRunning) {
+      return Status(Code::kInvalidJob,
+                    fmt::format("shard {} of run '{}' is not claimed (state {}, epoch {})",
+                                shard_id, run_id, ShardStateName(lease.state), epoch));
+    }
+    {
+      NS_ASSIGN_OR_RETURN(Statement update,
+                          conn_->Prepare("UPDATE shards SET state = ?3, rows_written = ?4, "
+                                         "rows_failed = ?5, output_file = ?6, "
+                                         "dead_letter_file = ?7, committed_at_ms = ?8, "
+                                         "message = '' WHERE run_id = ?1 AND shard_id = ?2"));
+      update.Bind(1, run_id)
+          .Bind(2, shard_id)
+          .Bind(3, ShardStateName(ShardState::kCommitted))
+          .Bind(4, rows_written)
+          .Bind(5, static_cast<int64_t>(failures.size()))
+          .Bind(6, output_file)
+          .Bind(7, dead_letter_file)
+          .Bind(8, NowMs());
+      NS_RETURN_IF_ERROR(update.Run());
+    }
+    for (const ItemFailure& f : failures) {
+      NS_ASSIGN_OR_RETURN(Statement insert,
+                          conn_->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", "
+                                         "key_json, error, attempts) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      insert.Bind(1, run_id)
+          .Bind(2, shard_id)
+          .Bind(3, f.row)
+          .Bind(4, f.key_json)
+          .Bind(5, f.error)
+          .Bind(6, int64_t{f.attempts});
+      NS_RETURN_IF_ERROR(insert.Run());
+    }
+    return txn.Commit();
+  }
+
+  Status FailShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
+                   const std::string& message) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(ShardLease lease, FindShard(run_id, shard_id));
+    if (lease.state == ShardState::kCommitted) return AlreadyCommitted(run_id, shard_id);
+    if (lease.epoch != epoch) return StaleEpoch(run_id, shard_id, epoch, lease.epoch);
+    {
+      NS_ASSIGN_OR_RETURN(Statement update,
+                          conn_->Prepare("UPDATE shards SET state = ?3, message = ?4 "
+                                         "WHERE run_id = ?1 AND shard_id = ?2"));
+      update.Bind(1, run_id)
+          .Bind(2, shard_id)
+          .Bind(3, ShardStateName(ShardState::kFailed))
+          .Bind(4, message);
+      NS_RETURN_IF_ERROR(update.Run());
+    }
+    return txn.Commit();
+  }
+
+  Result<RunCounts> Counts(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
+    NS_ASSIGN_OR_RETURN(std::optional<RunRecord> run, FindRun(run_id));
+    if (!run.has_value()) return Error(NoSuchRun(run_id));
+    RunCounts counts;
+    counts.total_rows = run->total_rows;
+    {
+      NS_ASSIGN_OR_RETURN(
+          Statement select,
+          conn_->Prepare("SELECT COUNT(*), COALESCE(SUM(state = ?2), 0), "
+                         "COALESCE(SUM(CASE WHEN state = ?2 THEN rows_written ELSE 0 END), 0) "
+                         "FROM shards WHERE run_id = ?1"));
+      select.Bind(1, run_id).Bind(2, ShardStateName(ShardState::kCommitted));
+      NS_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (row) {
+        counts.shards_total = select.Int(0);
+        counts.shards_committed = select.Int(1);
+        counts.succeeded = select.Int(2);
+      }
+    }
+    {
+      NS_ASSIGN_OR_RETURN(Statement select,
+                          conn_->Prepare("SELECT COUNT(*) FROM item_failures WHERE run_id = ?1"));
+      select.Bind(1, run_id);
+      NS_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (row) counts.failed = select.Int(0);
+    }
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return counts;
+  }
+
+  Result<std::vector<ItemFailure>> ListFailures(const std::string& run_id, int64_t limit) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    std::vector<ItemFailure> failures;
+    {
+      NS_ASSIGN_OR_RETURN(Statement select,
+                          conn_->Prepare("SELECT shard_id, \"row\", key_json, error, attempts "
+                                         "FROM item_failures WHERE run_id = ?1 "
+                                         "ORDER BY shard_id, \"row\" LIMIT ?2"));
+      // SQLite reads a negative LIMIT as "no limit".
+      select.Bind(1, run_id).Bind(2, limit < 0 ? int64_t{-1} : limit);
+      while (true) {
+        NS_ASSIGN_OR_RETURN(bool row, select.Step());
+        if (!row) break;
+        failures.push_back({.shard_id = select.Int(0),
+                            .row = select.Int(1),
+                            .key_json = select.Text(2),
+                            .error = select.Text(3),
+                            .attempts = static_cast<int32_t>(select.Int(4))});
+      }
+    }
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return failures;
+  }
+
+  Result<std::optional<std::string>> GetTuning(const std::string& key) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Statement select,
+                        conn_->Prepare("SELECT value FROM tuning WHERE key = ?1"));
+    select.Bind(1, key);
+    NS_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(select.Text(0));
+  }
+
+  Status PutTuning(const std::string& key, const std::string& value) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    {
+      NS_ASSIGN_OR_RETURN(Statement upsert,
+                          conn_->Prepare("INSERT INTO tuning (key, value, updated_at_ms) "
+                                         "VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET "
+                                         "value = excluded.value, "
+                                         "updated_at_ms = excluded.updated_at_ms"));
+      upsert.Bind(1, key).Bind(2, value).Bind(3, NowMs());
+      NS_RETURN_IF_ERROR(upsert.Run());
+    }
+    return txn.Commit();
+  }
+
+ private:
+  Result<Transaction> Begin(Transaction::Kind kind) {
+    return Transaction::Begin(conn_.get(), kind);
+  }
+
+  // REQUIRES: mu_ held. nullopt when there is no such run.
+  Result<std::optional<RunRecord>> FindRun(const std::string& run_id) {
+    NS_ASSIGN_OR_RETURN(Statement select,
+                        conn_->Prepare("SELECT " NS_RUN_COLUMNS " FROM runs WHERE run_id = ?1"));
+    select.Bind(1, run_id);
+    NS_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) return std::optional<RunRecord>();
+    NS_ASSIGN_OR_RETURN(RunRecord run, ReadRun(select, *conn_));
+    return std::optional<RunRecord>(std::move(run));
+  }
+
+  // REQUIRES: mu_ held. NotFound when there is no such run.
+  Status RequireRun(const std::string& run_id) {
+    NS_ASSIGN_OR_RETURN(Statement select, conn_->Prepare("SELECT 1 FROM runs WHERE run_id = ?1"));
+    select.Bind(1, run_id);
+    NS_ASSIGN_OR_RETURN(bool row, select.Step());
+    return row ? Status::Ok() : NoSuchRun(run_id);
+  }
+
+  // REQUIRES: mu_ held. NotFound when there is no such shard.
+  Result<ShardLease> FindShard(const std::string& run_id, int64_t shard_id) {
+    NS_ASSIGN_OR_RETURN(Statement select,
+                        conn_->Prepare("SELECT state, epoch, output_file FROM shards "
+                                       "WHERE run_id = ?1 AND shard_id = ?2"));
+    select.Bind(1, run_id).Bind(2, shard_id);
+    NS_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) {
+      return Error(Code::kNotFound, fmt::format("no shard {} of run '{}' in ledger '{}'", shard_id,
+                                                run_id, conn_->path()));
+    }
+    ShardLease lease;
+    NS_ASSIGN_OR_RETURN(lease.state, Checked(ParseShardState(select.Text(0)), *conn_));
+    lease.epoch = select.Int(1);
+    lease.output_file = select.Text(2);
+    return lease;
+  }
+
+  Status NoSuchRun(const std::string& run_id) const {
+    return Status(Code::kNotFound,
+                  fmt::format("no run '{}' in ledger '{}'", run_id, conn_->path()));
+  }
+
+  static Status AlreadyCommitted(const std::string& run_id, int64_t shard_id) {
+    return Status(Code::kInvalidJob,
+                  fmt::format("shard {} of run '{}' is already committed", shard_id, run_id));
+  }
+
+  static Status StaleEpoch(const std::string& run_id, int64_t shard_id, int64_t epoch,
+                           int64_t current) {
+    return Status(Code::kTransient,
+                  fmt::format("stale epoch {} for shard {} of run '{}' (current epoch {}); "
+                              "another worker claimed it",
+                              epoch, shard_id, run_id, current));
+  }
+
+  std::mutex mu_;  // serializes all use of conn_
+  std::unique_ptr<Connection> conn_;
+};
+
+#undef NS_RUN_COLUMNS
+#undef NS_SHARD_COLUMNS
+
+}  // namespace
+
+Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path,
+                                                 const SqliteLedgerOptions& options) {
+  if (path.empty()) return Error(Code::kInvalidJob, "the ledger path is empty");
+  if (path != ":memory:") {
+    Status s = Env::Default()->CreateDirs(DirName(path));
+    if (!s.ok()) {
+      return Error(Code::kIoError,
+                   fmt::format("cannot create the folder of ledger '{}': {}", path, s.message()));
+    }
+  }
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                      Connection::Open(path, options.busy_timeout_ms));
+  NS_RETURN_IF_ERROR(sqlite::MigrateSchema(conn.get()));
+  return std::make_unique<SqliteLedger>(std::move(conn));
+}
+
+}  // namespace nightshift

@@ -1,0 +1,68 @@
+#include "obs/progress.h"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace nightshift::obs {
+
+Progress::Progress(bool terminal, int64_t total_rows, int64_t rows_already_done)
+    : terminal_(terminal), total_(total_rows), already_(rows_already_done), start_(std::chrono::steady_clock::now()) {}
+
+std::string Progress::Thousands(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string Progress::Duration(double seconds) {
+  auto s = static_cast<int64_t>(seconds + 0.5);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+}
+
+std::string Progress::Line(int64_t rows_done, double elapsed) const {
+  int64_t done = already_ + rows_done;
+  double frac = total_ > 0 ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
+  if (frac > 1) frac = 1;
+  const int width = 30;
+  int filled = static_cast<int>(frac * width);
+  std::string bar(static_cast<size_t>(filled), '=');
+  if (filled < width) bar += '>';
+  bar.resize(width, ' ');
+  double rate = elapsed > 0 ? static_cast<double>(rows_done) / elapsed : 0;
+  std::string eta = rate > 0 ? Duration(static_cast<double>(total_ - done) / rate) : "?";
+  return fmt::format("[{}] {:3.0f}% {}/{} rows  {} rows/s  ETA {}", bar, frac * 100, Thousands(done),
+                     Thousands(total_), Thousands(static_cast<int64_t>(rate)), eta);
+}
+
+void Progress::Tick(int64_t rows_done) {
+  if (!terminal_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::fprintf(stderr, "\r%s\x1b[K", Line(rows_done, elapsed).c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t rows_failed, int64_t rows_done) {
+  if (terminal_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::fprintf(stderr, "nightshift: committed shard %lld (%s rows, %s failed) %s\n",
+               static_cast<long long>(shard_id), Thousands(rows_written).c_str(), Thousands(rows_failed).c_str(),
+               Line(rows_done, elapsed).c_str());
+}
+
+void Progress::Finish(int64_t rows_done) {
+  if (!terminal_ || !drawn_) return;
+  Tick(rows_done);
+  std::fprintf(stderr, "\n");
+}
+
+}  // namespace nightshift::obs

@@ -1,0 +1,41 @@
+// Progress: what a person watching a run sees on stderr. On a terminal, a
+// progress bar redrawn in place (rows done, rows/s, ETA); otherwise one log
+// line per committed shard, which is what orchestrators' log viewers want.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace nightshift::obs {
+
+class Progress {
+ public:
+  Progress(bool terminal, int64_t total_rows, int64_t rows_already_done);
+
+  // Redraws the bar (terminal only). `rows_done` counts this invocation.
+  void Tick(int64_t rows_done);
+  // Logs one committed shard (non-terminal only).
+  void ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t rows_failed, int64_t rows_done);
+  // Ends the bar line.
+  void Finish(int64_t rows_done);
+
+  // "1,234,567"
+  static std::string Thousands(int64_t n);
+  // "3m05s", "12s", "1h02m"
+  static std::string Duration(double seconds);
+
+ private:
+  std::string Line(int64_t rows_done, double elapsed) const;
+
+  const bool terminal_;
+  const int64_t total_;
+  const int64_t already_;
+  const std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  bool drawn_ = false;
+};
+
+}  // namespace nightshift::obs

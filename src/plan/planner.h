@@ -1,0 +1,46 @@
+// Planner: turns a job and its listed input into a deterministic run plan:
+// a fingerprint, a run id, and shards (file + row range).
+//
+// The same job and input (paths, sizes, modification times; or the query
+// text) always give the same run id and the same shards, so a re-run of the
+// same command attaches to the same run and resumes it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nightshift/job_spec.h"
+#include "nightshift/ledger.h"
+#include "nightshift/source.h"
+#include "nightshift/status.h"
+
+namespace nightshift::plan {
+
+struct Plan {
+  std::vector<InputFileRecord> files;
+  std::vector<ShardRecord> shards;
+  int64_t total_rows = 0;
+};
+
+// A hex digest of what identifies a run: the job's name, input, model
+// signature mapping, output and shard size, and every input file's path,
+// size and mtime. Batch size, threads and error policy are left out, so
+// tuning them does not start a new run.
+std::string Fingerprint(const JobSpec& job, const std::vector<InputFile>& files);
+
+// "<name>-<first 12 hex digits of the fingerprint>".
+std::string DeriveRunId(const JobSpec& job, const std::string& fingerprint);
+
+// Cuts one file into shards of about `shard_rows` rows. `row_groups` are the
+// file's row-group sizes (one entry covering the whole file for formats
+// without row groups); shards follow row-group boundaries where the groups
+// are smaller than a shard, so no shard reads a row group twice.
+std::vector<std::pair<int64_t, int64_t>> CutFile(const std::vector<int64_t>& row_groups,
+                                                 int64_t shard_rows);
+
+// Counts rows and cuts shards for every file of `source`; shard ids run 0..N-1
+// over files in order.
+Result<Plan> MakePlan(const JobSpec& job, Source* source);
+
+}  // namespace nightshift::plan

@@ -1,0 +1,342 @@
+#include "spec/job_sections.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spec/job_schema.h"
+
+namespace nightshift::spec {
+namespace {
+
+const SchemaNode& Section(std::string_view name) {
+  return *FindChild(JobSchema(), name);
+}
+
+// The mapping of an optional section (`batch:`); nullopt when absent or null.
+Result<std::optional<YAML::Node>> OptionalSection(const NodeReader& r, const YAML::Node& root,
+                                                  std::string_view name) {
+  std::optional<YAML::Node> node = NodeReader::Find(root, name);
+  if (!node) return std::optional<YAML::Node>();
+  NS_RETURN_IF_ERROR(r.CheckMap(*node, std::string(name), Section(name)));
+  return node;
+}
+
+Result<YAML::Node> RequiredSection(const NodeReader& r, const YAML::Node& root,
+                                   std::string_view name) {
+  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(root, "", name));
+  NS_RETURN_IF_ERROR(r.CheckMap(node, std::string(name), Section(name)));
+  return node;
+}
+
+Result<std::string> NonEmptyString(const NodeReader& r, const YAML::Node& node,
+                                   const std::string& path) {
+  NS_ASSIGN_OR_RETURN(std::string value, r.String(node, path));
+  if (value.empty()) return Error(r.Fail(node, path, "must not be empty"));
+  return value;
+}
+
+Result<std::string> RequiredString(const NodeReader& r, const YAML::Node& map,
+                                   const std::string& path, std::string_view key) {
+  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, path, key));
+  return NonEmptyString(r, node, JoinKey(path, key));
+}
+
+Status ReadDuration(const NodeReader& r, const YAML::Node& map, const std::string& path,
+                    std::string_view key, double* out) {
+  std::optional<YAML::Node> node = NodeReader::Find(map, key);
+  if (!node) return Status::Ok();
+  const std::string key_path = JoinKey(path, key);
+  if (!node->IsScalar()) {
+    return r.Fail(*node, key_path,
+                  fmt::format("expected a duration like 30s, got {}", NodeReader::Describe(*node)));
+  }
+  NS_ASSIGN_OR_RETURN(std::string text, r.String(*node, key_path));
+  Result<double> seconds = ParseDuration(text);
+  if (!seconds) return r.Fail(*node, key_path, seconds.error().message());
+  *out = *seconds;
+  return Status::Ok();
+}
+
+bool IsHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+Status ReadModelInputs(const NodeReader& r, const YAML::Node& model, ModelSpec* spec) {
+  const SchemaNode& schema = *FindChild(Section("model"), "inputs");
+  NS_ASSIGN_OR_RETURN(YAML::Node inputs, r.Require(model, "model", "inputs"));
+  if (!inputs.IsSequence() || inputs.size() == 0) {
+    return r.Fail(
+        inputs, "model.inputs",
+        fmt::format("expected a list of at least one input (name, columns, dtype), "
+                    "got {}",
+                    inputs.IsSequence() ? "an empty list" : NodeReader::Describe(inputs)));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const YAML::Node item = inputs[i];
+    const std::string path = JoinIndex("model.inputs", i);
+    NS_RETURN_IF_ERROR(r.CheckMap(item, path, schema));
+    ModelInputSpec input;
+    NS_ASSIGN_OR_RETURN(input.name, RequiredString(r, item, path, "name"));
+    for (const ModelInputSpec& other : spec->inputs) {
+      if (other.name == input.name) {
+        return r.Fail(*NodeReader::Find(item, "name"), JoinKey(path, "name"),
+                      fmt::format("model input '{}' is listed twice", input.name));
+      }
+    }
+    NS_ASSIGN_OR_RETURN(YAML::Node columns, r.Require(item, path, "columns"));
+    NS_ASSIGN_OR_RETURN(input.columns, r.StringList(columns, JoinKey(path, "columns"), 1, false));
+    if (std::optional<YAML::Node> dtype = NodeReader::Find(item, "dtype")) {
+      const std::string dtype_path = JoinKey(path, "dtype");
+      NS_ASSIGN_OR_RETURN(std::string text, r.String(*dtype, dtype_path));
+      Result<DType> parsed = ParseDType(text);
+      if (!parsed) return r.Fail(*dtype, dtype_path, parsed.error().message());
+      input.dtype = *parsed;
+    }
+    NS_RETURN_IF_ERROR(r.ReadBool(item, path, "allow_nan", &input.allow_nan));
+    spec->inputs.push_back(std::move(input));
+  }
+  return Status::Ok();
+}
+
+Status ReadModelOutputs(const NodeReader& r, const YAML::Node& model, ModelSpec* spec) {
+  const SchemaNode& schema = *FindChild(Section("model"), "outputs");
+  NS_ASSIGN_OR_RETURN(YAML::Node outputs, r.Require(model, "model", "outputs"));
+  if (!outputs.IsSequence() || outputs.size() == 0) {
+    return r.Fail(
+        outputs, "model.outputs",
+        fmt::format("expected a list of at least one output (name, columns or column), "
+                    "got {}",
+                    outputs.IsSequence() ? "an empty list" : NodeReader::Describe(outputs)));
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const YAML::Node item = outputs[i];
+    const std::string path = JoinIndex("model.outputs", i);
+    NS_RETURN_IF_ERROR(r.CheckMap(item, path, schema));
+    ModelOutputSpec output;
+    NS_ASSIGN_OR_RETURN(output.name, RequiredString(r, item, path, "name"));
+    std::optional<YAML::Node> columns = NodeReader::Find(item, "columns");
+    std::optional<YAML::Node> column = NodeReader::Find(item, "column");
+    if (columns && column) {
+      return r.Fail(*column, JoinKey(path, "column"),
+                    fmt::format("set either '{0}.columns' or '{0}.column', not both", path));
+    }
+    if (!columns && !column) {
+      return r.Missing(item, path, "columns", "column");
+    }
+    if (columns) {
+      NS_ASSIGN_OR_RETURN(output.columns,
+                          r.StringList(*columns, JoinKey(path, "columns"), 1, false));
+    } else {
+      NS_ASSIGN_OR_RETURN(output.column, NonEmptyString(r, *column, JoinKey(path, "column")));
+    }
+    spec->outputs.push_back(std::move(output));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadName(const NodeReader& r, const YAML::Node& root, std::string* name) {
+  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(root, "", "name"));
+  NS_ASSIGN_OR_RETURN(*name, NonEmptyString(r, node, "name"));
+  for (char c : *name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return r.Fail(node, "name",
+                    fmt::format("'{}' may only hold letters, digits, '_', '.' and '-'", *name));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadInput(const NodeReader& r, const YAML::Node& root, InputSpec* input) {
+  NS_ASSIGN_OR_RETURN(YAML::Node map, RequiredSection(r, root, "input"));
+  std::optional<YAML::Node> path = NodeReader::Find(map, "path");
+  std::optional<YAML::Node> query = NodeReader::Find(map, "query");
+  if (path && query) {
+    return r.Fail(*query, "input.query", "set either 'input.path' or 'input.query', not both");
+  }
+  if (!path && !query) {
+    return r.Missing(map, "input", "path", "query");
+  }
+  if (path) {
+    NS_ASSIGN_OR_RETURN(input->path, NonEmptyString(r, *path, "input.path"));
+  } else {
+    NS_ASSIGN_OR_RETURN(input->query, NonEmptyString(r, *query, "input.query"));
+  }
+  if (std::optional<YAML::Node> format = NodeReader::Find(map, "format")) {
+    static constexpr std::string_view kChoices[] = {"auto", "parquet", "csv", "jsonl"};
+    NS_ASSIGN_OR_RETURN(std::string name, r.Choice(*format, "input.format", kChoices));
+    if (name == "parquet")
+      input->format = InputFormat::kParquet;
+    else if (name == "csv")
+      input->format = InputFormat::kCsv;
+    else if (name == "jsonl")
+      input->format = InputFormat::kJsonl;
+    else
+      input->format = InputFormat::kAuto;
+  }
+  NS_ASSIGN_OR_RETURN(YAML::Node key, r.Require(map, "input", "key"));
+  NS_ASSIGN_OR_RETURN(input->key, r.StringList(key, "input.key", 1, true));
+  return Status::Ok();
+}
+
+Status ReadModel(const NodeReader& r, const YAML::Node& root, ModelSpec* model) {
+  NS_ASSIGN_OR_RETURN(YAML::Node map, RequiredSection(r, root, "model"));
+  if (std::optional<YAML::Node> backend = NodeReader::Find(map, "backend")) {
+    static constexpr std::string_view kChoices[] = {"onnx", "torchscript", "xgboost"};
+    NS_ASSIGN_OR_RETURN(model->backend, r.Choice(*backend, "model.backend", kChoices));
+  }
+  NS_ASSIGN_OR_RETURN(model->path, RequiredString(r, map, "model", "path"));
+  if (std::optional<YAML::Node> sha = NodeReader::Find(map, "sha256")) {
+    NS_ASSIGN_OR_RETURN(std::string digest, r.String(*sha, "model.sha256"));
+    if (digest.size() != 64 || !IsHex(digest)) {
+      return r.Fail(*sha, "model.sha256",
+                    fmt::format("expected 64 hexadecimal digits, got '{}'", digest));
+    }
+    std::transform(digest.begin(), digest.end(), digest.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
+    model->sha256 = std::move(digest);
+  }
+  if (std::optional<YAML::Node> device = NodeReader::Find(map, "device")) {
+    NS_ASSIGN_OR_RETURN(std::string name, r.String(*device, "model.device"));
+    const bool ok = name == "cpu" || name == "cuda" ||
+                    (name.starts_with("cuda:") && IsDigits(std::string_view(name).substr(5)) &&
+                     name.size() <= 9);
+    if (!ok) {
+      return r.Fail(*device, "model.device",
+                    fmt::format("expected cpu, cuda or cuda:N, got '{}'", name));
+    }
+    model->device = std::move(name);
+  }
+  NS_RETURN_IF_ERROR(r.ReadInt(map, "model", "threads", 0, &model->threads));
+  NS_RETURN_IF_ERROR(r.ReadInt(map, "model", "instances", 1, &model->instances));
+  NS_RETURN_IF_ERROR(ReadModelInputs(r, map, model));
+  NS_RETURN_IF_ERROR(ReadModelOutputs(r, map, model));
+  return Status::Ok();
+}
+
+Status ReadBatch(const NodeReader& r, const YAML::Node& root, BatchSpec* batch) {
+  NS_ASSIGN_OR_RETURN(std::optional<YAML::Node> map, OptionalSection(r, root, "batch"));
+  if (!map) return Status::Ok();
+  if (std::optional<YAML::Node> size = NodeReader::Find(*map, "size")) {
+    std::string text;
+    if (size->IsScalar()) {
+      NS_ASSIGN_OR_RETURN(text, r.String(*size, "batch.size"));
+    }
+    if (text == "auto") {
+      batch->size = 0;
+    } else {
+      NS_ASSIGN_OR_RETURN(batch->size,
+                          r.Int(*size, "batch.size", 1, std::numeric_limits<int64_t>::max(),
+                                "a positive integer or 'auto'"));
+    }
+  }
+  if (std::optional<YAML::Node> memory = NodeReader::Find(*map, "max_memory")) {
+    if (!memory->IsScalar()) {
+      return r.Fail(
+          *memory, "batch.max_memory",
+          fmt::format("expected a byte size like 1GiB, got {}", NodeReader::Describe(*memory)));
+    }
+    NS_ASSIGN_OR_RETURN(std::string text, r.String(*memory, "batch.max_memory"));
+    Result<int64_t> bytes = ParseByteSize(text);
+    if (!bytes) return r.Fail(*memory, "batch.max_memory", bytes.error().message());
+    if (*bytes <= 0) return r.Fail(*memory, "batch.max_memory", "must be more than 0 bytes");
+    batch->max_memory = *bytes;
+  }
+  NS_RETURN_IF_ERROR(r.ReadString(*map, "batch", "sort_by_length", &batch->sort_by_length));
+  NS_RETURN_IF_ERROR(r.ReadInt(*map, "batch", "max_tokens", 0, &batch->max_tokens));
+  return Status::Ok();
+}
+
+Status ReadOutput(const NodeReader& r, const YAML::Node& root, OutputSpec* output) {
+  NS_ASSIGN_OR_RETURN(YAML::Node map, RequiredSection(r, root, "output"));
+  NS_ASSIGN_OR_RETURN(output->path, RequiredString(r, map, "output", "path"));
+  // Catch "{runid}" now rather than create a directory literally named so.
+  for (size_t open = output->path.find('{'); open != std::string::npos;
+       open = output->path.find('{', open + 1)) {
+    const size_t close = output->path.find('}', open);
+    const std::string placeholder = close == std::string::npos
+                                        ? output->path.substr(open)
+                                        : output->path.substr(open, close - open + 1);
+    if (placeholder != "{run_id}" && placeholder != "{name}" && placeholder != "{date}") {
+      return r.Fail(*NodeReader::Find(map, "path"), "output.path",
+                    fmt::format("unknown placeholder '{}' (valid: {{run_id}}, {{name}}, {{date}})",
+                                placeholder));
+    }
+  }
+  if (std::optional<YAML::Node> format = NodeReader::Find(map, "format")) {
+    static constexpr std::string_view kChoices[] = {"parquet", "csv", "jsonl"};
+    NS_ASSIGN_OR_RETURN(std::string name, r.Choice(*format, "output.format", kChoices));
+    if (name == "csv")
+      output->format = OutputFormat::kCsv;
+    else if (name == "jsonl")
+      output->format = OutputFormat::kJsonl;
+    else
+      output->format = OutputFormat::kParquet;
+  }
+  if (std::optional<YAML::Node> keep = NodeReader::Find(map, "keep")) {
+    NS_ASSIGN_OR_RETURN(output->keep, r.StringList(*keep, "output.keep", 0, true));
+  }
+  return Status::Ok();
+}
+
+Status ReadErrors(const NodeReader& r, const YAML::Node& root, ErrorsSpec* errors) {
+  NS_ASSIGN_OR_RETURN(std::optional<YAML::Node> map, OptionalSection(r, root, "errors"));
+  if (!map) return Status::Ok();
+  NS_RETURN_IF_ERROR(r.ReadInt(*map, "errors", "max_retries", 0, &errors->max_retries));
+  if (std::optional<YAML::Node> limit = NodeReader::Find(*map, "max_failed_items")) {
+    const std::string path = "errors.max_failed_items";
+    constexpr std::string_view kExpected = "a count >= -1 or a percentage like '0.5%'";
+    if (limit->IsScalar() && !limit->Scalar().empty() && limit->Scalar().back() == '%') {
+      NS_ASSIGN_OR_RETURN(std::string text, r.String(*limit, path));
+      std::string_view number = std::string_view(text).substr(0, text.size() - 1);
+      while (!number.empty() && number.back() == ' ') number.remove_suffix(1);
+      double percent = -1;
+      auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), percent);
+      if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() ||
+          !(percent >= 0 && percent <= 100)) {
+        return r.Fail(*limit, path,
+                      fmt::format("expected a percentage between 0% and 100%, got '{}'", text));
+      }
+      errors->max_failed_fraction = percent / 100.0;
+      errors->max_failed_count = 0;
+    } else {
+      NS_ASSIGN_OR_RETURN(errors->max_failed_count,
+                          r.Int(*limit, path, -1, std::numeric_limits<int64_t>::max(), kExpected));
+      errors->max_failed_fraction.reset();
+    }
+  }
+  if (std::optional<YAML::Node> dead = NodeReader::Find(*map, "dead_letter")) {
+    NS_ASSIGN_OR_RETURN(errors->dead_letter, NonEmptyString(r, *dead, "errors.dead_letter"));
+  }
+  NS_RETURN_IF_ERROR(ReadDuration(r, *map, "errors", "batch_timeout", &errors->batch_timeout_s));
+  return Status::Ok();
+}
+
+Status ReadRun(const NodeReader& r, const YAML::Node& root, RunSpec* run) {
+  NS_ASSIGN_OR_RETURN(std::optional<YAML::Node> map, OptionalSection(r, root, "run"));
+  if (!map) return Status::Ok();
+  NS_RETURN_IF_ERROR(r.ReadInt(*map, "run", "shard_rows", 1, &run->shard_rows));
+  if (std::optional<YAML::Node> ledger = NodeReader::Find(*map, "ledger")) {
+    NS_ASSIGN_OR_RETURN(run->ledger, NonEmptyString(r, *ledger, "run.ledger"));
+  }
+  NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "drain_timeout", &run->drain_timeout_s));
+  return Status::Ok();
+}
+
+}  // namespace nightshift::spec

@@ -1,0 +1,173 @@
+// nightshift: the command line. A thin layer over the engine (engine.h):
+// parse flags, call one engine function, map the outcome to an exit code.
+//
+//   0 completed · 1 run failed · 2 could not start · 75 interrupted
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/sql_shell.h"
+#include "nightshift/engine.h"
+#include "nightshift/job_spec.h"
+
+namespace {
+
+constexpr int kExitFailed = 1;
+constexpr int kExitCannotStart = 2;
+constexpr int kExitInterrupted = 75;
+
+std::atomic<int> g_signals{0};
+
+void OnSignal(int) {
+  if (g_signals.fetch_add(1) >= 1) {
+    // A second signal: stop at once. Committed shards are safe; the next run
+    // resumes the rest.
+    const char msg[] = "nightshift: second signal, exiting now\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    ::_exit(kExitInterrupted);
+  }
+}
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+int CannotStart(const nightshift::Status& s) {
+  std::fprintf(stderr, "nightshift: error: %s\n", s.message().c_str());
+  return kExitCannotStart;
+}
+
+nightshift::Result<nightshift::JobSpec> LoadJob(const std::string& path, const std::vector<std::string>& sets) {
+  std::vector<nightshift::Override> overrides;
+  for (const auto& s : sets) {
+    NS_ASSIGN_OR_RETURN(auto o, nightshift::ParseOverride(s));
+    overrides.push_back(std::move(o));
+  }
+  return nightshift::ParseJobFile(path, overrides);
+}
+
+int CmdRun(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id, bool json) {
+  auto job = LoadJob(job_path, sets);
+  if (!job.has_value()) return CannotStart(job.error());
+  InstallSignalHandlers();
+  nightshift::RunOptions opts;
+  opts.run_id = run_id;
+  opts.progress_bar = ::isatty(2) != 0;
+  opts.signals = &g_signals;
+  auto report = nightshift::RunJob(*job, opts);
+  if (!report.has_value()) return CannotStart(report.error());
+  const auto& r = *report;
+  FILE* human = json ? stderr : stdout;
+  if (r.exit_code == 0 && r.rows_processed == 0 && r.run.state == nightshift::RunState::kCompleted &&
+      !r.message.empty()) {
+    std::fprintf(human, "%s\n", r.message.c_str());
+  } else if (r.exit_code == 0) {
+    double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
+    std::fprintf(human,
+                 "run %s completed: %lld rows (%lld succeeded, %lld failed) in %.2f s, %.0f rows/s\n"
+                 "output: %s\n",
+                 r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
+                 static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed), r.seconds, rate,
+                 r.run.output_path.c_str());
+  } else {
+    std::fprintf(stderr, "nightshift: run %s %s: %s\n", r.run.run_id.c_str(),
+                 r.exit_code == kExitInterrupted ? "interrupted" : "failed", r.message.c_str());
+  }
+  if (json) {
+    nightshift::StatusReport s{r.run, r.counts, true};
+    std::printf("%s\n", nightshift::StatusJson(s).c_str());
+  }
+  return r.exit_code;
+}
+
+int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id,
+              bool json) {
+  auto job = LoadJob(job_path, sets);
+  if (!job.has_value()) return CannotStart(job.error());
+  auto report = nightshift::GetJobStatus(*job, run_id);
+  if (!report.has_value()) return CannotStart(report.error());
+  if (json) {
+    std::printf("%s\n", nightshift::StatusJson(*report).c_str());
+    return 0;
+  }
+  auto j = nlohmann::json::parse(nightshift::StatusJson(*report));
+  std::printf("run %s: %s\n", j["run_id"].get<std::string>().c_str(), j["state"].get<std::string>().c_str());
+  std::printf("rows: %lld total, %lld succeeded, %lld failed\n", static_cast<long long>(report->counts.total_rows),
+              static_cast<long long>(report->counts.succeeded), static_cast<long long>(report->counts.failed));
+  std::printf("shards: %lld of %lld committed\n", static_cast<long long>(report->counts.shards_committed),
+              static_cast<long long>(report->counts.shards_total));
+  if (!report->run.output_path.empty()) std::printf("output: %s\n", report->run.output_path.c_str());
+  if (!report->run.message.empty()) std::printf("message: %s\n", report->run.message.c_str());
+  return 0;
+}
+
+int CmdValidate(const std::string& job_path, const std::vector<std::string>& sets) {
+  auto job = LoadJob(job_path, sets);
+  if (!job.has_value()) return CannotStart(job.error());
+  auto report = nightshift::ValidateJob(*job);
+  if (!report.has_value()) return CannotStart(report.error());
+  std::printf("%s", report->c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once output"};
+  app.set_version_flag("--version", std::string("nightshift ") + NIGHTSHIFT_VERSION);
+  app.require_subcommand(1);
+
+  std::string job_path, run_id, sql;
+  std::vector<std::string> sets;
+  bool json = false;
+
+  auto* run = app.add_subcommand("run", "Run (or resume) a job");
+  run->add_option("job", job_path, "Job file (YAML)")->required();
+  run->add_option("--run-id", run_id, "Run id (default: derived from the job and its input)");
+  run->add_option("--set", sets, "Override one job key: --set batch.size=256");
+  run->add_flag("--json", json, "Print the final status as JSON on stdout");
+
+  auto* status = app.add_subcommand("status", "Show the status of a job's run");
+  status->add_option("job", job_path, "Job file (YAML)")->required();
+  status->add_option("--run-id", run_id, "Run id (default: the run `run` would resume)");
+  status->add_option("--set", sets, "Override one job key");
+  status->add_flag("--json", json, "Print one JSON object");
+
+  auto* validate = app.add_subcommand("validate", "Check a job against its input and model without running it");
+  validate->add_option("job", job_path, "Job file (YAML)")->required();
+  validate->add_option("--set", sets, "Override one job key");
+
+  auto* sqlcmd = app.add_subcommand("sql", "Run DuckDB SQL and print the result as CSV (inspect outputs, convert data)");
+  sqlcmd->add_option("query", sql, "SQL text")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitCannotStart;
+  }
+  if (*run) return CmdRun(job_path, sets, run_id, json);
+  if (*status) return CmdStatus(job_path, sets, run_id, json);
+  if (*validate) return CmdValidate(job_path, sets);
+  if (*sqlcmd) {
+    auto out = nightshift::io::RunSqlToCsv(sql);
+    if (!out.has_value()) {
+      std::fprintf(stderr, "nightshift: error: %s\n", out.error().message().c_str());
+      return kExitFailed;
+    }
+    std::fputs(out->c_str(), stdout);
+    return 0;
+  }
+  return kExitCannotStart;
+}
