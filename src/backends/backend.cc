@@ -2,12 +2,12 @@
 // shares (see nightshift/backend.h).
 #include "nightshift/backend.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <map>
 #include <mutex>
 #include <utility>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 namespace nightshift {
 namespace {

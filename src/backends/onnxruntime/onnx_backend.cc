@@ -1,5 +1,7 @@
 #include "onnx_backend.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <onnxruntime_cxx_api.h>
 #include <onnxruntime_session_options_config_keys.h>
 
@@ -10,9 +12,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "nightshift/env.h"
 #include "onnx_instance.h"
@@ -58,8 +57,9 @@ Status CheckDevice(const std::string& device) {
   if (lower.starts_with("cuda") || lower.starts_with("gpu")) {
     return Status(Code::kInvalidJob, "this build has no CUDA execution provider for ONNX Runtime");
   }
-  return Status(Code::kInvalidJob,
-                fmt::format("unknown model.device '{}' for the onnx backend (supported: cpu)", device));
+  return Status(
+      Code::kInvalidJob,
+      fmt::format("unknown model.device '{}' for the onnx backend (supported: cpu)", device));
 }
 
 // Session options shared by every instance of a model.
@@ -69,13 +69,20 @@ Ort::SessionOptions MakeSessionOptions(const ModelConfig& config) {
   options.SetInterOpNumThreads(1);
   options.SetExecutionMode(ORT_SEQUENTIAL);
   options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-  // ORT's pool threads spin after each parallel section by default. In our
-  // pipeline the inference thread waits on the batch queue between Execute
-  // calls while readers and writers decode and encode on other cores; spinning
-  // workers burn those cores for no gain. Measured (MLP 64-512-512-16, batch
-  // 1024, 2 threads, 2-core host; see the backend's report): spinning off costs
-  // no latency worth the name and frees the CPU the spinners would take from
-  // the I/O stages.
+  // Spinning off (ORT's default is on). Between Execute calls the inference
+  // thread waits on the batch queue while readers and writers decode and
+  // encode on other cores; spinning pool threads take those cores. Measured
+  // with ORT 1.30 on a 16-core host, MLP 64-512-512-16, decoder threads burning
+  // 2 ms (batch 1024) or 0.2 ms (batch 64) of CPU per batch:
+  //   16 intra-op threads (every core, as threads=0 gives) + 4 decoders: spinning is 2.1x
+  //     slower end to end at batch 1024 (2.08 vs 0.98 ms/batch), 1.65x at 64
+  //     (0.33 vs 0.20), and burns 3.5-5x the CPU;
+  //   8 intra-op threads, cores to spare: spinning is 13-30% faster per batch
+  //     (1.12 vs 1.29 ms at 1024, 0.12 vs 0.17 at 64) for 1.2-1.8x the CPU.
+  // The default must not starve the pipeline, so no spinning; a job that pins
+  // few threads on a big host gives up at most that ~15-30% on tiny models.
+  // The memory pattern stays on: ORT keys it by input shapes, so varying batch
+  // sizes only cost one small plan per distinct size.
   options.AddConfigEntry(kOrtSessionOptionsConfigAllowIntraOpSpinning, "0");
   options.AddConfigEntry(kOrtSessionOptionsConfigAllowInterOpSpinning, "0");
   return options;
@@ -97,9 +104,9 @@ Result<Ort::Session> OpenSession(const Ort::Env& env, const std::string& path,
     return Error(Code::kModelError,
                  fmt::format("model path '{}' is a directory, not an ONNX file", path));
   }
-  return CatchOrtErrors(fmt::format("cannot load ONNX model '{}'", path), [&]() -> Result<Ort::Session> {
-    return Ort::Session(env, path.c_str(), options);
-  });
+  return CatchOrtErrors(
+      fmt::format("cannot load ONNX model '{}'", path),
+      [&]() -> Result<Ort::Session> { return Ort::Session(env, path.c_str(), options); });
 }
 
 // An input or output as the session declares it. `dtype` is nullopt (and
@@ -160,11 +167,11 @@ class OnnxModel final : public Model {
       NS_ASSIGN_OR_RETURN(Ort::Session opened, OpenSession(*env_, path_, options_));
       session.emplace(std::move(opened));
     }
-    return CatchOrtErrors(
-        fmt::format("cannot create an instance of ONNX model '{}'", path_),
-        [&]() -> Result<std::unique_ptr<ModelInstance>> {
-          return std::make_unique<OnnxInstance>(env_, std::move(*session), inputs_, selected_);
-        });
+    return CatchOrtErrors(fmt::format("cannot create an instance of ONNX model '{}'", path_),
+                          [&]() -> Result<std::unique_ptr<ModelInstance>> {
+                            return std::make_unique<OnnxInstance>(env_, std::move(*session),
+                                                                  inputs_, selected_);
+                          });
   }
 
  private:
@@ -223,8 +230,9 @@ class OnnxBackend final : public Backend {
   Result<std::unique_ptr<Model>> LoadModel(const ModelConfig& config) override {
     NS_RETURN_IF_ERROR(CheckDevice(config.device));
     if (config.threads < 0) {
-      return Error(Code::kInvalidJob,
-                   fmt::format("model.threads must be >= 0 (0: automatic), got {}", config.threads));
+      return Error(
+          Code::kInvalidJob,
+          fmt::format("model.threads must be >= 0 (0: automatic), got {}", config.threads));
     }
     return CatchOrtErrors(fmt::format("cannot load ONNX model '{}'", config.path),
                           [&]() { return Load(config); });
@@ -239,8 +247,8 @@ class OnnxBackend final : public Backend {
 
     std::vector<TensorSpec> inputs;
     for (size_t i = 0; i < session.GetInputCount(); ++i) {
-      DeclaredTensor d = Declared(session.GetInputNameAllocated(i, allocator).get(),
-                                  session.GetInputTypeInfo(i));
+      DeclaredTensor d =
+          Declared(session.GetInputNameAllocated(i, allocator).get(), session.GetInputTypeInfo(i));
       if (!d.supported) {
         return Error(Code::kModelError,
                      fmt::format("model '{}': input '{}' has type {}, which nightshift cannot "

@@ -21,7 +21,9 @@
 // ONNX Runtime 1.30 itself leaks one 14-byte block whenever an OrtEnv is
 // created (reproduced with a bare `Ort::Env env;` program). Its frames are all
 // inside the stripped library, so it can only be suppressed by library name.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libonnxruntime.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libonnxruntime.so\n";
+}
 #endif
 
 namespace nightshift {
@@ -100,8 +102,7 @@ fs::path* OnnxBackendTest::dir_ = nullptr;
 void ExpectMlpMatchesReference(ModelInstance& instance, const std::vector<float>& input,
                                const std::vector<float>& expected, int64_t rows,
                                std::vector<Tensor>* outputs) {
-  Tensor features =
-      Tensor::View(DType::kFloat32, {rows, 3}, const_cast<float*>(input.data()));
+  Tensor features = Tensor::View(DType::kFloat32, {rows, 3}, const_cast<float*>(input.data()));
   ASSERT_TRUE(instance.Execute(std::span<const Tensor>(&features, 1), outputs).ok());
   ASSERT_EQ(outputs->size(), 1u);
   const Tensor& probs = (*outputs)[0];
@@ -336,7 +337,8 @@ TEST_F(OnnxBackendTest, UnknownBackendIsInvalidJob) {
   auto backend = CreateBackend("tensorrt");
   ASSERT_FALSE(backend.has_value());
   EXPECT_EQ(backend.error().code(), Code::kInvalidJob);
-  EXPECT_THAT(backend.error().message(), HasSubstr("unknown model.backend 'tensorrt' (built in: onnx"));
+  EXPECT_THAT(backend.error().message(),
+              HasSubstr("unknown model.backend 'tensorrt' (built in: onnx"));
 }
 
 TEST_F(OnnxBackendTest, CudaDeviceIsInvalidJob) {
@@ -488,15 +490,17 @@ TEST(OrtStatusTest, AllocationFailuresAreOutOfMemory) {
   // Messages ORT produces when its arena or the C++ runtime runs out.
   Status status = onnx::OrtErrorStatus(
       "ONNX Runtime failed on a batch of 4096 row(s)",
-      "/onnxruntime/core/framework/bfc_arena.cc:359 void* onnxruntime::BFCArena::AllocateRawInternal"
+      "/onnxruntime/core/framework/bfc_arena.cc:359 void* "
+      "onnxruntime::BFCArena::AllocateRawInternal"
       "(size_t, bool, onnxruntime::Stream*) Failed to allocate memory for requested buffer of "
       "size 17179869184");
   EXPECT_EQ(status.code(), Code::kOutOfMemory);
   EXPECT_TRUE(status.transient());
   EXPECT_THAT(status.message(), HasSubstr("batch of 4096"));
   EXPECT_EQ(onnx::OrtErrorStatus("x", "std::bad_alloc").code(), Code::kOutOfMemory);
-  EXPECT_EQ(onnx::OrtErrorStatus("x", "Non-zero status code returned while running Gemm node. "
-                                      "Name:'gemm' Status Message: Gemm: Invalid bias shape")
+  EXPECT_EQ(onnx::OrtErrorStatus("x",
+                                 "Non-zero status code returned while running Gemm node. "
+                                 "Name:'gemm' Status Message: Gemm: Invalid bias shape")
                 .code(),
             Code::kModelError);
 }

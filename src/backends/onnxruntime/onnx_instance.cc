@@ -1,12 +1,12 @@
 #include "onnx_instance.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "ort_status.h"
 
@@ -73,9 +73,8 @@ Status OnnxInstance::CheckInputs(std::span<const Tensor> inputs) const {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorSpec& spec = input_specs_[i];
     if (!Matches(spec, inputs[i])) {
-      return Status(Code::kSchemaMismatch,
-                    fmt::format("input '{}' expects {}, got {}", spec.name, SpecString(spec),
-                                inputs[i].DebugString()));
+      return Status(Code::kSchemaMismatch, fmt::format("input '{}' expects {}, got {}", spec.name,
+                                                       SpecString(spec), inputs[i].DebugString()));
     }
     if (inputs[i].data() == nullptr && inputs[i].NumElements() > 0) {
       return Status(Code::kInternal, fmt::format("input '{}' has no data", spec.name));
@@ -89,7 +88,8 @@ Status OnnxInstance::Execute(std::span<const Tensor> inputs, std::vector<Tensor>
   int64_t batch = -1;
   if (!inputs.empty() && !inputs[0].shape().empty()) batch = inputs[0].shape()[0];
   Status status = Run(inputs, batch, outputs);
-  bool preallocated = std::find(preallocate_.begin(), preallocate_.end(), true) != preallocate_.end();
+  bool preallocated =
+      std::find(preallocate_.begin(), preallocate_.end(), true) != preallocate_.end();
   if (!status.ok() && preallocated && IsBufferShapeMismatch(status)) {
     // The model declared [batch, static...] for an output but produced another
     // shape (its leading dimension is not the batch, or a declared dimension is
@@ -170,10 +170,10 @@ Status OnnxInstance::CopyOutput(size_t j, std::vector<Tensor>* outputs) {
   Ort::TensorTypeAndShapeInfo info = value.GetTensorTypeAndShapeInfo();
   std::optional<DType> dtype = DTypeFromOnnx(info.GetElementType());
   if (dtype != spec.dtype) {
-    return Status(Code::kModelError,
-                  fmt::format("output '{}' declared as {} but produced {}", spec.name,
-                              DTypeName(spec.dtype),
-                              OnnxTypeName(ONNX_TYPE_TENSOR, info.GetElementType())));
+    return Status(
+        Code::kModelError,
+        fmt::format("output '{}' declared as {} but produced {}", spec.name, DTypeName(spec.dtype),
+                    OnnxTypeName(ONNX_TYPE_TENSOR, info.GetElementType())));
   }
   NS_RETURN_IF_ERROR(PrepareOutput(j, info.GetShape(), outputs));
   Tensor& out = (*outputs)[j];

@@ -1,10 +1,10 @@
 #include "ort_status.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <fmt/format.h>
 
 namespace nightshift::onnx {
 
@@ -18,8 +18,9 @@ bool IsAllocationFailure(std::string_view message) {
   static constexpr std::array<std::string_view, 5> kMarkers = {
       "bad_alloc", "failed to allocate", "allocation failed", "allocation failure",
       "out of memory"};
-  return std::any_of(kMarkers.begin(), kMarkers.end(),
-                     [&](std::string_view marker) { return lower.find(marker) != std::string::npos; });
+  return std::any_of(kMarkers.begin(), kMarkers.end(), [&](std::string_view marker) {
+    return lower.find(marker) != std::string::npos;
+  });
 }
 
 Status OrtErrorStatus(std::string_view context, std::string_view message) {
@@ -79,7 +80,8 @@ std::string OnnxTypeName(ONNXType type, ONNXTensorElementDataType element_type) 
   switch (type) {
     case ONNX_TYPE_TENSOR: {
       std::string_view name = ElementTypeName(element_type);
-      if (name.empty()) return fmt::format("tensor(element type {})", static_cast<int>(element_type));
+      if (name.empty())
+        return fmt::format("tensor(element type {})", static_cast<int>(element_type));
       return fmt::format("tensor({})", name);
     }
     case ONNX_TYPE_SEQUENCE: return "sequence";
