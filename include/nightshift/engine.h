@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
@@ -41,12 +42,17 @@ struct StatusReport {
   RunRecord run;
   RunCounts counts;
   bool found = false;  // false: the run has not started yet (state pending)
+  std::vector<ItemFailure> failures;  // filled when asked for
 };
 
 // The status of `run_id`, or of the run the job would resume when empty.
-Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id);
+// With `with_failures`, also the run's dead-lettered items (at most
+// `failure_limit`; -1 all).
+Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id, bool with_failures = false,
+                                  int64_t failure_limit = -1);
 
-// One JSON object as shared/docs/job-spec.md defines for `status --json`.
+// One JSON object as shared/docs/job-spec.md defines for `status --json`;
+// with failures listed, a "failed_items" array too.
 std::string StatusJson(const StatusReport& report);
 
 }  // namespace nightshift

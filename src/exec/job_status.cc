@@ -45,7 +45,8 @@ Result<std::string> ValidateJob(const JobSpec& job) {
   return out;
 }
 
-Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id) {
+Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id, bool with_failures,
+                                  int64_t failure_limit) {
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
   StatusReport report;
   std::string id = run_id;
@@ -69,6 +70,9 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id)
   report.found = true;
   report.run = *run;
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(id));
+  if (with_failures) {
+    NS_ASSIGN_OR_RETURN(report.failures, ledger->ListFailures(id, failure_limit));
+  }
   return report;
 }
 
@@ -85,6 +89,16 @@ std::string StatusJson(const StatusReport& r) {
       {"finished_at", Timestamp(r.run.finished_at_ms)},
   };
   if (!r.run.message.empty()) j["message"] = r.run.message;
+  if (!r.failures.empty()) {
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& f : r.failures) {
+      nlohmann::json key = nlohmann::json::parse(f.key_json, nullptr, /*allow_exceptions=*/false);
+      if (key.is_discarded()) key = f.key_json;
+      items.push_back({{"key", key}, {"shard", f.shard_id}, {"row", f.row}, {"error", f.error},
+                       {"attempts", f.attempts}});
+    }
+    j["failed_items"] = items;
+  }
   return j.dump();
 }
 

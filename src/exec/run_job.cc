@@ -1,6 +1,8 @@
 // RunJob: plan or attach the run, claim pending shards, run the pipeline,
 // finish with the _SUCCESS manifest.
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 
@@ -150,10 +152,21 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   std::atomic<bool> done{false};
   std::thread watcher([&] {
     bool stopping = false;
+    auto stop_at = std::chrono::steady_clock::now();
     while (!done.load()) {
       if (!stopping && options.signals != nullptr && options.signals->load() > 0) {
         stopping = true;
+        stop_at = std::chrono::steady_clock::now();
         pipeline.RequestStop();
+      }
+      if (stopping && std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count() >
+                          job.run.drain_timeout_s) {
+        // In-flight work did not drain in time (a slow model): give up on it.
+        // Committed shards are durable; temp files are removed by the next run.
+        (void)ledger->SetRunState(run.run_id, RunState::kInterrupted,
+                                  "interrupted by a signal; in-flight work abandoned after run.drain_timeout");
+        std::fprintf(stderr, "nightshift: drain timeout (%.0f s) passed; exiting\n", job.run.drain_timeout_s);
+        std::_Exit(75);
       }
       progress.Tick(pipeline.rows_done());
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

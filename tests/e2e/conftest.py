@@ -288,13 +288,14 @@ def read_parts(outdir, fmt):
     try:
         sql(f"COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet([{names}], filename='__file', "
             f"file_row_number=true, union_by_name=false) ORDER BY __file, file_row_number) TO '{tmp}' (FORMAT json)")
-        by_file = {p.name: [] for p in files}
+        by_path = {str(p): [] for p in files}
+        loads = json.loads
         with open(tmp, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
-                    r = json.loads(line)
-                    by_file[Path(r.pop("__file")).name].append(r)
-        return by_file
+                    r = loads(line)
+                    by_path[r.pop("__file")].append(r)
+        return {Path(k).name: v for k, v in by_path.items()}
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -85,17 +85,20 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets, co
                  r.exit_code == kExitInterrupted ? "interrupted" : "failed", r.message.c_str());
   }
   if (json) {
-    nightshift::StatusReport s{r.run, r.counts, true};
+    nightshift::StatusReport s;
+    s.run = r.run;
+    s.counts = r.counts;
+    s.found = true;
     std::printf("%s\n", nightshift::StatusJson(s).c_str());
   }
   return r.exit_code;
 }
 
 int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id,
-              bool json) {
+              bool json, bool failed, int64_t limit) {
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
-  auto report = nightshift::GetJobStatus(*job, run_id);
+  auto report = nightshift::GetJobStatus(*job, run_id, failed, limit);
   if (!report.has_value()) return CannotStart(report.error());
   if (json) {
     std::printf("%s\n", nightshift::StatusJson(*report).c_str());
@@ -109,6 +112,13 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
               static_cast<long long>(report->counts.shards_total));
   if (!report->run.output_path.empty()) std::printf("output: %s\n", report->run.output_path.c_str());
   if (!report->run.message.empty()) std::printf("message: %s\n", report->run.message.c_str());
+  if (failed) {
+    std::printf("failed items%s:\n", report->failures.empty() ? " (none)" : "");
+    for (const auto& f : report->failures) {
+      std::printf("  key=%s shard=%lld row=%lld attempts=%d: %s\n", f.key_json.c_str(),
+                  static_cast<long long>(f.shard_id), static_cast<long long>(f.row), f.attempts, f.error.c_str());
+    }
+  }
   return 0;
 }
 
@@ -143,6 +153,10 @@ int main(int argc, char** argv) {
   status->add_option("--run-id", run_id, "Run id (default: the run `run` would resume)");
   status->add_option("--set", sets, "Override one job key");
   status->add_flag("--json", json, "Print one JSON object");
+  bool failed = false;
+  int64_t limit = 1000;
+  status->add_flag("--failed", failed, "List the dead-lettered items (key, shard, row, error, attempts)");
+  status->add_option("--limit", limit, "With --failed: list at most this many (-1: all; default 1000)");
 
   auto* validate = app.add_subcommand("validate", "Check a job against its input and model without running it");
   validate->add_option("job", job_path, "Job file (YAML)")->required();
@@ -158,7 +172,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitCannotStart;
   }
   if (*run) return CmdRun(job_path, sets, run_id, json);
-  if (*status) return CmdStatus(job_path, sets, run_id, json);
+  if (*status) return CmdStatus(job_path, sets, run_id, json, failed, limit);
   if (*validate) return CmdValidate(job_path, sets);
   if (*sqlcmd) {
     auto out = nightshift::io::RunSqlToCsv(sql);

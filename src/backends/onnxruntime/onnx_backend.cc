@@ -109,8 +109,8 @@ Result<Ort::Session> OpenSession(const Ort::Env& env, const std::string& path,
       [&]() -> Result<Ort::Session> { return Ort::Session(env, path.c_str(), options); });
 }
 
-// An input or output as the session declares it. `dtype` is nullopt (and
-// `type_name` says why) when nightshift has no DType for its type.
+// An input or output as the session declares it. `supported` is false (and
+// `type_name` names the type) when nightshift has no DType for it.
 struct DeclaredTensor {
   TensorSpec spec;
   bool supported = true;
