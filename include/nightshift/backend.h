@@ -39,6 +39,16 @@ struct ModelConfig {
   std::string device = "cpu";
   int threads = 0;                         // intra-op threads; 0 = backend's choice
   std::vector<std::string> output_names;   // the outputs the job uses, in order
+  // The job's model.inputs names, in order. Backends whose model files do not
+  // name their inputs (xgboost) name theirs after these; others ignore them.
+  std::vector<std::string> input_names;
+  // Arithmetic precision: "fp32" (default), "fp16" or "bf16". torchscript runs
+  // the model under autocast to the lower precision.
+  std::string precision = "fp32";
+  // What the job feeds each model input (model.inputs): name, dtype and, when
+  // the job knows it, shape [-1, n] (empty shape: unknown). For runtimes whose
+  // models declare no input dtypes or shapes (torchscript); others ignore it.
+  std::vector<TensorSpec> input_hints;
 };
 
 class ModelInstance {

@@ -3,9 +3,13 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "nightshift/backend.h"
+#include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
 #include "nightshift/status.h"
@@ -17,6 +21,11 @@ struct RunOptions {
   bool progress_bar = false;       // draw a progress bar on stderr (a terminal)
   // Incremented by the CLI's SIGINT/SIGTERM handler; the run drains and stops.
   const std::atomic<int>* signals = nullptr;
+  // Testing seams (leveldb-style fault injection): the Env used for output
+  // files (nullptr: Env::Default()), and a wrapper around every model
+  // instance the run creates.
+  Env* env = nullptr;
+  std::function<std::unique_ptr<ModelInstance>(std::unique_ptr<ModelInstance>)> wrap_instance;
 };
 
 struct RunReport {

@@ -28,7 +28,10 @@ struct OutputColumn {
   int64_t element = 0;       // which element of its last axis (scalar columns)
 };
 
+class Env;
+
 struct SinkLayout {
+  Env* env = nullptr;  // file operations (fsync, rename); nullptr: Env::Default()
   std::string output_dir;
   std::string dead_letter_dir;
   OutputFormat format = OutputFormat::kParquet;
@@ -54,6 +57,8 @@ class ShardWriter {
   // the failed ones for the dead-letter file.
   virtual Status Append(const RowBatch& batch) = 0;
   // Publishes the data file (and the dead-letter file, if any rows failed).
+  // After a failure it may be called again (e.g. after a transient I/O
+  // error): it rewrites and republishes from the rows already appended.
   virtual Result<ShardOutput> Finish() = 0;
 };
 

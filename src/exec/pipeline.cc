@@ -1,12 +1,12 @@
 #include "exec/pipeline.h"
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
 
-#include "exec/batch_runner.h"
 #include "exec/bounded_queue.h"
 #include "nightshift/crash_point.h"
 #include "nightshift/env.h"
@@ -14,6 +14,23 @@
 namespace nightshift::exec {
 
 using BatchPtr = std::unique_ptr<RowBatch>;
+
+namespace {
+
+// Runs `fn` until it succeeds, fails with an error that is not an I/O or
+// transient one, or has failed `max_retries` + 1 times; sleeps 50 ms, 100 ms,
+// ... (with jitter) between tries.
+Status RetryIo(int max_retries, const std::function<Status()>& fn) {
+  for (int attempt = 0;; ++attempt) {
+    Status s = fn();
+    bool retryable = s.code() == Code::kIoError || s.code() == Code::kTransient;
+    if (s.ok() || !retryable || attempt >= max_retries) return s;
+    int64_t delay = int64_t{50000} << std::min(attempt, 6);
+    Env::Default()->SleepMicros(delay / 2 + static_cast<int64_t>(std::rand() % std::max<int64_t>(1, delay)));
+  }
+}
+
+}  // namespace
 
 struct Pipeline::Impl {
   explicit Impl(size_t pool_size) : pool(pool_size), q_in(pool_size), q_out(pool_size) {}
@@ -76,7 +93,11 @@ PipelineResult Pipeline::Run() {
   std::vector<std::thread> worker_threads;
   for (size_t w = 0; w < workers; ++w) {
     worker_threads.emplace_back([&, w] {
-      BatchRunner runner(config_.instances[w], config_.errors.max_retries, expected_last);
+      BatchRunnerOptions ro;
+      ro.max_retries = config_.errors.max_retries;
+      ro.timeout_s = config_.errors.batch_timeout_s;
+      ro.expected_last_dims = expected_last;
+      BatchRunner runner(std::move(config_.instances[w]), config_.make_instance, ro);
       while (auto b = impl.q_in.Pop()) {
         if (impl.failed()) continue;  // drain
         Status s = runner.Run(b->get());
@@ -109,11 +130,21 @@ PipelineResult Pipeline::Run() {
     NS_RETURN_IF_ERROR(writer->Append(b));
     rows_done_.fetch_add(b.num_rows);
     if (!b.last_in_shard) return Status::Ok();
-    NS_ASSIGN_OR_RETURN(ShardOutput out, writer->Finish());
+    // Publishing and committing retry I/O hiccups with backoff; both are
+    // idempotent (the same file under the same name; the same epoch).
+    ShardOutput out;
+    NS_RETURN_IF_ERROR(RetryIo(config_.errors.max_retries, [&]() -> Status {
+      auto r = writer->Finish();
+      if (!r.has_value()) return r.error();
+      out = std::move(*r);
+      return Status::Ok();
+    }));
     writer.reset();
     MaybeCrash("after_publish");
-    NS_RETURN_IF_ERROR(config_.ledger->CommitShard(config_.run_id, task.shard_id, task.epoch, out.rows_written,
-                                                   out.output_file, out.dead_letter_file, out.failures));
+    NS_RETURN_IF_ERROR(RetryIo(config_.errors.max_retries, [&] {
+      return config_.ledger->CommitShard(config_.run_id, task.shard_id, task.epoch, out.rows_written,
+                                         out.output_file, out.dead_letter_file, out.failures);
+    }));
     MaybeCrash("after_commit");
     result.shards_committed++;
     result.rows_written += out.rows_written;

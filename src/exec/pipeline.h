@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "exec/batch_runner.h"
 #include "nightshift/backend.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
@@ -28,7 +29,8 @@ struct PipelineConfig {
   Source* source = nullptr;
   Sink* sink = nullptr;
   Ledger* ledger = nullptr;
-  std::vector<ModelInstance*> instances;  // one worker thread each
+  std::vector<std::unique_ptr<ModelInstance>> instances;  // one worker thread each
+  InstanceFactory make_instance;                         // for replacing timed-out instances
   ReadLayout layout;
   std::vector<std::string> output_names;  // for messages
   std::vector<OutputColumn> output_columns;

@@ -98,6 +98,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   const RunRecord& run = report.run;
 
   SinkLayout sink_layout = ctx.binding.sink;
+  sink_layout.env = options.env;
   sink_layout.output_dir = run.output_path;
   sink_layout.dead_letter_dir = DeadLetterDir(job, run.output_path);
   NS_ASSIGN_OR_RETURN(sink_layout.carried_types, ctx.source->CarriedTypes(ctx.binding.read));
@@ -121,18 +122,21 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
 
   // Model instances: one per worker thread.
   std::vector<std::unique_ptr<ModelInstance>> instances;
-  std::vector<ModelInstance*> instance_ptrs;
   for (int i = 0; i < std::max(1, job.model.instances); ++i) {
     NS_ASSIGN_OR_RETURN(auto inst, ctx.model->CreateInstance());
-    instance_ptrs.push_back(inst.get());
-    instances.push_back(std::move(inst));
+    instances.push_back(options.wrap_instance ? options.wrap_instance(std::move(inst)) : std::move(inst));
   }
 
   exec::PipelineConfig pc;
   pc.source = ctx.source.get();
   pc.sink = sink.get();
   pc.ledger = ledger.get();
-  pc.instances = instance_ptrs;
+  pc.instances = std::move(instances);
+  Model* model = ctx.model.get();
+  pc.make_instance = [model, wrap = options.wrap_instance]() -> Result<std::unique_ptr<ModelInstance>> {
+    NS_ASSIGN_OR_RETURN(auto inst, model->CreateInstance());
+    return wrap ? wrap(std::move(inst)) : std::move(inst);
+  };
   pc.layout = ctx.binding.read;
   for (const auto& o : job.model.outputs) pc.output_names.push_back(o.name);
   pc.output_columns = sink_layout.outputs;

@@ -69,10 +69,11 @@ class FileSink final : public Sink {
   Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch) override;
 
   Status WriteSuccess(const std::string& manifest_json) override {
-    return Env::Default()->WriteFileAtomic(JoinPath(layout_.output_dir, "_SUCCESS"), manifest_json);
+    return env()->WriteFileAtomic(JoinPath(layout_.output_dir, "_SUCCESS"), manifest_json);
   }
 
   const SinkLayout& layout() const { return layout_; }
+  Env* env() const { return layout_.env != nullptr ? layout_.env : Env::Default(); }
   const std::shared_ptr<DuckDatabase>& db() const { return db_; }
 
  private:
@@ -93,7 +94,7 @@ class FileShardWriter final : public ShardWriter {
     if (!finished_) {
       (void)conn_->Exec("DROP TABLE IF EXISTS " + table_);
       (void)conn_->Exec("DROP TABLE IF EXISTS " + dl_table_);
-      for (const auto& tmp : temps_) (void)Env::Default()->RemoveFile(tmp);
+      for (const auto& tmp : temps_) (void)sink_->env()->RemoveFile(tmp);
     }
     if (out_chunk_) duckdb_destroy_data_chunk(&out_chunk_);
     if (dl_chunk_) duckdb_destroy_data_chunk(&dl_chunk_);
@@ -166,7 +167,7 @@ class FileShardWriter final : public ShardWriter {
 
   Result<ShardOutput> Finish() override {
     CloseAppenders();
-    Env* env = Env::Default();
+    Env* env = sink_->env();
     ShardOutput out;
     out.rows_written = rows_written_;
     std::string dl_name = fmt::format("part-{:06d}.jsonl", shard_id_);
@@ -345,8 +346,7 @@ Result<std::unique_ptr<ShardWriter>> FileSink::BeginShard(int64_t shard_id, int6
   return std::unique_ptr<ShardWriter>(std::move(w));
 }
 
-Status RemoveTemps(const std::string& dir) {
-  Env* env = Env::Default();
+Status RemoveTemps(Env* env, const std::string& dir) {
   auto names = env->ListDir(dir);
   if (!names.has_value()) return Status::Ok();
   for (const auto& n : *names) {
@@ -369,14 +369,14 @@ std::string PartFileName(int64_t shard_id, OutputFormat format) {
 }
 
 Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_threads) {
-  Env* env = Env::Default();
+  Env* env = layout.env != nullptr ? layout.env : Env::Default();
   Status s = env->CreateDirs(layout.output_dir);
   if (!s.ok()) return Error(Code::kIoError, "output.path: " + s.message());
   if (::access(layout.output_dir.c_str(), W_OK) != 0) {
     return Error(Code::kIoError, fmt::format("output.path '{}' is not writable", layout.output_dir));
   }
-  NS_RETURN_IF_ERROR(io::RemoveTemps(layout.output_dir));
-  NS_RETURN_IF_ERROR(io::RemoveTemps(layout.dead_letter_dir));
+  NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.output_dir));
+  NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.dead_letter_dir));
   NS_ASSIGN_OR_RETURN(auto db, DuckDatabase::OpenInMemory(duckdb_threads));
   return std::unique_ptr<Sink>(new FileSink(layout, std::move(db)));
 }

@@ -1,0 +1,248 @@
+// Fault injection against the whole engine, in process (leveldb style): a
+// FaultInjectionEnv fails file operations and a wrapper around the model
+// instance fails, runs out of memory, rejects rows or hangs. Each test
+// asserts the exact outcome the product promises, on real Parquet files and a
+// real ONNX model.
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "io/duck.h"
+#include "nightshift/engine.h"
+#include "nightshift/fault_injection_env.h"
+
+namespace nightshift {
+namespace {
+
+constexpr int64_t kRows = 20000;
+constexpr float kPoison = -999.0f;
+// Shards of 4096 rows (two row groups of 2048): [0, 4096), ..., [16384, 20000).
+constexpr int64_t kShardRows = 4096;
+// Batches of 500 cut at shard ends: 9 per full shard, 8 in the last (3616 rows).
+constexpr int kBatches = 4 * 9 + 8;
+
+// Fails or misbehaves around a real instance.
+class FaultyInstance : public ModelInstance {
+ public:
+  struct Plan {
+    std::atomic<int> transient_failures{0};
+    int64_t oom_above_rows = 0;       // 0: never
+    bool reject_poison = false;       // batches holding kPoison in column 0 fail
+    std::atomic<int> hang_calls{0};   // the next N calls hang for 5 s
+    std::atomic<int> calls{0};
+  };
+  FaultyInstance(std::unique_ptr<ModelInstance> base, Plan* plan) : base_(std::move(base)), plan_(plan) {}
+
+  Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
+    plan_->calls++;
+    if (plan_->hang_calls.load() > 0 && plan_->hang_calls-- > 0) std::this_thread::sleep_for(std::chrono::seconds(5));
+    if (plan_->transient_failures.load() > 0 && plan_->transient_failures-- > 0) {
+      return Status(Code::kTransient, "injected: connection reset");
+    }
+    const Tensor& x = inputs[0];
+    if (plan_->oom_above_rows > 0 && x.shape()[0] > plan_->oom_above_rows) {
+      return Status(Code::kOutOfMemory, "injected: out of memory");
+    }
+    if (plan_->reject_poison) {
+      int64_t width = x.NumElements() / x.shape()[0];
+      for (int64_t r = 0; r < x.shape()[0]; ++r) {
+        if (x.data_as<float>()[r * width] == kPoison) return Status(Code::kModelError, "injected: poison value");
+      }
+    }
+    return base_->Execute(inputs, outputs);
+  }
+
+ private:
+  std::unique_ptr<ModelInstance> base_;
+  Plan* plan_;
+};
+
+class RunJobFaultTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/ns_fault_test_XXXXXX";
+    data_dir_ = new std::string(mkdtemp(tmpl));
+    std::string cmd = fmt::format("/usr/bin/python3 {}/examples/models/make_mlp.py {}/model.onnx --inputs 4 "
+                                  "--hidden 8 --outputs 2 --softmax",
+                                  NS_SOURCE_DIR, *data_dir_);
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    auto db = io::DuckDatabase::OpenInMemory(1).value();
+    auto conn = io::DuckConnection::Open(db).value();
+    // Every 1000th row (id % 1000 == 7) holds the poison value.
+    ASSERT_TRUE(conn->Exec(fmt::format("COPY (SELECT range AS id, CASE WHEN range % 1000 = 7 THEN {} ELSE "
+                                       "(range % 97)::FLOAT END AS a, (range % 13)::FLOAT AS b, 1.5::FLOAT AS c, "
+                                       "(range % 5)::FLOAT AS d FROM range({})) TO '{}/in.parquet' (FORMAT parquet, "
+                                       "ROW_GROUP_SIZE 2048)",
+                                       kPoison, kRows, *data_dir_))
+                    .ok());
+  }
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/ns_fault_run_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+
+  JobSpec Job(const std::string& extra = "") {
+    std::string yaml = fmt::format(R"(name: faults
+input:
+  path: {0}/in.parquet
+  key: id
+model:
+  path: {0}/model.onnx
+  threads: 1
+  inputs:
+    - name: features
+      columns: [a, b, c, d]
+  outputs:
+    - name: probabilities
+      columns: [p0, p1]
+batch:
+  size: 500
+output:
+  path: {1}/out
+  keep: [id]
+run:
+  shard_rows: 4096
+  ledger: {1}/ledger.db
+errors:
+  max_failed_items: -1
+{2})",
+                                   *data_dir_, dir_, extra);
+    auto job = ParseJobText(yaml, dir_ + "/job.yaml", {});
+    EXPECT_TRUE(job.has_value()) << job.error().ToString();
+    return *job;
+  }
+
+  // (rows in output, distinct ids in output) read back with DuckDB.
+  std::pair<int64_t, int64_t> OutputRows() {
+    auto db = io::DuckDatabase::OpenInMemory(1).value();
+    auto conn = io::DuckConnection::Open(db).value();
+    auto r = conn->Query(fmt::format("SELECT count(*), count(DISTINCT id) FROM '{}/out/part-*.parquet'", dir_));
+    EXPECT_TRUE(r.has_value());
+    return {r->Int(0, 0), r->Int(1, 0)};
+  }
+
+  RunOptions Options(FaultyInstance::Plan* plan, Env* env = nullptr) {
+    RunOptions o;
+    o.env = env;
+    if (plan != nullptr) {
+      o.wrap_instance = [plan](std::unique_ptr<ModelInstance> base) -> std::unique_ptr<ModelInstance> {
+        return std::make_unique<FaultyInstance>(std::move(base), plan);
+      };
+    }
+    return o;
+  }
+
+  static std::string* data_dir_;
+  std::string dir_;
+};
+
+std::string* RunJobFaultTest::data_dir_ = nullptr;
+
+TEST_F(RunJobFaultTest, CleanRunWritesEveryRowOnce) {
+  auto r = RunJob(Job(), Options(nullptr));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->counts.succeeded, kRows);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
+}
+
+TEST_F(RunJobFaultTest, AFailedFsyncIsRetriedAndTheRunCompletes) {
+  FaultInjectionEnv env(Env::Default());
+  env.FailNth(FaultInjectionEnv::Op::kSync, 2, 1);
+  auto r = RunJob(Job(), Options(nullptr, &env));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
+  EXPECT_GT(env.calls(FaultInjectionEnv::Op::kSync), 10);
+}
+
+TEST_F(RunJobFaultTest, PersistentRenameFailureFailsTheRunAndAResumeCompletesExactlyOnce) {
+  FaultInjectionEnv env(Env::Default());
+  env.FailNth(FaultInjectionEnv::Op::kRename, 3, 1000);  // shards 0 and 1 (+ nothing else) get through
+  auto r = RunJob(Job(), Options(nullptr, &env));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(r->run.state, RunState::kFailed);
+  EXPECT_NE(r->message.find("injected rename failure"), std::string::npos) << r->message;
+  EXPECT_EQ(r->counts.shards_committed, 2);
+  auto again = RunJob(Job(), Options(nullptr));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->exit_code, 0);
+  EXPECT_EQ(again->rows_processed, kRows - 2 * kShardRows);  // only the uncommitted shards
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
+}
+
+TEST_F(RunJobFaultTest, TransientBackendErrorsAreRetriedWithoutLosingRows) {
+  FaultyInstance::Plan plan;
+  plan.transient_failures = 3;  // the first batch: 3 failed tries (2 retries), then runs again as a range
+  auto r = RunJob(Job(), Options(&plan));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->counts.failed, 0);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
+  EXPECT_EQ(plan.calls.load(), kBatches + 3);
+}
+
+TEST_F(RunJobFaultTest, OutOfMemoryAboveABatchSizeShrinksBatchesAndLosesNothing) {
+  FaultyInstance::Plan plan;
+  plan.oom_above_rows = 100;
+  auto r = RunJob(Job(), Options(&plan));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->counts.failed, 0);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
+}
+
+TEST_F(RunJobFaultTest, RowsTheModelRejectsAreDeadLetteredAndTheRestWritten) {
+  FaultyInstance::Plan plan;
+  plan.reject_poison = true;
+  auto r = RunJob(Job(), Options(&plan));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->counts.failed, kRows / 1000);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows - kRows / 1000, kRows - kRows / 1000));
+  auto status = GetJobStatus(Job(), r->run.run_id, true);
+  ASSERT_TRUE(status.has_value());
+  ASSERT_EQ(status->failures.size(), static_cast<size_t>(kRows / 1000));
+  EXPECT_EQ(status->failures[0].key_json, "7");
+  EXPECT_NE(status->failures[0].error.find("injected: poison value"), std::string::npos);
+}
+
+TEST_F(RunJobFaultTest, TooManyFailedItemsStopTheRunWithExitOne) {
+  FaultyInstance::Plan plan;
+  plan.reject_poison = true;
+  JobSpec job = Job();
+  job.errors.max_failed_count = 5;
+  auto r = RunJob(job, Options(&plan));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(r->run.state, RunState::kFailed);
+  EXPECT_NE(r->run.message.find("max_failed_items"), std::string::npos) << r->run.message;
+  // Shard 0 holds 5 poison rows (within the limit), shard 1 four more: the run
+  // stops after committing shard 1, the first to cross it.
+  EXPECT_EQ(r->counts.failed, 9);
+  EXPECT_EQ(r->counts.shards_committed, 2);
+}
+
+TEST_F(RunJobFaultTest, AHangingBatchTimesOutAndTheRunCompletes) {
+  FaultyInstance::Plan plan;
+  plan.hang_calls = 1;
+  JobSpec job = Job();
+  job.errors.batch_timeout_s = 0.5;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = RunJob(job, Options(&plan));
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->counts.failed, 0);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
+  EXPECT_LT(s, 4.5);  // did not wait out the 5 s hang
+}
+
+}  // namespace
+}  // namespace nightshift
