@@ -90,7 +90,9 @@ struct JobSpec {
   std::string name;
   std::string job_file;  // absolute path of the YAML file
   std::string job_dir;   // its folder
-  std::string text;      // the job file's bytes after overrides (for fingerprints)
+  // Canonical YAML of the job after overrides and ${VAR} substitution (keys
+  // sorted, comments and formatting dropped): deterministic, for fingerprints.
+  std::string text;
   InputSpec input;
   ModelSpec model;
   BatchSpec batch;

@@ -7,6 +7,7 @@
 // non-empty are poison items: they are dead-lettered, not written.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,8 +44,15 @@ struct RowBatch {
     for (const auto& e : row_errors) n += e.empty() ? 0 : 1;
     return n;
   }
+  // True when `row` has an error. Rows past the end of row_errors have none.
+  bool RowFailed(int64_t row) const {
+    return static_cast<size_t>(row) < row_errors.size() && !row_errors[static_cast<size_t>(row)].empty();
+  }
+  // Marks `row` (which may be past num_rows while the reader fills the batch).
   void SetRowError(int64_t row, std::string reason) {
-    if (row_errors.empty()) row_errors.resize(static_cast<size_t>(num_rows));
+    if (static_cast<size_t>(row) >= row_errors.size()) {
+      row_errors.resize(std::max(static_cast<size_t>(row) + 1, static_cast<size_t>(num_rows)));
+    }
     row_errors[static_cast<size_t>(row)] = std::move(reason);
   }
 };

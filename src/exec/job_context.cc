@@ -12,6 +12,21 @@ std::string DescribeInput(const JobSpec& job, const Source& source, int32_t file
   return fmt::format("input file '{}'", source.files()[static_cast<size_t>(file_index)].path);
 }
 
+Status AcceptMostlyNumericText(const JobSpec& job, Source* source, int32_t file_index,
+                               std::vector<InputColumn>* columns) {
+  for (const auto& in : job.model.inputs) {
+    for (const auto& name : in.columns) {
+      for (auto& c : *columns) {
+        if (c.name != name || c.numeric || c.numeric_list) continue;
+        if (c.sql_type != "VARCHAR" && c.sql_type != "JSON") continue;
+        NS_ASSIGN_OR_RETURN(double frac, source->ParsableFraction(file_index, name, in.dtype));
+        if (frac >= 0.5) c.numeric = true;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<JobContext> PrepareJob(const JobSpec& job) {
   JobContext ctx;
   NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1));
@@ -23,6 +38,7 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
     return Error(s.code() == Code::kInternal ? s : Status(Code::kInvalidData, s.message()));
   }
   ctx.columns = std::move(*cols);
+  NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), 0, &ctx.columns));
 
   auto info = Env::Default()->Stat(job.model.path);
   if (!info.has_value()) {
@@ -51,6 +67,7 @@ Status CheckAllFiles(const JobSpec& job, JobContext& ctx) {
   for (size_t f = 1; f < ctx.source->files().size(); ++f) {
     auto cols = ctx.source->Describe(static_cast<int32_t>(f));
     if (!cols.has_value()) return Status(Code::kInvalidData, cols.error().message());
+    NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), static_cast<int32_t>(f), &*cols));
     auto b = Bind(job, *cols, DescribeInput(job, *ctx.source, static_cast<int32_t>(f)), *ctx.model);
     if (!b.has_value()) {
       return Status(b.error().code(), b.error().message() + " (the first file has it: schema drift between files)");

@@ -28,6 +28,11 @@ Result<JobContext> PrepareJob(const JobSpec& job);
 // compatible types (schema drift across the files of a glob).
 Status CheckAllFiles(const JobSpec& job, JobContext& ctx);
 
+// Marks text columns fed to the model as numeric when most of their sampled
+// values convert (their bad values then become dead letters).
+Status AcceptMostlyNumericText(const JobSpec& job, Source* source, int32_t file_index,
+                               std::vector<InputColumn>* columns);
+
 // Where the input is, for messages.
 std::string DescribeInput(const JobSpec& job, const Source& source, int32_t file_index);
 

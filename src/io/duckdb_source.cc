@@ -76,6 +76,17 @@ class DuckSource final : public Source {
     return cols;
   }
 
+  Result<double> ParsableFraction(int32_t file_index, const std::string& column, DType dtype) override {
+    std::string col = QuoteIdent(column);
+    NS_ASSIGN_OR_RETURN(
+        DuckResult r,
+        conn_->Query(fmt::format("SELECT count({0}), count(TRY_CAST({0} AS {1})) FROM (SELECT {0} FROM {2} LIMIT 1000)",
+                                 col, SqlTypeFor(dtype), Relation(file_index, false)),
+                     Where(file_index)));
+    int64_t present = r.Int(0, 0);
+    return present == 0 ? 0.0 : static_cast<double>(r.Int(1, 0)) / static_cast<double>(present);
+  }
+
   Result<int64_t> CountRows(int32_t file_index) override {
     std::string sql;
     if (spec_.query.empty() && files_[file_index].format == InputFormat::kParquet) {
@@ -144,7 +155,8 @@ class DuckSource final : public Source {
           if (reader.stopped) return Status::Ok();
         }
       } else {
-        std::string sql = fmt::format("SELECT {} FROM {}", select, Relation(group[0].file_index, false));
+        std::string sql =
+            fmt::format("SELECT {} FROM {}", select, Relation(group[0].file_index, false, &layout));
         NS_RETURN_IF_ERROR(reader.Scan(sql, group, 0));
         if (reader.stopped) return Status::Ok();
       }
@@ -266,7 +278,12 @@ class DuckSource final : public Source {
     return "input file '" + files_[file_index].path + "'";
   }
 
-  std::string Relation(int32_t file_index, bool with_row_number) const {
+  // The table function reading file `file_index`. With `layout`, a CSV's
+  // feature columns are read as text and converted by TRY_CAST in the select
+  // list: a value that does not parse then becomes a null (a dead letter for
+  // that row) instead of an error that stops the whole scan, even when it lies
+  // beyond the rows DuckDB's type sniffer samples.
+  std::string Relation(int32_t file_index, bool with_row_number, const ReadLayout* layout = nullptr) const {
     if (!spec_.query.empty()) return "(" + spec_.query + ")";
     const InputFile& f = files_[file_index];
     std::string path = QuoteString(f.path);
@@ -274,7 +291,18 @@ class DuckSource final : public Source {
       case InputFormat::kParquet:
         return with_row_number ? "read_parquet(" + path + ", file_row_number = true)"
                                : "read_parquet(" + path + ")";
-      case InputFormat::kCsv: return "read_csv(" + path + ", header = true)";
+      case InputFormat::kCsv: {
+        std::string types;
+        if (layout != nullptr) {
+          for (const auto& in : layout->inputs) {
+            for (size_t c = 0; c < in.columns.size(); ++c) {
+              if (in.column_is_list[c]) continue;
+              types += (types.empty() ? "" : ", ") + QuoteString(in.columns[c]) + ": 'VARCHAR'";
+            }
+          }
+        }
+        return "read_csv(" + path + ", header = true" + (types.empty() ? "" : ", types = {" + types + "}") + ")";
+      }
       case InputFormat::kJsonl: return "read_json(" + path + ", format = 'newline_delimited')";
       case InputFormat::kAuto: break;
     }

@@ -135,7 +135,7 @@ class FileShardWriter final : public ShardWriter {
       idx_t n = 0;
       for (idx_t i = 0; i < slice.count; ++i) {
         int64_t r = row + static_cast<int64_t>(i);
-        if (batch.row_errors.empty() || batch.row_errors[static_cast<size_t>(r)].empty()) {
+        if (!batch.RowFailed(r)) {
           sel[n] = static_cast<sel_t>(slice.offset + i);
           batch_rows[n] = static_cast<sel_t>(r);
           ++n;
@@ -213,7 +213,8 @@ class FileShardWriter final : public ShardWriter {
     std::string tmp = JoinPath(layout_.output_dir, fmt::format(".{}.tmp-{}", name, epoch_));
     temps_.push_back(tmp);
     NS_RETURN_IF_ERROR(conn_->Exec(
-        fmt::format("COPY {} TO {} ({})", table_, QuoteString(tmp), CopyOptions(layout_.format)),
+        fmt::format("COPY (SELECT {} FROM {}) TO {} ({})", CopySelect(), table_, QuoteString(tmp),
+                    CopyOptions(layout_.format)),
         fmt::format("writing output of shard {}", shard_id_)));
     NS_RETURN_IF_ERROR(env->PublishFile(tmp, JoinPath(layout_.output_dir, name)));
     out.output_file = name;
@@ -224,6 +225,21 @@ class FileShardWriter final : public ShardWriter {
   }
 
  private:
+  // Parquet has no 128-bit integer: DuckDB would write HUGEINT as DOUBLE and
+  // round large keys, so such columns are written as DECIMAL(38,0), exact.
+  std::string CopySelect() const {
+    if (layout_.format != OutputFormat::kParquet) return "*";
+    std::string replace;
+    for (size_t i = 0; i < layout_.keep_count; ++i) {
+      const std::string& t = layout_.carried_types[i];
+      if (t == "HUGEINT" || t == "UHUGEINT") {
+        std::string c = QuoteIdent(layout_.carried[i]);
+        replace += fmt::format("{}CAST({} AS DECIMAL(38,0)) AS {}", replace.empty() ? "" : ", ", c, c);
+      }
+    }
+    return replace.empty() ? "*" : "* REPLACE (" + replace + ")";
+  }
+
   size_t KeyIndex(size_t k) const {
     for (size_t i = 0; i < layout_.carried.size(); ++i) {
       if (layout_.carried[i] == layout_.key[k]) return i;
@@ -264,7 +280,7 @@ class FileShardWriter final : public ShardWriter {
     idx_t n = 0;
     for (idx_t i = 0; i < slice.count; ++i) {
       size_t r = static_cast<size_t>(row) + i;
-      if (batch.row_errors.empty() || batch.row_errors[r].empty()) continue;
+      if (!batch.RowFailed(static_cast<int64_t>(r))) continue;
       sel[n] = static_cast<sel_t>(slice.offset + i);
       rows[n] = batch.first_row + static_cast<int64_t>(r);
       const std::string& e = batch.row_errors[r];

@@ -15,6 +15,7 @@
 
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "spec/document_loader.h"
 #include "spec/env_vars.h"
 #include "spec/job_sections.h"
 #include "spec/node_reader.h"
@@ -81,33 +82,9 @@ Result<YAML::Node> Canonical(const YAML::Node& node, int depth) {
   return YAML::Node(YAML::NodeType::Null);
 }
 
-Result<YAML::Node> LoadRoot(const std::string& text, const std::string& file) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    if (e.mark.is_null()) return Error(Code::kInvalidJob, fmt::format("{}: {}", file, e.msg));
-    return Error(Code::kInvalidJob, fmt::format("{}:{}:{}: invalid YAML: {}", file, e.mark.line + 1,
-                                                e.mark.column + 1, e.msg));
-  }
-  if (docs.size() > 1) {
-    return Error(Code::kInvalidJob, fmt::format("{}: holds {} YAML documents; a job file holds one",
-                                                file, docs.size()));
-  }
-  if (docs.empty() || docs[0].IsNull()) {
-    return Error(Code::kInvalidJob, fmt::format("{}: the job file is empty", file));
-  }
-  if (!docs[0].IsMap()) {
-    return Error(Code::kInvalidJob,
-                 fmt::format("{}: expected a mapping of keys (name, input, model, ...), got {}",
-                             file, spec::NodeReader::Describe(docs[0])));
-  }
-  return docs[0];
-}
-
 Result<JobSpec> Parse(const std::string& text, const std::string& file,
                       const std::vector<Override>& overrides) {
-  NS_ASSIGN_OR_RETURN(YAML::Node root, LoadRoot(text, file));
+  NS_ASSIGN_OR_RETURN(YAML::Node root, spec::LoadJobDocument(text, file));
   NS_ASSIGN_OR_RETURN(std::vector<spec::OverrideSite> sites,
                       spec::ApplyOverrides(root, overrides, file));
   const spec::NodeReader r(file, std::move(sites));

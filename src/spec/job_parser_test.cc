@@ -308,7 +308,13 @@ TEST_F(ParserTest, NotYamlIsInvalidJobNeverACrash) {
   EXPECT_EQ(ErrorOf("- a\n- b\n"),
             path() + ": expected a mapping of keys (name, input, model, ...), got a list");
   EXPECT_EQ(ErrorOf(kMinimalJob + "---\n" + kMinimalJob),
-            path() + ": holds 2 YAML documents; a job file holds one");
+            path() + ": holds more than one YAML document ('---'); a job file holds one");
+  // A stray ',' made yaml-cpp 0.7's LoadAll loop forever.
+  EXPECT_EQ(ErrorOf(","),
+            path() + ":1:1: expected a mapping of keys (name, input, model, ...), found ','");
+  EXPECT_EQ(ErrorOf("\n,ame: t\n"),
+            path() + ":2:1: expected a mapping of keys (name, input, model, ...), found ','");
+  EXPECT_EQ(ErrorOf("---\n"), path() + ": the job file is empty");
   std::string garbage;
   for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 7919 + 13) % 256);
   ErrorOf(garbage);

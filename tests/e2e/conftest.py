@@ -9,11 +9,12 @@ Run with Debian's python (numpy, onnx, yaml, pytest):
     /usr/bin/python3 -m pytest -q tests/e2e
 """
 import csv
+import errno
 import json
 import os
-import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,27 +43,40 @@ def pytest_configure(config):
 # Running the binary
 # --------------------------------------------------------------------------
 
-def run(*args, cwd=None, env=None, timeout=120):
-    """Runs `nightshift ARGS...`; returns (exit code, stdout, stderr).
-
-    A negative exit code means the process died from that signal."""
+def _env(env):
     full_env = dict(os.environ)
     full_env.pop("NIGHTSHIFT_CRASH_AT", None)
     if env:
         full_env.update(env)
-    p = subprocess.run([str(BIN), *map(str, args)], cwd=cwd, env=full_env, capture_output=True,
-                       text=True, timeout=timeout)
+    return full_env
+
+
+def _retry_exec(fn):
+    """Calls fn(); retries while the binary cannot be executed because a
+    concurrent `ninja -C build` is relinking it (EACCES/ETXTBSY/ENOENT)."""
+    deadline = time.time() + 180
+    while True:
+        try:
+            return fn()
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.ETXTBSY, errno.ENOENT) or time.time() > deadline:
+                raise
+            time.sleep(1)
+
+
+def run(*args, cwd=None, env=None, timeout=120):
+    """Runs `nightshift ARGS...`; returns (exit code, stdout, stderr).
+
+    A negative exit code means the process died from that signal."""
+    p = _retry_exec(lambda: subprocess.run([str(BIN), *map(str, args)], cwd=cwd, env=_env(env),
+                                           capture_output=True, text=True, timeout=timeout))
     return p.returncode, p.stdout, p.stderr
 
 
 def start(*args, cwd=None, env=None):
     """Starts `nightshift ARGS...` as a child; returns the Popen."""
-    full_env = dict(os.environ)
-    full_env.pop("NIGHTSHIFT_CRASH_AT", None)
-    if env:
-        full_env.update(env)
-    return subprocess.Popen([str(BIN), *map(str, args)], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return _retry_exec(lambda: subprocess.Popen([str(BIN), *map(str, args)], cwd=cwd, env=_env(env),
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
 
 
 def assert_not_crashed(rc, err=""):
@@ -247,6 +261,8 @@ def write_job(path, job):
 # --------------------------------------------------------------------------
 
 def part_files(outdir):
+    if not Path(outdir).is_dir():
+        return []
     return sorted(p for p in Path(outdir).iterdir() if p.is_file() and p.name.startswith("part-"))
 
 
@@ -429,8 +445,3 @@ def case_factory(tmp_path):
 
     return make
 
-
-def kill_group(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGKILL)
-        p.wait()

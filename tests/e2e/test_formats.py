@@ -5,14 +5,13 @@ reference predictions: every input key exactly once, keep columns intact,
 predictions within 1e-5, input order kept within each part file, _SUCCESS and
 `status --json` consistent with the files on disk."""
 import json
-from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import (EXIT_OK, TOL, Case, check_output, part_files, read_part, read_success, run, sql,
+from conftest import (EXIT_OK, TOL, check_output, part_files, read_part, read_success, run, sql,
                       status_json, write_job)
 
 INPUT_FORMATS = ["parquet", "csv", "jsonl"]
@@ -30,6 +29,10 @@ def run_ok(job_path, *extra, cwd=None):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("in_fmt", INPUT_FORMATS)
 def test_input_output_matrix(case_factory, in_fmt, layout, out_fmt, tmp_path):
+    """Every input format and layout into every output format.
+
+    The jsonl -> parquet cases fail on a product bug (integer keys with negative
+    values come back as DOUBLE): see test_jsonl_big_negative_keys_survive."""
     case = case_factory(n=450, seed=10 * INPUT_FORMATS.index(in_fmt) + LAYOUTS.index(layout))
     input_path = case.make_input(in_fmt, layout)
     job = case.write_job(case.job(input_path, out_format=out_fmt, shard_rows=100))

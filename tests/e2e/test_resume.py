@@ -109,16 +109,31 @@ def test_crash_again_during_resume(big, tmp_path):
 
 
 def test_random_sigkill_loop(big, tmp_path):
-    """kill -9 after seeded random short delays, several times, then resume to the end."""
+    """kill -9 at seeded random moments, several times, then resume to the end.
+
+    Even attempts die a random 0-200 ms after start (startup, planning, first
+    shard); odd ones a random 0-40 ms after the attempt publishes its first
+    part file (while writing, renaming or committing a later shard)."""
     job = big_job(big, tmp_path / "j")
     outdir = job.parent / "out"
     rng = random.Random(20240611)
     killed_mid_run = 0
     committed_before = 0
     completed_early = False
-    for attempt in range(8):
+    attempts = 8
+    for attempt in range(attempts):
+        before = mtimes(part_files(outdir)) if outdir.exists() else {}
         p = start("run", job)
-        time.sleep(rng.uniform(0.05, 0.6))
+        if attempt % 2 == 0:
+            time.sleep(rng.uniform(0.0, 0.2))
+        else:
+            delay = rng.uniform(0.0, 0.04)
+            deadline = time.time() + 60
+            while p.poll() is None and time.time() < deadline:
+                if outdir.exists() and mtimes(part_files(outdir)) != before:
+                    break
+                time.sleep(0.002)
+            time.sleep(delay)
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             killed_mid_run += 1
@@ -129,7 +144,7 @@ def test_random_sigkill_loop(big, tmp_path):
             break
         assert rc == -signal.SIGKILL, f"attempt {attempt}: exit {rc}\n{err}"
         # Every visible part file is complete; the ledger never claims more than is on disk.
-        rows_on_disk = visible_rows(outdir)
+        rows_on_disk = visible_rows(outdir) if outdir.exists() else 0
         st = status_json(job)
         if st["state"] == "completed":
             # Killed after the run had finished (during teardown): _SUCCESS must already be there.
@@ -141,8 +156,8 @@ def test_random_sigkill_loop(big, tmp_path):
         assert st["shards"]["committed"] <= len(part_files(outdir)), st
         assert st["counts"]["succeeded"] <= rows_on_disk, (st, rows_on_disk)
         assert not (outdir / "_SUCCESS").exists(), "_SUCCESS written by an unfinished run"
-    assert killed_mid_run >= 3, f"only {killed_mid_run} kills landed mid-run: the test did not exercise crashes"
     print(f"kills mid-run: {killed_mid_run}, committed shards before the last run: {committed_before}")
+    assert killed_mid_run >= 4, f"only {killed_mid_run} kills landed mid-run: the test did not exercise crashes"
     if completed_early:
         rc, out, err = run("run", job)
         assert rc == EXIT_OK and "already completed" in out + err, (rc, out, err)
@@ -157,15 +172,21 @@ def test_signal_interrupts_then_resume(big, tmp_path, sig):
     job = big_job(big, tmp_path / "j")
     outdir = job.parent / "out"
     p = start("run", job, "--json")
-    deadline = time.time() + 60
-    while not (outdir / "part-000000.parquet").exists():
-        assert p.poll() is None, f"run ended (exit {p.returncode}) before its first shard was seen"
-        assert time.time() < deadline, "no shard committed within 60 s"
-        time.sleep(0.005)
-    p.send_signal(sig)
-    out, err = p.communicate(timeout=60)
+    try:
+        deadline = time.time() + 60
+        while not (outdir / "part-000000.parquet").exists():
+            assert p.poll() is None, f"run ended (exit {p.returncode}) before its first shard was seen"
+            assert time.time() < deadline, "no shard committed within 60 s"
+            time.sleep(0.005)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     assert p.returncode == EXIT_INTERRUPTED, f"exit {p.returncode} after {sig.name}\nstderr:\n{err}"
     assert "interrupted" in err, err
+    assert json.loads(out)["state"] == "interrupted", out  # --json: the final status object
     st = status_json(job)
     assert st["state"] == "interrupted", st
     assert 1 <= st["shards"]["committed"] < st["shards"]["total"], st
@@ -189,8 +210,9 @@ def test_rerun_of_completed_run_changes_nothing(case_factory):
     check_output(case, outdir, "jsonl", range(case.n), job=job)
 
     def snapshot():
+        # Every file of the job: output, _SUCCESS, the ledger, inputs, model.
         return {str(p.relative_to(case.root)): (p.stat().st_mtime_ns, p.stat().st_size, p.read_bytes())
-                for p in outdir.rglob("*") if p.is_file()}
+                for p in case.root.rglob("*") if p.is_file()}
 
     before = snapshot()
     st_before = status_json(job)

@@ -7,12 +7,14 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "exec/batch_runner.h"
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
@@ -171,7 +173,17 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotStart;
   }
-  if (*run) return CmdRun(job_path, sets, run_id, json);
+  if (*run) {
+    int rc = CmdRun(job_path, sets, run_id, json);
+    if (nightshift::exec::g_abandoned_executors.load() > 0) {
+      // A timed-out model call may still be running on a detached thread:
+      // skip static destructors (the runtime it uses) and exit now.
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::_Exit(rc);
+    }
+    return rc;
+  }
   if (*status) return CmdStatus(job_path, sets, run_id, json, failed, limit);
   if (*validate) return CmdValidate(job_path, sets);
   if (*sqlcmd) {

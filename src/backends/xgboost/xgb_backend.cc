@@ -60,7 +60,15 @@ Result<Booster> OpenBooster(const std::string& path, int threads) {
       XgbStatus(XGBoosterCreate(nullptr, 0, &handle), "cannot create an XGBoost booster"));
   Booster booster(handle);
   std::string context = fmt::format("cannot load XGBoost model '{}'", path);
-  NS_RETURN_IF_ERROR(XgbStatus(XGBoosterLoadModel(handle, path.c_str()), context));
+  Status loaded = XgbStatus(XGBoosterLoadModel(handle, path.c_str()), context);
+  if (loaded.code() == Code::kOutOfMemory) {
+    // Loading is deterministic: XGBoost's legacy binary reader sizes its
+    // buffers from the file, so a corrupt file is the likely cause, not a
+    // transient shortage worth retrying.
+    return Error(Code::kModelError,
+                 loaded.message() + " (out of memory: is the file corrupt or truncated?)");
+  }
+  NS_RETURN_IF_ERROR(loaded);
   if (threads > 0) {
     NS_RETURN_IF_ERROR(
         XgbStatus(XGBoosterSetParam(handle, "nthread", std::to_string(threads).c_str()), context));
@@ -70,8 +78,9 @@ Result<Booster> OpenBooster(const std::string& path, int threads) {
 
 Result<int64_t> NumFeatures(BoosterHandle booster, const std::string& path) {
   bst_ulong n = 0;
-  NS_RETURN_IF_ERROR(XgbStatus(XGBoosterGetNumFeature(booster, &n),
-                               fmt::format("XGBoost model '{}': cannot read its feature count", path)));
+  NS_RETURN_IF_ERROR(
+      XgbStatus(XGBoosterGetNumFeature(booster, &n),
+                fmt::format("XGBoost model '{}': cannot read its feature count", path)));
   if (n == 0 || n > static_cast<bst_ulong>(std::numeric_limits<int32_t>::max())) {
     return Error(Code::kModelError,
                  fmt::format("XGBoost model '{}' declares {} features", path, n));
@@ -139,8 +148,8 @@ Status Probe(BoosterHandle booster, const std::string& path, const ModelInfo& in
     std::string context = fmt::format("XGBoost model '{}' cannot predict", path);
     const float* values = nullptr;
     int64_t width = 0;
-    NS_RETURN_IF_ERROR(PredictDense(booster, row.data(), 1, info.num_features,
-                                    PredictConfig(type), context, &values, &width));
+    NS_RETURN_IF_ERROR(PredictDense(booster, row.data(), 1, info.num_features, PredictConfig(type),
+                                    context, &values, &width));
     if (width != expected) {
       return Status(Code::kModelError,
                     fmt::format("XGBoost model '{}' (objective {}) predicts {} value(s) per row "
@@ -222,8 +231,8 @@ class XgbModel final : public Model {
     }
     return CatchErrors(fmt::format("cannot create an instance of XGBoost model '{}'", path_),
                        Code::kInternal, [&]() -> Result<std::unique_ptr<ModelInstance>> {
-                         return std::make_unique<XgbInstance>(path_, std::move(booster),
-                                                              inputs_[0], selected_);
+                         return std::make_unique<XgbInstance>(path_, std::move(booster), inputs_[0],
+                                                              selected_);
                        });
   }
 
@@ -231,8 +240,8 @@ class XgbModel final : public Model {
   const std::string path_;
   const int threads_;
   const int64_t num_features_;
-  std::vector<TensorSpec> inputs_;   // const after construction
-  std::vector<TensorSpec> outputs_;  // const after construction
+  std::vector<TensorSpec> inputs_;          // const after construction
+  std::vector<TensorSpec> outputs_;         // const after construction
   const std::vector<OutputKind> selected_;  // config.output_names, in order
   std::mutex mu_;
   // The booster LoadModel opened to read the metadata, handed to the first

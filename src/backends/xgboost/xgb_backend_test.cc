@@ -24,6 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // What tests/models/make_xgb_models.py writes.
 constexpr int64_t kRows = 257;
@@ -241,7 +242,8 @@ TEST_F(XgbBackendTest, NanIsAMissingValueNotZero) {
 
   // Every NaN replaced by 0: predictions change where there were NaNs.
   std::vector<float> zeroed = input_;
-  std::replace_if(zeroed.begin(), zeroed.end(), [](float v) { return std::isnan(v); }, 0.0f);
+  std::replace_if(
+      zeroed.begin(), zeroed.end(), [](float v) { return std::isnan(v); }, 0.0f);
   Tensor all = Rows(zeroed, 0, kRows);
   ASSERT_TRUE(Run(*instance, all, &outputs).ok());
   int differ = 0;
@@ -303,7 +305,8 @@ TEST_F(XgbBackendTest, WrongFeatureCountNamesBothCounts) {
     Tensor features = Tensor::View(DType::kFloat32, {4, width}, data.data());
     Status s = Run(*instance, features, &outputs);
     ASSERT_EQ(s.code(), Code::kSchemaMismatch) << s.ToString();
-    EXPECT_THAT(s.message(), HasSubstr("expects 6 feature(s) per row, got " + std::to_string(width)));
+    EXPECT_THAT(s.message(),
+                HasSubstr("expects 6 feature(s) per row, got " + std::to_string(width)));
     EXPECT_THAT(s.message(), HasSubstr(ModelPath("regression.json")));
   }
   // Wrong dtype, wrong rank, two inputs.
@@ -340,7 +343,14 @@ TEST_F(XgbBackendTest, GarbageFilesAreModelErrors) {
     ASSERT_FALSE(model.has_value()) << name;
     EXPECT_EQ(model.error().code(), Code::kModelError) << name << ": " << model.error().ToString();
     EXPECT_THAT(model.error().message(), HasSubstr(ModelPath(name)));
+    // XGBoost's reason, on one line, without its stack trace.
+    EXPECT_THAT(model.error().message(), Not(HasSubstr("[bt]")));
+    EXPECT_THAT(model.error().message(), Not(HasSubstr("\n")));
   }
+  auto model = Load("object.json");
+  ASSERT_FALSE(model.has_value());
+  EXPECT_EQ(model.error().message(), "cannot load XGBoost model '" + ModelPath("object.json") +
+                                         "': Invalid cast, from Integer to Object");
 }
 
 TEST_F(XgbBackendTest, MissingFileIsNotFound) {

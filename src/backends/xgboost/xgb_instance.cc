@@ -44,7 +44,8 @@ Status PredictDense(BoosterHandle booster, const float* data, int64_t rows, int6
                                                          /*m=*/nullptr, &shape, &dims, &result),
                                context));
   // Non-strict shapes: [rows] for one value per row, [rows, K] for more.
-  bool ok = shape != nullptr && (dims == 1 || dims == 2) && shape[0] == static_cast<bst_ulong>(rows);
+  bool ok =
+      shape != nullptr && (dims == 1 || dims == 2) && shape[0] == static_cast<bst_ulong>(rows);
   if (!ok) {
     std::vector<bst_ulong> got(shape, shape == nullptr ? shape : shape + dims);
     return Status(Code::kModelError, fmt::format("{}: XGBoost returned a prediction of shape [{}] "
@@ -126,9 +127,10 @@ Status XgbInstance::Execute(std::span<const Tensor> inputs, std::vector<Tensor>*
       NS_RETURN_IF_ERROR(PredictDense(booster_.get(), x.data_as<float>(), rows, num_features_,
                                       configs_[j], context, &values, &width));
       if (width != outputs_[j].width) {
-        return Status(Code::kModelError,
-                      fmt::format("{}: XGBoost predicted {} value(s) per row, the model declared {}",
-                                  context, width, outputs_[j].width));
+        return Status(
+            Code::kModelError,
+            fmt::format("{}: XGBoost predicted {} value(s) per row, the model declared {}", context,
+                        width, outputs_[j].width));
       }
       Tensor& out = (*outputs)[j];
       std::memcpy(out.data(), values, out.ByteSize());

@@ -28,17 +28,32 @@ void BoosterFree::operator()(void* handle) const {
 
 std::string LastXgbError() {
   const char* raw = XGBGetLastError();
-  std::string message = raw != nullptr ? raw : "";
+  std::string_view message = raw != nullptr ? raw : "";
   // dmlc appends "\nStack trace:\n  [bt] (0) ..." when built with backtraces.
-  if (size_t trace = message.find("Stack trace:"); trace != std::string::npos) {
-    message.erase(trace);
+  if (size_t trace = message.find("Stack trace:"); trace != std::string_view::npos) {
+    message = message.substr(0, trace);
   }
-  auto space = [](unsigned char c) { return std::isspace(c) != 0; };
-  while (!message.empty() && space(static_cast<unsigned char>(message.back()))) message.pop_back();
-  size_t start = 0;
-  while (start < message.size() && space(static_cast<unsigned char>(message[start]))) ++start;
-  message.erase(0, start);
-  return message.empty() ? "unknown XGBoost error" : message;
+  // dmlc's "[19:25:17] ./src/c_api/c_api.cc:1073: " prefix: a time and a
+  // source location of XGBoost's, of no use to a user.
+  if (message.size() > 11 && message[0] == '[' && message[9] == ']' && message[10] == ' ') {
+    size_t colon = message.find(": ", 11);
+    size_t space = message.find(' ', 11);
+    if (colon != std::string_view::npos && colon <= space) message.remove_prefix(colon + 2);
+  }
+  // One line: XGBoost's JSON errors quote the text around the fault over
+  // several lines.
+  std::string out;
+  bool pending_space = false;
+  for (char c : message) {
+    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out += ' ';
+    pending_space = false;
+    out += c;
+  }
+  return out.empty() ? "unknown XGBoost error" : out;
 }
 
 Status XgbStatus(int rc, std::string_view context) {
