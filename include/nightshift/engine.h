@@ -42,6 +42,13 @@ struct RunReport {
 // failures while running are reported with exit_code 1.
 Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options);
 
+// Re-processes only the dead-lettered rows of a run (after a model fix, say):
+// their outputs become additional committed parts (part-<shard>-r<k>), the
+// dead letters that now succeed are cleared, and the rest stay with their new
+// reasons. `options.run_id` empty: the run `run` would resume, else the
+// job's latest. Errors as RunJob; NotFound when there is no such run.
+Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options);
+
 // Loads the model and the input's schema and checks them against the job
 // without reading rows. On success returns a human-readable report (the
 // model's signature, the input's columns and the bound layout).

@@ -49,6 +49,8 @@ struct ModelSpec {
   std::string device = "cpu";    // cpu | cuda | cuda:N
   int threads = 0;               // intra-op threads; 0 = choose
   int instances = 1;             // model instances run in parallel
+  std::string precision = "fp32";  // fp32 | fp16 | bf16 (GPU autocast, where the backend has it)
+  bool allow_change = false;     // resume a run although the model file changed
   std::vector<ModelInputSpec> inputs;
   std::vector<ModelOutputSpec> outputs;
 };

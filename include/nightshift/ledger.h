@@ -83,6 +83,15 @@ struct RunCounts {
   int64_t shards_committed = 0;
 };
 
+// An extra output part of a shard, written by `nightshift retry` for rows
+// that had been dead-lettered and now succeed.
+struct RetryPart {
+  int64_t shard_id = 0;
+  int32_t seq = 0;  // 1, 2, ... per shard
+  std::string output_file;
+  int64_t rows = 0;
+};
+
 // A cached tuning decision (e.g. batch.size: auto), keyed by a string the
 // caller builds (model hash, device, input width).
 struct TuningRecord {
@@ -134,6 +143,17 @@ class Ledger {
   // Marks a shard failed (not committed) with a reason; it stays retryable.
   virtual Status FailShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
                            const std::string& message) = 0;
+
+  // Commits the re-run of a committed shard's failed rows, atomically: adds
+  // the retry part `seq` (which must be the shard's number of retry parts + 1),
+  // adds `rows_written` to the shard's rows, and replaces its failures with
+  // `remaining` (and its dead-letter file with `dead_letter_file`). Repeating
+  // a commit already made (same seq and file) is a no-op.
+  virtual Status CommitRetry(const std::string& run_id, int64_t shard_id, int32_t seq, int64_t rows_written,
+                             const std::string& output_file, const std::string& dead_letter_file,
+                             const std::vector<ItemFailure>& remaining) = 0;
+  // Retry parts of a run, by shard then seq.
+  virtual Result<std::vector<RetryPart>> ListRetryParts(const std::string& run_id) = 0;
 
   virtual Result<RunCounts> Counts(const std::string& run_id) = 0;
   // Failed items of a run, ordered by shard then row; at most `limit` (-1: all).

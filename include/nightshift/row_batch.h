@@ -32,6 +32,9 @@ struct RowBatch {
   bool last_in_shard = false;
   int64_t first_row = 0;    // file row number of row 0
   int64_t num_rows = 0;
+  // File row numbers of the rows when they are not consecutive (a retry of
+  // selected rows); empty: row i is first_row + i.
+  std::vector<int64_t> row_numbers;
   std::vector<Tensor> inputs;
   std::vector<Tensor> outputs;
   // Per row: empty, or why the row cannot be scored. Empty vector: no errors.
@@ -43,6 +46,9 @@ struct RowBatch {
     int64_t n = 0;
     for (const auto& e : row_errors) n += e.empty() ? 0 : 1;
     return n;
+  }
+  int64_t RowNumber(int64_t i) const {
+    return row_numbers.empty() ? first_row + i : row_numbers[static_cast<size_t>(i)];
   }
   // True when `row` has an error. Rows past the end of row_errors have none.
   bool RowFailed(int64_t row) const {

@@ -65,8 +65,11 @@ class ShardWriter {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Starts writing shard `shard_id`. REQUIRES: at most one open writer per shard.
-  virtual Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch) = 0;
+  // Starts writing shard `shard_id` (part-<shard>.<ext>), or with
+  // `retry_seq` > 0 its retry part (part-<shard>-r<seq>.<ext>). REQUIRES: at
+  // most one open writer per shard.
+  virtual Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch,
+                                                          int32_t retry_seq = 0) = 0;
   // Writes the _SUCCESS manifest last, atomically.
   virtual Status WriteSuccess(const std::string& manifest_json) = 0;
 };
@@ -76,7 +79,7 @@ class Sink {
 // attempts.
 Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_threads);
 
-// "part-000042.parquet"
-std::string PartFileName(int64_t shard_id, OutputFormat format);
+// "part-000042.parquet", or "part-000042-r1.parquet" for retry part 1.
+std::string PartFileName(int64_t shard_id, OutputFormat format, int32_t retry_seq = 0);
 
 }  // namespace nightshift

@@ -125,7 +125,7 @@ PipelineResult Pipeline::Run() {
   auto process = [&](RowBatch& b) -> Status {
     const ShardTask& task = config_.shards[static_cast<size_t>(b.shard_index)];
     if (!writer) {
-      NS_ASSIGN_OR_RETURN(writer, config_.sink->BeginShard(task.shard_id, task.epoch));
+      NS_ASSIGN_OR_RETURN(writer, config_.sink->BeginShard(task.shard_id, task.epoch, task.retry_seq));
     }
     NS_RETURN_IF_ERROR(writer->Append(b));
     rows_done_.fetch_add(b.num_rows);
@@ -141,10 +141,7 @@ PipelineResult Pipeline::Run() {
     }));
     writer.reset();
     MaybeCrash("after_publish");
-    NS_RETURN_IF_ERROR(RetryIo(config_.errors.max_retries, [&] {
-      return config_.ledger->CommitShard(config_.run_id, task.shard_id, task.epoch, out.rows_written,
-                                         out.output_file, out.dead_letter_file, out.failures);
-    }));
+    NS_RETURN_IF_ERROR(RetryIo(config_.errors.max_retries, [&] { return config_.commit(task, out); }));
     MaybeCrash("after_commit");
     result.shards_committed++;
     result.rows_written += out.rows_written;

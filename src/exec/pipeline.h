@@ -28,7 +28,6 @@ namespace nightshift::exec {
 struct PipelineConfig {
   Source* source = nullptr;
   Sink* sink = nullptr;
-  Ledger* ledger = nullptr;
   std::vector<std::unique_ptr<ModelInstance>> instances;  // one worker thread each
   InstanceFactory make_instance;                         // for replacing timed-out instances
   ReadLayout layout;
@@ -37,6 +36,9 @@ struct PipelineConfig {
   std::string run_id;
   std::vector<ShardTask> shards;  // claimed, in order
   ErrorsSpec errors;
+  // Records a published shard output in the ledger (CommitShard for a run,
+  // CommitRetry for a retry). Must be idempotent.
+  std::function<Status(const ShardTask&, const ShardOutput&)> commit;
   int64_t failure_limit = 0;      // stop when failed items exceed this; -1: never
   int64_t failed_before = 0;      // failed items already committed by earlier attempts
 };

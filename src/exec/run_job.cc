@@ -10,7 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "exec/job_context.h"
-#include "exec/pipeline.h"
+#include "exec/task_runner.h"
+#include "nightshift/digest.h"
 #include "nightshift/engine.h"
 #include "nightshift/env.h"
 #include "obs/progress.h"
@@ -30,36 +31,11 @@ std::string UtcDate(int64_t ms) {
   return buf;
 }
 
-std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
-  std::string d = job.errors.dead_letter;
-  const std::string token = "{output}";
-  for (auto pos = d.find(token); pos != std::string::npos; pos = d.find(token)) d.replace(pos, token.size(), output_dir);
-  return d;
-}
-
 int64_t FailureLimit(const JobSpec& job, int64_t total_rows) {
   if (job.errors.max_failed_fraction.has_value()) {
     return static_cast<int64_t>(*job.errors.max_failed_fraction * static_cast<double>(total_rows));
   }
   return job.errors.max_failed_count;  // -1: never stop
-}
-
-Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {
-  NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
-  NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
-  nlohmann::json files = nlohmann::json::array();
-  nlohmann::json dead = nlohmann::json::array();
-  for (const auto& s : shards) {
-    files.push_back({{"path", s.output_file}, {"rows", s.rows_written}, {"shard", s.shard_id}});
-    if (!s.dead_letter_file.empty()) dead.push_back({{"path", s.dead_letter_file}, {"rows", s.rows_failed}});
-  }
-  nlohmann::json m = {{"run_id", run.run_id},
-                      {"job", run.job_name},
-                      {"counts", {{"total", counts.total_rows}, {"succeeded", counts.succeeded}, {"failed", counts.failed}}},
-                      {"files", files},
-                      {"dead_letter_files", dead},
-                      {"completed_at_ms", NowMs()}};
-  return sink->WriteSuccess(m.dump(2) + "\n");
 }
 
 }  // namespace
@@ -95,104 +71,68 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   } else {
     report.run = *existing;
   }
+  // The model a run started with is the model it finishes with: a resumed run
+  // refuses a file that changed underneath it, unless told otherwise.
+  NS_ASSIGN_OR_RETURN(std::string model_sha, Sha256File(job.model.path));
+  if (!report.run.model_sha256.empty() && report.run.model_sha256 != model_sha && !job.model.allow_change) {
+    return Error(Code::kModelError,
+                 fmt::format("model '{}' changed since run {} started (sha256 {} then, {} now); restore it, start a "
+                             "new run with --run-id, or resume anyway with --set model.allow_change=true",
+                             job.model.path, report.run.run_id, report.run.model_sha256, model_sha));
+  }
+  if (report.run.model_sha256 != model_sha || report.run.model_path != job.model.path) {
+    NS_RETURN_IF_ERROR(ledger->SetRunModel(report.run.run_id, job.model.path, model_sha));
+    report.run.model_sha256 = model_sha;
+    report.run.model_path = job.model.path;
+  }
   const RunRecord& run = report.run;
 
-  SinkLayout sink_layout = ctx.binding.sink;
-  sink_layout.env = options.env;
-  sink_layout.output_dir = run.output_path;
-  sink_layout.dead_letter_dir = DeadLetterDir(job, run.output_path);
-  NS_ASSIGN_OR_RETURN(sink_layout.carried_types, ctx.source->CarriedTypes(ctx.binding.read));
+  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
   NS_ASSIGN_OR_RETURN(auto sink, OpenFileSink(sink_layout, 1));
 
   // Claim every shard not yet committed (one worker per run; the shared
   // PostgreSQL ledger will claim shard by shard instead).
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
-  std::vector<ShardTask> tasks;
-  int64_t rows_before = 0;
+  exec::TaskRun tr;
   for (const auto& s : shards) {
     if (s.state == ShardState::kCommitted) {
-      rows_before += s.row_end - s.row_begin;
+      tr.rows_before += s.row_end - s.row_begin;
       continue;
     }
     NS_ASSIGN_OR_RETURN(int64_t epoch, ledger->ClaimShard(run.run_id, s.shard_id));
-    tasks.push_back({s.shard_id, static_cast<int64_t>(tasks.size()), s.file_index, s.row_begin, s.row_end, epoch});
+    ShardTask t;
+    t.shard_id = s.shard_id;
+    t.shard_index = static_cast<int64_t>(tr.tasks.size());
+    t.file_index = s.file_index;
+    t.row_begin = s.row_begin;
+    t.row_end = s.row_end;
+    t.epoch = epoch;
+    tr.tasks.push_back(std::move(t));
   }
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));
   NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
-
-  // Model instances: one per worker thread.
-  std::vector<std::unique_ptr<ModelInstance>> instances;
-  for (int i = 0; i < std::max(1, job.model.instances); ++i) {
-    NS_ASSIGN_OR_RETURN(auto inst, ctx.model->CreateInstance());
-    instances.push_back(options.wrap_instance ? options.wrap_instance(std::move(inst)) : std::move(inst));
-  }
-
-  exec::PipelineConfig pc;
-  pc.source = ctx.source.get();
-  pc.sink = sink.get();
-  pc.ledger = ledger.get();
-  pc.instances = std::move(instances);
-  Model* model = ctx.model.get();
-  pc.make_instance = [model, wrap = options.wrap_instance]() -> Result<std::unique_ptr<ModelInstance>> {
-    NS_ASSIGN_OR_RETURN(auto inst, model->CreateInstance());
-    return wrap ? wrap(std::move(inst)) : std::move(inst);
+  Ledger* l = ledger.get();
+  tr.commit = [l, id = run.run_id](const ShardTask& task, const ShardOutput& out) {
+    return l->CommitShard(id, task.shard_id, task.epoch, out.rows_written, out.output_file, out.dead_letter_file,
+                          out.failures);
   };
-  pc.layout = ctx.binding.read;
-  for (const auto& o : job.model.outputs) pc.output_names.push_back(o.name);
-  pc.output_columns = sink_layout.outputs;
-  pc.run_id = run.run_id;
-  pc.shards = tasks;
-  pc.errors = job.errors;
-  pc.failure_limit = FailureLimit(job, run.total_rows);
-  pc.failed_before = before.failed;
-  exec::Pipeline pipeline(std::move(pc));
-  obs::Progress progress(options.progress_bar, run.total_rows, rows_before);
-  pipeline.on_commit = [&](int64_t shard, int64_t written, int64_t failed) {
-    progress.ShardCommitted(shard, written, failed, pipeline.rows_done());
-  };
+  tr.failure_limit = FailureLimit(job, run.total_rows);
+  tr.failed_before = before.failed;
+  tr.rows_total = run.total_rows;
+  NS_ASSIGN_OR_RETURN(exec::TaskResult result, exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr)));
 
-  exec::PipelineResult result;
-  std::thread runner([&] { result = pipeline.Run(); });
-  std::atomic<bool> done{false};
-  std::thread watcher([&] {
-    bool stopping = false;
-    auto stop_at = std::chrono::steady_clock::now();
-    while (!done.load()) {
-      if (!stopping && options.signals != nullptr && options.signals->load() > 0) {
-        stopping = true;
-        stop_at = std::chrono::steady_clock::now();
-        pipeline.RequestStop();
-      }
-      if (stopping && std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count() >
-                          job.run.drain_timeout_s) {
-        // In-flight work did not drain in time (a slow model): give up on it.
-        // Committed shards are durable; temp files are removed by the next run.
-        (void)ledger->SetRunState(run.run_id, RunState::kInterrupted,
-                                  "interrupted by a signal; in-flight work abandoned after run.drain_timeout");
-        std::fprintf(stderr, "nightshift: drain timeout (%.0f s) passed; exiting\n", job.run.drain_timeout_s);
-        std::_Exit(75);
-      }
-      progress.Tick(pipeline.rows_done());
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
-  runner.join();
-  done.store(true);
-  watcher.join();
-  progress.Finish(pipeline.rows_done());
-
-  report.rows_processed = pipeline.rows_done();
-  if (!result.status.ok()) {
+  report.rows_processed = result.rows_processed;
+  if (!result.pipeline.status.ok()) {
     report.exit_code = 1;
-    report.message = result.status.message();
-    NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kFailed, result.status.message()));
-  } else if (result.interrupted) {
+    report.message = result.pipeline.status.message();
+    NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kFailed, report.message));
+  } else if (result.pipeline.interrupted) {
     report.exit_code = 75;
     report.message = fmt::format("interrupted after committing {} shard(s); run the same command again to resume",
-                                 result.shards_committed);
+                                 result.pipeline.shards_committed);
     NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kInterrupted, "interrupted by a signal"));
   } else {
-    NS_RETURN_IF_ERROR(WriteManifest(sink.get(), ledger.get(), run));
+    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), l, run));
     NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kCompleted, ""));
   }
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run.run_id));

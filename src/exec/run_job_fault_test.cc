@@ -246,3 +246,75 @@ TEST_F(RunJobFaultTest, AHangingBatchTimesOutAndTheRunCompletes) {
 
 }  // namespace
 }  // namespace nightshift
+
+namespace nightshift {
+namespace {
+
+TEST_F(RunJobFaultTest, RetryRerunsOnlyDeadLettersAndClearsThoseThatNowSucceed) {
+  FaultyInstance::Plan plan;
+  plan.reject_poison = true;
+  auto r = RunJob(Job(), Options(&plan));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->counts.failed, kRows / 1000);
+  // "Fix the model": retry without the fault.
+  RunOptions fixed = Options(nullptr);
+  fixed.run_id = r->run.run_id;
+  auto retry = RetryFailures(Job(), fixed);
+  ASSERT_TRUE(retry.has_value()) << retry.error().ToString();
+  EXPECT_EQ(retry->exit_code, 0);
+  EXPECT_EQ(retry->rows_processed, kRows / 1000);  // only the dead letters were read and scored
+  EXPECT_EQ(retry->counts.failed, 0);
+  EXPECT_EQ(retry->counts.succeeded, kRows);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
+  // A second retry finds nothing to do.
+  auto again = RetryFailures(Job(), fixed);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->rows_processed, 0);
+  EXPECT_NE(again->message.find("nothing to retry"), std::string::npos);
+}
+
+TEST_F(RunJobFaultTest, RetryKeepsRowsThatStillFailWithTheirNewReason) {
+  FaultyInstance::Plan plan;
+  plan.reject_poison = true;
+  auto r = RunJob(Job(), Options(&plan));
+  ASSERT_TRUE(r.has_value());
+  RunOptions still = Options(&plan);
+  still.run_id = r->run.run_id;
+  auto retry = RetryFailures(Job(), still);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->counts.failed, kRows / 1000);
+  EXPECT_EQ(OutputRows(), std::make_pair(kRows - kRows / 1000, kRows - kRows / 1000));
+  auto status = GetJobStatus(Job(), r->run.run_id, true);
+  ASSERT_TRUE(status.has_value());
+  ASSERT_FALSE(status->failures.empty());
+  EXPECT_GE(status->failures[0].attempts, 2);  // attempts accumulate across retries
+}
+
+TEST_F(RunJobFaultTest, AResumedRunRefusesAChangedModelUnlessAllowed) {
+  // Copy the model so the test can change it.
+  std::string model = dir_ + "/model.onnx";
+  ASSERT_EQ(std::system(fmt::format("cp {}/model.onnx {}", *data_dir_, model).c_str()), 0);
+  JobSpec job = Job();
+  job.model.path = model;
+  FaultInjectionEnv env(Env::Default());
+  env.FailNth(FaultInjectionEnv::Op::kRename, 2, 1000);
+  auto r = RunJob(job, Options(nullptr, &env));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->exit_code, 1);
+  ASSERT_EQ(std::system(fmt::format("/usr/bin/python3 {}/examples/models/make_mlp.py {} --inputs 4 --hidden 8 "
+                                    "--outputs 2 --softmax --seed 99",
+                                    NS_SOURCE_DIR, model)
+                            .c_str()),
+            0);
+  auto refused = RunJob(job, Options(nullptr));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), Code::kModelError);
+  EXPECT_NE(refused.error().message().find("changed since run"), std::string::npos);
+  job.model.allow_change = true;
+  auto allowed = RunJob(job, Options(nullptr));
+  ASSERT_TRUE(allowed.has_value());
+  EXPECT_EQ(allowed->exit_code, 0);
+}
+
+}  // namespace
+}  // namespace nightshift

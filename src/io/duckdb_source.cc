@@ -7,6 +7,7 @@
 // scan per file serves all of that file's pending shards in order, so a full
 // run reads each row once, and a resumed run re-reads (and discards) the rows
 // before the first pending shard of each file.
+#include <algorithm>
 #include <atomic>
 #include <memory>
 
@@ -202,6 +203,7 @@ class DuckSource final : public Source {
         batch->num_rows = 0;
         batch->row_errors.clear();
         batch->row_attempts.clear();
+        batch->row_numbers.clear();
         batch->outputs.clear();
         packer->Prepare(batch.get(), layout->batch_rows);
         carried = std::make_unique<DuckCarriedRows>(carried_columns);
@@ -242,12 +244,38 @@ class DuckSource final : public Source {
             start_batch(s);
           }
           int64_t take = std::min({n - off, s.row_end - row, layout->batch_rows - batch->num_rows});
-          packer->Pack(chunk->get(), static_cast<idx_t>(off), static_cast<idx_t>(take), batch.get(),
-                       batch->num_rows);
-          carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
-          batch->num_rows += take;
-          off += take;
-          row += take;
+          if (!s.rows.empty()) {
+            // Only selected rows: take the run of consecutive selected rows
+            // starting here, or skip to the next selected one.
+            auto it = std::lower_bound(s.rows.begin(), s.rows.end(), row);
+            if (it == s.rows.end()) {
+              take = std::min(n - off, s.row_end - row);  // nothing left in this shard
+              off += take;
+              row += take;
+            } else if (*it > row) {
+              take = std::min(n - off, *it - row);
+              off += take;
+              row += take;
+            } else {
+              int64_t run = 1;
+              while (run < take && it + run != s.rows.end() && *(it + run) == row + run) ++run;
+              take = run;
+              packer->Pack(chunk->get(), static_cast<idx_t>(off), static_cast<idx_t>(take), batch.get(),
+                           batch->num_rows);
+              carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
+              for (int64_t k = 0; k < take; ++k) batch->row_numbers.push_back(row + k);
+              batch->num_rows += take;
+              off += take;
+              row += take;
+            }
+          } else {
+            packer->Pack(chunk->get(), static_cast<idx_t>(off), static_cast<idx_t>(take), batch.get(),
+                         batch->num_rows);
+            carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
+            batch->num_rows += take;
+            off += take;
+            row += take;
+          }
           bool shard_done = row == s.row_end;
           if (shard_done || batch->num_rows == layout->batch_rows) {
             if (!flush(shard_done)) {

@@ -66,7 +66,7 @@ class FileSink final : public Sink {
  public:
   FileSink(SinkLayout layout, std::shared_ptr<DuckDatabase> db) : layout_(std::move(layout)), db_(std::move(db)) {}
 
-  Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch) override;
+  Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch, int32_t retry_seq) override;
 
   Status WriteSuccess(const std::string& manifest_json) override {
     return env()->WriteFileAtomic(JoinPath(layout_.output_dir, "_SUCCESS"), manifest_json);
@@ -83,10 +83,16 @@ class FileSink final : public Sink {
 
 class FileShardWriter final : public ShardWriter {
  public:
-  FileShardWriter(const FileSink* sink, int64_t shard_id, int64_t epoch, std::unique_ptr<DuckConnection> conn)
-      : sink_(sink), layout_(sink->layout()), shard_id_(shard_id), epoch_(epoch), conn_(std::move(conn)) {
-    table_ = fmt::format("ns_out_{}_{}", shard_id, epoch);
-    dl_table_ = fmt::format("ns_dl_{}_{}", shard_id, epoch);
+  FileShardWriter(const FileSink* sink, int64_t shard_id, int64_t epoch, int32_t retry_seq,
+                  std::unique_ptr<DuckConnection> conn)
+      : sink_(sink),
+        layout_(sink->layout()),
+        shard_id_(shard_id),
+        epoch_(epoch),
+        retry_seq_(retry_seq),
+        conn_(std::move(conn)) {
+    table_ = fmt::format("ns_out_{}_{}_{}", shard_id, epoch, retry_seq);
+    dl_table_ = fmt::format("ns_dl_{}_{}_{}", shard_id, epoch, retry_seq);
   }
 
   ~FileShardWriter() override {
@@ -209,7 +215,7 @@ class FileShardWriter final : public ShardWriter {
     } else {
       NS_RETURN_IF_ERROR(env->RemoveFile(dl_final));  // a stale one from an earlier attempt
     }
-    std::string name = PartFileName(shard_id_, layout_.format);
+    std::string name = PartFileName(shard_id_, layout_.format, retry_seq_);
     std::string tmp = JoinPath(layout_.output_dir, fmt::format(".{}.tmp-{}", name, epoch_));
     temps_.push_back(tmp);
     NS_RETURN_IF_ERROR(conn_->Exec(
@@ -282,7 +288,7 @@ class FileShardWriter final : public ShardWriter {
       size_t r = static_cast<size_t>(row) + i;
       if (!batch.RowFailed(static_cast<int64_t>(r))) continue;
       sel[n] = static_cast<sel_t>(slice.offset + i);
-      rows[n] = batch.first_row + static_cast<int64_t>(r);
+      rows[n] = batch.RowNumber(static_cast<int64_t>(r));
       const std::string& e = batch.row_errors[r];
       duckdb_vector_assign_string_element_len(err_vec, n, e.data(), e.size());
       attempts[n] = r < batch.row_attempts.size() ? batch.row_attempts[r] : 1;
@@ -344,6 +350,7 @@ class FileShardWriter final : public ShardWriter {
   const SinkLayout& layout_;
   int64_t shard_id_;
   int64_t epoch_;
+  int32_t retry_seq_;
   std::unique_ptr<DuckConnection> conn_;
   std::string table_, dl_table_;
   duckdb_appender appender_ = nullptr, dl_appender_ = nullptr;
@@ -355,9 +362,9 @@ class FileShardWriter final : public ShardWriter {
   std::vector<std::string> temps_;
 };
 
-Result<std::unique_ptr<ShardWriter>> FileSink::BeginShard(int64_t shard_id, int64_t epoch) {
+Result<std::unique_ptr<ShardWriter>> FileSink::BeginShard(int64_t shard_id, int64_t epoch, int32_t retry_seq) {
   NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db_));
-  auto w = std::make_unique<FileShardWriter>(this, shard_id, epoch, std::move(conn));
+  auto w = std::make_unique<FileShardWriter>(this, shard_id, epoch, retry_seq, std::move(conn));
   NS_RETURN_IF_ERROR(w->Init());
   return std::unique_ptr<ShardWriter>(std::move(w));
 }
@@ -380,7 +387,8 @@ namespace nightshift {
 using io::DuckDatabase;
 using io::FileSink;
 
-std::string PartFileName(int64_t shard_id, OutputFormat format) {
+std::string PartFileName(int64_t shard_id, OutputFormat format, int32_t retry_seq) {
+  if (retry_seq > 0) return fmt::format("part-{:06d}-r{}.{}", shard_id, retry_seq, io::Extension(format));
   return fmt::format("part-{:06d}.{}", shard_id, io::Extension(format));
 }
 

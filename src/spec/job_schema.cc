@@ -30,6 +30,7 @@ constexpr SchemaNode kModel[] = {
     {"backend", K::kValue, {}},        {"path", K::kValue, {}},
     {"sha256", K::kValue, {}},         {"device", K::kValue, {}},
     {"threads", K::kValue, {}},        {"instances", K::kValue, {}},
+    {"precision", K::kValue, {}},      {"allow_change", K::kValue, {}},
     {"inputs", K::kList, kModelInput}, {"outputs", K::kList, kModelOutput},
 };
 constexpr SchemaNode kBatch[] = {

@@ -225,6 +225,14 @@ Status ReadModel(const NodeReader& r, const YAML::Node& root, ModelSpec* model) 
   }
   NS_RETURN_IF_ERROR(r.ReadInt(map, "model", "threads", 0, &model->threads));
   NS_RETURN_IF_ERROR(r.ReadInt(map, "model", "instances", 1, &model->instances));
+  NS_RETURN_IF_ERROR(r.ReadBool(map, "model", "allow_change", &model->allow_change));
+  if (std::optional<YAML::Node> precision = NodeReader::Find(map, "precision")) {
+    NS_ASSIGN_OR_RETURN(std::string name, r.String(*precision, "model.precision"));
+    if (name != "fp32" && name != "fp16" && name != "bf16") {
+      return r.Fail(*precision, "model.precision", fmt::format("expected fp32, fp16 or bf16, got '{}'", name));
+    }
+    model->precision = std::move(name);
+  }
   NS_RETURN_IF_ERROR(ReadModelInputs(r, map, model));
   NS_RETURN_IF_ERROR(ReadModelOutputs(r, map, model));
   return Status::Ok();

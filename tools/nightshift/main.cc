@@ -96,6 +96,27 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets, co
   return r.exit_code;
 }
 
+int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id, bool json) {
+  auto job = LoadJob(job_path, sets);
+  if (!job.has_value()) return CannotStart(job.error());
+  InstallSignalHandlers();
+  nightshift::RunOptions opts;
+  opts.run_id = run_id;
+  opts.progress_bar = ::isatty(2) != 0;
+  opts.signals = &g_signals;
+  auto report = nightshift::RetryFailures(*job, opts);
+  if (!report.has_value()) return CannotStart(report.error());
+  std::fprintf(json ? stderr : stdout, "%s\n", report->message.c_str());
+  if (json) {
+    nightshift::StatusReport s;
+    s.run = report->run;
+    s.counts = report->counts;
+    s.found = true;
+    std::printf("%s\n", nightshift::StatusJson(s).c_str());
+  }
+  return report->exit_code;
+}
+
 int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id,
               bool json, bool failed, int64_t limit) {
   auto job = LoadJob(job_path, sets);
@@ -150,6 +171,12 @@ int main(int argc, char** argv) {
   run->add_option("--set", sets, "Override one job key: --set batch.size=256");
   run->add_flag("--json", json, "Print the final status as JSON on stdout");
 
+  auto* retry = app.add_subcommand("retry", "Re-run only the dead-lettered rows of a run (e.g. after fixing the model)");
+  retry->add_option("job", job_path, "Job file (YAML)")->required();
+  retry->add_option("--run-id", run_id, "Run id (default: the run `run` would resume, else the latest)");
+  retry->add_option("--set", sets, "Override one job key");
+  retry->add_flag("--json", json, "Print the final status as JSON on stdout");
+
   auto* status = app.add_subcommand("status", "Show the status of a job's run");
   status->add_option("job", job_path, "Job file (YAML)")->required();
   status->add_option("--run-id", run_id, "Run id (default: the run `run` would resume)");
@@ -184,6 +211,7 @@ int main(int argc, char** argv) {
     }
     return rc;
   }
+  if (*retry) return CmdRetry(job_path, sets, run_id, json);
   if (*status) return CmdStatus(job_path, sets, run_id, json, failed, limit);
   if (*validate) return CmdValidate(job_path, sets);
   if (*sqlcmd) {

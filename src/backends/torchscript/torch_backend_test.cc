@@ -105,7 +105,7 @@ void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, d
   }
 }
 
-class MlpTest : public TorchBackendTest {
+class TorchMlpTest : public TorchBackendTest {
  protected:
   void SetUp() override {
     TorchBackendTest::SetUp();
@@ -133,7 +133,7 @@ class MlpTest : public TorchBackendTest {
   std::vector<float> expected_;
 };
 
-TEST_F(MlpTest, MatchesNumpyReference) {
+TEST_F(TorchMlpTest, MatchesNumpyReference) {
   auto model = Load("mlp.pt", {"output"});
   ASSERT_TRUE(model.has_value()) << model.error().ToString();
   // No declared shapes: inputs are dynamic and the output is float32 [-1, -1].
@@ -148,7 +148,7 @@ TEST_F(MlpTest, MatchesNumpyReference) {
   Run(*instance, 257, &outputs);
 }
 
-TEST_F(MlpTest, ShapeHintsLetLoadModelDiscoverTheOutputs) {
+TEST_F(TorchMlpTest, ShapeHintsLetLoadModelDiscoverTheOutputs) {
   auto model = Load("mlp.pt", {"0"}, {TensorSpec{"features", DType::kFloat32, {-1, 4}}});
   ASSERT_TRUE(model.has_value()) << model.error().ToString();
   EXPECT_EQ((*model)->inputs()[0].shape, (std::vector<int64_t>{-1, 4}));
@@ -163,7 +163,7 @@ TEST_F(MlpTest, ShapeHintsLetLoadModelDiscoverTheOutputs) {
   Run(*instance, 257, &outputs);
 }
 
-TEST_F(MlpTest, ReusesOutputStorageForEqualOrSmallerBatches) {
+TEST_F(TorchMlpTest, ReusesOutputStorageForEqualOrSmallerBatches) {
   auto model = Load("mlp.pt", {"output"});
   ASSERT_TRUE(model.has_value()) << model.error().ToString();
   auto instance = Instance(**model);
@@ -178,7 +178,7 @@ TEST_F(MlpTest, ReusesOutputStorageForEqualOrSmallerBatches) {
   Run(*instance, 1, &outputs);
 }
 
-TEST_F(MlpTest, Bf16AutocastOnCpuStaysCloseToReference) {
+TEST_F(TorchMlpTest, Bf16AutocastOnCpuStaysCloseToReference) {
   ModelConfig config;
   config.path = "mlp.pt";
   config.output_names = {"output"};
@@ -190,7 +190,7 @@ TEST_F(MlpTest, Bf16AutocastOnCpuStaysCloseToReference) {
   Run(*instance, 64, &outputs, /*tolerance=*/0.05);  // returned as float32
 }
 
-TEST_F(MlpTest, TwoInstancesRunOnTwoThreads) {
+TEST_F(TorchMlpTest, TwoInstancesRunOnTwoThreads) {
   ModelConfig config;
   config.path = "mlp.pt";
   config.output_names = {"output"};
@@ -211,7 +211,7 @@ TEST_F(MlpTest, TwoInstancesRunOnTwoThreads) {
   tb.join();
 }
 
-TEST_F(MlpTest, WrongInputCountIsASchemaMismatch) {
+TEST_F(TorchMlpTest, WrongInputCountIsASchemaMismatch) {
   auto model = Load("mlp.pt", {"output"});
   ASSERT_TRUE(model.has_value()) << model.error().ToString();
   auto instance = Instance(**model);
@@ -224,7 +224,7 @@ TEST_F(MlpTest, WrongInputCountIsASchemaMismatch) {
   EXPECT_THAT(s.message(), HasSubstr("model expects 1 input(s) (features), got 2"));
 }
 
-TEST_F(MlpTest, WrongInputDtypeIsASchemaMismatch) {
+TEST_F(TorchMlpTest, WrongInputDtypeIsASchemaMismatch) {
   auto model = Load("mlp.pt", {"output"});
   ASSERT_TRUE(model.has_value()) << model.error().ToString();
   auto instance = Instance(**model);
@@ -235,7 +235,7 @@ TEST_F(MlpTest, WrongInputDtypeIsASchemaMismatch) {
   EXPECT_THAT(s.message(), HasSubstr("input 'features' expects float32[?, ?], got int64[2, 4]"));
 }
 
-TEST_F(MlpTest, WrongWidthIsAModelErrorWithTorchsReason) {
+TEST_F(TorchMlpTest, WrongWidthIsAModelErrorWithTorchsReason) {
   auto model = Load("mlp.pt", {"output"});
   ASSERT_TRUE(model.has_value()) << model.error().ToString();
   auto instance = Instance(**model);
@@ -248,14 +248,14 @@ TEST_F(MlpTest, WrongWidthIsAModelErrorWithTorchsReason) {
                                  Not(HasSubstr("Traceback"))));
 }
 
-TEST_F(MlpTest, UnknownOutputNameFailsAtLoadWhenShapesAreKnown) {
+TEST_F(TorchMlpTest, UnknownOutputNameFailsAtLoadWhenShapesAreKnown) {
   auto model = Load("mlp.pt", {"probabilities"}, {TensorSpec{"features", DType::kFloat32, {-1, 4}}});
   ASSERT_FALSE(model.has_value());
   EXPECT_EQ(model.error().code(), Code::kSchemaMismatch);
   EXPECT_THAT(model.error().message(), HasSubstr("no output 'probabilities' (outputs: output)"));
 }
 
-TEST_F(MlpTest, UnknownOutputNameFailsOnTheFirstBatchOtherwise) {
+TEST_F(TorchMlpTest, UnknownOutputNameFailsOnTheFirstBatchOtherwise) {
   auto model = Load("mlp.pt", {"probabilities"});
   ASSERT_TRUE(model.has_value()) << model.error().ToString();
   auto instance = Instance(**model);

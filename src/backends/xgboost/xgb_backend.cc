@@ -9,8 +9,8 @@
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 

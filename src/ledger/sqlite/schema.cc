@@ -79,6 +79,18 @@ CREATE TABLE tuning (
   updated_at_ms INTEGER NOT NULL
 );
 )sql"},
+    Migration{2, R"sql(
+CREATE TABLE retry_parts (
+  run_id          TEXT NOT NULL,
+  shard_id        INTEGER NOT NULL,
+  seq             INTEGER NOT NULL,
+  output_file     TEXT NOT NULL,
+  rows            INTEGER NOT NULL,
+  committed_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (run_id, shard_id, seq),
+  FOREIGN KEY (run_id, shard_id) REFERENCES shards (run_id, shard_id) ON DELETE CASCADE
+);
+)sql"},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "ledger/sqlite/connection.h"
+#include "ledger/sqlite/retry_store.h"
 #include "ledger/sqlite/schema.h"
 #include "nightshift/env.h"
 
@@ -360,6 +361,25 @@ class SqliteLedger final : public Ledger {
       NS_RETURN_IF_ERROR(update.Run());
     }
     return txn.Commit();
+  }
+
+  Status CommitRetry(const std::string& run_id, int64_t shard_id, int32_t seq, int64_t rows_written,
+                     const std::string& output_file, const std::string& dead_letter_file,
+                     const std::vector<ItemFailure>& remaining) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(sqlite::CommitRetryPart(conn_.get(), run_id, shard_id, seq, rows_written, output_file,
+                                               dead_letter_file, remaining, NowMs()));
+    return txn.Commit();
+  }
+
+  Result<std::vector<RetryPart>> ListRetryParts(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_ASSIGN_OR_RETURN(auto parts, sqlite::SelectRetryParts(conn_.get(), run_id));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return parts;
   }
 
   Result<RunCounts> Counts(const std::string& run_id) override {

@@ -1,0 +1,132 @@
+#include "exec/task_runner.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "nightshift/env.h"
+#include "obs/progress.h"
+
+namespace nightshift::exec {
+namespace {
+
+std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
+  std::string d = job.errors.dead_letter;
+  const std::string token = "{output}";
+  for (auto pos = d.find(token); pos != std::string::npos; pos = d.find(token)) d.replace(pos, token.size(), output_dir);
+  return d;
+}
+
+}  // namespace
+
+Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run, Env* env) {
+  SinkLayout layout = ctx.binding.sink;
+  layout.env = env;
+  layout.output_dir = run.output_path;
+  layout.dead_letter_dir = DeadLetterDir(job, run.output_path);
+  NS_ASSIGN_OR_RETURN(layout.carried_types, ctx.source->CarriedTypes(ctx.binding.read));
+  return layout;
+}
+
+Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx, Sink* sink,
+                            Ledger* ledger, const RunRecord& run, TaskRun task_run) {
+  // Model instances: one per worker thread.
+  std::vector<std::unique_ptr<ModelInstance>> instances;
+  for (int i = 0; i < std::max(1, job.model.instances); ++i) {
+    NS_ASSIGN_OR_RETURN(auto inst, ctx.model->CreateInstance());
+    instances.push_back(options.wrap_instance ? options.wrap_instance(std::move(inst)) : std::move(inst));
+  }
+  PipelineConfig pc;
+  pc.source = ctx.source.get();
+  pc.sink = sink;
+  pc.instances = std::move(instances);
+  Model* model = ctx.model.get();
+  pc.make_instance = [model, wrap = options.wrap_instance]() -> Result<std::unique_ptr<ModelInstance>> {
+    NS_ASSIGN_OR_RETURN(auto inst, model->CreateInstance());
+    return wrap ? wrap(std::move(inst)) : std::move(inst);
+  };
+  pc.layout = ctx.binding.read;
+  for (const auto& o : job.model.outputs) pc.output_names.push_back(o.name);
+  pc.output_columns = ctx.binding.sink.outputs;
+  pc.run_id = run.run_id;
+  pc.shards = std::move(task_run.tasks);
+  pc.errors = job.errors;
+  pc.commit = std::move(task_run.commit);
+  pc.failure_limit = task_run.failure_limit;
+  pc.failed_before = task_run.failed_before;
+  Pipeline pipeline(std::move(pc));
+  obs::Progress progress(options.progress_bar, task_run.rows_total, task_run.rows_before);
+  pipeline.on_commit = [&](int64_t shard, int64_t written, int64_t failed) {
+    progress.ShardCommitted(shard, written, failed, pipeline.rows_done());
+  };
+
+  TaskResult result;
+  std::thread runner([&] { result.pipeline = pipeline.Run(); });
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    bool stopping = false;
+    auto stop_at = std::chrono::steady_clock::now();
+    while (!done.load()) {
+      if (!stopping && options.signals != nullptr && options.signals->load() > 0) {
+        stopping = true;
+        stop_at = std::chrono::steady_clock::now();
+        pipeline.RequestStop();
+      }
+      if (stopping && std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count() >
+                          job.run.drain_timeout_s) {
+        // In-flight work did not drain in time (a slow model): give up on it.
+        // Committed shards are durable; temp files are removed by the next run.
+        (void)ledger->SetRunState(run.run_id, RunState::kInterrupted,
+                                  "interrupted by a signal; in-flight work abandoned after run.drain_timeout");
+        std::fprintf(stderr, "nightshift: drain timeout (%.0f s) passed; exiting\n", job.run.drain_timeout_s);
+        std::_Exit(75);
+      }
+      progress.Tick(pipeline.rows_done());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  runner.join();
+  done.store(true);
+  watcher.join();
+  progress.Finish(pipeline.rows_done());
+  result.rows_processed = pipeline.rows_done();
+  return result;
+}
+
+Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {
+  NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
+  NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
+  NS_ASSIGN_OR_RETURN(auto retries, ledger->ListRetryParts(run.run_id));
+  nlohmann::json files = nlohmann::json::array();
+  nlohmann::json dead = nlohmann::json::array();
+  size_t r = 0;
+  for (const auto& s : shards) {
+    int64_t rows = s.rows_written;
+    std::vector<const RetryPart*> parts;
+    for (; r < retries.size() && retries[r].shard_id == s.shard_id; ++r) {
+      parts.push_back(&retries[r]);
+      rows -= retries[r].rows;
+    }
+    files.push_back({{"path", s.output_file}, {"rows", rows}, {"shard", s.shard_id}});
+    for (const RetryPart* p : parts) {
+      files.push_back({{"path", p->output_file}, {"rows", p->rows}, {"shard", s.shard_id}, {"retry", p->seq}});
+    }
+    if (!s.dead_letter_file.empty() && s.rows_failed > 0) {
+      dead.push_back({{"path", s.dead_letter_file}, {"rows", s.rows_failed}, {"shard", s.shard_id}});
+    }
+  }
+  nlohmann::json m = {{"run_id", run.run_id},
+                      {"job", run.job_name},
+                      {"counts", {{"total", counts.total_rows}, {"succeeded", counts.succeeded}, {"failed", counts.failed}}},
+                      {"files", files},
+                      {"dead_letter_files", dead},
+                      {"completed_at_ms", Env::Default()->NowMicros() / 1000}};
+  return sink->WriteSuccess(m.dump(2) + "\n");
+}
+
+}  // namespace nightshift::exec

@@ -1,0 +1,45 @@
+// TaskRunner: runs a list of claimed shard tasks through the pipeline, with
+// the progress display and the signal/drain watch, and returns how it ended.
+// Shared by `run` (whole shards) and `retry` (dead-lettered rows).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "exec/job_context.h"
+#include "exec/pipeline.h"
+#include "nightshift/engine.h"
+#include "nightshift/ledger.h"
+#include "nightshift/sink.h"
+
+namespace nightshift::exec {
+
+// The sink layout of `job` for `run` (directories resolved).
+Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run, Env* env);
+
+struct TaskRun {
+  std::vector<ShardTask> tasks;
+  std::function<Status(const ShardTask&, const ShardOutput&)> commit;
+  int64_t failure_limit = -1;
+  int64_t failed_before = 0;
+  int64_t rows_total = 0;   // for the progress display
+  int64_t rows_before = 0;  // already done before this invocation
+};
+
+struct TaskResult {
+  PipelineResult pipeline;
+  int64_t rows_processed = 0;
+};
+
+// Creates the model instances and runs the tasks. REQUIRES: `sink` open.
+// Errors are those that stop the run from starting (instances cannot be
+// created); failures while running are in TaskResult::pipeline.status.
+Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx, Sink* sink,
+                            Ledger* ledger, const RunRecord& run, TaskRun task_run);
+
+// Writes the _SUCCESS manifest of `run` (all shards, retry parts, counts).
+Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run);
+
+}  // namespace nightshift::exec

@@ -1,0 +1,22 @@
+// The retry parts of the SQLite ledger: the queries behind
+// Ledger::CommitRetry and Ledger::ListRetryParts.
+//
+// REQUIRES for both: the caller holds the ledger's connection exclusively and
+// has begun a transaction (write for CommitRetry).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ledger/sqlite/connection.h"
+#include "nightshift/ledger.h"
+
+namespace nightshift::sqlite {
+
+Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
+                       int64_t rows_written, const std::string& output_file, const std::string& dead_letter_file,
+                       const std::vector<ItemFailure>& remaining, int64_t now_ms);
+
+Result<std::vector<RetryPart>> SelectRetryParts(Connection* conn, const std::string& run_id);
+
+}  // namespace nightshift::sqlite
