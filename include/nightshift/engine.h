@@ -59,6 +59,7 @@ struct StatusReport {
   RunCounts counts;
   bool found = false;  // false: the run has not started yet (state pending)
   std::vector<ItemFailure> failures;  // filled when asked for
+  int64_t batch_size = 0;             // the batch size the run used (0: unknown)
 };
 
 // The status of `run_id`, or of the run the job would resume when empty.

@@ -1,9 +1,11 @@
 // ValidateJob, GetJobStatus and the status JSON.
+#include <cstdlib>
 #include <ctime>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "exec/batch_sizer.h"
 #include "exec/job_context.h"
 #include "nightshift/engine.h"
 #include "plan/planner.h"
@@ -70,6 +72,8 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
   report.found = true;
   report.run = *run;
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(id));
+  NS_ASSIGN_OR_RETURN(auto batch_size, ledger->GetTuning(exec::RunBatchSizeKey(id)));
+  if (batch_size.has_value()) report.batch_size = std::atoll(batch_size->c_str());
   if (with_failures) {
     NS_ASSIGN_OR_RETURN(report.failures, ledger->ListFailures(id, failure_limit));
   }
@@ -89,6 +93,7 @@ std::string StatusJson(const StatusReport& r) {
       {"finished_at", Timestamp(r.run.finished_at_ms)},
   };
   if (!r.run.message.empty()) j["message"] = r.run.message;
+  if (r.batch_size > 0) j["batch_size"] = r.batch_size;
   if (!r.failures.empty()) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& f : r.failures) {

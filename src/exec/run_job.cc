@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "exec/batch_sizer.h"
 #include "exec/job_context.h"
 #include "exec/task_runner.h"
 #include "nightshift/digest.h"
@@ -111,6 +112,20 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   }
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));
   NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
+  if (job.batch.auto_size() && !tr.tasks.empty()) {
+    NS_ASSIGN_OR_RETURN(auto probe_instance, ctx.model->CreateInstance());
+    NS_ASSIGN_OR_RETURN(exec::BatchSizeChoice choice,
+                        exec::ChooseBatchSize(probe_instance.get(), ctx.source.get(), ctx.binding.read, tr.tasks[0],
+                                              job.batch.max_memory, ledger.get(),
+                                              exec::BatchSizeKey(model_sha, job.model.device, job.model.threads,
+                                                                 ctx.binding.read)));
+    ctx.binding.read.batch_rows = choice.size;
+    std::string probes;
+    for (const auto& p : choice.probes) probes += fmt::format(" {}:{:.0f}/s", p.size, p.rows_per_s);
+    std::fprintf(stderr, "nightshift: batch.size auto -> %lld (%s)\n", static_cast<long long>(choice.size),
+                 choice.cached ? "cached in the ledger" : ("probed" + probes).c_str());
+  }
+  NS_RETURN_IF_ERROR(ledger->PutTuning(exec::RunBatchSizeKey(run.run_id), std::to_string(ctx.binding.read.batch_rows)));
   Ledger* l = ledger.get();
   tr.commit = [l, id = run.run_id](const ShardTask& task, const ShardOutput& out) {
     return l->CommitShard(id, task.shard_id, task.epoch, out.rows_written, out.output_file, out.dead_letter_file,
