@@ -34,6 +34,8 @@ struct ModelInputSpec {
   std::vector<std::string> columns;  // packed along the last axis, in this order
   DType dtype = DType::kFloat32;
   bool allow_nan = true;             // false: NaN/Inf in a row makes it a poison item
+  double pad_value = 0;              // fills variable-length list columns up to the batch's longest
+  std::string mask_of;               // this input is the 1/0 mask of that list column (columns = {it})
 };
 
 struct ModelOutputSpec {

@@ -40,6 +40,9 @@ struct SinkLayout {
   size_t keep_count = 0;                   // the first keep_count carried columns are written
   std::vector<std::string> key;            // key columns (a subset of carried)
   std::vector<OutputColumn> outputs;
+  // Batches may arrive out of row order (bucketing): sort each part by file
+  // row number before writing it.
+  bool restore_order = false;
 };
 
 struct ShardOutput {

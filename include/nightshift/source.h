@@ -57,15 +57,22 @@ struct InputPacking {
   bool allow_nan = true;
   // Elements per row contributed by each column (1 for a scalar column, the
   // list length for a list column); the tensor is [rows] + row_shape.
-  std::vector<int64_t> column_widths;
+  std::vector<int64_t> column_widths;  // -1: a variable-length list, padded per batch
   std::vector<bool> column_is_list;
-  std::vector<int64_t> row_shape;
+  std::vector<int64_t> row_shape;      // a -1 entry: the padded length of the batch
+  double pad_value = 0;
+  bool is_mask = false;  // 1 per list element of columns[0], 0 for padding
 };
 
 struct ReadLayout {
   std::vector<InputPacking> inputs;
   std::vector<std::string> carried;  // keep columns, then key columns not kept
   int64_t batch_rows = 1024;
+  // Bucketing: sort each shard's rows by the length of this list column
+  // before cutting batches (output order is restored by the sink), and cap a
+  // batch at `max_tokens` padded elements of that column (0: no cap).
+  std::string sort_by_length;
+  int64_t max_tokens = 0;
 };
 
 class Source {

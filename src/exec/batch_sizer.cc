@@ -45,7 +45,11 @@ std::string BatchSizeKey(const std::string& model_sha256, const std::string& dev
 
 Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source, const ReadLayout& layout,
                                         const ShardTask& shard, int64_t max_memory, Ledger* ledger,
-                                        const std::string& cache_key) {
+                                        const std::string& cache_key, const std::function<double()>& now) {
+  auto clock = [&now] {
+    if (now) return now();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
   BatchSizeChoice choice;
   NS_ASSIGN_OR_RETURN(auto cached, ledger->GetTuning(cache_key));
   if (cached.has_value()) {
@@ -97,9 +101,9 @@ Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source,
     double seconds = 0;
     Status s;
     while (times.size() < 3 || (seconds < kProbeSeconds && times.size() < 50)) {
-      auto t0 = std::chrono::steady_clock::now();
+      double t0 = clock();
       s = instance->Execute(inputs, &outputs);
-      double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double dt = clock() - t0;
       if (!s.ok()) break;
       times.push_back(dt);
       seconds += dt;

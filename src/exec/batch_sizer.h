@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,10 @@ std::string BatchSizeKey(const std::string& model_sha256, const std::string& dev
 // Picks the batch size. `shard` is the first pending shard (its rows are the
 // probe data). Errors only when the input cannot be read; a model that fails
 // on every probe size falls back to 1024 (the run then reports the failures).
+// `now` (seconds) times the probe calls; tests pass a simulated clock.
 Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source, const ReadLayout& layout,
                                         const ShardTask& shard, int64_t max_memory, Ledger* ledger,
-                                        const std::string& cache_key);
+                                        const std::string& cache_key,
+                                        const std::function<double()>& now = nullptr);
 
 }  // namespace nightshift::exec

@@ -47,7 +47,8 @@ int64_t ArrayLength(const std::string& sql_type) {
 
 Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::vector<InputColumn>& cols,
                  const std::string& where, InputPacking* out) {
-  if (in.dtype != spec.dtype) {
+  const bool is_mask = !in.mask_of.empty();
+  if (in.dtype != spec.dtype && !is_mask) {
     return Status(Code::kSchemaMismatch,
                   fmt::format("model.inputs '{}' has dtype {} but the model's input '{}' is {}", in.name,
                               DTypeName(in.dtype), spec.name, DTypeName(spec.dtype)));
@@ -59,8 +60,10 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
                               spec.name, DTypeName(in.dtype)));
   }
   out->columns = in.columns;
-  out->dtype = in.dtype;
+  out->dtype = is_mask ? spec.dtype : in.dtype;
   out->allow_nan = in.allow_nan;
+  out->pad_value = in.pad_value;
+  out->is_mask = is_mask;
   int64_t known = 0;
   int unknown_lists = 0;
   for (const auto& name : in.columns) {
@@ -85,6 +88,17 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
   bool static_dims = std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; });
   int64_t model_width = 1;
   for (int64_t d : dims) model_width *= d;
+  if (is_mask && out->column_is_list.size() == 1 && !out->column_is_list[0]) {
+    return Status(Code::kSchemaMismatch, fmt::format("model.inputs '{}' is the mask of '{}', which is not a list column",
+                                                     in.name, in.mask_of));
+  }
+  if (unknown_lists == 1 && in.columns.size() == 1 && !static_dims && dims.size() == 1) {
+    // One variable-length list column into a [batch, seq] input: padded per
+    // batch to its longest row with pad_value (and masked by a mask_of input).
+    out->column_widths = {-1};
+    out->row_shape = {-1};
+    return Status::Ok();
+  }
   if (unknown_lists > 0) {
     if (unknown_lists > 1 || !static_dims || model_width <= known) {
       return Status(Code::kSchemaMismatch,
@@ -159,6 +173,22 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, c
     b.read.inputs.push_back(std::move(p));
   }
   b.read.batch_rows = job.batch.auto_size() ? 1024 : job.batch.size;
+  b.read.max_tokens = job.batch.max_tokens;
+  if (!job.batch.sort_by_length.empty()) {
+    bool found = false;
+    for (const auto& in : b.read.inputs) {
+      for (size_t c = 0; c < in.columns.size(); ++c) {
+        if (in.columns[c] == job.batch.sort_by_length && in.column_is_list[c] && !in.is_mask) found = true;
+      }
+    }
+    if (!found) {
+      return Error(Code::kSchemaMismatch,
+                   fmt::format("batch.sort_by_length names '{}', which is not a list column fed to a model input",
+                               job.batch.sort_by_length));
+    }
+    b.read.sort_by_length = job.batch.sort_by_length;
+    b.sink.restore_order = true;
+  }
 
   // Outputs.
   b.sink.format = job.output.format;

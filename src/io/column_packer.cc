@@ -18,122 +18,121 @@ bool Finite(T v) {
   }
 }
 
-std::vector<int64_t> RowShape(const std::vector<int64_t>& row_shape, int64_t rows) {
-  std::vector<int64_t> shape;
-  shape.reserve(row_shape.size() + 1);
-  shape.push_back(rows);
-  shape.insert(shape.end(), row_shape.begin(), row_shape.end());
-  return shape;
+bool Valid(uint64_t* validity, idx_t row) { return validity == nullptr || duckdb_validity_row_is_valid(validity, row); }
+
+// Calls fn(chunk, chunk_row, batch_row) for every row the slices name.
+template <typename Fn>
+void ForEachRow(const std::vector<DuckCarriedRows::Slice>& slices, Fn&& fn) {
+  int64_t r = 0;
+  for (const auto& s : slices) {
+    for (idx_t i = 0; i < s.count; ++i) fn(s.chunk->get(), s.row(i), r++);
+  }
 }
 
 }  // namespace
 
 ColumnPacker::ColumnPacker(const std::vector<InputPacking>& inputs, std::vector<idx_t> first_column)
-    : inputs_(inputs), first_column_(std::move(first_column)) {
-  for (const auto& in : inputs_) {
-    int64_t n = 1;
-    for (int64_t d : in.row_shape) n *= d;
-    row_elems_.push_back(n);
-  }
+    : inputs_(inputs), first_column_(std::move(first_column)) {}
+
+int64_t ColumnPacker::ListLength(duckdb_data_chunk chunk, idx_t column, idx_t row) {
+  duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
+  if (!Valid(duckdb_vector_get_validity(vec), row)) return 0;
+  return static_cast<int64_t>(static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[row].length);
 }
 
-void ColumnPacker::Prepare(RowBatch* batch, int64_t capacity) const {
+int64_t ColumnPacker::MaxLength(size_t input, const std::vector<DuckCarriedRows::Slice>& slices) const {
+  int64_t longest = 1;  // a batch of empty lists still gets one (padding) column
+  ForEachRow(slices, [&](duckdb_data_chunk chunk, idx_t row, int64_t) {
+    longest = std::max(longest, ListLength(chunk, first_column_[input], row));
+  });
+  return longest;
+}
+
+void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBatch* batch) const {
   batch->inputs.resize(inputs_.size());
   for (size_t i = 0; i < inputs_.size(); ++i) {
+    const InputPacking& in = inputs_[i];
+    int64_t padded = in.column_widths.size() == 1 && in.column_widths[0] < 0 ? MaxLength(i, slices) : -1;
+    std::vector<int64_t> shape = {batch->num_rows};
+    for (int64_t d : in.row_shape) shape.push_back(d < 0 ? padded : d);
     Tensor& t = batch->inputs[i];
-    if (t.data() == nullptr || t.dtype() != inputs_[i].dtype) {
-      t = Tensor::Allocate(inputs_[i].dtype, RowShape(inputs_[i].row_shape, capacity));
+    if (t.data() == nullptr || t.dtype() != in.dtype) {
+      t = Tensor::Allocate(in.dtype, shape);
     } else {
-      t.Reshape(RowShape(inputs_[i].row_shape, capacity));
+      t.Reshape(shape);
     }
-  }
-}
-
-void ColumnPacker::Finish(RowBatch* batch) const {
-  for (size_t i = 0; i < inputs_.size(); ++i) {
-    batch->inputs[i].Reshape(RowShape(inputs_[i].row_shape, batch->num_rows));
-  }
-}
-
-void ColumnPacker::Pack(duckdb_data_chunk chunk, idx_t src_offset, idx_t count, RowBatch* batch,
-                        int64_t dst_row) const {
-  for (size_t i = 0; i < inputs_.size(); ++i) {
-    switch (inputs_[i].dtype) {
-      case DType::kFloat32: PackInput<float>(i, chunk, src_offset, count, batch, dst_row); break;
-      case DType::kFloat64: PackInput<double>(i, chunk, src_offset, count, batch, dst_row); break;
-      case DType::kInt64: PackInput<int64_t>(i, chunk, src_offset, count, batch, dst_row); break;
-      case DType::kInt32: PackInput<int32_t>(i, chunk, src_offset, count, batch, dst_row); break;
-      case DType::kInt8: PackInput<int8_t>(i, chunk, src_offset, count, batch, dst_row); break;
-      case DType::kUInt8: PackInput<uint8_t>(i, chunk, src_offset, count, batch, dst_row); break;
-      case DType::kBool: PackInput<bool>(i, chunk, src_offset, count, batch, dst_row); break;
+    switch (in.dtype) {
+      case DType::kFloat32: PackInput<float>(i, slices, padded, batch); break;
+      case DType::kFloat64: PackInput<double>(i, slices, padded, batch); break;
+      case DType::kInt64: PackInput<int64_t>(i, slices, padded, batch); break;
+      case DType::kInt32: PackInput<int32_t>(i, slices, padded, batch); break;
+      case DType::kInt8: PackInput<int8_t>(i, slices, padded, batch); break;
+      case DType::kUInt8: PackInput<uint8_t>(i, slices, padded, batch); break;
+      case DType::kBool: PackInput<bool>(i, slices, padded, batch); break;
       case DType::kFloat16:
       case DType::kBFloat16:
-        // Rejected when the layout is built (no SQL type to cast to).
-        break;
+        break;  // rejected when the layout is bound (no SQL type to cast to)
     }
   }
 }
 
 template <typename T>
-void ColumnPacker::PackInput(size_t input, duckdb_data_chunk chunk, idx_t src_offset, idx_t count,
-                             RowBatch* batch, int64_t dst_row) const {
+void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Slice>& slices, int64_t padded,
+                             RowBatch* batch) const {
   const InputPacking& in = inputs_[input];
-  const int64_t stride = row_elems_[input];
-  T* out = batch->inputs[input].data_as<T>() + dst_row * stride;
+  Tensor& t = batch->inputs[input];
+  const int64_t stride = batch->num_rows > 0 ? t.NumElements() / batch->num_rows : 0;
+  T* out = t.data_as<T>();
+  const T pad = static_cast<T>(in.pad_value);
   int64_t col_offset = 0;
   for (size_t c = 0; c < in.columns.size(); ++c) {
-    duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, first_column_[input] + c);
-    uint64_t* validity = duckdb_vector_get_validity(vec);
-    const int64_t width = in.column_widths[c];
+    const idx_t column = first_column_[input] + c;
+    const bool variable = in.column_widths[c] < 0;
+    const int64_t width = variable ? padded : in.column_widths[c];
     if (!in.column_is_list[c]) {
-      const T* src = static_cast<const T*>(duckdb_vector_get_data(vec)) + src_offset;
-      T* dst = out + col_offset;
-      for (idx_t r = 0; r < count; ++r) {
-        T v = src[r];
-        bool valid = validity == nullptr || duckdb_validity_row_is_valid(validity, src_offset + r);
-        if (!valid) {
-          batch->SetRowError(dst_row + static_cast<int64_t>(r),
-                             fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
+      ForEachRow(slices, [&](duckdb_data_chunk chunk, idx_t row, int64_t r) {
+        duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
+        T v = static_cast<const T*>(duckdb_vector_get_data(vec))[row];
+        if (!Valid(duckdb_vector_get_validity(vec), row)) {
+          batch->SetRowError(r, fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
           v = T{};
         } else if (!in.allow_nan && !Finite(v)) {
-          batch->SetRowError(dst_row + static_cast<int64_t>(r),
-                             fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
+          batch->SetRowError(r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
           v = T{};
         }
-        dst[r * stride] = v;
-      }
+        out[r * stride + col_offset] = v;
+      });
     } else {
-      // A list column: each row must hold exactly `width` elements.
-      const auto* entries = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec));
-      duckdb_vector child = duckdb_list_vector_get_child(vec);
-      const T* child_data = static_cast<const T*>(duckdb_vector_get_data(child));
-      uint64_t* child_validity = duckdb_vector_get_validity(child);
-      for (idx_t r = 0; r < count; ++r) {
-        T* dst = out + static_cast<int64_t>(r) * stride + col_offset;
-        int64_t row = dst_row + static_cast<int64_t>(r);
-        bool valid = validity == nullptr || duckdb_validity_row_is_valid(validity, src_offset + r);
-        const duckdb_list_entry& e = entries[src_offset + r];
-        if (!valid || static_cast<int64_t>(e.length) != width) {
-          batch->SetRowError(
-              row, valid ? fmt::format("list column '{}' has {} elements, the model needs {}",
-                                       in.columns[c], e.length, width)
-                         : fmt::format("null value in list column '{}'", in.columns[c]));
-          std::memset(static_cast<void*>(dst), 0, sizeof(T) * static_cast<size_t>(width));
-          continue;
+      ForEachRow(slices, [&](duckdb_data_chunk chunk, idx_t row, int64_t r) {
+        duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
+        T* dst = out + r * stride + col_offset;
+        const auto& e = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[row];
+        const bool valid = Valid(duckdb_vector_get_validity(vec), row);
+        const auto len = static_cast<int64_t>(e.length);
+        if (!valid || (!variable && len != width)) {
+          batch->SetRowError(r, valid ? fmt::format("list column '{}' has {} elements, the model needs {}",
+                                                    in.columns[c], e.length, width)
+                                      : fmt::format("null value in list column '{}'", in.columns[c]));
+          for (int64_t k = 0; k < width; ++k) dst[k] = pad;
+          return;
         }
-        std::memcpy(static_cast<void*>(dst), child_data + e.offset,
-                    sizeof(T) * static_cast<size_t>(width));
-        bool bad = false;
-        for (int64_t k = 0; k < width; ++k) {
-          bool ok = child_validity == nullptr ||
-                    duckdb_validity_row_is_valid(child_validity, e.offset + static_cast<idx_t>(k));
-          if (!ok || (!in.allow_nan && !Finite(dst[k]))) bad = true;
+        if (in.is_mask) {
+          for (int64_t k = 0; k < width; ++k) dst[k] = static_cast<T>(k < len ? 1 : 0);
+          return;
         }
-        if (bad) {
-          batch->SetRowError(row, fmt::format("null{} element in list column '{}'",
-                                              in.allow_nan ? "" : ", NaN or Inf", in.columns[c]));
+        duckdb_vector child = duckdb_list_vector_get_child(vec);
+        const T* src = static_cast<const T*>(duckdb_vector_get_data(child)) + e.offset;
+        std::memcpy(static_cast<void*>(dst), src, sizeof(T) * static_cast<size_t>(len));
+        for (int64_t k = len; k < width; ++k) dst[k] = pad;
+        uint64_t* child_validity = duckdb_vector_get_validity(child);
+        for (int64_t k = 0; k < len; ++k) {
+          if (!Valid(child_validity, e.offset + static_cast<idx_t>(k)) || (!in.allow_nan && !Finite(dst[k]))) {
+            batch->SetRowError(r, fmt::format("null{} element in list column '{}'", in.allow_nan ? "" : ", NaN or Inf",
+                                              in.columns[c]));
+            break;
+          }
         }
-      }
+      });
     }
     col_offset += width;
   }

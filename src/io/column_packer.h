@@ -1,8 +1,11 @@
-// ColumnPacker: copies DuckDB vectors into a batch's input tensors (the
-// "collector" between rows and tensors). Columns arrive already cast to the
-// tensor's dtype by the read query, so a scalar column is one strided copy and
-// a list column one memcpy per row; nulls, NaN/Inf (when not allowed) and list
-// length mismatches become row errors rather than failures of the batch.
+// ColumnPacker: copies the rows of a batch from DuckDB vectors into the
+// batch's input tensors (the "collector" between rows and tensors). Columns
+// arrive already cast to the tensor's dtype by the read query, so a scalar
+// column is one strided copy and a list column one memcpy per row. Nulls,
+// NaN/Inf (when not allowed) and list length mismatches become row errors
+// rather than failures of the batch. Variable-length list columns are padded
+// to the batch's longest row with the input's pad_value; a mask input gets 1
+// for each element and 0 for padding.
 #pragma once
 
 #include <duckdb.h>
@@ -10,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "io/duckdb_carried.h"
 #include "nightshift/row_batch.h"
 #include "nightshift/source.h"
 
@@ -21,23 +25,22 @@ class ColumnPacker {
   // its columns are consecutive.
   ColumnPacker(const std::vector<InputPacking>& inputs, std::vector<idx_t> first_column);
 
-  // Sizes `batch->inputs` for up to `capacity` rows (no allocation once sized).
-  void Prepare(RowBatch* batch, int64_t capacity) const;
-  // Copies rows [src_offset, src_offset + count) of `chunk` into rows
-  // [dst_row, dst_row + count) of the batch's input tensors.
-  void Pack(duckdb_data_chunk chunk, idx_t src_offset, idx_t count, RowBatch* batch,
-            int64_t dst_row) const;
-  // Shrinks the input tensors to the batch's final row count.
-  void Finish(RowBatch* batch) const;
+  // Fills batch->inputs from the rows `slices` name, in order; batch->num_rows
+  // must equal their total. Reuses the batch's tensor storage.
+  void Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBatch* batch) const;
+
+  // Length of the list in column `column` of the chunk at `row` (0 for null).
+  static int64_t ListLength(duckdb_data_chunk chunk, idx_t column, idx_t row);
 
  private:
   template <typename T>
-  void PackInput(size_t input, duckdb_data_chunk chunk, idx_t src_offset, idx_t count,
-                 RowBatch* batch, int64_t dst_row) const;
+  void PackInput(size_t input, const std::vector<DuckCarriedRows::Slice>& slices, int64_t padded,
+                 RowBatch* batch) const;
+  // The longest list of input i's (single, variable-length) column in the batch.
+  int64_t MaxLength(size_t input, const std::vector<DuckCarriedRows::Slice>& slices) const;
 
   const std::vector<InputPacking>& inputs_;
   std::vector<idx_t> first_column_;
-  std::vector<int64_t> row_elems_;  // elements per row of each input tensor
 };
 
 }  // namespace nightshift::io

@@ -140,7 +140,13 @@ class DuckSource final : public Source {
     std::vector<idx_t> carried_columns;
     for (size_t i = 0; i < layout.carried.size(); ++i) carried_columns.push_back(col++);
     ColumnPacker packer(layout.inputs, first_column);
-    Reader reader{this, &layout, &packer, carried_columns, next_batch, emit};
+    idx_t sort_column = 0;
+    for (size_t i = 0; i < layout.inputs.size(); ++i) {
+      for (size_t c = 0; c < layout.inputs[i].columns.size(); ++c) {
+        if (layout.inputs[i].columns[c] == layout.sort_by_length) sort_column = first_column[i] + c;
+      }
+    }
+    Reader reader{this, &layout, &packer, carried_columns, sort_column, next_batch, emit};
 
     size_t i = 0;
     while (i < shards.size()) {
@@ -173,47 +179,87 @@ class DuckSource final : public Source {
 
  private:
   // Streams one query whose first row is file row `first_row` and cuts its
-  // rows into batches of `shards` (rows outside every shard are skipped).
+  // rows into batches of `shards` (rows outside every shard, or not selected
+  // by a shard's row list, are skipped). Inputs are packed when a batch is
+  // complete, from the chunks it references. With bucketing, a shard's rows
+  // are staged, sorted by list length and cut by rows and padded tokens.
   struct Reader {
     DuckSource* source;
     const ReadLayout* layout;
     const ColumnPacker* packer;
     std::vector<idx_t> carried_columns;
+    idx_t sort_column = 0;  // select-list index of batch.sort_by_length's column
     const std::function<std::unique_ptr<RowBatch>()>& next_batch;
     const std::function<bool(std::unique_ptr<RowBatch>)>& emit;
     bool stopped = false;
+
+    // A staged row for bucketing.
+    struct Staged {
+      std::shared_ptr<DuckChunk> chunk;
+      idx_t row;
+      int64_t file_row;
+      int64_t length;
+    };
+
+    std::unique_ptr<RowBatch> batch;
+    std::unique_ptr<DuckCarriedRows> carried;
+    int64_t seq = 0;
+
+    void StartBatch(const ShardTask& s, int64_t first) {
+      batch = next_batch();
+      batch->shard_id = s.shard_id;
+      batch->shard_index = s.shard_index;
+      batch->epoch = s.epoch;
+      batch->seq = seq++;
+      batch->last_in_shard = false;
+      batch->first_row = first;
+      batch->num_rows = 0;
+      batch->row_errors.clear();
+      batch->row_attempts.clear();
+      batch->row_numbers.clear();
+      batch->outputs.clear();
+      carried = std::make_unique<DuckCarriedRows>(carried_columns);
+    }
+
+    bool Flush(bool last) {
+      batch->last_in_shard = last;
+      packer->Pack(carried->slices(), batch.get());
+      batch->carried = std::move(carried);
+      return emit(std::move(batch));
+    }
+
+    // Cuts a shard's staged rows, shortest first, into batches.
+    bool FlushBucketed(const ShardTask& s, std::vector<Staged>& staged) {
+      std::stable_sort(staged.begin(), staged.end(),
+                       [](const Staged& a, const Staged& b) { return a.length < b.length; });
+      size_t i = 0;
+      while (i < staged.size()) {
+        StartBatch(s, staged[i].file_row);
+        int64_t longest = 0;
+        while (i < staged.size() && batch->num_rows < layout->batch_rows) {
+          int64_t l = std::max<int64_t>(1, std::max(longest, staged[i].length));
+          if (layout->max_tokens > 0 && batch->num_rows > 0 && (batch->num_rows + 1) * l > layout->max_tokens) break;
+          longest = l;
+          carried->AddRow(staged[i].chunk, staged[i].row);
+          batch->row_numbers.push_back(staged[i].file_row);
+          batch->num_rows++;
+          ++i;
+        }
+        if (!Flush(i == staged.size())) return false;
+      }
+      return true;
+    }
 
     Status Scan(const std::string& sql, std::span<const ShardTask> shards, int64_t first_row) {
       const InputFile& file = source->files_[shards[0].file_index];
       std::string where = source->Where(shards[0].file_index);
       NS_ASSIGN_OR_RETURN(DuckResult result, source->conn_->Stream(sql, where));
+      const bool bucketing = !layout->sort_by_length.empty();
       int64_t row = first_row;  // file row number of the next row the query yields
       size_t si = 0;            // current shard
-      std::unique_ptr<RowBatch> batch;
-      int64_t seq = 0;
-      std::unique_ptr<DuckCarriedRows> carried;
-      auto start_batch = [&](const ShardTask& s) {
-        batch = next_batch();
-        batch->shard_id = s.shard_id;
-        batch->shard_index = s.shard_index;
-        batch->epoch = s.epoch;
-        batch->seq = seq++;
-        batch->last_in_shard = false;
-        batch->first_row = row;
-        batch->num_rows = 0;
-        batch->row_errors.clear();
-        batch->row_attempts.clear();
-        batch->row_numbers.clear();
-        batch->outputs.clear();
-        packer->Prepare(batch.get(), layout->batch_rows);
-        carried = std::make_unique<DuckCarriedRows>(carried_columns);
-      };
-      auto flush = [&](bool last) -> bool {
-        batch->last_in_shard = last;
-        packer->Finish(batch.get());
-        batch->carried = std::move(carried);
-        return emit(std::move(batch));
-      };
+      seq = 0;
+      batch.reset();
+      std::vector<Staged> staged;
       for (;;) {
         if (source->interrupted_.load()) {
           stopped = true;
@@ -239,46 +285,61 @@ class DuckSource final : public Source {
             row += skip;
             continue;
           }
-          if (!batch) {
-            seq = (row == s.row_begin) ? 0 : seq;
-            start_batch(s);
-          }
-          int64_t take = std::min({n - off, s.row_end - row, layout->batch_rows - batch->num_rows});
+          int64_t take = std::min(n - off, s.row_end - row);
           if (!s.rows.empty()) {
-            // Only selected rows: take the run of consecutive selected rows
-            // starting here, or skip to the next selected one.
+            // Only selected rows: skip to the next selected one, or take the
+            // run of consecutive selected rows starting here.
             auto it = std::lower_bound(s.rows.begin(), s.rows.end(), row);
-            if (it == s.rows.end()) {
-              take = std::min(n - off, s.row_end - row);  // nothing left in this shard
-              off += take;
-              row += take;
-            } else if (*it > row) {
-              take = std::min(n - off, *it - row);
-              off += take;
-              row += take;
-            } else {
-              int64_t run = 1;
-              while (run < take && it + run != s.rows.end() && *(it + run) == row + run) ++run;
-              take = run;
-              packer->Pack(chunk->get(), static_cast<idx_t>(off), static_cast<idx_t>(take), batch.get(),
-                           batch->num_rows);
-              carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
-              for (int64_t k = 0; k < take; ++k) batch->row_numbers.push_back(row + k);
-              batch->num_rows += take;
-              off += take;
-              row += take;
+            if (it == s.rows.end() || *it > row) {
+              int64_t skip = it == s.rows.end() ? take : std::min(take, *it - row);
+              off += skip;
+              row += skip;
+              if (row == s.row_end) {  // defensive: row_end is past the last selected row
+                if (batch && !Flush(true)) {
+                  stopped = true;
+                  return Status::Ok();
+                }
+                ++si;
+                seq = 0;
+              }
+              continue;
+            }
+            int64_t run = 1;
+            while (run < take && it + run != s.rows.end() && *(it + run) == row + run) ++run;
+            take = run;
+          }
+          if (bucketing) {
+            for (int64_t k = 0; k < take; ++k) {
+              auto r = static_cast<idx_t>(off + k);
+              staged.push_back({chunk, r, row + k, ColumnPacker::ListLength(chunk->get(), sort_column, r)});
             }
           } else {
-            packer->Pack(chunk->get(), static_cast<idx_t>(off), static_cast<idx_t>(take), batch.get(),
-                         batch->num_rows);
+            if (!batch) {
+              if (row == s.row_begin) seq = 0;
+              StartBatch(s, row);
+            }
+            take = std::min(take, layout->batch_rows - batch->num_rows);
             carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
+            if (!s.rows.empty()) {
+              for (int64_t k = 0; k < take; ++k) batch->row_numbers.push_back(row + k);
+            }
             batch->num_rows += take;
-            off += take;
-            row += take;
           }
+          off += take;
+          row += take;
           bool shard_done = row == s.row_end;
-          if (shard_done || batch->num_rows == layout->batch_rows) {
-            if (!flush(shard_done)) {
+          if (bucketing) {
+            if (shard_done) {
+              seq = 0;
+              if (!FlushBucketed(s, staged)) {
+                stopped = true;
+                return Status::Ok();
+              }
+              staged.clear();
+              ++si;
+            }
+          } else if (shard_done || batch->num_rows == layout->batch_rows) {
+            if (!Flush(shard_done)) {
               stopped = true;
               return Status::Ok();
             }

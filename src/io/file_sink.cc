@@ -115,6 +115,7 @@ class FileShardWriter final : public ShardWriter {
     for (const auto& c : layout_.outputs) {
       cols += fmt::format("{}{} {}", cols.empty() ? "" : ", ", QuoteIdent(c.name), SqlType(c));
     }
+    if (layout_.restore_order) cols += ", __ns_row BIGINT";
     NS_RETURN_IF_ERROR(conn_->Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", table_, cols),
                                    "creating the output table"));
     std::string dl_cols;
@@ -142,7 +143,7 @@ class FileShardWriter final : public ShardWriter {
       for (idx_t i = 0; i < slice.count; ++i) {
         int64_t r = row + static_cast<int64_t>(i);
         if (!batch.RowFailed(r)) {
-          sel[n] = static_cast<sel_t>(slice.offset + i);
+          sel[n] = static_cast<sel_t>(slice.row(i));
           batch_rows[n] = static_cast<sel_t>(r);
           ++n;
         }
@@ -157,6 +158,11 @@ class FileShardWriter final : public ShardWriter {
           NS_RETURN_IF_ERROR(WriteOutput(layout_.outputs[o], batch,
                                          duckdb_data_chunk_get_vector(out_chunk_, layout_.keep_count + o),
                                          batch_rows.data(), n));
+        }
+        if (layout_.restore_order) {
+          auto* rn = static_cast<int64_t*>(duckdb_vector_get_data(
+              duckdb_data_chunk_get_vector(out_chunk_, layout_.keep_count + layout_.outputs.size())));
+          for (idx_t i = 0; i < n; ++i) rn[i] = batch.RowNumber(batch_rows[i]);
         }
         duckdb_data_chunk_set_size(out_chunk_, n);
         if (duckdb_append_data_chunk(appender_, out_chunk_) == DuckDBError) {
@@ -219,8 +225,8 @@ class FileShardWriter final : public ShardWriter {
     std::string tmp = JoinPath(layout_.output_dir, fmt::format(".{}.tmp-{}", name, epoch_));
     temps_.push_back(tmp);
     NS_RETURN_IF_ERROR(conn_->Exec(
-        fmt::format("COPY (SELECT {} FROM {}) TO {} ({})", CopySelect(), table_, QuoteString(tmp),
-                    CopyOptions(layout_.format)),
+        fmt::format("COPY (SELECT {} FROM {}{}) TO {} ({})", CopySelect(), table_,
+                    layout_.restore_order ? " ORDER BY __ns_row" : "", QuoteString(tmp), CopyOptions(layout_.format)),
         fmt::format("writing output of shard {}", shard_id_)));
     NS_RETURN_IF_ERROR(env->PublishFile(tmp, JoinPath(layout_.output_dir, name)));
     out.output_file = name;
@@ -234,7 +240,8 @@ class FileShardWriter final : public ShardWriter {
   // Parquet has no 128-bit integer: DuckDB would write HUGEINT as DOUBLE and
   // round large keys, so such columns are written as DECIMAL(38,0), exact.
   std::string CopySelect() const {
-    if (layout_.format != OutputFormat::kParquet) return "*";
+    std::string star = layout_.restore_order ? "* EXCLUDE (__ns_row)" : "*";
+    if (layout_.format != OutputFormat::kParquet) return star;
     std::string replace;
     for (size_t i = 0; i < layout_.keep_count; ++i) {
       const std::string& t = layout_.carried_types[i];
@@ -243,7 +250,7 @@ class FileShardWriter final : public ShardWriter {
         replace += fmt::format("{}CAST({} AS DECIMAL(38,0)) AS {}", replace.empty() ? "" : ", ", c, c);
       }
     }
-    return replace.empty() ? "*" : "* REPLACE (" + replace + ")";
+    return replace.empty() ? star : star + " REPLACE (" + replace + ")";
   }
 
   size_t KeyIndex(size_t k) const {
@@ -287,7 +294,7 @@ class FileShardWriter final : public ShardWriter {
     for (idx_t i = 0; i < slice.count; ++i) {
       size_t r = static_cast<size_t>(row) + i;
       if (!batch.RowFailed(static_cast<int64_t>(r))) continue;
-      sel[n] = static_cast<sel_t>(slice.offset + i);
+      sel[n] = static_cast<sel_t>(slice.row(i));
       rows[n] = batch.RowNumber(static_cast<int64_t>(r));
       const std::string& e = batch.row_errors[r];
       duckdb_vector_assign_string_element_len(err_vec, n, e.data(), e.size());

@@ -159,5 +159,54 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
   EXPECT_EQ(names, (std::vector<std::string>{"_failed", "part-000000.parquet"}));
 }
 
+TEST_F(IoTest, BucketingSortsByLengthAndCapsPaddedTokens) {
+  std::string path = JoinPath(dir_, "l.parquet");
+  // Lengths cycle 1..9 over 300 rows.
+  ASSERT_TRUE(conn_->Exec("COPY (SELECT range AS id, list_transform(range(1 + range % 9), x -> x::BIGINT) AS t "
+                          "FROM range(300)) TO '" + path + "' (FORMAT parquet)")
+                  .ok());
+  InputSpec spec;
+  spec.path = path;
+  auto src = OpenSource(spec, 1).value();
+  ReadLayout layout;
+  InputPacking p;
+  p.columns = {"t"};
+  p.dtype = DType::kInt64;
+  p.column_widths = {-1};
+  p.column_is_list = {true};
+  p.row_shape = {-1};
+  p.pad_value = -7;
+  layout.inputs = {p};
+  layout.carried = {"id"};
+  layout.batch_rows = 64;
+  layout.sort_by_length = "t";
+  layout.max_tokens = 100;
+  int64_t rows = 0, last_width = 0;
+  bool saw_last = false;
+  Status s = src->Read(
+      layout, std::vector<ShardTask>{{0, 0, 0, 0, 300, 1}}, [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> b) {
+        const Tensor& t = b->inputs[0];
+        int64_t width = t.shape()[1];
+        EXPECT_LE(b->num_rows * width, 100);  // max_tokens
+        EXPECT_LE(b->num_rows, 64);
+        EXPECT_GE(width, last_width);  // shortest first
+        last_width = width;
+        EXPECT_EQ(static_cast<int64_t>(b->row_numbers.size()), b->num_rows);
+        for (int64_t r = 0; r < b->num_rows; ++r) {
+          int64_t len = 1 + b->RowNumber(r) % 9;
+          for (int64_t k = 0; k < width; ++k) {
+            EXPECT_EQ(t.data_as<int64_t>()[r * width + k], k < len ? k : -7);
+          }
+        }
+        rows += b->num_rows;
+        saw_last = saw_last || b->last_in_shard;
+        return true;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(rows, 300);
+  EXPECT_TRUE(saw_last);
+}
+
 }  // namespace
 }  // namespace nightshift::io

@@ -20,6 +20,8 @@ constexpr SchemaNode kModelInput[] = {
     {"columns", K::kValue, {}},
     {"dtype", K::kValue, {}},
     {"allow_nan", K::kValue, {}},
+    {"pad_value", K::kValue, {}},
+    {"mask_of", K::kValue, {}},
 };
 constexpr SchemaNode kModelOutput[] = {
     {"name", K::kValue, {}},

@@ -97,8 +97,18 @@ Status ReadModelInputs(const NodeReader& r, const YAML::Node& model, ModelSpec* 
                       fmt::format("model input '{}' is listed twice", input.name));
       }
     }
-    NS_ASSIGN_OR_RETURN(YAML::Node columns, r.Require(item, path, "columns"));
-    NS_ASSIGN_OR_RETURN(input.columns, r.StringList(columns, JoinKey(path, "columns"), 1, false));
+    if (std::optional<YAML::Node> mask_of = NodeReader::Find(item, "mask_of")) {
+      // An attention mask: 1 for each element of a list column, 0 for padding.
+      NS_ASSIGN_OR_RETURN(input.mask_of, r.String(*mask_of, JoinKey(path, "mask_of")));
+      if (NodeReader::Find(item, "columns")) {
+        return r.Fail(*mask_of, JoinKey(path, "mask_of"), "give either columns or mask_of, not both");
+      }
+      input.columns = {input.mask_of};
+      input.dtype = DType::kInt64;
+    } else {
+      NS_ASSIGN_OR_RETURN(YAML::Node columns, r.Require(item, path, "columns"));
+      NS_ASSIGN_OR_RETURN(input.columns, r.StringList(columns, JoinKey(path, "columns"), 1, false));
+    }
     if (std::optional<YAML::Node> dtype = NodeReader::Find(item, "dtype")) {
       const std::string dtype_path = JoinKey(path, "dtype");
       NS_ASSIGN_OR_RETURN(std::string text, r.String(*dtype, dtype_path));
@@ -107,6 +117,13 @@ Status ReadModelInputs(const NodeReader& r, const YAML::Node& model, ModelSpec* 
       input.dtype = *parsed;
     }
     NS_RETURN_IF_ERROR(r.ReadBool(item, path, "allow_nan", &input.allow_nan));
+    if (std::optional<YAML::Node> pad = NodeReader::Find(item, "pad_value")) {
+      try {
+        input.pad_value = pad->as<double>();
+      } catch (const std::exception&) {
+        return r.Fail(*pad, JoinKey(path, "pad_value"), "expected a number");
+      }
+    }
     spec->inputs.push_back(std::move(input));
   }
   return Status::Ok();

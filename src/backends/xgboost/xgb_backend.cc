@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <fstream>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "nightshift/env.h"
 #include "xgb_instance.h"
 #include "xgb_status.h"
+#include "xgb_ubjson.h"
 
 namespace nightshift {
 namespace xgb {
@@ -39,6 +41,29 @@ Status CheckDevice(const std::string& device) {
       fmt::format("unknown model.device '{}' for the xgboost backend (supported: cpu)", device));
 }
 
+// When XGBoost would parse the file as UBJSON, checks its structure first
+// (see xgb_ubjson.h: XGBoost's reader overruns its buffer on a truncated
+// file). ModelError "`context`: <why>" when it is not valid.
+Status CheckUbjsonFile(const std::string& path, const std::string& context) {
+  char head[2] = {0, 0};
+  std::streamsize got = 0;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status(Code::kModelError, fmt::format("{}: cannot open it", context));
+    in.read(head, sizeof(head));
+    got = in.gcount();
+  }
+  if (!MayLoadAsUbjson(path, std::string_view(head, static_cast<size_t>(got)))) {
+    return Status::Ok();
+  }
+  Result<std::string> bytes = Env::Default()->ReadFile(path);
+  if (!bytes.has_value()) return bytes.error().WithContext(context);
+  Status valid = CheckUbjson(*bytes);
+  if (!valid.ok())
+    return Status(Code::kModelError, fmt::format("{}: {}", context, valid.message()));
+  return Status::Ok();
+}
+
 // Opens a booster on the model file. NotFound when the file is missing
 // (checked before XGBoost, whose message would not say so plainly); ModelError
 // with the path and XGBoost's reason when it cannot be loaded. `threads` > 0
@@ -55,11 +80,12 @@ Result<Booster> OpenBooster(const std::string& path, int threads) {
     return Error(Code::kModelError,
                  fmt::format("model path '{}' is a directory, not an XGBoost model file", path));
   }
+  std::string context = fmt::format("cannot load XGBoost model '{}'", path);
+  NS_RETURN_IF_ERROR(CheckUbjsonFile(path, context));
   BoosterHandle handle = nullptr;
   NS_RETURN_IF_ERROR(
       XgbStatus(XGBoosterCreate(nullptr, 0, &handle), "cannot create an XGBoost booster"));
   Booster booster(handle);
-  std::string context = fmt::format("cannot load XGBoost model '{}'", path);
   Status loaded = XgbStatus(XGBoosterLoadModel(handle, path.c_str()), context);
   if (loaded.code() == Code::kOutOfMemory) {
     // Loading is deterministic: XGBoost's legacy binary reader sizes its
