@@ -83,6 +83,12 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
       known += w;
     }
   }
+  if (!spec.shape.empty() && spec.shape[0] > 1) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model input '{}' has a fixed batch dimension of {} ({}): nightshift needs a dynamic "
+                              "batch dimension (export the model with a dynamic axis 0)",
+                              spec.name, spec.shape[0], ShapeText(spec.shape)));
+  }
   // Non-batch dimensions of the model input.
   std::vector<int64_t> dims(spec.shape.begin() + (spec.shape.empty() ? 0 : 1), spec.shape.end());
   bool static_dims = std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; });
@@ -173,6 +179,9 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, c
     b.read.inputs.push_back(std::move(p));
   }
   b.read.batch_rows = job.batch.auto_size() ? 1024 : job.batch.size;
+  for (const auto& spec : model.inputs()) {
+    if (!spec.shape.empty() && spec.shape[0] == 1) b.read.batch_rows = 1;  // a model exported for one row
+  }
   b.read.max_tokens = job.batch.max_tokens;
   if (!job.batch.sort_by_length.empty()) {
     bool found = false;

@@ -58,6 +58,8 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
   mc.device = job.model.device;
   mc.threads = job.model.threads;
   for (const auto& o : job.model.outputs) mc.output_names.push_back(o.name);
+  for (const auto& i : job.model.inputs) mc.input_names.push_back(i.name);
+  mc.precision = job.model.precision;
   NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(mc));
   NS_ASSIGN_OR_RETURN(ctx.binding, Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
   return ctx;

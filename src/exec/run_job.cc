@@ -46,6 +46,13 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
   const std::string fingerprint = plan::Fingerprint(job, ctx.source->files());
   const std::string run_id = options.run_id.empty() ? plan::DeriveRunId(job, fingerprint) : options.run_id;
+  if (run_id.empty() || run_id == "." || run_id == ".." ||
+      run_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+          std::string::npos) {
+    return Error(Code::kInvalidJob, fmt::format("--run-id '{}' may only hold letters, digits, '_', '.' and '-' "
+                                                "(it becomes part of output.path)",
+                                                run_id));
+  }
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
 
   RunReport report;
@@ -112,7 +119,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   }
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));
   NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
-  if (job.batch.auto_size() && !tr.tasks.empty()) {
+  bool one_row_model = false;  // exported with batch dimension 1: the binder fixed the size
+  for (const auto& spec : ctx.model->inputs()) one_row_model |= !spec.shape.empty() && spec.shape[0] == 1;
+  if (job.batch.auto_size() && !tr.tasks.empty() && !one_row_model) {
     NS_ASSIGN_OR_RETURN(auto probe_instance, ctx.model->CreateInstance());
     NS_ASSIGN_OR_RETURN(exec::BatchSizeChoice choice,
                         exec::ChooseBatchSize(probe_instance.get(), ctx.source.get(), ctx.binding.read, tr.tasks[0],

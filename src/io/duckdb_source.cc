@@ -74,6 +74,15 @@ class DuckSource final : public Source {
       }
       cols.push_back(std::move(c));
     }
+    // When DuckDB cannot work out a CSV's dialect (ragged rows, an unclosed
+    // quote) it reads each line as one text column named after the header.
+    if (spec_.query.empty() && files_[file_index].format == InputFormat::kCsv && cols.size() == 1 &&
+        cols[0].sql_type == "VARCHAR" && cols[0].name.find(',') != std::string::npos) {
+      return Error(Code::kInvalidData,
+                   fmt::format("cannot parse CSV file '{}': its rows do not split into the header's columns "
+                               "(ragged rows or an unterminated quote?)",
+                               files_[file_index].path));
+    }
     return cols;
   }
 

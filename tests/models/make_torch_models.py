@@ -25,6 +25,8 @@ Writes:
   rejects_negative.pt forward(x) -> x * 10, raises for a batch holding a negative value
   int_arg.pt          forward(x, k: int) -> x * k (an argument nightshift cannot feed)
   bad_meta.pt         forward(x) -> x + 0.5, whose nightshift.json names an input it lacks
+  needs_nonzero.pt    forward(x) -> 1 / x, raises for a zero; nightshift.json: x [-1, 1],
+                      "probe": false
   garbage.pt          bytes that are not a TorchScript archive
 """
 
@@ -130,6 +132,13 @@ class RejectsNegative(nn.Module):
         return x * 10
 
 
+class NeedsNonzero(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        if bool((x == 0).any()):
+            raise ValueError("zero input")
+        return 1 / x
+
+
 class IntArg(nn.Module):
     def forward(self, x: Tensor, k: int) -> Tensor:
         return x * k
@@ -152,6 +161,8 @@ def main():
     save(RejectsNegative(), os.path.join(outdir, "rejects_negative.pt"))
     save(IntArg(), os.path.join(outdir, "int_arg.pt"))
     save(AddHalf(), os.path.join(outdir, "bad_meta.pt"), {"inputs": [{"name": "features"}]})
+    save(NeedsNonzero(), os.path.join(outdir, "needs_nonzero.pt"),
+         {"inputs": [{"name": "x", "shape": [-1, 1]}], "probe": False})
     with open(os.path.join(outdir, "garbage.pt"), "wb") as f:
         f.write(b"this is not a TorchScript archive\n" * 10)
 

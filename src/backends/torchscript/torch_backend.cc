@@ -46,9 +46,9 @@ Result<c10::Device> ParseDevice(const std::string& device) {
     const char* end = lower.data() + lower.size();
     auto [ptr, ec] = std::from_chars(lower.data() + 5, end, index);
     if (ec != std::errc() || ptr != end || index < 0) {
-      return Error(Code::kInvalidJob,
-                   fmt::format("bad model.device '{}': expected cuda:N with N a device number",
-                               device));
+      return Error(
+          Code::kInvalidJob,
+          fmt::format("bad model.device '{}': expected cuda:N with N a device number", device));
     }
   }
   if (!at::hasCUDA()) {
@@ -63,9 +63,9 @@ Result<c10::Device> ParseDevice(const std::string& device) {
   }
   int count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {
-    return Error(Code::kInvalidJob,
-                 fmt::format("model.device is '{}' but there are only {} CUDA device(s)", device,
-                             count));
+    return Error(
+        Code::kInvalidJob,
+        fmt::format("model.device is '{}' but there are only {} CUDA device(s)", device, count));
   }
   return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index));
 }
@@ -81,8 +81,9 @@ Result<c10::ScalarType> ParsePrecision(const std::string& precision, const c10::
     }
     return c10::ScalarType::Half;
   }
-  return Error(Code::kInvalidJob,
-               fmt::format("unknown model.precision '{}' (supported: fp32, fp16, bf16)", precision));
+  return Error(
+      Code::kInvalidJob,
+      fmt::format("unknown model.precision '{}' (supported: fp32, fp16, bf16)", precision));
 }
 
 // Loads the archive at `path` onto `device`, in eval mode. NotFound when the
@@ -125,12 +126,13 @@ struct DiscoveredOutput {
   std::string unsupported;  // non-empty: the dtype nightshift cannot return
 };
 
-// Runs forward() once on a zero-filled batch of two rows. nullopt when it
-// throws (the model may reject zeros): outputs then stay undiscovered.
+// Runs forward() once on a zero-filled batch of two rows to learn the
+// outputs. nullopt when that ran out of memory (the outputs then stay
+// undiscovered); ModelError when forward() failed otherwise (most often: the
+// job's dtypes or widths do not fit the model) or returned no tensors.
 // REQUIRES: ShapesKnown(plan->inputs).
-std::optional<std::vector<DiscoveredOutput>> Probe(torch::jit::Module* module,
-                                                   const std::shared_ptr<const ForwardPlan>& plan,
-                                                   Status* bad_result) {
+Result<std::optional<std::vector<DiscoveredOutput>>> Probe(
+    torch::jit::Module* module, const std::shared_ptr<const ForwardPlan>& plan) {
   std::vector<Tensor> inputs;
   for (const TensorSpec& spec : plan->inputs) {
     std::vector<int64_t> shape = spec.shape;
@@ -140,12 +142,24 @@ std::optional<std::vector<DiscoveredOutput>> Probe(torch::jit::Module* module,
   TorchInstance instance(std::move(*module), plan, {});
   Result<c10::IValue> result = instance.Forward(inputs);
   *module = std::move(instance).ReleaseModule();
-  if (!result.has_value()) return std::nullopt;
+  if (!result.has_value()) {
+    if (result.error().code() == Code::kOutOfMemory) return std::nullopt;
+    std::vector<std::string> specs;
+    for (const TensorSpec& spec : plan->inputs) {
+      specs.push_back(
+          fmt::format("{} {}[{}]", spec.name, DTypeName(spec.dtype), fmt::join(spec.shape, ", ")));
+    }
+    return Error(
+        result.error().code() == Code::kSchemaMismatch ? Code::kSchemaMismatch : Code::kModelError,
+        fmt::format("model '{}' fails on a zero-filled batch of 2 rows of its declared "
+                    "inputs ({}), which nightshift runs at load to learn its outputs "
+                    "(\"probe\": false in the archive's {} skips it): {}",
+                    plan->path, fmt::join(specs, ", "), kMetadataFile, result.error().message()));
+  }
   std::vector<std::string> names = ResultNames(*result);
   if (names.empty()) {
     Result<at::Tensor> none = SelectOutput(*result, "output");
-    *bad_result = none.error().WithContext(fmt::format("model '{}'", plan->path));
-    return std::nullopt;
+    return Error(none.error().WithContext(fmt::format("model '{}'", plan->path)));
   }
   std::vector<DiscoveredOutput> outputs;
   for (const std::string& name : names) {
@@ -277,12 +291,12 @@ class TorchBackend final : public Backend {
     if (config.threads > 0) at::set_num_threads(config.threads);
 
     std::string metadata;
-    NS_ASSIGN_OR_RETURN(torch::jit::Module module, LoadModule(config.path, plan->device, &metadata));
-    return CatchTorchErrors(
-        fmt::format("cannot load TorchScript model '{}'", config.path),
-        [&]() -> Result<std::unique_ptr<Model>> {
-          return Build(config, std::move(plan), std::move(module), metadata);
-        });
+    NS_ASSIGN_OR_RETURN(torch::jit::Module module,
+                        LoadModule(config.path, plan->device, &metadata));
+    return CatchTorchErrors(fmt::format("cannot load TorchScript model '{}'", config.path),
+                            [&]() -> Result<std::unique_ptr<Model>> {
+                              return Build(config, std::move(plan), std::move(module), metadata);
+                            });
   }
 
  private:
@@ -292,16 +306,16 @@ class TorchBackend final : public Backend {
                                               torch::jit::Module module,
                                               const std::string& metadata) {
     NS_ASSIGN_OR_RETURN(ForwardSignature sig, ReadForwardSignature(module, config.path));
-    NS_RETURN_IF_ERROR(DeclareInputs(metadata, config.input_hints, config.path, &sig.inputs));
+    bool probe = true;
+    NS_RETURN_IF_ERROR(
+        DeclareInputs(metadata, config.input_hints, config.path, &sig.inputs, &probe));
     plan->args = std::move(sig.args);
     plan->inputs = std::move(sig.inputs);
     std::shared_ptr<const ForwardPlan> shared = std::move(plan);
 
     std::optional<std::vector<DiscoveredOutput>> found;
-    if (ShapesKnown(shared->inputs)) {
-      Status bad_result;
-      found = Probe(&module, shared, &bad_result);
-      if (!bad_result.ok()) return Error(std::move(bad_result));
+    if (probe && ShapesKnown(shared->inputs)) {
+      NS_ASSIGN_OR_RETURN(found, Probe(&module, shared));
     }
     std::vector<TensorSpec> outputs, selected;
     if (found.has_value()) {

@@ -37,11 +37,14 @@ namespace nightshift {
 // Outputs: the job's output names pick from forward()'s result: "output" (or
 // "0") for a single tensor, "0", "1", ... for a tuple or list, keys for a
 // dict. When every input's shape is known but the batch dimension, LoadModel
-// runs forward() once on a zero-filled batch of 2 rows to learn the outputs'
-// names, dtypes and shapes: Model::outputs() lists them all and an unknown
-// output name is a SchemaMismatch at load. Otherwise (or when that probe
-// throws) Model::outputs() lists the selected names as float32 [-1, -1], the
-// names are checked on the first batch, and outputs are converted to float32.
+// runs forward() once on a zero-filled batch of 2 rows (the probe) to learn
+// the outputs' names, dtypes and shapes: Model::outputs() lists them all and
+// an unknown output name is a SchemaMismatch at load; a probe that fails
+// (e.g. the job's dtypes or widths do not fit the model) is a ModelError at
+// load. Otherwise (no shapes, "probe": false in nightshift.json, or the probe
+// ran out of memory) Model::outputs() lists the selected names as float32
+// [-1, -1], the names are checked on the first batch, and outputs are
+// converted to float32.
 //
 // Model: thread-safe. Each instance loads the archive itself (the first
 // reuses the module LoadModel loaded). See TorchInstance for how batches run.

@@ -249,10 +249,34 @@ TEST_F(TorchMlpTest, WrongWidthIsAModelErrorWithTorchsReason) {
 }
 
 TEST_F(TorchMlpTest, UnknownOutputNameFailsAtLoadWhenShapesAreKnown) {
-  auto model = Load("mlp.pt", {"probabilities"}, {TensorSpec{"features", DType::kFloat32, {-1, 4}}});
+  auto model =
+      Load("mlp.pt", {"probabilities"}, {TensorSpec{"features", DType::kFloat32, {-1, 4}}});
   ASSERT_FALSE(model.has_value());
   EXPECT_EQ(model.error().code(), Code::kSchemaMismatch);
   EXPECT_THAT(model.error().message(), HasSubstr("no output 'probabilities' (outputs: output)"));
+}
+
+TEST_F(TorchMlpTest, ProbeFailureIsAModelErrorAtLoad) {
+  // The job says 5 columns; the model takes 4.
+  auto model = Load("mlp.pt", {"output"}, {TensorSpec{"features", DType::kFloat32, {-1, 5}}});
+  ASSERT_FALSE(model.has_value());
+  EXPECT_EQ(model.error().code(), Code::kModelError);
+  EXPECT_THAT(model.error().message(),
+              AllOf(HasSubstr(ModelPath("mlp.pt")), HasSubstr("features float32[-1, 5]"),
+                    HasSubstr("mat1 and mat2 shapes cannot be multiplied")));
+}
+
+TEST_F(TorchBackendTest, ProbeCanBeTurnedOffInTheArchive) {
+  auto model = Load("needs_nonzero.pt", {"output"});
+  ASSERT_TRUE(model.has_value()) << model.error().ToString();
+  EXPECT_EQ((*model)->inputs()[0].shape, (std::vector<int64_t>{-1, 1}));
+  EXPECT_EQ((*model)->outputs()[0].shape, (std::vector<int64_t>{-1, -1}));  // not probed
+  auto instance = Instance(**model);
+  Tensor x = FloatTensor({2, 1}, {2, -4});
+  std::vector<Tensor> outputs;
+  Status s = instance->Execute(std::span<const Tensor>(&x, 1), &outputs);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Floats(outputs[0]), (std::vector<float>{0.5, -0.25}));
 }
 
 TEST_F(TorchMlpTest, UnknownOutputNameFailsOnTheFirstBatchOtherwise) {

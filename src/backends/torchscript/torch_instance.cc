@@ -96,7 +96,8 @@ class AutocastScope {
 
 // A view of the first `sizes` elements of `*buffer` (flat), reallocating it
 // with `options` when it is too small or of another dtype.
-at::Tensor BufferView(at::Tensor* buffer, c10::IntArrayRef sizes, const at::TensorOptions& options) {
+at::Tensor BufferView(at::Tensor* buffer, c10::IntArrayRef sizes,
+                      const at::TensorOptions& options) {
   int64_t n = c10::multiply_integers(sizes);
   if (!buffer->defined() || buffer->numel() < n ||
       buffer->scalar_type() != options.dtype().toScalarType()) {
@@ -153,8 +154,8 @@ std::vector<c10::IValue> TorchInstance::StageInputs(std::span<const Tensor> inpu
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& in = inputs[i];
     c10::ScalarType type = TorchFromDType(in.dtype());
-    at::Tensor source = at::from_blob(const_cast<void*>(in.data()), in.shape(),
-                                      at::TensorOptions().dtype(type));
+    at::Tensor source =
+        at::from_blob(const_cast<void*>(in.data()), in.shape(), at::TensorOptions().dtype(type));
     if (!cuda_.has_value()) {
       at::Tensor copy = BufferView(&host_inputs_[i], in.shape(), at::TensorOptions().dtype(type));
       copy.copy_(source);
@@ -183,9 +184,9 @@ std::vector<c10::IValue> TorchInstance::StageInputs(std::span<const Tensor> inpu
     switch (arg.kind) {
       case ForwardArg::Kind::kTensor: args.emplace_back(tensors[arg.first_input]); break;
       case ForwardArg::Kind::kTuple: {
-        std::vector<c10::IValue> elements(tensors.begin() + static_cast<ptrdiff_t>(arg.first_input),
-                                          tensors.begin() +
-                                              static_cast<ptrdiff_t>(arg.first_input + arg.count));
+        std::vector<c10::IValue> elements(
+            tensors.begin() + static_cast<ptrdiff_t>(arg.first_input),
+            tensors.begin() + static_cast<ptrdiff_t>(arg.first_input + arg.count));
         args.emplace_back(c10::ivalue::Tuple::create(std::move(elements)));
         break;
       }
@@ -249,10 +250,9 @@ Status TorchInstance::CopyOutputs(const c10::IValue& result, std::vector<Tensor>
     // One device-to-host copy per output into pinned memory, then a single
     // wait for the compute stream (which also ran the copies).
     for (size_t j = 0; j < selected.size(); ++j) {
-      at::Tensor host = BufferView(&host_outputs_[j], selected[j].sizes(),
-                                   at::TensorOptions()
-                                       .dtype(selected[j].scalar_type())
-                                       .pinned_memory(true));
+      at::Tensor host =
+          BufferView(&host_outputs_[j], selected[j].sizes(),
+                     at::TensorOptions().dtype(selected[j].scalar_type()).pinned_memory(true));
       host.copy_(selected[j], /*non_blocking=*/true);
       selected[j] = host;
     }

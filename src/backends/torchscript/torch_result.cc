@@ -33,8 +33,8 @@ std::string KeyName(const c10::IValue& key) {
 
 Result<at::Tensor> AsTensor(const c10::IValue& value, const std::string& name) {
   if (value.isTensor()) return value.toTensor();
-  return Error(Code::kModelError, fmt::format("the model's output '{}' is a {}, not a tensor",
-                                              name, TypeText(value)));
+  return Error(Code::kModelError,
+               fmt::format("the model's output '{}' is a {}, not a tensor", name, TypeText(value)));
 }
 
 Status NoSuchOutput(const c10::IValue& result, const std::string& name) {

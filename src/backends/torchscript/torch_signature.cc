@@ -51,7 +51,8 @@ TensorSpec* Find(std::vector<TensorSpec>* inputs, std::string_view name) {
 // Parses nightshift.json into `inputs`; records the names it declared a dtype
 // or shape for in `dtype_set` / `shape_set`.
 Status ApplyMetadata(std::string_view text, std::string_view path, std::vector<TensorSpec>* inputs,
-                     std::set<std::string>* dtype_set, std::set<std::string>* shape_set) {
+                     std::set<std::string>* dtype_set, std::set<std::string>* shape_set,
+                     bool* probe) {
   auto fail = [&](const std::string& why) {
     return Status(Code::kModelError,
                   fmt::format("model '{}': its {} is invalid: {}", path, kMetadataFile, why));
@@ -59,6 +60,10 @@ Status ApplyMetadata(std::string_view text, std::string_view path, std::vector<T
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return fail("not valid JSON");
   if (!doc.is_object()) return fail("expected a JSON object");
+  if (doc.contains("probe")) {
+    if (!doc["probe"].is_boolean()) return fail("\"probe\" must be true or false");
+    *probe = doc["probe"].get<bool>();
+  }
   if (!doc.contains("inputs")) return Status::Ok();
   const nlohmann::json& list = doc["inputs"];
   if (!list.is_array()) return fail("\"inputs\" must be a list");
@@ -107,8 +112,7 @@ Result<ForwardSignature> ReadForwardSignature(const torch::jit::Module& module,
                                               std::string_view path) {
   auto forward = module.find_method("forward");
   if (!forward) {
-    return Error(Code::kModelError,
-                 fmt::format("model '{}' has no forward() method to run", path));
+    return Error(Code::kModelError, fmt::format("model '{}' has no forward() method to run", path));
   }
   const c10::FunctionSchema& schema = forward->function().getSchema();
   ForwardSignature sig;
@@ -125,10 +129,9 @@ Result<ForwardSignature> ReadForwardSignature(const torch::jit::Module& module,
       sig.inputs.push_back(InputSpec(arg.name(), type));
     } else if (auto tuple = type->cast<c10::TupleType>();
                tuple != nullptr && !tuple->elements().empty() &&
-               std::all_of(tuple->elements().begin(), tuple->elements().end(),
-                           [](const c10::TypePtr& t) {
-                             return t->kind() == c10::TypeKind::TensorType;
-                           })) {
+               std::all_of(
+                   tuple->elements().begin(), tuple->elements().end(),
+                   [](const c10::TypePtr& t) { return t->kind() == c10::TypeKind::TensorType; })) {
       out.kind = ForwardArg::Kind::kTuple;
       out.count = tuple->elements().size();
       for (size_t e = 0; e < out.count; ++e) {
@@ -154,10 +157,11 @@ Result<ForwardSignature> ReadForwardSignature(const torch::jit::Module& module,
 }
 
 Status DeclareInputs(std::string_view metadata, const std::vector<TensorSpec>& hints,
-                     std::string_view path, std::vector<TensorSpec>* inputs) {
+                     std::string_view path, std::vector<TensorSpec>* inputs, bool* probe) {
   std::set<std::string> dtype_set, shape_set;
+  *probe = true;
   if (!metadata.empty()) {
-    NS_RETURN_IF_ERROR(ApplyMetadata(metadata, path, inputs, &dtype_set, &shape_set));
+    NS_RETURN_IF_ERROR(ApplyMetadata(metadata, path, inputs, &dtype_set, &shape_set, probe));
   }
   for (const TensorSpec& hint : hints) {
     TensorSpec* spec = Find(inputs, hint.name);

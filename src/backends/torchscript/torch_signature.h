@@ -5,8 +5,11 @@
 // int, ...) but not tensor dtypes or shapes. Those come, in this order, from
 //   1. the model's own declaration: a `nightshift.json` file inside the
 //      archive (torch.jit.save(m, path, _extra_files={"nightshift.json": ...})):
-//        {"inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, 2]}]}
-//      (every entry and key optional but "name");
+//        {"inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, 2]}],
+//         "probe": true}
+//      (every key optional but an entry's "name"; "probe": false stops
+//      LoadModel from running forward() on a zero-filled batch, for models
+//      that reject zeros);
 //   2. the job (ModelConfig::input_hints: model.inputs' dtypes and widths);
 //   3. defaults: float32, shape [-1, -1] (a batch of rows of any width).
 #pragma once
@@ -54,11 +57,12 @@ Result<ForwardSignature> ReadForwardSignature(const torch::jit::Module& module,
 
 // Applies the declarations to `inputs`: `metadata` (the text of the archive's
 // nightshift.json; empty when there is none) first, then `hints` for what it
-// leaves open. ModelError naming `path` when the metadata is not valid JSON of
-// the documented form or names an input forward() does not take. Hints for
+// leaves open. Sets `*probe` to the metadata's "probe" (default true).
+// ModelError naming `path` when the metadata is not valid JSON of the
+// documented form or names an input forward() does not take. Hints for
 // unknown names are ignored (binding the job reports them).
 Status DeclareInputs(std::string_view metadata, const std::vector<TensorSpec>& hints,
-                     std::string_view path, std::vector<TensorSpec>* inputs);
+                     std::string_view path, std::vector<TensorSpec>* inputs, bool* probe);
 
 // True when every dimension but the first (the batch) of every input is known.
 bool ShapesKnown(const std::vector<TensorSpec>& inputs);

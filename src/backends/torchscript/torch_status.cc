@@ -21,9 +21,9 @@ bool IsAllocationFailure(std::string_view message) {
   std::string lower(message);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static constexpr std::array<std::string_view, 5> kMarkers = {
-      "out of memory", "not enough memory", "bad_alloc", "failed to allocate",
-      "cudaerrormemoryallocation"};
+  static constexpr std::array<std::string_view, 5> kMarkers = {"out of memory", "not enough memory",
+                                                               "bad_alloc", "failed to allocate",
+                                                               "cudaerrormemoryallocation"};
   return std::any_of(kMarkers.begin(), kMarkers.end(), [&](std::string_view marker) {
     return lower.find(marker) != std::string::npos;
   });
