@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
+  libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
   sqlite3
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).

@@ -210,8 +210,8 @@ class DuckSource final : public Source {
       int64_t length;
     };
 
-    std::unique_ptr<RowBatch> batch;
-    std::unique_ptr<DuckCarriedRows> carried;
+    std::unique_ptr<RowBatch> batch = nullptr;
+    std::unique_ptr<DuckCarriedRows> carried = nullptr;
     int64_t seq = 0;
 
     void StartBatch(const ShardTask& s, int64_t first) {
