@@ -37,8 +37,8 @@ struct TensorSpec {
 struct ModelConfig {
   std::string path;
   std::string device = "cpu";
-  int threads = 0;                         // intra-op threads; 0 = backend's choice
-  std::vector<std::string> output_names;   // the outputs the job uses, in order
+  int threads = 0;                        // intra-op threads; 0 = backend's choice
+  std::vector<std::string> output_names;  // the outputs the job uses, in order
   // The job's model.inputs names, in order. Backends whose model files do not
   // name their inputs (xgboost) name theirs after these; others ignore them.
   std::vector<std::string> input_names;

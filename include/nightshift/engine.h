@@ -17,8 +17,8 @@
 namespace nightshift {
 
 struct RunOptions {
-  std::string run_id;              // empty: derived from the job and its input
-  bool progress_bar = false;       // draw a progress bar on stderr (a terminal)
+  std::string run_id;         // empty: derived from the job and its input
+  bool progress_bar = false;  // draw a progress bar on stderr (a terminal)
   // Incremented by the CLI's SIGINT/SIGTERM handler; the run drains and stops.
   const std::atomic<int>* signals = nullptr;
   // Testing seams (leveldb-style fault injection): the Env used for output
@@ -32,8 +32,8 @@ struct RunReport {
   int exit_code = 0;  // 0 completed, 1 failed, 75 interrupted
   RunRecord run;
   RunCounts counts;
-  std::string message;       // one line for the user
-  double seconds = 0;        // wall time of this invocation's processing
+  std::string message;         // one line for the user
+  double seconds = 0;          // wall time of this invocation's processing
   int64_t rows_processed = 0;  // rows scored by this invocation
 };
 
@@ -57,7 +57,7 @@ Result<std::string> ValidateJob(const JobSpec& job);
 struct StatusReport {
   RunRecord run;
   RunCounts counts;
-  bool found = false;  // false: the run has not started yet (state pending)
+  bool found = false;                 // false: the run has not started yet (state pending)
   std::vector<ItemFailure> failures;  // filled when asked for
   int64_t batch_size = 0;             // the batch size the run used (0: unknown)
 };
@@ -65,8 +65,8 @@ struct StatusReport {
 // The status of `run_id`, or of the run the job would resume when empty.
 // With `with_failures`, also the run's dead-lettered items (at most
 // `failure_limit`; -1 all).
-Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id, bool with_failures = false,
-                                  int64_t failure_limit = -1);
+Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
+                                  bool with_failures = false, int64_t failure_limit = -1);
 
 // One JSON object as shared/docs/job-spec.md defines for `status --json`;
 // with failures listed, a "failed_items" array too.

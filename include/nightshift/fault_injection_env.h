@@ -23,7 +23,9 @@ class FaultInjectionEnv final : public Env {
   int calls(Op op) const;
 
   Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return base_->ListDir(dir);
+  }
   Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
   Status WriteFile(const std::string& path, const std::string& data) override;
   Result<std::string> ReadFile(const std::string& path) override;

@@ -33,9 +33,9 @@ struct ModelInputSpec {
   std::string name;                  // the model's input name
   std::vector<std::string> columns;  // packed along the last axis, in this order
   DType dtype = DType::kFloat32;
-  bool allow_nan = true;             // false: NaN/Inf in a row makes it a poison item
-  double pad_value = 0;              // fills variable-length list columns up to the batch's longest
-  std::string mask_of;               // this input is the 1/0 mask of that list column (columns = {it})
+  bool allow_nan = true;  // false: NaN/Inf in a row makes it a poison item
+  double pad_value = 0;   // fills variable-length list columns up to the batch's longest
+  std::string mask_of;    // this input is the 1/0 mask of that list column (columns = {it})
 };
 
 struct ModelOutputSpec {
@@ -48,11 +48,11 @@ struct ModelSpec {
   std::string backend = "onnx";  // onnx | torchscript | xgboost
   std::string path;              // absolute
   std::optional<std::string> sha256;
-  std::string device = "cpu";    // cpu | cuda | cuda:N
-  int threads = 0;               // intra-op threads; 0 = choose
-  int instances = 1;             // model instances run in parallel
+  std::string device = "cpu";      // cpu | cuda | cuda:N
+  int threads = 0;                 // intra-op threads; 0 = choose
+  int instances = 1;               // model instances run in parallel
   std::string precision = "fp32";  // fp32 | fp16 | bf16 (GPU autocast, where the backend has it)
-  bool allow_change = false;     // resume a run although the model file changed
+  bool allow_change = false;       // resume a run although the model file changed
   std::vector<ModelInputSpec> inputs;
   std::vector<ModelOutputSpec> outputs;
 };
@@ -86,7 +86,7 @@ struct ErrorsSpec {
 
 struct RunSpec {
   int64_t shard_rows = 131072;
-  std::string ledger;         // absolute SQLite path, or a postgresql:// URL
+  std::string ledger;  // absolute SQLite path, or a postgresql:// URL
   double drain_timeout_s = 20;
 };
 

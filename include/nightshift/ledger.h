@@ -19,7 +19,7 @@ namespace nightshift {
 enum class RunState { kPending, kRunning, kCompleted, kFailed, kInterrupted };
 enum class ShardState { kPending, kRunning, kCommitted, kFailed };
 
-std::string_view RunStateName(RunState s);   // "pending", "running", ...
+std::string_view RunStateName(RunState s);  // "pending", "running", ...
 std::string_view ShardStateName(ShardState s);
 Result<RunState> ParseRunState(std::string_view s);
 Result<ShardState> ParseShardState(std::string_view s);
@@ -36,23 +36,23 @@ struct InputFileRecord {
 struct RunRecord {
   std::string run_id;
   std::string job_name;
-  std::string fingerprint;   // of job text + input listing
+  std::string fingerprint;  // of job text + input listing
   RunState state = RunState::kPending;
-  std::string message;       // why it failed or was interrupted
-  std::string output_path;   // resolved output directory
+  std::string message;      // why it failed or was interrupted
+  std::string output_path;  // resolved output directory
   std::string model_path;
   std::string model_sha256;
   int64_t total_rows = 0;
   int64_t total_shards = 0;
-  int64_t created_at_ms = 0;   // unix epoch milliseconds
+  int64_t created_at_ms = 0;  // unix epoch milliseconds
   int64_t updated_at_ms = 0;
   int64_t finished_at_ms = 0;  // 0 until completed/failed/interrupted
 };
 
 struct ShardRecord {
   int64_t shard_id = 0;
-  int32_t file_index = 0;   // into the run's input files; 0 for a query
-  int64_t row_begin = 0;    // [row_begin, row_end) within that file
+  int32_t file_index = 0;  // into the run's input files; 0 for a query
+  int64_t row_begin = 0;   // [row_begin, row_end) within that file
   int64_t row_end = 0;
   ShardState state = ShardState::kPending;
   int32_t attempts = 0;
@@ -63,15 +63,15 @@ struct ShardRecord {
   std::string dead_letter_file;
   int64_t started_at_ms = 0;
   int64_t committed_at_ms = 0;
-  std::string message;       // why the last attempt failed; "" once committed
+  std::string message;  // why the last attempt failed; "" once committed
 };
 
 // A row that failed for good, recorded with its shard's commit.
 struct ItemFailure {
   int64_t shard_id = 0;
-  int64_t row = 0;        // row number within the shard's file
-  std::string key_json;   // the row's key value(s) as JSON
-  std::string error;      // human-readable reason
+  int64_t row = 0;       // row number within the shard's file
+  std::string key_json;  // the row's key value(s) as JSON
+  std::string error;     // human-readable reason
   int32_t attempts = 0;
 };
 
@@ -149,8 +149,9 @@ class Ledger {
   // adds `rows_written` to the shard's rows, and replaces its failures with
   // `remaining` (and its dead-letter file with `dead_letter_file`). Repeating
   // a commit already made (same seq and file) is a no-op.
-  virtual Status CommitRetry(const std::string& run_id, int64_t shard_id, int32_t seq, int64_t rows_written,
-                             const std::string& output_file, const std::string& dead_letter_file,
+  virtual Status CommitRetry(const std::string& run_id, int64_t shard_id, int32_t seq,
+                             int64_t rows_written, const std::string& output_file,
+                             const std::string& dead_letter_file,
                              const std::vector<ItemFailure>& remaining) = 0;
   // Retry parts of a run, by shard then seq.
   virtual Result<std::vector<RetryPart>> ListRetryParts(const std::string& run_id) = 0;

@@ -30,7 +30,7 @@ struct RowBatch {
   int64_t epoch = 0;        // the shard's claim epoch
   int64_t seq = 0;          // batch index within its shard
   bool last_in_shard = false;
-  int64_t first_row = 0;    // file row number of row 0
+  int64_t first_row = 0;  // file row number of row 0
   int64_t num_rows = 0;
   // File row numbers of the rows when they are not consecutive (a retry of
   // selected rows); empty: row i is first_row + i.
@@ -52,7 +52,8 @@ struct RowBatch {
   }
   // True when `row` has an error. Rows past the end of row_errors have none.
   bool RowFailed(int64_t row) const {
-    return static_cast<size_t>(row) < row_errors.size() && !row_errors[static_cast<size_t>(row)].empty();
+    return static_cast<size_t>(row) < row_errors.size() &&
+           !row_errors[static_cast<size_t>(row)].empty();
   }
   // Marks `row` (which may be past num_rows while the reader fills the batch).
   void SetRowError(int64_t row, std::string reason) {

@@ -24,9 +24,9 @@ namespace nightshift {
 
 struct InputColumn {
   std::string name;
-  std::string sql_type;      // DuckDB's type name ("DOUBLE", "VARCHAR", "FLOAT[]")
-  bool numeric = false;      // integer, float, double or decimal
-  bool numeric_list = false; // a LIST or ARRAY of numerics
+  std::string sql_type;       // DuckDB's type name ("DOUBLE", "VARCHAR", "FLOAT[]")
+  bool numeric = false;       // integer, float, double or decimal
+  bool numeric_list = false;  // a LIST or ARRAY of numerics
 };
 
 struct InputFile {
@@ -59,7 +59,7 @@ struct InputPacking {
   // list length for a list column); the tensor is [rows] + row_shape.
   std::vector<int64_t> column_widths;  // -1: a variable-length list, padded per batch
   std::vector<bool> column_is_list;
-  std::vector<int64_t> row_shape;      // a -1 entry: the padded length of the batch
+  std::vector<int64_t> row_shape;  // a -1 entry: the padded length of the batch
   double pad_value = 0;
   bool is_mask = false;  // 1 per list element of columns[0], 0 for padding
 };
@@ -92,7 +92,8 @@ class Source {
   // that convert to `dtype` (0 when there are none): a column sniffed as text
   // because of a few bad values is still a feature column, whose bad values
   // become dead letters; a column of names is not.
-  virtual Result<double> ParsableFraction(int32_t file_index, const std::string& column, DType dtype) = 0;
+  virtual Result<double> ParsableFraction(int32_t file_index, const std::string& column,
+                                          DType dtype) = 0;
   // Row counts of the file's row groups in order (Parquet), or one entry with
   // the file's row count for formats without row groups.
   virtual Result<std::vector<int64_t>> RowGroups(int32_t file_index) = 0;

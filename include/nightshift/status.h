@@ -78,16 +78,17 @@ inline std::unexpected<Status> Error(Status status) {
 
 // Returns the Status from the enclosing function when `expr` is not OK.
 // Works in functions that return Status or Result<T>.
-#define NS_RETURN_IF_ERROR(expr)                                            \
-  do {                                                                      \
-    ::nightshift::Status ns_status_ = (expr);                               \
+#define NS_RETURN_IF_ERROR(expr)                                             \
+  do {                                                                       \
+    ::nightshift::Status ns_status_ = (expr);                                \
     if (!ns_status_.ok()) return ::nightshift::Error(std::move(ns_status_)); \
   } while (0)
 
 // Evaluates `rexpr` (a Result<T>); on error returns its Status, otherwise
 // moves the value into `lhs` (which may be a declaration).
-#define NS_ASSIGN_OR_RETURN(lhs, rexpr) NS_ASSIGN_OR_RETURN_IMPL_(NS_CONCAT_(ns_result_, __LINE__), lhs, rexpr)
-#define NS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr)          \
-  auto tmp = (rexpr);                                       \
+#define NS_ASSIGN_OR_RETURN(lhs, rexpr) \
+  NS_ASSIGN_OR_RETURN_IMPL_(NS_CONCAT_(ns_result_, __LINE__), lhs, rexpr)
+#define NS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr)                          \
+  auto tmp = (rexpr);                                                       \
   if (!tmp.has_value()) return ::nightshift::Error(std::move(tmp).error()); \
   lhs = std::move(tmp).value()

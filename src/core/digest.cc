@@ -1,5 +1,6 @@
 #include "nightshift/digest.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include <cerrno>
@@ -7,15 +8,15 @@
 #include <cstring>
 #include <vector>
 
-#include <fmt/format.h>
-
 namespace nightshift {
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
 
 void Sha256::Update(std::string_view data) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
@@ -40,7 +41,8 @@ Result<std::string> Sha256File(const std::string& path) {
   Sha256 h;
   std::vector<char> buf(1 << 20);
   size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) h.Update(std::string_view(buf.data(), n));
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0)
+    h.Update(std::string_view(buf.data(), n));
   bool err = std::ferror(f) != 0;
   std::fclose(f);
   if (err) return Error(Code::kIoError, fmt::format("cannot read '{}'", path));

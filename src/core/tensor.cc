@@ -1,9 +1,9 @@
 #include "nightshift/tensor.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace nightshift {
 
@@ -53,7 +53,9 @@ size_t DTypeSize(DType dtype) {
   return 1;
 }
 
-void Tensor::AlignedFree::operator()(void* p) const { std::free(p); }
+void Tensor::AlignedFree::operator()(void* p) const {
+  std::free(p);
+}
 
 Tensor Tensor::Allocate(DType dtype, std::vector<int64_t> shape) {
   Tensor t;

@@ -1,8 +1,8 @@
 #include "nightshift/tensor.h"
 
-#include <cstdint>
-
 #include <gtest/gtest.h>
+
+#include <cstdint>
 
 namespace nightshift {
 namespace {

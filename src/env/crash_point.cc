@@ -1,11 +1,12 @@
 #include "nightshift/crash_point.h"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
-#include <unistd.h>
 
 namespace nightshift {
 namespace {

@@ -1,8 +1,8 @@
 #include "nightshift/env.h"
 
-#include <cstdlib>
-
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 namespace nightshift {
 namespace {

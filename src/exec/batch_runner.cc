@@ -1,13 +1,13 @@
 #include "exec/batch_runner.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "nightshift/env.h"
 
@@ -26,7 +26,8 @@ std::vector<int64_t> WithRows(const std::vector<int64_t>& shape, int64_t rows) {
 }
 
 int64_t RowBytes(const Tensor& t) {
-  return t.shape().empty() || t.shape()[0] == 0 ? 0 : static_cast<int64_t>(t.ByteSize()) / t.shape()[0];
+  return t.shape().empty() || t.shape()[0] == 0 ? 0
+                                                : static_cast<int64_t>(t.ByteSize()) / t.shape()[0];
 }
 
 }  // namespace
@@ -83,7 +84,8 @@ struct BatchRunner::Executor {
   bool stop = false;
 };
 
-BatchRunner::BatchRunner(std::unique_ptr<ModelInstance> instance, InstanceFactory factory, BatchRunnerOptions options)
+BatchRunner::BatchRunner(std::unique_ptr<ModelInstance> instance, InstanceFactory factory,
+                         BatchRunnerOptions options)
     : instance_(std::move(instance)), factory_(std::move(factory)), options_(std::move(options)) {
   if (options_.timeout_s > 0) executor_ = Executor::Start(instance_);
 }
@@ -118,40 +120,47 @@ Status BatchRunner::ExecuteOnce(std::vector<Tensor>& inputs, std::vector<Tensor>
   executor_->thread.detach();
   g_abandoned_executors.fetch_add(1);
   auto fresh = factory_();
-  if (!fresh.has_value()) return fresh.error().WithContext("recreating the model instance after a timeout");
+  if (!fresh.has_value())
+    return fresh.error().WithContext("recreating the model instance after a timeout");
   instance_ = std::shared_ptr<ModelInstance>(std::move(*fresh));
   executor_ = Executor::Start(instance_);
-  return Status(Code::kTimeout,
-                fmt::format("the batch ran longer than errors.batch_timeout ({:g}s); the model instance was "
-                            "abandoned and recreated",
-                            options_.timeout_s));
+  return Status(
+      Code::kTimeout,
+      fmt::format("the batch ran longer than errors.batch_timeout ({:g}s); the model instance was "
+                  "abandoned and recreated",
+                  options_.timeout_s));
 }
 
 Status BatchRunner::CheckOutputs(const std::vector<Tensor>& outputs, int64_t rows) const {
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& shape = outputs[i].shape();
     if (shape.empty() || shape[0] != rows) {
-      return Status(Code::kModelError, fmt::format("the model returned output {} with shape {} for a batch of {} rows",
-                                                   i, outputs[i].DebugString(), rows));
+      return Status(Code::kModelError,
+                    fmt::format("the model returned output {} with shape {} for a batch of {} rows",
+                                i, outputs[i].DebugString(), rows));
     }
     if (i < options_.expected_last_dims.size() && options_.expected_last_dims[i] >= 0) {
       int64_t last = shape.size() > 1 ? shape.back() : 1;
       if (last != options_.expected_last_dims[i]) {
-        return Status(Code::kSchemaMismatch,
-                      fmt::format("the model returned output {} as {} but the job maps it to {} column(s)", i,
-                                  outputs[i].DebugString(), options_.expected_last_dims[i]));
+        return Status(
+            Code::kSchemaMismatch,
+            fmt::format("the model returned output {} as {} but the job maps it to {} column(s)", i,
+                        outputs[i].DebugString(), options_.expected_last_dims[i]));
       }
     }
   }
   return Status::Ok();
 }
 
-Status BatchRunner::ExecuteWithRetry(std::vector<Tensor>& inputs, std::vector<Tensor>* outputs, int* attempts) {
+Status BatchRunner::ExecuteWithRetry(std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
+                                     int* attempts) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   for (int attempt = 0;; ++attempt) {
     *attempts = attempt + 1;
     Status s = ExecuteOnce(inputs, outputs);
-    if (s.ok() || s.code() == Code::kOutOfMemory || !s.transient() || attempt >= options_.max_retries) return s;
+    if (s.ok() || s.code() == Code::kOutOfMemory || !s.transient() ||
+        attempt >= options_.max_retries)
+      return s;
     // Exponential backoff with jitter: base, 2*base, ... capped at 5 s, x[0.5, 1.5).
     double base = std::min(5e6, static_cast<double>(options_.backoff_base_us) *
                                     static_cast<double>(int64_t{1} << std::min(attempt, 10)));
@@ -217,10 +226,11 @@ Status BatchRunner::RunRange(RowBatch* batch, int64_t begin, int64_t end) {
     for (size_t i = 0; i < scratch_outputs_.size(); ++i) {
       const int64_t rb = RowBytes(scratch_outputs_[i]);
       if (rb != RowBytes(batch->outputs[i])) {
-        return Status(Code::kModelError, "the model returned outputs of different widths for parts of one batch");
+        return Status(Code::kModelError,
+                      "the model returned outputs of different widths for parts of one batch");
       }
-      std::memcpy(static_cast<char*>(batch->outputs[i].data()) + begin * rb, scratch_outputs_[i].data(),
-                  static_cast<size_t>(rows * rb));
+      std::memcpy(static_cast<char*>(batch->outputs[i].data()) + begin * rb,
+                  scratch_outputs_[i].data(), static_cast<size_t>(rows * rb));
     }
     return Status::Ok();
   }

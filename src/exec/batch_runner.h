@@ -43,7 +43,8 @@ class BatchRunner {
  public:
   // `factory` creates instances (the first at construction time by the caller,
   // passed in `instance`; more after timeouts).
-  BatchRunner(std::unique_ptr<ModelInstance> instance, InstanceFactory factory, BatchRunnerOptions options);
+  BatchRunner(std::unique_ptr<ModelInstance> instance, InstanceFactory factory,
+              BatchRunnerOptions options);
   ~BatchRunner();
 
   // Fills batch->outputs (batch dimension = batch->num_rows) and marks rows
@@ -68,7 +69,7 @@ class BatchRunner {
   InstanceFactory factory_;
   BatchRunnerOptions options_;
   std::shared_ptr<Executor> executor_;
-  int64_t cap_ = 0;        // max rows per Execute after an OOM; 0: none
+  int64_t cap_ = 0;  // max rows per Execute after an OOM; 0: none
   int successes_at_cap_ = 0;
   std::vector<Tensor> scratch_inputs_;
   std::vector<Tensor> scratch_outputs_;

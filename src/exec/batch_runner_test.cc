@@ -1,9 +1,9 @@
 #include "exec/batch_runner.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace nightshift::exec {
 namespace {
@@ -12,8 +12,12 @@ namespace {
 // runs out of memory on batches larger than `max_rows`.
 class FakeInstance : public ModelInstance {
  public:
-  explicit FakeInstance(int64_t max_rows, int* calls, int transient_failures = 0, int hang_calls = 0)
-      : max_rows_(max_rows), calls_(calls), transient_failures_(transient_failures), hang_calls_(hang_calls) {}
+  explicit FakeInstance(int64_t max_rows, int* calls, int transient_failures = 0,
+                        int hang_calls = 0)
+      : max_rows_(max_rows),
+        calls_(calls),
+        transient_failures_(transient_failures),
+        hang_calls_(hang_calls) {}
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
     ++*calls_;
     if (hang_calls_ > 0) {
@@ -44,7 +48,8 @@ class FakeInstance : public ModelInstance {
 };
 
 struct Harness {
-  explicit Harness(int64_t max_rows, int max_retries = 0, int transient = 0, int hang = 0, double timeout = 0) {
+  explicit Harness(int64_t max_rows, int max_retries = 0, int transient = 0, int hang = 0,
+                   double timeout = 0) {
     BatchRunnerOptions o;
     o.max_retries = max_retries;
     o.timeout_s = timeout;

@@ -1,12 +1,11 @@
 #include "exec/batch_sizer.h"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace nightshift::exec {
 namespace {
@@ -25,12 +24,15 @@ int64_t PeakRssBytes() {
 }
 
 int64_t RowBytes(const Tensor& t) {
-  return t.shape().empty() || t.shape()[0] == 0 ? 0 : static_cast<int64_t>(t.ByteSize()) / t.shape()[0];
+  return t.shape().empty() || t.shape()[0] == 0 ? 0
+                                                : static_cast<int64_t>(t.ByteSize()) / t.shape()[0];
 }
 
 }  // namespace
 
-std::string RunBatchSizeKey(const std::string& run_id) { return "run_batch_size/" + run_id; }
+std::string RunBatchSizeKey(const std::string& run_id) {
+  return "run_batch_size/" + run_id;
+}
 
 std::string BatchSizeKey(const std::string& model_sha256, const std::string& device, int threads,
                          const ReadLayout& layout) {
@@ -43,12 +45,15 @@ std::string BatchSizeKey(const std::string& model_sha256, const std::string& dev
   return fmt::format("batch_size/{}/{}/threads={}/width={}", model_sha256, device, threads, widths);
 }
 
-Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source, const ReadLayout& layout,
-                                        const ShardTask& shard, int64_t max_memory, Ledger* ledger,
-                                        const std::string& cache_key, const std::function<double()>& now) {
+Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source,
+                                        const ReadLayout& layout, const ShardTask& shard,
+                                        int64_t max_memory, Ledger* ledger,
+                                        const std::string& cache_key,
+                                        const std::function<double()>& now) {
   auto clock = [&now] {
     if (now) return now();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   };
   BatchSizeChoice choice;
   NS_ASSIGN_OR_RETURN(auto cached, ledger->GetTuning(cache_key));
@@ -69,7 +74,8 @@ Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source,
   ShardTask first = shard;
   first.rows.clear();
   NS_RETURN_IF_ERROR(source->Read(
-      probe_layout, std::span<const ShardTask>(&first, 1), [] { return std::make_unique<RowBatch>(); },
+      probe_layout, std::span<const ShardTask>(&first, 1),
+      [] { return std::make_unique<RowBatch>(); },
       [&](std::unique_ptr<RowBatch> b) {
         data = std::move(b);
         return false;

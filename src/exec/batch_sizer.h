@@ -43,8 +43,9 @@ std::string BatchSizeKey(const std::string& model_sha256, const std::string& dev
 // probe data). Errors only when the input cannot be read; a model that fails
 // on every probe size falls back to 1024 (the run then reports the failures).
 // `now` (seconds) times the probe calls; tests pass a simulated clock.
-Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source, const ReadLayout& layout,
-                                        const ShardTask& shard, int64_t max_memory, Ledger* ledger,
+Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source,
+                                        const ReadLayout& layout, const ShardTask& shard,
+                                        int64_t max_memory, Ledger* ledger,
                                         const std::string& cache_key,
                                         const std::function<double()>& now = nullptr);
 

@@ -1,10 +1,10 @@
 #include "exec/batch_sizer.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "io/duck.h"
 
@@ -35,8 +35,8 @@ class BatchSizerTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl);
     auto db = io::DuckDatabase::OpenInMemory(1).value();
     auto conn = io::DuckConnection::Open(db).value();
-    ASSERT_TRUE(conn->Exec("COPY (SELECT range AS id, range::FLOAT AS a FROM range(5000)) TO '" + dir_ +
-                           "/in.parquet' (FORMAT parquet)")
+    ASSERT_TRUE(conn->Exec("COPY (SELECT range AS id, range::FLOAT AS a FROM range(5000)) TO '" +
+                           dir_ + "/in.parquet' (FORMAT parquet)")
                     .ok());
     InputSpec spec;
     spec.path = dir_ + "/in.parquet";
@@ -59,15 +59,16 @@ class BatchSizerTest : public ::testing::Test {
 TEST_F(BatchSizerTest, ProbesUpToWhereGainsStopAndCachesTheChoice) {
   TimedInstance inst;
   ShardTask shard{0, 0, 0, 0, 5000, 1};
-  auto c = ChooseBatchSize(&inst, source_.get(), layout_, shard, int64_t{1} << 30, ledger_.get(), "k", inst.Now());
+  auto c = ChooseBatchSize(&inst, source_.get(), layout_, shard, int64_t{1} << 30, ledger_.get(),
+                           "k", inst.Now());
   ASSERT_TRUE(c.has_value()) << c.error().ToString();
   EXPECT_FALSE(c->cached);
   // rows/s = n / (1 ms + n us + 0.1 ms pipeline cost): 16384 still gains 6.4%
   // over 8192, so every size is probed and the largest wins.
   EXPECT_EQ(c->size, 16384);
   EXPECT_EQ(c->probes.size(), 9u);
-  auto again =
-      ChooseBatchSize(&inst, source_.get(), layout_, shard, int64_t{1} << 30, ledger_.get(), "k", inst.Now());
+  auto again = ChooseBatchSize(&inst, source_.get(), layout_, shard, int64_t{1} << 30,
+                               ledger_.get(), "k", inst.Now());
   ASSERT_TRUE(again.has_value());
   EXPECT_TRUE(again->cached);
   EXPECT_EQ(again->size, c->size);
@@ -77,7 +78,8 @@ TEST_F(BatchSizerTest, StaysWithinTheMemoryBudget) {
   TimedInstance inst;
   ShardTask shard{0, 0, 0, 0, 5000, 1};
   // 4 bytes in + 4 bytes out per row: 8 KiB holds 1024 rows, not 2048.
-  auto c = ChooseBatchSize(&inst, source_.get(), layout_, shard, 8 * 1024, ledger_.get(), "k2", inst.Now());
+  auto c = ChooseBatchSize(&inst, source_.get(), layout_, shard, 8 * 1024, ledger_.get(), "k2",
+                           inst.Now());
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->size, 1024);
   for (const auto& p : c->probes) EXPECT_LE(p.bytes, 8 * 1024);

@@ -1,8 +1,8 @@
 #include "exec/binder.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace nightshift::exec {
 namespace {
@@ -30,14 +30,15 @@ Status MissingColumn(const std::vector<InputColumn>& cols, const std::string& na
                      const std::string& role, const std::string& where) {
   std::vector<std::string> names;
   for (const auto& c : cols) names.push_back(c.name);
-  return Status(Code::kSchemaMismatch, fmt::format("{} column '{}' is not in {} (columns: {})", role,
-                                                   name, where, fmt::join(names, ", ")));
+  return Status(Code::kSchemaMismatch, fmt::format("{} column '{}' is not in {} (columns: {})",
+                                                   role, name, where, fmt::join(names, ", ")));
 }
 
 // The fixed length of an ARRAY type like "FLOAT[8]", or -1 for a LIST ("FLOAT[]").
 int64_t ArrayLength(const std::string& sql_type) {
   auto open = sql_type.rfind('[');
-  if (open == std::string::npos || sql_type.back() != ']' || open + 2 > sql_type.size() - 1) return -1;
+  if (open == std::string::npos || sql_type.back() != ']' || open + 2 > sql_type.size() - 1)
+    return -1;
   try {
     return std::stoll(sql_type.substr(open + 1, sql_type.size() - open - 2));
   } catch (...) {
@@ -45,19 +46,21 @@ int64_t ArrayLength(const std::string& sql_type) {
   }
 }
 
-Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::vector<InputColumn>& cols,
-                 const std::string& where, InputPacking* out) {
+Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
+                 const std::vector<InputColumn>& cols, const std::string& where,
+                 InputPacking* out) {
   const bool is_mask = !in.mask_of.empty();
   if (in.dtype != spec.dtype && !is_mask) {
     return Status(Code::kSchemaMismatch,
-                  fmt::format("model.inputs '{}' has dtype {} but the model's input '{}' is {}", in.name,
-                              DTypeName(in.dtype), spec.name, DTypeName(spec.dtype)));
+                  fmt::format("model.inputs '{}' has dtype {} but the model's input '{}' is {}",
+                              in.name, DTypeName(in.dtype), spec.name, DTypeName(spec.dtype)));
   }
   if (in.dtype == DType::kFloat16 || in.dtype == DType::kBFloat16) {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("model input '{}' is {}; nightshift feeds float32, float64, int64, int32, "
-                              "int8, uint8 or bool inputs",
-                              spec.name, DTypeName(in.dtype)));
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format("model input '{}' is {}; nightshift feeds float32, float64, int64, int32, "
+                    "int8, uint8 or bool inputs",
+                    spec.name, DTypeName(in.dtype)));
   }
   out->columns = in.columns;
   out->dtype = is_mask ? spec.dtype : in.dtype;
@@ -68,11 +71,12 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
   int unknown_lists = 0;
   for (const auto& name : in.columns) {
     const InputColumn* c = FindColumn(cols, name);
-    if (c == nullptr) return MissingColumn(cols, name, fmt::format("model input '{}'", in.name), where);
+    if (c == nullptr)
+      return MissingColumn(cols, name, fmt::format("model input '{}'", in.name), where);
     if (!c->numeric && !c->numeric_list) {
       return Status(Code::kSchemaMismatch,
-                    fmt::format("column '{}' in {} has type {}; model input '{}' needs {} values", name,
-                                where, c->sql_type, in.name, DTypeName(in.dtype)));
+                    fmt::format("column '{}' in {} has type {}; model input '{}' needs {} values",
+                                name, where, c->sql_type, in.name, DTypeName(in.dtype)));
     }
     out->column_is_list.push_back(c->numeric_list);
     int64_t w = c->numeric_list ? ArrayLength(c->sql_type) : 1;
@@ -84,10 +88,12 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
     }
   }
   if (!spec.shape.empty() && spec.shape[0] > 1) {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("model input '{}' has a fixed batch dimension of {} ({}): nightshift needs a dynamic "
-                              "batch dimension (export the model with a dynamic axis 0)",
-                              spec.name, spec.shape[0], ShapeText(spec.shape)));
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format(
+            "model input '{}' has a fixed batch dimension of {} ({}): nightshift needs a dynamic "
+            "batch dimension (export the model with a dynamic axis 0)",
+            spec.name, spec.shape[0], ShapeText(spec.shape)));
   }
   // Non-batch dimensions of the model input.
   std::vector<int64_t> dims(spec.shape.begin() + (spec.shape.empty() ? 0 : 1), spec.shape.end());
@@ -95,8 +101,9 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
   int64_t model_width = 1;
   for (int64_t d : dims) model_width *= d;
   if (is_mask && out->column_is_list.size() == 1 && !out->column_is_list[0]) {
-    return Status(Code::kSchemaMismatch, fmt::format("model.inputs '{}' is the mask of '{}', which is not a list column",
-                                                     in.name, in.mask_of));
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model.inputs '{}' is the mask of '{}', which is not a list column",
+                              in.name, in.mask_of));
   }
   if (unknown_lists == 1 && in.columns.size() == 1 && !static_dims && dims.size() == 1) {
     // One variable-length list column into a [batch, seq] input: padded per
@@ -107,10 +114,11 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
   }
   if (unknown_lists > 0) {
     if (unknown_lists > 1 || !static_dims || model_width <= known) {
-      return Status(Code::kSchemaMismatch,
-                    fmt::format("cannot tell the length of the list column(s) of model input '{}': give "
-                                "the model a static input shape (it has {}) or use fixed-size ARRAY columns",
-                                in.name, ShapeText(spec.shape)));
+      return Status(
+          Code::kSchemaMismatch,
+          fmt::format("cannot tell the length of the list column(s) of model input '{}': give "
+                      "the model a static input shape (it has {}) or use fixed-size ARRAY columns",
+                      in.name, ShapeText(spec.shape)));
     }
     for (auto& w : out->column_widths) {
       if (w < 0) w = model_width - known;
@@ -119,31 +127,35 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec, const std::ve
   }
   if (static_dims) {
     if (model_width != known) {
-      return Status(Code::kSchemaMismatch,
-                    fmt::format("model input '{}' has shape {} ({} values per row) but its columns [{}] give {}",
-                                spec.name, ShapeText(spec.shape), model_width, fmt::join(in.columns, ", "), known));
+      return Status(
+          Code::kSchemaMismatch,
+          fmt::format(
+              "model input '{}' has shape {} ({} values per row) but its columns [{}] give {}",
+              spec.name, ShapeText(spec.shape), model_width, fmt::join(in.columns, ", "), known));
     }
     out->row_shape = dims;
   } else if (dims.size() == 1) {
     out->row_shape = {known};
   } else {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("model input '{}' has shape {}: nightshift can feed [batch] or [batch, n] "
-                              "inputs, or inputs whose other dimensions are all fixed",
-                              spec.name, ShapeText(spec.shape)));
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format("model input '{}' has shape {}: nightshift can feed [batch] or [batch, n] "
+                    "inputs, or inputs whose other dimensions are all fixed",
+                    spec.name, ShapeText(spec.shape)));
   }
   if (spec.shape.size() == 1 && known != 1) {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("model input '{}' has shape {} (one value per row) but its columns give {}",
-                              spec.name, ShapeText(spec.shape), known));
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format("model input '{}' has shape {} (one value per row) but its columns give {}",
+                    spec.name, ShapeText(spec.shape), known));
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, const std::string& where,
-                     const Model& model) {
+Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
+                     const std::string& where, const Model& model) {
   Binding b;
   // Carried columns: keep first, then key columns not kept.
   for (const auto& k : job.output.keep) {
@@ -161,9 +173,10 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, c
     auto it = std::find_if(model.inputs().begin(), model.inputs().end(),
                            [&](const TensorSpec& s) { return s.name == in.name; });
     if (it == model.inputs().end()) {
-      return Error(Code::kSchemaMismatch, fmt::format("model.inputs names '{}' but the model has no such input "
-                                                      "(inputs: {})",
-                                                      in.name, Names(model.inputs())));
+      return Error(Code::kSchemaMismatch,
+                   fmt::format("model.inputs names '{}' but the model has no such input "
+                               "(inputs: {})",
+                               in.name, Names(model.inputs())));
     }
   }
   for (const auto& spec : model.inputs()) {
@@ -171,8 +184,8 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, c
                            [&](const ModelInputSpec& m) { return m.name == spec.name; });
     if (it == job.model.inputs.end()) {
       return Error(Code::kSchemaMismatch,
-                   fmt::format("the model's input '{}' ({} {}) is not fed: add it to model.inputs", spec.name,
-                               DTypeName(spec.dtype), ShapeText(spec.shape)));
+                   fmt::format("the model's input '{}' ({} {}) is not fed: add it to model.inputs",
+                               spec.name, DTypeName(spec.dtype), ShapeText(spec.shape)));
     }
     InputPacking p;
     NS_RETURN_IF_ERROR(BindInput(*it, spec, cols, where, &p));
@@ -180,20 +193,24 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, c
   }
   b.read.batch_rows = job.batch.auto_size() ? 1024 : job.batch.size;
   for (const auto& spec : model.inputs()) {
-    if (!spec.shape.empty() && spec.shape[0] == 1) b.read.batch_rows = 1;  // a model exported for one row
+    if (!spec.shape.empty() && spec.shape[0] == 1)
+      b.read.batch_rows = 1;  // a model exported for one row
   }
   b.read.max_tokens = job.batch.max_tokens;
   if (!job.batch.sort_by_length.empty()) {
     bool found = false;
     for (const auto& in : b.read.inputs) {
       for (size_t c = 0; c < in.columns.size(); ++c) {
-        if (in.columns[c] == job.batch.sort_by_length && in.column_is_list[c] && !in.is_mask) found = true;
+        if (in.columns[c] == job.batch.sort_by_length && in.column_is_list[c] && !in.is_mask)
+          found = true;
       }
     }
     if (!found) {
-      return Error(Code::kSchemaMismatch,
-                   fmt::format("batch.sort_by_length names '{}', which is not a list column fed to a model input",
-                               job.batch.sort_by_length));
+      return Error(
+          Code::kSchemaMismatch,
+          fmt::format(
+              "batch.sort_by_length names '{}', which is not a list column fed to a model input",
+              job.batch.sort_by_length));
     }
     b.read.sort_by_length = job.batch.sort_by_length;
     b.sink.restore_order = true;
@@ -210,9 +227,10 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, c
     auto it = std::find_if(model.outputs().begin(), model.outputs().end(),
                            [&](const TensorSpec& s) { return s.name == out.name; });
     if (it == model.outputs().end()) {
-      return Error(Code::kSchemaMismatch, fmt::format("model.outputs names '{}' but the model has no such output "
-                                                      "(outputs: {})",
-                                                      out.name, Names(model.outputs())));
+      return Error(Code::kSchemaMismatch,
+                   fmt::format("model.outputs names '{}' but the model has no such output "
+                               "(outputs: {})",
+                               out.name, Names(model.outputs())));
     }
     const TensorSpec& spec = *it;
     if (!out.column.empty()) {
@@ -222,19 +240,24 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols, c
     }
     int64_t last = spec.shape.size() > 1 ? spec.shape.back() : 1;
     if (spec.shape.size() > 2) {
-      return Error(Code::kSchemaMismatch,
-                   fmt::format("model output '{}' has shape {}: use `column:` to write it as one list column",
-                               spec.name, ShapeText(spec.shape)));
+      return Error(
+          Code::kSchemaMismatch,
+          fmt::format(
+              "model output '{}' has shape {}: use `column:` to write it as one list column",
+              spec.name, ShapeText(spec.shape)));
     }
     if (last >= 0 && last != static_cast<int64_t>(out.columns.size())) {
-      return Error(Code::kSchemaMismatch,
-                   fmt::format("model output '{}' has shape {} ({} values per row) but model.outputs lists {} "
-                               "columns [{}]",
-                               spec.name, ShapeText(spec.shape), last, out.columns.size(),
-                               fmt::join(out.columns, ", ")));
+      return Error(
+          Code::kSchemaMismatch,
+          fmt::format(
+              "model output '{}' has shape {} ({} values per row) but model.outputs lists {} "
+              "columns [{}]",
+              spec.name, ShapeText(spec.shape), last, out.columns.size(),
+              fmt::join(out.columns, ", ")));
     }
     for (size_t e = 0; e < out.columns.size(); ++e) {
-      b.sink.outputs.push_back({out.columns[e], spec.dtype, false, static_cast<int32_t>(o), static_cast<int64_t>(e)});
+      b.sink.outputs.push_back(
+          {out.columns[e], spec.dtype, false, static_cast<int32_t>(o), static_cast<int64_t>(e)});
       names.push_back(out.columns[e]);
     }
   }

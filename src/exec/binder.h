@@ -16,8 +16,8 @@
 namespace nightshift::exec {
 
 struct Binding {
-  ReadLayout read;   // inputs in the model's input order
-  SinkLayout sink;   // without directories
+  ReadLayout read;  // inputs in the model's input order
+  SinkLayout sink;  // without directories
 };
 
 // `where` names the input for messages ("input file 'a.parquet'").

@@ -1,9 +1,9 @@
 #include "exec/bounded_queue.h"
 
+#include <gtest/gtest.h>
+
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace nightshift::exec {
 namespace {

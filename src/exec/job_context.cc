@@ -47,8 +47,9 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
   if (job.model.sha256.has_value()) {
     NS_ASSIGN_OR_RETURN(std::string sha, Sha256File(job.model.path));
     if (sha != *job.model.sha256) {
-      return Error(Code::kModelError, fmt::format("model '{}' has sha256 {} but model.sha256 pins {}",
-                                                  job.model.path, sha, *job.model.sha256));
+      return Error(Code::kModelError,
+                   fmt::format("model '{}' has sha256 {} but model.sha256 pins {}", job.model.path,
+                               sha, *job.model.sha256));
     }
   }
   RegisterBuiltinBackends();
@@ -61,7 +62,8 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
   for (const auto& i : job.model.inputs) mc.input_names.push_back(i.name);
   mc.precision = job.model.precision;
   NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(mc));
-  NS_ASSIGN_OR_RETURN(ctx.binding, Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
+  NS_ASSIGN_OR_RETURN(ctx.binding,
+                      Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
   return ctx;
 }
 
@@ -69,10 +71,12 @@ Status CheckAllFiles(const JobSpec& job, JobContext& ctx) {
   for (size_t f = 1; f < ctx.source->files().size(); ++f) {
     auto cols = ctx.source->Describe(static_cast<int32_t>(f));
     if (!cols.has_value()) return Status(Code::kInvalidData, cols.error().message());
-    NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), static_cast<int32_t>(f), &*cols));
+    NS_RETURN_IF_ERROR(
+        AcceptMostlyNumericText(job, ctx.source.get(), static_cast<int32_t>(f), &*cols));
     auto b = Bind(job, *cols, DescribeInput(job, *ctx.source, static_cast<int32_t>(f)), *ctx.model);
     if (!b.has_value()) {
-      return Status(b.error().code(), b.error().message() + " (the first file has it: schema drift between files)");
+      return Status(b.error().code(),
+                    b.error().message() + " (the first file has it: schema drift between files)");
     }
   }
   return Status::Ok();

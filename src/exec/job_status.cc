@@ -1,8 +1,8 @@
 // ValidateJob, GetJobStatus and the status JSON.
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <ctime>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "exec/batch_sizer.h"
@@ -32,18 +32,19 @@ Result<std::string> ValidateJob(const JobSpec& job) {
   out += fmt::format("input: {} ({} file(s))\n", job.input.query.empty() ? job.input.path : "query",
                      ctx.source->files().size());
   for (const auto& c : ctx.columns) out += fmt::format("  column {} {}\n", c.name, c.sql_type);
-  out += fmt::format("model: {} ({})\n  {}\n", job.model.path, job.model.backend, ctx.model->Signature());
+  out += fmt::format("model: {} ({})\n  {}\n", job.model.path, job.model.backend,
+                     ctx.model->Signature());
   for (size_t i = 0; i < ctx.binding.read.inputs.size(); ++i) {
     const auto& in = ctx.binding.read.inputs[i];
     std::vector<std::string> dims = {"batch"};
     for (int64_t d : in.row_shape) dims.push_back(std::to_string(d));
-    out += fmt::format("  feeds {} {}[{}] from [{}]\n", ctx.model->inputs()[i].name, DTypeName(in.dtype),
-                       fmt::join(dims, ", "), fmt::join(in.columns, ", "));
+    out += fmt::format("  feeds {} {}[{}] from [{}]\n", ctx.model->inputs()[i].name,
+                       DTypeName(in.dtype), fmt::join(dims, ", "), fmt::join(in.columns, ", "));
   }
   std::vector<std::string> cols(job.output.keep.begin(), job.output.keep.end());
   for (const auto& o : ctx.binding.sink.outputs) cols.push_back(o.name + (o.is_list ? "[]" : ""));
-  out += fmt::format("output: {} ({}) columns [{}]\n", job.output.path, OutputFormatName(job.output.format),
-                     fmt::join(cols, ", "));
+  out += fmt::format("output: {} ({}) columns [{}]\n", job.output.path,
+                     OutputFormatName(job.output.format), fmt::join(cols, ", "));
   return out;
 }
 
@@ -64,7 +65,9 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
   auto run = ledger->GetRun(id);
   if (!run.has_value()) {
     if (run.error().code() != Code::kNotFound) return Error(run.error());
-    if (!run_id.empty()) return Error(Code::kNotFound, fmt::format("no run '{}' in ledger {}", run_id, job.run.ledger));
+    if (!run_id.empty())
+      return Error(Code::kNotFound,
+                   fmt::format("no run '{}' in ledger {}", run_id, job.run.ledger));
     report.run.run_id = id;
     report.run.job_name = job.name;
     return report;
@@ -85,7 +88,10 @@ std::string StatusJson(const StatusReport& r) {
       {"run_id", r.run.run_id},
       {"job", r.run.job_name},
       {"state", std::string(RunStateName(r.found ? r.run.state : RunState::kPending))},
-      {"counts", {{"total", r.counts.total_rows}, {"succeeded", r.counts.succeeded}, {"failed", r.counts.failed}}},
+      {"counts",
+       {{"total", r.counts.total_rows},
+        {"succeeded", r.counts.succeeded},
+        {"failed", r.counts.failed}}},
       {"shards", {{"total", r.counts.shards_total}, {"committed", r.counts.shards_committed}}},
       {"output_path", r.run.output_path},
       {"created_at", Timestamp(r.run.created_at_ms)},
@@ -99,7 +105,10 @@ std::string StatusJson(const StatusReport& r) {
     for (const auto& f : r.failures) {
       nlohmann::json key = nlohmann::json::parse(f.key_json, nullptr, /*allow_exceptions=*/false);
       if (key.is_discarded()) key = f.key_json;
-      items.push_back({{"key", key}, {"shard", f.shard_id}, {"row", f.row}, {"error", f.error},
+      items.push_back({{"key", key},
+                       {"shard", f.shard_id},
+                       {"row", f.row},
+                       {"error", f.error},
                        {"attempts", f.attempts}});
     }
     j["failed_items"] = items;

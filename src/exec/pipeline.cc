@@ -1,11 +1,11 @@
 #include "exec/pipeline.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "exec/bounded_queue.h"
 #include "nightshift/crash_point.h"
@@ -26,7 +26,8 @@ Status RetryIo(int max_retries, const std::function<Status()>& fn) {
     bool retryable = s.code() == Code::kIoError || s.code() == Code::kTransient;
     if (s.ok() || !retryable || attempt >= max_retries) return s;
     int64_t delay = int64_t{50000} << std::min(attempt, 6);
-    Env::Default()->SleepMicros(delay / 2 + static_cast<int64_t>(std::rand() % std::max<int64_t>(1, delay)));
+    Env::Default()->SleepMicros(delay / 2 +
+                                static_cast<int64_t>(std::rand() % std::max<int64_t>(1, delay)));
   }
 }
 
@@ -102,8 +103,8 @@ PipelineResult Pipeline::Run() {
         if (impl.failed()) continue;  // drain
         Status s = runner.Run(b->get());
         if (!s.ok()) {
-          abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id, (*b)->first_row,
-                                              (*b)->first_row + (*b)->num_rows)));
+          abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id,
+                                              (*b)->first_row, (*b)->first_row + (*b)->num_rows)));
           continue;
         }
         if (!impl.q_out.Push(std::move(*b))) break;
@@ -125,7 +126,8 @@ PipelineResult Pipeline::Run() {
   auto process = [&](RowBatch& b) -> Status {
     const ShardTask& task = config_.shards[static_cast<size_t>(b.shard_index)];
     if (!writer) {
-      NS_ASSIGN_OR_RETURN(writer, config_.sink->BeginShard(task.shard_id, task.epoch, task.retry_seq));
+      NS_ASSIGN_OR_RETURN(writer,
+                          config_.sink->BeginShard(task.shard_id, task.epoch, task.retry_seq));
     }
     NS_RETURN_IF_ERROR(writer->Append(b));
     rows_done_.fetch_add(b.num_rows);
@@ -141,17 +143,20 @@ PipelineResult Pipeline::Run() {
     }));
     writer.reset();
     MaybeCrash("after_publish");
-    NS_RETURN_IF_ERROR(RetryIo(config_.errors.max_retries, [&] { return config_.commit(task, out); }));
+    NS_RETURN_IF_ERROR(
+        RetryIo(config_.errors.max_retries, [&] { return config_.commit(task, out); }));
     MaybeCrash("after_commit");
     result.shards_committed++;
     result.rows_written += out.rows_written;
     result.rows_failed += static_cast<int64_t>(out.failures.size());
     failed_total += static_cast<int64_t>(out.failures.size());
     shards_committed_.fetch_add(1);
-    if (on_commit) on_commit(task.shard_id, out.rows_written, static_cast<int64_t>(out.failures.size()));
+    if (on_commit)
+      on_commit(task.shard_id, out.rows_written, static_cast<int64_t>(out.failures.size()));
     if (config_.failure_limit >= 0 && failed_total > config_.failure_limit) {
-      return Status(Code::kFailed, fmt::format("{} items failed, more than errors.max_failed_items allows ({})",
-                                               failed_total, config_.failure_limit));
+      return Status(Code::kFailed,
+                    fmt::format("{} items failed, more than errors.max_failed_items allows ({})",
+                                failed_total, config_.failure_limit));
     }
     return Status::Ok();
   };

@@ -29,7 +29,7 @@ struct PipelineConfig {
   Source* source = nullptr;
   Sink* sink = nullptr;
   std::vector<std::unique_ptr<ModelInstance>> instances;  // one worker thread each
-  InstanceFactory make_instance;                         // for replacing timed-out instances
+  InstanceFactory make_instance;                          // for replacing timed-out instances
   ReadLayout layout;
   std::vector<std::string> output_names;  // for messages
   std::vector<OutputColumn> output_columns;
@@ -39,8 +39,8 @@ struct PipelineConfig {
   // Records a published shard output in the ledger (CommitShard for a run,
   // CommitRetry for a retry). Must be idempotent.
   std::function<Status(const ShardTask&, const ShardOutput&)> commit;
-  int64_t failure_limit = 0;      // stop when failed items exceed this; -1: never
-  int64_t failed_before = 0;      // failed items already committed by earlier attempts
+  int64_t failure_limit = 0;  // stop when failed items exceed this; -1: never
+  int64_t failed_before = 0;  // failed items already committed by earlier attempts
 };
 
 struct PipelineResult {

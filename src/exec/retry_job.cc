@@ -1,9 +1,9 @@
 // RetryFailures: re-run the dead-lettered rows of a run as extra parts.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "exec/job_context.h"
 #include "exec/task_runner.h"
@@ -67,11 +67,12 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   tr.commit = [&, l](const ShardTask& task, const ShardOutput& out) {
     std::vector<ItemFailure> remaining = out.failures;
     for (auto& f : remaining) f.attempts += previous_attempts[{f.shard_id, f.row}];
-    return l->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written, out.output_file,
-                          out.dead_letter_file, remaining);
+    return l->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written,
+                          out.output_file, out.dead_letter_file, remaining);
   };
   tr.failure_limit = -1;  // a retry never makes things worse than they were
-  NS_ASSIGN_OR_RETURN(exec::TaskResult result, exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr)));
+  NS_ASSIGN_OR_RETURN(exec::TaskResult result,
+                      exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr)));
   report.rows_processed = result.rows_processed;
   if (!result.pipeline.status.ok()) {
     report.exit_code = 1;
@@ -85,11 +86,12 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
   if (report.message.empty()) {
-    report.message = fmt::format("retried {} dead-lettered row(s) of run {}: {} now succeed, {} still fail",
-                                 failures.size(), run_id, static_cast<int64_t>(failures.size()) - report.counts.failed,
-                                 report.counts.failed);
+    report.message = fmt::format(
+        "retried {} dead-lettered row(s) of run {}: {} now succeed, {} still fail", failures.size(),
+        run_id, static_cast<int64_t>(failures.size()) - report.counts.failed, report.counts.failed);
   }
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 

@@ -1,13 +1,13 @@
 // RunJob: plan or attach the run, claim pending shards, run the pipeline,
 // finish with the _SUCCESS manifest.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <thread>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "exec/batch_sizer.h"
 #include "exec/job_context.h"
@@ -21,7 +21,9 @@
 namespace nightshift {
 namespace {
 
-int64_t NowMs() { return Env::Default()->NowMicros() / 1000; }
+int64_t NowMs() {
+  return Env::Default()->NowMicros() / 1000;
+}
 
 std::string UtcDate(int64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -45,19 +47,23 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   auto started = std::chrono::steady_clock::now();
   NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
   const std::string fingerprint = plan::Fingerprint(job, ctx.source->files());
-  const std::string run_id = options.run_id.empty() ? plan::DeriveRunId(job, fingerprint) : options.run_id;
+  const std::string run_id =
+      options.run_id.empty() ? plan::DeriveRunId(job, fingerprint) : options.run_id;
   if (run_id.empty() || run_id == "." || run_id == ".." ||
-      run_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+      run_id.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
           std::string::npos) {
-    return Error(Code::kInvalidJob, fmt::format("--run-id '{}' may only hold letters, digits, '_', '.' and '-' "
-                                                "(it becomes part of output.path)",
-                                                run_id));
+    return Error(Code::kInvalidJob,
+                 fmt::format("--run-id '{}' may only hold letters, digits, '_', '.' and '-' "
+                             "(it becomes part of output.path)",
+                             run_id));
   }
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
 
   RunReport report;
   auto existing = ledger->GetRun(run_id);
-  if (!existing.has_value() && existing.error().code() != Code::kNotFound) return Error(existing.error());
+  if (!existing.has_value() && existing.error().code() != Code::kNotFound)
+    return Error(existing.error());
   if (existing.has_value() && existing->state == RunState::kCompleted) {
     report.run = *existing;
     NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
@@ -82,11 +88,14 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   // The model a run started with is the model it finishes with: a resumed run
   // refuses a file that changed underneath it, unless told otherwise.
   NS_ASSIGN_OR_RETURN(std::string model_sha, Sha256File(job.model.path));
-  if (!report.run.model_sha256.empty() && report.run.model_sha256 != model_sha && !job.model.allow_change) {
-    return Error(Code::kModelError,
-                 fmt::format("model '{}' changed since run {} started (sha256 {} then, {} now); restore it, start a "
-                             "new run with --run-id, or resume anyway with --set model.allow_change=true",
-                             job.model.path, report.run.run_id, report.run.model_sha256, model_sha));
+  if (!report.run.model_sha256.empty() && report.run.model_sha256 != model_sha &&
+      !job.model.allow_change) {
+    return Error(
+        Code::kModelError,
+        fmt::format(
+            "model '{}' changed since run {} started (sha256 {} then, {} now); restore it, start a "
+            "new run with --run-id, or resume anyway with --set model.allow_change=true",
+            job.model.path, report.run.run_id, report.run.model_sha256, model_sha));
   }
   if (report.run.model_sha256 != model_sha || report.run.model_path != job.model.path) {
     NS_RETURN_IF_ERROR(ledger->SetRunModel(report.run.run_id, job.model.path, model_sha));
@@ -120,30 +129,35 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));
   NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
   bool one_row_model = false;  // exported with batch dimension 1: the binder fixed the size
-  for (const auto& spec : ctx.model->inputs()) one_row_model |= !spec.shape.empty() && spec.shape[0] == 1;
+  for (const auto& spec : ctx.model->inputs())
+    one_row_model |= !spec.shape.empty() && spec.shape[0] == 1;
   if (job.batch.auto_size() && !tr.tasks.empty() && !one_row_model) {
     NS_ASSIGN_OR_RETURN(auto probe_instance, ctx.model->CreateInstance());
-    NS_ASSIGN_OR_RETURN(exec::BatchSizeChoice choice,
-                        exec::ChooseBatchSize(probe_instance.get(), ctx.source.get(), ctx.binding.read, tr.tasks[0],
-                                              job.batch.max_memory, ledger.get(),
-                                              exec::BatchSizeKey(model_sha, job.model.device, job.model.threads,
-                                                                 ctx.binding.read)));
+    NS_ASSIGN_OR_RETURN(
+        exec::BatchSizeChoice choice,
+        exec::ChooseBatchSize(
+            probe_instance.get(), ctx.source.get(), ctx.binding.read, tr.tasks[0],
+            job.batch.max_memory, ledger.get(),
+            exec::BatchSizeKey(model_sha, job.model.device, job.model.threads, ctx.binding.read)));
     ctx.binding.read.batch_rows = choice.size;
     std::string probes;
     for (const auto& p : choice.probes) probes += fmt::format(" {}:{:.0f}/s", p.size, p.rows_per_s);
-    std::fprintf(stderr, "nightshift: batch.size auto -> %lld (%s)\n", static_cast<long long>(choice.size),
+    std::fprintf(stderr, "nightshift: batch.size auto -> %lld (%s)\n",
+                 static_cast<long long>(choice.size),
                  choice.cached ? "cached in the ledger" : ("probed" + probes).c_str());
   }
-  NS_RETURN_IF_ERROR(ledger->PutTuning(exec::RunBatchSizeKey(run.run_id), std::to_string(ctx.binding.read.batch_rows)));
+  NS_RETURN_IF_ERROR(ledger->PutTuning(exec::RunBatchSizeKey(run.run_id),
+                                       std::to_string(ctx.binding.read.batch_rows)));
   Ledger* l = ledger.get();
   tr.commit = [l, id = run.run_id](const ShardTask& task, const ShardOutput& out) {
-    return l->CommitShard(id, task.shard_id, task.epoch, out.rows_written, out.output_file, out.dead_letter_file,
-                          out.failures);
+    return l->CommitShard(id, task.shard_id, task.epoch, out.rows_written, out.output_file,
+                          out.dead_letter_file, out.failures);
   };
   tr.failure_limit = FailureLimit(job, run.total_rows);
   tr.failed_before = before.failed;
   tr.rows_total = run.total_rows;
-  NS_ASSIGN_OR_RETURN(exec::TaskResult result, exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr)));
+  NS_ASSIGN_OR_RETURN(exec::TaskResult result,
+                      exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr)));
 
   report.rows_processed = result.rows_processed;
   if (!result.pipeline.status.ok()) {
@@ -152,16 +166,19 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kFailed, report.message));
   } else if (result.pipeline.interrupted) {
     report.exit_code = 75;
-    report.message = fmt::format("interrupted after committing {} shard(s); run the same command again to resume",
-                                 result.pipeline.shards_committed);
-    NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kInterrupted, "interrupted by a signal"));
+    report.message = fmt::format(
+        "interrupted after committing {} shard(s); run the same command again to resume",
+        result.pipeline.shards_committed);
+    NS_RETURN_IF_ERROR(
+        ledger->SetRunState(run.run_id, RunState::kInterrupted, "interrupted by a signal"));
   } else {
     NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), l, run));
     NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kCompleted, ""));
   }
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run.run_id));
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run.run_id));
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 

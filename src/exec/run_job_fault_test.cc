@@ -3,13 +3,13 @@
 // instance fails, runs out of memory, rejects rows or hangs. Each test
 // asserts the exact outcome the product promises, on real Parquet files and a
 // real ONNX model.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "io/duck.h"
 #include "nightshift/engine.h"
@@ -30,16 +30,18 @@ class FaultyInstance : public ModelInstance {
  public:
   struct Plan {
     std::atomic<int> transient_failures{0};
-    int64_t oom_above_rows = 0;       // 0: never
-    bool reject_poison = false;       // batches holding kPoison in column 0 fail
-    std::atomic<int> hang_calls{0};   // the next N calls hang for 5 s
+    int64_t oom_above_rows = 0;      // 0: never
+    bool reject_poison = false;      // batches holding kPoison in column 0 fail
+    std::atomic<int> hang_calls{0};  // the next N calls hang for 5 s
     std::atomic<int> calls{0};
   };
-  FaultyInstance(std::unique_ptr<ModelInstance> base, Plan* plan) : base_(std::move(base)), plan_(plan) {}
+  FaultyInstance(std::unique_ptr<ModelInstance> base, Plan* plan)
+      : base_(std::move(base)), plan_(plan) {}
 
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
     plan_->calls++;
-    if (plan_->hang_calls.load() > 0 && plan_->hang_calls-- > 0) std::this_thread::sleep_for(std::chrono::seconds(5));
+    if (plan_->hang_calls.load() > 0 && plan_->hang_calls-- > 0)
+      std::this_thread::sleep_for(std::chrono::seconds(5));
     if (plan_->transient_failures.load() > 0 && plan_->transient_failures-- > 0) {
       return Status(Code::kTransient, "injected: connection reset");
     }
@@ -50,7 +52,8 @@ class FaultyInstance : public ModelInstance {
     if (plan_->reject_poison) {
       int64_t width = x.NumElements() / x.shape()[0];
       for (int64_t r = 0; r < x.shape()[0]; ++r) {
-        if (x.data_as<float>()[r * width] == kPoison) return Status(Code::kModelError, "injected: poison value");
+        if (x.data_as<float>()[r * width] == kPoison)
+          return Status(Code::kModelError, "injected: poison value");
       }
     }
     return base_->Execute(inputs, outputs);
@@ -66,19 +69,23 @@ class RunJobFaultTest : public ::testing::Test {
   static void SetUpTestSuite() {
     char tmpl[] = "/tmp/ns_fault_test_XXXXXX";
     data_dir_ = new std::string(mkdtemp(tmpl));
-    std::string cmd = fmt::format("/usr/bin/python3 {}/examples/models/make_mlp.py {}/model.onnx --inputs 4 "
-                                  "--hidden 8 --outputs 2 --softmax",
-                                  NS_SOURCE_DIR, *data_dir_);
+    std::string cmd = fmt::format(
+        "/usr/bin/python3 {}/examples/models/make_mlp.py {}/model.onnx --inputs 4 "
+        "--hidden 8 --outputs 2 --softmax",
+        NS_SOURCE_DIR, *data_dir_);
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     auto db = io::DuckDatabase::OpenInMemory(1).value();
     auto conn = io::DuckConnection::Open(db).value();
     // Every 1000th row (id % 1000 == 7) holds the poison value.
-    ASSERT_TRUE(conn->Exec(fmt::format("COPY (SELECT range AS id, CASE WHEN range % 1000 = 7 THEN {} ELSE "
-                                       "(range % 97)::FLOAT END AS a, (range % 13)::FLOAT AS b, 1.5::FLOAT AS c, "
-                                       "(range % 5)::FLOAT AS d FROM range({})) TO '{}/in.parquet' (FORMAT parquet, "
-                                       "ROW_GROUP_SIZE 2048)",
-                                       kPoison, kRows, *data_dir_))
-                    .ok());
+    ASSERT_TRUE(
+        conn
+            ->Exec(fmt::format(
+                "COPY (SELECT range AS id, CASE WHEN range % 1000 = 7 THEN {} ELSE "
+                "(range % 97)::FLOAT END AS a, (range % 13)::FLOAT AS b, 1.5::FLOAT AS c, "
+                "(range % 5)::FLOAT AS d FROM range({})) TO '{}/in.parquet' (FORMAT parquet, "
+                "ROW_GROUP_SIZE 2048)",
+                kPoison, kRows, *data_dir_))
+            .ok());
   }
 
   void SetUp() override {
@@ -121,7 +128,8 @@ errors:
   std::pair<int64_t, int64_t> OutputRows() {
     auto db = io::DuckDatabase::OpenInMemory(1).value();
     auto conn = io::DuckConnection::Open(db).value();
-    auto r = conn->Query(fmt::format("SELECT count(*), count(DISTINCT id) FROM '{}/out/part-*.parquet'", dir_));
+    auto r = conn->Query(
+        fmt::format("SELECT count(*), count(DISTINCT id) FROM '{}/out/part-*.parquet'", dir_));
     EXPECT_TRUE(r.has_value());
     return {r->Int(0, 0), r->Int(1, 0)};
   }
@@ -130,7 +138,8 @@ errors:
     RunOptions o;
     o.env = env;
     if (plan != nullptr) {
-      o.wrap_instance = [plan](std::unique_ptr<ModelInstance> base) -> std::unique_ptr<ModelInstance> {
+      o.wrap_instance =
+          [plan](std::unique_ptr<ModelInstance> base) -> std::unique_ptr<ModelInstance> {
         return std::make_unique<FaultyInstance>(std::move(base), plan);
       };
     }
@@ -163,7 +172,8 @@ TEST_F(RunJobFaultTest, AFailedFsyncIsRetriedAndTheRunCompletes) {
 
 TEST_F(RunJobFaultTest, PersistentRenameFailureFailsTheRunAndAResumeCompletesExactlyOnce) {
   FaultInjectionEnv env(Env::Default());
-  env.FailNth(FaultInjectionEnv::Op::kRename, 3, 1000);  // shards 0 and 1 (+ nothing else) get through
+  env.FailNth(FaultInjectionEnv::Op::kRename, 3,
+              1000);  // shards 0 and 1 (+ nothing else) get through
   auto r = RunJob(Job(), Options(nullptr, &env));
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_EQ(r->exit_code, 1);
@@ -179,7 +189,8 @@ TEST_F(RunJobFaultTest, PersistentRenameFailureFailsTheRunAndAResumeCompletesExa
 
 TEST_F(RunJobFaultTest, TransientBackendErrorsAreRetriedWithoutLosingRows) {
   FaultyInstance::Plan plan;
-  plan.transient_failures = 3;  // the first batch: 3 failed tries (2 retries), then runs again as a range
+  plan.transient_failures =
+      3;  // the first batch: 3 failed tries (2 retries), then runs again as a range
   auto r = RunJob(Job(), Options(&plan));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 0);
@@ -301,11 +312,13 @@ TEST_F(RunJobFaultTest, AResumedRunRefusesAChangedModelUnlessAllowed) {
   auto r = RunJob(job, Options(nullptr, &env));
   ASSERT_TRUE(r.has_value());
   ASSERT_EQ(r->exit_code, 1);
-  ASSERT_EQ(std::system(fmt::format("/usr/bin/python3 {}/examples/models/make_mlp.py {} --inputs 4 --hidden 8 "
-                                    "--outputs 2 --softmax --seed 99",
-                                    NS_SOURCE_DIR, model)
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(
+          fmt::format("/usr/bin/python3 {}/examples/models/make_mlp.py {} --inputs 4 --hidden 8 "
+                      "--outputs 2 --softmax --seed 99",
+                      NS_SOURCE_DIR, model)
+              .c_str()),
+      0);
   auto refused = RunJob(job, Options(nullptr));
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), Code::kModelError);

@@ -1,13 +1,13 @@
 #include "exec/task_runner.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "nightshift/env.h"
 #include "obs/progress.h"
@@ -18,13 +18,15 @@ namespace {
 std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
   std::string d = job.errors.dead_letter;
   const std::string token = "{output}";
-  for (auto pos = d.find(token); pos != std::string::npos; pos = d.find(token)) d.replace(pos, token.size(), output_dir);
+  for (auto pos = d.find(token); pos != std::string::npos; pos = d.find(token))
+    d.replace(pos, token.size(), output_dir);
   return d;
 }
 
 }  // namespace
 
-Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run, Env* env) {
+Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run,
+                                  Env* env) {
   SinkLayout layout = ctx.binding.sink;
   layout.env = env;
   layout.output_dir = run.output_path;
@@ -33,20 +35,22 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
   return layout;
 }
 
-Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx, Sink* sink,
-                            Ledger* ledger, const RunRecord& run, TaskRun task_run) {
+Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx,
+                            Sink* sink, Ledger* ledger, const RunRecord& run, TaskRun task_run) {
   // Model instances: one per worker thread.
   std::vector<std::unique_ptr<ModelInstance>> instances;
   for (int i = 0; i < std::max(1, job.model.instances); ++i) {
     NS_ASSIGN_OR_RETURN(auto inst, ctx.model->CreateInstance());
-    instances.push_back(options.wrap_instance ? options.wrap_instance(std::move(inst)) : std::move(inst));
+    instances.push_back(options.wrap_instance ? options.wrap_instance(std::move(inst))
+                                              : std::move(inst));
   }
   PipelineConfig pc;
   pc.source = ctx.source.get();
   pc.sink = sink;
   pc.instances = std::move(instances);
   Model* model = ctx.model.get();
-  pc.make_instance = [model, wrap = options.wrap_instance]() -> Result<std::unique_ptr<ModelInstance>> {
+  pc.make_instance = [model,
+                      wrap = options.wrap_instance]() -> Result<std::unique_ptr<ModelInstance>> {
     NS_ASSIGN_OR_RETURN(auto inst, model->CreateInstance());
     return wrap ? wrap(std::move(inst)) : std::move(inst);
   };
@@ -77,13 +81,16 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
         stop_at = std::chrono::steady_clock::now();
         pipeline.RequestStop();
       }
-      if (stopping && std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count() >
-                          job.run.drain_timeout_s) {
+      if (stopping &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count() >
+              job.run.drain_timeout_s) {
         // In-flight work did not drain in time (a slow model): give up on it.
         // Committed shards are durable; temp files are removed by the next run.
-        (void)ledger->SetRunState(run.run_id, RunState::kInterrupted,
-                                  "interrupted by a signal; in-flight work abandoned after run.drain_timeout");
-        std::fprintf(stderr, "nightshift: drain timeout (%.0f s) passed; exiting\n", job.run.drain_timeout_s);
+        (void)ledger->SetRunState(
+            run.run_id, RunState::kInterrupted,
+            "interrupted by a signal; in-flight work abandoned after run.drain_timeout");
+        std::fprintf(stderr, "nightshift: drain timeout (%.0f s) passed; exiting\n",
+                     job.run.drain_timeout_s);
         std::_Exit(75);
       }
       progress.Tick(pipeline.rows_done());
@@ -114,18 +121,22 @@ Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {
     }
     files.push_back({{"path", s.output_file}, {"rows", rows}, {"shard", s.shard_id}});
     for (const RetryPart* p : parts) {
-      files.push_back({{"path", p->output_file}, {"rows", p->rows}, {"shard", s.shard_id}, {"retry", p->seq}});
+      files.push_back(
+          {{"path", p->output_file}, {"rows", p->rows}, {"shard", s.shard_id}, {"retry", p->seq}});
     }
     if (!s.dead_letter_file.empty() && s.rows_failed > 0) {
-      dead.push_back({{"path", s.dead_letter_file}, {"rows", s.rows_failed}, {"shard", s.shard_id}});
+      dead.push_back(
+          {{"path", s.dead_letter_file}, {"rows", s.rows_failed}, {"shard", s.shard_id}});
     }
   }
-  nlohmann::json m = {{"run_id", run.run_id},
-                      {"job", run.job_name},
-                      {"counts", {{"total", counts.total_rows}, {"succeeded", counts.succeeded}, {"failed", counts.failed}}},
-                      {"files", files},
-                      {"dead_letter_files", dead},
-                      {"completed_at_ms", Env::Default()->NowMicros() / 1000}};
+  nlohmann::json m = {
+      {"run_id", run.run_id},
+      {"job", run.job_name},
+      {"counts",
+       {{"total", counts.total_rows}, {"succeeded", counts.succeeded}, {"failed", counts.failed}}},
+      {"files", files},
+      {"dead_letter_files", dead},
+      {"completed_at_ms", Env::Default()->NowMicros() / 1000}};
   return sink->WriteSuccess(m.dump(2) + "\n");
 }
 

@@ -17,7 +17,8 @@
 namespace nightshift::exec {
 
 // The sink layout of `job` for `run` (directories resolved).
-Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run, Env* env);
+Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run,
+                                  Env* env);
 
 struct TaskRun {
   std::vector<ShardTask> tasks;
@@ -36,8 +37,8 @@ struct TaskResult {
 // Creates the model instances and runs the tasks. REQUIRES: `sink` open.
 // Errors are those that stop the run from starting (instances cannot be
 // created); failures while running are in TaskResult::pipeline.status.
-Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx, Sink* sink,
-                            Ledger* ledger, const RunRecord& run, TaskRun task_run);
+Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx,
+                            Sink* sink, Ledger* ledger, const RunRecord& run, TaskRun task_run);
 
 // Writes the _SUCCESS manifest of `run` (all shards, retry parts, counts).
 Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run);

@@ -1,10 +1,10 @@
 #include "io/column_packer.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 #include <type_traits>
-
-#include <fmt/format.h>
 
 namespace nightshift::io {
 namespace {
@@ -18,7 +18,9 @@ bool Finite(T v) {
   }
 }
 
-bool Valid(uint64_t* validity, idx_t row) { return validity == nullptr || duckdb_validity_row_is_valid(validity, row); }
+bool Valid(uint64_t* validity, idx_t row) {
+  return validity == nullptr || duckdb_validity_row_is_valid(validity, row);
+}
 
 // Calls fn(chunk, chunk_row, batch_row) for every row the slices name.
 template <typename Fn>
@@ -37,10 +39,12 @@ ColumnPacker::ColumnPacker(const std::vector<InputPacking>& inputs, std::vector<
 int64_t ColumnPacker::ListLength(duckdb_data_chunk chunk, idx_t column, idx_t row) {
   duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
   if (!Valid(duckdb_vector_get_validity(vec), row)) return 0;
-  return static_cast<int64_t>(static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[row].length);
+  return static_cast<int64_t>(
+      static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[row].length);
 }
 
-int64_t ColumnPacker::MaxLength(size_t input, const std::vector<DuckCarriedRows::Slice>& slices) const {
+int64_t ColumnPacker::MaxLength(size_t input,
+                                const std::vector<DuckCarriedRows::Slice>& slices) const {
   int64_t longest = 1;  // a batch of empty lists still gets one (padding) column
   ForEachRow(slices, [&](duckdb_data_chunk chunk, idx_t row, int64_t) {
     longest = std::max(longest, ListLength(chunk, first_column_[input], row));
@@ -52,7 +56,8 @@ void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBa
   batch->inputs.resize(inputs_.size());
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const InputPacking& in = inputs_[i];
-    int64_t padded = in.column_widths.size() == 1 && in.column_widths[0] < 0 ? MaxLength(i, slices) : -1;
+    int64_t padded =
+        in.column_widths.size() == 1 && in.column_widths[0] < 0 ? MaxLength(i, slices) : -1;
     std::vector<int64_t> shape = {batch->num_rows};
     for (int64_t d : in.row_shape) shape.push_back(d < 0 ? padded : d);
     Tensor& t = batch->inputs[i];
@@ -70,15 +75,14 @@ void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBa
       case DType::kUInt8: PackInput<uint8_t>(i, slices, padded, batch); break;
       case DType::kBool: PackInput<bool>(i, slices, padded, batch); break;
       case DType::kFloat16:
-      case DType::kBFloat16:
-        break;  // rejected when the layout is bound (no SQL type to cast to)
+      case DType::kBFloat16: break;  // rejected when the layout is bound (no SQL type to cast to)
     }
   }
 }
 
 template <typename T>
-void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Slice>& slices, int64_t padded,
-                             RowBatch* batch) const {
+void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
+                             int64_t padded, RowBatch* batch) const {
   const InputPacking& in = inputs_[input];
   Tensor& t = batch->inputs[input];
   const int64_t stride = batch->num_rows > 0 ? t.NumElements() / batch->num_rows : 0;
@@ -94,10 +98,12 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
         duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
         T v = static_cast<const T*>(duckdb_vector_get_data(vec))[row];
         if (!Valid(duckdb_vector_get_validity(vec), row)) {
-          batch->SetRowError(r, fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
+          batch->SetRowError(
+              r, fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
           v = T{};
         } else if (!in.allow_nan && !Finite(v)) {
-          batch->SetRowError(r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
+          batch->SetRowError(
+              r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
           v = T{};
         }
         out[r * stride + col_offset] = v;
@@ -110,9 +116,10 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
         const bool valid = Valid(duckdb_vector_get_validity(vec), row);
         const auto len = static_cast<int64_t>(e.length);
         if (!valid || (!variable && len != width)) {
-          batch->SetRowError(r, valid ? fmt::format("list column '{}' has {} elements, the model needs {}",
-                                                    in.columns[c], e.length, width)
-                                      : fmt::format("null value in list column '{}'", in.columns[c]));
+          batch->SetRowError(
+              r, valid ? fmt::format("list column '{}' has {} elements, the model needs {}",
+                                     in.columns[c], e.length, width)
+                       : fmt::format("null value in list column '{}'", in.columns[c]));
           for (int64_t k = 0; k < width; ++k) dst[k] = pad;
           return;
         }
@@ -126,9 +133,10 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
         for (int64_t k = len; k < width; ++k) dst[k] = pad;
         uint64_t* child_validity = duckdb_vector_get_validity(child);
         for (int64_t k = 0; k < len; ++k) {
-          if (!Valid(child_validity, e.offset + static_cast<idx_t>(k)) || (!in.allow_nan && !Finite(dst[k]))) {
-            batch->SetRowError(r, fmt::format("null{} element in list column '{}'", in.allow_nan ? "" : ", NaN or Inf",
-                                              in.columns[c]));
+          if (!Valid(child_validity, e.offset + static_cast<idx_t>(k)) ||
+              (!in.allow_nan && !Finite(dst[k]))) {
+            batch->SetRowError(r, fmt::format("null{} element in list column '{}'",
+                                              in.allow_nan ? "" : ", NaN or Inf", in.columns[c]));
             break;
           }
         }

@@ -7,11 +7,11 @@
 // scan per file serves all of that file's pending shards in order, so a full
 // run reads each row once, and a resumed run re-reads (and discards) the rows
 // before the first pending shard of each file.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "io/column_packer.h"
 #include "io/duck.h"
@@ -36,9 +36,9 @@ std::string SqlTypeFor(DType dtype) {
 }
 
 bool IsNumericType(const std::string& t) {
-  static const char* kNumeric[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+  static const char* kNumeric[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
-                                   "FLOAT", "DOUBLE", "BOOLEAN"};
+                                   "FLOAT",    "DOUBLE",    "BOOLEAN"};
   for (const char* n : kNumeric) {
     if (t == n) return true;
   }
@@ -51,7 +51,10 @@ class DuckSource final : public Source {
  public:
   DuckSource(InputSpec spec, std::vector<InputFile> files, std::shared_ptr<DuckDatabase> db,
              std::unique_ptr<DuckConnection> conn)
-      : spec_(std::move(spec)), files_(std::move(files)), db_(std::move(db)), conn_(std::move(conn)) {}
+      : spec_(std::move(spec)),
+        files_(std::move(files)),
+        db_(std::move(db)),
+        conn_(std::move(conn)) {}
 
   const std::vector<InputFile>& files() const override { return files_; }
 
@@ -60,8 +63,9 @@ class DuckSource final : public Source {
   }
 
   Result<std::vector<InputColumn>> Describe(int32_t file_index) override {
-    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query("DESCRIBE SELECT * FROM " + Relation(file_index, false),
-                                                   Where(file_index)));
+    NS_ASSIGN_OR_RETURN(
+        DuckResult r,
+        conn_->Query("DESCRIBE SELECT * FROM " + Relation(file_index, false), Where(file_index)));
     std::vector<InputColumn> cols;
     for (idx_t row = 0; row < r.row_count(); ++row) {
       InputColumn c;
@@ -78,21 +82,23 @@ class DuckSource final : public Source {
     // quote) it reads each line as one text column named after the header.
     if (spec_.query.empty() && files_[file_index].format == InputFormat::kCsv && cols.size() == 1 &&
         cols[0].sql_type == "VARCHAR" && cols[0].name.find(',') != std::string::npos) {
-      return Error(Code::kInvalidData,
-                   fmt::format("cannot parse CSV file '{}': its rows do not split into the header's columns "
-                               "(ragged rows or an unterminated quote?)",
-                               files_[file_index].path));
+      return Error(
+          Code::kInvalidData,
+          fmt::format("cannot parse CSV file '{}': its rows do not split into the header's columns "
+                      "(ragged rows or an unterminated quote?)",
+                      files_[file_index].path));
     }
     return cols;
   }
 
-  Result<double> ParsableFraction(int32_t file_index, const std::string& column, DType dtype) override {
+  Result<double> ParsableFraction(int32_t file_index, const std::string& column,
+                                  DType dtype) override {
     std::string col = QuoteIdent(column);
     NS_ASSIGN_OR_RETURN(
-        DuckResult r,
-        conn_->Query(fmt::format("SELECT count({0}), count(TRY_CAST({0} AS {1})) FROM (SELECT {0} FROM {2} LIMIT 1000)",
-                                 col, SqlTypeFor(dtype), Relation(file_index, false)),
-                     Where(file_index)));
+        DuckResult r, conn_->Query(fmt::format("SELECT count({0}), count(TRY_CAST({0} AS {1})) "
+                                               "FROM (SELECT {0} FROM {2} LIMIT 1000)",
+                                               col, SqlTypeFor(dtype), Relation(file_index, false)),
+                                   Where(file_index)));
     int64_t present = r.Int(0, 0);
     return present == 0 ? 0.0 : static_cast<double>(r.Int(1, 0)) / static_cast<double>(present);
   }
@@ -100,7 +106,8 @@ class DuckSource final : public Source {
   Result<int64_t> CountRows(int32_t file_index) override {
     std::string sql;
     if (spec_.query.empty() && files_[file_index].format == InputFormat::kParquet) {
-      sql = "SELECT num_rows FROM parquet_file_metadata(" + QuoteString(files_[file_index].path) + ")";
+      sql = "SELECT num_rows FROM parquet_file_metadata(" + QuoteString(files_[file_index].path) +
+            ")";
     } else {
       sql = "SELECT count(*) FROM " + Relation(file_index, false);
     }
@@ -164,9 +171,9 @@ class DuckSource final : public Source {
       std::span<const ShardTask> group = shards.subspan(i, j - i);
       if (seekable()) {
         for (const ShardTask& s : group) {
-          std::string sql = fmt::format(
-              "SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}", select,
-              Relation(s.file_index, true), s.row_begin, s.row_end);
+          std::string sql =
+              fmt::format("SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}",
+                          select, Relation(s.file_index, true), s.row_begin, s.row_end);
           NS_RETURN_IF_ERROR(reader.Scan(sql, std::span<const ShardTask>(&s, 1), s.row_begin));
           if (reader.stopped) return Status::Ok();
         }
@@ -247,7 +254,9 @@ class DuckSource final : public Source {
         int64_t longest = 0;
         while (i < staged.size() && batch->num_rows < layout->batch_rows) {
           int64_t l = std::max<int64_t>(1, std::max(longest, staged[i].length));
-          if (layout->max_tokens > 0 && batch->num_rows > 0 && (batch->num_rows + 1) * l > layout->max_tokens) break;
+          if (layout->max_tokens > 0 && batch->num_rows > 0 &&
+              (batch->num_rows + 1) * l > layout->max_tokens)
+            break;
           longest = l;
           carried->AddRow(staged[i].chunk, staged[i].row);
           batch->row_numbers.push_back(staged[i].file_row);
@@ -320,7 +329,8 @@ class DuckSource final : public Source {
           if (bucketing) {
             for (int64_t k = 0; k < take; ++k) {
               auto r = static_cast<idx_t>(off + k);
-              staged.push_back({chunk, r, row + k, ColumnPacker::ListLength(chunk->get(), sort_column, r)});
+              staged.push_back(
+                  {chunk, r, row + k, ColumnPacker::ListLength(chunk->get(), sort_column, r)});
             }
           } else {
             if (!batch) {
@@ -361,11 +371,12 @@ class DuckSource final : public Source {
         if (si == shards.size()) return Status::Ok();  // later rows belong to no pending shard
       }
       if (si < shards.size()) {
-        return Status(Code::kIoError,
-                      fmt::format("{} ended at row {} but shard {} expects rows up to {}: the input "
-                                  "changed since the run was planned",
-                                  file.path.empty() ? std::string("the query") : file.path, row,
-                                  shards[si].shard_id, shards[si].row_end));
+        return Status(
+            Code::kIoError,
+            fmt::format("{} ended at row {} but shard {} expects rows up to {}: the input "
+                        "changed since the run was planned",
+                        file.path.empty() ? std::string("the query") : file.path, row,
+                        shards[si].shard_id, shards[si].row_end));
       }
       return Status::Ok();
     }
@@ -381,7 +392,8 @@ class DuckSource final : public Source {
   // list: a value that does not parse then becomes a null (a dead letter for
   // that row) instead of an error that stops the whole scan, even when it lies
   // beyond the rows DuckDB's type sniffer samples.
-  std::string Relation(int32_t file_index, bool with_row_number, const ReadLayout* layout = nullptr) const {
+  std::string Relation(int32_t file_index, bool with_row_number,
+                       const ReadLayout* layout = nullptr) const {
     if (!spec_.query.empty()) return "(" + spec_.query + ")";
     const InputFile& f = files_[file_index];
     std::string path = QuoteString(f.path);
@@ -399,7 +411,8 @@ class DuckSource final : public Source {
             }
           }
         }
-        return "read_csv(" + path + ", header = true" + (types.empty() ? "" : ", types = {" + types + "}") + ")";
+        return "read_csv(" + path + ", header = true" +
+               (types.empty() ? "" : ", types = {" + types + "}") + ")";
       }
       case InputFormat::kJsonl: return "read_json(" + path + ", format = 'newline_delimited')";
       case InputFormat::kAuto: break;

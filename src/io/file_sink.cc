@@ -5,10 +5,10 @@
 // model outputs by strided copies), then COPYs the table to a hidden temp
 // file, fsyncs it and renames it to part-<shard>.<ext>. Memory is bounded by
 // one shard's output; DuckDB spills to disk beyond its memory limit.
-#include <cstring>
+#include <fmt/format.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
+#include <cstring>
 
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
@@ -64,9 +64,11 @@ class FileShardWriter;
 
 class FileSink final : public Sink {
  public:
-  FileSink(SinkLayout layout, std::shared_ptr<DuckDatabase> db) : layout_(std::move(layout)), db_(std::move(db)) {}
+  FileSink(SinkLayout layout, std::shared_ptr<DuckDatabase> db)
+      : layout_(std::move(layout)), db_(std::move(db)) {}
 
-  Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch, int32_t retry_seq) override;
+  Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch,
+                                                  int32_t retry_seq) override;
 
   Status WriteSuccess(const std::string& manifest_json) override {
     return env()->WriteFileAtomic(JoinPath(layout_.output_dir, "_SUCCESS"), manifest_json);
@@ -110,21 +112,25 @@ class FileShardWriter final : public ShardWriter {
   Status Init() {
     std::string cols;
     for (size_t i = 0; i < layout_.keep_count; ++i) {
-      cols += fmt::format("{}{} {}", i ? ", " : "", QuoteIdent(layout_.carried[i]), layout_.carried_types[i]);
+      cols += fmt::format("{}{} {}", i ? ", " : "", QuoteIdent(layout_.carried[i]),
+                          layout_.carried_types[i]);
     }
     for (const auto& c : layout_.outputs) {
       cols += fmt::format("{}{} {}", cols.empty() ? "" : ", ", QuoteIdent(c.name), SqlType(c));
     }
     if (layout_.restore_order) cols += ", __ns_row BIGINT";
-    NS_RETURN_IF_ERROR(conn_->Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", table_, cols),
-                                   "creating the output table"));
+    NS_RETURN_IF_ERROR(
+        conn_->Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", table_, cols),
+                    "creating the output table"));
     std::string dl_cols;
     for (size_t k = 0; k < layout_.key.size(); ++k) {
-      dl_cols += fmt::format("{} {}, ", QuoteIdent(layout_.key[k]), layout_.carried_types[KeyIndex(k)]);
+      dl_cols +=
+          fmt::format("{} {}, ", QuoteIdent(layout_.key[k]), layout_.carried_types[KeyIndex(k)]);
     }
     dl_cols += "__ns_row BIGINT, __ns_error VARCHAR, __ns_attempts INTEGER";
-    NS_RETURN_IF_ERROR(conn_->Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", dl_table_, dl_cols),
-                                   "creating the dead-letter table"));
+    NS_RETURN_IF_ERROR(
+        conn_->Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", dl_table_, dl_cols),
+                    "creating the dead-letter table"));
     NS_RETURN_IF_ERROR(MakeAppender(table_, &appender_, &out_chunk_));
     NS_RETURN_IF_ERROR(MakeAppender(dl_table_, &dl_appender_, &dl_chunk_));
     sel_ = duckdb_create_selection_vector(duckdb_vector_size());
@@ -155,13 +161,14 @@ class FileShardWriter final : public ShardWriter {
                                  duckdb_data_chunk_get_vector(out_chunk_, c), sel_, n, 0, 0);
         }
         for (size_t o = 0; o < layout_.outputs.size(); ++o) {
-          NS_RETURN_IF_ERROR(WriteOutput(layout_.outputs[o], batch,
-                                         duckdb_data_chunk_get_vector(out_chunk_, layout_.keep_count + o),
-                                         batch_rows.data(), n));
+          NS_RETURN_IF_ERROR(
+              WriteOutput(layout_.outputs[o], batch,
+                          duckdb_data_chunk_get_vector(out_chunk_, layout_.keep_count + o),
+                          batch_rows.data(), n));
         }
         if (layout_.restore_order) {
-          auto* rn = static_cast<int64_t*>(duckdb_vector_get_data(
-              duckdb_data_chunk_get_vector(out_chunk_, layout_.keep_count + layout_.outputs.size())));
+          auto* rn = static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(
+              out_chunk_, layout_.keep_count + layout_.outputs.size())));
           for (idx_t i = 0; i < n; ++i) rn[i] = batch.RowNumber(batch_rows[i]);
         }
         duckdb_data_chunk_set_size(out_chunk_, n);
@@ -192,21 +199,24 @@ class FileShardWriter final : public ShardWriter {
       } else {
         key_expr = "{";
         for (size_t k = 0; k < layout_.key.size(); ++k) {
-          key_expr += fmt::format("{}{}: {}", k ? ", " : "", QuoteString(layout_.key[k]), QuoteIdent(layout_.key[k]));
+          key_expr += fmt::format("{}{}: {}", k ? ", " : "", QuoteString(layout_.key[k]),
+                                  QuoteIdent(layout_.key[k]));
         }
         key_expr += "}";
       }
-      std::string tmp = JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch_));
+      std::string tmp =
+          JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch_));
       temps_.push_back(tmp);
       NS_RETURN_IF_ERROR(conn_->Exec(
           fmt::format("COPY (SELECT {} AS key, {} AS shard, __ns_row AS row, __ns_error AS error, "
                       "__ns_attempts AS attempts FROM {} ORDER BY __ns_row) TO {} (FORMAT json)",
                       key_expr, shard_id_, dl_table_, QuoteString(tmp)),
           "writing dead letters"));
-      NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query(fmt::format(
-                                            "SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts "
-                                            "FROM {} ORDER BY __ns_row",
-                                            key_expr, dl_table_)));
+      NS_ASSIGN_OR_RETURN(DuckResult r,
+                          conn_->Query(fmt::format(
+                              "SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts "
+                              "FROM {} ORDER BY __ns_row",
+                              key_expr, dl_table_)));
       for (idx_t i = 0; i < r.row_count(); ++i) {
         ItemFailure f;
         f.shard_id = shard_id_;
@@ -224,10 +234,11 @@ class FileShardWriter final : public ShardWriter {
     std::string name = PartFileName(shard_id_, layout_.format, retry_seq_);
     std::string tmp = JoinPath(layout_.output_dir, fmt::format(".{}.tmp-{}", name, epoch_));
     temps_.push_back(tmp);
-    NS_RETURN_IF_ERROR(conn_->Exec(
-        fmt::format("COPY (SELECT {} FROM {}{}) TO {} ({})", CopySelect(), table_,
-                    layout_.restore_order ? " ORDER BY __ns_row" : "", QuoteString(tmp), CopyOptions(layout_.format)),
-        fmt::format("writing output of shard {}", shard_id_)));
+    NS_RETURN_IF_ERROR(
+        conn_->Exec(fmt::format("COPY (SELECT {} FROM {}{}) TO {} ({})", CopySelect(), table_,
+                                layout_.restore_order ? " ORDER BY __ns_row" : "", QuoteString(tmp),
+                                CopyOptions(layout_.format)),
+                    fmt::format("writing output of shard {}", shard_id_)));
     NS_RETURN_IF_ERROR(env->PublishFile(tmp, JoinPath(layout_.output_dir, name)));
     out.output_file = name;
     finished_ = true;
@@ -247,7 +258,8 @@ class FileShardWriter final : public ShardWriter {
       const std::string& t = layout_.carried_types[i];
       if (t == "HUGEINT" || t == "UHUGEINT") {
         std::string c = QuoteIdent(layout_.carried[i]);
-        replace += fmt::format("{}CAST({} AS DECIMAL(38,0)) AS {}", replace.empty() ? "" : ", ", c, c);
+        replace +=
+            fmt::format("{}CAST({} AS DECIMAL(38,0)) AS {}", replace.empty() ? "" : ", ", c, c);
       }
     }
     return replace.empty() ? star : star + " REPLACE (" + replace + ")";
@@ -260,7 +272,8 @@ class FileShardWriter final : public ShardWriter {
     return 0;
   }
 
-  Status MakeAppender(const std::string& table, duckdb_appender* appender, duckdb_data_chunk* chunk) {
+  Status MakeAppender(const std::string& table, duckdb_appender* appender,
+                      duckdb_data_chunk* chunk) {
     if (duckdb_appender_create(conn_->get(), nullptr, table.c_str(), appender) == DuckDBError) {
       std::string err = duckdb_appender_error(*appender);
       return Status(Code::kIoError, "cannot append to " + table + ": " + err);
@@ -314,12 +327,13 @@ class FileShardWriter final : public ShardWriter {
     return Status::Ok();
   }
 
-  Status WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec, const sel_t* rows,
-                     idx_t n) {
+  Status WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,
+                     const sel_t* rows, idx_t n) {
     const Tensor& t = batch.outputs[static_cast<size_t>(c.output_index)];
     if (t.dtype() != c.dtype) {
-      return Status(Code::kSchemaMismatch, fmt::format("output column '{}' expects {} but the model returned {}",
-                                                       c.name, DTypeName(c.dtype), t.DebugString()));
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("output column '{}' expects {} but the model returned {}", c.name,
+                                DTypeName(c.dtype), t.DebugString()));
     }
     if (!c.is_list) {
       void* dst = duckdb_vector_get_data(vec);
@@ -331,7 +345,9 @@ class FileShardWriter final : public ShardWriter {
         case DType::kInt8: GatherScalar<int8_t>(t, c.element, rows, n, dst); break;
         case DType::kUInt8: GatherScalar<uint8_t>(t, c.element, rows, n, dst); break;
         case DType::kBool: GatherScalar<bool>(t, c.element, rows, n, dst); break;
-        default: return Status(Code::kSchemaMismatch, fmt::format("unsupported output dtype for '{}'", c.name));
+        default:
+          return Status(Code::kSchemaMismatch,
+                        fmt::format("unsupported output dtype for '{}'", c.name));
       }
       return Status::Ok();
     }
@@ -369,7 +385,8 @@ class FileShardWriter final : public ShardWriter {
   std::vector<std::string> temps_;
 };
 
-Result<std::unique_ptr<ShardWriter>> FileSink::BeginShard(int64_t shard_id, int64_t epoch, int32_t retry_seq) {
+Result<std::unique_ptr<ShardWriter>> FileSink::BeginShard(int64_t shard_id, int64_t epoch,
+                                                          int32_t retry_seq) {
   NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db_));
   auto w = std::make_unique<FileShardWriter>(this, shard_id, epoch, retry_seq, std::move(conn));
   NS_RETURN_IF_ERROR(w->Init());
@@ -395,7 +412,8 @@ using io::DuckDatabase;
 using io::FileSink;
 
 std::string PartFileName(int64_t shard_id, OutputFormat format, int32_t retry_seq) {
-  if (retry_seq > 0) return fmt::format("part-{:06d}-r{}.{}", shard_id, retry_seq, io::Extension(format));
+  if (retry_seq > 0)
+    return fmt::format("part-{:06d}-r{}.{}", shard_id, retry_seq, io::Extension(format));
   return fmt::format("part-{:06d}.{}", shard_id, io::Extension(format));
 }
 
@@ -404,7 +422,8 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_
   Status s = env->CreateDirs(layout.output_dir);
   if (!s.ok()) return Error(Code::kIoError, "output.path: " + s.message());
   if (::access(layout.output_dir.c_str(), W_OK) != 0) {
-    return Error(Code::kIoError, fmt::format("output.path '{}' is not writable", layout.output_dir));
+    return Error(Code::kIoError,
+                 fmt::format("output.path '{}' is not writable", layout.output_dir));
   }
   NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.output_dir));
   NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.dead_letter_dir));

@@ -1,11 +1,10 @@
 #include "io/input_listing.h"
 
+#include <fmt/format.h>
 #include <glob.h>
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "nightshift/env.h"
 
@@ -13,12 +12,17 @@ namespace nightshift::io {
 namespace {
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+bool HasGlobChars(const std::string& s) {
+  return s.find_first_of("*?[") != std::string::npos;
+}
 
-bool Hidden(const std::string& name) { return !name.empty() && (name[0] == '.' || name[0] == '_'); }
+bool Hidden(const std::string& name) {
+  return !name.empty() && (name[0] == '.' || name[0] == '_');
+}
 
 Status WalkDir(Env* env, const std::string& dir, std::vector<std::string>* out) {
   NS_ASSIGN_OR_RETURN(auto names, env->ListDir(dir));
@@ -69,7 +73,8 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
     }
     globfree(&g);
     if (rc == GLOB_ABORTED) {
-      return Error(Code::kIoError, fmt::format("input.path '{}': cannot read a folder it names", spec.path));
+      return Error(Code::kIoError,
+                   fmt::format("input.path '{}': cannot read a folder it names", spec.path));
     }
     if (paths.empty()) {
       return Error(Code::kNotFound, fmt::format("input.path '{}' matches no files", spec.path));
@@ -77,14 +82,14 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
   } else {
     auto info = env->Stat(spec.path);
     if (!info.has_value()) {
-      return Error(info.error().code(),
-                   fmt::format("input.path '{}' does not exist", spec.path));
+      return Error(info.error().code(), fmt::format("input.path '{}' does not exist", spec.path));
     }
     if (info->is_dir) {
       from_dir = true;
       NS_RETURN_IF_ERROR(WalkDir(env, spec.path, &paths));
       if (paths.empty()) {
-        return Error(Code::kNotFound, fmt::format("input.path '{}' is a folder with no data files", spec.path));
+        return Error(Code::kNotFound,
+                     fmt::format("input.path '{}' is a folder with no data files", spec.path));
       }
     } else {
       paths.push_back(spec.path);
@@ -108,9 +113,9 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
     }
     if (!files.empty() && files.front().format != fmt_of) {
       return Error(Code::kInvalidJob,
-                   fmt::format("input.path '{}' mixes formats: '{}' is {} but '{}' is {}", spec.path,
-                               files.front().path, InputFormatName(files.front().format), p,
-                               InputFormatName(fmt_of)));
+                   fmt::format("input.path '{}' mixes formats: '{}' is {} but '{}' is {}",
+                               spec.path, files.front().path, InputFormatName(files.front().format),
+                               p, InputFormatName(fmt_of)));
     }
     if (::access(p.c_str(), R_OK) != 0) {
       return Error(Code::kIoError, fmt::format("input file '{}' is not readable", p));

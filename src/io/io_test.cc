@@ -1,7 +1,7 @@
 // Source and Sink against real files written by DuckDB in a temp folder.
-#include <cstdlib>
-
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "io/duck.h"
 #include "io/input_listing.h"
@@ -22,11 +22,13 @@ class IoTest : public ::testing::Test {
   }
   void Make(const std::string& name, const std::string& format, int64_t rows) {
     std::string path = JoinPath(dir_, name);
-    ASSERT_TRUE(conn_->Exec("COPY (SELECT range AS id, (range * 0.5)::DOUBLE AS a, range::INTEGER AS b, "
-                            "'k' || range AS s FROM range(" +
-                            std::to_string(rows) + ")) TO '" + path + "' (FORMAT " + format +
-                            (format == "parquet" ? ", ROW_GROUP_SIZE 1000" : "") + ")")
-                    .ok());
+    ASSERT_TRUE(
+        conn_
+            ->Exec("COPY (SELECT range AS id, (range * 0.5)::DOUBLE AS a, range::INTEGER AS b, "
+                   "'k' || range AS s FROM range(" +
+                   std::to_string(rows) + ")) TO '" + path + "' (FORMAT " + format +
+                   (format == "parquet" ? ", ROW_GROUP_SIZE 1000" : "") + ")")
+            .ok());
   }
   ReadLayout Layout(int64_t batch_rows) {
     ReadLayout l;
@@ -43,7 +45,8 @@ class IoTest : public ::testing::Test {
   }
   // Reads `shards` and returns (first_row, num_rows, last) per batch and the sum of column a.
   std::vector<std::tuple<int64_t, int64_t, bool>> ReadAll(Source* src, const ReadLayout& layout,
-                                                          std::vector<ShardTask> shards, double* sum_a) {
+                                                          std::vector<ShardTask> shards,
+                                                          double* sum_a) {
     std::vector<std::tuple<int64_t, int64_t, bool>> out;
     *sum_a = 0;
     Status s = src->Read(
@@ -92,7 +95,8 @@ TEST_F(IoTest, CsvSkipsRowsBeforePendingShards) {
   EXPECT_FALSE(src->seekable());
   EXPECT_EQ(src->CountRows(0).value(), 3000);
   double sum = 0;
-  auto batches = ReadAll(src.get(), Layout(4096), {{1, 0, 0, 1000, 2000, 1}, {2, 1, 0, 2000, 3000, 1}}, &sum);
+  auto batches =
+      ReadAll(src.get(), Layout(4096), {{1, 0, 0, 1000, 2000, 1}, {2, 1, 0, 2000, 3000, 1}}, &sum);
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[0], std::make_tuple(int64_t{1000}, int64_t{1000}, true));
   EXPECT_EQ(batches[1], std::make_tuple(int64_t{2000}, int64_t{1000}, true));
@@ -132,10 +136,12 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
   auto sink = OpenFileSink(sl, 1).value();
   auto writer = sink->BeginShard(0, 1).value();
   Status s = src->Read(
-      layout, std::vector<ShardTask>{{0, 0, 0, 0, 10, 1}}, [] { return std::make_unique<RowBatch>(); },
+      layout, std::vector<ShardTask>{{0, 0, 0, 0, 10, 1}},
+      [] { return std::make_unique<RowBatch>(); },
       [&](std::unique_ptr<RowBatch> b) {
         b->outputs.push_back(Tensor::Allocate(DType::kFloat32, {b->num_rows, 2}));
-        for (int64_t r = 0; r < b->num_rows; ++r) b->outputs[0].data_as<float>()[r * 2 + 1] = r * 10.0f;
+        for (int64_t r = 0; r < b->num_rows; ++r)
+          b->outputs[0].data_as<float>()[r * 2 + 1] = r * 10.0f;
         b->SetRowError(3, "poison");
         EXPECT_TRUE(writer->Append(*b).ok());
         return true;
@@ -147,7 +153,9 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
   ASSERT_EQ(out.failures.size(), 1u);
   EXPECT_EQ(out.failures[0].key_json, "3");
   EXPECT_EQ(out.failures[0].error, "poison");
-  auto r = conn_->Query("SELECT count(*), sum(score), min(s) FROM '" + JoinPath(sl.output_dir, out.output_file) + "'")
+  auto r = conn_
+               ->Query("SELECT count(*), sum(score), min(s) FROM '" +
+                       JoinPath(sl.output_dir, out.output_file) + "'")
                .value();
   EXPECT_EQ(r.Int(0, 0), 9);
   EXPECT_EQ(r.Int(1, 0), 420);
@@ -162,9 +170,13 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
 TEST_F(IoTest, BucketingSortsByLengthAndCapsPaddedTokens) {
   std::string path = JoinPath(dir_, "l.parquet");
   // Lengths cycle 1..9 over 300 rows.
-  ASSERT_TRUE(conn_->Exec("COPY (SELECT range AS id, list_transform(range(1 + range % 9), x -> x::BIGINT) AS t "
-                          "FROM range(300)) TO '" + path + "' (FORMAT parquet)")
-                  .ok());
+  ASSERT_TRUE(
+      conn_
+          ->Exec(
+              "COPY (SELECT range AS id, list_transform(range(1 + range % 9), x -> x::BIGINT) AS t "
+              "FROM range(300)) TO '" +
+              path + "' (FORMAT parquet)")
+          .ok());
   InputSpec spec;
   spec.path = path;
   auto src = OpenSource(spec, 1).value();
@@ -184,7 +196,8 @@ TEST_F(IoTest, BucketingSortsByLengthAndCapsPaddedTokens) {
   int64_t rows = 0, last_width = 0;
   bool saw_last = false;
   Status s = src->Read(
-      layout, std::vector<ShardTask>{{0, 0, 0, 0, 300, 1}}, [] { return std::make_unique<RowBatch>(); },
+      layout, std::vector<ShardTask>{{0, 0, 0, 0, 300, 1}},
+      [] { return std::make_unique<RowBatch>(); },
       [&](std::unique_ptr<RowBatch> b) {
         const Tensor& t = b->inputs[0];
         int64_t width = t.shape()[1];

@@ -1,13 +1,16 @@
 #include "obs/progress.h"
 
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 namespace nightshift::obs {
 
 Progress::Progress(bool terminal, int64_t total_rows, int64_t rows_already_done)
-    : terminal_(terminal), total_(total_rows), already_(rows_already_done), start_(std::chrono::steady_clock::now()) {}
+    : terminal_(terminal),
+      total_(total_rows),
+      already_(rows_already_done),
+      start_(std::chrono::steady_clock::now()) {}
 
 std::string Progress::Thousands(int64_t n) {
   std::string digits = std::to_string(n < 0 ? -n : n);
@@ -37,8 +40,9 @@ std::string Progress::Line(int64_t rows_done, double elapsed) const {
   bar.resize(width, ' ');
   double rate = elapsed > 0 ? static_cast<double>(rows_done) / elapsed : 0;
   std::string eta = rate > 0 ? Duration(static_cast<double>(total_ - done) / rate) : "?";
-  return fmt::format("[{}] {:3.0f}% {}/{} rows  {} rows/s  ETA {}", bar, frac * 100, Thousands(done),
-                     Thousands(total_), Thousands(static_cast<int64_t>(rate)), eta);
+  return fmt::format("[{}] {:3.0f}% {}/{} rows  {} rows/s  ETA {}", bar, frac * 100,
+                     Thousands(done), Thousands(total_), Thousands(static_cast<int64_t>(rate)),
+                     eta);
 }
 
 void Progress::Tick(int64_t rows_done) {
@@ -50,13 +54,14 @@ void Progress::Tick(int64_t rows_done) {
   drawn_ = true;
 }
 
-void Progress::ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t rows_failed, int64_t rows_done) {
+void Progress::ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t rows_failed,
+                              int64_t rows_done) {
   if (terminal_) return;
   std::lock_guard<std::mutex> lock(mu_);
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::fprintf(stderr, "nightshift: committed shard %lld (%s rows, %s failed) %s\n",
-               static_cast<long long>(shard_id), Thousands(rows_written).c_str(), Thousands(rows_failed).c_str(),
-               Line(rows_done, elapsed).c_str());
+               static_cast<long long>(shard_id), Thousands(rows_written).c_str(),
+               Thousands(rows_failed).c_str(), Line(rows_done, elapsed).c_str());
 }
 
 void Progress::Finish(int64_t rows_done) {

@@ -18,7 +18,8 @@ class Progress {
   // Redraws the bar (terminal only). `rows_done` counts this invocation.
   void Tick(int64_t rows_done);
   // Logs one committed shard (non-terminal only).
-  void ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t rows_failed, int64_t rows_done);
+  void ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t rows_failed,
+                      int64_t rows_done);
   // Ends the bar line.
   void Finish(int64_t rows_done);
 

@@ -58,7 +58,8 @@ std::vector<std::pair<int64_t, int64_t>> CutFile(const std::vector<int64_t>& row
     if (g <= 0) continue;
     if (g >= shard_rows) {
       if (pos > begin) out.emplace_back(begin, pos);
-      for (int64_t r = pos; r < pos + g; r += shard_rows) out.emplace_back(r, std::min(r + shard_rows, pos + g));
+      for (int64_t r = pos; r < pos + g; r += shard_rows)
+        out.emplace_back(r, std::min(r + shard_rows, pos + g));
       pos += g;
       begin = pos;
       continue;

@@ -21,7 +21,8 @@ TEST(PlannerTest, ShardsFollowSmallRowGroups) {
 }
 
 TEST(PlannerTest, LargeRowGroupsAreSplit) {
-  EXPECT_EQ(CutFile({30, 250, 30}, 100), (Ranges{{0, 30}, {30, 130}, {130, 230}, {230, 280}, {280, 310}}));
+  EXPECT_EQ(CutFile({30, 250, 30}, 100),
+            (Ranges{{0, 30}, {30, 130}, {130, 230}, {230, 280}, {280, 310}}));
 }
 
 TEST(PlannerTest, FingerprintIsDeterministicAndSeesInputChanges) {

@@ -16,12 +16,8 @@ constexpr SchemaNode kInput[] = {
     {"key", K::kValue, {}},
 };
 constexpr SchemaNode kModelInput[] = {
-    {"name", K::kValue, {}},
-    {"columns", K::kValue, {}},
-    {"dtype", K::kValue, {}},
-    {"allow_nan", K::kValue, {}},
-    {"pad_value", K::kValue, {}},
-    {"mask_of", K::kValue, {}},
+    {"name", K::kValue, {}},      {"columns", K::kValue, {}},   {"dtype", K::kValue, {}},
+    {"allow_nan", K::kValue, {}}, {"pad_value", K::kValue, {}}, {"mask_of", K::kValue, {}},
 };
 constexpr SchemaNode kModelOutput[] = {
     {"name", K::kValue, {}},

@@ -101,7 +101,8 @@ Status ReadModelInputs(const NodeReader& r, const YAML::Node& model, ModelSpec* 
       // An attention mask: 1 for each element of a list column, 0 for padding.
       NS_ASSIGN_OR_RETURN(input.mask_of, r.String(*mask_of, JoinKey(path, "mask_of")));
       if (NodeReader::Find(item, "columns")) {
-        return r.Fail(*mask_of, JoinKey(path, "mask_of"), "give either columns or mask_of, not both");
+        return r.Fail(*mask_of, JoinKey(path, "mask_of"),
+                      "give either columns or mask_of, not both");
       }
       input.columns = {input.mask_of};
       input.dtype = DType::kInt64;
@@ -246,7 +247,8 @@ Status ReadModel(const NodeReader& r, const YAML::Node& root, ModelSpec* model) 
   if (std::optional<YAML::Node> precision = NodeReader::Find(map, "precision")) {
     NS_ASSIGN_OR_RETURN(std::string name, r.String(*precision, "model.precision"));
     if (name != "fp32" && name != "fp16" && name != "bf16") {
-      return r.Fail(*precision, "model.precision", fmt::format("expected fp32, fp16 or bf16, got '{}'", name));
+      return r.Fail(*precision, "model.precision",
+                    fmt::format("expected fp32, fp16 or bf16, got '{}'", name));
     }
     model->precision = std::move(name);
   }

@@ -2,16 +2,15 @@
 // parse flags, call one engine function, map the outcome to an exit code.
 //
 //   0 completed · 1 run failed · 2 could not start · 75 interrupted
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "exec/batch_runner.h"
@@ -50,7 +49,8 @@ int CannotStart(const nightshift::Status& s) {
   return kExitCannotStart;
 }
 
-nightshift::Result<nightshift::JobSpec> LoadJob(const std::string& path, const std::vector<std::string>& sets) {
+nightshift::Result<nightshift::JobSpec> LoadJob(const std::string& path,
+                                                const std::vector<std::string>& sets) {
   std::vector<nightshift::Override> overrides;
   for (const auto& s : sets) {
     NS_ASSIGN_OR_RETURN(auto o, nightshift::ParseOverride(s));
@@ -59,7 +59,8 @@ nightshift::Result<nightshift::JobSpec> LoadJob(const std::string& path, const s
   return nightshift::ParseJobFile(path, overrides);
 }
 
-int CmdRun(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id, bool json) {
+int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
+           const std::string& run_id, bool json) {
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
   InstallSignalHandlers();
@@ -71,17 +72,18 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets, co
   if (!report.has_value()) return CannotStart(report.error());
   const auto& r = *report;
   FILE* human = json ? stderr : stdout;
-  if (r.exit_code == 0 && r.rows_processed == 0 && r.run.state == nightshift::RunState::kCompleted &&
-      !r.message.empty()) {
+  if (r.exit_code == 0 && r.rows_processed == 0 &&
+      r.run.state == nightshift::RunState::kCompleted && !r.message.empty()) {
     std::fprintf(human, "%s\n", r.message.c_str());
   } else if (r.exit_code == 0) {
     double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
-    std::fprintf(human,
-                 "run %s completed: %lld rows (%lld succeeded, %lld failed) in %.2f s, %.0f rows/s\n"
-                 "output: %s\n",
-                 r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
-                 static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed), r.seconds, rate,
-                 r.run.output_path.c_str());
+    std::fprintf(
+        human,
+        "run %s completed: %lld rows (%lld succeeded, %lld failed) in %.2f s, %.0f rows/s\n"
+        "output: %s\n",
+        r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
+        static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed),
+        r.seconds, rate, r.run.output_path.c_str());
   } else {
     std::fprintf(stderr, "nightshift: run %s %s: %s\n", r.run.run_id.c_str(),
                  r.exit_code == kExitInterrupted ? "interrupted" : "failed", r.message.c_str());
@@ -96,7 +98,8 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets, co
   return r.exit_code;
 }
 
-int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id, bool json) {
+int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets,
+             const std::string& run_id, bool json) {
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
   InstallSignalHandlers();
@@ -117,8 +120,8 @@ int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets, 
   return report->exit_code;
 }
 
-int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets, const std::string& run_id,
-              bool json, bool failed, int64_t limit) {
+int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
+              const std::string& run_id, bool json, bool failed, int64_t limit) {
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
   auto report = nightshift::GetJobStatus(*job, run_id, failed, limit);
@@ -128,18 +131,24 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
     return 0;
   }
   auto j = nlohmann::json::parse(nightshift::StatusJson(*report));
-  std::printf("run %s: %s\n", j["run_id"].get<std::string>().c_str(), j["state"].get<std::string>().c_str());
-  std::printf("rows: %lld total, %lld succeeded, %lld failed\n", static_cast<long long>(report->counts.total_rows),
-              static_cast<long long>(report->counts.succeeded), static_cast<long long>(report->counts.failed));
-  std::printf("shards: %lld of %lld committed\n", static_cast<long long>(report->counts.shards_committed),
+  std::printf("run %s: %s\n", j["run_id"].get<std::string>().c_str(),
+              j["state"].get<std::string>().c_str());
+  std::printf("rows: %lld total, %lld succeeded, %lld failed\n",
+              static_cast<long long>(report->counts.total_rows),
+              static_cast<long long>(report->counts.succeeded),
+              static_cast<long long>(report->counts.failed));
+  std::printf("shards: %lld of %lld committed\n",
+              static_cast<long long>(report->counts.shards_committed),
               static_cast<long long>(report->counts.shards_total));
-  if (!report->run.output_path.empty()) std::printf("output: %s\n", report->run.output_path.c_str());
+  if (!report->run.output_path.empty())
+    std::printf("output: %s\n", report->run.output_path.c_str());
   if (!report->run.message.empty()) std::printf("message: %s\n", report->run.message.c_str());
   if (failed) {
     std::printf("failed items%s:\n", report->failures.empty() ? " (none)" : "");
     for (const auto& f : report->failures) {
       std::printf("  key=%s shard=%lld row=%lld attempts=%d: %s\n", f.key_json.c_str(),
-                  static_cast<long long>(f.shard_id), static_cast<long long>(f.row), f.attempts, f.error.c_str());
+                  static_cast<long long>(f.shard_id), static_cast<long long>(f.row), f.attempts,
+                  f.error.c_str());
     }
   }
   return 0;
@@ -157,7 +166,9 @@ int CmdValidate(const std::string& job_path, const std::vector<std::string>& set
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once output"};
+  CLI::App app{
+      "nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once "
+      "output"};
   app.set_version_flag("--version", std::string("nightshift ") + NIGHTSHIFT_VERSION);
   app.require_subcommand(1);
 
@@ -171,9 +182,11 @@ int main(int argc, char** argv) {
   run->add_option("--set", sets, "Override one job key: --set batch.size=256");
   run->add_flag("--json", json, "Print the final status as JSON on stdout");
 
-  auto* retry = app.add_subcommand("retry", "Re-run only the dead-lettered rows of a run (e.g. after fixing the model)");
+  auto* retry = app.add_subcommand(
+      "retry", "Re-run only the dead-lettered rows of a run (e.g. after fixing the model)");
   retry->add_option("job", job_path, "Job file (YAML)")->required();
-  retry->add_option("--run-id", run_id, "Run id (default: the run `run` would resume, else the latest)");
+  retry->add_option("--run-id", run_id,
+                    "Run id (default: the run `run` would resume, else the latest)");
   retry->add_option("--set", sets, "Override one job key");
   retry->add_flag("--json", json, "Print the final status as JSON on stdout");
 
@@ -184,14 +197,18 @@ int main(int argc, char** argv) {
   status->add_flag("--json", json, "Print one JSON object");
   bool failed = false;
   int64_t limit = 1000;
-  status->add_flag("--failed", failed, "List the dead-lettered items (key, shard, row, error, attempts)");
-  status->add_option("--limit", limit, "With --failed: list at most this many (-1: all; default 1000)");
+  status->add_flag("--failed", failed,
+                   "List the dead-lettered items (key, shard, row, error, attempts)");
+  status->add_option("--limit", limit,
+                     "With --failed: list at most this many (-1: all; default 1000)");
 
-  auto* validate = app.add_subcommand("validate", "Check a job against its input and model without running it");
+  auto* validate =
+      app.add_subcommand("validate", "Check a job against its input and model without running it");
   validate->add_option("job", job_path, "Job file (YAML)")->required();
   validate->add_option("--set", sets, "Override one job key");
 
-  auto* sqlcmd = app.add_subcommand("sql", "Run DuckDB SQL and print the result as CSV (inspect outputs, convert data)");
+  auto* sqlcmd = app.add_subcommand(
+      "sql", "Run DuckDB SQL and print the result as CSV (inspect outputs, convert data)");
   sqlcmd->add_option("query", sql, "SQL text")->required();
 
   try {

@@ -5,13 +5,15 @@
 namespace nightshift::sqlite {
 
 Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
-                       int64_t rows_written, const std::string& output_file, const std::string& dead_letter_file,
+                       int64_t rows_written, const std::string& output_file,
+                       const std::string& dead_letter_file,
                        const std::vector<ItemFailure>& remaining, int64_t now_ms) {
   int64_t parts = 0;
   {
-    NS_ASSIGN_OR_RETURN(Statement select, conn->Prepare("SELECT COUNT(*), COALESCE(MAX(CASE WHEN seq = ?3 THEN "
-                                                        "output_file END), '') FROM retry_parts "
-                                                        "WHERE run_id = ?1 AND shard_id = ?2"));
+    NS_ASSIGN_OR_RETURN(Statement select,
+                        conn->Prepare("SELECT COUNT(*), COALESCE(MAX(CASE WHEN seq = ?3 THEN "
+                                      "output_file END), '') FROM retry_parts "
+                                      "WHERE run_id = ?1 AND shard_id = ?2"));
     select.Bind(1, run_id).Bind(2, shard_id).Bind(3, int64_t{seq});
     NS_ASSIGN_OR_RETURN(bool row, select.Step());
     if (row) {
@@ -20,43 +22,61 @@ Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shar
     }
   }
   if (seq != parts + 1) {
-    return Status(Code::kTransient, fmt::format("retry {} of shard {} of run '{}' is stale: the shard has {} "
-                                                "retry part(s)",
-                                                seq, shard_id, run_id, parts));
+    return Status(Code::kTransient,
+                  fmt::format("retry {} of shard {} of run '{}' is stale: the shard has {} "
+                              "retry part(s)",
+                              seq, shard_id, run_id, parts));
   }
   {
-    NS_ASSIGN_OR_RETURN(Statement shard, conn->Prepare("SELECT state FROM shards WHERE run_id = ?1 AND shard_id = ?2"));
+    NS_ASSIGN_OR_RETURN(
+        Statement shard,
+        conn->Prepare("SELECT state FROM shards WHERE run_id = ?1 AND shard_id = ?2"));
     shard.Bind(1, run_id).Bind(2, shard_id);
     NS_ASSIGN_OR_RETURN(bool row, shard.Step());
     if (!row || shard.Text(0) != ShardStateName(ShardState::kCommitted)) {
-      return Status(Code::kInvalidJob,
-                    fmt::format("shard {} of run '{}' is not committed: only committed shards are retried", shard_id,
-                                run_id));
+      return Status(
+          Code::kInvalidJob,
+          fmt::format("shard {} of run '{}' is not committed: only committed shards are retried",
+                      shard_id, run_id));
     }
   }
   {
-    NS_ASSIGN_OR_RETURN(Statement insert, conn->Prepare("INSERT INTO retry_parts (run_id, shard_id, seq, output_file, "
-                                                        "rows, committed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-    insert.Bind(1, run_id).Bind(2, shard_id).Bind(3, int64_t{seq}).Bind(4, output_file).Bind(5, rows_written).Bind(6,
-                                                                                                                 now_ms);
+    NS_ASSIGN_OR_RETURN(
+        Statement insert,
+        conn->Prepare("INSERT INTO retry_parts (run_id, shard_id, seq, output_file, "
+                      "rows, committed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    insert.Bind(1, run_id)
+        .Bind(2, shard_id)
+        .Bind(3, int64_t{seq})
+        .Bind(4, output_file)
+        .Bind(5, rows_written)
+        .Bind(6, now_ms);
     NS_RETURN_IF_ERROR(insert.Run());
   }
   {
-    NS_ASSIGN_OR_RETURN(Statement del,
-                        conn->Prepare("DELETE FROM item_failures WHERE run_id = ?1 AND shard_id = ?2"));
+    NS_ASSIGN_OR_RETURN(
+        Statement del,
+        conn->Prepare("DELETE FROM item_failures WHERE run_id = ?1 AND shard_id = ?2"));
     del.Bind(1, run_id).Bind(2, shard_id);
     NS_RETURN_IF_ERROR(del.Run());
   }
   for (const ItemFailure& f : remaining) {
-    NS_ASSIGN_OR_RETURN(Statement insert, conn->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", "
-                                                        "key_json, error, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-    insert.Bind(1, run_id).Bind(2, shard_id).Bind(3, f.row).Bind(4, f.key_json).Bind(5, f.error).Bind(
-        6, int64_t{f.attempts});
+    NS_ASSIGN_OR_RETURN(
+        Statement insert,
+        conn->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", "
+                      "key_json, error, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    insert.Bind(1, run_id)
+        .Bind(2, shard_id)
+        .Bind(3, f.row)
+        .Bind(4, f.key_json)
+        .Bind(5, f.error)
+        .Bind(6, int64_t{f.attempts});
     NS_RETURN_IF_ERROR(insert.Run());
   }
-  NS_ASSIGN_OR_RETURN(Statement update, conn->Prepare("UPDATE shards SET rows_written = rows_written + ?3, "
-                                                      "rows_failed = ?4, dead_letter_file = ?5 "
-                                                      "WHERE run_id = ?1 AND shard_id = ?2"));
+  NS_ASSIGN_OR_RETURN(Statement update,
+                      conn->Prepare("UPDATE shards SET rows_written = rows_written + ?3, "
+                                    "rows_failed = ?4, dead_letter_file = ?5 "
+                                    "WHERE run_id = ?1 AND shard_id = ?2"));
   update.Bind(1, run_id)
       .Bind(2, shard_id)
       .Bind(3, rows_written)
@@ -66,8 +86,9 @@ Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shar
 }
 
 Result<std::vector<RetryPart>> SelectRetryParts(Connection* conn, const std::string& run_id) {
-  NS_ASSIGN_OR_RETURN(Statement select, conn->Prepare("SELECT shard_id, seq, output_file, rows FROM retry_parts "
-                                                      "WHERE run_id = ?1 ORDER BY shard_id, seq"));
+  NS_ASSIGN_OR_RETURN(Statement select,
+                      conn->Prepare("SELECT shard_id, seq, output_file, rows FROM retry_parts "
+                                    "WHERE run_id = ?1 ORDER BY shard_id, seq"));
   select.Bind(1, run_id);
   std::vector<RetryPart> parts;
   for (;;) {

@@ -14,7 +14,8 @@
 namespace nightshift::sqlite {
 
 Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
-                       int64_t rows_written, const std::string& output_file, const std::string& dead_letter_file,
+                       int64_t rows_written, const std::string& output_file,
+                       const std::string& dead_letter_file,
                        const std::vector<ItemFailure>& remaining, int64_t now_ms);
 
 Result<std::vector<RetryPart>> SelectRetryParts(Connection* conn, const std::string& run_id);

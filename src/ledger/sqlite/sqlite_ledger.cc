@@ -368,8 +368,8 @@ class SqliteLedger final : public Ledger {
                      const std::vector<ItemFailure>& remaining) override {
     std::lock_guard lock(mu_);
     NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
-    NS_RETURN_IF_ERROR(sqlite::CommitRetryPart(conn_.get(), run_id, shard_id, seq, rows_written, output_file,
-                                               dead_letter_file, remaining, NowMs()));
+    NS_RETURN_IF_ERROR(sqlite::CommitRetryPart(conn_.get(), run_id, shard_id, seq, rows_written,
+                                               output_file, dead_letter_file, remaining, NowMs()));
     return txn.Commit();
   }
 
