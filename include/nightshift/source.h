@@ -46,7 +46,7 @@ struct ShardTask {
   int64_t epoch = 0;
   // When not empty: read only these file rows (sorted, within the range), as
   // `nightshift retry` does for dead-lettered rows.
-  std::vector<int64_t> rows;
+  std::vector<int64_t> rows = {};
   int32_t retry_seq = 0;  // > 0: the output is retry part `retry_seq` of the shard
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace nightshift::exec {
 namespace {
@@ -46,6 +47,21 @@ int64_t ArrayLength(const std::string& sql_type) {
   }
 }
 
+// True when `v` converts to `dtype` exactly enough to pad with (no UB).
+bool PadFits(double v, DType dtype) {
+  auto within = [v](double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi && v == std::trunc(v); };
+  switch (dtype) {
+    case DType::kFloat32: return std::isnan(v) || std::isinf(v) || std::fabs(v) <= 3.4e38;
+    case DType::kFloat64: return true;
+    case DType::kInt64: return within(-9.2e18, 9.2e18);
+    case DType::kInt32: return within(-2147483648.0, 2147483647.0);
+    case DType::kInt8: return within(-128, 127);
+    case DType::kUInt8: return within(0, 255);
+    case DType::kBool: return v == 0 || v == 1;
+    default: return std::isfinite(v);
+  }
+}
+
 Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
                  const std::vector<InputColumn>& cols, const std::string& where,
                  InputPacking* out) {
@@ -66,6 +82,10 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
   out->dtype = is_mask ? spec.dtype : in.dtype;
   out->allow_nan = in.allow_nan;
   out->pad_value = in.pad_value;
+  if (!PadFits(in.pad_value, out->dtype)) {
+    return Status(Code::kInvalidJob, fmt::format("model.inputs '{}' has pad_value {} which is not a {} value", in.name,
+                                                 in.pad_value, DTypeName(out->dtype)));
+  }
   out->is_mask = is_mask;
   int64_t known = 0;
   int unknown_lists = 0;

@@ -101,7 +101,8 @@ PipelineResult Pipeline::Run() {
       BatchRunner runner(std::move(config_.instances[w]), config_.make_instance, ro);
       while (auto b = impl.q_in.Pop()) {
         if (impl.failed()) continue;  // drain
-        Status s = runner.Run(b->get());
+        // An empty batch only marks the end of its shard.
+        Status s = (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
         if (!s.ok()) {
           abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id,
                                               (*b)->first_row, (*b)->first_row + (*b)->num_rows)));

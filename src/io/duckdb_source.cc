@@ -312,8 +312,18 @@ class DuckSource final : public Source {
               int64_t skip = it == s.rows.end() ? take : std::min(take, *it - row);
               off += skip;
               row += skip;
-              if (row == s.row_end) {  // defensive: row_end is past the last selected row
-                if (batch && !Flush(true)) {
+              if (row == s.row_end) {  // no selected row left before the shard's end
+                bool ok = true;
+                if (bucketing) {
+                  ok = FlushBucketed(s, staged);
+                  staged.clear();
+                } else {
+                  // Close the shard: with the open batch, or with an empty last
+                  // batch when the previous one was already emitted full.
+                  if (!batch) StartBatch(s, row);
+                  ok = Flush(true);
+                }
+                if (!ok) {
                   stopped = true;
                   return Status::Ok();
                 }
