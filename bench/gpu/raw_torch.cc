@@ -6,7 +6,8 @@
 // pinned host memory and wait for it. No file I/O, no row packing.
 //
 // Usage: raw_torch MODEL --rows N --batch B --in K [--device cuda:0|cpu]
-//                  [--precision fp32|fp16|bf16] [--warmup W]
+//                  [--precision fp32|fp16|bf16] [--warmup W] [--max-seconds S]
+// Stops early (after a whole batch) once S seconds have passed.
 // Prints one JSON object: {"rows": N, "seconds": S, "rows_per_s": R}.
 #include <ATen/autocast_mode.h>
 #include <c10/core/StreamGuard.h>
@@ -42,10 +43,11 @@ void SetAutocast(c10::DeviceType device, bool on, c10::ScalarType dtype) {
 }
 
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "raw_torch: %s\nusage: raw_torch MODEL --rows N --batch B --in K "
-               "[--device cuda:0|cpu] [--precision fp32|fp16|bf16] [--warmup W]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "raw_torch: %s\nusage: raw_torch MODEL --rows N --batch B --in K "
+      "[--device cuda:0|cpu] [--precision fp32|fp16|bf16] [--warmup W] [--max-seconds S]\n",
+      why);
   std::exit(2);
 }
 
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   if (argc < 2) Usage("no model");
   std::string model_path = argv[1];
   int64_t rows = 0, batch = 0, width = 0, warmup = 5;
+  double max_seconds = 0;
   std::string device_name = "cuda:0", precision = "fp32";
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
@@ -70,6 +73,8 @@ int main(int argc, char** argv) {
       precision = value;
     } else if (flag == "--warmup") {
       warmup = std::stoll(value);
+    } else if (flag == "--max-seconds") {
+      max_seconds = std::stod(value);
     } else {
       Usage(("unknown flag " + flag).c_str());
     }
@@ -124,11 +129,18 @@ int main(int argc, char** argv) {
 
     for (int64_t i = 0; i < warmup; ++i) run_batch(batch);
     auto start = std::chrono::steady_clock::now();
-    for (int64_t done = 0; done < rows; done += batch) run_batch(std::min(batch, rows - done));
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    int64_t done = 0;
+    while (done < rows && (max_seconds <= 0 || elapsed() < max_seconds)) {
+      int64_t n = std::min(batch, rows - done);
+      run_batch(n);
+      done += n;
+    }
+    double seconds = elapsed();
     std::printf("{\"rows\": %lld, \"seconds\": %.6f, \"rows_per_s\": %.1f}\n",
-                static_cast<long long>(rows), seconds, static_cast<double>(rows) / seconds);
+                static_cast<long long>(done), seconds, static_cast<double>(done) / seconds);
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "raw_torch: %s\n", e.what_without_backtrace());
     return 1;

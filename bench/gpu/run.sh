@@ -9,12 +9,14 @@
 # (with logs in $OUT/gpu_logs/) when $OUT is set. Progress goes to stderr.
 #
 # Needs: python3 with torch (+ its libtorch headers, as wheels ship them),
-# cmake, ninja, a C++ compiler, third_party/ (DuckDB, ONNX Runtime) in the
-# repo. No network. Designed to finish in ~5 minutes on a 16-core H200 host.
+# cmake, a C++23 compiler (g++ >= 12), ninja (else make), the Debian -dev
+# packages nightshift builds with (yaml-cpp, CLI11, spdlog, fmt, nlohmann-json,
+# sqlite3, openssl), third_party/ (DuckDB, ONNX Runtime) in the repo. No
+# network. Designed to finish in ~5 minutes on a 16-core H200 host.
 #
 # Usage: bench/gpu/run.sh [options]
 #   --device cuda|cuda:N|cpu   (default cuda)
-#   --rows N                   rows of input (default 6000000 on cuda, 20000 on cpu)
+#   --rows N                   rows of input (default 4000000 on cuda, 20000 on cpu)
 #   --batch N                  rows per batch (default 4096)
 #   --precision fp32|fp16|bf16 (default fp16 on cuda, fp32 on cpu)
 #   --in N --hidden N --layers N --out N
@@ -60,7 +62,7 @@ if [[ $DEVICE == cpu ]]; then
   : "${ROWS:=20000}" "${PRECISION:=fp32}" "${HIDDEN:=256}" "${LAYERS:=2}" "${INSTANCES:=1}"
   GPU_INDEX=""
 elif [[ $DEVICE =~ ^cuda(:([0-9]+))?$ ]]; then
-  : "${ROWS:=6000000}" "${PRECISION:=fp16}" "${HIDDEN:=8192}" "${LAYERS:=6}" "${INSTANCES:=2}"
+  : "${ROWS:=4000000}" "${PRECISION:=fp16}" "${HIDDEN:=8192}" "${LAYERS:=6}" "${INSTANCES:=2}"
   GPU_INDEX=${BASH_REMATCH[2]:-0}
   DEVICE=cuda:$GPU_INDEX
 else
@@ -122,6 +124,31 @@ if [[ $DEVICE != cpu && $TORCH_CUDA != 1 ]]; then
   false
 fi
 
+# What the rest of nightshift's build needs from the system (Debian -dev
+# packages): reported up front, since a machine without package access cannot
+# fetch them.
+for tool in cmake c++; do
+  command -v "$tool" > /dev/null || { echo "$tool not found" >&2; false; }
+done
+if command -v ninja > /dev/null; then GENERATOR=Ninja; else GENERATOR="Unix Makefiles"; fi
+echo "$(cmake --version | head -n 1); $(c++ --version | head -n 1); generator: $GENERATOR" >&2
+INCLUDE_DIRS=(/usr/include /usr/local/include)
+IFS=: read -r -a CPATH_DIRS <<< "${CPATH:-}"
+IFS=: read -r -a PREFIXES <<< "${CMAKE_PREFIX_PATH:-}"
+INCLUDE_DIRS+=("${CPATH_DIRS[@]}")
+for p in "${PREFIXES[@]}"; do INCLUDE_DIRS+=("$p/include"); done
+MISSING=""
+for h in yaml-cpp/yaml.h CLI/CLI.hpp spdlog/spdlog.h fmt/format.h nlohmann/json.hpp sqlite3.h \
+  openssl/evp.h; do
+  found=0
+  for d in "${INCLUDE_DIRS[@]}"; do [[ -n $d && -e $d/$h ]] && found=1 && break; done
+  [[ $found == 1 ]] || MISSING="$MISSING $h"
+done
+[[ -z $MISSING ]] || echo "warning: headers not found (system, CPATH, CMAKE_PREFIX_PATH):$MISSING (configure may fail)" >&2
+for d in third_party/duckdb third_party/onnxruntime; do
+  [[ -d $REPO/$d ]] || echo "warning: $REPO/$d is missing (configure will fail)" >&2
+done
+
 # ---------------------------------------------------------------------------
 torch_args() {  # the CMake arguments that find libtorch in mode $1
   if [[ $1 == shim ]]; then
@@ -135,7 +162,7 @@ torch_args() {  # the CMake arguments that find libtorch in mode $1
 build() {
   local mode=$1 ns=$BUILD_DIR/ns-$1 raw=$BUILD_DIR/raw-$1
   # shellcheck disable=SC2046
-  cmake -S "$REPO" -B "$ns" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIGHTSHIFT_WITH_TESTS=OFF \
+  cmake -S "$REPO" -B "$ns" -G "$GENERATOR" -DCMAKE_BUILD_TYPE=Release -DNIGHTSHIFT_WITH_TESTS=OFF \
     -DNIGHTSHIFT_WITH_XGBOOST=OFF \
     $(torch_args "$mode") > "$LOGS/configure-$mode.log" 2>&1 || return 1
   if ! grep -q '^NIGHTSHIFT_WITH_TORCH:BOOL=ON' "$ns/CMakeCache.txt"; then
@@ -143,11 +170,11 @@ build() {
     return 1
   fi
   # shellcheck disable=SC2046
-  ( cmake -S "$REPO/bench/gpu" -B "$raw" -G Ninja $(torch_args "$mode") \
-      && ninja -C "$raw" -j "$JOBS" raw_torch ) > "$LOGS/build-raw-$mode.log" 2>&1 &
+  ( cmake -S "$REPO/bench/gpu" -B "$raw" -G "$GENERATOR" $(torch_args "$mode") \
+      && cmake --build "$raw" --target raw_torch -j "$JOBS" ) > "$LOGS/build-raw-$mode.log" 2>&1 &
   local raw_pid=$!
   local rc=0
-  ninja -C "$ns" -j "$JOBS" nightshift > "$LOGS/build-nightshift-$mode.log" 2>&1 || rc=1
+  cmake --build "$ns" --target nightshift -j "$JOBS" > "$LOGS/build-nightshift-$mode.log" 2>&1 || rc=1
   wait "$raw_pid" || rc=1
   [[ $rc == 0 ]] || return 1
   NS=$ns/tools/nightshift/nightshift
@@ -258,7 +285,7 @@ step "5/6 raw libtorch loop on $DEVICE"
 start_sampler "$WORK/util-raw.txt"
 RAW_RC=0
 "$RAW" "$WORK/model.pt" --rows "$ROWS" --batch "$BATCH" --in "$N_IN" --device "$DEVICE" \
-  --precision "$PRECISION" > "$WORK/raw.json" 2> "$LOGS/raw-run.log" || RAW_RC=$?
+  --precision "$PRECISION" --max-seconds 60 > "$WORK/raw.json" 2> "$LOGS/raw-run.log" || RAW_RC=$?
 stop_sampler
 cp "$WORK/raw.json" "$LOGS/raw.json" 2> /dev/null || true
 [[ $RAW_RC == 0 ]] || { echo "raw_torch exited $RAW_RC" >&2; false; }
@@ -301,7 +328,7 @@ lines = [
     "| precision / batch / instances | $PRECISION / $BATCH / $INSTANCES |",
     f"| rows | {rows:,} (Parquet, $N_IN float columns) |",
     f"| nightshift end to end | {ns_rps:,.0f} rows/s ({ns_s:.2f} s, incl. start-up, model load, Parquet read and write) |",
-    f"| raw libtorch loop | {raw_rps:,.0f} rows/s ({raw['seconds']:.2f} s, data already in pinned memory) |",
+    f"| raw libtorch loop | {raw_rps:,.0f} rows/s ({raw['rows']:,} rows in {raw['seconds']:.2f} s, data already in pinned memory) |",
     f"| ratio nightshift / raw | {ns_rps / raw_rps:.2f} |",
     f"| model throughput (nightshift / raw) | {ns_rps * flops / 1e12:,.2f} / {raw_rps * flops / 1e12:,.2f} TFLOP/s |",
     f"| GPU busy, nightshift run (all samples / active window) | {pct(b_ns, 0)} / {pct(b_ns, 1)} |",

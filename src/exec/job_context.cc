@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "nightshift/digest.h"
 #include "nightshift/env.h"
 
@@ -61,6 +63,22 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
   for (const auto& o : job.model.outputs) mc.output_names.push_back(o.name);
   for (const auto& i : job.model.inputs) mc.input_names.push_back(i.name);
   mc.precision = job.model.precision;
+  // What the job says about each input, for backends whose model files do not
+  // declare their inputs (TorchScript): dtype, and [batch, n] when every
+  // column is a scalar.
+  for (const auto& in : job.model.inputs) {
+    TensorSpec hint;
+    hint.name = in.name;
+    hint.dtype = in.dtype;
+    bool scalars = in.mask_of.empty();
+    for (const auto& name : in.columns) {
+      auto it = std::find_if(ctx.columns.begin(), ctx.columns.end(),
+                             [&](const InputColumn& c) { return c.name == name; });
+      scalars = scalars && it != ctx.columns.end() && !it->numeric_list;
+    }
+    if (scalars) hint.shape = {-1, static_cast<int64_t>(in.columns.size())};
+    mc.input_hints.push_back(std::move(hint));
+  }
   NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(mc));
   NS_ASSIGN_OR_RETURN(ctx.binding,
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));

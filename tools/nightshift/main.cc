@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "exec/batch_runner.h"
 #include "io/sql_shell.h"
@@ -59,8 +60,15 @@ nightshift::Result<nightshift::JobSpec> LoadJob(const std::string& path,
   return nightshift::ParseJobFile(path, overrides);
 }
 
-int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
-           const std::string& run_id, bool json) {
+using Engine = nightshift::Result<nightshift::RunReport> (*)(const nightshift::JobSpec&,
+                                                             const nightshift::RunOptions&);
+
+// Loads the job and runs `engine` (RunJob or RetryFailures) with signal
+// handling and progress; returns the report, or an exit code when it could
+// not start.
+std::variant<nightshift::RunReport, int> Execute(Engine engine, const std::string& job_path,
+                                                 const std::vector<std::string>& sets,
+                                                 const std::string& run_id) {
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
   InstallSignalHandlers();
@@ -68,9 +76,24 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
   opts.run_id = run_id;
   opts.progress_bar = ::isatty(2) != 0;
   opts.signals = &g_signals;
-  auto report = nightshift::RunJob(*job, opts);
+  auto report = engine(*job, opts);
   if (!report.has_value()) return CannotStart(report.error());
-  const auto& r = *report;
+  return std::move(*report);
+}
+
+void PrintStatusJson(const nightshift::RunReport& r) {
+  nightshift::StatusReport s;
+  s.run = r.run;
+  s.counts = r.counts;
+  s.found = true;
+  std::printf("%s\n", nightshift::StatusJson(s).c_str());
+}
+
+int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
+           const std::string& run_id, bool json) {
+  auto outcome = Execute(nightshift::RunJob, job_path, sets, run_id);
+  if (const int* rc = std::get_if<int>(&outcome)) return *rc;
+  const auto& r = std::get<nightshift::RunReport>(outcome);
   FILE* human = json ? stderr : stdout;
   if (r.exit_code == 0 && r.rows_processed == 0 &&
       r.run.state == nightshift::RunState::kCompleted && !r.message.empty()) {
@@ -88,36 +111,18 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
     std::fprintf(stderr, "nightshift: run %s %s: %s\n", r.run.run_id.c_str(),
                  r.exit_code == kExitInterrupted ? "interrupted" : "failed", r.message.c_str());
   }
-  if (json) {
-    nightshift::StatusReport s;
-    s.run = r.run;
-    s.counts = r.counts;
-    s.found = true;
-    std::printf("%s\n", nightshift::StatusJson(s).c_str());
-  }
+  if (json) PrintStatusJson(r);
   return r.exit_code;
 }
 
 int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets,
              const std::string& run_id, bool json) {
-  auto job = LoadJob(job_path, sets);
-  if (!job.has_value()) return CannotStart(job.error());
-  InstallSignalHandlers();
-  nightshift::RunOptions opts;
-  opts.run_id = run_id;
-  opts.progress_bar = ::isatty(2) != 0;
-  opts.signals = &g_signals;
-  auto report = nightshift::RetryFailures(*job, opts);
-  if (!report.has_value()) return CannotStart(report.error());
-  std::fprintf(json ? stderr : stdout, "%s\n", report->message.c_str());
-  if (json) {
-    nightshift::StatusReport s;
-    s.run = report->run;
-    s.counts = report->counts;
-    s.found = true;
-    std::printf("%s\n", nightshift::StatusJson(s).c_str());
-  }
-  return report->exit_code;
+  auto outcome = Execute(nightshift::RetryFailures, job_path, sets, run_id);
+  if (const int* rc = std::get_if<int>(&outcome)) return *rc;
+  const auto& r = std::get<nightshift::RunReport>(outcome);
+  std::fprintf(json ? stderr : stdout, "%s\n", r.message.c_str());
+  if (json) PrintStatusJson(r);
+  return r.exit_code;
 }
 
 int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
