@@ -93,27 +93,39 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
     const idx_t column = first_column_[input] + c;
     const bool variable = in.column_widths[c] < 0;
     const int64_t width = variable ? padded : in.column_widths[c];
-    if (!in.column_is_list[c]) {
-      ForEachRow(slices, [&](duckdb_data_chunk chunk, idx_t row, int64_t r) {
-        duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
-        T v = static_cast<const T*>(duckdb_vector_get_data(vec))[row];
-        if (!Valid(duckdb_vector_get_validity(vec), row)) {
-          batch->SetRowError(
-              r, fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
-          v = T{};
-        } else if (!in.allow_nan && !Finite(v)) {
-          batch->SetRowError(
-              r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
-          v = T{};
+    // Per slice, the vector's data and validity are looked up once; the row
+    // loop then only reads memory.
+    int64_t r = 0;
+    for (const auto& slice : slices) {
+      duckdb_vector vec = duckdb_data_chunk_get_vector(slice.chunk->get(), column);
+      uint64_t* validity = duckdb_vector_get_validity(vec);
+      if (!in.column_is_list[c]) {
+        const T* src = static_cast<const T*>(duckdb_vector_get_data(vec));
+        for (idx_t i = 0; i < slice.count; ++i, ++r) {
+          const idx_t row = slice.row(i);
+          T v = src[row];
+          if (!Valid(validity, row)) {
+            batch->SetRowError(
+                r, fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
+            v = T{};
+          } else if (!in.allow_nan && !Finite(v)) {
+            batch->SetRowError(
+                r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
+            v = T{};
+          }
+          out[r * stride + col_offset] = v;
         }
-        out[r * stride + col_offset] = v;
-      });
-    } else {
-      ForEachRow(slices, [&](duckdb_data_chunk chunk, idx_t row, int64_t r) {
-        duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
+        continue;
+      }
+      const auto* entries = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec));
+      duckdb_vector child = duckdb_list_vector_get_child(vec);
+      const T* child_data = static_cast<const T*>(duckdb_vector_get_data(child));
+      uint64_t* child_validity = duckdb_vector_get_validity(child);
+      for (idx_t i = 0; i < slice.count; ++i, ++r) {
+        const idx_t row = slice.row(i);
         T* dst = out + r * stride + col_offset;
-        const auto& e = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[row];
-        const bool valid = Valid(duckdb_vector_get_validity(vec), row);
+        const auto& e = entries[row];
+        const bool valid = Valid(validity, row);
         const auto len = static_cast<int64_t>(e.length);
         if (!valid || (!variable && len != width)) {
           batch->SetRowError(
@@ -121,17 +133,15 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
                                      in.columns[c], e.length, width)
                        : fmt::format("null value in list column '{}'", in.columns[c]));
           for (int64_t k = 0; k < width; ++k) dst[k] = pad;
-          return;
+          continue;
         }
         if (in.is_mask) {
           for (int64_t k = 0; k < width; ++k) dst[k] = static_cast<T>(k < len ? 1 : 0);
-          return;
+          continue;
         }
-        duckdb_vector child = duckdb_list_vector_get_child(vec);
-        const T* src = static_cast<const T*>(duckdb_vector_get_data(child)) + e.offset;
-        std::memcpy(static_cast<void*>(dst), src, sizeof(T) * static_cast<size_t>(len));
+        std::memcpy(static_cast<void*>(dst), child_data + e.offset,
+                    sizeof(T) * static_cast<size_t>(len));
         for (int64_t k = len; k < width; ++k) dst[k] = pad;
-        uint64_t* child_validity = duckdb_vector_get_validity(child);
         for (int64_t k = 0; k < len; ++k) {
           if (!Valid(child_validity, e.offset + static_cast<idx_t>(k)) ||
               (!in.allow_nan && !Finite(dst[k]))) {
@@ -140,7 +150,7 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
             break;
           }
         }
-      });
+      }
     }
     col_offset += width;
   }
