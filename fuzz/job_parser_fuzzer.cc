@@ -33,14 +33,18 @@ bool g_verbose = false;  // NS_FUZZ_VERBOSE=1: print each input's outcome
   std::abort();
 }
 
-bool Absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+bool Absolute(const std::string& p) {
+  return !p.empty() && p[0] == '/';
+}
 
 void CheckSpec(const nightshift::JobSpec& job) {
   if (job.job_file != kJobPath) Fail("job_file", job.job_file);
   if (job.job_dir != "/tmp/fuzz") Fail("job_dir", job.job_dir);
   if (job.text.empty() || job.text.back() != '\n') Fail("text ends in newline", job.text);
-  if (!job.model.path.empty() && !Absolute(job.model.path)) Fail("model.path absolute", job.model.path);
-  if (!job.output.path.empty() && !Absolute(job.output.path)) Fail("output.path absolute", job.output.path);
+  if (!job.model.path.empty() && !Absolute(job.model.path))
+    Fail("model.path absolute", job.model.path);
+  if (!job.output.path.empty() && !Absolute(job.output.path))
+    Fail("output.path absolute", job.output.path);
   if (job.run.ledger.find("://") == std::string::npos && !Absolute(job.run.ledger)) {
     Fail("run.ledger absolute", job.run.ledger);
   }
@@ -69,8 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (nul != std::string_view::npos && overrides.size() < 3) {
     size_t start = nul + 1;
     nul = in.find('\0', start);
-    std::string_view part = in.substr(start, nul == std::string_view::npos ? std::string_view::npos
-                                                                           : nul - start);
+    std::string_view part =
+        in.substr(start, nul == std::string_view::npos ? std::string_view::npos : nul - start);
     auto o = nightshift::ParseOverride(part);
     if (o.has_value()) {
       if (o->key.empty()) Fail("ParseOverride: empty key accepted", std::string(part));
@@ -80,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto job = nightshift::ParseJobText(text, kJobPath, overrides);
   if (g_verbose) {
-    std::fprintf(stderr, "%s\n", job.has_value() ? ("ok: " + job->text).c_str() : job.error().ToString().c_str());
+    std::fprintf(stderr, "%s\n",
+                 job.has_value() ? ("ok: " + job->text).c_str() : job.error().ToString().c_str());
   }
   if (!job.has_value()) {
     if (job.error().message().empty()) Fail("error without a message", text);
@@ -89,14 +94,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckSpec(*job);
 
   auto again = nightshift::ParseJobText(text, kJobPath, overrides);
-  if (!again.has_value() || again->text != job->text) Fail("ParseJobText is not deterministic", text);
+  if (!again.has_value() || again->text != job->text)
+    Fail("ParseJobText is not deterministic", text);
 
   if (g_strict && job->text.find('$') == std::string::npos) {
     auto round = nightshift::ParseJobText(job->text, kJobPath, {});
     if (!round.has_value()) {
-      Fail("canonical text does not re-parse", job->text + "\n--- error: " + round.error().message());
+      Fail("canonical text does not re-parse",
+           job->text + "\n--- error: " + round.error().message());
     }
-    if (round->text != job->text) Fail("canonical text is not a fixed point", job->text + "\n---\n" + round->text);
+    if (round->text != job->text)
+      Fail("canonical text is not a fixed point", job->text + "\n---\n" + round->text);
   }
   return 0;
 }

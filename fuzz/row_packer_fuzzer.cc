@@ -98,7 +98,8 @@ size_t g_size = 0;
 void Finding(const std::string& kind, const std::string& message) {
   int& n = g_finding_counts[kind];
   if (++n > 3) return;  // log each kind a few times only
-  std::fprintf(stderr, "row_packer_fuzzer: FINDING [%s]: %s\n", kind.c_str(), message.substr(0, 600).c_str());
+  std::fprintf(stderr, "row_packer_fuzzer: FINDING [%s]: %s\n", kind.c_str(),
+               message.substr(0, 600).c_str());
   if (g_findings.empty()) return;
   std::string path = g_findings + "/finding-" + kind + "-" + std::to_string(n);
   std::ofstream(path, std::ios::binary)
@@ -119,11 +120,26 @@ size_t Size(DType t) {
   }
 }
 
-bool IsFloat(DType t) { return t == DType::kFloat32 || t == DType::kFloat64; }
+bool IsFloat(DType t) {
+  return t == DType::kFloat32 || t == DType::kFloat64;
+}
 
 // pad_value candidates; some are out of range for the integer dtypes.
-constexpr double kPads[] = {0,     -1,    1,      0.5,   -0.5,  2,     127,   255,
-                            256,   -129,  3e9,    -3e9,  1e19,  1e300, std::numeric_limits<double>::quiet_NaN(),
+constexpr double kPads[] = {0,
+                            -1,
+                            1,
+                            0.5,
+                            -0.5,
+                            2,
+                            127,
+                            255,
+                            256,
+                            -129,
+                            3e9,
+                            -3e9,
+                            1e19,
+                            1e300,
+                            std::numeric_limits<double>::quiet_NaN(),
                             std::numeric_limits<double>::infinity()};
 
 // True when converting `v` to dtype `t` is defined behaviour.
@@ -151,13 +167,37 @@ double Pad(DType t, uint8_t selector) {
 void Encode(DType t, double v, uint8_t* out) {
   if (!PadInRange(t, v)) v = 0;
   switch (t) {
-    case DType::kFloat32: { float x = static_cast<float>(v); std::memcpy(out, &x, 4); break; }
+    case DType::kFloat32: {
+      float x = static_cast<float>(v);
+      std::memcpy(out, &x, 4);
+      break;
+    }
     case DType::kFloat64: std::memcpy(out, &v, 8); break;
-    case DType::kInt64: { int64_t x = static_cast<int64_t>(v); std::memcpy(out, &x, 8); break; }
-    case DType::kInt32: { int32_t x = static_cast<int32_t>(v); std::memcpy(out, &x, 4); break; }
-    case DType::kInt8: { int8_t x = static_cast<int8_t>(v); std::memcpy(out, &x, 1); break; }
-    case DType::kUInt8: { uint8_t x = static_cast<uint8_t>(v); std::memcpy(out, &x, 1); break; }
-    case DType::kBool: { bool x = v != 0; std::memcpy(out, &x, 1); break; }
+    case DType::kInt64: {
+      int64_t x = static_cast<int64_t>(v);
+      std::memcpy(out, &x, 8);
+      break;
+    }
+    case DType::kInt32: {
+      int32_t x = static_cast<int32_t>(v);
+      std::memcpy(out, &x, 4);
+      break;
+    }
+    case DType::kInt8: {
+      int8_t x = static_cast<int8_t>(v);
+      std::memcpy(out, &x, 1);
+      break;
+    }
+    case DType::kUInt8: {
+      uint8_t x = static_cast<uint8_t>(v);
+      std::memcpy(out, &x, 1);
+      break;
+    }
+    case DType::kBool: {
+      bool x = v != 0;
+      std::memcpy(out, &x, 1);
+      break;
+    }
     default: break;
   }
 }
@@ -211,13 +251,17 @@ bool Valid(duckdb_vector vec, idx_t row) {
 int64_t ListLen(duckdb_data_chunk chunk, idx_t column, idx_t row) {
   duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, column);
   if (!Valid(vec, row)) return 0;
-  return static_cast<int64_t>(static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[row].length);
+  return static_cast<int64_t>(
+      static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[row].length);
 }
 
-bool Variable(const InputPacking& in) { return in.column_widths.size() == 1 && in.column_widths[0] < 0; }
+bool Variable(const InputPacking& in) {
+  return in.column_widths.size() == 1 && in.column_widths[0] < 0;
+}
 
 std::string At(size_t i, int64_t r, size_t c) {
-  return "input " + std::to_string(i) + " row " + std::to_string(r) + " column " + std::to_string(c);
+  return "input " + std::to_string(i) + " row " + std::to_string(r) + " column " +
+         std::to_string(c);
 }
 
 // The reference model: checks `batch` as ColumnPacker::Pack(slices) must
@@ -241,7 +285,8 @@ void CheckPacked(const std::vector<InputPacking>& inputs, const std::vector<idx_
         std::to_string(rows.size()) + " vs " + std::to_string(batch.num_rows));
   CHECK(batch.inputs.size() == inputs.size());
   for (size_t r = static_cast<size_t>(batch.num_rows); r < batch.row_errors.size(); ++r) {
-    CHECK(batch.row_errors[r].empty(), "row error past num_rows at " + std::to_string(r) + ": " + batch.row_errors[r]);
+    CHECK(batch.row_errors[r].empty(),
+          "row error past num_rows at " + std::to_string(r) + ": " + batch.row_errors[r]);
   }
   std::vector<bool> bad(rows.size(), false);
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -251,7 +296,8 @@ void CheckPacked(const std::vector<InputPacking>& inputs, const std::vector<idx_
     int64_t padded = -1;
     if (Variable(in)) {
       padded = 1;
-      for (const Row& row : rows) padded = std::max(padded, ListLen(row.chunk, first_column[i], row.row));
+      for (const Row& row : rows)
+        padded = std::max(padded, ListLen(row.chunk, first_column[i], row.row));
     }
     std::vector<int64_t> shape{batch.num_rows};
     int64_t stride = 1;
@@ -275,13 +321,15 @@ void CheckPacked(const std::vector<InputPacking>& inputs, const std::vector<idx_
       for (size_t r = 0; r < rows.size(); ++r) {
         duckdb_vector vec = duckdb_data_chunk_get_vector(rows[r].chunk, first_column[i] + c);
         const idx_t s = rows[r].row;
-        const uint8_t* got = out + (static_cast<int64_t>(r) * stride + col) * static_cast<int64_t>(es);
+        const uint8_t* got =
+            out + (static_cast<int64_t>(r) * stride + col) * static_cast<int64_t>(es);
         const std::string where = At(i, static_cast<int64_t>(r), c);
         if (!in.column_is_list[c]) {
           const uint8_t* v = static_cast<const uint8_t*>(duckdb_vector_get_data(vec)) + s * es;
           const bool b = !Valid(vec, s) || (!in.allow_nan && !FiniteAt(t, v));
           bad[r] = bad[r] || b;
-          CHECK(SameValue(t, got, b ? zero : v), where + ": got " + Hex(t, got) + " want " + Hex(t, b ? zero : v));
+          CHECK(SameValue(t, got, b ? zero : v),
+                where + ": got " + Hex(t, got) + " want " + Hex(t, b ? zero : v));
           continue;
         }
         const auto& e = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec))[s];
@@ -290,20 +338,23 @@ void CheckPacked(const std::vector<InputPacking>& inputs, const std::vector<idx_
         if (!valid || (!variable && len != width)) {
           bad[r] = true;
           for (int64_t k = 0; k < width; ++k) {
-            CHECK(SameValue(t, got + k * es, pad), where + " bad list not padded at " + std::to_string(k) + ": got " +
-                                                       Hex(t, got + k * es) + " want " + Hex(t, pad));
+            CHECK(SameValue(t, got + k * es, pad),
+                  where + " bad list not padded at " + std::to_string(k) + ": got " +
+                      Hex(t, got + k * es) + " want " + Hex(t, pad));
           }
           continue;
         }
         CHECK(len <= width, where);
         if (in.is_mask) {
           for (int64_t k = 0; k < width; ++k) {
-            CHECK(SameValue(t, got + k * es, k < len ? one : zero), where + " mask at " + std::to_string(k));
+            CHECK(SameValue(t, got + k * es, k < len ? one : zero),
+                  where + " mask at " + std::to_string(k));
           }
           continue;
         }
         duckdb_vector child = duckdb_list_vector_get_child(vec);
-        CHECK(e.offset + e.length <= duckdb_list_vector_get_size(vec), where + " list entry out of the child");
+        CHECK(e.offset + e.length <= duckdb_list_vector_get_size(vec),
+              where + " list entry out of the child");
         const auto* cdata = static_cast<const uint8_t*>(duckdb_vector_get_data(child));
         for (int64_t k = 0; k < width; ++k) {
           if (k < len) {
@@ -312,21 +363,24 @@ void CheckPacked(const std::vector<InputPacking>& inputs, const std::vector<idx_
             CHECK(SameValue(t, got + k * es, v), where + " element " + std::to_string(k));
             if (!Valid(child, ci) || (!in.allow_nan && !FiniteAt(t, v))) bad[r] = true;
           } else {
-            CHECK(SameValue(t, got + k * es, pad), where + " padding at " + std::to_string(k) + ": got " +
-                                                       Hex(t, got + k * es) + " want " + Hex(t, pad));
+            CHECK(SameValue(t, got + k * es, pad), where + " padding at " + std::to_string(k) +
+                                                       ": got " + Hex(t, got + k * es) + " want " +
+                                                       Hex(t, pad));
           }
         }
       }
       col += width;
     }
-    CHECK(col == stride, "input " + std::to_string(i) + ": columns give " + std::to_string(col) + " of " +
-                             std::to_string(stride));
+    CHECK(col == stride, "input " + std::to_string(i) + ": columns give " + std::to_string(col) +
+                             " of " + std::to_string(stride));
   }
   for (size_t r = 0; r < rows.size(); ++r) {
     CHECK(batch.RowFailed(static_cast<int64_t>(r)) == bad[r],
-          "row " + std::to_string(r) + " failed=" + std::to_string(batch.RowFailed(static_cast<int64_t>(r))) +
-              " expected " + std::to_string(bad[r]) +
-              (batch.RowFailed(static_cast<int64_t>(r)) ? ": " + batch.row_errors[r] : std::string()));
+          "row " + std::to_string(r) +
+              " failed=" + std::to_string(batch.RowFailed(static_cast<int64_t>(r))) + " expected " +
+              std::to_string(bad[r]) +
+              (batch.RowFailed(static_cast<int64_t>(r)) ? ": " + batch.row_errors[r]
+                                                        : std::string()));
   }
 }
 
@@ -341,8 +395,8 @@ uint64_t Next(uint64_t& x) {  // xorshift64
 
 void LevelA(const uint8_t* data, size_t size) {
   if (size < 6) return;
-  const uint8_t flags = data[0], b_rows = data[1], b_type = data[2], b_list = data[3], b_pad = data[4],
-                b_sel = data[5];
+  const uint8_t flags = data[0], b_rows = data[1], b_type = data[2], b_list = data[3],
+                b_pad = data[4], b_sel = data[5];
   const bool jsonl = flags & 1;
   const std::string path = g_dir + (jsonl ? "/in.jsonl" : "/in.csv");
   {
@@ -367,9 +421,11 @@ void LevelA(const uint8_t* data, size_t size) {
   // The layout, as the binder builds it.
   const DType dtype = kDTypes[(b_type & 0x07) % std::size(kDTypes)];
   const bool allow_nan = b_type & 0x08;
-  const int list_mode = (b_type >> 4) & 3;  // 0 fixed, same input; 1 fixed, alone; 2 variable; 3 variable + mask
-  const DType list_dtype = list_mode == 0 ? dtype : kDTypes[(b_type >> 6) % 4];  // float/double/int64/int32
-  const DType mask_dtype = kDTypes[2 + ((b_type >> 6) & 1) * 4];                 // int64 or bool
+  const int list_mode =
+      (b_type >> 4) & 3;  // 0 fixed, same input; 1 fixed, alone; 2 variable; 3 variable + mask
+  const DType list_dtype =
+      list_mode == 0 ? dtype : kDTypes[(b_type >> 6) % 4];        // float/double/int64/int32
+  const DType mask_dtype = kDTypes[2 + ((b_type >> 6) & 1) * 4];  // int64 or bool
   std::vector<std::string> scalars;
   const nightshift::InputColumn* list = nullptr;
   for (const auto& c : *cols) {
@@ -465,7 +521,9 @@ void LevelA(const uint8_t* data, size_t size) {
       for (int64_t r = begin; r < end; ++r) {
         if (Next(x) & 1) s.rows.push_back(r);
       }
-      if (s.rows.empty()) s.rows.push_back(begin + static_cast<int64_t>(Next(x) % static_cast<uint64_t>(end - begin)));
+      if (s.rows.empty())
+        s.rows.push_back(begin +
+                         static_cast<int64_t>(Next(x) % static_cast<uint64_t>(end - begin)));
       if (g_skip_known) {
         s.row_begin = s.rows.front();
         s.row_end = s.rows.back() + 1;
@@ -494,16 +552,19 @@ void LevelA(const uint8_t* data, size_t size) {
     for (const auto& in : layout.inputs) {
       std::string c;
       for (size_t k = 0; k < in.columns.size(); ++k) {
-        c += " " + in.columns[k] + (in.column_is_list[k] ? "[" + std::to_string(in.column_widths[k]) + "]" : "");
+        c += " " + in.columns[k] +
+             (in.column_is_list[k] ? "[" + std::to_string(in.column_widths[k]) + "]" : "");
       }
-      std::fprintf(stderr, "input %s%s pad=%g:%s\n", std::string(nightshift::DTypeName(in.dtype)).c_str(),
-                   in.is_mask ? " mask" : "", in.pad_value, c.c_str());
+      std::fprintf(stderr, "input %s%s pad=%g:%s\n",
+                   std::string(nightshift::DTypeName(in.dtype)).c_str(), in.is_mask ? " mask" : "",
+                   in.pad_value, c.c_str());
     }
     for (const auto& s : shards) {
       std::string r;
       for (int64_t x : s.rows) r += " " + std::to_string(x);
       std::fprintf(stderr, "shard %lld [%lld, %lld) rows:%s\n", static_cast<long long>(s.shard_id),
-                   static_cast<long long>(s.row_begin), static_cast<long long>(s.row_end), r.c_str());
+                   static_cast<long long>(s.row_begin), static_cast<long long>(s.row_end),
+                   r.c_str());
     }
   }
 
@@ -512,7 +573,9 @@ void LevelA(const uint8_t* data, size_t size) {
   int64_t next_seq = 0, delivered = 0, expected_total = 0;
   std::vector<int64_t> got_rows;  // row numbers delivered for shard si
   int64_t last_len = -1;          // bucketing: length of the previous row
-  for (const auto& s : shards) expected_total += s.rows.empty() ? s.row_end - s.row_begin : static_cast<int64_t>(s.rows.size());
+  for (const auto& s : shards)
+    expected_total +=
+        s.rows.empty() ? s.row_end - s.row_begin : static_cast<int64_t>(s.rows.size());
   auto next_batch = [&]() -> std::unique_ptr<RowBatch> {
     if (pool.empty()) return std::make_unique<RowBatch>();
     auto b = std::move(pool.back());
@@ -523,14 +586,15 @@ void LevelA(const uint8_t* data, size_t size) {
     if (g_verbose) {
       std::string r;
       for (int64_t i = 0; i < b->num_rows; ++i) r += " " + std::to_string(b->RowNumber(i));
-      std::fprintf(stderr, "batch shard=%lld seq=%lld last=%d rows:%s\n", static_cast<long long>(b->shard_id),
-                   static_cast<long long>(b->seq), b->last_in_shard ? 1 : 0, r.c_str());
+      std::fprintf(stderr, "batch shard=%lld seq=%lld last=%d rows:%s\n",
+                   static_cast<long long>(b->shard_id), static_cast<long long>(b->seq),
+                   b->last_in_shard ? 1 : 0, r.c_str());
     }
     CHECK(si < shards.size(), "batch after the last shard");
     const auto& s = shards[si];
     CHECK(b->shard_id == s.shard_id && b->shard_index == s.shard_index && b->epoch == s.epoch,
-          "batch of shard " + std::to_string(b->shard_id) + " while shard " + std::to_string(s.shard_id) +
-              " is open");
+          "batch of shard " + std::to_string(b->shard_id) + " while shard " +
+              std::to_string(s.shard_id) + " is open");
     CHECK(b->seq == next_seq, std::to_string(b->seq) + " vs " + std::to_string(next_seq));
     CHECK(b->num_rows > 0 && b->num_rows <= layout.batch_rows, std::to_string(b->num_rows));
     CHECK(b->outputs.empty());
@@ -546,11 +610,13 @@ void LevelA(const uint8_t* data, size_t size) {
     for (const auto& sl : carried->slices()) {
       for (idx_t i = 0; i < sl.count; ++i, ++r) {
         const int64_t row = b->RowNumber(r);
-        CHECK(row >= s.row_begin && row < s.row_end, "row " + std::to_string(row) + " outside its shard");
+        CHECK(row >= s.row_begin && row < s.row_end,
+              "row " + std::to_string(row) + " outside its shard");
         got_rows.push_back(row);
         if (bucketing) {
           const int64_t len = ListLen(sl.chunk->get(), sort_column, sl.row(i));
-          CHECK(len >= last_len, "bucketing order: " + std::to_string(len) + " after " + std::to_string(last_len));
+          CHECK(len >= last_len,
+                "bucketing order: " + std::to_string(len) + " after " + std::to_string(last_len));
           last_len = len;
           longest = std::max(longest, len);
         }
@@ -571,8 +637,9 @@ void LevelA(const uint8_t* data, size_t size) {
       }
       std::vector<int64_t> got = got_rows;
       if (bucketing) std::sort(got.begin(), got.end());
-      CHECK(got == want, "shard " + std::to_string(s.shard_id) + ": delivered " + std::to_string(got.size()) +
-                             " rows (" + (bucketing ? "sorted" : "in order") + "), expected " +
+      CHECK(got == want, "shard " + std::to_string(s.shard_id) + ": delivered " +
+                             std::to_string(got.size()) + " rows (" +
+                             (bucketing ? "sorted" : "in order") + "), expected " +
                              std::to_string(want.size()));
       ++si;
       next_seq = 0;
@@ -586,8 +653,9 @@ void LevelA(const uint8_t* data, size_t size) {
   nightshift::Status st = src.Read(layout, shards, next_batch, emit);
   if (st.ok()) {
     CHECK(si == shards.size() && got_rows.empty(),
-          "Read succeeded but " + std::to_string(shards.size() - si) + " shard(s) got no last_in_shard batch (" +
-              std::to_string(got_rows.size()) + " rows pending; delivered " + std::to_string(delivered) + " of " +
+          "Read succeeded but " + std::to_string(shards.size() - si) +
+              " shard(s) got no last_in_shard batch (" + std::to_string(got_rows.size()) +
+              " rows pending; delivered " + std::to_string(delivered) + " of " +
               std::to_string(expected_total) + ")");
     CHECK(delivered == expected_total);
   } else {
@@ -632,8 +700,12 @@ void FillValue(FuzzedDataProvider& p, DType t, uint8_t* dst) {
     return;
   }
   if (IsFloat(t)) {
-    const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
-                               -std::numeric_limits<double>::infinity(), 0.0, -0.0, 1.5};
+    const double specials[] = {std::numeric_limits<double>::quiet_NaN(),
+                               std::numeric_limits<double>::infinity(),
+                               -std::numeric_limits<double>::infinity(),
+                               0.0,
+                               -0.0,
+                               1.5};
     uint8_t pick = p.ConsumeIntegral<uint8_t>();
     if (pick < 2 * std::size(specials)) {
       Encode(t, specials[pick % std::size(specials)], dst);
@@ -646,7 +718,8 @@ void FillValue(FuzzedDataProvider& p, DType t, uint8_t* dst) {
 }
 
 // Fills rows [0, n) of `vec` (scalar of `t`, or LIST(t) when `is_list`).
-void FillVector(FuzzedDataProvider& p, DType t, bool is_list, int64_t width, duckdb_vector vec, idx_t n) {
+void FillVector(FuzzedDataProvider& p, DType t, bool is_list, int64_t width, duckdb_vector vec,
+                idx_t n) {
   const size_t es = Size(t);
   if (p.ConsumeBool()) {
     duckdb_vector_ensure_validity_writable(vec);
@@ -665,7 +738,8 @@ void FillVector(FuzzedDataProvider& p, DType t, bool is_list, int64_t width, duc
   std::vector<uint64_t> length(n), offset(n);
   const uint64_t typical = width > 0 ? static_cast<uint64_t>(width) : 3;
   for (idx_t r = 0; r < n; ++r) {
-    length[r] = p.ConsumeIntegral<uint8_t>() < 180 ? typical : p.ConsumeIntegralInRange<uint64_t>(0, 9);
+    length[r] =
+        p.ConsumeIntegral<uint8_t>() < 180 ? typical : p.ConsumeIntegralInRange<uint64_t>(0, 9);
   }
   const bool shared = p.ConsumeBool();
   uint64_t child_size = 0;
@@ -692,7 +766,8 @@ void FillVector(FuzzedDataProvider& p, DType t, bool is_list, int64_t width, duc
   uint64_t* cval = child_nulls ? duckdb_vector_get_validity(child) : nullptr;
   for (uint64_t k = 0; k < child_size; ++k) {
     FillValue(p, t, cdst + k * es);
-    if (cval != nullptr && p.ConsumeIntegral<uint8_t>() < 24) duckdb_validity_set_row_invalid(cval, k);
+    if (cval != nullptr && p.ConsumeIntegral<uint8_t>() < 24)
+      duckdb_validity_set_row_invalid(cval, k);
   }
 }
 
@@ -777,7 +852,8 @@ void LevelB(const uint8_t* data, size_t size) {
         total += static_cast<int64_t>(count);
       } else {  // single rows in any order, as bucketing stages them
         const int m = p.ConsumeIntegralInRange<int>(1, 40);
-        for (int j = 0; j < m; ++j) carried.AddRow(chunk, p.ConsumeIntegralInRange<idx_t>(0, n - 1));
+        for (int j = 0; j < m; ++j)
+          carried.AddRow(chunk, p.ConsumeIntegralInRange<idx_t>(0, n - 1));
         total += m;
       }
     }

@@ -49,7 +49,9 @@ int64_t ArrayLength(const std::string& sql_type) {
 
 // True when `v` converts to `dtype` exactly enough to pad with (no UB).
 bool PadFits(double v, DType dtype) {
-  auto within = [v](double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi && v == std::trunc(v); };
+  auto within = [v](double lo, double hi) {
+    return std::isfinite(v) && v >= lo && v <= hi && v == std::trunc(v);
+  };
   switch (dtype) {
     case DType::kFloat32: return std::isnan(v) || std::isinf(v) || std::fabs(v) <= 3.4e38;
     case DType::kFloat64: return true;
@@ -83,8 +85,9 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
   out->allow_nan = in.allow_nan;
   out->pad_value = in.pad_value;
   if (!PadFits(in.pad_value, out->dtype)) {
-    return Status(Code::kInvalidJob, fmt::format("model.inputs '{}' has pad_value {} which is not a {} value", in.name,
-                                                 in.pad_value, DTypeName(out->dtype)));
+    return Status(Code::kInvalidJob,
+                  fmt::format("model.inputs '{}' has pad_value {} which is not a {} value", in.name,
+                              in.pad_value, DTypeName(out->dtype)));
   }
   out->is_mask = is_mask;
   int64_t known = 0;
