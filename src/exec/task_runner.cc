@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -70,8 +72,15 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
   };
 
   TaskResult result;
-  std::thread runner([&] { result.pipeline = pipeline.Run(); });
+  std::mutex done_mu;
+  std::condition_variable done_cv;
   std::atomic<bool> done{false};
+  std::thread runner([&] {
+    result.pipeline = pipeline.Run();
+    std::lock_guard<std::mutex> lock(done_mu);
+    done.store(true);
+    done_cv.notify_all();
+  });
   std::thread watcher([&] {
     bool stopping = false;
     auto stop_at = std::chrono::steady_clock::now();
@@ -94,11 +103,12 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
         std::_Exit(75);
       }
       progress.Tick(pipeline.rows_done());
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Wakes at once when the run ends, so a short run does not wait out a tick.
+      std::unique_lock<std::mutex> lock(done_mu);
+      done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done.load(); });
     }
   });
   runner.join();
-  done.store(true);
   watcher.join();
   progress.Finish(pipeline.rows_done());
   result.rows_processed = pipeline.rows_done();
