@@ -84,6 +84,17 @@ class Backend {
 
 using BackendFactory = std::function<Result<std::unique_ptr<Backend>>()>;
 
+// Checks, before a runtime parses it, that `path` is a readable file: NotFound
+// ("model file '...' not found") when missing, ModelError when it is a
+// directory (`kind` names the expected file: "an ONNX file"). Runtimes' own
+// messages do not say either plainly.
+Status CheckModelFile(const std::string& path, std::string_view kind);
+
+// OK for "cpu" (any case); InvalidJob with `no_cuda` for cuda/gpu devices, and
+// naming `backend` for anything else.
+Status RequireCpuDevice(const std::string& device, std::string_view backend,
+                        std::string_view no_cuda);
+
 // Registers a backend under `name`; called once per backend at start-up
 // (see RegisterBuiltinBackends in src/backends/registry.cc).
 void RegisterBackend(const std::string& name, BackendFactory factory);

@@ -5,9 +5,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <utility>
+
+#include "nightshift/env.h"
 
 namespace nightshift {
 namespace {
@@ -67,6 +71,34 @@ Result<std::unique_ptr<Backend>> CreateBackend(const std::string& name) {
   }
   // Outside the lock: a factory may be slow (it starts a runtime).
   return factory();
+}
+
+Status CheckModelFile(const std::string& path, std::string_view kind) {
+  Result<FileInfo> info = Env::Default()->Stat(path);
+  if (!info.has_value()) {
+    if (info.error().code() == Code::kNotFound) {
+      return Status(Code::kNotFound, fmt::format("model file '{}' not found", path));
+    }
+    return info.error().WithContext("cannot read the model file");
+  }
+  if (info->is_dir) {
+    return Status(Code::kModelError,
+                  fmt::format("model path '{}' is a directory, not {}", path, kind));
+  }
+  return Status::Ok();
+}
+
+Status RequireCpuDevice(const std::string& device, std::string_view backend,
+                        std::string_view no_cuda) {
+  std::string lower = device;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "cpu") return Status::Ok();
+  if (lower.starts_with("cuda") || lower.starts_with("gpu"))
+    return Status(Code::kInvalidJob, std::string(no_cuda));
+  return Status(Code::kInvalidJob,
+                fmt::format("unknown model.device '{}' for the {} backend (supported: cpu)", device,
+                            backend));
 }
 
 }  // namespace nightshift

@@ -50,16 +50,8 @@ Result<std::shared_ptr<Ort::Env>> SharedOrtEnv() {
 }
 
 Status CheckDevice(const std::string& device) {
-  std::string lower = device;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "cpu") return Status::Ok();
-  if (lower.starts_with("cuda") || lower.starts_with("gpu")) {
-    return Status(Code::kInvalidJob, "this build has no CUDA execution provider for ONNX Runtime");
-  }
-  return Status(
-      Code::kInvalidJob,
-      fmt::format("unknown model.device '{}' for the onnx backend (supported: cpu)", device));
+  return RequireCpuDevice(device, "onnx",
+                          "this build has no CUDA execution provider for ONNX Runtime");
 }
 
 // Session options shared by every instance of a model.
@@ -93,17 +85,7 @@ Ort::SessionOptions MakeSessionOptions(const ModelConfig& config) {
 // and ORT's reason when it cannot be loaded.
 Result<Ort::Session> OpenSession(const Ort::Env& env, const std::string& path,
                                  const Ort::SessionOptions& options) {
-  Result<FileInfo> info = Env::Default()->Stat(path);
-  if (!info.has_value()) {
-    if (info.error().code() == Code::kNotFound) {
-      return Error(Code::kNotFound, fmt::format("model file '{}' not found", path));
-    }
-    return Error(info.error().WithContext("cannot read the model file"));
-  }
-  if (info->is_dir) {
-    return Error(Code::kModelError,
-                 fmt::format("model path '{}' is a directory, not an ONNX file", path));
-  }
+  NS_RETURN_IF_ERROR(CheckModelFile(path, "an ONNX file"));
   return CatchOrtErrors(
       fmt::format("cannot load ONNX model '{}'", path),
       [&]() -> Result<Ort::Session> { return Ort::Session(env, path.c_str(), options); });

@@ -92,17 +92,7 @@ Result<c10::ScalarType> ParsePrecision(const std::string& precision, const c10::
 // loaded. Stores the archive's nightshift.json in `*metadata` when asked.
 Result<torch::jit::Module> LoadModule(const std::string& path, const c10::Device& device,
                                       std::string* metadata) {
-  Result<FileInfo> info = Env::Default()->Stat(path);
-  if (!info.has_value()) {
-    if (info.error().code() == Code::kNotFound) {
-      return Error(Code::kNotFound, fmt::format("model file '{}' not found", path));
-    }
-    return Error(info.error().WithContext("cannot read the model file"));
-  }
-  if (info->is_dir) {
-    return Error(Code::kModelError,
-                 fmt::format("model path '{}' is a directory, not a TorchScript file", path));
-  }
+  NS_RETURN_IF_ERROR(CheckModelFile(path, "a TorchScript file"));
   Result<torch::jit::Module> module = CatchTorchErrors(
       fmt::format("cannot load TorchScript model '{}'", path), [&]() -> Result<torch::jit::Module> {
         torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};

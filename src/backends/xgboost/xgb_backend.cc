@@ -29,16 +29,7 @@ constexpr std::string_view kPrediction = "prediction";
 constexpr std::string_view kMargin = "margin";
 
 Status CheckDevice(const std::string& device) {
-  std::string lower = device;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "cpu") return Status::Ok();
-  if (lower.starts_with("cuda") || lower.starts_with("gpu")) {
-    return Status(Code::kInvalidJob, "this build's XGBoost library has no CUDA support");
-  }
-  return Status(
-      Code::kInvalidJob,
-      fmt::format("unknown model.device '{}' for the xgboost backend (supported: cpu)", device));
+  return RequireCpuDevice(device, "xgboost", "this build's XGBoost library has no CUDA support");
 }
 
 // When XGBoost would parse the file as UBJSON, checks its structure first
@@ -69,17 +60,7 @@ Status CheckUbjsonFile(const std::string& path, const std::string& context) {
 // with the path and XGBoost's reason when it cannot be loaded. `threads` > 0
 // sets XGBoost's nthread.
 Result<Booster> OpenBooster(const std::string& path, int threads) {
-  Result<FileInfo> info = Env::Default()->Stat(path);
-  if (!info.has_value()) {
-    if (info.error().code() == Code::kNotFound) {
-      return Error(Code::kNotFound, fmt::format("model file '{}' not found", path));
-    }
-    return Error(info.error().WithContext("cannot read the model file"));
-  }
-  if (info->is_dir) {
-    return Error(Code::kModelError,
-                 fmt::format("model path '{}' is a directory, not an XGBoost model file", path));
-  }
+  NS_RETURN_IF_ERROR(CheckModelFile(path, "an XGBoost model file"));
   std::string context = fmt::format("cannot load XGBoost model '{}'", path);
   NS_RETURN_IF_ERROR(CheckUbjsonFile(path, context));
   BoosterHandle handle = nullptr;
