@@ -315,6 +315,7 @@ class DuckSource final : public Source {
               if (row == s.row_end) {  // no selected row left before the shard's end
                 bool ok = true;
                 if (bucketing) {
+                  seq = 0;
                   ok = FlushBucketed(s, staged);
                   staged.clear();
                 } else {
@@ -343,10 +344,7 @@ class DuckSource final : public Source {
                   {chunk, r, row + k, ColumnPacker::ListLength(chunk->get(), sort_column, r)});
             }
           } else {
-            if (!batch) {
-              if (row == s.row_begin) seq = 0;
-              StartBatch(s, row);
-            }
+            if (!batch) StartBatch(s, row);  // seq is reset whenever a shard ends
             take = std::min(take, layout->batch_rows - batch->num_rows);
             carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
             if (!s.rows.empty()) {
