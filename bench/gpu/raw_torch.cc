@@ -7,6 +7,8 @@
 //
 // Usage: raw_torch MODEL --rows N --batch B --in K [--device cuda:0|cpu]
 //                  [--precision fp32|fp16|bf16] [--warmup W] [--max-seconds S]
+//                  [--dtype float32|int64 --vocab V]
+// The input is [B, K]: uniform floats, or (int64) token ids below V.
 // Stops early (after a whole batch) once S seconds have passed.
 // Prints one JSON object: {"rows": N, "seconds": S, "rows_per_s": R}.
 #include <ATen/autocast_mode.h>
@@ -43,11 +45,11 @@ void SetAutocast(c10::DeviceType device, bool on, c10::ScalarType dtype) {
 }
 
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(
-      stderr,
-      "raw_torch: %s\nusage: raw_torch MODEL --rows N --batch B --in K "
-      "[--device cuda:0|cpu] [--precision fp32|fp16|bf16] [--warmup W] [--max-seconds S]\n",
-      why);
+  std::fprintf(stderr,
+               "raw_torch: %s\nusage: raw_torch MODEL --rows N --batch B --in K "
+               "[--device cuda:0|cpu] [--precision fp32|fp16|bf16] [--warmup W] [--max-seconds S] "
+               "[--dtype float32|int64 --vocab V]\n",
+               why);
   std::exit(2);
 }
 
@@ -56,7 +58,8 @@ void SetAutocast(c10::DeviceType device, bool on, c10::ScalarType dtype) {
 int main(int argc, char** argv) {
   if (argc < 2) Usage("no model");
   std::string model_path = argv[1];
-  int64_t rows = 0, batch = 0, width = 0, warmup = 5;
+  int64_t rows = 0, batch = 0, width = 0, warmup = 5, vocab = 30000;
+  std::string dtype = "float32";
   double max_seconds = 0;
   std::string device_name = "cuda:0", precision = "fp32";
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -73,6 +76,10 @@ int main(int argc, char** argv) {
       precision = value;
     } else if (flag == "--warmup") {
       warmup = std::stoll(value);
+    } else if (flag == "--dtype") {
+      dtype = value;
+    } else if (flag == "--vocab") {
+      vocab = std::stoll(value);
     } else if (flag == "--max-seconds") {
       max_seconds = std::stod(value);
     } else {
@@ -80,6 +87,8 @@ int main(int argc, char** argv) {
     }
   }
   if (rows <= 0 || batch <= 0 || width <= 0) Usage("--rows, --batch and --in must be > 0");
+  if (dtype != "float32" && dtype != "int64") Usage("--dtype must be float32 or int64");
+  const at::ScalarType in_type = dtype == "int64" ? at::kLong : at::kFloat;
   c10::ScalarType low = precision == "fp16"   ? c10::ScalarType::Half
                         : precision == "bf16" ? c10::ScalarType::BFloat16
                                               : c10::ScalarType::Float;
@@ -96,11 +105,14 @@ int main(int argc, char** argv) {
     if (stream) on_stream.emplace(*stream);
     c10::InferenceMode inference;
 
-    at::Tensor source = at::rand({batch, width}, at::TensorOptions().dtype(at::kFloat));
+    at::Tensor source =
+        in_type == at::kLong
+            ? at::randint(vocab, {batch, width}, at::TensorOptions().dtype(at::kLong))
+            : at::rand({batch, width}, at::TensorOptions().dtype(at::kFloat));
     if (device.is_cuda()) source = source.pin_memory();
     at::Tensor device_in =
         device.is_cuda()
-            ? at::empty({batch, width}, at::TensorOptions().dtype(at::kFloat).device(device))
+            ? at::empty({batch, width}, at::TensorOptions().dtype(in_type).device(device))
             : source;
     at::Tensor host_out;
 

@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
 # GPU proof for the torchscript backend: builds nightshift against the
-# libtorch of this machine's python3 (a CUDA PyTorch wheel), runs a
-# compute-heavy TorchScript MLP end to end on Parquet input with
-# `model.device: cuda`, runs a bare libtorch loop (bench/gpu/raw_torch.cc) on
-# the same model, batch size and precision, and reports rows/s for both, their
-# ratio and how busy the GPU was (nvidia-smi utilization, sampled every
-# 100 ms). The report is a markdown table on stdout, and $OUT/gpu_results.md
-# (with logs in $OUT/gpu_logs/) when $OUT is set. Progress goes to stderr.
+# libtorch of this machine's python3 (a CUDA PyTorch wheel), scripts a
+# compute-heavy TorchScript model (a BERT-like transformer encoder over token
+# ids by default, or an MLP), and measures on `model.device: cuda`:
+#   1. a bare libtorch loop (bench/gpu/raw_torch.cc) at the main batch size
+#      and precision: the ceiling;
+#   2. nightshift end to end on Parquet input at that batch size: rows/s with
+#      and without start-up, ÷ the raw loop, GPU busy (nvidia-smi
+#      utilization sampled every 100 ms) and nightshift's own model-busy
+#      fraction;
+#   3. a sweep of fixed batch sizes and `batch.size: auto` (fresh ledger) on a
+#      smaller input: the size auto chose and its rows/s ÷ the best fixed one.
+# Every figure is appended to $OUT/gpu_results.md as soon as it is measured
+# (with logs in $OUT/gpu_logs/), so a run cut short still reports what it got;
+# steps that would pass --deadline are skipped and say so. Progress goes to
+# stderr.
 #
 # Needs: python3 with torch (+ its libtorch headers, as wheels ship them),
 # cmake, a C++23 compiler (g++ >= 12), ninja (else make), the Debian -dev
 # packages nightshift builds with (yaml-cpp, CLI11, spdlog, fmt, nlohmann-json,
 # sqlite3, openssl), third_party/ (DuckDB, ONNX Runtime) in the repo. No
-# network. Designed to finish in ~5 minutes on a 16-core H200 host.
+# network. bench/gpu/device.sh provides the last two on a machine without
+# packages. Designed to finish in ~6 minutes on a 16-core H200 host.
 #
 # Usage: bench/gpu/run.sh [options]
 #   --device cuda|cuda:N|cpu   (default cuda)
-#   --rows N                   rows of input (default 4000000 on cuda, 20000 on cpu)
-#   --batch N                  rows per batch (default 4096)
+#   --model encoder|mlp        (default encoder)
+#   --rows N                   rows of the main run (cuda: 600000; cpu: 4000)
+#   --sweep-rows N             rows of each sweep/auto run (cuda: 150000; cpu: 2000)
+#   --batch N                  main batch size (default 1024; cpu 64)
+#   --sweep "N N ..."          fixed sizes to sweep (cuda: "64 256 1024 4096"; cpu: "16 64")
 #   --precision fp32|fp16|bf16 (default fp16 on cuda, fp32 on cpu)
+#   --seq N --vocab N --heads N
+#                              encoder: tokens per row, vocabulary, heads
+#                              (cuda: 128, 30000, 12; cpu: 16, 1000, 4)
 #   --in N --hidden N --layers N --out N
-#                              the MLP: IN -> HIDDEN x LAYERS -> OUT
-#                              (default 64, 8192, 6, 16 on cuda; 64, 256, 2, 16 on cpu)
+#                              mlp: IN -> HIDDEN x LAYERS -> OUT; encoder:
+#                              width HIDDEN, LAYERS layers, OUT outputs
+#                              (cuda: encoder 768 x 6, mlp 64 -> 8192 x 6;
+#                              out 16; cpu: tiny)
 #   --instances N              model.instances (default 2 on cuda, 1 on cpu)
+#   --deadline S               skip optional steps that would start after S
+#                              seconds (default 480)
 #   --build-dir DIR            (default <repo>/build-gpu; reused when it exists)
 #   --torch-config auto|official|shim
 #                              official: the wheel's TorchConfig.cmake (a CUDA
@@ -31,24 +50,33 @@
 #                              (default): official, then shim if it fails
 #   --python PY                (default: $PYTHON or python3)
 #   --jobs N                   build parallelism (default: nproc)
+# Environment: NS_BIN and RAW_BIN (both) skip the build and use those binaries.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-DEVICE=cuda ROWS="" BATCH=4096 PRECISION="" N_IN=64 HIDDEN="" LAYERS="" N_OUT=16 INSTANCES=""
+DEVICE=cuda MODEL=encoder ROWS="" SWEEP_ROWS="" BATCH="" SWEEP="" PRECISION="" INSTANCES=""
+SEQ="" VOCAB="" HEADS="" N_IN=64 HIDDEN="" LAYERS="" N_OUT=16 DEADLINE=480
 BUILD_DIR="$REPO/build-gpu" TORCH_CONFIG=auto PY=${PYTHON:-python3} JOBS=$(nproc)
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --device) DEVICE=$2 ;;
+    --model) MODEL=$2 ;;
     --rows) ROWS=$2 ;;
+    --sweep-rows) SWEEP_ROWS=$2 ;;
     --batch) BATCH=$2 ;;
+    --sweep) SWEEP=$2 ;;
     --precision) PRECISION=$2 ;;
+    --seq) SEQ=$2 ;;
+    --vocab) VOCAB=$2 ;;
+    --heads) HEADS=$2 ;;
     --in) N_IN=$2 ;;
     --hidden) HIDDEN=$2 ;;
     --layers) LAYERS=$2 ;;
     --out) N_OUT=$2 ;;
     --instances) INSTANCES=$2 ;;
+    --deadline) DEADLINE=$2 ;;
     --build-dir) BUILD_DIR=$2 ;;
     --torch-config) TORCH_CONFIG=$2 ;;
     --python) PY=$2 ;;
@@ -58,11 +86,16 @@ while [[ $# -gt 0 ]]; do
   esac
   shift 2
 done
+[[ $MODEL == encoder || $MODEL == mlp ]] || { echo "bad --model $MODEL (encoder or mlp)" >&2; exit 2; }
 if [[ $DEVICE == cpu ]]; then
-  : "${ROWS:=20000}" "${PRECISION:=fp32}" "${HIDDEN:=256}" "${LAYERS:=2}" "${INSTANCES:=1}"
+  : "${ROWS:=4000}" "${SWEEP_ROWS:=2000}" "${BATCH:=64}" "${SWEEP:=16 64}" "${PRECISION:=fp32}"
+  : "${INSTANCES:=1}" "${SEQ:=16}" "${VOCAB:=1000}" "${HEADS:=4}" "${LAYERS:=2}"
+  if [[ $MODEL == encoder ]]; then : "${HIDDEN:=64}"; else : "${HIDDEN:=256}"; fi
   GPU_INDEX=""
 elif [[ $DEVICE =~ ^cuda(:([0-9]+))?$ ]]; then
-  : "${ROWS:=4000000}" "${PRECISION:=fp16}" "${HIDDEN:=8192}" "${LAYERS:=6}" "${INSTANCES:=2}"
+  : "${ROWS:=600000}" "${SWEEP_ROWS:=150000}" "${BATCH:=1024}" "${SWEEP:=64 256 1024 4096}"
+  : "${PRECISION:=fp16}" "${INSTANCES:=2}" "${SEQ:=128}" "${VOCAB:=30000}" "${HEADS:=12}" "${LAYERS:=6}"
+  if [[ $MODEL == encoder ]]; then : "${HIDDEN:=768}"; else : "${HIDDEN:=8192}"; fi
   GPU_INDEX=${BASH_REMATCH[2]:-0}
   DEVICE=cuda:$GPU_INDEX
 else
@@ -77,7 +110,14 @@ mkdir -p "$WORK" "$LOGS"
 START=$(date +%s)
 STEP=""
 step() { STEP=$*; printf '\n==> [%s, +%ss] %s\n' "$(date +%H:%M:%S)" "$(( $(date +%s) - START ))" "$*" >&2; }
+elapsed() { echo $(( $(date +%s) - START )); }
 
+RESULTS=$WORK/gpu_results.md
+# Appends lines to the results, and to $OUT's copy at once.
+report() {
+  printf '%s\n' "$@" | tee -a "$RESULTS" >&2
+  if [[ -n ${OUT:-} ]]; then mkdir -p "$OUT" && cp "$RESULTS" "$OUT/gpu_results.md"; fi
+}
 save_logs() {
   if [[ -n ${OUT:-} ]]; then
     mkdir -p "$OUT/gpu_logs"
@@ -91,17 +131,14 @@ on_error() {
     echo "--- tail of $f" >&2
     tail -n 25 "$f" >&2
   done
-  if [[ -n ${OUT:-} ]]; then
-    mkdir -p "$OUT"
-    printf '# torchscript GPU proof: FAILED\n\nfailed during: %s (line %s); see gpu_logs/\n' \
-      "$STEP" "$1" > "$OUT/gpu_results.md"
-  fi
+  report "" "**FAILED** during: $STEP (line $1); see gpu_logs/"
   save_logs
 }
 trap 'on_error $LINENO' ERR
+report "# torchscript backend: GPU proof ($(date -u +%Y-%m-%dT%H:%MZ))" ""
 
 # ---------------------------------------------------------------------------
-step "1/6 libtorch from $PY"
+step "1/7 libtorch from $PY"
 TORCH_INFO=$("$PY" - <<'EOF'
 import os, torch
 print(torch.__version__)
@@ -182,8 +219,11 @@ build() {
   USED_CONFIG=$mode
 }
 
-step "2/6 build nightshift + raw_torch (torch config: $TORCH_CONFIG, $JOBS jobs)"
+step "2/7 build nightshift + raw_torch (torch config: $TORCH_CONFIG, $JOBS jobs)"
 BUILD_START=$(date +%s)
+if [[ -n ${NS_BIN:-} && -n ${RAW_BIN:-} ]]; then  # binaries built elsewhere (testing this script)
+  NS=$NS_BIN RAW=$RAW_BIN USED_CONFIG=prebuilt
+else
 case $TORCH_CONFIG in
   official|shim) build "$TORCH_CONFIG" ;;
   auto)
@@ -193,19 +233,42 @@ case $TORCH_CONFIG in
     fi ;;
   *) echo "bad --torch-config $TORCH_CONFIG" >&2; false ;;
 esac
+fi
 BUILD_S=$(( $(date +%s) - BUILD_START ))
 echo "built with the $USED_CONFIG torch config in ${BUILD_S}s" >&2
 
 # ---------------------------------------------------------------------------
-step "3/6 model (MLP $N_IN -> ${HIDDEN}x$LAYERS -> $N_OUT) and $ROWS rows of Parquet input"
-FLOPS=$("$PY" "$REPO/bench/gpu/make_model.py" "$WORK/model.pt" --in "$N_IN" --hidden "$HIDDEN" \
-  --layers "$LAYERS" --out "$N_OUT")
-COLS=$(for ((j = 0; j < N_IN; j++)); do printf 'random()::FLOAT AS f%d, ' "$j"; done)
-"$NS" sql "COPY (SELECT range AS id, ${COLS%, } FROM range($ROWS)) TO '$WORK/input.parquet' (FORMAT parquet, ROW_GROUP_SIZE 122880)" \
-  > "$LOGS/make-input.log" 2>&1
-ls -l "$WORK/input.parquet" >&2
+if [[ $MODEL == encoder ]]; then
+  DESC="transformer encoder: $SEQ tokens/row, width $HIDDEN, $HEADS heads, $LAYERS layers, FFN $((4 * HIDDEN)), vocab $VOCAB -> $N_OUT"
+  step "3/7 model ($DESC) and $ROWS rows of Parquet input"
+  FLOPS=$("$PY" "$REPO/bench/gpu/make_model.py" "$WORK/model.pt" --kind encoder --seq "$SEQ" \
+    --vocab "$VOCAB" --hidden "$HIDDEN" --heads "$HEADS" --layers "$LAYERS" --out "$N_OUT" 2> "$LOGS/make-model.log")
+  SELECT="range AS id, list_transform(range($SEQ), lambda x: (hash(range * 1000003 + x) % $VOCAB)::BIGINT) AS tokens"
+  INPUT_YAML="    - name: tokens
+      columns: [tokens]
+      dtype: int64
+      pad_value: 0"
+  RAW_ARGS=(--in "$SEQ" --dtype int64 --vocab "$VOCAB")
+else
+  DESC="MLP $N_IN -> ${HIDDEN}x$LAYERS -> $N_OUT"
+  step "3/7 model ($DESC) and $ROWS rows of Parquet input"
+  FLOPS=$("$PY" "$REPO/bench/gpu/make_model.py" "$WORK/model.pt" --kind mlp --in "$N_IN" \
+    --hidden "$HIDDEN" --layers "$LAYERS" --out "$N_OUT" 2> "$LOGS/make-model.log")
+  COLS=$(for ((j = 0; j < N_IN; j++)); do printf 'random()::FLOAT AS f%d, ' "$j"; done)
+  SELECT="range AS id, ${COLS%, }"
+  FEATURES=$(for ((j = 0; j < N_IN; j++)); do printf 'f%d, ' "$j"; done)
+  INPUT_YAML="    - name: features
+      columns: [${FEATURES%, }]
+      dtype: float32"
+  RAW_ARGS=(--in "$N_IN")
+fi
+for n in "$ROWS" "$SWEEP_ROWS"; do
+  [[ -f $WORK/input-$n.parquet ]] && continue
+  "$NS" sql "COPY (SELECT $SELECT FROM range($n)) TO '$WORK/input-$n.parquet' (FORMAT parquet, ROW_GROUP_SIZE 61440)" \
+    >> "$LOGS/make-input.log" 2>&1
+done
+ls -l "$WORK"/input-*.parquet >&2
 
-FEATURES=$(for ((j = 0; j < N_IN; j++)); do printf 'f%d, ' "$j"; done)
 OUTCOLS=$(for ((j = 0; j < N_OUT; j++)); do printf 'y%d, ' "$j"; done)
 PRECISION_LINE=""
 # model.precision is only written when not the default, so fp32 runs need no
@@ -214,7 +277,7 @@ if [[ $PRECISION != fp32 ]]; then PRECISION_LINE="  precision: $PRECISION"; fi
 cat > "$WORK/job.yaml" <<EOF
 name: gpu-proof
 input:
-  path: input.parquet
+  path: input-$ROWS.parquet
   key: id
 model:
   backend: torchscript
@@ -223,9 +286,7 @@ model:
 $PRECISION_LINE
   instances: $INSTANCES
   inputs:
-    - name: features
-      columns: [${FEATURES%, }]
-      dtype: float32
+$INPUT_YAML
   outputs:
     - name: output
       columns: [${OUTCOLS%, }]
@@ -236,9 +297,15 @@ output:
   format: parquet
   keep: [id]
 run:
-  shard_rows: 262144
+  shard_rows: 61440
 EOF
 cp "$WORK/job.yaml" "$LOGS/job.yaml"
+
+report "| | |" "| --- | --- |" \
+  "| device | $DEVICE ($GPU_NAME), $(nproc) CPU cores |" \
+  "| libtorch | $TORCH_VERSION ($USED_CONFIG TorchConfig), nightshift built in ${BUILD_S} s |" \
+  "| model | $DESC, $(awk -v f="$FLOPS" 'BEGIN { printf "%.2f GFLOP/row", f / 1e9 }') |" \
+  "| precision / instances | $PRECISION / $INSTANCES |"
 
 # ---------------------------------------------------------------------------
 SAMPLER=""
@@ -257,91 +324,112 @@ stop_sampler() {
   fi
   SAMPLER=""
 }
+# busy FILE: "mean over all samples / over the active window" of a utilization log.
+busy() {
+  "$PY" - "$1" <<'EOF'
+import sys
+try:
+    vals = [float(x) for x in open(sys.argv[1]).read().split() if x.replace('.', '', 1).isdigit()]
+except OSError:
+    vals = []
+if not vals:
+    print("n/a")
+else:
+    nz = [i for i, v in enumerate(vals) if v > 0]
+    act = vals[nz[0]:nz[-1] + 1] if nz else vals
+    print(f"{sum(vals) / len(vals):.0f}% / {sum(act) / len(act):.0f}%")
+EOF
+}
 now() { date +%s.%N; }
+fmt_int() { printf "%'d" "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-step "4/6 nightshift run on $DEVICE ($PRECISION, batch $BATCH, $INSTANCES instance(s))"
-start_sampler "$WORK/util-nightshift.txt"
-T0=$(now)
-NS_RC=0
-"$NS" run "$WORK/job.yaml" --json > "$WORK/status.json" 2> "$LOGS/nightshift-run.log" || NS_RC=$?
-T1=$(now)
-stop_sampler
-cp "$WORK/status.json" "$LOGS/status.json" 2> /dev/null || true
-if [[ $NS_RC != 0 ]]; then
-  echo "nightshift run exited $NS_RC" >&2
-  false
-fi
-"$PY" - "$WORK/status.json" "$ROWS" <<'EOF'
+# raw NAME BATCH ROWS: the bare libtorch loop; sets RAW_RPS.
+raw() {
+  local name=$1 batch=$2 rows=$3
+  start_sampler "$WORK/util-$name.txt"
+  "$RAW" "$WORK/model.pt" --rows "$rows" --batch "$batch" "${RAW_ARGS[@]}" --device "$DEVICE" \
+    --precision "$PRECISION" --max-seconds 15 > "$WORK/$name.json" 2> "$LOGS/$name.log"
+  stop_sampler
+  cp "$WORK/$name.json" "$LOGS/"
+  RAW_RPS=$("$PY" -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["rows_per_s"]))' "$WORK/$name.json")
+}
+
+# ns NAME BATCH ROWS: nightshift end to end (fresh ledger and output); sets
+# NS_RPS (wall, incl. start-up), NS_PIPE_RPS (the pipeline alone), NS_BUSY
+# (model busy fraction), NS_CHOSEN (batch size used, from the ledger).
+ns() {
+  local name=$1 batch=$2 rows=$3
+  local sets=(--set "batch.size=$batch" --set "input.path=input-$rows.parquet"
+    --set "run.ledger=$WORK/ledger-$name.db" --set "output.path=$WORK/out-$name")
+  start_sampler "$WORK/util-$name.txt"
+  local t0 t1 rc=0
+  t0=$(now)
+  "$NS" run "$WORK/job.yaml" --json "${sets[@]}" > "$WORK/$name.json" 2> "$LOGS/$name.log" || rc=$?
+  t1=$(now)
+  stop_sampler
+  cp "$WORK/$name.json" "$LOGS/" 2> /dev/null || true
+  [[ $rc == 0 ]] || { echo "nightshift run ($name) exited $rc" >&2; false; }
+  local got
+  got=$("$NS" sql "SELECT count(*) AS n FROM '$WORK/out-$name/*.parquet'" | tail -n 1)
+  [[ $got == "$rows" ]] || { echo "$name: output holds $got rows, want $rows" >&2; false; }
+  read -r NS_RPS NS_PIPE_RPS NS_BUSY < <("$PY" - "$WORK/$name.json" "$rows" "$t0" "$t1" <<'EOF'
 import json, sys
 st = json.load(open(sys.argv[1]))
-want = int(sys.argv[2])
-assert st["state"] == "completed", st
-assert st["counts"] == {"total": want, "succeeded": want, "failed": 0}, st["counts"]
-EOF
-OUT_ROWS=$("$NS" sql "SELECT count(*) AS n FROM '$WORK/out/*.parquet'" | tail -n 1)
-[[ $OUT_ROWS == "$ROWS" ]] || { echo "output holds $OUT_ROWS rows, want $ROWS" >&2; false; }
-
-step "5/6 raw libtorch loop on $DEVICE"
-start_sampler "$WORK/util-raw.txt"
-RAW_RC=0
-"$RAW" "$WORK/model.pt" --rows "$ROWS" --batch "$BATCH" --in "$N_IN" --device "$DEVICE" \
-  --precision "$PRECISION" --max-seconds 60 > "$WORK/raw.json" 2> "$LOGS/raw-run.log" || RAW_RC=$?
-stop_sampler
-cp "$WORK/raw.json" "$LOGS/raw.json" 2> /dev/null || true
-[[ $RAW_RC == 0 ]] || { echo "raw_torch exited $RAW_RC" >&2; false; }
-
-# ---------------------------------------------------------------------------
-step "6/6 report"
-REPORT=$("$PY" - <<EOF
-import json
-
-def busy(path):
-    """(mean over every sample, mean over the active window, samples) of a utilization log."""
-    try:
-        vals = [float(x) for x in open(path).read().split() if x.strip().replace('.', '', 1).isdigit()]
-    except OSError:
-        return None
-    if not vals:
-        return None
-    nz = [i for i, v in enumerate(vals) if v > 0]
-    active = vals[nz[0]:nz[-1] + 1] if nz else vals
-    return sum(vals) / len(vals) / 100, sum(active) / len(active) / 100, len(vals)
-
-def pct(b, i):
-    return "n/a (no nvidia-smi)" if b is None else f"{100 * b[i]:.0f}%"
-
-rows = $ROWS
-ns_s = $T1 - $T0
-raw = json.load(open("$WORK/raw.json"))
-ns_rps = rows / ns_s
-raw_rps = raw["rows_per_s"]
-b_ns, b_raw = busy("$WORK/util-nightshift.txt"), busy("$WORK/util-raw.txt")
-flops = int("$FLOPS")
-lines = [
-    "# torchscript backend: GPU proof",
-    "",
-    "| | |",
-    "| --- | --- |",
-    "| device | $DEVICE ($GPU_NAME) |",
-    "| libtorch | $TORCH_VERSION ($USED_CONFIG TorchConfig), built in ${BUILD_S} s |",
-    f"| model | MLP $N_IN -> ${HIDDEN}x$LAYERS -> $N_OUT, {flops / 1e6:,.2f} MFLOP/row |",
-    "| precision / batch / instances | $PRECISION / $BATCH / $INSTANCES |",
-    f"| rows | {rows:,} (Parquet, $N_IN float columns) |",
-    f"| nightshift end to end | {ns_rps:,.0f} rows/s ({ns_s:.2f} s, incl. start-up, model load, Parquet read and write) |",
-    f"| raw libtorch loop | {raw_rps:,.0f} rows/s ({raw['rows']:,} rows in {raw['seconds']:.2f} s, data already in pinned memory) |",
-    f"| ratio nightshift / raw | {ns_rps / raw_rps:.2f} |",
-    f"| model throughput (nightshift / raw) | {ns_rps * flops / 1e12:,.2f} / {raw_rps * flops / 1e12:,.2f} TFLOP/s |",
-    f"| GPU busy, nightshift run (all samples / active window) | {pct(b_ns, 0)} / {pct(b_ns, 1)} |",
-    f"| GPU busy, raw loop (all samples / active window) | {pct(b_raw, 0)} / {pct(b_raw, 1)} |",
-]
-print("\n".join(lines))
+rows = int(sys.argv[2])
+assert st["state"] == "completed" and st["counts"] == {"total": rows, "succeeded": rows, "failed": 0}, st
+stages = st["invocation"]["stages"]
+print(round(rows / (float(sys.argv[4]) - float(sys.argv[3]))), round(rows / stages["wall_s"]),
+      f'{100 * stages["model_busy"]:.0f}%')
 EOF
 )
-echo "$REPORT"
+  NS_CHOSEN=$("$NS" status "$WORK/job.yaml" --json "${sets[@]}" |
+    "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("batch_size", "?"))')
+}
+
+# ---------------------------------------------------------------------------
+step "4/7 raw libtorch loop on $DEVICE, batch $BATCH"
+raw raw-main "$BATCH" "$ROWS"
+RAW_MAIN=$RAW_RPS
+report "| raw libtorch loop, batch $BATCH | $(fmt_int "$RAW_MAIN") rows/s (data already in pinned memory; GPU busy, all / active: $(busy "$WORK/util-raw-main.txt")) |"
+
+step "5/7 nightshift on $DEVICE, batch $BATCH, $ROWS rows"
+ns main "$BATCH" "$ROWS"
+report "| nightshift end to end, batch $BATCH, $(fmt_int "$ROWS") rows | $(fmt_int "$NS_RPS") rows/s with start-up (CUDA, model load); $(fmt_int "$NS_PIPE_RPS") rows/s in the pipeline |" \
+  "| **ratio nightshift ÷ raw** | **$(ratio "$NS_RPS" "$RAW_MAIN")** with start-up, **$(ratio "$NS_PIPE_RPS" "$RAW_MAIN")** pipeline |" \
+  "| GPU busy, nightshift run (nvidia-smi, all samples / active window) | $(busy "$WORK/util-main.txt") |" \
+  "| model busy (nightshift: time in forward per instance ÷ pipeline wall) | $NS_BUSY |" ""
+
+# ---------------------------------------------------------------------------
+step "6/7 fixed batch sizes ($SWEEP) and auto, $SWEEP_ROWS rows each"
+report "| batch.size ($(fmt_int "$SWEEP_ROWS") rows) | rows/s with start-up | rows/s pipeline | model busy | GPU busy (all / active) |" \
+  "| --- | --- | --- | --- | --- |"
+BEST_SIZE="" BEST_RPS=0 BEST_WALL=0
+for size in $SWEEP; do
+  if (( $(elapsed) > DEADLINE )); then report "| $size | skipped: past --deadline $DEADLINE s | | | |"; continue; fi
+  ns "fixed-$size" "$size" "$SWEEP_ROWS"
+  report "| $size | $(fmt_int "$NS_RPS") | $(fmt_int "$NS_PIPE_RPS") | $NS_BUSY | $(busy "$WORK/util-fixed-$size.txt") |"
+  if (( NS_PIPE_RPS > BEST_RPS )); then BEST_RPS=$NS_PIPE_RPS BEST_SIZE=$size BEST_WALL=$NS_RPS; fi
+done
+if (( $(elapsed) > DEADLINE )); then
+  report "| auto | skipped: past --deadline $DEADLINE s | | | |"
+else
+  ns auto auto "$SWEEP_ROWS"
+  AUTO_LINE=$(grep -m1 'batch.size auto' "$LOGS/auto.log" || true)
+  report "| auto (fresh ledger: probe included) -> **$NS_CHOSEN** | $(fmt_int "$NS_RPS") | $(fmt_int "$NS_PIPE_RPS") | $NS_BUSY | $(busy "$WORK/util-auto.txt") |" ""
+  if [[ -n $BEST_SIZE ]]; then
+    report "auto chose **$NS_CHOSEN**; the best fixed size was **$BEST_SIZE**. auto ÷ best fixed: **$(ratio "$NS_PIPE_RPS" "$BEST_RPS")** in the pipeline, **$(ratio "$NS_RPS" "$BEST_WALL")** with start-up (the probe included)." ""
+  fi
+  report "probe: \`${AUTO_LINE#nightshift: }\`" ""
+fi
+
+step "7/7 raw loop at the best fixed size"
+if [[ -n $BEST_SIZE && $BEST_SIZE != "$BATCH" ]] && (( $(elapsed) <= DEADLINE )); then
+  raw "raw-$BEST_SIZE" "$BEST_SIZE" "$ROWS"
+  report "raw libtorch loop at batch $BEST_SIZE: $(fmt_int "$RAW_RPS") rows/s; nightshift's best fixed ($BEST_SIZE, pipeline) ÷ it: **$(ratio "$BEST_RPS" "$RAW_RPS")**." ""
+fi
 if [[ -n ${OUT:-} ]]; then
-  mkdir -p "$OUT"
-  echo "$REPORT" > "$OUT/gpu_results.md"
   cp "$WORK"/util-*.txt "$LOGS"/ 2> /dev/null || true
   save_logs
 fi
-echo "done in $(( $(date +%s) - START ))s" >&2
+report "done in $(elapsed) s"

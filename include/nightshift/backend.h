@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,9 +52,19 @@ struct ModelConfig {
   std::vector<TensorSpec> input_hints;
 };
 
+// Memory of the accelerator an instance runs on, as its driver reports it.
+struct DeviceMemory {
+  int64_t free_bytes = 0;
+  int64_t total_bytes = 0;
+};
+
 class ModelInstance {
  public:
   virtual ~ModelInstance() = default;
+  // The free and total memory of the device this instance runs on when it has
+  // its own (a GPU: cudaMemGetInfo); nullopt on the CPU, where the host's
+  // memory is the limit. `batch.size: auto` budgets batches against it.
+  virtual std::optional<DeviceMemory> QueryDeviceMemory() { return std::nullopt; }
   // Runs one batch. `inputs` are in the order of Model::inputs() (all of them);
   // on success `outputs` holds one tensor per ModelConfig::output_names, in
   // that order, with the batch dimension first. `outputs` may be reused across

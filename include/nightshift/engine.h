@@ -28,6 +28,18 @@ struct RunOptions {
   std::function<std::unique_ptr<ModelInstance>(std::unique_ptr<ModelInstance>)> wrap_instance;
 };
 
+// Where a run's wall time went, per pipeline stage: the seconds each stage
+// spent working (not waiting on its queues). `model` sums the workers', so the
+// model was busy model / (wall x workers) of the run.
+struct StageSeconds {
+  double wall = 0;   // the pipeline's whole run, first read to last commit
+  double read = 0;   // reading and packing rows (the reader thread)
+  double model = 0;  // running batches, summed over the workers
+  double write = 0;  // appending, publishing and committing (the writer thread)
+  int workers = 0;   // model.instances
+  double ModelBusy() const { return wall > 0 && workers > 0 ? model / (wall * workers) : 0; }
+};
+
 struct RunReport {
   int exit_code = 0;  // 0 completed, 1 failed, 75 interrupted
   RunRecord run;
@@ -35,6 +47,7 @@ struct RunReport {
   std::string message;         // one line for the user
   double seconds = 0;          // wall time of this invocation's processing
   int64_t rows_processed = 0;  // rows scored by this invocation
+  StageSeconds stages;         // of this invocation's pipeline
 };
 
 // Runs (or resumes) the job. Returns an error Status only when the run could

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -16,6 +17,10 @@ namespace nightshift::exec {
 using BatchPtr = std::unique_ptr<RowBatch>;
 
 namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // Runs `fn` until it succeeds, fails with an error that is not an I/O or
 // transient one, or has failed `max_retries` + 1 times; sleeps 50 ms, 100 ms,
@@ -73,14 +78,28 @@ PipelineResult Pipeline::Run() {
     impl.q_out.Close();
   };
 
+  const double started = Now();
+  double read_s = 0, write_s = 0;
+  std::vector<double> model_s(workers, 0.0);
   std::thread reader([&] {
+    double waited = 0;  // blocked on the pool or the queue: not reading
+    auto timed = [&waited](auto&& fn) {
+      double t0 = Now();
+      auto r = fn();
+      waited += Now() - t0;
+      return r;
+    };
+    const double t0 = Now();
     Status s = config_.source->Read(
         config_.layout, config_.shards,
         [&]() -> BatchPtr {
-          auto b = impl.pool.Pop();
+          auto b = timed([&] { return impl.pool.Pop(); });
           return b ? std::move(*b) : std::make_unique<RowBatch>();
         },
-        [&](BatchPtr b) { return !stop_.load() && impl.q_in.Push(std::move(b)); });
+        [&](BatchPtr b) {
+          return !stop_.load() && timed([&] { return impl.q_in.Push(std::move(b)); });
+        });
+    read_s = Now() - t0 - waited;
     if (!s.ok() && !stop_.load()) abort_all(s);
     impl.q_in.Close();
   });
@@ -102,7 +121,9 @@ PipelineResult Pipeline::Run() {
       while (auto b = impl.q_in.Pop()) {
         if (impl.failed()) continue;  // drain
         // An empty batch only marks the end of its shard.
+        const double t0 = Now();
         Status s = (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
+        model_s[w] += Now() - t0;
         if (!s.ok()) {
           abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id,
                                               (*b)->first_row, (*b)->first_row + (*b)->num_rows)));
@@ -172,7 +193,9 @@ PipelineResult Pipeline::Run() {
       BatchPtr cur = std::move(it->second);
       pending.erase(it);
       bool last = cur->last_in_shard;
+      const double t0 = Now();
       Status s = process(*cur);
+      write_s += Now() - t0;
       recycle(std::move(cur));
       if (!s.ok()) {
         abort_all(s);
@@ -193,6 +216,11 @@ PipelineResult Pipeline::Run() {
   reader.join();
   for (auto& t : worker_threads) t.join();
   impl_ = nullptr;
+  result.stages.wall = Now() - started;
+  result.stages.read = read_s;
+  result.stages.write = write_s;
+  result.stages.workers = static_cast<int>(workers);
+  for (double m : model_s) result.stages.model += m;
   result.status = impl.fatal;
   result.interrupted = result.status.ok() && stop_.load() &&
                        result.shards_committed < static_cast<int64_t>(config_.shards.size());

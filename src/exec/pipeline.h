@@ -18,6 +18,7 @@
 
 #include "exec/batch_runner.h"
 #include "nightshift/backend.h"
+#include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
 #include "nightshift/sink.h"
@@ -49,6 +50,7 @@ struct PipelineResult {
   int64_t shards_committed = 0;
   int64_t rows_written = 0;
   int64_t rows_failed = 0;
+  StageSeconds stages;  // busy time per stage
 };
 
 class Pipeline {

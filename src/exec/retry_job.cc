@@ -74,6 +74,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(exec::TaskResult result,
                       exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr)));
   report.rows_processed = result.rows_processed;
+  report.stages = result.pipeline.stages;
   if (!result.pipeline.status.ok()) {
     report.exit_code = 1;
     report.message = result.pipeline.status.message();

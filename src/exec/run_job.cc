@@ -133,18 +133,34 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     one_row_model |= !spec.shape.empty() && spec.shape[0] == 1;
   if (job.batch.auto_size() && !tr.tasks.empty() && !one_row_model) {
     NS_ASSIGN_OR_RETURN(auto probe_instance, ctx.model->CreateInstance());
+    exec::SizerLimits limits;
+    limits.max_memory = job.batch.max_memory;
+    limits.instances = std::max(1, job.model.instances);
     NS_ASSIGN_OR_RETURN(
         exec::BatchSizeChoice choice,
         exec::ChooseBatchSize(
-            probe_instance.get(), ctx.source.get(), ctx.binding.read, tr.tasks[0],
-            job.batch.max_memory, ledger.get(),
+            probe_instance.get(), ctx.source.get(), ctx.binding.read, tr.tasks[0], limits,
+            ledger.get(),
             exec::BatchSizeKey(model_sha, job.model.device, job.model.threads, ctx.binding.read)));
     ctx.binding.read.batch_rows = choice.size;
-    std::string probes;
-    for (const auto& p : choice.probes) probes += fmt::format(" {}:{:.0f}/s", p.size, p.rows_per_s);
+    std::string how = "cached in the ledger";
+    if (!choice.cached) {
+      how = "probed";
+      for (const auto& p : choice.probes) {
+        how += fmt::format(" {}:{:.0f}/s", p.size, p.rows_per_s);
+        if (choice.device_at_start.has_value()) how += fmt::format("/{}MiB", p.device_bytes >> 20);
+      }
+      if (choice.device_at_start.has_value()) {
+        how += fmt::format("; device memory {} MiB free of {} MiB, {} MiB per instance",
+                           choice.device_at_start->free_bytes >> 20,
+                           choice.device_at_start->total_bytes >> 20, choice.device_budget >> 20);
+      }
+    }
     std::fprintf(stderr, "nightshift: batch.size auto -> %lld (%s)\n",
-                 static_cast<long long>(choice.size),
-                 choice.cached ? "cached in the ledger" : ("probed" + probes).c_str());
+                 static_cast<long long>(choice.size), how.c_str());
+    // The probe's instance (a loaded session, warmed up) becomes the first
+    // worker's instead of being thrown away.
+    tr.first_instance = std::move(probe_instance);
   }
   NS_RETURN_IF_ERROR(ledger->PutTuning(exec::RunBatchSizeKey(run.run_id),
                                        std::to_string(ctx.binding.read.batch_rows)));
@@ -160,6 +176,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
                       exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr)));
 
   report.rows_processed = result.rows_processed;
+  report.stages = result.pipeline.stages;
   if (!result.pipeline.status.ok()) {
     report.exit_code = 1;
     report.message = result.pipeline.status.message();

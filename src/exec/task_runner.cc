@@ -42,7 +42,10 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
   // Model instances: one per worker thread.
   std::vector<std::unique_ptr<ModelInstance>> instances;
   for (int i = 0; i < std::max(1, job.model.instances); ++i) {
-    NS_ASSIGN_OR_RETURN(auto inst, ctx.model->CreateInstance());
+    std::unique_ptr<ModelInstance> inst = std::move(task_run.first_instance);
+    if (inst == nullptr) {
+      NS_ASSIGN_OR_RETURN(inst, ctx.model->CreateInstance());
+    }
     instances.push_back(options.wrap_instance ? options.wrap_instance(std::move(inst))
                                               : std::move(inst));
   }

@@ -27,6 +27,9 @@ struct TaskRun {
   int64_t failed_before = 0;
   int64_t rows_total = 0;   // for the progress display
   int64_t rows_before = 0;  // already done before this invocation
+  // An instance already created (batch.size auto's probe): used as the first
+  // worker's, so its session is not created twice.
+  std::unique_ptr<ModelInstance> first_instance;
 };
 
 struct TaskResult {

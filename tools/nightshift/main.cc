@@ -86,7 +86,19 @@ void PrintStatusJson(const nightshift::RunReport& r) {
   s.run = r.run;
   s.counts = r.counts;
   s.found = true;
-  std::printf("%s\n", nightshift::StatusJson(s).c_str());
+  auto j = nlohmann::json::parse(nightshift::StatusJson(s));
+  // This invocation's own figures (status alone cannot know them).
+  const nightshift::StageSeconds& st = r.stages;
+  j["invocation"] = {{"rows_processed", r.rows_processed},
+                     {"seconds", r.seconds},
+                     {"stages",
+                      {{"wall_s", st.wall},
+                       {"read_s", st.read},
+                       {"model_s", st.model},
+                       {"write_s", st.write},
+                       {"workers", st.workers},
+                       {"model_busy", st.ModelBusy()}}}};
+  std::printf("%s\n", j.dump().c_str());
 }
 
 int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
@@ -103,10 +115,14 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
     std::fprintf(
         human,
         "run %s completed: %lld rows (%lld succeeded, %lld failed) in %.2f s, %.0f rows/s\n"
+        "stages: model busy %.0f%% of the pipeline's %.2f s (%d instance(s)); reader busy "
+        "%.0f%%, writer busy %.0f%%\n"
         "output: %s\n",
         r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
         static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed),
-        r.seconds, rate, r.run.output_path.c_str());
+        r.seconds, rate, 100 * r.stages.ModelBusy(), r.stages.wall, r.stages.workers,
+        r.stages.wall > 0 ? 100 * r.stages.read / r.stages.wall : 0.0,
+        r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
   } else {
     std::fprintf(stderr, "nightshift: run %s %s: %s\n", r.run.run_id.c_str(),
                  r.exit_code == kExitInterrupted ? "interrupted" : "failed", r.message.c_str());

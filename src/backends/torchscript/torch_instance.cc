@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "cuda_memory.h"
 #include "torch_result.h"
 #include "torch_status.h"
 
@@ -236,6 +237,15 @@ Status TorchInstance::Execute(std::span<const Tensor> inputs, std::vector<Tensor
     (void)drained;
   }
   return status;
+}
+
+std::optional<DeviceMemory> TorchInstance::QueryDeviceMemory() {
+  if (!cuda_.has_value()) return std::nullopt;
+  try {
+    return QueryCudaMemory(plan_->device);
+  } catch (const std::exception&) {  // the device guard failed: no figure
+    return std::nullopt;
+  }
 }
 
 Status TorchInstance::CopyOutputs(const c10::IValue& result, std::vector<Tensor>* outputs) {

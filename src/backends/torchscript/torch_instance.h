@@ -57,6 +57,10 @@ class TorchInstance final : public ModelInstance {
   // storage while a batch fits, other tensors in `outputs` are replaced.
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override;
 
+  // On CUDA: the device's free and total memory (libtorch's cached blocks
+  // count as used). nullopt on the CPU.
+  std::optional<DeviceMemory> QueryDeviceMemory() override;
+
   // Runs forward() on `inputs` (checked as Execute checks them) and returns
   // its result, on the plan's device. For LoadModel's probe.
   Result<c10::IValue> Forward(std::span<const Tensor> inputs);
