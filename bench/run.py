@@ -23,7 +23,7 @@ Nothing asserts a time: the suite reports, in bench/results/latest.md.
      encoder; batch.sort_by_length + batch.max_tokens ÷ plain fixed-size
      batches padded to their longest row (issue 4's figure 6).
 
-    bench/run.sh [--quick] [--repeat 5] [--only 1,2,...] [--threads 1] [--batch 4096]
+    bench/run.sh [--quick] [--repeat 5] [--only 1,2,...] [--threads 1] [--batch 4096] [--bucket-rows 20480]
 """
 import argparse
 import glob
