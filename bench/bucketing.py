@@ -1,5 +1,6 @@
 """Helpers for figure 8 of bench/run.py (bucketing): the job file, the padded
-tokens each batching scheme feeds the model, and a numpy reference check.
+tokens each batching scheme should feed the model (the figure also measures
+them with a probe model), and a numpy reference check.
 Data and model come from bench/make_tokens.py and bench/make_encoder.py."""
 import json
 import os
@@ -9,7 +10,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_encoder  # noqa: E402
 
 
-def job_yaml(work, data, model, batch, threads, shard_rows, sort=False, max_tokens=0):
+def job_yaml(work, data, model, batch, threads, shard_rows, sort=False, max_tokens=0, probe=False):
+    """The job; with probe, for make_encoder.py's --probe model (columns rows, seq)."""
+    output, columns = ("batch_shape", "rows, seq") if probe else ("probabilities", "p0, p1")
     bucketing = ""
     if sort:
         bucketing += "  sort_by_length: tokens\n"
@@ -30,8 +33,8 @@ model:
     - name: mask
       mask_of: tokens
   outputs:
-    - name: probabilities
-      columns: [p0, p1]
+    - name: {output}
+      columns: [{columns}]
 batch:
   size: {batch}
 {bucketing}output:

@@ -4,6 +4,7 @@
 
     make_encoder.py OUT.onnx [--vocab 8192] [--dim 128] [--ffn 256] [--classes 2] [--seed 9]
                     [--weights OUT.npz]
+    make_encoder.py OUT.onnx --probe
 
 Inputs: tokens int64[batch, seq] (0 = padding) and mask int64[batch, seq]
 (1 for a real token, 0 for padding). Per token: embedding lookup (Gather),
@@ -12,7 +13,9 @@ a feed-forward block dim -> ffn -> dim with ReLU and a residual connection
 (the mask), a dense head and a softmax: probabilities float32[batch, classes].
 Every per-token step costs the same for a padding token as for a real one, so
 the model's work is proportional to batch × padded length, as in a
-transformer encoder's projections and feed-forward layers.
+transformer encoder's projections and feed-forward layers. --probe writes a
+model with the same inputs that outputs each row's batch shape (see
+build_probe): the benchmark uses it to count the padded tokens the engine feeds.
 """
 import argparse
 
@@ -75,6 +78,33 @@ def build(w):
     return model
 
 
+def build_probe():
+    """A model with the encoder's inputs whose output is, for every row, the
+    shape of the batch it was fed in: float32[batch, 2] = (rows, padded length).
+    Summing the second column over the output counts the padded tokens the
+    engine really fed; summing 1 / the first counts the batches."""
+    n = helper.make_node
+    nodes = [
+        n("Shape", ["tokens"], ["shape"]),                                    # [2]: batch, seq
+        n("Cast", ["shape"], ["shapef"], to=TensorProto.FLOAT),
+        n("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),                 # [b, s]
+        n("ReduceSum", ["maskf", "axis1"], ["count"], keepdims=1),            # [b, 1]
+        n("Mul", ["count", "zero"], ["zeros"]),
+        n("Add", ["zeros", "shapef"], ["batch_shape"]),                       # [b, 2]
+    ]
+    graph = helper.make_graph(
+        nodes, "probe",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "seq"]),
+         helper.make_tensor_value_info("mask", TensorProto.INT64, ["batch", "seq"])],
+        [helper.make_tensor_value_info("batch_shape", TensorProto.FLOAT, ["batch", 2])],
+        [numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+         numpy_helper.from_array(np.array(0, dtype=np.float32), "zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
@@ -84,7 +114,11 @@ def main():
     p.add_argument("--classes", type=int, default=2)
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--weights")
+    p.add_argument("--probe", action="store_true", help="write the batch-shape probe model instead")
     a = p.parse_args()
+    if a.probe:
+        onnx.save(build_probe(), a.out)
+        return
     w = make_weights(a.vocab, a.dim, a.ffn, a.classes, a.seed)
     onnx.save(build(w), a.out)
     if a.weights:

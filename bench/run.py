@@ -615,6 +615,9 @@ def fig8_bucketing(a, R, cache):
     model, weights = os.path.join(cache, "encoder.onnx"), os.path.join(cache, "encoder.npz")
     if not (os.path.exists(model) and os.path.exists(weights)):
         sh([PY, MAKE_ENCODER, model, "--weights", weights])
+    probe = os.path.join(cache, "encoder_probe.onnx")
+    if not os.path.exists(probe):
+        sh([PY, MAKE_ENCODER, probe, "--probe"])
     lengths = [int(x) for x in sql(f"SELECT len(tokens) FROM read_parquet('{data}', file_row_number = true) "
                                    "ORDER BY file_row_number").split()[1:]]
     shards = [int(x) for x in sql(f"SELECT row_group_num_rows FROM (SELECT DISTINCT row_group_id, "
@@ -636,8 +639,9 @@ def fig8_bucketing(a, R, cache):
           f"its work is proportional to rows × padded length. threads {a.threads}. Both bucketing variants have the "
           f"fixed job's worst-case batch, {plain_rows} rows × 512 = {budget:,} padded tokens: `max_tokens: {budget}` "
           f"with `batch.size: {budget // 8}` (= max_tokens ÷ the shortest row, so the row cap never binds first). "
-          "Padded tokens and batches are computed from the lengths with the engine's cut (bench/bucketing.py); "
-          "efficiency = real ÷ padded tokens. Speed-up = the fixed job's median wall time ÷ this job's; "
+          "Padded tokens and batches are measured: each job is run once more with a probe model "
+          "(make_encoder.py --probe) whose output is every row's batch shape, and they are checked against "
+          "the lengths cut the way the engine cuts (bench/bucketing.py); efficiency = real ÷ padded tokens. Speed-up = the fixed job's median wall time ÷ this job's; "
           "the CPU-time speed-up divides median user + sys times, which a busy machine moves less.", "",
           "| job | batch.size | rows/s | wall s | CPU s | peak RSS MiB | batches | padded tokens | efficiency | "
           "speed-up | range (paired) | CPU-time speed-up |",
@@ -657,9 +661,20 @@ def fig8_bucketing(a, R, cache):
             walls[k].append(r.wall)
             cpus[k].append(r.cpu_s)
             rss[k].append(r.rss_mib)
-    out = {}
+    out, measured = {}, []
+    for _, batch, srt_, mt in variants:
+        j = Job(data, probe, batch, a.threads)
+        with open(j.path, "w") as f:
+            f.write(bucketing.job_yaml(j.work, data, probe, batch, a.threads, BUCKET_SHARD_ROWS, srt_, mt, True))
+        j.run()
+        measured.append(sql_row(f"SELECT sum(seq)::BIGINT, round(sum(1 / rows))::BIGINT, count(*) "
+                                f"FROM '{j.out}/part-*.parquet'"))
+        j.close()
     for k, (name, batch, srt_, mt) in enumerate(variants):
         real, padded, nb = bucketing.padding(lengths, shards, batch, srt_, mt)
+        if measured[k] != [padded, nb, a.bucket_rows]:
+            sys.exit(f"{name}: the probe measured (padded tokens, batches, rows) {measured[k]}, the cut "
+                     f"in bench/bucketing.py gives {[padded, nb, a.bucket_rows]}: update bucketing.padding")
         speed = med(walls[0]) / med(walls[k])
         out[name] = speed
         R.add(f"| {name} | {batch} | {fmt_rate(a.bucket_rows / med(walls[k]))} | {med(walls[k]):.2f} | "
