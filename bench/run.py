@@ -634,23 +634,25 @@ def fig8_bucketing(a, R, cache):
           f"{a.bucket_rows:,} rows of `id, tokens BIGINT[]` (bench/make_tokens.py: lengths round(exp(N(ln 32, 1))) "
           f"clipped to [8, 512]: mean {sum(lengths) / len(lengths):.1f}, median {q(0.5)}, p90 {q(0.9)}, "
           f"p99 {q(0.99)}, {sum(1 for x in lengths if x == 512)} rows at 512), shards of {BUCKET_SHARD_ROWS:,} rows "
-          f"({len(shards)} shard{'s' if len(shards) > 1 else ''}). Model (bench/make_encoder.py): embedding 8192×128, feed-forward 128→256→128 "
-          "with ReLU and a residual per token, masked mean pooling (`mask_of: tokens`), dense head, softmax: "
+          f"({len(shards)} shard{'s' if len(shards) > 1 else ''}). Model (bench/make_encoder.py): "
+          "embedding 8192×128, feed-forward 128→256→128 with ReLU and a residual per token, masked mean "
+          "pooling (`mask_of: tokens`), dense head, softmax: "
           f"its work is proportional to rows × padded length. threads {a.threads}. Both bucketing variants have the "
           f"fixed job's worst-case batch, {plain_rows} rows × 512 = {budget:,} padded tokens: `max_tokens: {budget}` "
           f"with `batch.size: {budget // 8}` (= max_tokens ÷ the shortest row, so the row cap never binds first). "
           "Padded tokens and batches are measured: each job is run once more with a probe model "
           "(make_encoder.py --probe) whose output is every row's batch shape, and they are checked against "
-          "the lengths cut the way the engine cuts (bench/bucketing.py); efficiency = real ÷ padded tokens. Speed-up = the fixed job's median wall time ÷ this job's; "
+          "the lengths cut the way the engine cuts (bench/bucketing.py); efficiency = real ÷ padded tokens. "
+          "Speed-up = the fixed job's median wall time ÷ this job's; "
           "the CPU-time speed-up divides median user + sys times, which a busy machine moves less.", "",
           "| job | batch.size | rows/s | wall s | CPU s | peak RSS MiB | batches | padded tokens | efficiency | "
           "speed-up | range (paired) | CPU-time speed-up |",
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     jobs = []
-    for _, batch, srt_, mt in variants:
+    for _, batch, by_len, mt in variants:
         j = Job(data, model, batch, a.threads)
         with open(j.path, "w") as f:
-            f.write(bucketing.job_yaml(j.work, data, model, batch, a.threads, BUCKET_SHARD_ROWS, srt_, mt))
+            f.write(bucketing.job_yaml(j.work, data, model, batch, a.threads, BUCKET_SHARD_ROWS, by_len, mt))
         jobs.append(j)
     walls = [[] for _ in variants]
     cpus = [[] for _ in variants]
@@ -662,16 +664,17 @@ def fig8_bucketing(a, R, cache):
             cpus[k].append(r.cpu_s)
             rss[k].append(r.rss_mib)
     out, measured = {}, []
-    for _, batch, srt_, mt in variants:
+    for _, batch, by_len, mt in variants:
         j = Job(data, probe, batch, a.threads)
         with open(j.path, "w") as f:
-            f.write(bucketing.job_yaml(j.work, data, probe, batch, a.threads, BUCKET_SHARD_ROWS, srt_, mt, True))
+            f.write(bucketing.job_yaml(j.work, data, probe, batch, a.threads, BUCKET_SHARD_ROWS, by_len, mt,
+                                       probe=True))
         j.run()
         measured.append(sql_row(f"SELECT sum(seq)::BIGINT, round(sum(1 / rows))::BIGINT, count(*) "
                                 f"FROM '{j.out}/part-*.parquet'"))
         j.close()
-    for k, (name, batch, srt_, mt) in enumerate(variants):
-        real, padded, nb = bucketing.padding(lengths, shards, batch, srt_, mt)
+    for k, (name, batch, by_len, mt) in enumerate(variants):
+        real, padded, nb = bucketing.padding(lengths, shards, batch, by_len, mt)
         if measured[k] != [padded, nb, a.bucket_rows]:
             sys.exit(f"{name}: the probe measured (padded tokens, batches, rows) {measured[k]}, the cut "
                      f"in bench/bucketing.py gives {[padded, nb, a.bucket_rows]}: update bucketing.padding")
