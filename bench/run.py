@@ -19,8 +19,11 @@ Nothing asserts a time: the suite reports, in bench/results/latest.md.
   6. failure paths: 1% poison rows (null features) ÷ the clean job; resume
      after a SIGKILL at half the shards (rows reprocessed, time ÷ full run).
   7. profile: where the CPU time of a light run goes (perf, when available).
+  8. bucketing: token sequences of long-tailed lengths (8-512) through a small
+     encoder; batch.sort_by_length + batch.max_tokens ÷ plain fixed-size
+     batches padded to their longest row (issue 4's figure 6).
 
-    bench/run.sh [--quick] [--repeat 5] [--only 1,2,...] [--threads 1] [--batch 4096]
+    bench/run.sh [--quick] [--repeat 5] [--only 1,2,...] [--threads 1] [--batch 4096] [--bucket-rows 20480]
 """
 import argparse
 import glob
@@ -39,12 +42,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NS = os.path.join(ROOT, "build/tools/nightshift/nightshift")
 RAW = os.path.join(ROOT, "build/bench/raw_onnx")
 MAKE_MLP = os.path.join(ROOT, "examples/models/make_mlp.py")
+MAKE_TOKENS = os.path.join(ROOT, "bench/make_tokens.py")
+MAKE_ENCODER = os.path.join(ROOT, "bench/make_encoder.py")
 PEERS = os.path.join(ROOT, "bench/peers")
 PY = "/usr/bin/python3"
 OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
 FEATURES = ["tenure", "monthly_charges", "total_charges", "support_calls",
             "contract_months", "late_payments", "data_gb", "age"]
 SHARD_ROWS = 131072
+BUCKET_SHARD_ROWS = 10240  # figure 8: shards (= Parquet row groups) of the token data
 
 
 # ---------------------------------------------------------------- helpers
@@ -599,6 +605,111 @@ def fig7_profile(a, R, light, cache):
         job.close()
 
 
+def fig8_bucketing(a, R, cache):
+    import bucketing
+    data = os.path.join(cache, f"tokens_{a.bucket_rows}.parquet")
+    if not os.path.exists(data):
+        print(f"  making {a.bucket_rows:,} token rows -> {data}", flush=True)
+        sh([PY, MAKE_TOKENS, data, "--rows", str(a.bucket_rows), "--row-group", str(BUCKET_SHARD_ROWS),
+            "--nightshift", NS])
+    model, weights = os.path.join(cache, "encoder.onnx"), os.path.join(cache, "encoder.npz")
+    if not (os.path.exists(model) and os.path.exists(weights)):
+        sh([PY, MAKE_ENCODER, model, "--weights", weights])
+    probe = os.path.join(cache, "encoder_probe.onnx")
+    if not os.path.exists(probe):
+        sh([PY, MAKE_ENCODER, probe, "--probe"])
+    lengths = [int(x) for x in sql(f"SELECT len(tokens) FROM read_parquet('{data}', file_row_number = true) "
+                                   "ORDER BY file_row_number").split()[1:]]
+    shards = [int(x) for x in sql(f"SELECT row_group_num_rows FROM (SELECT DISTINCT row_group_id, "
+                                  f"row_group_num_rows FROM parquet_metadata('{data}')) ORDER BY row_group_id")
+              .split()[1:]]
+    srt = sorted(lengths)
+    q = lambda f: srt[min(len(srt) - 1, int(f * len(srt)))]  # noqa: E731
+    plain_rows, budget = 256, 256 * 512
+    # name, batch.size, sort_by_length, max_tokens
+    variants = [("fixed batches (no bucketing)", plain_rows, False, 0),
+                ("sort_by_length + max_tokens", budget // 8, True, budget),
+                ("sort_by_length only", plain_rows, True, 0)]
+    R.add("", "## 8. Bucketing: sort_by_length + max_tokens ÷ fixed batches (token sequences)",
+          f"{a.bucket_rows:,} rows of `id, tokens BIGINT[]` (bench/make_tokens.py: lengths round(exp(N(ln 32, 1))) "
+          f"clipped to [8, 512]: mean {sum(lengths) / len(lengths):.1f}, median {q(0.5)}, p90 {q(0.9)}, "
+          f"p99 {q(0.99)}, {sum(1 for x in lengths if x == 512)} rows at 512), shards of {BUCKET_SHARD_ROWS:,} rows "
+          f"({len(shards)} shard{'s' if len(shards) > 1 else ''}). Model (bench/make_encoder.py): "
+          "embedding 8192×128, feed-forward 128→256→128 with ReLU and a residual per token, masked mean "
+          "pooling (`mask_of: tokens`), dense head, softmax: "
+          f"its work is proportional to rows × padded length. threads {a.threads}. Both bucketing variants have the "
+          f"fixed job's worst-case batch, {plain_rows} rows × 512 = {budget:,} padded tokens: `max_tokens: {budget}` "
+          f"with `batch.size: {budget // 8}` (= max_tokens ÷ the shortest row, so the row cap never binds first). "
+          "Padded tokens and batches are measured: each job is run once more with a probe model "
+          "(make_encoder.py --probe) whose output is every row's batch shape, and they are checked against "
+          "the lengths cut the way the engine cuts (bench/bucketing.py); efficiency = real ÷ padded tokens. "
+          "Speed-up = the fixed job's median wall time ÷ this job's; "
+          "the CPU-time speed-up divides median user + sys times, which a busy machine moves less.", "",
+          "| job | batch.size | rows/s | wall s | CPU s | peak RSS MiB | batches | padded tokens | efficiency | "
+          "speed-up | range (paired) | CPU-time speed-up |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    jobs = []
+    for _, batch, by_len, mt in variants:
+        j = Job(data, model, batch, a.threads)
+        with open(j.path, "w") as f:
+            f.write(bucketing.job_yaml(j.work, data, model, batch, a.threads, BUCKET_SHARD_ROWS, by_len, mt))
+        jobs.append(j)
+    walls = [[] for _ in variants]
+    cpus = [[] for _ in variants]
+    rss = [[] for _ in variants]
+    for _ in range(a.repeat):
+        for k, j in enumerate(jobs):
+            r = j.run()
+            walls[k].append(r.wall)
+            cpus[k].append(r.cpu_s)
+            rss[k].append(r.rss_mib)
+    out, measured = {}, []
+    for _, batch, by_len, mt in variants:
+        j = Job(data, probe, batch, a.threads)
+        with open(j.path, "w") as f:
+            f.write(bucketing.job_yaml(j.work, data, probe, batch, a.threads, BUCKET_SHARD_ROWS, by_len, mt,
+                                       probe=True))
+        j.run()
+        measured.append(sql_row(f"SELECT sum(seq)::BIGINT, round(sum(1 / rows))::BIGINT, count(*) "
+                                f"FROM '{j.out}/part-*.parquet'"))
+        j.close()
+    for k, (name, batch, by_len, mt) in enumerate(variants):
+        real, padded, nb = bucketing.padding(lengths, shards, batch, by_len, mt)
+        if measured[k] != [padded, nb, a.bucket_rows]:
+            sys.exit(f"{name}: the probe measured (padded tokens, batches, rows) {measured[k]}, the cut "
+                     f"in bench/bucketing.py gives {[padded, nb, a.bucket_rows]}: update bucketing.padding")
+        speed = med(walls[0]) / med(walls[k])
+        out[name] = speed
+        R.add(f"| {name} | {batch} | {fmt_rate(a.bucket_rows / med(walls[k]))} | {med(walls[k]):.2f} | "
+              f"{med(cpus[k]):.2f} | {med(rss[k]):.0f} | {nb} | {padded:,} | {real / padded:.3f} | "
+              f"{'**' if k == 1 else ''}{speed:.2f}×{'**' if k == 1 else ''} | "
+              f"{spread([w0 / w for w0, w in zip(walls[0], walls[k])]) if k else ''} | "
+              f"{med(cpus[0]) / med(cpus[k]):.2f}× |")
+    R.add("", "runs (wall s): " + "; ".join(f"{v[0]}: {', '.join(f'{w:.2f}' for w in walls[k])}"
+                                           for k, v in enumerate(variants)))
+    # The outputs of the last runs: same rows, same predictions, and a numpy reference on a sample.
+    base = f"'{jobs[0].out}/part-*.parquet'"
+    checks = []
+    for k in (1, 2):
+        n, both, dp = sql_row(f"SELECT count(*), count(a.id) FILTER (WHERE b.id IS NOT NULL), "
+                              f"max(greatest(abs(a.p0 - b.p0), abs(a.p1 - b.p1))) FROM {base} a "
+                              f"FULL JOIN '{jobs[k].out}/part-*.parquet' b USING (id)")
+        dp = float(dp)
+        ok = n == both == a.bucket_rows and dp <= 1e-5
+        checks.append(f"{variants[k][0]} vs fixed: {'OK' if ok else 'MISMATCH'}, {both:,} of {n:,} rows in both, "
+                      f"max |Δp| {dp:.1e}")
+        out[f"check{k}"] = ok
+    sample = os.path.join(jobs[1].work, "sample.jsonl")
+    sql(f"COPY (SELECT t.id, t.tokens, o.p0, o.p1 FROM '{data}' t JOIN '{jobs[1].out}/part-*.parquet' o "
+        f"USING (id) WHERE t.id % 97 = 0 OR len(t.tokens) >= {q(0.999)}) TO '{sample}' (FORMAT json)")
+    err, n = bucketing.reference_error(sample, weights)
+    checks.append(f"bucketed vs numpy (float64) on {n} rows (every 97th id and the longest): max |Δp| {err:.1e}")
+    for j in jobs:
+        j.close()
+    R.add("", "check: " + "; ".join(checks))
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 def snapshot_binaries():
@@ -630,9 +741,10 @@ def main():
     ap.add_argument("--io-rows", help="comma-separated sizes for figure 2 (default --rows,10M; quick --rows)")
     ap.add_argument("--peer-rows", type=int, help="rows for the peers (default --rows)")
     ap.add_argument("--scale-rows", help="comma-separated sizes for figure 4 (default 1M,10M,50M; quick 200k,1M)")
+    ap.add_argument("--bucket-rows", type=int, help="token rows of figure 8 (default 20480; 10240 with --quick)")
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", help="comma-separated figure numbers (1-7)")
+    ap.add_argument("--only", help="comma-separated figure numbers (1-8)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/latest.md"))
     a = ap.parse_args()
     q = a.quick
@@ -641,17 +753,20 @@ def main():
     a.rows = a.rows or (200_000 if q else 1_000_000)
     a.heavy_rows = a.heavy_rows or (10_000 if q else 50_000)
     a.peer_rows = a.peer_rows or a.rows
+    a.bucket_rows = a.bucket_rows or (10_240 if q else 20_480)
     a.io_rows = [int(x) for x in a.io_rows.split(",")] if a.io_rows else ([a.rows] if q else [a.rows, 10_000_000])
     a.scale_rows = [int(x) for x in (a.scale_rows or ("200000,1000000" if q else "1000000,10000000,50000000"))
                     .split(",")]
-    only = set(int(x) for x in a.only.split(",")) if a.only else set(range(1, 8))
+    only = set(int(x) for x in a.only.split(",")) if a.only else set(range(1, 9))
     snapshot_binaries()
 
     cache = os.path.join(ROOT, "bench/results")
     os.makedirs(cache, exist_ok=True)
-    light, heavy, weights = make_models(cache)
-    data = make_parquet(os.path.join(cache, f"customers_{a.rows}.parquet"), a.rows)
-    heavy_data = make_parquet(os.path.join(cache, f"customers_{a.heavy_rows}.parquet"), a.heavy_rows)
+    light = heavy = weights = data = heavy_data = None
+    if only & set(range(1, 8)):  # figure 8 makes its own data and model
+        light, heavy, weights = make_models(cache)
+        data = make_parquet(os.path.join(cache, f"customers_{a.rows}.parquet"), a.rows)
+        heavy_data = make_parquet(os.path.join(cache, f"customers_{a.heavy_rows}.parquet"), a.heavy_rows)
 
     cpu = "?"
     try:
@@ -694,6 +809,11 @@ def main():
         r = fig4_scaling(a, R, light, cache)
         n0, n1 = a.scale_rows[0], a.scale_rows[-1]
         summary.append(f"peak RSS {n1:,} ÷ {n0:,} rows: {r[n1]:.2f}")
+    if 8 in only:
+        r = fig8_bucketing(a, R, cache)
+        summary.append(f"bucketing (sort_by_length + max_tokens ÷ fixed batches): "
+                       f"{r['sort_by_length + max_tokens']:.2f}×; sort_by_length only: "
+                       f"{r['sort_by_length only']:.2f}×; outputs equal: {r['check1'] and r['check2']}")
     if 7 in only:
         fig7_profile(a, R, light, cache)
     R.add("", "## Summary", *[f"- {s}" for s in summary], "",
