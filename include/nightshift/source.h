@@ -48,6 +48,9 @@ struct ShardTask {
   // `nightshift retry` does for dead-lettered rows.
   std::vector<int64_t> rows = {};
   int32_t retry_seq = 0;  // > 0: the output is retry part `retry_seq` of the shard
+  // The shard ends at the last row the plan counted in its file: a streaming
+  // read then checks that no row follows (the file's rows were counted right).
+  bool file_end = false;
 };
 
 // How one model input is packed from columns.

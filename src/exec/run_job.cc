@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -110,6 +111,8 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   // Claim every shard not yet committed (one worker per run; the shared
   // PostgreSQL ledger will claim shard by shard instead).
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
+  std::map<int32_t, int64_t> file_end;  // per file, the end of its last shard
+  for (const auto& s : shards) file_end[s.file_index] = std::max(file_end[s.file_index], s.row_end);
   exec::TaskRun tr;
   for (const auto& s : shards) {
     if (s.state == ShardState::kCommitted) {
@@ -124,6 +127,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     t.row_begin = s.row_begin;
     t.row_end = s.row_end;
     t.epoch = epoch;
+    t.file_end = s.row_end == file_end[s.file_index];
     tr.tasks.push_back(std::move(t));
   }
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));

@@ -18,8 +18,12 @@ bool Finite(T v) {
   }
 }
 
-bool Valid(uint64_t* validity, idx_t row) {
-  return validity == nullptr || duckdb_validity_row_is_valid(validity, row);
+// duckdb_validity_row_is_valid, inlined: the row loops call it per row, and
+// a call into libduckdb costs more than the bit test (0.7% of a CSV job's
+// CPU in perf). DuckDB's validity masks are documented as one bit per row, set
+// when valid, in 64-bit words.
+inline bool Valid(const uint64_t* validity, idx_t row) {
+  return validity == nullptr || ((validity[row / 64] >> (row % 64)) & 1) != 0;
 }
 
 // Calls fn(chunk, chunk_row, batch_row) for every row the slices name.

@@ -6,17 +6,22 @@
 // costs its own rows only. CSV, JSONL and queries cannot seek: one streaming
 // scan per file serves all of that file's pending shards in order, so a full
 // run reads each row once, and a resumed run re-reads (and discards) the rows
-// before the first pending shard of each file.
+// before the first pending shard of each file. Their rows are counted for the
+// plan by TextRowCounter (a byte scan) where it can vouch for the count, by
+// DuckDB otherwise.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <memory>
+#include <optional>
 
 #include "io/column_packer.h"
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
 #include "io/input_listing.h"
+#include "io/text_row_counter.h"
 #include "nightshift/source.h"
 
 namespace nightshift::io {
@@ -105,6 +110,14 @@ class DuckSource final : public Source {
 
   Result<int64_t> CountRows(int32_t file_index) override {
     std::string sql;
+    if (spec_.query.empty() && files_[file_index].format != InputFormat::kParquet) {
+      NS_ASSIGN_OR_RETURN(std::optional<TextDialect> dialect, PlainTextDialect(file_index));
+      if (dialect.has_value()) {
+        NS_ASSIGN_OR_RETURN(std::optional<int64_t> rows,
+                            CountTextRows(files_[file_index].path, *dialect));
+        if (rows.has_value()) return *rows;
+      }
+    }
     if (spec_.query.empty() && files_[file_index].format == InputFormat::kParquet) {
       sql = "SELECT num_rows FROM parquet_file_metadata(" + QuoteString(files_[file_index].path) +
             ")";
@@ -178,9 +191,17 @@ class DuckSource final : public Source {
           if (reader.stopped) return Status::Ok();
         }
       } else {
-        std::string sql =
-            fmt::format("SELECT {} FROM {}", select, Relation(group[0].file_index, false, &layout));
-        NS_RETURN_IF_ERROR(reader.Scan(sql, group, 0));
+        // A CSV's float feature columns are first read as typed columns
+        // (DuckDB parses them in place); a value that does not parse stops
+        // that scan, and the file is read again as text with TRY_CAST from the
+        // row where it stopped (see Relation()).
+        const int32_t f = group[0].file_index;
+        std::string text = fmt::format("SELECT {} FROM {}", select,
+                                       Relation(f, false, &layout, TextColumns::kAllText));
+        std::string typed = fmt::format("SELECT {} FROM {}", select,
+                                        Relation(f, false, &layout, TextColumns::kFloatsTyped));
+        NS_RETURN_IF_ERROR(typed == text ? reader.Scan(text, group, 0)
+                                         : reader.Scan(typed, group, 0, text));
         if (reader.stopped) return Status::Ok();
       }
       i = j;
@@ -268,10 +289,32 @@ class DuckSource final : public Source {
       return true;
     }
 
-    Status Scan(const std::string& sql, std::span<const ShardTask> shards, int64_t first_row) {
+    // With `fallback`: when `sql` fails (before or while streaming), the scan
+    // goes on with `fallback`, an equivalent query with the same column
+    // types, skipping the rows already read.
+    Status Scan(const std::string& sql, std::span<const ShardTask> shards, int64_t first_row,
+                std::string fallback = {}) {
       const InputFile& file = source->files_[shards[0].file_index];
       std::string where = source->Where(shards[0].file_index);
-      NS_ASSIGN_OR_RETURN(DuckResult result, source->conn_->Stream(sql, where));
+      std::optional<DuckResult> result;
+      {
+        auto opened = source->conn_->Stream(sql, where);
+        if (opened.has_value()) {
+          result.emplace(std::move(*opened));
+        } else if (fallback.empty() || source->interrupted_.load()) {
+          return opened.error();
+        }
+      }
+      if (!result.has_value()) {  // the first query failed at once: its fallback from the start
+        NS_ASSIGN_OR_RETURN(DuckResult again, source->conn_->Stream(fallback, where));
+        result.emplace(std::move(again));
+        fallback.clear();
+      }
+      // After the last shard of a file, a streaming read checks that the file
+      // ends there: rows beyond it would otherwise be silently left out.
+      const bool check_end = !source->seekable() && shards.back().file_end;
+      bool at_end = false;  // every shard is done: any further row is an error
+      int64_t discard = 0;  // rows of a fallback stream already read from the first
       const bool bucketing = !layout->sort_by_length.empty();
       int64_t row = first_row;  // file row number of the next row the query yields
       size_t si = 0;            // current shard
@@ -283,18 +326,28 @@ class DuckSource final : public Source {
           stopped = true;
           return Status::Ok();
         }
-        auto next = result.Next();
+        auto next = result->Next();
         if (!next.has_value()) {
           if (source->interrupted_.load()) {
             stopped = true;
             return Status::Ok();
+          }
+          if (!fallback.empty()) {
+            result.reset();
+            NS_ASSIGN_OR_RETURN(DuckResult again, source->conn_->Stream(fallback, where));
+            result.emplace(std::move(again));
+            fallback.clear();
+            discard = row - first_row;
+            continue;
           }
           return next.error().WithContext(fmt::format("reading {}", where));
         }
         if (!*next) break;
         auto chunk = std::make_shared<DuckChunk>(std::move(*next));
         const int64_t n = static_cast<int64_t>(chunk->size());
-        int64_t off = 0;
+        int64_t off = std::min(n, discard);
+        discard -= off;
+        if (at_end && off < n) return MoreRows(file, row);
         while (off < n && si < shards.size()) {
           const ShardTask& s = shards[si];
           if (row < s.row_begin) {  // skip rows before this shard
@@ -376,7 +429,11 @@ class DuckSource final : public Source {
             }
           }
         }
-        if (si == shards.size()) return Status::Ok();  // later rows belong to no pending shard
+        if (si == shards.size()) {
+          if (!check_end) return Status::Ok();  // later rows belong to no pending shard
+          if (off < n) return MoreRows(file, row);
+          at_end = true;
+        }
       }
       if (si < shards.size()) {
         return Status(
@@ -388,20 +445,60 @@ class DuckSource final : public Source {
       }
       return Status::Ok();
     }
+
+    static Status MoreRows(const InputFile& file, int64_t planned) {
+      return Status(Code::kIoError,
+                    fmt::format("{} has more rows than the {} counted when the run was planned: "
+                                "the input changed since",
+                                file.path.empty() ? std::string("the query") : file.path, planned));
+    }
   };
+
+  // The dialect of an uncompressed CSV or JSONL file when TextRowCounter can
+  // count it (the CSV's as DuckDB's sniffer sees it), or nullopt.
+  Result<std::optional<TextDialect>> PlainTextDialect(int32_t file_index) {
+    const InputFile& f = files_[file_index];
+    std::string lower = f.path;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    for (std::string_view ext : {".gz", ".zst", ".bz2", ".xz", ".lz4", ".zip"}) {
+      if (lower.ends_with(ext)) return std::nullopt;
+    }
+    if (f.format == InputFormat::kJsonl) return TextDialect{0, 0, false};
+    if (f.format != InputFormat::kCsv) return std::nullopt;
+    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query("SELECT Delimiter, Quote, Escape, Comment, "
+                                                   "SkipRows FROM sniff_csv(" +
+                                                       QuoteString(f.path) + ", header = true)",
+                                                   Where(file_index)));
+    if (r.row_count() != 1) return std::nullopt;
+    // sniff_csv spells an option that is not set "(empty)".
+    auto unset = [](const std::string& v) { return v.empty() || v == "(empty)"; };
+    const std::string delim = r.Text(0, 0), quote = r.Text(1, 0), escape = r.Text(2, 0);
+    if (delim.size() != 1 || delim[0] == '\n' || delim[0] == '\r' || delim[0] == '"') {
+      return std::nullopt;
+    }
+    if (!unset(quote) && quote != "\"") return std::nullopt;
+    if (!unset(escape) && escape != quote) return std::nullopt;
+    if (!unset(r.Text(3, 0)) || r.Int(4, 0) != 0) return std::nullopt;
+    return TextDialect{delim[0], unset(quote) ? '\0' : '"', true};
+  }
 
   std::string Where(int32_t file_index) const {
     if (!spec_.query.empty()) return "input.query";
     return "input file '" + files_[file_index].path + "'";
   }
 
-  // The table function reading file `file_index`. With `layout`, a CSV's
-  // feature columns are read as text and converted by TRY_CAST in the select
-  // list: a value that does not parse then becomes a null (a dead letter for
-  // that row) instead of an error that stops the whole scan, even when it lies
-  // beyond the rows DuckDB's type sniffer samples.
-  std::string Relation(int32_t file_index, bool with_row_number,
-                       const ReadLayout* layout = nullptr) const {
+  enum class TextColumns { kAllText, kFloatsTyped };
+
+  // The table function reading file `file_index`. With `layout` and
+  // kAllText, a CSV's feature columns are read as text and converted by
+  // TRY_CAST in the select list: a value that does not parse then becomes a
+  // null (a dead letter for that row) instead of an error that stops the
+  // whole scan, even when it lies beyond the rows DuckDB's type sniffer
+  // samples. kFloatsTyped reads FLOAT/DOUBLE features as those types, which
+  // is cheaper but stops at a bad value: Read() then falls back to kAllText.
+  std::string Relation(int32_t file_index, bool with_row_number, const ReadLayout* layout = nullptr,
+                       TextColumns text = TextColumns::kAllText) const {
     if (!spec_.query.empty()) return "(" + spec_.query + ")";
     const InputFile& f = files_[file_index];
     std::string path = QuoteString(f.path);
@@ -415,7 +512,13 @@ class DuckSource final : public Source {
           for (const auto& in : layout->inputs) {
             for (size_t c = 0; c < in.columns.size(); ++c) {
               if (in.column_is_list[c]) continue;
-              types += (types.empty() ? "" : ", ") + QuoteString(in.columns[c]) + ": 'VARCHAR'";
+              // A kept column keeps the type it has in the text read.
+              const bool typed = text == TextColumns::kFloatsTyped &&
+                                 (in.dtype == DType::kFloat32 || in.dtype == DType::kFloat64) &&
+                                 std::find(layout->carried.begin(), layout->carried.end(),
+                                           in.columns[c]) == layout->carried.end();
+              types += (types.empty() ? "" : ", ") + QuoteString(in.columns[c]) + ": " +
+                       QuoteString(typed ? SqlTypeFor(in.dtype) : "VARCHAR");
             }
           }
         }

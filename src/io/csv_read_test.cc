@@ -1,0 +1,187 @@
+// The CSV read path of the DuckDB source: rows counted without DuckDB agree
+// with DuckDB, float features read as typed columns give exactly what the
+// text + TRY_CAST read gives (a value that does not parse is a row error, not
+// a failed scan, wherever it lies), and a file with more rows than planned is
+// an error rather than rows silently left out.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "io/duck.h"
+#include "nightshift/env.h"
+#include "nightshift/source.h"
+
+namespace nightshift::io {
+namespace {
+
+class CsvReadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ns_csv_read_test_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    db_ = DuckDatabase::OpenInMemory(1).value();
+    conn_ = DuckConnection::Open(db_).value();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = JoinPath(dir_, name);
+    EXPECT_TRUE(Env::Default()->WriteFile(path, text).ok());
+    return path;
+  }
+  // "id,a,b" rows: a = id * 0.5 except where `a_text` overrides it.
+  std::string WriteRows(const std::string& name, int64_t rows,
+                        const std::map<int64_t, std::string>& a_text) {
+    std::string text = "id,a,b\n";
+    for (int64_t i = 0; i < rows; ++i) {
+      auto it = a_text.find(i);
+      text += std::to_string(i) + "," +
+              (it != a_text.end() ? it->second : std::to_string(static_cast<double>(i) * 0.5)) +
+              "," + std::to_string(i % 7) + "\n";
+    }
+    return Write(name, text);
+  }
+  static ReadLayout Layout() {
+    ReadLayout l;
+    InputPacking p;
+    p.columns = {"a", "b"};
+    p.dtype = DType::kFloat32;
+    p.column_widths = {1, 1};
+    p.column_is_list = {false, false};
+    p.row_shape = {2};
+    l.inputs.push_back(p);
+    l.carried = {"id"};
+    l.batch_rows = 4096;
+    return l;
+  }
+  struct Rows {
+    std::vector<float> a;         // per file row read (NaN stands in for a row error)
+    std::vector<int64_t> errors;  // file rows with a row error
+    Status status;
+  };
+  static Rows ReadA(Source* src, std::vector<ShardTask> shards) {
+    Rows out;
+    out.status = src->Read(
+        Layout(), shards, [] { return std::make_unique<RowBatch>(); },
+        [&](std::unique_ptr<RowBatch> b) {
+          for (int64_t r = 0; r < b->num_rows; ++r) {
+            if (b->RowFailed(r)) out.errors.push_back(b->first_row + r);
+            out.a.push_back(b->inputs[0].data_as<float>()[r * 2]);
+          }
+          return true;
+        });
+    return out;
+  }
+  static std::unique_ptr<Source> Open(const std::string& path) {
+    InputSpec spec;
+    spec.path = path;
+    return OpenSource(spec, 1).value();
+  }
+
+  std::string dir_;
+  std::shared_ptr<DuckDatabase> db_;
+  std::unique_ptr<DuckConnection> conn_;
+};
+
+TEST_F(CsvReadTest, CountsRowsAsDuckDbDoes) {
+  const std::vector<std::string> texts = {
+      "id,a,b\n1,2,3\n4,5,6\n",
+      "id,a,b\n1,\"x\ny\",3\n4,5,6",  // a quoted line break
+      "id,a,b\r\n1,2,3\r\n4,5,6\r\n",
+      "id,a,b\n1,2,3\n\n4,5,6\n",  // a blank line: DuckDB counts it
+      "id,a,b\n1,2,3\n",
+  };
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::string path = Write("c" + std::to_string(i) + ".csv", texts[i]);
+    auto duck =
+        conn_->Query("SELECT count(*) FROM read_csv(" + QuoteString(path) + ", header = true)")
+            .value();
+    auto src = Open(path);
+    auto rows = src->CountRows(0);
+    ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+    EXPECT_EQ(*rows, duck.Int(0, 0)) << texts[i];
+  }
+  std::string jsonl = Write("j.jsonl", "{\"a\": 1}\n{\"a\": 2}\n\n{\"a\": 3}\n");
+  auto duck = conn_
+                  ->Query("SELECT count(*) FROM read_json(" + QuoteString(jsonl) +
+                          ", format = 'newline_delimited')")
+                  .value();
+  EXPECT_EQ(Open(jsonl)->CountRows(0).value(), duck.Int(0, 0));
+}
+
+TEST_F(CsvReadTest, BadFloatBeyondTheSniffedRowsIsARowErrorAndTheRestIsRead) {
+  // DuckDB's sniffer samples the first rows: the bad values lie beyond them.
+  const int64_t n = 40000;
+  std::string path = WriteRows("a.csv", n, {{30000, "oops"}, {35001, "1.5.5"}});
+  auto src = Open(path);
+  ASSERT_EQ(src->CountRows(0).value(), n);
+  ShardTask first{0, 0, 0, 0, 20000, 1};
+  ShardTask second{1, 1, 0, 20000, n, 1};
+  second.file_end = true;
+  Rows rows = ReadA(src.get(), {first, second});
+  ASSERT_TRUE(rows.status.ok()) << rows.status.ToString();
+  ASSERT_EQ(static_cast<int64_t>(rows.a.size()), n);
+  EXPECT_EQ(rows.errors, (std::vector<int64_t>{30000, 35001}));
+  for (int64_t i = 0; i < n; ++i) {
+    if (i == 30000 || i == 35001) continue;
+    ASSERT_FLOAT_EQ(rows.a[static_cast<size_t>(i)], static_cast<float>(i) * 0.5f) << i;
+  }
+}
+
+TEST_F(CsvReadTest, TypedFloatsReadAsTryCastDoes) {
+  // Each value alone in a file, so that one that stops the typed read does
+  // not hide another.
+  const std::vector<std::string> values = {
+      "1e3",   "-2",   "+4",       ".5",       "5.",      "-0",    "nan",          "NaN",
+      "inf",   "-inf", "Infinity", " 3.5",     "3.5 ",    "1e400", "1e-50",        "0x10",
+      "1_000", "abc",  "",         "\"7.25\"", "\"1,5\"", "1.5e",  "3.4028236e38", "TRUE"};
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string path = Write("v" + std::to_string(i) + ".csv",
+                             "id,a,b\n0,0.5,1\n1," + values[i] + ",1\n2,2.5,1\n");
+    auto ref = conn_->Query(
+        "SELECT TRY_CAST(a AS FLOAT) IS NULL, TRY_CAST(a AS FLOAT)::VARCHAR "
+        "FROM read_csv(" +
+        QuoteString(path) + ", header = true, types = {'a': 'VARCHAR'}) WHERE id = 1");
+    ASSERT_TRUE(ref.has_value()) << values[i];
+    const bool null = ref->Text(0, 0) == "true";
+    const std::string expect = ref->Text(1, 0);
+    auto src = Open(path);
+    ShardTask all{0, 0, 0, 0, 3, 1};
+    all.file_end = true;
+    Rows rows = ReadA(src.get(), {all});
+    ASSERT_TRUE(rows.status.ok()) << values[i] << ": " << rows.status.ToString();
+    ASSERT_EQ(rows.a.size(), 3u) << values[i];
+    if (null) {
+      EXPECT_EQ(rows.errors, std::vector<int64_t>{1}) << values[i];
+    } else {
+      EXPECT_TRUE(rows.errors.empty()) << values[i];
+      float want = std::strtof(expect.c_str(), nullptr);
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(rows.a[1])) << values[i];
+      } else {
+        EXPECT_EQ(rows.a[1], want)
+            << values[i] << " read as " << rows.a[1] << ", TRY_CAST " << expect;
+      }
+    }
+  }
+}
+
+TEST_F(CsvReadTest, MoreRowsThanPlannedIsAnErrorNamingTheFile) {
+  std::string path = WriteRows("a.csv", 3000, {});
+  auto src = Open(path);
+  ShardTask s{0, 0, 0, 0, 2500, 1};
+  s.file_end = true;  // as if the plan had counted 2500 rows
+  Rows rows = ReadA(src.get(), {s});
+  ASSERT_FALSE(rows.status.ok());
+  EXPECT_NE(rows.status.message().find(path), std::string::npos) << rows.status.ToString();
+  EXPECT_NE(rows.status.message().find("more rows"), std::string::npos);
+  // Without file_end (a resumed run's earlier shard, say) later rows are not read.
+  s.file_end = false;
+  EXPECT_TRUE(ReadA(src.get(), {s}).status.ok());
+}
+
+}  // namespace
+}  // namespace nightshift::io
