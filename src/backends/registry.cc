@@ -1,16 +1,12 @@
-// RegisterBuiltinBackends: the backends compiled into this binary. Optional
-// backends (torchscript, xgboost) are compiled in when CMake found their
-// runtime (NIGHTSHIFT_WITH_TORCH, NIGHTSHIFT_WITH_XGBOOST).
+// RegisterBuiltinBackends: the backends this build has. onnx is linked in;
+// the optional ones (torchscript, xgboost), built when CMake found their
+// runtime (NIGHTSHIFT_WITH_TORCH, NIGHTSHIFT_WITH_XGBOOST), are modules loaded
+// the first time a job asks for them (plugin.h).
 #include <mutex>
 
 #include "nightshift/backend.h"
 #include "onnxruntime/onnx_backend.h"
-#ifdef NIGHTSHIFT_WITH_TORCH
-#include "torchscript/torch_backend.h"
-#endif
-#ifdef NIGHTSHIFT_WITH_XGBOOST
-#include "xgboost/xgb_backend.h"
-#endif
+#include "plugin.h"
 
 namespace nightshift {
 
@@ -19,10 +15,10 @@ void RegisterBuiltinBackends() {
   std::call_once(once, [] {
     RegisterBackend("onnx", CreateOnnxBackend);
 #ifdef NIGHTSHIFT_WITH_TORCH
-    RegisterBackend("torchscript", CreateTorchBackend);
+    RegisterBackend("torchscript", [] { return LoadBackendPlugin("torchscript"); });
 #endif
 #ifdef NIGHTSHIFT_WITH_XGBOOST
-    RegisterBackend("xgboost", CreateXgbBackend);
+    RegisterBackend("xgboost", [] { return LoadBackendPlugin("xgboost"); });
 #endif
   });
 }

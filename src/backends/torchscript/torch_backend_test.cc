@@ -64,8 +64,9 @@ class TorchBackendTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(dir_, nullptr);
-    RegisterBuiltinBackends();
-    auto backend = CreateBackend("torchscript");
+    // The backend itself; the binary loads the same code as a module
+    // (libnightshift_torchscript.so), which the end-to-end tests exercise.
+    auto backend = CreateTorchBackend();
     ASSERT_TRUE(backend.has_value()) << backend.error().ToString();
     backend_ = std::move(*backend);
   }

@@ -94,8 +94,9 @@ class XgbBackendTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(dir_, nullptr);
-    RegisterBuiltinBackends();
-    auto backend = CreateBackend("xgboost");
+    // The backend itself; the binary loads the same code as a module
+    // (libnightshift_xgboost.so), which the end-to-end tests exercise.
+    auto backend = CreateXgbBackend();
     ASSERT_TRUE(backend.has_value()) << backend.error().ToString();
     backend_ = std::move(*backend);
     input_ = ReadFloats(*dir_ / "input.bin");

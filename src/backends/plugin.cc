@@ -1,0 +1,74 @@
+#include "plugin.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+namespace nightshift {
+namespace {
+
+std::string ExecutableDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+std::string BackendPluginPath(const std::string& name) {
+  const char* dir = std::getenv("NIGHTSHIFT_BACKEND_DIR");
+  std::string base = dir != nullptr && *dir != '\0' ? dir : ExecutableDir();
+  return base + "/libnightshift_" + name + ".so";
+}
+
+Result<std::unique_ptr<Backend>> LoadBackendPlugin(const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, NsCreateBackendFn> loaded;
+  NsCreateBackendFn create = nullptr;
+  const std::string path = BackendPluginPath(name);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = loaded.find(name);
+    if (it != loaded.end()) {
+      create = it->second;
+    } else {
+      if (access(path.c_str(), F_OK) != 0) {
+        return Error(Code::kInvalidJob,
+                     fmt::format("the {} backend's module '{}' is missing (it is built next to the "
+                                 "nightshift binary; NIGHTSHIFT_BACKEND_DIR overrides where it is "
+                                 "looked for)",
+                                 name, path));
+      }
+      // RTLD_LOCAL: the module's copies of nightshift's own code stay its own.
+      void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (handle == nullptr) {
+        const char* why = dlerror();
+        return Error(Code::kInvalidJob, fmt::format("cannot load the {} backend from '{}': {}",
+                                                    name, path, why ? why : "unknown error"));
+      }
+      create = reinterpret_cast<NsCreateBackendFn>(
+          dlsym(handle, NS_BACKEND_PLUGIN_ENTRY_NAME));
+      if (create == nullptr) {
+        return Error(Code::kInvalidJob,
+                     fmt::format("'{}' is not a nightshift backend module (no {} symbol)", path,
+                                 NS_BACKEND_PLUGIN_ENTRY_NAME));
+      }
+      loaded.emplace(name, create);
+    }
+  }
+  std::string error;
+  Backend* backend = create(&error);
+  if (backend == nullptr) {
+    return Error(Code::kInvalidJob, fmt::format("the {} backend failed to start: {}", name, error));
+  }
+  return std::unique_ptr<Backend>(backend);
+}
+
+}  // namespace nightshift
