@@ -1,15 +1,17 @@
 // The file Sink: Parquet, CSV or JSONL part files written by DuckDB.
 //
-// Each shard attempt appends its rows into a temporary DuckDB table through
-// the Appender (bulk chunks: carried columns copied with a selection vector,
-// model outputs by strided copies), then COPYs the table to a hidden temp
-// file, fsyncs it and renames it to part-<shard>.<ext>. Memory is bounded by
-// one shard's output; DuckDB spills to disk beyond its memory limit.
+// Each shard attempt copies its rows into a ChunkTable (DuckDB data chunks in
+// memory: carried columns copied with a selection vector, model outputs by
+// strided copies), then COPYs them with one query reading the table function
+// ns_chunks(id) to a hidden temp file, fsyncs it and renames it to
+// part-<shard>.<ext>. Memory is bounded by one shard's output. Nothing is
+// created in DuckDB's catalog per shard.
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstring>
 
+#include "io/chunk_table.h"
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
 #include "nightshift/env.h"
@@ -51,21 +53,39 @@ std::string SqlType(const OutputColumn& c) {
 }
 
 // Copies element `element` of each selected row of a [rows, width] tensor into
-// a flat vector of the same C type.
+// a flat vector of the same C type, from its row `offset` on.
 template <typename T>
-void GatherScalar(const Tensor& t, int64_t element, const sel_t* rows, idx_t n, void* dst) {
+void GatherScalar(const Tensor& t, int64_t element, const sel_t* rows, idx_t n, void* dst,
+                  idx_t offset) {
   int64_t width = t.shape().size() > 1 ? t.NumElements() / t.shape()[0] : 1;
   const T* src = t.data_as<T>();
-  T* out = static_cast<T*>(dst);
+  T* out = static_cast<T*>(dst) + offset;
   for (idx_t i = 0; i < n; ++i) out[i] = src[static_cast<int64_t>(rows[i]) * width + element];
+}
+
+// Index of carried column `name` (a key column is always carried).
+size_t CarriedIndex(const SinkLayout& layout, const std::string& name) {
+  for (size_t i = 0; i < layout.carried.size(); ++i) {
+    if (layout.carried[i] == name) return i;
+  }
+  return 0;
+}
+
+std::string KeyType(const SinkLayout& layout, const std::string& key) {
+  return layout.carried_types[CarriedIndex(layout, key)];
 }
 
 class FileShardWriter;
 
 class FileSink final : public Sink {
  public:
-  FileSink(SinkLayout layout, std::shared_ptr<DuckDatabase> db)
-      : layout_(std::move(layout)), db_(std::move(db)) {}
+  FileSink(SinkLayout layout, std::shared_ptr<DuckDatabase> db,
+           std::shared_ptr<ChunkScanRegistry> registry, DuckSchema out_schema, DuckSchema dl_schema)
+      : layout_(std::move(layout)),
+        db_(std::move(db)),
+        registry_(std::move(registry)),
+        out_schema_(std::move(out_schema)),
+        dl_schema_(std::move(dl_schema)) {}
 
   Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch,
                                                   int32_t retry_seq) override;
@@ -77,10 +97,19 @@ class FileSink final : public Sink {
   const SinkLayout& layout() const { return layout_; }
   Env* env() const { return layout_.env != nullptr ? layout_.env : Env::Default(); }
   const std::shared_ptr<DuckDatabase>& db() const { return db_; }
+  const std::shared_ptr<ChunkScanRegistry>& registry() const { return registry_; }
+  // Columns of the part files: the kept columns, the outputs, and __ns_row
+  // when the order is restored.
+  const DuckSchema* out_schema() const { return &out_schema_; }
+  // Columns of the dead letters: the keys, __ns_row, __ns_error, __ns_attempts.
+  const DuckSchema* dl_schema() const { return &dl_schema_; }
 
  private:
   SinkLayout layout_;
   std::shared_ptr<DuckDatabase> db_;
+  std::shared_ptr<ChunkScanRegistry> registry_;
+  DuckSchema out_schema_;
+  DuckSchema dl_schema_;
 };
 
 class FileShardWriter final : public ShardWriter {
@@ -92,49 +121,18 @@ class FileShardWriter final : public ShardWriter {
         shard_id_(shard_id),
         epoch_(epoch),
         retry_seq_(retry_seq),
-        conn_(std::move(conn)) {
-    table_ = fmt::format("ns_out_{}_{}_{}", shard_id, epoch, retry_seq);
-    dl_table_ = fmt::format("ns_dl_{}_{}_{}", shard_id, epoch, retry_seq);
-  }
+        conn_(std::move(conn)),
+        out_(sink->out_schema()),
+        dl_(sink->dl_schema()),
+        out_scan_(ChunkScanRegistry::Register(sink->registry(), &out_)),
+        dl_scan_(ChunkScanRegistry::Register(sink->registry(), &dl_)),
+        sel_(duckdb_create_selection_vector(duckdb_vector_size())) {}
 
   ~FileShardWriter() override {
-    CloseAppenders();
     if (!finished_) {
-      (void)conn_->Exec("DROP TABLE IF EXISTS " + table_);
-      (void)conn_->Exec("DROP TABLE IF EXISTS " + dl_table_);
       for (const auto& tmp : temps_) (void)sink_->env()->RemoveFile(tmp);
     }
-    if (out_chunk_) duckdb_destroy_data_chunk(&out_chunk_);
-    if (dl_chunk_) duckdb_destroy_data_chunk(&dl_chunk_);
-    if (sel_) duckdb_destroy_selection_vector(sel_);
-  }
-
-  Status Init() {
-    std::string cols;
-    for (size_t i = 0; i < layout_.keep_count; ++i) {
-      cols += fmt::format("{}{} {}", i ? ", " : "", QuoteIdent(layout_.carried[i]),
-                          layout_.carried_types[i]);
-    }
-    for (const auto& c : layout_.outputs) {
-      cols += fmt::format("{}{} {}", cols.empty() ? "" : ", ", QuoteIdent(c.name), SqlType(c));
-    }
-    if (layout_.restore_order) cols += ", __ns_row BIGINT";
-    NS_RETURN_IF_ERROR(
-        conn_->Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", table_, cols),
-                    "creating the output table"));
-    std::string dl_cols;
-    for (size_t k = 0; k < layout_.key.size(); ++k) {
-      dl_cols +=
-          fmt::format("{} {}, ", QuoteIdent(layout_.key[k]), layout_.carried_types[KeyIndex(k)]);
-    }
-    dl_cols += "__ns_row BIGINT, __ns_error VARCHAR, __ns_attempts INTEGER";
-    NS_RETURN_IF_ERROR(
-        conn_->Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", dl_table_, dl_cols),
-                    "creating the dead-letter table"));
-    NS_RETURN_IF_ERROR(MakeAppender(table_, &appender_, &out_chunk_));
-    NS_RETURN_IF_ERROR(MakeAppender(dl_table_, &dl_appender_, &dl_chunk_));
-    sel_ = duckdb_create_selection_vector(duckdb_vector_size());
-    return Status::Ok();
+    duckdb_destroy_selection_vector(sel_);
   }
 
   Status Append(const RowBatch& batch) override {
@@ -154,29 +152,30 @@ class FileShardWriter final : public ShardWriter {
           ++n;
         }
       }
-      if (n > 0) {
-        duckdb_data_chunk_reset(out_chunk_);
+      // Good rows [done, n) go to the free rows of the table's last chunk,
+      // then to a new one.
+      for (idx_t done = 0; done < n;) {
+        ChunkTable::Room room = out_.Reserve(n - done);
         for (size_t c = 0; c < layout_.keep_count; ++c) {
           duckdb_vector_copy_sel(slice.chunk->column(carried->column(c)),
-                                 duckdb_data_chunk_get_vector(out_chunk_, c), sel_, n, 0, 0);
+                                 duckdb_data_chunk_get_vector(room.chunk, c), sel_,
+                                 done + room.count, done, room.offset);
         }
         for (size_t o = 0; o < layout_.outputs.size(); ++o) {
           NS_RETURN_IF_ERROR(
               WriteOutput(layout_.outputs[o], batch,
-                          duckdb_data_chunk_get_vector(out_chunk_, layout_.keep_count + o),
-                          batch_rows.data(), n));
+                          duckdb_data_chunk_get_vector(room.chunk, layout_.keep_count + o),
+                          batch_rows.data() + done, room.count, room.offset));
         }
         if (layout_.restore_order) {
           auto* rn = static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(
-              out_chunk_, layout_.keep_count + layout_.outputs.size())));
-          for (idx_t i = 0; i < n; ++i) rn[i] = batch.RowNumber(batch_rows[i]);
+              room.chunk, layout_.keep_count + layout_.outputs.size())));
+          for (idx_t i = 0; i < room.count; ++i) {
+            rn[room.offset + i] = batch.RowNumber(batch_rows[done + i]);
+          }
         }
-        duckdb_data_chunk_set_size(out_chunk_, n);
-        if (duckdb_append_data_chunk(appender_, out_chunk_) == DuckDBError) {
-          return Status(Code::kIoError, fmt::format("appending shard {} output: {}", shard_id_,
-                                                    duckdb_appender_error(appender_)));
-        }
-        rows_written_ += static_cast<int64_t>(n);
+        out_.Commit(room.count);
+        done += room.count;
       }
       if (n < slice.count) NS_RETURN_IF_ERROR(AppendFailures(batch, *carried, slice, row));
       row += static_cast<int64_t>(slice.count);
@@ -185,13 +184,12 @@ class FileShardWriter final : public ShardWriter {
   }
 
   Result<ShardOutput> Finish() override {
-    CloseAppenders();
     Env* env = sink_->env();
     ShardOutput out;
-    out.rows_written = rows_written_;
+    out.rows_written = out_.rows();
     std::string dl_name = fmt::format("part-{:06d}.jsonl", shard_id_);
     std::string dl_final = JoinPath(layout_.dead_letter_dir, dl_name);
-    if (failed_ > 0) {
+    if (dl_.rows() > 0) {
       NS_RETURN_IF_ERROR(env->CreateDirs(layout_.dead_letter_dir));
       std::string key_expr;
       if (layout_.key.size() == 1) {
@@ -210,13 +208,13 @@ class FileShardWriter final : public ShardWriter {
       NS_RETURN_IF_ERROR(conn_->Exec(
           fmt::format("COPY (SELECT {} AS key, {} AS shard, __ns_row AS row, __ns_error AS error, "
                       "__ns_attempts AS attempts FROM {} ORDER BY __ns_row) TO {} (FORMAT json)",
-                      key_expr, shard_id_, dl_table_, QuoteString(tmp)),
+                      key_expr, shard_id_, dl_scan_.Sql(), QuoteString(tmp)),
           "writing dead letters"));
       NS_ASSIGN_OR_RETURN(DuckResult r,
                           conn_->Query(fmt::format(
                               "SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts "
                               "FROM {} ORDER BY __ns_row",
-                              key_expr, dl_table_)));
+                              key_expr, dl_scan_.Sql())));
       for (idx_t i = 0; i < r.row_count(); ++i) {
         ItemFailure f;
         f.shard_id = shard_id_;
@@ -235,15 +233,13 @@ class FileShardWriter final : public ShardWriter {
     std::string tmp = JoinPath(layout_.output_dir, fmt::format(".{}.tmp-{}", name, epoch_));
     temps_.push_back(tmp);
     NS_RETURN_IF_ERROR(
-        conn_->Exec(fmt::format("COPY (SELECT {} FROM {}{}) TO {} ({})", CopySelect(), table_,
-                                layout_.restore_order ? " ORDER BY __ns_row" : "", QuoteString(tmp),
-                                CopyOptions(layout_.format)),
+        conn_->Exec(fmt::format("COPY (SELECT {} FROM {}{}) TO {} ({})", CopySelect(),
+                                out_scan_.Sql(), layout_.restore_order ? " ORDER BY __ns_row" : "",
+                                QuoteString(tmp), CopyOptions(layout_.format)),
                     fmt::format("writing output of shard {}", shard_id_)));
     NS_RETURN_IF_ERROR(env->PublishFile(tmp, JoinPath(layout_.output_dir, name)));
     out.output_file = name;
     finished_ = true;
-    (void)conn_->Exec("DROP TABLE IF EXISTS " + table_);
-    (void)conn_->Exec("DROP TABLE IF EXISTS " + dl_table_);
     return out;
   }
 
@@ -265,70 +261,50 @@ class FileShardWriter final : public ShardWriter {
     return replace.empty() ? star : star + " REPLACE (" + replace + ")";
   }
 
-  size_t KeyIndex(size_t k) const {
-    for (size_t i = 0; i < layout_.carried.size(); ++i) {
-      if (layout_.carried[i] == layout_.key[k]) return i;
-    }
-    return 0;
-  }
-
-  Status MakeAppender(const std::string& table, duckdb_appender* appender,
-                      duckdb_data_chunk* chunk) {
-    if (duckdb_appender_create(conn_->get(), nullptr, table.c_str(), appender) == DuckDBError) {
-      std::string err = duckdb_appender_error(*appender);
-      return Status(Code::kIoError, "cannot append to " + table + ": " + err);
-    }
-    idx_t n = duckdb_appender_column_count(*appender);
-    std::vector<duckdb_logical_type> types(n);
-    for (idx_t i = 0; i < n; ++i) types[i] = duckdb_appender_column_type(*appender, i);
-    *chunk = duckdb_create_data_chunk(types.data(), n);
-    for (auto& t : types) duckdb_destroy_logical_type(&t);
-    return Status::Ok();
-  }
-
-  void CloseAppenders() {
-    if (appender_) duckdb_appender_destroy(&appender_);
-    if (dl_appender_) duckdb_appender_destroy(&dl_appender_);
-    appender_ = nullptr;
-    dl_appender_ = nullptr;
-  }
+  size_t KeyIndex(size_t k) const { return CarriedIndex(layout_, layout_.key[k]); }
 
   Status AppendFailures(const RowBatch& batch, const DuckCarriedRows& carried,
                         const DuckCarriedRows::Slice& slice, int64_t row) {
     sel_t* sel = duckdb_selection_vector_get_data_ptr(sel_);
-    duckdb_data_chunk_reset(dl_chunk_);
-    const size_t nk = layout_.key.size();
-    duckdb_vector row_vec = duckdb_data_chunk_get_vector(dl_chunk_, nk);
-    duckdb_vector err_vec = duckdb_data_chunk_get_vector(dl_chunk_, nk + 1);
-    duckdb_vector att_vec = duckdb_data_chunk_get_vector(dl_chunk_, nk + 2);
-    auto* rows = static_cast<int64_t*>(duckdb_vector_get_data(row_vec));
-    auto* attempts = static_cast<int32_t*>(duckdb_vector_get_data(att_vec));
-    idx_t n = 0;
+    std::vector<size_t> failed;  // batch rows
     for (idx_t i = 0; i < slice.count; ++i) {
       size_t r = static_cast<size_t>(row) + i;
       if (!batch.RowFailed(static_cast<int64_t>(r))) continue;
-      sel[n] = static_cast<sel_t>(slice.row(i));
-      rows[n] = batch.RowNumber(static_cast<int64_t>(r));
-      const std::string& e = batch.row_errors[r];
-      duckdb_vector_assign_string_element_len(err_vec, n, e.data(), e.size());
-      attempts[n] = r < batch.row_attempts.size() ? batch.row_attempts[r] : 1;
-      ++n;
+      sel[failed.size()] = static_cast<sel_t>(slice.row(i));
+      failed.push_back(r);
     }
-    for (size_t k = 0; k < nk; ++k) {
-      duckdb_vector_copy_sel(slice.chunk->column(carried.column(KeyIndex(k))),
-                             duckdb_data_chunk_get_vector(dl_chunk_, k), sel_, n, 0, 0);
+    const idx_t n = failed.size();
+    const size_t nk = layout_.key.size();
+    for (idx_t done = 0; done < n;) {
+      ChunkTable::Room room = dl_.Reserve(n - done);
+      for (size_t k = 0; k < nk; ++k) {
+        duckdb_vector_copy_sel(slice.chunk->column(carried.column(KeyIndex(k))),
+                               duckdb_data_chunk_get_vector(room.chunk, k), sel_, done + room.count,
+                               done, room.offset);
+      }
+      duckdb_vector err_vec = duckdb_data_chunk_get_vector(room.chunk, nk + 1);
+      auto* rows = static_cast<int64_t*>(
+          duckdb_vector_get_data(duckdb_data_chunk_get_vector(room.chunk, nk)));
+      auto* attempts = static_cast<int32_t*>(
+          duckdb_vector_get_data(duckdb_data_chunk_get_vector(room.chunk, nk + 2)));
+      for (idx_t i = 0; i < room.count; ++i) {
+        size_t r = failed[done + i];
+        idx_t at = room.offset + i;
+        rows[at] = batch.RowNumber(static_cast<int64_t>(r));
+        const std::string& e = batch.row_errors[r];
+        duckdb_vector_assign_string_element_len(err_vec, at, e.data(), e.size());
+        attempts[at] = r < batch.row_attempts.size() ? batch.row_attempts[r] : 1;
+      }
+      dl_.Commit(room.count);
+      done += room.count;
     }
-    duckdb_data_chunk_set_size(dl_chunk_, n);
-    if (duckdb_append_data_chunk(dl_appender_, dl_chunk_) == DuckDBError) {
-      return Status(Code::kIoError, fmt::format("appending dead letters of shard {}: {}", shard_id_,
-                                                duckdb_appender_error(dl_appender_)));
-    }
-    failed_ += static_cast<int64_t>(n);
     return Status::Ok();
   }
 
+  // Writes output column `c` of the batch rows `rows[0, n)` to rows
+  // [offset, offset + n) of `vec`.
   Status WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,
-                     const sel_t* rows, idx_t n) {
+                     const sel_t* rows, idx_t n, idx_t offset) {
     const Tensor& t = batch.outputs[static_cast<size_t>(c.output_index)];
     if (t.dtype() != c.dtype) {
       return Status(Code::kSchemaMismatch,
@@ -338,33 +314,34 @@ class FileShardWriter final : public ShardWriter {
     if (!c.is_list) {
       void* dst = duckdb_vector_get_data(vec);
       switch (c.dtype) {
-        case DType::kFloat32: GatherScalar<float>(t, c.element, rows, n, dst); break;
-        case DType::kFloat64: GatherScalar<double>(t, c.element, rows, n, dst); break;
-        case DType::kInt64: GatherScalar<int64_t>(t, c.element, rows, n, dst); break;
-        case DType::kInt32: GatherScalar<int32_t>(t, c.element, rows, n, dst); break;
-        case DType::kInt8: GatherScalar<int8_t>(t, c.element, rows, n, dst); break;
-        case DType::kUInt8: GatherScalar<uint8_t>(t, c.element, rows, n, dst); break;
-        case DType::kBool: GatherScalar<bool>(t, c.element, rows, n, dst); break;
+        case DType::kFloat32: GatherScalar<float>(t, c.element, rows, n, dst, offset); break;
+        case DType::kFloat64: GatherScalar<double>(t, c.element, rows, n, dst, offset); break;
+        case DType::kInt64: GatherScalar<int64_t>(t, c.element, rows, n, dst, offset); break;
+        case DType::kInt32: GatherScalar<int32_t>(t, c.element, rows, n, dst, offset); break;
+        case DType::kInt8: GatherScalar<int8_t>(t, c.element, rows, n, dst, offset); break;
+        case DType::kUInt8: GatherScalar<uint8_t>(t, c.element, rows, n, dst, offset); break;
+        case DType::kBool: GatherScalar<bool>(t, c.element, rows, n, dst, offset); break;
         default:
           return Status(Code::kSchemaMismatch,
                         fmt::format("unsupported output dtype for '{}'", c.name));
       }
       return Status::Ok();
     }
-    const int64_t width = t.shape()[0] > 0 ? t.NumElements() / t.shape()[0] : 0;
+    const idx_t width = t.shape()[0] > 0 ? static_cast<idx_t>(t.NumElements() / t.shape()[0]) : 0;
     const size_t esize = DTypeSize(t.dtype());
-    if (duckdb_list_vector_reserve(vec, n * static_cast<idx_t>(width)) == DuckDBError ||
-        duckdb_list_vector_set_size(vec, n * static_cast<idx_t>(width)) == DuckDBError) {
+    const idx_t base = duckdb_list_vector_get_size(vec);  // child elements already written
+    if (duckdb_list_vector_reserve(vec, base + n * width) == DuckDBError ||
+        duckdb_list_vector_set_size(vec, base + n * width) == DuckDBError) {
       return Status(Code::kOutOfMemory, "cannot reserve a list vector");
     }
-    auto* entries = static_cast<duckdb_list_entry*>(duckdb_vector_get_data(vec));
+    auto* entries = static_cast<duckdb_list_entry*>(duckdb_vector_get_data(vec)) + offset;
     auto* child = static_cast<char*>(duckdb_vector_get_data(duckdb_list_vector_get_child(vec)));
     const auto* src = static_cast<const char*>(t.data());
     for (idx_t i = 0; i < n; ++i) {
-      entries[i].offset = i * static_cast<idx_t>(width);
-      entries[i].length = static_cast<idx_t>(width);
-      std::memcpy(child + i * width * esize, src + static_cast<int64_t>(rows[i]) * width * esize,
-                  static_cast<size_t>(width) * esize);
+      entries[i].offset = base + i * width;
+      entries[i].length = width;
+      std::memcpy(child + (base + i * width) * esize,
+                  src + static_cast<size_t>(rows[i]) * width * esize, width * esize);
     }
     return Status::Ok();
   }
@@ -375,12 +352,10 @@ class FileShardWriter final : public ShardWriter {
   int64_t epoch_;
   int32_t retry_seq_;
   std::unique_ptr<DuckConnection> conn_;
-  std::string table_, dl_table_;
-  duckdb_appender appender_ = nullptr, dl_appender_ = nullptr;
-  duckdb_data_chunk out_chunk_ = nullptr, dl_chunk_ = nullptr;
-  duckdb_selection_vector sel_ = nullptr;
-  int64_t rows_written_ = 0;
-  int64_t failed_ = 0;
+  ChunkTable out_;  // good rows
+  ChunkTable dl_;   // failed rows
+  ChunkScanRegistry::Handle out_scan_, dl_scan_;
+  duckdb_selection_vector sel_;
   bool finished_ = false;
   std::vector<std::string> temps_;
 };
@@ -388,9 +363,8 @@ class FileShardWriter final : public ShardWriter {
 Result<std::unique_ptr<ShardWriter>> FileSink::BeginShard(int64_t shard_id, int64_t epoch,
                                                           int32_t retry_seq) {
   NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db_));
-  auto w = std::make_unique<FileShardWriter>(this, shard_id, epoch, retry_seq, std::move(conn));
-  NS_RETURN_IF_ERROR(w->Init());
-  return std::unique_ptr<ShardWriter>(std::move(w));
+  return std::unique_ptr<ShardWriter>(
+      std::make_unique<FileShardWriter>(this, shard_id, epoch, retry_seq, std::move(conn)));
 }
 
 Status RemoveTemps(Env* env, const std::string& dir) {
@@ -428,7 +402,33 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_
   NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.output_dir));
   NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.dead_letter_dir));
   NS_ASSIGN_OR_RETURN(auto db, DuckDatabase::OpenInMemory(duckdb_threads));
-  return std::unique_ptr<Sink>(new FileSink(layout, std::move(db)));
+  NS_ASSIGN_OR_RETURN(auto conn, io::DuckConnection::Open(db));
+  NS_ASSIGN_OR_RETURN(auto registry, io::ChunkScanRegistry::Install(conn.get()));
+  std::vector<std::string> names, types;
+  for (size_t i = 0; i < layout.keep_count; ++i) {
+    names.push_back(layout.carried[i]);
+    types.push_back(layout.carried_types[i]);
+  }
+  for (const auto& c : layout.outputs) {
+    names.push_back(c.name);
+    types.push_back(io::SqlType(c));
+  }
+  if (layout.restore_order) {
+    names.push_back("__ns_row");
+    types.push_back("BIGINT");
+  }
+  NS_ASSIGN_OR_RETURN(auto out_schema, io::DuckSchema::FromSql(conn.get(), names, types));
+  names.clear();
+  types.clear();
+  for (const auto& k : layout.key) {
+    names.push_back(k);
+    types.push_back(io::KeyType(layout, k));
+  }
+  names.insert(names.end(), {"__ns_row", "__ns_error", "__ns_attempts"});
+  types.insert(types.end(), {"BIGINT", "VARCHAR", "INTEGER"});
+  NS_ASSIGN_OR_RETURN(auto dl_schema, io::DuckSchema::FromSql(conn.get(), names, types));
+  return std::unique_ptr<Sink>(new FileSink(layout, std::move(db), std::move(registry),
+                                            std::move(out_schema), std::move(dl_schema)));
 }
 
 }  // namespace nightshift

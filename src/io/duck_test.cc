@@ -1,0 +1,52 @@
+// DuckDatabase: the settings every database we open gets.
+#include "io/duck.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "nightshift/env.h"
+
+namespace nightshift::io {
+namespace {
+
+int64_t FileCacheBytes(DuckConnection* conn) {
+  auto r = conn->Query(
+      "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+      "WHERE tag = 'EXTERNAL_FILE_CACHE'");
+  EXPECT_TRUE(r.has_value());
+  return r.has_value() ? r->Int(0, 0) : -1;
+}
+
+// One query per shard over the same Parquet file used to leave each query's
+// byte ranges in DuckDB's external file cache: memory grew with every shard.
+TEST(DuckDatabaseTest, RepeatedShardScansKeepNothingInTheFileCache) {
+  char tmpl[] = "/tmp/ns_duck_test_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string path = JoinPath(dir, "a.parquet");
+  auto db = DuckDatabase::OpenInMemory(1).value();
+  auto conn = DuckConnection::Open(db).value();
+  ASSERT_TRUE(conn->Exec("COPY (SELECT range AS id, range * 0.5 AS a FROM range(64000)) TO " +
+                         QuoteString(path) + " (FORMAT parquet, ROW_GROUP_SIZE 2048)")
+                  .ok());
+  for (int s = 0; s < 32; ++s) {
+    auto r = conn->Stream(
+        "SELECT id, a FROM read_parquet(" + QuoteString(path) +
+        ", file_row_number = true) WHERE file_row_number >= " + std::to_string(s * 2000) +
+        " AND file_row_number < " + std::to_string((s + 1) * 2000));
+    ASSERT_TRUE(r.has_value());
+    int64_t rows = 0;
+    for (auto c = r->Next(); c.has_value() && *c; c = r->Next()) rows += c->size();
+    EXPECT_EQ(rows, 2000);
+  }
+  EXPECT_EQ(FileCacheBytes(conn.get()), 0);
+  conn.reset();
+  db.reset();
+  (void)Env::Default()->RemoveFile(path);
+  (void)::rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace nightshift::io
