@@ -50,9 +50,11 @@ def padding(lengths, shard_sizes, batch_rows, sort=False, max_tokens=0):
     """(real tokens, padded tokens, batches) the model is fed: the engine's cut,
     replicated. Without sort: consecutive batch_rows rows of each shard. With
     sort: each shard's rows stably sorted by length, then filled shortest
-    first until batch_rows rows or until one more row would make rows × longest
-    exceed max_tokens (DuckSource's FlushBucketed). Each batch is padded to its
-    longest row (at least 1)."""
+    first until batch_rows rows, until one more row would make rows × longest
+    exceed max_tokens, or (with max_tokens, once the batch holds an eighth of
+    it) until the next row is over 1.25× the batch's base row, its first or the
+    last one taken past that spread while the batch was smaller (DuckSource's
+    FlushBucketed). Each batch is padded to its longest row (at least 1)."""
     real, padded, batches, at = 0, 0, 0, 0
     for size in shard_sizes:
         shard = lengths[at:at + size]
@@ -68,10 +70,15 @@ def padding(lengths, shard_sizes, batch_rows, sort=False, max_tokens=0):
         i = 0
         while i < len(shard):
             n, longest = 0, 0
+            base = max(1, shard[i])
             while i < len(shard) and n < batch_rows:
                 ln = max(1, longest, shard[i])
                 if max_tokens > 0 and n > 0 and (n + 1) * ln > max_tokens:
                     break
+                if max_tokens > 0 and ln > 1.25 * base:
+                    if 8 * n * longest >= max_tokens:
+                        break
+                    base = ln
                 longest, n, i = ln, n + 1, i + 1
             padded += n * longest
             batches += 1

@@ -53,8 +53,7 @@ Result<std::unique_ptr<Backend>> LoadBackendPlugin(const std::string& name) {
         return Error(Code::kInvalidJob, fmt::format("cannot load the {} backend from '{}': {}",
                                                     name, path, why ? why : "unknown error"));
       }
-      create = reinterpret_cast<NsCreateBackendFn>(
-          dlsym(handle, NS_BACKEND_PLUGIN_ENTRY_NAME));
+      create = reinterpret_cast<NsCreateBackendFn>(dlsym(handle, NS_BACKEND_PLUGIN_ENTRY_NAME));
       if (create == nullptr) {
         return Error(Code::kInvalidJob,
                      fmt::format("'{}' is not a nightshift backend module (no {} symbol)", path,

@@ -25,15 +25,15 @@ using NsCreateBackendFn = nightshift::Backend* (*)(std::string* error);
 
 // Defines the module's entry point from a factory
 // `Result<std::unique_ptr<Backend>> (*)()`.
-#define NS_BACKEND_PLUGIN(factory)                                                   \
-  extern "C" __attribute__((visibility("default"))) nightshift::Backend*            \
-  NS_BACKEND_PLUGIN_ENTRY(std::string* error) {                                      \
-    auto created = factory();                                                        \
-    if (!created.has_value()) {                                                      \
-      *error = created.error().message();                                            \
-      return nullptr;                                                                \
-    }                                                                                \
-    return created->release();                                                       \
+#define NS_BACKEND_PLUGIN(factory)                                                                \
+  extern "C" __attribute__((visibility("default"))) nightshift::Backend* NS_BACKEND_PLUGIN_ENTRY( \
+      std::string* error) {                                                                       \
+    auto created = factory();                                                                     \
+    if (!created.has_value()) {                                                                   \
+      *error = created.error().message();                                                         \
+      return nullptr;                                                                             \
+    }                                                                                             \
+    return created->release();                                                                    \
   }
 
 namespace nightshift {

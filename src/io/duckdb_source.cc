@@ -265,19 +265,32 @@ class DuckSource final : public Source {
       return emit(std::move(batch));
     }
 
-    // Cuts a shard's staged rows, shortest first, into batches.
+    // Cuts a shard's staged rows, shortest first, into batches of at most
+    // batch_rows rows and, with max_tokens, at most max_tokens padded tokens.
+    // With max_tokens, a batch also ends where the next row is more than
+    // kMaxSpread times longer than its base row (its first, shortest one),
+    // once it holds an eighth of the token budget: filling a large budget with
+    // a wide range of lengths would pad most rows far beyond their length.
+    // A row taken past the spread while the batch is still small becomes the
+    // new base (the rows before it are padded to it anyway).
     bool FlushBucketed(const ShardTask& s, std::vector<Staged>& staged) {
+      constexpr double kMaxSpread = 1.25;
       std::stable_sort(staged.begin(), staged.end(),
                        [](const Staged& a, const Staged& b) { return a.length < b.length; });
       size_t i = 0;
       while (i < staged.size()) {
         StartBatch(s, staged[i].file_row);
         int64_t longest = 0;
+        double base = static_cast<double>(std::max<int64_t>(1, staged[i].length));
         while (i < staged.size() && batch->num_rows < layout->batch_rows) {
           int64_t l = std::max<int64_t>(1, std::max(longest, staged[i].length));
           if (layout->max_tokens > 0 && batch->num_rows > 0 &&
               (batch->num_rows + 1) * l > layout->max_tokens)
             break;
+          if (layout->max_tokens > 0 && static_cast<double>(l) > kMaxSpread * base) {
+            if (8 * batch->num_rows * longest >= layout->max_tokens) break;
+            base = static_cast<double>(l);
+          }
           longest = l;
           carried->AddRow(staged[i].chunk, staged[i].row);
           batch->row_numbers.push_back(staged[i].file_row);

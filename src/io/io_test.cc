@@ -221,5 +221,53 @@ TEST_F(IoTest, BucketingSortsByLengthAndCapsPaddedTokens) {
   EXPECT_TRUE(saw_last);
 }
 
+// With max_tokens, a batch also ends where the next (sorted) row is over 1.25x
+// its shortest, once it holds an eighth of the budget; a batch below that
+// share takes longer rows rather than being cut tiny.
+TEST_F(IoTest, BucketingCutsWhereLengthsSpreadOnceABatchIsWorthIt) {
+  auto widths_of = [&](const std::string& lengths_sql, int64_t rows) {
+    std::string path = JoinPath(dir_, "spread.parquet");
+    EXPECT_TRUE(conn_
+                    ->Exec("COPY (SELECT range AS id, list_transform(range(" + lengths_sql +
+                           "), x -> x::BIGINT) AS t FROM range(" + std::to_string(rows) +
+                           ")) TO '" + path + "' (FORMAT parquet)")
+                    .ok());
+    InputSpec spec;
+    spec.path = path;
+    auto src = OpenSource(spec, 1).value();
+    ReadLayout layout;
+    InputPacking p;
+    p.columns = {"t"};
+    p.dtype = DType::kInt64;
+    p.column_widths = {-1};
+    p.column_is_list = {true};
+    p.row_shape = {-1};
+    layout.inputs = {p};
+    layout.carried = {"id"};
+    layout.batch_rows = 10000;
+    layout.sort_by_length = "t";
+    layout.max_tokens = 20000;
+    std::vector<std::pair<int64_t, int64_t>> batches;  // (rows, width)
+    Status s = src->Read(
+        layout, std::vector<ShardTask>{{0, 0, 0, 0, rows, 1}},
+        [] { return std::make_unique<RowBatch>(); },
+        [&](std::unique_ptr<RowBatch> b) {
+          if (b->num_rows > 0) batches.emplace_back(b->num_rows, b->inputs[0].shape()[1]);
+          return true;
+        });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return batches;
+  };
+  // 200 rows each of lengths 8, 9 and 20: all 600 fit the budget padded to 20
+  // (12,000 tokens), but the 20s are over 1.25x the 8s and 400 x 9 is over an
+  // eighth of 20,000: two batches, 7,600 padded tokens.
+  EXPECT_EQ(widths_of("CASE WHEN range < 200 THEN 8 WHEN range < 400 THEN 9 ELSE 20 END", 600),
+            (std::vector<std::pair<int64_t, int64_t>>{{400, 9}, {200, 20}}));
+  // 10 rows of 2, then 100 of 50: the short rows are far below an eighth of
+  // the budget, so they ride along instead of making a batch of their own.
+  EXPECT_EQ(widths_of("CASE WHEN range < 10 THEN 2 ELSE 50 END", 110),
+            (std::vector<std::pair<int64_t, int64_t>>{{110, 50}}));
+}
+
 }  // namespace
 }  // namespace nightshift::io

@@ -303,3 +303,18 @@ def test_composite_key(case_factory):
     job_path = case.write_job(job)
     run_ok(job_path)
     check_output(case, case.root / "out", "jsonl", range(case.n), job=job_path)
+
+
+def test_run_writes_nothing_outside_its_output_and_ledger(case_factory, tmp_path):
+    """ONNX Runtime 1.30 keeps a telemetry device id and event database under
+    $HOME/.cache/Microsoft/DeveloperTools unless told not to: nightshift opts
+    out, so a run touches only its input, output and ledger."""
+    case = case_factory(n=60, seed=12)
+    job = case.write_job(case.job(case.make_input("parquet"), shard_rows=30))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    rc, _, err = run("run", job, env=env)
+    assert rc == EXIT_OK, err
+    check_output(case, case.root / "out", "parquet", range(case.n), job=job)
+    assert not any(home.rglob("*")), f"the run wrote under $HOME: {sorted(home.rglob('*'))}"
