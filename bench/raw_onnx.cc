@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--batch")) batch = std::atol(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::atol(argv[i + 1]);
   }
+  setenv("ORT_DISABLE_TELEMETRY", "1", 0);  // as nightshift does (src/backends/onnxruntime)
   Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "raw_onnx");
   Ort::SessionOptions so;
   so.SetIntraOpNumThreads(static_cast<int>(threads));
