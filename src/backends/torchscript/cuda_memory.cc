@@ -31,31 +31,33 @@ struct MemGetInfo {
   MemGetInfoFn driver = nullptr;
 };
 
-const MemGetInfo& Functions() {
-  static const MemGetInfo fns = [] {
-    MemGetInfo f;
-    f.runtime = reinterpret_cast<MemGetInfoFn>(
-        FindSymbol("cudaMemGetInfo",
-                   {"libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"}));
-    f.driver = reinterpret_cast<MemGetInfoFn>(FindSymbol("cuMemGetInfo_v2", {"libcuda.so.1"}));
-    return f;
-  }();
-  return fns;
+// Looked up at each call (the probe asks a handful of times per run): a CUDA
+// runtime loaded later in the process is found then.
+MemGetInfo Functions() {
+  MemGetInfo f;
+  f.runtime = reinterpret_cast<MemGetInfoFn>(
+      FindSymbol("cudaMemGetInfo",
+                 {"libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"}));
+  f.driver = reinterpret_cast<MemGetInfoFn>(FindSymbol("cuMemGetInfo_v2", {"libcuda.so.1"}));
+  return f;
 }
 
 }  // namespace
 
-std::optional<DeviceMemory> QueryCudaMemory(const c10::Device& device) {
-  if (!device.is_cuda()) return std::nullopt;
-  const MemGetInfo& fns = Functions();
-  if (fns.runtime == nullptr && fns.driver == nullptr) return std::nullopt;
-  // Both functions report the calling thread's current device: make it ours.
-  c10::DeviceGuard on_device(device);
+std::optional<DeviceMemory> CurrentCudaMemory() {
+  const MemGetInfo fns = Functions();
   size_t free_bytes = 0, total_bytes = 0;
   bool ok = fns.runtime != nullptr && fns.runtime(&free_bytes, &total_bytes) == 0;
   if (!ok && fns.driver != nullptr) ok = fns.driver(&free_bytes, &total_bytes) == 0;
   if (!ok || total_bytes == 0) return std::nullopt;
   return DeviceMemory{static_cast<int64_t>(free_bytes), static_cast<int64_t>(total_bytes)};
+}
+
+std::optional<DeviceMemory> QueryCudaMemory(const c10::Device& device) {
+  if (!device.is_cuda()) return std::nullopt;
+  // Both functions report the calling thread's current device: make it ours.
+  c10::DeviceGuard on_device(device);
+  return CurrentCudaMemory();
 }
 
 }  // namespace nightshift::torchscript

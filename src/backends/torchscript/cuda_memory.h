@@ -11,10 +11,14 @@
 
 namespace nightshift::torchscript {
 
-// Free and total memory of `device` (cudaMemGetInfo, else the driver's
-// cuMemGetInfo_v2). nullopt for a CPU device, or when neither symbol is
-// present (a CPU-only libtorch) or the call fails. Must not be called
-// concurrently with a CUDA device switch on the same thread.
+// Free and total memory of the calling thread's current CUDA device, from the
+// CUDA runtime already loaded in the process (cudaMemGetInfo), else the
+// driver's cuMemGetInfo_v2. nullopt when neither is loaded (a CPU-only
+// libtorch) or the call fails (no device, no driver).
+std::optional<DeviceMemory> CurrentCudaMemory();
+
+// CurrentCudaMemory() of `device`, made current for the call. nullopt for a
+// CPU device. Throws c10::Error when libtorch cannot switch to the device.
 std::optional<DeviceMemory> QueryCudaMemory(const c10::Device& device);
 
 }  // namespace nightshift::torchscript
