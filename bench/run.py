@@ -108,7 +108,8 @@ def fmt_rate(x):
     return f"{x:,.0f}"
 
 
-def job_yaml(work, data, model, batch, threads, out_format="parquet", max_failed=None, shard_rows=SHARD_ROWS):
+def job_yaml(work, data, model, batch, threads, out_format="parquet", max_failed=None, shard_rows=SHARD_ROWS,
+             instances=1):
     errors = f"errors:\n  max_failed_items: {max_failed}\n" if max_failed is not None else ""
     return f"""name: bench
 input:
@@ -117,6 +118,7 @@ input:
 model:
   path: {model}
   threads: {threads}
+  instances: {instances}
   inputs:
     - name: features
       columns: [{", ".join(FEATURES)}]
@@ -486,6 +488,40 @@ def fig5_auto(a, R, heavy, heavy_data):
     return out
 
 
+def fig9_instances(a, R, light, heavy, data, heavy_data):
+    """model.instances × model.threads on both models: what to recommend."""
+    combos = [(1, 1), (1, 2), (2, 1)]
+    R.add("", "## 9. `model.instances` × `model.threads` (recommended settings per workload)",
+          "Each workload with the three ways to spend 2 cores on the model: one instance with one thread "
+          "(the reader and writer get the other core), one instance with two intra-op threads, two "
+          "instances with one thread each. Whole-process wall time; CPU s = user + sys.", "",
+          "| workload | instances × threads | rows/s | ÷ 1 × 1 | range (paired) | CPU s | model busy |",
+          "| --- | --- | --- | --- | --- | --- | --- |")
+    out = {}
+    for name, model, src, rows in (("heavy MLP 8-1024x3-2", heavy, heavy_data, a.heavy_rows),
+                                   ("light MLP 8-64-64-2", light, data, a.rows)):
+        jobs = {c: Job(src, model, a.batch if model == light else 256, c[1], instances=c[0]) for c in combos}
+        walls = {c: [] for c in combos}
+        cpus = {c: [] for c in combos}
+        busy = {c: [] for c in combos}
+        for _ in range(a.repeat):
+            for c in combos:
+                r = jobs[c].run("--json")
+                walls[c].append(r.wall)
+                cpus[c].append(r.cpu_s)
+                busy[c].append(json.loads(r.stdout)["invocation"]["stages"]["model_busy"])
+        base = med(walls[(1, 1)])
+        for c in combos:
+            ratio = base / med(walls[c])
+            pairs = [b / w for b, w in zip(walls[(1, 1)], walls[c])]
+            out[f"{name} {c[0]}x{c[1]}"] = ratio
+            R.add(f"| {name}, {rows:,} rows | {c[0]} × {c[1]} | {fmt_rate(rows / med(walls[c]))} | "
+                  f"**{ratio:.2f}** | {spread(pairs)} | {med(cpus[c]):.2f} | {100 * med(busy[c]):.0f}% |")
+        for j in jobs.values():
+            j.close()
+    return out
+
+
 def fig6_failures(a, R, light, data, cache):
     R.add("", "## 6. Failure paths (light job)")
     poison = make_poison(data, os.path.join(cache, f"customers_{a.rows}_poison.parquet"))
@@ -747,7 +783,7 @@ def main():
     ap.add_argument("--bucket-rows", type=int, help="token rows of figure 8 (default 20480; 10240 with --quick)")
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", help="comma-separated figure numbers (1-8)")
+    ap.add_argument("--only", help="comma-separated figure numbers (1-9)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/latest.md"))
     a = ap.parse_args()
     q = a.quick
@@ -761,13 +797,13 @@ def main():
     a.io_rows = [int(x) for x in a.io_rows.split(",")] if a.io_rows else ([a.rows] if q else [a.rows, 10_000_000])
     a.scale_rows = [int(x) for x in (a.scale_rows or ("200000,1000000" if q else "1000000,10000000,50000000"))
                     .split(",")]
-    only = set(int(x) for x in a.only.split(",")) if a.only else set(range(1, 9))
+    only = set(int(x) for x in a.only.split(",")) if a.only else set(range(1, 10))
     snapshot_binaries()
 
     cache = os.path.join(ROOT, "bench/results")
     os.makedirs(cache, exist_ok=True)
     light = heavy = weights = data = heavy_data = None
-    if only & set(range(1, 8)):  # figure 8 makes its own data and model
+    if only & {1, 2, 3, 4, 5, 6, 7, 9}:  # figure 8 makes its own data and model
         light, heavy, weights = make_models(cache)
         data = make_parquet(os.path.join(cache, f"customers_{a.rows}.parquet"), a.rows)
         heavy_data = make_parquet(os.path.join(cache, f"customers_{a.heavy_rows}.parquet"), a.heavy_rows)
@@ -806,6 +842,9 @@ def main():
         r = fig6_failures(a, R, light, data, cache)
         summary += [f"1% poison ÷ clean: {r['poison']:.2f}", f"resume: reprocessed {r['reprocessed']:.3f} of rows, "
                     f"re-run ÷ full run {r['rerun']:.2f}"]
+    if 9 in only:
+        r = fig9_instances(a, R, light, heavy, data, heavy_data)
+        summary += [f"instances x threads ÷ 1x1, {k}: {v:.2f}" for k, v in r.items()]
     if 5 in only:
         r = fig5_auto(a, R, heavy, make_parquet(os.path.join(cache, f"customers_{a.auto_rows}.parquet"),
                                                 a.auto_rows))
