@@ -92,7 +92,7 @@ class Source {
   virtual Result<std::vector<InputColumn>> Describe(int32_t file_index) = 0;
   virtual Result<int64_t> CountRows(int32_t file_index) = 0;
   // The fraction of non-null values among the first 1000 of a text column
-  // that convert to `dtype` (0 when there are none): a column sniffed as text
+  // that convert to `dtype` (1 when there are none): a column sniffed as text
   // because of a few bad values is still a feature column, whose bad values
   // become dead letters; a column of names is not.
   virtual Result<double> ParsableFraction(int32_t file_index, const std::string& column,

@@ -105,7 +105,9 @@ class DuckSource final : public Source {
                                                col, SqlTypeFor(dtype), Relation(file_index, false)),
                                    Where(file_index)));
     int64_t present = r.Int(0, 0);
-    return present == 0 ? 0.0 : static_cast<double>(r.Int(1, 0)) / static_cast<double>(present);
+    // No value at all (a CSV with only its header, a column empty so far):
+    // nothing says it is not numeric, and any bad value later is a dead letter.
+    return present == 0 ? 1.0 : static_cast<double>(r.Int(1, 0)) / static_cast<double>(present);
   }
 
   Result<int64_t> CountRows(int32_t file_index) override {

@@ -577,7 +577,7 @@ def test_null_keys_are_not_lost(w, base):
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_zero_data_rows(w, base, fmt):
     """A valid file with a header/schema and no rows: an empty completed run (total 0),
-    or exit 2 naming the file; never a crash."""
+    the same for Parquet and for CSV (whose columns DuckDB can only sniff as text)."""
     p = w.data / f"zero.{fmt}"
     if fmt == "parquet":
         sql(f"COPY (SELECT * FROM read_parquet('{base.inputs['parquet']}') LIMIT 0) TO '{p}' (FORMAT parquet)")
@@ -585,12 +585,9 @@ def test_zero_data_rows(w, base, fmt):
         p.write_text("id,name,f0,f1,f2,f3,f4\n")
     job_path = w.write(w.job(p))
     rc, out, err = ns("run", job_path)
-    if rc == EXIT_OK:
-        assert not part_files(w.out) or all(not r for r in read_parts(w.out, "parquet").values())
-        assert read_success(w.out)["counts"] == {"total": 0, "succeeded": 0, "failed": 0}
-    else:
-        assert rc == EXIT_CANNOT_START, (rc, err)
-        assert_names(err, [f"zero.{fmt}"])
+    assert rc == EXIT_OK, (rc, err)
+    assert not part_files(w.out) or all(not r for r in read_parts(w.out, "parquet").values())
+    assert read_success(w.out)["counts"] == {"total": 0, "succeeded": 0, "failed": 0}
 
 
 @pytest.mark.parametrize("key", ["no_such_key", ["id", "no_such_key"]], ids=["single", "composite"])
