@@ -11,17 +11,21 @@
 namespace nightshift::exec {
 namespace {
 
-// A model whose call takes 1 ms + 1 us per row on a simulated clock:
-// throughput keeps growing with the batch size but by less each time.
+// A model on a simulated clock whose call on n rows takes Seconds(n): by
+// default 1 ms + 1 us per row, so throughput keeps growing with the batch
+// size but by less each time. Records the largest batch it was given.
 class TimedInstance : public ModelInstance {
  public:
   double clock = 0;
+  int64_t largest_call = 0;
   std::function<double()> Now() {
     return [this] { return clock; };
   }
+  virtual double Seconds(int64_t n) { return 1e-3 + 1e-6 * static_cast<double>(n); }
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
     int64_t n = inputs[0].shape()[0];
-    clock += 1e-3 + 1e-6 * static_cast<double>(n);
+    largest_call = std::max(largest_call, n);
+    clock += Seconds(n);
     outputs->resize(1);
     (*outputs)[0] = Tensor::Allocate(DType::kFloat32, {n, 1});
     return Status::Ok();
@@ -93,10 +97,8 @@ TEST_F(BatchSizerTest, StaysWithinTheMemoryBudget) {
 class DeviceInstance : public TimedInstance {
  public:
   int64_t taken = 0;
-  int64_t largest_call = 0;
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
     int64_t n = inputs[0].shape()[0];
-    largest_call = std::max(largest_call, n);
     if (n * kPerRow > kFree) return Status(Code::kOutOfMemory, "CUDA out of memory");
     taken = std::max(taken, n * kPerRow);
     return TimedInstance::Execute(inputs, outputs);
@@ -142,14 +144,10 @@ TEST_F(BatchSizerTest, StaysWithinFreeDeviceMemoryForEveryInstance) {
 class PlateauInstance : public TimedInstance {
  public:
   int calls = 0;
-  Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
-    int64_t n = inputs[0].shape()[0];
+  double Seconds(int64_t n) override {
     double rate = n == 64 ? 1.00e4 : n == 128 ? 1.03e4 : n == 256 ? 1.035e4 : 0.80e4;
     double seconds = static_cast<double>(n) / rate;
-    clock += ++calls % 3 == 0 ? 10 * seconds : seconds;
-    outputs->resize(1);
-    (*outputs)[0] = Tensor::Allocate(DType::kFloat32, {n, 1});
-    return Status::Ok();
+    return ++calls % 3 == 0 ? 10 * seconds : seconds;
   }
 };
 
@@ -168,15 +166,7 @@ TEST_F(BatchSizerTest, ResolvesAPlateauByTimingItAgain) {
 // ever larger batches for seconds.
 class SlowInstance : public TimedInstance {
  public:
-  int64_t largest_call = 0;
-  Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
-    int64_t n = inputs[0].shape()[0];
-    largest_call = std::max(largest_call, n);
-    clock += 1e-3 * static_cast<double>(n);
-    outputs->resize(1);
-    (*outputs)[0] = Tensor::Allocate(DType::kFloat32, {n, 1});
-    return Status::Ok();
-  }
+  double Seconds(int64_t n) override { return 1e-3 * static_cast<double>(n); }
 };
 
 TEST_F(BatchSizerTest, StopsGrowingOnceACallIsLong) {

@@ -167,6 +167,23 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
   EXPECT_EQ(names, (std::vector<std::string>{"_failed", "part-000000.parquet"}));
 }
 
+// Reads int64 list column "t" (carrying "id"), bucketed by its length.
+ReadLayout BucketedListLayout(int64_t batch_rows, int64_t max_tokens) {
+  ReadLayout layout;
+  InputPacking p;
+  p.columns = {"t"};
+  p.dtype = DType::kInt64;
+  p.column_widths = {-1};
+  p.column_is_list = {true};
+  p.row_shape = {-1};
+  layout.inputs = {p};
+  layout.carried = {"id"};
+  layout.batch_rows = batch_rows;
+  layout.sort_by_length = "t";
+  layout.max_tokens = max_tokens;
+  return layout;
+}
+
 TEST_F(IoTest, BucketingSortsByLengthAndCapsPaddedTokens) {
   std::string path = JoinPath(dir_, "l.parquet");
   // Lengths cycle 1..9 over 300 rows.
@@ -180,19 +197,8 @@ TEST_F(IoTest, BucketingSortsByLengthAndCapsPaddedTokens) {
   InputSpec spec;
   spec.path = path;
   auto src = OpenSource(spec, 1).value();
-  ReadLayout layout;
-  InputPacking p;
-  p.columns = {"t"};
-  p.dtype = DType::kInt64;
-  p.column_widths = {-1};
-  p.column_is_list = {true};
-  p.row_shape = {-1};
-  p.pad_value = -7;
-  layout.inputs = {p};
-  layout.carried = {"id"};
-  layout.batch_rows = 64;
-  layout.sort_by_length = "t";
-  layout.max_tokens = 100;
+  ReadLayout layout = BucketedListLayout(64, 100);
+  layout.inputs[0].pad_value = -7;
   int64_t rows = 0, last_width = 0;
   bool saw_last = false;
   Status s = src->Read(
@@ -235,18 +241,7 @@ TEST_F(IoTest, BucketingCutsWhereLengthsSpreadOnceABatchIsWorthIt) {
     InputSpec spec;
     spec.path = path;
     auto src = OpenSource(spec, 1).value();
-    ReadLayout layout;
-    InputPacking p;
-    p.columns = {"t"};
-    p.dtype = DType::kInt64;
-    p.column_widths = {-1};
-    p.column_is_list = {true};
-    p.row_shape = {-1};
-    layout.inputs = {p};
-    layout.carried = {"id"};
-    layout.batch_rows = 10000;
-    layout.sort_by_length = "t";
-    layout.max_tokens = 20000;
+    ReadLayout layout = BucketedListLayout(10000, 20000);
     std::vector<std::pair<int64_t, int64_t>> batches;  // (rows, width)
     Status s = src->Read(
         layout, std::vector<ShardTask>{{0, 0, 0, 0, rows, 1}},
