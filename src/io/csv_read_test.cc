@@ -11,22 +11,15 @@
 #include <map>
 
 #include "io/duck.h"
+#include "io/duck_test_fixture.h"
 #include "nightshift/env.h"
 #include "nightshift/source.h"
 
 namespace nightshift::io {
 namespace {
 
-class CsvReadTest : public ::testing::Test {
+class CsvReadTest : public DuckTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ns_csv_read_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    db_ = DuckDatabase::OpenInMemory(1).value();
-    conn_ = DuckConnection::Open(db_).value();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string Write(const std::string& name, const std::string& text) {
     std::string path = JoinPath(dir_, name);
     EXPECT_TRUE(Env::Default()->WriteFile(path, text).ok());
@@ -80,10 +73,6 @@ class CsvReadTest : public ::testing::Test {
     spec.path = path;
     return OpenSource(spec, 1).value();
   }
-
-  std::string dir_;
-  std::shared_ptr<DuckDatabase> db_;
-  std::unique_ptr<DuckConnection> conn_;
 };
 
 TEST_F(CsvReadTest, CountsRowsAsDuckDbDoes) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "io/duck.h"
+#include "io/duck_test_fixture.h"
 #include "io/duckdb_carried.h"
 #include "nightshift/env.h"
 #include "nightshift/sink.h"
@@ -16,13 +17,10 @@ namespace {
 
 constexpr int64_t kRows = 5000;
 
-class FileSinkTest : public ::testing::Test {
+class FileSinkTest : public DuckTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_sink_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    db_ = DuckDatabase::OpenInMemory(1).value();
-    conn_ = DuckConnection::Open(db_).value();
+    DuckTest::SetUp();
     auto r = conn_
                  ->Stream("SELECT range AS id, 'k' || range AS s FROM range(" +
                           std::to_string(kRows) + ")")
@@ -30,12 +28,6 @@ class FileSinkTest : public ::testing::Test {
     for (auto c = r.Next(); c.has_value() && *c; c = r.Next()) {
       chunks_.push_back(std::make_shared<DuckChunk>(std::move(*c)));
     }
-  }
-  void TearDown() override {
-    conn_.reset();
-    db_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
   }
   // The row with id `id`: its chunk and row in it.
   std::pair<std::shared_ptr<DuckChunk>, idx_t> Locate(int64_t id) {
@@ -46,9 +38,6 @@ class FileSinkTest : public ::testing::Test {
     }
     return {nullptr, 0};
   }
-  std::string dir_;
-  std::shared_ptr<DuckDatabase> db_;
-  std::unique_ptr<DuckConnection> conn_;
   std::vector<std::shared_ptr<DuckChunk>> chunks_;
 };
 

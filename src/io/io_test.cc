@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "io/duck.h"
+#include "io/duck_test_fixture.h"
 #include "io/input_listing.h"
 #include "nightshift/env.h"
 #include "nightshift/sink.h"
@@ -12,14 +13,8 @@
 namespace nightshift::io {
 namespace {
 
-class IoTest : public ::testing::Test {
+class IoTest : public DuckTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ns_io_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    db_ = DuckDatabase::OpenInMemory(1).value();
-    conn_ = DuckConnection::Open(db_).value();
-  }
   void Make(const std::string& name, const std::string& format, int64_t rows) {
     std::string path = JoinPath(dir_, name);
     ASSERT_TRUE(
@@ -64,9 +59,6 @@ class IoTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }
-  std::string dir_;
-  std::shared_ptr<DuckDatabase> db_;
-  std::unique_ptr<DuckConnection> conn_;
 };
 
 TEST_F(IoTest, ParquetShardsAreReadByRowRangeInBatches) {
