@@ -587,6 +587,11 @@ Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_thr
   }
   NS_ASSIGN_OR_RETURN(auto db, DuckDatabase::OpenInMemory(duckdb_threads));
   NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db));
+  // Each shard of a Parquet file is its own query: keep the parsed footer (one
+  // entry per file, dropped when the file changes) rather than parsing every
+  // row group's metadata again per shard, a cost that grew with the file.
+  // Only a speed-up: a DuckDB without the setting reads as before.
+  (void)conn->Exec("SET parquet_metadata_cache = true");
   return std::unique_ptr<Source>(
       new DuckSource(spec, std::move(files), std::move(db), std::move(conn)));
 }
