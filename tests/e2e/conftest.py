@@ -346,6 +346,28 @@ def read_success(outdir):
     return json.loads((Path(outdir) / "_SUCCESS").read_text())
 
 
+def read_dead_letters(dl_dir):
+    """Every dead letter under dl_dir (a run's `_failed` folder), in file order:
+    (part file name, the parsed JSON object)."""
+    out = []
+    for p in sorted(Path(dl_dir).glob("part-*.jsonl")):
+        with open(p, encoding="utf-8") as f:
+            out += [(p.name, json.loads(line)) for line in f if line.strip()]
+    return out
+
+
+def single_key(k, column=None):
+    """The value of a one-column key as a dead letter or the ledger writes it:
+    a scalar, a one-element list or a one-entry object (named `column` when given)."""
+    if isinstance(k, dict):
+        assert len(k) == 1 and (column is None or list(k) == [column]), k
+        return next(iter(k.values()))
+    if isinstance(k, list):
+        assert len(k) == 1, k
+        return k[0]
+    return k
+
+
 def check_output(case, outdir, fmt, positions, keep=("id", "name"), job=None, cwd=None, expect_failed=0):
     """Checks a completed output directory against the case's reference.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import (EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, assert_not_crashed, check_output,
-                      part_files, run, sql, status_json)
+                      part_files, read_dead_letters, run, single_key, sql, status_json)
 
 
 def setp(*path_and_value):
@@ -214,27 +214,6 @@ def test_validate_accepts_good_job(small_case):
 NULLS = [(7, "f2"), (123, "f0"), (124, "f4"), (250, "f1")]
 
 
-def dead_letters(dl_dir):
-    lines = []
-    for p in sorted(Path(dl_dir).glob("part-*.jsonl")):
-        with open(p, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    lines.append((p.name, json.loads(line)))
-    return lines
-
-
-def key_value(k):
-    """The key of a dead letter: a scalar, a one-element list or {"id": v}."""
-    if isinstance(k, dict):
-        assert list(k) == ["id"], k
-        return k["id"]
-    if isinstance(k, list):
-        assert len(k) == 1, k
-        return k[0]
-    return k
-
-
 @pytest.mark.parametrize("in_fmt", ["parquet", "csv"])
 def test_null_feature_becomes_dead_letter(case_factory, in_fmt):
     case = case_factory(n=300, seed=32, null_at=NULLS)
@@ -248,13 +227,13 @@ def test_null_feature_becomes_dead_letter(case_factory, in_fmt):
     good = [i for i in range(case.n) if i not in bad]
     outdir = case.root / "out"
     check_output(case, outdir, "jsonl", good, job=job_path, expect_failed=len(bad))
-    letters = dead_letters(outdir / "_failed")
+    letters = read_dead_letters(outdir / "_failed")
     assert len(letters) == len(bad), letters
     cols = dict(NULLS)
     for fname, d in letters:
         for field in ("key", "shard", "error", "attempts"):
             assert field in d, f"dead letter without {field!r}: {d}"
-        k = key_value(d["key"])
+        k = single_key(d["key"], "id")
         assert k in case.pos, d
         i = case.pos[k]
         assert i in bad, f"dead letter for a good row {i}: {d}"
@@ -281,8 +260,8 @@ def test_nan_feature_becomes_dead_letter(case_factory):
     assert rc == EXIT_OK, f"exit {rc}\n{err}"
     good = [i for i in range(case.n) if i not in (5, 77)]
     check_output(case, case.root / "out", "parquet", good, job=job_path, expect_failed=2)
-    letters = dead_letters(case.root / "out" / "_failed")
-    assert sorted(case.pos[key_value(d["key"])] for _, d in letters) == [5, 77], letters
+    letters = read_dead_letters(case.root / "out" / "_failed")
+    assert sorted(case.pos[single_key(d["key"], "id")] for _, d in letters) == [5, 77], letters
 
 
 def test_null_feature_fails_run_with_default_limit(case_factory):

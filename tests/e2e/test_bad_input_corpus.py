@@ -50,7 +50,7 @@ import pytest
 
 import conftest
 from conftest import (EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, Case, Mlp, TOL, check_output, part_files,
-                      read_parts, read_success, sql, write_job)
+                      read_dead_letters, read_parts, read_success, single_key, sql, write_job)
 
 TIMEOUT = 60
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
@@ -171,27 +171,15 @@ def expect_start_or_run_failure(job_path, needles):
 
 
 def dead_letters(out_dir):
+    """The run's dead letters, each checked to carry its key, shard, a readable error and attempts."""
     letters = []
-    for p in sorted((Path(out_dir) / "_failed").glob("part-*.jsonl")):
-        with open(p, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    d = json.loads(line)
-                    for field in ("key", "shard", "error", "attempts"):
-                        assert field in d, f"{p.name}: dead letter without {field!r}: {d}"
-                    assert isinstance(d["error"], str) and d["error"].strip(), d
-                    letters.append(d)
+    for name, d in read_dead_letters(Path(out_dir) / "_failed"):
+        for field in ("key", "shard", "error", "attempts"):
+            assert field in d, f"{name}: dead letter without {field!r}: {d}"
+        assert isinstance(d["error"], str) and d["error"].strip(), d
+        letters.append(d)
     return letters
 
-
-def key_of(k):
-    if isinstance(k, dict):
-        assert len(k) == 1, k
-        return next(iter(k.values()))
-    if isinstance(k, list):
-        assert len(k) == 1, k
-        return k[0]
-    return k
 
 
 def expect_dead_letters(job_path, n_input, bad, key_col="id"):
@@ -209,7 +197,7 @@ def expect_dead_letters(job_path, n_input, bad, key_col="id"):
         f"silent row loss: {len(rows)} output rows + {len(letters)} dead letters != {n_input} input rows")
     got = {}
     for d in letters:
-        k = key_of(d["key"])
+        k = single_key(d["key"])
         assert k not in got, f"key {k} dead-lettered twice"
         got[k] = d
     assert set(got) == set(bad), f"dead-lettered keys {sorted(got)}, want {sorted(bad)}"
@@ -221,7 +209,7 @@ def expect_dead_letters(job_path, n_input, bad, key_col="id"):
     assert succ["counts"] == {"total": n_input, "succeeded": len(rows), "failed": len(letters)}, succ["counts"]
     rc, sout, serr = ns("status", job_path, "--failed", "--json", "--limit", "-1")
     assert rc == EXIT_OK, serr
-    listed = {key_of(it["key"]): it["error"] for it in json.loads(sout)["failed_items"]}
+    listed = {single_key(it["key"]): it["error"] for it in json.loads(sout)["failed_items"]}
     assert listed.keys() == got.keys(), ("status --failed vs dead letter files", sorted(listed), sorted(got))
     return rows, letters
 
@@ -473,7 +461,7 @@ def test_jsonl_single_100mb_line(w, base):
         rows = [r for rs in read_parts(w.out, "parquet").values() for r in rs]
         letters = dead_letters(w.out)
         assert len(rows) + len(letters) == N + 1, (len(rows), len(letters))
-        assert [key_of(d["key"]) for d in letters] == [4242] or (not letters and len(rows) == N + 1), letters
+        assert [single_key(d["key"]) for d in letters] == [4242] or (not letters and len(rows) == N + 1), letters
     else:
         assert rc in (EXIT_CANNOT_START, EXIT_FAILED), (rc, err[-3000:])
         assert_names(err, ["huge.jsonl"])
@@ -826,7 +814,7 @@ def test_list_column_wrong_length(w):
         elif i in (11, 12):
             bad[i] = "v"
     rows, letters = expect_dead_letters(job_path, 200, bad)
-    by_key = {key_of(d["key"]): d["error"] for d in letters}
+    by_key = {single_key(d["key"]): d["error"] for d in letters}
     assert re.search(r"\b2\b", by_key[5]) and re.search(r"\b3\b", by_key[5]), by_key[5]
     assert re.search(r"\b4\b", by_key[7]), by_key[7]
     assert re.search(r"(?i)null", by_key[11]) and re.search(r"(?i)null", by_key[12]), (by_key[11], by_key[12])

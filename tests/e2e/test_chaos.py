@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 import conftest
-from conftest import (EXIT_OK, Case, assert_no_tmp_files, check_output, part_files, read_success, run,
-                      status_json, write_job)
+from conftest import (EXIT_OK, Case, assert_no_tmp_files, check_output, part_files, read_dead_letters,
+                      read_success, run, single_key, status_json, write_job)
 
 ROWS = int(os.environ.get("CHAOS_ROWS", "200000"))
 KILLS = int(os.environ.get("CHAOS_KILLS", "30"))
@@ -78,24 +78,6 @@ def _wait_for_publish(p, outdir, before, timeout=60):
             return True
         time.sleep(0.002)
     return False
-
-
-def _dead_letters(dl_dir):
-    out = []
-    for p in sorted(Path(dl_dir).glob("part-*.jsonl")):
-        with open(p, encoding="utf-8") as f:
-            out += [(p.name, json.loads(line)) for line in f if line.strip()]
-    return out
-
-
-def _key(k):
-    if isinstance(k, dict):
-        assert list(k) == ["id"], k
-        return k["id"]
-    if isinstance(k, list):
-        assert len(k) == 1, k
-        return k[0]
-    return k
 
 
 class Chaos:
@@ -137,12 +119,12 @@ class Chaos:
         check_output(case, outdir, "parquet", self.good, job=job, expect_failed=len(self.bad))
         assert_no_tmp_files(job.parent)
         # Dead letters: every poison row exactly once, no good row, a readable reason.
-        letters = _dead_letters(outdir / "_failed")
+        letters = read_dead_letters(outdir / "_failed")
         seen = {}
         for fname, d in letters:
             for field in ("key", "shard", "error", "attempts"):
                 assert field in d, f"dead letter without {field!r}: {d}"
-            k = _key(d["key"])
+            k = single_key(d["key"], "id")
             assert k in case.pos, f"dead letter for a key that is not an input key: {d}"
             assert k not in seen, f"key {k} dead-lettered twice: in {seen[k]} and {fname}"
             seen[k] = fname
@@ -169,7 +151,7 @@ class Chaos:
         rc, out, err = run("status", job, "--failed", "--json", "--limit", "-1")
         assert rc == EXIT_OK, (rc, err)
         items = json.loads(out)["failed_items"]
-        ledger_keys = [_key(it["key"]) for it in items]
+        ledger_keys = [single_key(it["key"], "id") for it in items]
         assert len(ledger_keys) == len(set(ledger_keys)), "status --failed lists a key twice"
         assert set(ledger_keys) == bad_keys, (f"status --failed: {len(set(ledger_keys) - bad_keys)} extra, "
                                               f"{len(bad_keys - set(ledger_keys))} missing keys")
