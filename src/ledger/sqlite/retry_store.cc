@@ -4,6 +4,24 @@
 
 namespace nightshift::sqlite {
 
+Status InsertItemFailures(Connection* conn, const std::string& run_id, int64_t shard_id,
+                          const std::vector<ItemFailure>& failures) {
+  for (const ItemFailure& f : failures) {
+    NS_ASSIGN_OR_RETURN(
+        Statement insert,
+        conn->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", "
+                      "key_json, error, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    insert.Bind(1, run_id)
+        .Bind(2, shard_id)
+        .Bind(3, f.row)
+        .Bind(4, f.key_json)
+        .Bind(5, f.error)
+        .Bind(6, int64_t{f.attempts});
+    NS_RETURN_IF_ERROR(insert.Run());
+  }
+  return Status::Ok();
+}
+
 Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
                        int64_t rows_written, const std::string& output_file,
                        const std::string& dead_letter_file,
@@ -60,19 +78,7 @@ Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shar
     del.Bind(1, run_id).Bind(2, shard_id);
     NS_RETURN_IF_ERROR(del.Run());
   }
-  for (const ItemFailure& f : remaining) {
-    NS_ASSIGN_OR_RETURN(
-        Statement insert,
-        conn->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", "
-                      "key_json, error, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-    insert.Bind(1, run_id)
-        .Bind(2, shard_id)
-        .Bind(3, f.row)
-        .Bind(4, f.key_json)
-        .Bind(5, f.error)
-        .Bind(6, int64_t{f.attempts});
-    NS_RETURN_IF_ERROR(insert.Run());
-  }
+  NS_RETURN_IF_ERROR(InsertItemFailures(conn, run_id, shard_id, remaining));
   NS_ASSIGN_OR_RETURN(Statement update,
                       conn->Prepare("UPDATE shards SET rows_written = rows_written + ?3, "
                                     "rows_failed = ?4, dead_letter_file = ?5 "

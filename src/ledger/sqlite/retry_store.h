@@ -13,6 +13,11 @@
 
 namespace nightshift::sqlite {
 
+// Records `failures` as the item_failures rows of shard `shard_id` (CommitShard
+// and CommitRetryPart both end with them).
+Status InsertItemFailures(Connection* conn, const std::string& run_id, int64_t shard_id,
+                          const std::vector<ItemFailure>& failures);
+
 Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
                        int64_t rows_written, const std::string& output_file,
                        const std::string& dead_letter_file,

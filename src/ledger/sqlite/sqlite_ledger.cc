@@ -327,19 +327,7 @@ class SqliteLedger final : public Ledger {
           .Bind(8, NowMs());
       NS_RETURN_IF_ERROR(update.Run());
     }
-    for (const ItemFailure& f : failures) {
-      NS_ASSIGN_OR_RETURN(Statement insert,
-                          conn_->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", "
-                                         "key_json, error, attempts) "
-                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-      insert.Bind(1, run_id)
-          .Bind(2, shard_id)
-          .Bind(3, f.row)
-          .Bind(4, f.key_json)
-          .Bind(5, f.error)
-          .Bind(6, int64_t{f.attempts});
-      NS_RETURN_IF_ERROR(insert.Run());
-    }
+    NS_RETURN_IF_ERROR(sqlite::InsertItemFailures(conn_.get(), run_id, shard_id, failures));
     return txn.Commit();
   }
 
