@@ -318,3 +318,22 @@ def test_run_writes_nothing_outside_its_output_and_ledger(case_factory, tmp_path
     assert rc == EXIT_OK, err
     check_output(case, case.root / "out", "parquet", range(case.n), job=job)
     assert not any(home.rglob("*")), f"the run wrote under $HOME: {sorted(home.rglob('*'))}"
+
+
+def test_run_reports_where_its_time_went(case_factory):
+    """`run` says how busy the model, reader and writer were: a line on stderr,
+    and `invocation.stages` with --json (busy fractions within 0..1)."""
+    case = case_factory(n=400, seed=13)
+    job = case.write_job(case.job(case.make_input("parquet"), shard_rows=100))
+    rc, out, err = run("run", job, "--json", "--set", "model.instances=2", "--set", "batch.size=16")
+    assert rc == EXIT_OK, err
+    inv = json.loads(out)["invocation"]
+    assert inv["rows_processed"] == 400, inv
+    st = inv["stages"]
+    assert st["workers"] == 2, st
+    assert st["wall_s"] > 0, st
+    assert 0 < st["model_busy"] <= 1, st
+    assert abs(st["model_busy"] - st["model_s"] / (st["wall_s"] * 2)) < 1e-9, st
+    for stage in ("read_s", "write_s"):
+        assert 0 < st[stage] <= st["wall_s"], st
+    assert "stages: model busy" in err and "reader busy" in err and "writer busy" in err, err
