@@ -37,19 +37,6 @@ class CsvReadTest : public DuckTest {
     }
     return Write(name, text);
   }
-  static ReadLayout Layout() {
-    ReadLayout l;
-    InputPacking p;
-    p.columns = {"a", "b"};
-    p.dtype = DType::kFloat32;
-    p.column_widths = {1, 1};
-    p.column_is_list = {false, false};
-    p.row_shape = {2};
-    l.inputs.push_back(p);
-    l.carried = {"id"};
-    l.batch_rows = 4096;
-    return l;
-  }
   struct Rows {
     std::vector<float> a;         // per file row read (NaN stands in for a row error)
     std::vector<int64_t> errors;  // file rows with a row error
@@ -58,7 +45,7 @@ class CsvReadTest : public DuckTest {
   static Rows ReadA(Source* src, std::vector<ShardTask> shards) {
     Rows out;
     out.status = src->Read(
-        Layout(), shards, [] { return std::make_unique<RowBatch>(); },
+        FloatAbLayout({"id"}, 4096), shards, [] { return std::make_unique<RowBatch>(); },
         [&](std::unique_ptr<RowBatch> b) {
           for (int64_t r = 0; r < b->num_rows; ++r) {
             if (b->RowFailed(r)) out.errors.push_back(b->first_row + r);

@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/duck.h"
+#include "nightshift/source.h"
 
 namespace nightshift::io {
 
@@ -29,6 +31,22 @@ class DuckTest : public ::testing::Test {
     db_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Reads float32 features a and b (one input [batch, 2]) and carries
+  // `carried`, in batches of `batch_rows`.
+  static ReadLayout FloatAbLayout(std::vector<std::string> carried, int64_t batch_rows) {
+    ReadLayout l;
+    InputPacking p;
+    p.columns = {"a", "b"};
+    p.dtype = DType::kFloat32;
+    p.column_widths = {1, 1};
+    p.column_is_list = {false, false};
+    p.row_shape = {2};
+    l.inputs.push_back(p);
+    l.carried = std::move(carried);
+    l.batch_rows = batch_rows;
+    return l;
   }
 
   std::string dir_;

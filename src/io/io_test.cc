@@ -25,19 +25,7 @@ class IoTest : public DuckTest {
                    (format == "parquet" ? ", ROW_GROUP_SIZE 1000" : "") + ")")
             .ok());
   }
-  ReadLayout Layout(int64_t batch_rows) {
-    ReadLayout l;
-    InputPacking p;
-    p.columns = {"a", "b"};
-    p.dtype = DType::kFloat32;
-    p.column_widths = {1, 1};
-    p.column_is_list = {false, false};
-    p.row_shape = {2};
-    l.inputs.push_back(p);
-    l.carried = {"id", "s"};
-    l.batch_rows = batch_rows;
-    return l;
-  }
+  static ReadLayout Layout(int64_t batch_rows) { return FloatAbLayout({"id", "s"}, batch_rows); }
   // Reads `shards` and returns (first_row, num_rows, last) per batch and the sum of column a.
   std::vector<std::tuple<int64_t, int64_t, bool>> ReadAll(Source* src, const ReadLayout& layout,
                                                           std::vector<ShardTask> shards,
