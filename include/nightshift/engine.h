@@ -81,7 +81,7 @@ struct StatusReport {
 Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
                                   bool with_failures = false, int64_t failure_limit = -1);
 
-// One JSON object as shared/docs/job-spec.md defines for `status --json`;
+// One JSON object as docs/cli.md defines for `status --json`;
 // with failures listed, a "failed_items" array too.
 std::string StatusJson(const StatusReport& report);
 

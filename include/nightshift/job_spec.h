@@ -1,4 +1,4 @@
-// JobSpec: the typed form of a job file (shared/docs/job-spec.md).
+// JobSpec: the typed form of a job file (docs/job-file.md).
 //
 // A job file is parsed and validated once, by ParseJobFile(); the engine only
 // ever sees this struct, never YAML. All relative paths are already resolved

@@ -11,7 +11,7 @@
 namespace nightshift::spec {
 namespace {
 
-// The example of shared/docs/job-spec.md, verbatim.
+// The example job of the contract (docs/job-file.md), verbatim.
 const std::string kSpecExample = R"(name: churn-nightly                  # required; [A-Za-z0-9_.-]+
 input:
   path: data/customers/*.parquet     # a file, a glob or a directory (relative to the job file's folder)
