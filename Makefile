@@ -5,7 +5,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: deps build demo test sanitize bench format clean
+.PHONY: deps build demo test sanitize bench format clean install package
 
 deps:
 	@bash scripts/bootstrap.sh
@@ -19,6 +19,16 @@ demo: build
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j2 --timeout 900
+
+# Installs the binary, its backend modules, ONNX Runtime and DuckDB under PREFIX
+# (bin/, lib/nightshift/; relocatable).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Debian packages in $(BUILD)/: nightshift_<version>_amd64.deb (+ one per backend module).
+package: build
+	@cd $(BUILD) && cpack -G DEB >/dev/null && ls -1 $(CURDIR)/$(BUILD)/*.deb
 
 # ASan + UBSan build of everything, tests included.
 sanitize:

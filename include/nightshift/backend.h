@@ -91,6 +91,8 @@ class Backend {
   // Loads the model at config.path. NotFound when the file is missing,
   // ModelError when it cannot be parsed, with the path and the runtime's reason.
   virtual Result<std::unique_ptr<Model>> LoadModel(const ModelConfig& config) = 0;
+  // The runtime and its version, for `nightshift --version` ("ONNX Runtime 1.30.0").
+  virtual std::string Version() const = 0;
 };
 
 using BackendFactory = std::function<Result<std::unique_ptr<Backend>>()>;

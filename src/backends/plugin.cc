@@ -23,9 +23,16 @@ std::string ExecutableDir() {
 }  // namespace
 
 std::string BackendPluginPath(const std::string& name) {
+  const std::string file = "/libnightshift_" + name + ".so";
   const char* dir = std::getenv("NIGHTSHIFT_BACKEND_DIR");
-  std::string base = dir != nullptr && *dir != '\0' ? dir : ExecutableDir();
-  return base + "/libnightshift_" + name + ".so";
+  if (dir != nullptr && *dir != '\0') return dir + file;
+  // Next to the binary in a build tree; lib/nightshift/ beside bin/ when installed.
+  const std::string exe_dir = ExecutableDir();
+  const std::string installed = exe_dir + "/../lib/nightshift" + file;
+  if (access((exe_dir + file).c_str(), F_OK) != 0 && access(installed.c_str(), F_OK) == 0) {
+    return installed;
+  }
+  return exe_dir + file;
 }
 
 Result<std::unique_ptr<Backend>> LoadBackendPlugin(const std::string& name) {

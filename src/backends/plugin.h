@@ -6,7 +6,8 @@
 //
 // A module for backend NAME is the file `libnightshift_NAME.so`, looked up in
 // $NIGHTSHIFT_BACKEND_DIR when set, else in the directory of the running
-// executable (where the build puts it, next to `nightshift`).
+// executable (where the build puts it, next to `nightshift`), else in
+// ../lib/nightshift from there (where `cmake --install` and the package put it).
 #pragma once
 
 #include <memory>

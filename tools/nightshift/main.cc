@@ -18,6 +18,7 @@
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
+#include "version.h"
 
 namespace {
 
@@ -190,7 +191,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once "
       "output"};
-  app.set_version_flag("--version", std::string("nightshift ") + NIGHTSHIFT_VERSION);
+  app.set_version_flag("--version", [] { return nightshift::cli::VersionText(); });
   app.require_subcommand(1);
 
   std::string job_path, run_id, sql;

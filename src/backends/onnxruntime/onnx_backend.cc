@@ -216,6 +216,10 @@ class OnnxBackend final : public Backend {
  public:
   explicit OnnxBackend(std::shared_ptr<Ort::Env> env) : env_(std::move(env)) {}
 
+  std::string Version() const override {
+    return std::string("ONNX Runtime ") + OrtGetApiBase()->GetVersionString();
+  }
+
   Result<std::unique_ptr<Model>> LoadModel(const ModelConfig& config) override {
     NS_RETURN_IF_ERROR(CheckDevice(config.device));
     if (config.threads < 0) {

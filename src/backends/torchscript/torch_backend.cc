@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cctype>
@@ -262,6 +263,11 @@ class TorchModel final : public Model {
 
 class TorchBackend final : public Backend {
  public:
+  std::string Version() const override {
+    return fmt::format("libtorch {} ({})", TORCH_VERSION,
+                       torch::cuda::is_available() ? "CUDA available" : "CPU");
+  }
+
   Result<std::unique_ptr<Model>> LoadModel(const ModelConfig& config) override {
     if (config.threads < 0) {
       return Error(

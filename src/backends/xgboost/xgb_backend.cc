@@ -258,6 +258,12 @@ class XgbModel final : public Model {
 
 class XgbBackend final : public Backend {
  public:
+  std::string Version() const override {
+    int major = 0, minor = 0, patch = 0;
+    XGBoostVersion(&major, &minor, &patch);
+    return fmt::format("XGBoost {}.{}.{}", major, minor, patch);
+  }
+
   Result<std::unique_ptr<Model>> LoadModel(const ModelConfig& config) override {
     NS_RETURN_IF_ERROR(CheckDevice(config.device));
     if (config.threads < 0) {
