@@ -9,6 +9,29 @@
 
 namespace nightshift::sched {
 
+namespace {
+
+// Howard Hinnant's date 3.0.1, reading the OS zoneinfo, ignores the rule in a
+// TZif file's footer that carries daylight saving past the file's last listed
+// transition (2037): later times would keep the last offset (New York on EST
+// all summer). Between 1901 and 2099 the calendar repeats every 28 years
+// (10227 days: same weekdays, same leap years) and DST rules go by weekday,
+// so a time after 2037 is looked up 28·k years earlier, as the footer would.
+constexpr int kLastListedYear = 2037;
+constexpr date::days kCalendarCycle{10227};
+
+date::days CycleShift(date::year year) {
+  const int y = static_cast<int>(year);
+  if (y <= kLastListedYear || y > 2099) return date::days{0};
+  return kCalendarCycle * ((y - kLastListedYear + 27) / 28);
+}
+
+date::year YearOf(date::local_seconds t) {
+  return date::year_month_day{date::floor<date::days>(t)}.year();
+}
+
+}  // namespace
+
 Result<const date::time_zone*> FindZone(std::string_view name) {
   if (name.empty()) return Error(Code::kInvalidJob, "the time zone name is empty");
   try {
@@ -29,11 +52,12 @@ Result<Schedule> Schedule::Make(std::string_view cron, std::string_view zone) {
 
 Fire Schedule::Place(LocalMinutes nominal) const {
   const date::local_seconds local{nominal};
-  const date::local_info info = zone_->get_info(local);
+  const date::days shift = CycleShift(YearOf(local));
+  const date::local_info info = zone_->get_info(local - shift);
   Fire fire{SysSeconds{}, nominal, info.first.offset};
   if (info.result == date::local_info::nonexistent) {
     // In the gap: the first instant after it, when the new offset begins.
-    fire.at = info.second.begin;
+    fire.at = info.second.begin + shift;
     fire.offset = info.second.offset;
   } else {
     // Unique, or ambiguous (fall back): `first` is the earlier occurrence.
@@ -47,8 +71,9 @@ Result<Fire> Schedule::NextAfter(SysSeconds after) const {
   // end, repeated times to their first pass), so the first match whose
   // instant is after `after` is the answer. Nominal times before the local
   // time of `after` all fire at or before it.
-  LocalMinutes from =
-      date::floor<std::chrono::minutes>(zone_->to_local(date::floor<std::chrono::seconds>(after)));
+  const SysSeconds start = date::floor<std::chrono::seconds>(after);
+  const date::days shift = CycleShift(YearOf(date::local_seconds{start.time_since_epoch()}));
+  LocalMinutes from = date::floor<std::chrono::minutes>(zone_->to_local(start - shift) + shift);
   while (true) {
     std::optional<LocalMinutes> match = cron_.NextMatch(from);
     if (!match) {

@@ -112,6 +112,20 @@ TEST(Schedule, KathmanduOddOffsetAndItsFifteenMinuteGap) {
                "1986-01-02T00:05:00+05:45 job-19860102T0005"}));
 }
 
+TEST(Schedule, DaylightSavingContinuesAfter2037) {
+  // The zoneinfo files list transitions up to 2037; the rules go on.
+  EXPECT_EQ(Fires("30 2 * * *", "America/New_York", "2039-07-01T00:00:00Z", 1),
+            (V{"2039-07-01T02:30:00-04:00 job-20390701T0230"}));
+  EXPECT_EQ(Fires("0 2 * * *", "America/New_York", "2045-03-11T12:00:00Z", 2),
+            (V{"2045-03-12T03:00:00-04:00 job-20450312T0200",
+               "2045-03-13T02:00:00-04:00 job-20450313T0200"}));
+  EXPECT_EQ(Fires("30 2 * * *", "Europe/Berlin", "2050-10-29T12:00:00Z", 2),
+            (V{"2050-10-30T02:30:00+02:00 job-20501030T0230",
+               "2050-10-31T02:30:00+01:00 job-20501031T0230"}));
+  EXPECT_EQ(Fires("0 12 * * *", "Australia/Lord_Howe", "2040-01-10T00:00:00Z", 1),
+            (V{"2040-01-10T12:00:00+11:00 job-20400110T1200"}));
+}
+
 TEST(Schedule, UnknownZoneAndBadCron) {
   Result<Schedule> s = Schedule::Make("0 2 * * *", "Europe/Atlantis");
   ASSERT_FALSE(s.has_value());
