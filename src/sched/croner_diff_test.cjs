@@ -36,7 +36,7 @@ if (!fs.existsSync(cronerPath)) {
   console.error(`croner not found at ${cronerPath}: run scripts/bootstrap.sh (it fetches croner into third_party/croner)`);
   process.exit(1);
 }
-const { Cron } = require(cronerPath);
+const { Cron } = require(require('path').resolve(cronerPath));
 
 const CASES = Number(process.env.CRONER_DIFF_CASES || 4000);
 const FIRES = 6;
