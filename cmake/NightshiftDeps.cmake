@@ -31,6 +31,8 @@ find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
+# Time zones for schedules (Debian: libhowardhinnant-date-dev, libdate-tz3, tzdata).
+find_package(date REQUIRED)
 if(NIGHTSHIFT_WITH_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -12,6 +12,7 @@ mkdir -p "$tp" "$cache"
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhowardhinnant-date-dev libdate-tz3 tzdata
   libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
@@ -72,4 +73,14 @@ if [ ! -f "$DUCK_STAMP" ]; then
   cp "$tmp/package/libduckdb.so" "$tp/duckdb/lib/"
   cp "$tmp/package/src/duckdb/src/include/duckdb.h" "$tp/duckdb/include/"
   rm -rf "$tmp"; touch "$DUCK_STAMP"
+fi
+
+# croner: a well-known JavaScript cron implementation, run under node by the
+# differential test of the schedule code (src/sched/croner_diff_test.cjs).
+CRONER_STAMP="$tp/croner/.stamp-11.0.1"
+if [ ! -f "$CRONER_STAMP" ]; then
+  tgz="$(fetch croner 11.0.1 98052e3191a136af915af41115ecb617b04ba128988e152fbe0ed9fda6ef67e3)"
+  rm -rf "$tp/croner"; mkdir -p "$tp/croner"
+  tar -xzf "$tgz" -C "$tp/croner" --strip-components=1 package/dist/croner.cjs package/LICENSE package/package.json
+  touch "$CRONER_STAMP"
 fi

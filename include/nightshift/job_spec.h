@@ -90,6 +90,23 @@ struct RunSpec {
   double drain_timeout_s = 20;
 };
 
+// `schedule:` (job-spec.md, "Schedules and triggers"). The cron expression and
+// the zone were checked when the job was parsed (src/sched/schedule.h).
+struct ScheduleSpec {
+  enum class Overlap { kSkip, kQueue };
+  std::string cron;                  // 5 fields or an @shortcut
+  std::string timezone = "UTC";      // IANA name
+  bool catchup = false;              // run intervals missed while no scheduler ran
+  int max_catchup = 7;               // at most the newest this many of them
+  Overlap overlap = Overlap::kSkip;  // when the previous run is still going
+};
+
+// `trigger:`: run when files arrive. A job with a trigger has no input.path.
+struct TriggerSpec {
+  std::string watch;     // absolute glob (relative ones resolved against the job's folder)
+  double settle_s = 30;  // a file is taken once unchanged (size, mtime) for this long
+};
+
 struct JobSpec {
   std::string name;
   std::string job_file;  // absolute path of the YAML file
@@ -103,6 +120,8 @@ struct JobSpec {
   OutputSpec output;
   ErrorsSpec errors;
   RunSpec run;
+  std::optional<ScheduleSpec> schedule;
+  std::optional<TriggerSpec> trigger;
 };
 
 // One `--set KEY=VALUE` override: KEY is a dotted path ("batch.size",

@@ -58,6 +58,13 @@ InputFormat FormatFromExtension(const std::string& path) {
 }
 
 Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
+  if (spec.path.empty() && spec.query.empty()) {
+    // Only a job with a `trigger:` parses without both (job-spec.md).
+    return Error(Code::kInvalidJob,
+                 "the job has no input.path: a trigger job's input is the files trigger.watch "
+                 "finds, which the scheduler hands to each run, and the scheduler is not built "
+                 "yet in this version");
+  }
   Env* env = Env::Default();
   std::vector<std::string> paths;
   bool from_dir = false;

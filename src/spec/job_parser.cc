@@ -20,6 +20,7 @@
 #include "spec/job_sections.h"
 #include "spec/node_reader.h"
 #include "spec/overrides.h"
+#include "spec/schedule_section.h"
 
 namespace nightshift {
 namespace {
@@ -98,6 +99,8 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadOutput(r, root, &job.output));
   NS_RETURN_IF_ERROR(spec::ReadErrors(r, root, &job.errors));
   NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job.run));
+  NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
+  NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
 
   std::error_code ec;
   fs::path absolute = fs::absolute(file, ec);
@@ -111,6 +114,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
 
   if (!IsUrl(job.input.path)) job.input.path = Resolve(job.job_dir, job.input.path);
   job.model.path = Resolve(job.job_dir, job.model.path);
+  if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   job.output.path = Resolve(job.job_dir, job.output.path);
   if (!job.errors.dead_letter.starts_with("{output}")) {
     job.errors.dead_letter = Resolve(job.job_dir, job.errors.dead_letter);

@@ -53,10 +53,18 @@ constexpr SchemaNode kRun[] = {
     {"ledger", K::kValue, {}},
     {"drain_timeout", K::kValue, {}},
 };
+constexpr SchemaNode kSchedule[] = {
+    {"cron", K::kValue, {}},        {"timezone", K::kValue, {}}, {"catchup", K::kValue, {}},
+    {"max_catchup", K::kValue, {}}, {"overlap", K::kValue, {}},
+};
+constexpr SchemaNode kTrigger[] = {
+    {"watch", K::kValue, {}},
+    {"settle", K::kValue, {}},
+};
 constexpr SchemaNode kRootChildren[] = {
-    {"name", K::kValue, {}},    {"input", K::kMap, kInput},   {"model", K::kMap, kModel},
-    {"batch", K::kMap, kBatch}, {"output", K::kMap, kOutput}, {"errors", K::kMap, kErrors},
-    {"run", K::kMap, kRun},
+    {"name", K::kValue, {}},    {"input", K::kMap, kInput},       {"model", K::kMap, kModel},
+    {"batch", K::kMap, kBatch}, {"output", K::kMap, kOutput},     {"errors", K::kMap, kErrors},
+    {"run", K::kMap, kRun},     {"schedule", K::kMap, kSchedule}, {"trigger", K::kMap, kTrigger},
 };
 constexpr SchemaNode kRoot = {"", K::kMap, kRootChildren};
 

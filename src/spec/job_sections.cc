@@ -187,12 +187,18 @@ Status ReadInput(const NodeReader& r, const YAML::Node& root, InputSpec* input) 
   if (path && query) {
     return r.Fail(*query, "input.query", "set either 'input.path' or 'input.query', not both");
   }
-  if (!path && !query) {
+  // A trigger job's input is the files trigger.watch finds (schedule_section.cc).
+  const bool triggered = NodeReader::Find(root, "trigger").has_value();
+  if (triggered && (path || query)) {
+    return r.Fail(path ? *path : *query, path ? "input.path" : "input.query",
+                  "a job with a trigger takes its input from trigger.watch: remove this key");
+  }
+  if (!path && !query && !triggered) {
     return r.Missing(map, "input", "path", "query");
   }
   if (path) {
     NS_ASSIGN_OR_RETURN(input->path, NonEmptyString(r, *path, "input.path"));
-  } else {
+  } else if (query) {
     NS_ASSIGN_OR_RETURN(input->query, NonEmptyString(r, *query, "input.query"));
   }
   if (std::optional<YAML::Node> format = NodeReader::Find(map, "format")) {

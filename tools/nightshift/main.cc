@@ -18,6 +18,7 @@
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
+#include "schedule_command.h"
 #include "version.h"
 
 namespace {
@@ -233,6 +234,9 @@ int main(int argc, char** argv) {
       "sql", "Run DuckDB SQL and print the result as CSV (inspect outputs, convert data)");
   sqlcmd->add_option("query", sql, "SQL text")->required();
 
+  nightshift::cli::ScheduleArgs schedule_args;
+  auto* schedule = nightshift::cli::AddScheduleCommand(app, &schedule_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -253,6 +257,7 @@ int main(int argc, char** argv) {
   if (*retry) return CmdRetry(job_path, sets, run_id, json);
   if (*status) return CmdStatus(job_path, sets, run_id, json, failed, limit);
   if (*validate) return CmdValidate(job_path, sets);
+  if (*schedule) return nightshift::cli::RunScheduleCommand(schedule_args);
   if (*sqlcmd) {
     auto out = nightshift::io::RunSqlToCsv(sql);
     if (!out.has_value()) {

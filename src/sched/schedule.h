@@ -1,0 +1,70 @@
+// Schedule: a cron expression in an IANA time zone, and the instants it
+// fires at (shared/docs/job-spec.md, "Schedules and triggers").
+//
+// Daylight saving: local times inside a spring-forward gap fire once,
+// together, at the first instant after the gap; a local time that occurs
+// twice (fall back) fires once, at its first occurrence. Each fire keeps the
+// nominal local time of the interval it stands for: the run id is
+// `{name}-{YYYYMMDDTHHMM}` of it. When several nominal times fire at one
+// instant (a gap), the fire is the earliest of them.
+//
+// Zones come from the OS tz database (/usr/share/zoneinfo) through Howard
+// Hinnant's date library; its exceptions stop here.
+#pragma once
+
+#include <date/tz.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "nightshift/status.h"
+#include "sched/cron.h"
+
+namespace nightshift::sched {
+
+using SysSeconds = date::sys_time<std::chrono::seconds>;
+
+struct Fire {
+  SysSeconds at;                // the instant it fires
+  LocalMinutes nominal;         // the interval's nominal local time
+  std::chrono::seconds offset;  // the zone's UTC offset at `at`
+};
+
+class Schedule {
+ public:
+  // InvalidJob naming the problem: a bad cron (cron.h) or an unknown zone.
+  static Result<Schedule> Make(std::string_view cron, std::string_view zone);
+
+  // The first fire strictly after `after`.
+  Result<Fire> NextAfter(SysSeconds after) const;
+
+  const CronExpr& cron() const { return cron_; }
+  const std::string& zone_name() const { return zone_name_; }
+
+ private:
+  Schedule(CronExpr cron, const date::time_zone* zone, std::string zone_name)
+      : cron_(std::move(cron)), zone_(zone), zone_name_(std::move(zone_name)) {}
+  // The instant a nominal local time fires at (the rules above).
+  Fire Place(LocalMinutes nominal) const;
+
+  CronExpr cron_;
+  const date::time_zone* zone_;  // owned by the process-wide tz database
+  std::string zone_name_;
+};
+
+// The IANA zone called `name`; InvalidJob when there is none.
+Result<const date::time_zone*> FindZone(std::string_view name);
+
+// "2026-03-29T03:00:00+02:00": the fire instant with the zone's offset.
+std::string FormatRfc3339(const Fire& fire);
+
+// "{name}-{YYYYMMDDTHHMM}" of the fire's nominal local time.
+std::string ScheduledRunId(std::string_view job_name, const Fire& fire);
+
+// Parses an RFC 3339 time ("2026-03-29T01:30:00Z", "...+05:45", fractional
+// seconds dropped; 't'/'z' and a space for 'T' accepted). The offset is
+// required: without one the instant would be ambiguous.
+Result<SysSeconds> ParseRfc3339(std::string_view text);
+
+}  // namespace nightshift::sched
