@@ -599,16 +599,21 @@ Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_thr
   // Only a speed-up: a DuckDB without the setting reads as before.
   (void)conn->Exec("SET parquet_metadata_cache = true");
   std::vector<InputFile> read_files;
+  InputSpec resolved = spec;
   if (!spec.query.empty() && !spec.query_dir.empty()) {
     // Relative paths in the query name files beside the job file, wherever
-    // nightshift is started from.
-    NS_RETURN_IF_ERROR(conn->Exec("SET file_search_path = " + io::QuoteString(spec.query_dir),
-                                  "input.query"));
-    NS_ASSIGN_OR_RETURN(read_files, io::ListQueryFiles(conn.get(), Env::Default(), spec.query,
-                                                       spec.query_dir));
+    // nightshift is started from (io/query_files.h); file_search_path covers
+    // paths the query builds at run time.
+    NS_RETURN_IF_ERROR(
+        conn->Exec("SET file_search_path = " + io::QuoteString(spec.query_dir), "input.query"));
+    NS_ASSIGN_OR_RETURN(io::QueryInput q,
+                        io::ResolveQuery(conn.get(), Env::Default(), spec.query, spec.query_dir));
+    resolved.query = std::move(q.query);
+    read_files = std::move(q.files);
   }
-  return std::unique_ptr<Source>(new DuckSource(spec, std::move(files), std::move(read_files),
-                                                std::move(db), std::move(conn)));
+  return std::unique_ptr<Source>(new DuckSource(std::move(resolved), std::move(files),
+                                                std::move(read_files), std::move(db),
+                                                std::move(conn)));
 }
 
 }  // namespace nightshift

@@ -5,8 +5,8 @@
 
 namespace nightshift::io {
 
-std::vector<std::string> StringLiterals(const std::string& sql) {
-  std::vector<std::string> out;
+std::vector<Literal> StringLiterals(const std::string& sql) {
+  std::vector<Literal> out;
   size_t i = 0;
   const size_t n = sql.size();
   while (i < n) {
@@ -23,19 +23,20 @@ std::vector<std::string> StringLiterals(const std::string& sql) {
       if (i == std::string::npos) break;
       ++i;
     } else if (c == '\'') {
-      std::string lit;
-      ++i;
+      Literal lit;
+      lit.begin = i++;
       while (i < n) {
         if (sql[i] == '\'' && i + 1 < n && sql[i + 1] == '\'') {
-          lit += '\'';
+          lit.text += '\'';
           i += 2;
         } else if (sql[i] == '\'') {
           ++i;
           break;
         } else {
-          lit += sql[i++];
+          lit.text += sql[i++];
         }
       }
+      lit.end = i;
       out.push_back(std::move(lit));
     } else {
       ++i;
@@ -44,20 +45,26 @@ std::vector<std::string> StringLiterals(const std::string& sql) {
   return out;
 }
 
-Result<std::vector<InputFile>> ListQueryFiles(DuckConnection* conn, Env* env,
-                                              const std::string& query, const std::string& dir) {
+Result<QueryInput> ResolveQuery(DuckConnection* conn, Env* env, const std::string& query,
+                                const std::string& dir) {
+  QueryInput out;
   std::set<std::string> paths;
-  for (const std::string& lit : StringLiterals(query)) {
+  size_t copied = 0;  // query text up to here is in out.query
+  for (const Literal& lit : StringLiterals(query)) {
     // Remote and empty literals are not files of this machine.
-    if (lit.empty() || lit.find("://") != std::string::npos || lit.find('\n') != std::string::npos)
-      continue;
-    const std::string pattern = lit[0] == '/' || dir.empty() ? lit : JoinPath(dir, lit);
+    if (lit.text.empty() || lit.text.find("://") != std::string::npos) continue;
+    const bool relative = lit.text[0] != '/' && !dir.empty();
+    const std::string pattern = relative ? JoinPath(dir, lit.text) : lit.text;
     // A literal glob() cannot take is no file name: it names nothing.
     auto r = conn->Query("SELECT file FROM glob(" + QuoteString(pattern) + ")");
-    if (!r.has_value()) continue;
+    if (!r.has_value() || r->row_count() == 0) continue;
     for (idx_t row = 0; row < r->row_count(); ++row) paths.insert(r->Text(0, row));
+    if (relative) {
+      out.query += query.substr(copied, lit.begin - copied) + QuoteString(pattern);
+      copied = lit.end;
+    }
   }
-  std::vector<InputFile> files;
+  out.query += query.substr(copied);
   for (const std::string& p : paths) {
     NS_ASSIGN_OR_RETURN(FileInfo info, env->Stat(p));
     if (info.is_dir) continue;
@@ -67,9 +74,9 @@ Result<std::vector<InputFile>> ListQueryFiles(DuckConnection* conn, Env* env,
     f.mtime_ns = info.mtime_ns;
     f.device = info.device;
     f.inode = info.inode;
-    files.push_back(std::move(f));
+    out.files.push_back(std::move(f));
   }
-  return files;
+  return out;
 }
 
 }  // namespace nightshift::io

@@ -99,7 +99,8 @@ std::vector<std::string> JobChanges(const std::vector<std::pair<std::string, std
   std::vector<std::string> out;
   for (const auto& [k, v] : a) {
     const std::string& w = b.contains(k) ? b.at(k) : std::string();
-    if (v != w) out.push_back(fmt::format("job key '{}' changed ('{}' -> '{}')", k, Cut(v), Cut(w)));
+    if (v != w)
+      out.push_back(fmt::format("job key '{}' changed ('{}' -> '{}')", k, Cut(v), Cut(w)));
   }
   return out;
 }

@@ -74,8 +74,9 @@ InputFileRecord Rec(std::string path, int64_t size, int64_t mtime) {
 }
 
 TEST(InputListingTest, NamesEveryAddedRemovedAndChangedFile) {
-  auto changes = ListingChanges({Rec("/a", 1, 1), Rec("/b", 1, 1), Rec("/c", 1, 1)},
-                                {Rec("/a", 1, 1), Rec("/b", 2, 1), Rec("/c", 1, 5), Rec("/d", 1, 1)});
+  auto changes =
+      ListingChanges({Rec("/a", 1, 1), Rec("/b", 1, 1), Rec("/c", 1, 1)},
+                     {Rec("/a", 1, 1), Rec("/b", 2, 1), Rec("/c", 1, 5), Rec("/d", 1, 1)});
   EXPECT_EQ(changes, (std::vector<std::string>{"input file '/b' size 1 -> 2 bytes",
                                                "input file '/c' mtime changed (1 -> 5 ns)",
                                                "input file '/d' was added"}));
@@ -90,7 +91,7 @@ TEST(InputListingTest, NamesChangedJobKeysButNotTuningKeys) {
   a.input.path = "/in.csv";
   a.run.shard_rows = 1000;
   JobSpec b = a;
-  b.batch.size = 7;                // tuning: not part of the run
+  b.batch.size = 7;                 // tuning: not part of the run
   b.run.allow_input_change = true;  // neither
   EXPECT_TRUE(JobChanges(JobDefinition(a), JobDefinition(b)).empty());
   b.run.shard_rows = 500;

@@ -8,7 +8,9 @@
 namespace nightshift::plan {
 
 std::vector<std::pair<std::string, std::string>> JobDefinition(const JobSpec& job) {
-  auto joined = [](const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ",")); };
+  auto joined = [](const std::vector<std::string>& v) {
+    return fmt::format("{}", fmt::join(v, ","));
+  };
   std::string inputs, outputs;
   for (const auto& in : job.model.inputs) {
     inputs += fmt::format("{}{}:{}({})", inputs.empty() ? "" : " ", in.name, DTypeName(in.dtype),

@@ -45,11 +45,11 @@ TEST(ReplanTest, CoincidingShardsOfUnchangedFilesStayCommittedOthersStartOver) {
   plan.shards = {Shard(0, 0, 0, 4, false), Shard(1, 1, 0, 5, false), Shard(2, 1, 5, 10, false),
                  Shard(3, 2, 0, 10, false), Shard(4, 2, 10, 20, false)};
   Replanned r = Replan(old_files, old_shards, plan);
-  EXPECT_EQ(Of(r), (Triples{{0, 1, 0, 5, true},            // a's committed shard, a is now #1
-                            {2, kStaleFile, 0, 5, true},   // b changed: its old rows stay stale
-                            {4, 0, 0, 4, false},           // the new file
-                            {5, 1, 5, 10, false},          // a's uncommitted rest
-                            {6, 2, 0, 10, false},          // all of the new b
+  EXPECT_EQ(Of(r), (Triples{{0, 1, 0, 5, true},           // a's committed shard, a is now #1
+                            {2, kStaleFile, 0, 5, true},  // b changed: its old rows stay stale
+                            {4, 0, 0, 4, false},          // the new file
+                            {5, 1, 5, 10, false},         // a's uncommitted rest
+                            {6, 2, 0, 10, false},         // all of the new b
                             {7, 2, 10, 20, false}}));
   EXPECT_EQ(r.kept, 1);
   EXPECT_EQ(r.stale, 1);

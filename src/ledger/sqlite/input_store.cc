@@ -26,9 +26,8 @@ Status InsertFiles(Connection* conn, const std::string& run_id,
 
 // The committed shards of the run, by id, with their file index.
 Result<std::map<int64_t, int64_t>> CommittedShards(Connection* conn, const std::string& run_id) {
-  NS_ASSIGN_OR_RETURN(Statement select,
-                      conn->Prepare("SELECT shard_id, file_index FROM shards "
-                                    "WHERE run_id = ?1 AND state = ?2"));
+  NS_ASSIGN_OR_RETURN(Statement select, conn->Prepare("SELECT shard_id, file_index FROM shards "
+                                                      "WHERE run_id = ?1 AND state = ?2"));
   select.Bind(1, run_id).Bind(2, ShardStateName(ShardState::kCommitted));
   std::map<int64_t, int64_t> out;
   while (true) {
@@ -66,8 +65,8 @@ Status StoreShard(Connection* conn, const std::string& run_id, const ShardRecord
 
 Status StoreRunInputs(Connection* conn, const std::string& run_id, const RunInputs& inputs) {
   for (const char* table : {"run_job_keys", "run_input_files"}) {
-    NS_ASSIGN_OR_RETURN(Statement del, conn->Prepare(fmt::format(
-                                           "DELETE FROM {} WHERE run_id = ?1", table)));
+    NS_ASSIGN_OR_RETURN(Statement del,
+                        conn->Prepare(fmt::format("DELETE FROM {} WHERE run_id = ?1", table)));
     del.Bind(1, run_id);
     NS_RETURN_IF_ERROR(del.Run());
   }
