@@ -15,6 +15,10 @@ struct FileInfo {
   int64_t size = 0;
   int64_t mtime_ns = 0;
   bool is_dir = false;
+  // Which file this is (st_dev, st_ino): a file replaced under the same path
+  // (mv, os.replace) has another inode even when its size and mtime match.
+  int64_t device = 0;
+  int64_t inode = 0;
 };
 
 class Env {

@@ -25,6 +25,8 @@ std::string_view OutputFormatName(OutputFormat f);
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query; empty when `path` is set
+  // The folder relative paths inside `query` resolve against: the job file's.
+  std::string query_dir;
   InputFormat format = InputFormat::kAuto;
   std::vector<std::string> key;  // key column(s); at least one
 };
@@ -88,6 +90,10 @@ struct RunSpec {
   int64_t shard_rows = 131072;
   std::string ledger;  // absolute SQLite path, or a postgresql:// URL
   double drain_timeout_s = 20;
+  // Resume a run id although its input files changed since it was planned:
+  // its uncommitted shards are planned again on the new input. Not part of
+  // the run's fingerprint.
+  bool allow_input_change = false;
 };
 
 // `schedule:` (job-spec.md, "Schedules and triggers"). The cron expression and

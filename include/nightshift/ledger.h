@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nightshift/status.h"
@@ -92,6 +93,14 @@ struct RetryPart {
   int64_t rows = 0;
 };
 
+// What a run was planned from, recorded so that resuming its run id can tell
+// what changed: the job's run-defining keys (see plan::JobDefinition) and
+// every file its input reads (path, size, mtime_ns; index and rows unused).
+struct RunInputs {
+  std::vector<std::pair<std::string, std::string>> job;  // key, value; in key order
+  std::vector<InputFileRecord> files;                    // sorted by path
+};
+
 // A cached tuning decision (e.g. batch.size: auto), keyed by a string the
 // caller builds (model hash, device, input width).
 struct TuningRecord {
@@ -155,6 +164,23 @@ class Ledger {
                              const std::vector<ItemFailure>& remaining) = 0;
   // Retry parts of a run, by shard then seq.
   virtual Result<std::vector<RetryPart>> ListRetryParts(const std::string& run_id) = 0;
+
+  // Records (replacing) what run `run_id` was planned from. NotFound when
+  // there is no such run.
+  virtual Status SetRunInputs(const std::string& run_id, const RunInputs& inputs) = 0;
+  // What SetRunInputs recorded; nullopt for a run recorded without it (by an
+  // older nightshift). NotFound when there is no such run.
+  virtual Result<std::optional<RunInputs>> GetRunInputs(const std::string& run_id) = 0;
+  // Plans run `run_id` again on changed input, atomically: its files become
+  // `files`, its shards that are not committed are deleted, and `shards`, the
+  // new plan, is stored (committed shards keep their state, output and
+  // failures, taking the file_index given for them); total rows and shards
+  // are recounted from `shards`, `inputs` is recorded, and a run that gains
+  // pending shards goes back to pending. REQUIRES: `shards` holds every
+  // committed shard of the run under its shard_id, and no other shard reuses
+  // a committed shard's id. InvalidJob (nothing changed) otherwise.
+  virtual Status ReplanRun(const std::string& run_id, const std::vector<InputFileRecord>& files,
+                           const std::vector<ShardRecord>& shards, const RunInputs& inputs) = 0;
 
   virtual Result<RunCounts> Counts(const std::string& run_id) = 0;
   // Failed items of a run, ordered by shard then row; at most `limit` (-1: all).

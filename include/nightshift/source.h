@@ -35,6 +35,8 @@ struct InputFile {
   InputFormat format = InputFormat::kParquet;
   int64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t device = 0;  // with `inode`: which file was listed (see FileInfo)
+  int64_t inode = 0;
 };
 
 struct ShardTask {
@@ -83,6 +85,11 @@ class Source {
   virtual ~Source() = default;
 
   virtual const std::vector<InputFile>& files() const = 0;
+  // Every file the input reads, for the run's fingerprint and identity
+  // checks: files() for a path input; for a query, the files matched by its
+  // string literals taken as globs relative to InputSpec::query_dir (none
+  // when the query names no file: it is then fingerprinted by its text).
+  virtual const std::vector<InputFile>& read_files() const = 0;
   // True when Read() can start at any row without reading the rows before it
   // (Parquet); false when skipped rows are read and discarded (CSV, JSONL,
   // queries).

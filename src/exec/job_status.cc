@@ -57,7 +57,8 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
     // The run that `run` would resume; if the input has changed since, the
     // latest run of this job.
     auto source = OpenSource(job.input, 1);
-    if (source.has_value()) id = plan::DeriveRunId(job, plan::Fingerprint(job, (*source)->files()));
+    if (source.has_value())
+      id = plan::DeriveRunId(job, plan::Fingerprint(job, (*source)->read_files()));
     auto r = id.empty() ? Result<RunRecord>(Error(Code::kNotFound, "")) : ledger->GetRun(id);
     if (!r.has_value()) r = ledger->LatestRun(job.name);
     if (r.has_value()) id = r->run_id;

@@ -11,6 +11,7 @@
 #include "exec/bounded_queue.h"
 #include "nightshift/crash_point.h"
 #include "nightshift/env.h"
+#include "plan/input_identity.h"
 
 namespace nightshift::exec {
 
@@ -35,6 +36,34 @@ Status RetryIo(int max_retries, const std::function<Status()>& fn) {
                                 static_cast<int64_t>(std::rand() % std::max<int64_t>(1, delay)));
   }
 }
+
+// Keeps a shard's rows to the file the run was planned on: the shard's file is
+// checked (plan::CheckUnchanged) as its first batch comes out of the reader
+// and again with its last, before the shard can commit. Reader thread only.
+class InputGuard {
+ public:
+  InputGuard(Source* source, const std::vector<ShardTask>& shards) : source_(source) {
+    for (const ShardTask& t : shards) file_of_[t.shard_id] = t.file_index;
+  }
+  // False (with status() set) when the batch's file changed.
+  bool Check(const RowBatch& b) {
+    if (b.shard_id == shard_ && !b.last_in_shard) return true;
+    shard_ = b.shard_id;
+    auto it = file_of_.find(b.shard_id);
+    const auto& files = source_->files();
+    if (it == file_of_.end() || it->second < 0 || static_cast<size_t>(it->second) >= files.size())
+      return true;
+    status_ = plan::CheckUnchanged(Env::Default(), files[static_cast<size_t>(it->second)]);
+    return status_.ok();
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  Source* source_;
+  std::map<int64_t, int32_t> file_of_;
+  int64_t shard_ = -1;
+  Status status_;
+};
 
 }  // namespace
 
@@ -90,6 +119,7 @@ PipelineResult Pipeline::Run() {
       return r;
     };
     const double t0 = Now();
+    InputGuard guard(config_.source, config_.shards);
     Status s = config_.source->Read(
         config_.layout, config_.shards,
         [&]() -> BatchPtr {
@@ -97,8 +127,10 @@ PipelineResult Pipeline::Run() {
           return b ? std::move(*b) : std::make_unique<RowBatch>();
         },
         [&](BatchPtr b) {
-          return !stop_.load() && timed([&] { return impl.q_in.Push(std::move(b)); });
+          return !stop_.load() && guard.Check(*b) &&
+                 timed([&] { return impl.q_in.Push(std::move(b)); });
         });
+    if (s.ok()) s = guard.status();
     read_s = Now() - t0 - waited;
     if (!s.ok() && !stop_.load()) abort_all(s);
     impl.q_in.Close();

@@ -18,7 +18,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
   std::string run_id = options.run_id;
   if (run_id.empty()) {
-    run_id = plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files()));
+    run_id = plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->read_files()));
     if (!ledger->GetRun(run_id).has_value()) {
       NS_ASSIGN_OR_RETURN(RunRecord latest, ledger->LatestRun(job.name));
       run_id = latest.run_id;
@@ -50,6 +50,8 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   for (auto& [shard_id, rows] : rows_by_shard) {
     std::sort(rows.begin(), rows.end());
     const ShardRecord* s = shard_by_id.at(shard_id);
+    // Its rows came from a file no longer in the input (plan/replan.h).
+    if (s->file_index < 0) continue;
     ShardTask t;
     t.shard_id = shard_id;
     t.shard_index = static_cast<int64_t>(tr.tasks.size());

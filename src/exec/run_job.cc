@@ -11,12 +11,14 @@
 #include <thread>
 
 #include "exec/batch_sizer.h"
+#include "exec/input_pin.h"
 #include "exec/job_context.h"
 #include "exec/task_runner.h"
 #include "nightshift/digest.h"
 #include "nightshift/engine.h"
 #include "nightshift/env.h"
 #include "obs/progress.h"
+#include "plan/input_identity.h"
 #include "plan/planner.h"
 
 namespace nightshift {
@@ -47,7 +49,7 @@ int64_t FailureLimit(const JobSpec& job, int64_t total_rows) {
 Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   auto started = std::chrono::steady_clock::now();
   NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
-  const std::string fingerprint = plan::Fingerprint(job, ctx.source->files());
+  const std::string fingerprint = plan::Fingerprint(job, ctx.source->read_files());
   const std::string run_id =
       options.run_id.empty() ? plan::DeriveRunId(job, fingerprint) : options.run_id;
   if (run_id.empty() || run_id == "." || run_id == ".." ||
@@ -65,6 +67,10 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   auto existing = ledger->GetRun(run_id);
   if (!existing.has_value() && existing.error().code() != Code::kNotFound)
     return Error(existing.error());
+  if (existing.has_value()) {  // a run id stands for one job and input (exec/input_pin.h)
+    NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
+    NS_ASSIGN_OR_RETURN(existing, ledger->GetRun(run_id));
+  }
   if (existing.has_value() && existing->state == RunState::kCompleted) {
     report.run = *existing;
     NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
@@ -83,6 +89,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.model_path = job.model.path;
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
+    NS_RETURN_IF_ERROR(exec::RecordInput(job, ctx, ledger.get(), run_id));
   } else {
     report.run = *existing;
   }
@@ -181,6 +188,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
 
   report.rows_processed = result.rows_processed;
   report.stages = result.pipeline.stages;
+  // Every file read must still be the one planned on when the run ends.
+  if (result.pipeline.status.ok() && !result.pipeline.interrupted)
+    result.pipeline.status = plan::CheckAllUnchanged(Env::Default(), ctx.source->read_files());
   if (!result.pipeline.status.ok()) {
     report.exit_code = 1;
     report.message = result.pipeline.status.message();

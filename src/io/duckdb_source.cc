@@ -21,6 +21,7 @@
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
 #include "io/input_listing.h"
+#include "io/query_files.h"
 #include "io/text_row_counter.h"
 #include "nightshift/source.h"
 
@@ -54,14 +55,18 @@ bool IsNumericType(const std::string& t) {
 
 class DuckSource final : public Source {
  public:
-  DuckSource(InputSpec spec, std::vector<InputFile> files, std::shared_ptr<DuckDatabase> db,
-             std::unique_ptr<DuckConnection> conn)
+  DuckSource(InputSpec spec, std::vector<InputFile> files, std::vector<InputFile> read_files,
+             std::shared_ptr<DuckDatabase> db, std::unique_ptr<DuckConnection> conn)
       : spec_(std::move(spec)),
         files_(std::move(files)),
+        read_files_(std::move(read_files)),
         db_(std::move(db)),
         conn_(std::move(conn)) {}
 
   const std::vector<InputFile>& files() const override { return files_; }
+  const std::vector<InputFile>& read_files() const override {
+    return spec_.query.empty() ? files_ : read_files_;
+  }
 
   bool seekable() const override {
     return spec_.query.empty() && !files_.empty() && files_[0].format == InputFormat::kParquet;
@@ -565,6 +570,7 @@ class DuckSource final : public Source {
 
   InputSpec spec_;
   std::vector<InputFile> files_;
+  std::vector<InputFile> read_files_;  // a query's: see io/query_files.h
   std::shared_ptr<DuckDatabase> db_;
   std::unique_ptr<DuckConnection> conn_;
   std::atomic<bool> interrupted_{false};
@@ -592,8 +598,22 @@ Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_thr
   // row group's metadata again per shard, a cost that grew with the file.
   // Only a speed-up: a DuckDB without the setting reads as before.
   (void)conn->Exec("SET parquet_metadata_cache = true");
-  return std::unique_ptr<Source>(
-      new DuckSource(spec, std::move(files), std::move(db), std::move(conn)));
+  std::vector<InputFile> read_files;
+  InputSpec resolved = spec;
+  if (!spec.query.empty() && !spec.query_dir.empty()) {
+    // Relative paths in the query name files beside the job file, wherever
+    // nightshift is started from (io/query_files.h); file_search_path covers
+    // paths the query builds at run time.
+    NS_RETURN_IF_ERROR(
+        conn->Exec("SET file_search_path = " + io::QuoteString(spec.query_dir), "input.query"));
+    NS_ASSIGN_OR_RETURN(io::QueryInput q,
+                        io::ResolveQuery(conn.get(), Env::Default(), spec.query, spec.query_dir));
+    resolved.query = std::move(q.query);
+    read_files = std::move(q.files);
+  }
+  return std::unique_ptr<Source>(new DuckSource(std::move(resolved), std::move(files),
+                                                std::move(read_files), std::move(db),
+                                                std::move(conn)));
 }
 
 }  // namespace nightshift

@@ -134,6 +134,8 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
     f.format = fmt_of;
     f.size = info.size;
     f.mtime_ns = info.mtime_ns;
+    f.device = info.device;
+    f.inode = info.inode;
     files.push_back(std::move(f));
   }
   if (files.empty()) {

@@ -1,10 +1,42 @@
 #include "plan/planner.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "nightshift/digest.h"
 
 namespace nightshift::plan {
+
+std::vector<std::pair<std::string, std::string>> JobDefinition(const JobSpec& job) {
+  auto joined = [](const std::vector<std::string>& v) {
+    return fmt::format("{}", fmt::join(v, ","));
+  };
+  std::string inputs, outputs;
+  for (const auto& in : job.model.inputs) {
+    inputs += fmt::format("{}{}:{}({})", inputs.empty() ? "" : " ", in.name, DTypeName(in.dtype),
+                          joined(in.columns));
+  }
+  for (const auto& out : job.model.outputs) {
+    outputs += fmt::format("{}{}:{}({})", outputs.empty() ? "" : " ", out.name, out.column,
+                           joined(out.columns));
+  }
+  // Sorted by key, as the ledger returns them.
+  return {
+      {"input.format", std::string(InputFormatName(job.input.format))},
+      {"input.key", joined(job.input.key)},
+      {"input.path", job.input.path},
+      {"input.query", job.input.query},
+      {"model.backend", job.model.backend},
+      {"model.inputs", inputs},
+      {"model.outputs", outputs},
+      {"model.path", job.model.path},
+      {"name", job.name},
+      {"output.format", std::string(OutputFormatName(job.output.format))},
+      {"output.keep", joined(job.output.keep)},
+      {"output.path", job.output.path},
+      {"run.shard_rows", std::to_string(job.run.shard_rows)},
+  };
+}
 
 std::string Fingerprint(const JobSpec& job, const std::vector<InputFile>& files) {
   Sha256 h;
@@ -16,27 +48,7 @@ std::string Fingerprint(const JobSpec& job, const std::vector<InputFile>& files)
     h.Update(value);
     h.Update(";");
   };
-  add("name", job.name);
-  add("input.path", job.input.path);
-  add("input.query", job.input.query);
-  add("input.format", InputFormatName(job.input.format));
-  for (const auto& k : job.input.key) add("input.key", k);
-  add("model.backend", job.model.backend);
-  add("model.path", job.model.path);
-  for (const auto& in : job.model.inputs) {
-    add("model.input", in.name);
-    add("dtype", DTypeName(in.dtype));
-    for (const auto& c : in.columns) add("column", c);
-  }
-  for (const auto& out : job.model.outputs) {
-    add("model.output", out.name);
-    add("column", out.column);
-    for (const auto& c : out.columns) add("columns", c);
-  }
-  add("output.path", job.output.path);
-  add("output.format", OutputFormatName(job.output.format));
-  for (const auto& k : job.output.keep) add("output.keep", k);
-  add("run.shard_rows", std::to_string(job.run.shard_rows));
+  for (const auto& [key, value] : JobDefinition(job)) add(key, value);
   for (const auto& f : files) {
     add("file", f.path);
     add("size", std::to_string(f.size));

@@ -23,10 +23,14 @@ struct Plan {
   int64_t total_rows = 0;
 };
 
-// A hex digest of what identifies a run: the job's name, input, model
-// signature mapping, output and shard size, and every input file's path,
-// size and mtime. Batch size, threads and error policy are left out, so
-// tuning them does not start a new run.
+// The job keys that define a run, as (key, canonical value) pairs sorted by
+// key: name, input, model signature mapping, output and shard size. Batch
+// size, threads, error policy and run.allow_input_change are left out, so
+// tuning them neither starts a new run nor counts as a changed job.
+std::vector<std::pair<std::string, std::string>> JobDefinition(const JobSpec& job);
+
+// A hex digest of what identifies a run: JobDefinition(job) and every input
+// file's path, size and mtime (`files`: Source::read_files()).
 std::string Fingerprint(const JobSpec& job, const std::vector<InputFile>& files);
 
 // "<name>-<first 12 hex digits of the fingerprint>".

@@ -113,6 +113,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   job.job_dir = absolute.parent_path().string();
 
   if (!IsUrl(job.input.path)) job.input.path = Resolve(job.job_dir, job.input.path);
+  if (!job.input.query.empty()) job.input.query_dir = job.job_dir;
   job.model.path = Resolve(job.job_dir, job.model.path);
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   job.output.path = Resolve(job.job_dir, job.output.path);

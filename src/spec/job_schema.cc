@@ -52,6 +52,7 @@ constexpr SchemaNode kRun[] = {
     {"shard_rows", K::kValue, {}},
     {"ledger", K::kValue, {}},
     {"drain_timeout", K::kValue, {}},
+    {"allow_input_change", K::kValue, {}},
 };
 constexpr SchemaNode kSchedule[] = {
     {"cron", K::kValue, {}},        {"timezone", K::kValue, {}}, {"catchup", K::kValue, {}},

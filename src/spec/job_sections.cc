@@ -369,6 +369,7 @@ Status ReadRun(const NodeReader& r, const YAML::Node& root, RunSpec* run) {
     NS_ASSIGN_OR_RETURN(run->ledger, NonEmptyString(r, *ledger, "run.ledger"));
   }
   NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "drain_timeout", &run->drain_timeout_s));
+  NS_RETURN_IF_ERROR(r.ReadBool(*map, "run", "allow_input_change", &run->allow_input_change));
   return Status::Ok();
 }
 

@@ -91,6 +91,23 @@ CREATE TABLE retry_parts (
   FOREIGN KEY (run_id, shard_id) REFERENCES shards (run_id, shard_id) ON DELETE CASCADE
 );
 )sql"},
+    // What a run was planned from (Ledger::SetRunInputs): its run-defining job
+    // keys and the files its input reads, so that a resume can name a change.
+    Migration{4, R"sql(
+CREATE TABLE run_job_keys (
+  run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  key    TEXT NOT NULL,
+  value  TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+);
+CREATE TABLE run_input_files (
+  run_id   TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  path     TEXT NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  PRIMARY KEY (run_id, path)
+);
+)sql"},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "ledger/sqlite/connection.h"
+#include "ledger/sqlite/input_store.h"
 #include "ledger/sqlite/retry_store.h"
 #include "ledger/sqlite/schema.h"
 #include "nightshift/env.h"
@@ -368,6 +369,33 @@ class SqliteLedger final : public Ledger {
     NS_ASSIGN_OR_RETURN(auto parts, sqlite::SelectRetryParts(conn_.get(), run_id));
     NS_RETURN_IF_ERROR(txn.Commit());
     return parts;
+  }
+
+  Status SetRunInputs(const std::string& run_id, const RunInputs& inputs) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_RETURN_IF_ERROR(sqlite::StoreRunInputs(conn_.get(), run_id, inputs));
+    return txn.Commit();
+  }
+
+  Result<std::optional<RunInputs>> GetRunInputs(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_ASSIGN_OR_RETURN(auto inputs, sqlite::LoadRunInputs(conn_.get(), run_id));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return inputs;
+  }
+
+  Status ReplanRun(const std::string& run_id, const std::vector<InputFileRecord>& files,
+                   const std::vector<ShardRecord>& shards, const RunInputs& inputs) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_RETURN_IF_ERROR(sqlite::ReplaceRunPlan(conn_.get(), run_id, files, shards, NowMs()));
+    NS_RETURN_IF_ERROR(sqlite::StoreRunInputs(conn_.get(), run_id, inputs));
+    return txn.Commit();
   }
 
   Result<RunCounts> Counts(const std::string& run_id) override {

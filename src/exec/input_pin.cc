@@ -1,0 +1,64 @@
+#include "exec/input_pin.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstdio>
+
+#include "plan/input_identity.h"
+#include "plan/planner.h"
+#include "plan/replan.h"
+
+namespace nightshift::exec {
+namespace {
+
+// Plans the run again on the current input (plan/replan.h) and says what that
+// did to its shards.
+Status Replan(const JobSpec& job, JobContext& ctx, Ledger* ledger, const std::string& run_id,
+              const RunInputs& now, const std::vector<std::string>& changes) {
+  NS_RETURN_IF_ERROR(CheckAllFiles(job, ctx));
+  auto plan = plan::MakePlan(job, ctx.source.get());
+  if (!plan.has_value()) return Error(Code::kInvalidData, plan.error().message());
+  NS_ASSIGN_OR_RETURN(auto old_files, ledger->ListFiles(run_id));
+  NS_ASSIGN_OR_RETURN(auto old_shards, ledger->ListShards(run_id));
+  plan::Replanned r = plan::Replan(old_files, old_shards, *plan);
+  NS_RETURN_IF_ERROR(ledger->ReplanRun(run_id, plan->files, r.shards, now));
+  std::fprintf(stderr,
+               "nightshift: run %s: resuming on changed input (run.allow_input_change): %s; "
+               "uncommitted shards start over on the new input: %lld committed shard(s) kept, "
+               "%lld new shard(s) planned",
+               run_id.c_str(), fmt::format("{}", fmt::join(changes, "; ")).c_str(),
+               static_cast<long long>(r.kept), static_cast<long long>(r.planned));
+  if (r.stale > 0) {
+    std::fprintf(stderr,
+                 ", and %lld committed shard(s) of changed or removed files keep their output "
+                 "from the old version",
+                 static_cast<long long>(r.stale));
+  }
+  std::fprintf(stderr, "\n");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RecordInput(const JobSpec& job, const JobContext& ctx, Ledger* ledger,
+                   const std::string& run_id) {
+  return ledger->SetRunInputs(run_id, plan::RecordedInputs(job, ctx.source->read_files()));
+}
+
+Status AttachInput(const JobSpec& job, JobContext& ctx, Ledger* ledger, const std::string& run_id) {
+  NS_ASSIGN_OR_RETURN(std::optional<RunInputs> then, ledger->GetRunInputs(run_id));
+  if (!then.has_value()) return RecordInput(job, ctx, ledger, run_id);
+  const RunInputs now = plan::RecordedInputs(job, ctx.source->read_files());
+  std::vector<std::string> changes = plan::JobChanges(then->job, now.job);
+  for (std::string& c : plan::ListingChanges(then->files, now.files)) changes.push_back(c);
+  if (changes.empty()) return Status::Ok();
+  if (job.run.allow_input_change) return Replan(job, ctx, ledger, run_id, now, changes);
+  return Status(Code::kInvalidJob,
+                fmt::format("run {} was planned from another job or input: {}; start a new run "
+                            "(another --run-id, or none), restore the input, or resume on the "
+                            "new input with --set run.allow_input_change=true",
+                            run_id, fmt::join(changes, "; ")));
+}
+
+}  // namespace nightshift::exec
