@@ -12,12 +12,15 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <variant>
 
 #include "exec/batch_runner.h"
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
+#include "spec/suggest.h"
 
 namespace {
 
@@ -184,6 +187,27 @@ int CmdValidate(const std::string& job_path, const std::vector<std::string>& set
   return 0;
 }
 
+// A first argument that is no command ("runn"): CLI11 would only say the
+// arguments were unexpected; name it and the closest command. nullopt when
+// argv[1] is a command or a flag.
+std::optional<int> UnknownCommand(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return std::nullopt;
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == argv[1]) return std::nullopt;
+    names.push_back(sub->get_name());
+  }
+  std::vector<std::string_view> views(names.begin(), names.end());
+  std::string what = fmt::format("unknown command '{}'", argv[1]);
+  if (auto close = nightshift::spec::ClosestMatch(argv[1], views)) {
+    what += fmt::format("; did you mean '{}'?", *close);
+  } else {
+    what += fmt::format(" (commands: {})", fmt::join(names, ", "));
+  }
+  std::fprintf(stderr, "nightshift: error: %s\n", what.c_str());
+  return kExitCannotStart;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,6 +256,7 @@ int main(int argc, char** argv) {
       "sql", "Run DuckDB SQL and print the result as CSV (inspect outputs, convert data)");
   sqlcmd->add_option("query", sql, "SQL text")->required();
 
+  if (auto rc = UnknownCommand(app, argc, argv)) return *rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
