@@ -81,6 +81,18 @@ inline size_t Size(DType t) {
   }
 }
 
+// The dtype a scalar feature column arrives in (duckdb_source.cc, ReadType):
+// narrow dtypes are read wide and narrowed, with a range check, by the packer.
+inline DType ScalarReadDType(DType t) {
+  switch (t) {
+    case DType::kFloat32: return DType::kFloat64;
+    case DType::kInt32:
+    case DType::kInt8:
+    case DType::kUInt8: return DType::kInt64;
+    default: return t;
+  }
+}
+
 inline bool IsFloat(DType t) {
   return t == DType::kFloat32 || t == DType::kFloat64;
 }
@@ -225,6 +237,29 @@ inline std::string At(size_t i, int64_t r, size_t c) {
          std::to_string(c);
 }
 
+// Row `s` of the scalar vector `vec` (of ScalarReadDType(t)) narrowed to `t`
+// into `out`; false when `t` cannot hold it (out of range: a row error).
+inline bool NarrowScalar(DType t, duckdb_vector vec, idx_t s, uint8_t* out) {
+  const DType read = ScalarReadDType(t);
+  const uint8_t* v = static_cast<const uint8_t*>(duckdb_vector_get_data(vec)) + s * Size(read);
+  if (read == t) {
+    std::memcpy(out, v, Size(t));
+    return true;
+  }
+  if (t == DType::kFloat32) {
+    double d;
+    std::memcpy(&d, v, 8);
+    if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max()) return false;
+    Encode(t, d, out);
+    return true;
+  }
+  int64_t i;
+  std::memcpy(&i, v, 8);
+  if (!PadInRange(t, static_cast<double>(i))) return false;
+  Encode(t, static_cast<double>(i), out);  // exact: |i| < 2^32
+  return true;
+}
+
 // The reference model: checks `batch` as ColumnPacker::Pack(slices) must
 // have filled it.
 inline void CheckPacked(const std::vector<InputPacking>& inputs,
@@ -287,8 +322,9 @@ inline void CheckPacked(const std::vector<InputPacking>& inputs,
             out + (static_cast<int64_t>(r) * stride + col) * static_cast<int64_t>(es);
         const std::string where = At(i, static_cast<int64_t>(r), c);
         if (!in.column_is_list[c]) {
-          const uint8_t* v = static_cast<const uint8_t*>(duckdb_vector_get_data(vec)) + s * es;
-          const bool b = !Valid(vec, s) || (!in.allow_nan && !FiniteAt(t, v));
+          uint8_t v[8] = {};
+          const bool b =
+              !Valid(vec, s) || !NarrowScalar(t, vec, s, v) || (!in.allow_nan && !FiniteAt(t, v));
           bad[r] = bad[r] || b;
           CHECK(SameValue(t, got, b ? zero : v),
                 where + ": got " + Hex(t, got) + " want " + Hex(t, b ? zero : v));

@@ -191,7 +191,8 @@ void LevelB(const uint8_t* data, size_t size) {
       in.row_shape = p.ConsumeBool() ? std::vector<int64_t>{total} : std::vector<int64_t>{1, total};
     }
     for (size_t c = 0; c < in.columns.size(); ++c) {
-      duckdb_logical_type child = duckdb_create_logical_type(DuckType(in.dtype));
+      duckdb_logical_type child = duckdb_create_logical_type(
+          DuckType(in.column_is_list[c] ? in.dtype : ScalarReadDType(in.dtype)));
       if (in.column_is_list[c]) {
         types.push_back(duckdb_create_list_type(child));
         duckdb_destroy_logical_type(&child);
@@ -210,7 +211,9 @@ void LevelB(const uint8_t* data, size_t size) {
     CHECK(*chunk);
     for (size_t i = 0; i < inputs.size(); ++i) {
       for (size_t c = 0; c < inputs[i].columns.size(); ++c) {
-        FillVector(p, inputs[i].dtype, inputs[i].column_is_list[c], inputs[i].column_widths[c],
+        const DType t =
+            inputs[i].column_is_list[c] ? inputs[i].dtype : ScalarReadDType(inputs[i].dtype);
+        FillVector(p, t, inputs[i].column_is_list[c], inputs[i].column_widths[c],
                    chunk->column(first_column[i] + c), n);
       }
     }

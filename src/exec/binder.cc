@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "exec/output_names.h"
+
 namespace nightshift::exec {
 namespace {
 
@@ -244,7 +246,8 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
   b.sink.carried = b.read.carried;
   b.sink.keep_count = job.output.keep.size();
   b.sink.key = job.input.key;
-  std::vector<std::string> names(job.output.keep.begin(), job.output.keep.end());
+  std::vector<OutputName> names;
+  for (const auto& k : job.output.keep) names.push_back({k, "output.keep"});
   for (size_t o = 0; o < job.model.outputs.size(); ++o) {
     const ModelOutputSpec& out = job.model.outputs[o];
     auto it = std::find_if(model.outputs().begin(), model.outputs().end(),
@@ -258,7 +261,7 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
     const TensorSpec& spec = *it;
     if (!out.column.empty()) {
       b.sink.outputs.push_back({out.column, spec.dtype, true, static_cast<int32_t>(o), 0});
-      names.push_back(out.column);
+      names.push_back({out.column, fmt::format("model.outputs[{}].column", o)});
       continue;
     }
     int64_t last = spec.shape.size() > 1 ? spec.shape.back() : 1;
@@ -281,17 +284,10 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
     for (size_t e = 0; e < out.columns.size(); ++e) {
       b.sink.outputs.push_back(
           {out.columns[e], spec.dtype, false, static_cast<int32_t>(o), static_cast<int64_t>(e)});
-      names.push_back(out.columns[e]);
+      names.push_back({out.columns[e], fmt::format("model.outputs[{}].columns", o)});
     }
   }
-  std::vector<std::string> sorted = names;
-  std::sort(sorted.begin(), sorted.end());
-  auto dup = std::adjacent_find(sorted.begin(), sorted.end());
-  if (dup != sorted.end()) {
-    return Error(Code::kInvalidJob, fmt::format("output column '{}' appears twice (output.keep and "
-                                                "model.outputs must name distinct columns)",
-                                                *dup));
-  }
+  NS_RETURN_IF_ERROR(CheckOutputNames(names));
   return b;
 }
 

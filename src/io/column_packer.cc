@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 namespace nightshift::io {
@@ -15,6 +16,29 @@ bool Finite(T v) {
     return std::isfinite(v);
   } else {
     return true;
+  }
+}
+
+// The C type of a scalar feature column in the read chunk: float32 columns
+// are read as DOUBLE and int32/int8/uint8 columns as BIGINT
+// (duckdb_source.cc, ReadType), and narrowed here.
+template <typename T>
+using ScalarSource = std::conditional_t<
+    std::is_same_v<T, float>, double,
+    std::conditional_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int64_t, T>>;
+
+// A value that T cannot hold (1e39 for float32, 300 for int8): a dead letter
+// naming it, unlike an explicit inf or NaN, which allow_nan governs. Checked
+// before narrowing, which would be undefined for it.
+template <typename T>
+bool OutOfRange(ScalarSource<T> raw) {
+  if constexpr (std::is_same_v<T, float>) {
+    return std::isfinite(raw) && std::fabs(raw) > std::numeric_limits<float>::max();
+  } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                       !std::is_same_v<T, int64_t>) {
+    return raw < std::numeric_limits<T>::min() || raw > std::numeric_limits<T>::max();
+  } else {
+    return false;
   }
 }
 
@@ -104,18 +128,24 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
       duckdb_vector vec = duckdb_data_chunk_get_vector(slice.chunk->get(), column);
       uint64_t* validity = duckdb_vector_get_validity(vec);
       if (!in.column_is_list[c]) {
-        const T* src = static_cast<const T*>(duckdb_vector_get_data(vec));
+        const auto* src = static_cast<const ScalarSource<T>*>(duckdb_vector_get_data(vec));
         for (idx_t i = 0; i < slice.count; ++i, ++r) {
           const idx_t row = slice.row(i);
-          T v = src[row];
+          const ScalarSource<T> raw = src[row];
+          T v{};
           if (!Valid(validity, row)) {
             batch->SetRowError(
                 r, fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
-            v = T{};
-          } else if (!in.allow_nan && !Finite(v)) {
-            batch->SetRowError(
-                r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
-            v = T{};
+          } else if (OutOfRange<T>(raw)) {
+            batch->SetRowError(r, fmt::format("value {} in column '{}' is out of range for {}", raw,
+                                              in.columns[c], DTypeName(in.dtype)));
+          } else {
+            v = static_cast<T>(raw);
+            if (!in.allow_nan && !Finite(v)) {
+              batch->SetRowError(
+                  r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
+              v = T{};
+            }
           }
           out[r * stride + col_offset] = v;
         }

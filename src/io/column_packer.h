@@ -1,9 +1,11 @@
 // ColumnPacker: copies the rows of a batch from DuckDB vectors into the
 // batch's input tensors (the "collector" between rows and tensors). Columns
-// arrive already cast to the tensor's dtype by the read query, so a scalar
-// column is one strided copy and a list column one memcpy per row. Nulls,
-// NaN/Inf (when not allowed) and list length mismatches become row errors
-// rather than failures of the batch. Variable-length list columns are padded
+// arrive already cast to the tensor's dtype by the read query (float32
+// scalars as DOUBLE, int32/int8/uint8 scalars as BIGINT, narrowed here with a
+// range check), so a scalar column is one strided copy and a list column one
+// memcpy per row. Nulls, NaN/Inf (when not allowed), values out of the
+// dtype's range and list length mismatches become row errors rather than
+// failures of the batch. Variable-length list columns are padded
 // to the batch's longest row with the input's pad_value; a mask input gets 1
 // for each element and 0 for padding.
 #pragma once

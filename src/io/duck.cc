@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace nightshift::io {
 
 std::string QuoteIdent(std::string_view name) {
@@ -22,7 +24,36 @@ std::string QuoteString(std::string_view text) {
   return out + "'";
 }
 
+namespace {
+
+// DuckDB's advice for an extension it lacks (INSTALL it, turn auto-install
+// on) cannot work with the offline DuckDB of KeepOffline: say what is
+// available instead. DuckDB's own first line is kept unless it only names
+// the impossible folder.
+std::optional<std::string> OfflineExtensionMessage(std::string_view message) {
+  const bool offline_dir = message.find(kOfflineExtensionDirectory) != std::string_view::npos ||
+                           message.find("\"/dev/null\"") != std::string_view::npos;
+  if (!offline_dir && message.find("Missing Extension Error") == std::string_view::npos &&
+      message.find("Extension Autoloading Error") == std::string_view::npos &&
+      message.find("autoinstall_known_extensions") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string out =
+      "extension or persistent secret not available: nightshift runs DuckDB offline with its "
+      "built-in extensions only "
+      "(parquet, json, icu); extensions that need installing (httpfs, postgres_scanner, ...), "
+      "remote files and persistent secrets cannot be used";
+  if (!offline_dir) out += fmt::format(" (DuckDB: {})", message.substr(0, message.find('\n')));
+  return out;
+}
+
+}  // namespace
+
 Status DuckError(std::string_view context, std::string_view message) {
+  if (std::optional<std::string> offline = OfflineExtensionMessage(message)) {
+    if (context.empty()) return Status(Code::kInvalidJob, *offline);
+    return Status(Code::kInvalidJob, fmt::format("{}: {}", context, *offline));
+  }
   Code code = Code::kIoError;
   if (message.find("No files found") != std::string_view::npos ||
       message.find("No such file") != std::string_view::npos) {
@@ -45,15 +76,37 @@ Status DuckError(std::string_view context, std::string_view message) {
   return Status(code, fmt::format("{}: {}", context, msg));
 }
 
+namespace {
+
+// Every DuckDB database nightshift opens (run, validate, status, sql) works
+// offline and writes nothing under $HOME: by default DuckDB installs
+// extensions into ~/.duckdb/extensions (downloading them) and persistent
+// secrets into ~/.duckdb/stored_secrets. Those folders and the extension
+// repositories point into /dev/null, under which no folder can ever be made
+// (ENOTDIR, even for root), so INSTALL, LOAD of a non-built-in extension and
+// persistent secrets fail at once, without network or files; the built-in
+// extensions (parquet, json, ...) work as before. home_directory is left
+// alone: it is also what `~` in a query's paths means.
+void KeepOffline(duckdb_config config) {
+  duckdb_set_config(config, "extension_directory", kOfflineExtensionDirectory);
+  duckdb_set_config(config, "secret_directory", kOfflineExtensionDirectory);
+  duckdb_set_config(config, "custom_extension_repository", kOfflineExtensionDirectory);
+  duckdb_set_config(config, "autoinstall_extension_repository", kOfflineExtensionDirectory);
+  duckdb_set_config(config, "autoinstall_known_extensions", "false");
+  duckdb_set_config(config, "autoload_known_extensions", "false");
+  duckdb_set_config(config, "allow_community_extensions", "false");
+  duckdb_set_config(config, "allow_persistent_secrets", "false");
+}
+
+}  // namespace
+
 Result<std::shared_ptr<DuckDatabase>> DuckDatabase::OpenInMemory(int threads) {
   duckdb_config config;
   if (duckdb_create_config(&config) == DuckDBError) {
     return Error(Code::kInternal, "cannot create a DuckDB config");
   }
   if (threads > 0) duckdb_set_config(config, "threads", std::to_string(threads).c_str());
-  // Extensions that are not built in would be downloaded: never do that.
-  duckdb_set_config(config, "autoinstall_known_extensions", "false");
-  duckdb_set_config(config, "autoload_known_extensions", "true");
+  KeepOffline(config);
   // The external file cache keeps the byte ranges every query reads from a
   // file (~70 KiB per shard query on a large Parquet file) in buffer-managed
   // memory that is evicted only near memory_limit (80% of RAM): RSS grew

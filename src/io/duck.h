@@ -22,6 +22,11 @@ std::string QuoteIdent(std::string_view name);
 // 'text' with embedded quotes doubled: safe as a SQL string literal.
 std::string QuoteString(std::string_view text);
 
+// Where DuckDB's extension and secret folders point: a path that can never
+// exist (see duck.cc, KeepOffline). An error naming it is an extension or a
+// persistent secret that nightshift's offline DuckDB cannot provide.
+inline constexpr const char* kOfflineExtensionDirectory = "/dev/null/nightshift-offline";
+
 class DuckDatabase {
  public:
   // An in-memory database using at most `threads` threads (0: DuckDB's default).

@@ -48,5 +48,35 @@ TEST(DuckDatabaseTest, RepeatedShardScansKeepNothingInTheFileCache) {
   (void)::rmdir(dir.c_str());
 }
 
+// Every database is offline and writes nothing under $HOME: installing or
+// loading an extension that is not built in, and persistent secrets, fail at
+// once with a message that says so; built-in Parquet still works.
+TEST(DuckDatabaseTest, ExtensionsThatNeedInstallingFailSayingDuckDbIsOffline) {
+  auto db = DuckDatabase::OpenInMemory(1).value();
+  auto conn = DuckConnection::Open(db).value();
+  for (const char* sql : {"INSTALL httpfs", "LOAD httpfs",
+                          "SELECT * FROM read_parquet('https://example.com/a.parquet')"}) {
+    Status s = conn->Exec(sql, "q");
+    ASSERT_FALSE(s.ok()) << sql;
+    EXPECT_EQ(s.code(), Code::kInvalidJob) << sql;
+    EXPECT_EQ(s.message().rfind("q: extension or persistent secret not available: nightshift "
+                                "runs DuckDB offline",
+                                0),
+              0u)
+        << sql << ": " << s.message();
+  }
+  auto dir = conn->Query(
+      "SELECT current_setting('extension_directory'), "
+      "current_setting('secret_directory'), "
+      "current_setting('autoload_known_extensions')::VARCHAR");
+  ASSERT_TRUE(dir.has_value());
+  EXPECT_EQ(dir->Text(0, 0), kOfflineExtensionDirectory);
+  EXPECT_EQ(dir->Text(1, 0), kOfflineExtensionDirectory);
+  EXPECT_EQ(dir->Text(2, 0), "false");
+  EXPECT_TRUE(conn->Exec("SELECT * FROM parquet_metadata('/nonexistent.parquet') LIMIT 0")
+                  .message()
+                  .find("offline") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace nightshift::io

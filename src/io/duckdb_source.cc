@@ -41,6 +41,22 @@ std::string SqlTypeFor(DType dtype) {
   }
 }
 
+// The SQL type a feature column is read as. Scalars of a narrow dtype are
+// read wide (float32 as DOUBLE, int32/int8/uint8 as BIGINT) and narrowed by
+// ColumnPacker, which can then name a value out of the dtype's range (a dead
+// letter) and tell it from an explicit inf; a cast to the narrow type would
+// give NULL (Parquet DOUBLE, any integer) or inf (CSV text) for the same value.
+std::string ReadType(DType dtype, bool is_list) {
+  if (is_list) return SqlTypeFor(dtype) + "[]";
+  switch (dtype) {
+    case DType::kFloat32: return "DOUBLE";
+    case DType::kInt32:
+    case DType::kInt8:
+    case DType::kUInt8: return "BIGINT";
+    default: return SqlTypeFor(dtype);
+  }
+}
+
 bool IsNumericType(const std::string& t) {
   static const char* kNumeric[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
@@ -527,21 +543,7 @@ class DuckSource final : public Source {
         return with_row_number ? "read_parquet(" + path + ", file_row_number = true)"
                                : "read_parquet(" + path + ")";
       case InputFormat::kCsv: {
-        std::string types;
-        if (layout != nullptr) {
-          for (const auto& in : layout->inputs) {
-            for (size_t c = 0; c < in.columns.size(); ++c) {
-              if (in.column_is_list[c]) continue;
-              // A kept column keeps the type it has in the text read.
-              const bool typed = text == TextColumns::kFloatsTyped &&
-                                 (in.dtype == DType::kFloat32 || in.dtype == DType::kFloat64) &&
-                                 std::find(layout->carried.begin(), layout->carried.end(),
-                                           in.columns[c]) == layout->carried.end();
-              types += (types.empty() ? "" : ", ") + QuoteString(in.columns[c]) + ": " +
-                       QuoteString(typed ? SqlTypeFor(in.dtype) : "VARCHAR");
-            }
-          }
-        }
+        const std::string types = layout == nullptr ? "" : CsvFeatureTypes(*layout, text);
         return "read_csv(" + path + ", header = true" +
                (types.empty() ? "" : ", types = {" + types + "}") + ")";
       }
@@ -551,13 +553,44 @@ class DuckSource final : public Source {
     return "read_parquet(" + path + ")";
   }
 
+  // read_csv's `types` for the feature columns: VARCHAR, or with
+  // kFloatsTyped DOUBLE for a column whose every use feeds a float input (see
+  // ReadType). A kept column keeps the type it has in the text read. A column
+  // fed twice (to one input or two) is named once: read_csv refuses a repeated
+  // name; the select list casts each use.
+  static std::string CsvFeatureTypes(const ReadLayout& layout, TextColumns text) {
+    std::vector<std::pair<std::string, bool>> columns;  // name, typed
+    for (const auto& in : layout.inputs) {
+      const bool is_float = in.dtype == DType::kFloat32 || in.dtype == DType::kFloat64;
+      for (size_t c = 0; c < in.columns.size(); ++c) {
+        if (in.column_is_list[c]) continue;
+        const std::string& name = in.columns[c];
+        const bool typed =
+            text == TextColumns::kFloatsTyped && is_float &&
+            std::find(layout.carried.begin(), layout.carried.end(), name) == layout.carried.end();
+        auto it = std::find_if(columns.begin(), columns.end(),
+                               [&](const auto& e) { return e.first == name; });
+        if (it == columns.end()) {
+          columns.emplace_back(name, typed);
+        } else {
+          it->second = it->second && typed;
+        }
+      }
+    }
+    std::string types;
+    for (const auto& [name, typed] : columns) {
+      types += (types.empty() ? "" : ", ") + QuoteString(name) + ": " +
+               QuoteString(typed ? "DOUBLE" : "VARCHAR");
+    }
+    return types;
+  }
+
   static std::string SelectList(const ReadLayout& layout) {
     std::string s;
     for (const auto& in : layout.inputs) {
-      std::string type = SqlTypeFor(in.dtype);
       for (size_t c = 0; c < in.columns.size(); ++c) {
         if (!s.empty()) s += ", ";
-        std::string t = in.column_is_list[c] ? type + "[]" : type;
+        const std::string t = ReadType(in.dtype, in.column_is_list[c]);
         s += "TRY_CAST(" + QuoteIdent(in.columns[c]) + " AS " + t + ")";
       }
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "nightshift/env.h"
 
@@ -36,6 +37,18 @@ Status WalkDir(Env* env, const std::string& dir, std::vector<std::string>* out) 
       out->push_back(path);
     }
   }
+  return Status::Ok();
+}
+
+// The rule for a 0-byte input file: a CSV or JSONL file of no bytes has no
+// rows, so it is skipped (added to `empty`); a Parquet file of no bytes is
+// not a Parquet file at all (it lacks even the footer), so it is refused.
+Status EmptyFile(const std::string& path, InputFormat format, std::vector<std::string>* empty) {
+  if (format == InputFormat::kParquet) {
+    return Status(Code::kInvalidData,
+                  fmt::format("input file '{}' is empty (0 bytes): not a Parquet file", path));
+  }
+  empty->push_back(path);
   return Status::Ok();
 }
 
@@ -105,6 +118,7 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
   std::sort(paths.begin(), paths.end());
 
   std::vector<InputFile> files;
+  std::vector<std::string> empty;  // 0-byte CSV/JSONL files: no rows, skipped
   for (const auto& p : paths) {
     InputFormat fmt_of = spec.format;
     if (fmt_of == InputFormat::kAuto) {
@@ -128,6 +142,10 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
       return Error(Code::kIoError, fmt::format("input file '{}' is not readable", p));
     }
     NS_ASSIGN_OR_RETURN(FileInfo info, env->Stat(p));
+    if (info.size == 0) {
+      NS_RETURN_IF_ERROR(EmptyFile(p, fmt_of, &empty));
+      continue;
+    }
     InputFile f;
     f.index = static_cast<int32_t>(files.size());
     f.path = p;
@@ -137,6 +155,22 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
     f.device = info.device;
     f.inode = info.inode;
     files.push_back(std::move(f));
+  }
+  if (files.empty() && !empty.empty()) {
+    // Nothing to bind the job's columns to, so not an empty run (a CSV with
+    // only its header is one: it has columns).
+    return Error(Code::kInvalidData,
+                 empty.size() == 1 && empty[0] == spec.path
+                     ? fmt::format("input file '{}' is empty (0 bytes): it has no header or rows "
+                                   "to check the job's columns against",
+                                   empty[0])
+                     : fmt::format("input.path '{}' holds only empty files (0 bytes, e.g. '{}'): "
+                                   "no header or rows to check the job's columns against",
+                                   spec.path, empty[0]));
+  }
+  for (const auto& p : empty) {
+    std::fprintf(stderr, "nightshift: note: skipping empty input file '%s' (0 bytes: no rows)\n",
+                 p.c_str());
   }
   if (files.empty()) {
     return Error(Code::kNotFound,

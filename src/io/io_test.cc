@@ -98,6 +98,40 @@ TEST_F(IoTest, ListingRejectsGlobsMatchingNothingAndUnknownExtensions) {
   EXPECT_NE(r.error().message().find("input.format"), std::string::npos);
 }
 
+// A 0-byte CSV/JSONL file has no rows: skipped among other files, refused
+// alone (no header to bind the job to); a 0-byte Parquet file is corrupt.
+TEST_F(IoTest, ListingSkipsEmptyTextFilesAndRefusesEmptyParquet) {
+  const std::string dir = JoinPath(dir_, "in");
+  ASSERT_TRUE(Env::Default()->CreateDirs(dir).ok());
+  ASSERT_TRUE(Env::Default()->WriteFile(JoinPath(dir, "a.csv"), "").ok());
+  InputSpec spec;
+  spec.path = dir;
+  auto r = ListInputFiles(spec);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kInvalidData);
+  EXPECT_NE(r.error().message().find("holds only empty files"), std::string::npos);
+  spec.path = JoinPath(dir, "a.csv");
+  r = ListInputFiles(spec);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(),
+            "input file '" + spec.path +
+                "' is empty (0 bytes): it has no header or rows to check the job's columns "
+                "against");
+  ASSERT_TRUE(Env::Default()->WriteFile(JoinPath(dir, "b.csv"), "id\n1\n").ok());
+  spec.path = dir;
+  r = ListInputFiles(spec);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].path, JoinPath(dir, "b.csv"));
+  EXPECT_EQ((*r)[0].index, 0);
+  spec.path = JoinPath(dir_, "e.parquet");
+  ASSERT_TRUE(Env::Default()->WriteFile(spec.path, "").ok());
+  r = ListInputFiles(spec);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(),
+            "input file '" + spec.path + "' is empty (0 bytes): not a Parquet file");
+}
+
 TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
   Make("a.parquet", "parquet", 10);
   InputSpec spec;

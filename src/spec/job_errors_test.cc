@@ -135,7 +135,9 @@ TEST_F(JobErrorsTest, BadValues) {
 
 TEST_F(JobErrorsTest, MissingRequiredKeys) {
   EXPECT_EQ(ErrorOf(Edit("name: t\n", "")), path() + ": missing required key 'name'");
-  EXPECT_EQ(ErrorOf(Edit("name: t\n", "name:\n")), path() + ": missing required key 'name'");
+  // A required key given without a value: no value, rather than missing.
+  EXPECT_EQ(ErrorOf(Edit("name: t\n", "name:\n")),
+            path() + ":1:1: name: no value given (leave the key out to use its default)");
   EXPECT_EQ(ErrorOf(Edit("  key: id\n", "")), path() + ":3:3: missing required key 'input.key'");
   EXPECT_EQ(ErrorOf(Edit("  path: in.parquet\n", "")),
             path() + ":3:3: missing required key 'input.path' (or 'input.query')");
@@ -170,6 +172,40 @@ TEST_F(JobErrorsTest, DuplicateModelInputName) {
                          "      columns: [a, b]\n    - name: x\n      "
                          "columns: [c]\n")),
             path() + ":10:13: model.inputs[1].name: model input 'x' is listed twice");
+}
+
+// A key whose value was forgotten (`size:`) or written as null used to mean
+// its default silently (batch.size: 1024); now it is an error naming the key
+// and its line, for every key where null has no documented meaning.
+TEST_F(JobErrorsTest, NullValueIsAnErrorNamingKeyAndLine) {
+  constexpr const char* kNoValue = "no value given (leave the key out to use its default)";
+  EXPECT_EQ(ErrorOf(kMinimalJob + "batch:\n  size:\n"), path() + ":16:3: batch.size: " + kNoValue);
+  EXPECT_EQ(ErrorOf(kMinimalJob + "batch:\n  size: null\n"),
+            path() + ":16:3: batch.size: " + kNoValue);
+  EXPECT_EQ(ErrorOf(kMinimalJob + "run:\n  shard_rows: ~\n"),
+            path() + ":16:3: run.shard_rows: " + kNoValue);
+  EXPECT_EQ(ErrorOf(kMinimalJob + "errors:\n  max_failed_items:\n"),
+            path() + ":16:3: errors.max_failed_items: " + kNoValue);
+  EXPECT_EQ(ErrorOf(Edit("      columns: [a, b]\n", "      columns: [a, b]\n      dtype:\n")),
+            path() + ":10:7: model.inputs[0].dtype: " + kNoValue);
+  EXPECT_EQ(ErrorOf(Edit("  key: id\n", "  key: id\n  format:\n")),
+            path() + ":5:3: input.format: " + kNoValue);
+  EXPECT_EQ(ErrorOf(Edit("  path: out\n", "  path: out\n  keep:\n")),
+            path() + ":15:3: output.keep: " + kNoValue);
+  EXPECT_EQ(ErrorOf(Edit("name: t\n", "name:\n")), path() + ":1:1: name: " + kNoValue);
+}
+
+TEST_F(JobErrorsTest, NullIsAllowedWhereItIsDocumented) {
+  // model.sha256: null is the spec's "no pin"; an empty section is all defaults.
+  Result<JobSpec> r =
+      Parse(Edit("  path: m.onnx\n", "  path: m.onnx\n  sha256: null\n") + "batch:\nerrors:\n");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->model.sha256, std::nullopt);
+  EXPECT_EQ(r->batch.size, BatchSpec{}.size);
+  // `--set KEY=` removes a key (here: back to its default).
+  r = Parse(kMinimalJob + "batch:\n  size: 8\n", {{"batch.size", ""}});
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->batch.size, BatchSpec{}.size);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ constexpr SchemaNode kModelOutput[] = {
 };
 constexpr SchemaNode kModel[] = {
     {"backend", K::kValue, {}},        {"path", K::kValue, {}},
-    {"sha256", K::kValue, {}},         {"device", K::kValue, {}},
+    {"sha256", K::kValue, {}, true},   {"device", K::kValue, {}},
     {"threads", K::kValue, {}},        {"instances", K::kValue, {}},
     {"precision", K::kValue, {}},      {"allow_change", K::kValue, {}},
     {"inputs", K::kList, kModelInput}, {"outputs", K::kList, kModelOutput},

@@ -20,6 +20,10 @@ struct SchemaNode {
   std::string_view name;
   SchemaKind kind = SchemaKind::kValue;
   std::span<const SchemaNode> children;
+  // A value may be written as null (`sha256: null`): the documented "none".
+  // Any other key given with a null value is an error (CheckMap), so that
+  // `size:` with its value forgotten never silently means the default.
+  bool nullable = false;
 };
 
 // The root mapping of a job file.

@@ -103,6 +103,7 @@ Status NodeReader::CheckMap(const YAML::Node& map, const std::string& path,
       const OverrideSite* site = nullptr;
       return Status(Code::kInvalidJob, fmt::format("{}: {}", Where(key_node, full, &site), what));
     }
+    NS_RETURN_IF_ERROR(CheckNotNull(key_node, entry.second, full, *FindChild(schema, key)));
     const int line = key_node.Mark().is_null() ? 0 : key_node.Mark().line + 1;
     for (const auto& [name, first_line] : seen) {
       if (name == key) {
@@ -115,6 +116,20 @@ Status NodeReader::CheckMap(const YAML::Node& map, const std::string& path,
     seen.emplace_back(key, line);
   }
   return Status::Ok();
+}
+
+Status NodeReader::CheckNotNull(const YAML::Node& key_node, const YAML::Node& value,
+                                const std::string& path, const SchemaNode& schema) const {
+  if (value.IsDefined() && !value.IsNull()) return Status::Ok();
+  // Allowed: an empty section (`batch:`, all its defaults), a key documented
+  // as nullable, and `--set KEY=` (an override that removes the key).
+  if (schema.kind == SchemaKind::kMap || schema.nullable) return Status::Ok();
+  const OverrideSite* site = nullptr;
+  std::string where = Where(key_node, path, &site);
+  if (site != nullptr && site->path == path) return Status::Ok();
+  return Status(
+      Code::kInvalidJob,
+      fmt::format("{}: {}: no value given (leave the key out to use its default)", where, path));
 }
 
 std::optional<YAML::Node> NodeReader::Find(const YAML::Node& map, std::string_view key) {

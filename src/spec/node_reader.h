@@ -47,8 +47,15 @@ class NodeReader {
   // closest valid key.
   Status CheckMap(const YAML::Node& map, const std::string& path, const SchemaNode& schema) const;
 
+  // A key of a mapping given with a null value (`size:`, `size: null`, `~`):
+  // an error naming the key and line, unless null means something there
+  // (SchemaNode::nullable, an empty section) or a `--set KEY=` removed it.
+  Status CheckNotNull(const YAML::Node& key_node, const YAML::Node& value, const std::string& path,
+                      const SchemaNode& schema) const;
+
   // The value of `key` in the mapping `map`; nullopt when the key is absent
-  // or its value is null (`key:` or `key: null`), which means "use the default".
+  // or its value is null (only a nullable key, an empty section or a
+  // `--set KEY=` pass CheckMap with a null value), which means "use the default".
   static std::optional<YAML::Node> Find(const YAML::Node& map, std::string_view key);
 
   // The error for a key missing from the mapping `map` at `path`:

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <variant>
 
 #include "exec/batch_runner.h"
@@ -19,6 +21,7 @@
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
 #include "schedule_command.h"
+#include "spec/suggest.h"
 #include "version.h"
 
 namespace {
@@ -186,6 +189,27 @@ int CmdValidate(const std::string& job_path, const std::vector<std::string>& set
   return 0;
 }
 
+// A first argument that is no command ("runn"): CLI11 would only say the
+// arguments were unexpected; name it and the closest command. nullopt when
+// argv[1] is a command or a flag.
+std::optional<int> UnknownCommand(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return std::nullopt;
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == argv[1]) return std::nullopt;
+    names.push_back(sub->get_name());
+  }
+  std::vector<std::string_view> views(names.begin(), names.end());
+  std::string what = fmt::format("unknown command '{}'", argv[1]);
+  if (auto close = nightshift::spec::ClosestMatch(argv[1], views)) {
+    what += fmt::format("; did you mean '{}'?", *close);
+  } else {
+    what += fmt::format(" (commands: {})", fmt::join(names, ", "));
+  }
+  std::fprintf(stderr, "nightshift: error: %s\n", what.c_str());
+  return kExitCannotStart;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -237,6 +261,7 @@ int main(int argc, char** argv) {
   nightshift::cli::ScheduleArgs schedule_args;
   auto* schedule = nightshift::cli::AddScheduleCommand(app, &schedule_args);
 
+  if (auto rc = UnknownCommand(app, argc, argv)) return *rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
