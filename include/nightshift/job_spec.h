@@ -74,6 +74,9 @@ struct OutputSpec {
   std::string path;  // absolute; may still hold {run_id}, {name}, {date}
   OutputFormat format = OutputFormat::kParquet;
   std::vector<std::string> keep;
+  // Empty a folder that holds another run's output before the first commit
+  // (never a resumed run's own). Not part of the run fingerprint.
+  bool overwrite = false;
 };
 
 struct ErrorsSpec {

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
+#include "exec/output_folders.h"
 #include "nightshift/digest.h"
 #include "nightshift/env.h"
+#include "plan/planner.h"
 
 namespace nightshift::exec {
 
@@ -32,6 +34,8 @@ Status AcceptMostlyNumericText(const JobSpec& job, Source* source, int32_t file_
 Result<JobContext> PrepareJob(const JobSpec& job) {
   JobContext ctx;
   NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1));
+  NS_RETURN_IF_ERROR(CheckOutputOutsideInput(
+      job, plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files()))));
   auto cols = ctx.source->Describe(0);
   if (!cols.has_value()) {
     Status s = cols.error();

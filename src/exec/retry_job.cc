@@ -6,6 +6,7 @@
 #include <map>
 
 #include "exec/job_context.h"
+#include "exec/output_folders.h"
 #include "exec/task_runner.h"
 #include "nightshift/engine.h"
 #include "plan/planner.h"
@@ -64,6 +65,9 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
     tr.tasks.push_back(std::move(t));
   }
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
+  JobSpec adding = job;  // a retry adds parts to its run's folder, never empties one
+  adding.output.overwrite = false;
+  NS_RETURN_IF_ERROR(exec::ClaimOutputFolders(adding, run, sink_layout, ledger.get()));
   NS_ASSIGN_OR_RETURN(auto sink, OpenFileSink(sink_layout, 1));
   Ledger* l = ledger.get();
   tr.commit = [&, l](const ShardTask& task, const ShardOutput& out) {

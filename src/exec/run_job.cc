@@ -13,6 +13,7 @@
 #include "exec/batch_sizer.h"
 #include "exec/input_pin.h"
 #include "exec/job_context.h"
+#include "exec/output_folders.h"
 #include "exec/task_runner.h"
 #include "nightshift/digest.h"
 #include "nightshift/engine.h"
@@ -113,6 +114,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   const RunRecord& run = report.run;
 
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
+  NS_RETURN_IF_ERROR(exec::ClaimOutputFolders(job, run, sink_layout, ledger.get()));
   NS_ASSIGN_OR_RETURN(auto sink, OpenFileSink(sink_layout, 1));
 
   // Claim every shard not yet committed (one worker per run; the shared

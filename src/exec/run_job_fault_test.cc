@@ -162,7 +162,8 @@ TEST_F(RunJobFaultTest, CleanRunWritesEveryRowOnce) {
 
 TEST_F(RunJobFaultTest, AFailedFsyncIsRetriedAndTheRunCompletes) {
   FaultInjectionEnv env(Env::Default());
-  env.FailNth(FaultInjectionEnv::Op::kSync, 2, 1);
+  // Syncs 1-2 publish the output folder's owner marker; 4 is shard 0's folder sync.
+  env.FailNth(FaultInjectionEnv::Op::kSync, 4, 1);
   auto r = RunJob(Job(), Options(nullptr, &env));
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_EQ(r->exit_code, 0);
@@ -172,8 +173,8 @@ TEST_F(RunJobFaultTest, AFailedFsyncIsRetriedAndTheRunCompletes) {
 
 TEST_F(RunJobFaultTest, PersistentRenameFailureFailsTheRunAndAResumeCompletesExactlyOnce) {
   FaultInjectionEnv env(Env::Default());
-  env.FailNth(FaultInjectionEnv::Op::kRename, 3,
-              1000);  // shards 0 and 1 (+ nothing else) get through
+  // Rename 1 publishes the owner marker; shards 0 and 1 (+ nothing else) get through.
+  env.FailNth(FaultInjectionEnv::Op::kRename, 4, 1000);
   auto r = RunJob(Job(), Options(nullptr, &env));
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_EQ(r->exit_code, 1);

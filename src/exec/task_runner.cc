@@ -11,21 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "exec/output_folders.h"
 #include "nightshift/env.h"
 #include "obs/progress.h"
 
 namespace nightshift::exec {
-namespace {
-
-std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
-  std::string d = job.errors.dead_letter;
-  const std::string token = "{output}";
-  for (auto pos = d.find(token); pos != std::string::npos; pos = d.find(token))
-    d.replace(pos, token.size(), output_dir);
-  return d;
-}
-
-}  // namespace
 
 Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run,
                                   Env* env) {

@@ -1,6 +1,7 @@
 #include "io/input_listing.h"
 
 #include <fmt/format.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <unistd.h>
 
@@ -52,7 +53,53 @@ Status EmptyFile(const std::string& path, InputFormat format, std::vector<std::s
   return Status::Ok();
 }
 
+// The components of a '/'-separated path, lexically normalized ("." and
+// empty ones dropped, ".." taking the one before it away).
+std::vector<std::string> Components(const std::string& path) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= path.size()) {
+    size_t end = path.find('/', begin);
+    if (end == std::string::npos) end = path.size();
+    std::string c = path.substr(begin, end - begin);
+    if (c == ".." && !out.empty()) {
+      out.pop_back();
+    } else if (!c.empty() && c != ".") {
+      out.push_back(std::move(c));
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
+// Whether glob components pattern[p..] match path components name[n..].
+bool MatchComponents(const std::vector<std::string>& pattern, size_t p,
+                     const std::vector<std::string>& name, size_t n) {
+  if (p == pattern.size()) return n == name.size();
+  if (pattern[p] == "**") {
+    for (size_t skip = n; skip <= name.size(); ++skip) {
+      if (MatchComponents(pattern, p + 1, name, skip)) return true;
+      if (skip < name.size() && name[skip][0] == '.') return false;
+    }
+    return false;
+  }
+  return n < name.size() && ::fnmatch(pattern[p].c_str(), name[n].c_str(), FNM_PERIOD) == 0 &&
+         MatchComponents(pattern, p + 1, name, n + 1);
+}
+
 }  // namespace
+
+bool InputWouldList(const InputSpec& spec, const std::string& path) {
+  if (spec.path.empty()) return false;  // input.query
+  const std::vector<std::string> name = Components(path);
+  if (HasGlobChars(spec.path)) return MatchComponents(Components(spec.path), 0, name, 0);
+  auto info = Env::Default()->Stat(spec.path);
+  if (!info.has_value() || !info->is_dir) return false;  // a single file lists only itself
+  const std::vector<std::string> dir = Components(spec.path);
+  if (name.size() <= dir.size() || !std::equal(dir.begin(), dir.end(), name.begin())) return false;
+  // The walk skips hidden names below the folder (WalkDir).
+  return std::none_of(name.begin() + static_cast<std::ptrdiff_t>(dir.size()), name.end(), Hidden);
+}
 
 InputFormat FormatFromExtension(const std::string& path) {
   std::string p = path;

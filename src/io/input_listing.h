@@ -17,6 +17,15 @@ namespace nightshift::io {
 // nothing matches; InvalidJob when a format cannot be told or formats mix.
 Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec);
 
+// Whether ListInputFiles(spec) would list a file at `path` (absolute; it need
+// not exist): a folder walk reaches it through no hidden name, or the glob
+// matches it component by component, '*' never crossing a '/' and '.' at the
+// start of a name matched only literally, as glob(3) does. A `**` component
+// is taken to cross folders (as DuckDB's globs do), so a folder it could reach
+// counts as read. False for a single-file input and for input.query. Used to
+// keep outputs out of the input; extensions are not looked at.
+bool InputWouldList(const InputSpec& spec, const std::string& path);
+
 // The format implied by a file name's extension, or kAuto when unknown.
 InputFormat FormatFromExtension(const std::string& path);
 

@@ -34,6 +34,8 @@ TEST(PlannerTest, FingerprintIsDeterministicAndSeesInputChanges) {
   EXPECT_EQ(a, Fingerprint(job, files));
   job.batch.size = 17;  // tuning does not change the run
   EXPECT_EQ(a, Fingerprint(job, files));
+  job.output.overwrite = true;  // nor does emptying the output folder of another run
+  EXPECT_EQ(a, Fingerprint(job, files));
   files[0].mtime_ns = 6;
   EXPECT_NE(a, Fingerprint(job, files));
   EXPECT_EQ(DeriveRunId(job, a), "j-" + a.substr(0, 12));

@@ -105,6 +105,7 @@ TEST_F(ParserTest, MinimalJobGetsDefaults) {
   EXPECT_EQ(r->batch.size, 1024);
   EXPECT_EQ(r->output.format, OutputFormat::kParquet);
   EXPECT_TRUE(r->output.keep.empty());
+  EXPECT_FALSE(r->output.overwrite);
   EXPECT_EQ(r->errors.dead_letter, "{output}/_failed");
   EXPECT_EQ(r->run.ledger, dir_ + "/.nightshift/ledger.db");
   EXPECT_EQ(r->run.shard_rows, 131072);
@@ -144,6 +145,7 @@ output:
   path: /data/out/{name}/{date}/{run_id}
   format: jsonl
   keep: region
+  overwrite: true
 errors:
   max_retries: 0
   max_failed_items: "0.5%"
@@ -183,6 +185,7 @@ run:
   EXPECT_EQ(job.output.path, "/data/out/{name}/{date}/{run_id}");
   EXPECT_EQ(job.output.format, OutputFormat::kJsonl);
   EXPECT_EQ(job.output.keep, std::vector<std::string>{"region"});
+  EXPECT_TRUE(job.output.overwrite);
   EXPECT_EQ(job.errors.max_retries, 0);
   ASSERT_TRUE(job.errors.max_failed_fraction.has_value());
   EXPECT_DOUBLE_EQ(*job.errors.max_failed_fraction, 0.005);

@@ -41,6 +41,7 @@ constexpr SchemaNode kOutput[] = {
     {"path", K::kValue, {}},
     {"format", K::kValue, {}},
     {"keep", K::kValue, {}},
+    {"overwrite", K::kValue, {}},
 };
 constexpr SchemaNode kErrors[] = {
     {"max_retries", K::kValue, {}},

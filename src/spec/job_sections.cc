@@ -325,6 +325,7 @@ Status ReadOutput(const NodeReader& r, const YAML::Node& root, OutputSpec* outpu
   if (std::optional<YAML::Node> keep = NodeReader::Find(map, "keep")) {
     NS_ASSIGN_OR_RETURN(output->keep, r.StringList(*keep, "output.keep", 0, true));
   }
+  NS_RETURN_IF_ERROR(r.ReadBool(map, "output", "overwrite", &output->overwrite));
   return Status::Ok();
 }
 

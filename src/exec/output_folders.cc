@@ -1,0 +1,247 @@
+#include "exec/output_folders.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "io/input_listing.h"
+#include "nightshift/env.h"
+
+namespace nightshift::exec {
+namespace {
+
+constexpr char kOutputKey[] = "output.path";
+constexpr char kDeadLetterKey[] = "errors.dead_letter";
+// Written and removed at start to prove the dead-letter folder writable; the
+// leading '.' keeps it out of every listing.
+constexpr char kWriteProbe[] = ".nightshift-write-probe";
+
+// `dir` is `parent` or lies below it, by their names ("a/x/../b" is "a/b").
+bool Inside(const std::string& dir, const std::string& parent) {
+  const std::filesystem::path d = std::filesystem::path(dir).lexically_normal();
+  const std::filesystem::path p = std::filesystem::path(parent).lexically_normal();
+  auto di = d.begin();
+  for (auto pi = p.begin(); pi != p.end(); ++pi, ++di) {
+    if (pi->empty()) continue;  // the trailing "/" of "a/b/"
+    if (di == d.end() || *di != *pi) return false;
+  }
+  return true;
+}
+
+std::string UtcTime(int64_t micros, const char* format) {
+  std::time_t t = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+// The ledger's location as the marker records it: a URL without its password
+// (the marker is a file anyone who reads the output can read).
+std::string RedactedLedger(const std::string& ledger) {
+  const size_t scheme = ledger.find("://");
+  if (scheme == std::string::npos) return ledger;
+  const size_t at = ledger.find('@', scheme + 3);
+  const size_t colon = ledger.find(':', scheme + 3);
+  const size_t slash = ledger.find('/', scheme + 3);
+  if (at == std::string::npos || colon > at || (slash != std::string::npos && slash < at))
+    return ledger;
+  return ledger.substr(0, colon) + ledger.substr(at);
+}
+
+struct Marker {
+  std::string run_id;
+  std::string job;
+  std::string ledger;
+  std::string created_at;
+};
+
+// What a folder holds before this run touches it.
+struct FolderState {
+  const char* key = kOutputKey;  // the job key that names the folder, for messages
+  bool is_output = true;
+  std::string dir;
+  std::optional<Marker> marker;
+  std::vector<std::string> parts;  // paths of part-* files (and dead letters inside it)
+  bool owned = false;              // the marker is this run's
+  bool foreign = false;            // another run's, or parts no run claims
+};
+
+Result<std::optional<Marker>> ReadMarker(Env* env, const std::string& dir) {
+  const std::string path = JoinPath(dir, kOwnerMarker);
+  auto text = env->ReadFile(path);
+  if (!text.has_value()) {
+    if (text.error().code() == Code::kNotFound) return std::optional<Marker>();
+    return Error(text.error());
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  Marker m;
+  if (!j.is_object()) {
+    m.run_id = "(unreadable marker " + path + ")";  // still a claim: refuse, never adopt
+    return std::optional<Marker>(m);
+  }
+  m.run_id = j.value("run_id", "");
+  m.job = j.value("job", "");
+  m.ledger = j.value("ledger", "");
+  m.created_at = j.value("created_at", "");
+  return std::optional<Marker>(m);
+}
+
+// Lists the part files of `dir` into `parts`; a missing folder has none.
+Status ListParts(Env* env, const std::string& dir, const char* key,
+                 std::vector<std::string>* parts) {
+  auto names = env->ListDir(dir);
+  if (!names.has_value()) {
+    if (names.error().code() == Code::kNotFound) return Status::Ok();
+    return Status(Code::kIoError, fmt::format("{}: {}", key, names.error().message()));
+  }
+  for (const auto& n : *names) {
+    if (!n.starts_with("part-")) continue;
+    auto info = env->Stat(JoinPath(dir, n));
+    if (info.has_value() && !info->is_dir) parts->push_back(JoinPath(dir, n));
+  }
+  return Status::Ok();
+}
+
+Result<FolderState> Inspect(Env* env, const char* key, const std::string& dir) {
+  FolderState s;
+  s.key = key;
+  s.is_output = std::string_view(key) == kOutputKey;
+  s.dir = dir;
+  NS_RETURN_IF_ERROR(ListParts(env, dir, key, &s.parts));
+  auto marker = ReadMarker(env, dir);
+  if (!marker.has_value())
+    return Error(Code::kIoError, fmt::format("{}: {}", key, marker.error().message()));
+  s.marker = std::move(*marker);
+  return s;
+}
+
+Status Refusal(const FolderState& f, const Marker& me) {
+  const std::string fix = fmt::format(
+      "write run {} elsewhere (put {{run_id}} in output.path), or set output.overwrite: true to "
+      "empty the folder first",
+      me.run_id);
+  if (f.marker.has_value()) {
+    return Status(
+        Code::kInvalidJob,
+        fmt::format("{} '{}' belongs to run {} of job '{}' (ledger {}, since {}); {}", f.key, f.dir,
+                    f.marker->run_id, f.marker->job, f.marker->ledger, f.marker->created_at, fix));
+  }
+  return Status(Code::kInvalidJob,
+                fmt::format("{} '{}' holds {} part file(s) that no run claims (such as '{}'); {}",
+                            f.key, f.dir, f.parts.size(), f.parts.front(), fix));
+}
+
+// Empties a folder of another run: its parts and dead letters, and _SUCCESS.
+// Its marker is replaced afterwards (so a crash in between leaves a folder
+// that is still refused, or emptied again).
+Status Clear(Env* env, const FolderState& f) {
+  for (const auto& p : f.parts) NS_RETURN_IF_ERROR(env->RemoveFile(p));
+  if (f.is_output) NS_RETURN_IF_ERROR(env->RemoveFile(JoinPath(f.dir, "_SUCCESS")));
+  return Status::Ok();
+}
+
+Status WriteMarker(Env* env, const FolderState& f, const Marker& me) {
+  nlohmann::json j = {
+      {"run_id", me.run_id}, {"job", me.job}, {"ledger", me.ledger}, {"created_at", me.created_at}};
+  Status s = env->CreateDirs(f.dir);
+  if (s.ok()) s = env->WriteFileAtomic(JoinPath(f.dir, kOwnerMarker), j.dump(2) + "\n");
+  if (!s.ok())
+    return Status(s.code(), fmt::format("{} '{}' is not writable: {}", f.key, f.dir, s.message()));
+  return Status::Ok();
+}
+
+// Creates the dead-letter folder and writes a file there, so that a folder
+// that cannot take dead letters stops the run now, not at its first bad row.
+Status ProveWritable(Env* env, const std::string& dir) {
+  const std::string probe = JoinPath(dir, kWriteProbe);
+  Status s = env->CreateDirs(dir);
+  if (s.ok()) s = env->WriteFile(probe, "");
+  if (s.ok()) s = env->RemoveFile(probe);
+  if (!s.ok()) {
+    return Status(Code::kIoError, fmt::format("{}: the dead-letter folder '{}' is not writable: {}",
+                                              kDeadLetterKey, dir, s.message()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
+  std::string d = job.errors.dead_letter;
+  const std::string token = "{output}";
+  for (auto pos = d.find(token); pos != std::string::npos; pos = d.find(token))
+    d.replace(pos, token.size(), output_dir);
+  return d;
+}
+
+Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id) {
+  if (job.input.path.empty()) return Status::Ok();  // input.query: cannot be decided here
+  const std::string out = ExpandOutputPath(job.output.path, job, run_id,
+                                           UtcTime(Env::Default()->NowMicros(), "%Y-%m-%d"));
+  const std::string dead = DeadLetterDir(job, out);
+  struct Written {
+    const char* key;
+    std::string dir;
+    std::string name;
+  };
+  // Every kind of file a run writes there.
+  const Written files[] = {
+      {kOutputKey, out, PartFileName(0, job.output.format)},
+      {kOutputKey, out, PartFileName(0, job.output.format, 1)},
+      {kOutputKey, out, "_SUCCESS"},
+      {kOutputKey, out, kOwnerMarker},
+      {kDeadLetterKey, dead, "part-000000.jsonl"},
+      {kDeadLetterKey, dead, kOwnerMarker},
+  };
+  for (const auto& f : files) {
+    if (!io::InputWouldList(job.input, JoinPath(f.dir, f.name))) continue;
+    return Status(Code::kInvalidJob,
+                  fmt::format("{} '{}' is inside the input: input.path '{}' would read its file "
+                              "'{}' as input (a resumed run would read its own output); move the "
+                              "folder out of the input (a folder input skips names starting with "
+                              "'_' or '.')",
+                              f.key, f.dir, job.input.path, f.name));
+  }
+  return Status::Ok();
+}
+
+Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLayout& layout,
+                          Ledger* ledger) {
+  Env* env = layout.env != nullptr ? layout.env : Env::Default();
+  const Marker me{run.run_id, job.name, RedactedLedger(job.run.ledger),
+                  UtcTime(env->NowMicros(), "%Y-%m-%dT%H:%M:%SZ")};
+  NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
+  const bool adopt = counts.shards_committed > 0;
+
+  // Look first, touch nothing until every folder is known to be ours to use.
+  std::vector<FolderState> folders;
+  NS_ASSIGN_OR_RETURN(FolderState out, Inspect(env, kOutputKey, layout.output_dir));
+  folders.push_back(std::move(out));
+  if (Inside(layout.dead_letter_dir, layout.output_dir)) {
+    // Covered by the output folder's marker; its dead letters are its parts.
+    NS_RETURN_IF_ERROR(
+        ListParts(env, layout.dead_letter_dir, kDeadLetterKey, &folders.front().parts));
+  } else {
+    NS_ASSIGN_OR_RETURN(FolderState dead, Inspect(env, kDeadLetterKey, layout.dead_letter_dir));
+    folders.push_back(std::move(dead));
+  }
+  for (auto& f : folders) {
+    f.owned =
+        f.marker.has_value() && f.marker->run_id == me.run_id && f.marker->ledger == me.ledger;
+    f.foreign = !f.owned && (f.marker.has_value() || (!f.parts.empty() && !adopt));
+    if (f.foreign && !job.output.overwrite) return Refusal(f, me);
+  }
+  for (const auto& f : folders) {
+    if (f.foreign) NS_RETURN_IF_ERROR(Clear(env, f));
+    if (!f.owned) NS_RETURN_IF_ERROR(WriteMarker(env, f, me));
+  }
+  return ProveWritable(env, layout.dead_letter_dir);
+}
+
+}  // namespace nightshift::exec
