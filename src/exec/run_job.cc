@@ -12,6 +12,7 @@
 
 #include "exec/batch_sizer.h"
 #include "exec/job_context.h"
+#include "exec/run_owner.h"
 #include "exec/task_runner.h"
 #include "nightshift/digest.h"
 #include "nightshift/engine.h"
@@ -42,6 +43,14 @@ int64_t FailureLimit(const JobSpec& job, int64_t total_rows) {
   return job.errors.max_failed_count;  // -1: never stop
 }
 
+Result<RunReport> AlreadyCompleted(Ledger* ledger, const RunRecord& run) {
+  RunReport report;
+  report.run = run;
+  NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run.run_id));
+  report.message = fmt::format("run {} already completed; nothing to do", run.run_id);
+  return report;
+}
+
 }  // namespace
 
 Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
@@ -66,10 +75,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   if (!existing.has_value() && existing.error().code() != Code::kNotFound)
     return Error(existing.error());
   if (existing.has_value() && existing->state == RunState::kCompleted) {
-    report.run = *existing;
-    NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
-    report.message = fmt::format("run {} already completed; nothing to do", run_id);
-    return report;
+    return AlreadyCompleted(ledger.get(), *existing);
   }
   if (!existing.has_value()) {
     NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
@@ -83,9 +89,15 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.model_path = job.model.path;
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
-  } else {
-    report.run = *existing;
   }
+  // One process per run, taken before anything touches the output folder or
+  // the shards; held (with a heartbeat) until this function returns.
+  NS_ASSIGN_OR_RETURN(auto ownership,
+                      exec::RunOwnership::Acquire(ledger.get(), run_id,
+                                                  options.env ? options.env : Env::Default()));
+  // Re-read: the owner we waited on may have finished the run meanwhile.
+  NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
+  if (report.run.state == RunState::kCompleted) return AlreadyCompleted(ledger.get(), report.run);
   // The model a run started with is the model it finishes with: a resumed run
   // refuses a file that changed underneath it, unless told otherwise.
   NS_ASSIGN_OR_RETURN(std::string model_sha, Sha256File(job.model.path));
@@ -132,6 +144,11 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   }
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));
   NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
+  // The plan goes to the log at once: a slow first shard must not leave it empty.
+  obs::Progress::LogPlan(
+      run.run_id, static_cast<int64_t>(ctx.source->files().size()), run.total_rows,
+      static_cast<int64_t>(shards.size()), static_cast<int64_t>(tr.tasks.size()),
+      job.batch.auto_size() ? "auto" : std::to_string(ctx.binding.read.batch_rows));
   bool one_row_model = false;  // exported with batch dimension 1: the binder fixed the size
   for (const auto& spec : ctx.model->inputs())
     one_row_model |= !spec.shape.empty() && spec.shape[0] == 1;
