@@ -35,6 +35,14 @@ def slow(tmp_path_factory):
     return case
 
 
+@pytest.fixture(scope="module")
+def slower(tmp_path_factory):
+    """15000 such rows: a run long enough to kill or stop midway."""
+    case = Case(tmp_path_factory.mktemp("slower"), n=15000, seed=6, hidden=768)
+    case.input_file = case.root / case.make_input("csv")
+    return case
+
+
 def slow_job(case, d, n_rows=None, shard_rows=250, batch=1):
     d = Path(d)
     d.mkdir(parents=True, exist_ok=True)
@@ -91,8 +99,8 @@ def test_two_runs_started_together_one_runs_the_other_is_refused(slow, tmp_path)
     assert (EXIT_OK, EXIT_CANNOT_START) in outcomes or (EXIT_CANNOT_START, EXIT_OK) in outcomes, outcomes
 
 
-def test_killed_owner_is_interrupted_in_status_and_next_run_resumes(slow, tmp_path):
-    job = slow_job(slow, tmp_path)
+def test_killed_owner_is_interrupted_in_status_and_next_run_resumes(slower, tmp_path):
+    job = slow_job(slower, tmp_path)
     p = start("run", job)
     wait_running(job, p)
     time.sleep(1.0)
@@ -109,14 +117,14 @@ def test_killed_owner_is_interrupted_in_status_and_next_run_resumes(slow, tmp_pa
     assert rc == EXIT_OK, err
     # The summary's rows are this invocation's: the rows not committed before the kill.
     m = re.search(r"this invocation: (\d+) rows", out)
-    assert m and int(m.group(1)) == slow.n - done_before, out
-    assert_each_key_once(slow, tmp_path / "out")
+    assert m and int(m.group(1)) == slower.n - done_before, out
+    assert_each_key_once(slower, tmp_path / "out")
     st = status_json(job)
     assert st["state"] == "completed" and "owner" not in st and "last_seen" not in st, st
 
 
-def test_stopped_owner_still_holds_the_run(slow, tmp_path):
-    job = slow_job(slow, tmp_path)
+def test_stopped_owner_still_holds_the_run(slower, tmp_path):
+    job = slow_job(slower, tmp_path)
     p = start("run", job)
     wait_running(job, p)
     p.send_signal(signal.SIGSTOP)
@@ -134,7 +142,7 @@ def test_stopped_owner_still_holds_the_run(slow, tmp_path):
         p.send_signal(signal.SIGCONT)
     out, err = p.communicate(timeout=180)
     assert p.returncode == EXIT_OK, err
-    assert_each_key_once(slow, tmp_path / "out")
+    assert_each_key_once(slower, tmp_path / "out")
 
 
 def test_status_without_a_ledger_creates_nothing(slow, tmp_path):

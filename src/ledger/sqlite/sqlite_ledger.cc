@@ -586,6 +586,8 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& pa
   }
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::OpenReadOnly(path));
   NS_ASSIGN_OR_RETURN(int64_t version, sqlite::SchemaVersion(conn.get()));
+  // A file its first opener is still setting up holds no run yet.
+  if (version == 0) return Error(Code::kNotFound, fmt::format("ledger '{}' is empty", path));
   return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/version >= 3);
 }
 
