@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "ledger/sqlite/sqlite_ledger.h"
 #include "nightshift/ledger.h"
@@ -119,6 +120,27 @@ TEST_F(RunOwnerTest, ReaderOfAMissingLedgerIsNotFoundAndCreatesNothing) {
   ASSERT_FALSE(reader.has_value());
   EXPECT_EQ(reader.error().code(), Code::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/sub"));
+}
+
+// Processes starting together on a new ledger: switching it to WAL takes an
+// exclusive lock that SQLite's busy handler does not wait for.
+TEST(LedgerOpenTest, ConcurrentOpensOfANewLedgerAllSucceed) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ns_open_test.XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  for (int round = 0; round < 20; ++round) {
+    const std::string path = tmpl + "/l" + std::to_string(round) + ".db";
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(6);
+    for (size_t i = 0; i < errors.size(); ++i) {
+      threads.emplace_back([&, i] {
+        auto ledger = Ledger::Open(path);
+        if (!ledger.has_value()) errors[i] = ledger.error().ToString();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
+  }
+  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace
