@@ -7,6 +7,7 @@
 
 #include "exec/job_context.h"
 #include "exec/output_folders.h"
+#include "exec/run_owner.h"
 #include "exec/task_runner.h"
 #include "nightshift/engine.h"
 #include "plan/planner.h"
@@ -27,6 +28,10 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   }
   RunReport report;
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
+  // Not while another process runs or retries this run (see RunJob).
+  NS_ASSIGN_OR_RETURN(auto ownership,
+                      exec::RunOwnership::Acquire(ledger.get(), run_id,
+                                                  options.env ? options.env : Env::Default()));
   const RunRecord run = report.run;
   NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
   if (failures.empty()) {

@@ -14,6 +14,7 @@
 #include "exec/input_pin.h"
 #include "exec/job_context.h"
 #include "exec/output_folders.h"
+#include "exec/run_owner.h"
 #include "exec/task_runner.h"
 #include "nightshift/digest.h"
 #include "nightshift/engine.h"
@@ -45,6 +46,14 @@ int64_t FailureLimit(const JobSpec& job, int64_t total_rows) {
   return job.errors.max_failed_count;  // -1: never stop
 }
 
+Result<RunReport> AlreadyCompleted(Ledger* ledger, const RunRecord& run) {
+  RunReport report;
+  report.run = run;
+  NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run.run_id));
+  report.message = fmt::format("run {} already completed; nothing to do", run.run_id);
+  return report;
+}
+
 }  // namespace
 
 Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
@@ -68,16 +77,6 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   auto existing = ledger->GetRun(run_id);
   if (!existing.has_value() && existing.error().code() != Code::kNotFound)
     return Error(existing.error());
-  if (existing.has_value()) {  // a run id stands for one job and input (exec/input_pin.h)
-    NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
-    NS_ASSIGN_OR_RETURN(existing, ledger->GetRun(run_id));
-  }
-  if (existing.has_value() && existing->state == RunState::kCompleted) {
-    report.run = *existing;
-    NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
-    report.message = fmt::format("run {} already completed; nothing to do", run_id);
-    return report;
-  }
   if (!existing.has_value()) {
     NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
     auto plan = plan::MakePlan(job, ctx.source.get());
@@ -91,9 +90,20 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
     NS_RETURN_IF_ERROR(exec::RecordInput(job, ctx, ledger.get(), run_id));
-  } else {
-    report.run = *existing;
   }
+  // One process per run, taken before anything touches the output folder or
+  // the shards; held (with a heartbeat) until this function returns.
+  NS_ASSIGN_OR_RETURN(auto ownership,
+                      exec::RunOwnership::Acquire(ledger.get(), run_id,
+                                                  options.env ? options.env : Env::Default()));
+  // A run id stands for one job and input (exec/input_pin.h): checked (or
+  // re-planned) only by the process that holds the run.
+  if (existing.has_value()) {
+    NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
+  }
+  // Re-read: the owner we waited on may have finished the run meanwhile.
+  NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
+  if (report.run.state == RunState::kCompleted) return AlreadyCompleted(ledger.get(), report.run);
   // The model a run started with is the model it finishes with: a resumed run
   // refuses a file that changed underneath it, unless told otherwise.
   NS_ASSIGN_OR_RETURN(std::string model_sha, Sha256File(job.model.path));
@@ -141,6 +151,11 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   }
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));
   NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
+  // The plan goes to the log at once: a slow first shard must not leave it empty.
+  obs::Progress::LogPlan(
+      run.run_id, static_cast<int64_t>(ctx.source->files().size()), run.total_rows,
+      static_cast<int64_t>(shards.size()), static_cast<int64_t>(tr.tasks.size()),
+      job.batch.auto_size() ? "auto" : std::to_string(ctx.binding.read.batch_rows));
   bool one_row_model = false;  // exported with batch dimension 1: the binder fixed the size
   for (const auto& spec : ctx.model->inputs())
     one_row_model |= !spec.shape.empty() && spec.shape[0] == 1;

@@ -119,13 +119,15 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
     double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
     std::fprintf(
         human,
-        "run %s completed: %lld rows (%lld succeeded, %lld failed) in %.2f s, %.0f rows/s\n"
+        "run %s completed: %lld rows (%lld succeeded, %lld failed); this invocation: %lld rows "
+        "in %.2f s, %.0f rows/s\n"
         "stages: model busy %.0f%% of the pipeline's %.2f s (%d instance(s)); reader busy "
         "%.0f%%, writer busy %.0f%%\n"
         "output: %s\n",
         r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
         static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed),
-        r.seconds, rate, 100 * r.stages.ModelBusy(), r.stages.wall, r.stages.workers,
+        static_cast<long long>(r.rows_processed), r.seconds, rate, 100 * r.stages.ModelBusy(),
+        r.stages.wall, r.stages.workers,
         r.stages.wall > 0 ? 100 * r.stages.read / r.stages.wall : 0.0,
         r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
   } else {
@@ -169,6 +171,11 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
   if (!report->run.output_path.empty())
     std::printf("output: %s\n", report->run.output_path.c_str());
   if (!report->run.message.empty()) std::printf("message: %s\n", report->run.message.c_str());
+  if (j.contains("owner")) {
+    std::printf("owner: pid %lld on host %s, last seen %s\n",
+                static_cast<long long>(report->owner->pid), report->owner->host.c_str(),
+                j["owner"]["heartbeat_at"].dump().c_str());
+  }
   if (failed) {
     std::printf("failed items%s:\n", report->failures.empty() ? " (none)" : "");
     for (const auto& f : report->failures) {
@@ -246,8 +253,8 @@ int main(int argc, char** argv) {
   int64_t limit = 1000;
   status->add_flag("--failed", failed,
                    "List the dead-lettered items (key, shard, row, error, attempts)");
-  status->add_option("--limit", limit,
-                     "With --failed: list at most this many (-1: all; default 1000)");
+  auto* limit_opt = status->add_option(
+      "--limit", limit, "With --failed: list at most this many (0: all; default 1000)");
 
   auto* validate =
       app.add_subcommand("validate", "Check a job against its input and model without running it");
@@ -280,7 +287,18 @@ int main(int argc, char** argv) {
     return rc;
   }
   if (*retry) return CmdRetry(job_path, sets, run_id, json);
-  if (*status) return CmdStatus(job_path, sets, run_id, json, failed, limit);
+  if (*status) {
+    if (limit_opt->count() > 0 && !failed) {
+      return CannotStart(
+          nightshift::Status(nightshift::Code::kInvalidJob, "--limit applies to --failed only"));
+    }
+    if (limit < 0) {
+      return CannotStart(nightshift::Status(
+          nightshift::Code::kInvalidJob,
+          fmt::format("--limit {} is negative; use --limit 0 to list every failed item", limit)));
+    }
+    return CmdStatus(job_path, sets, run_id, json, failed, limit == 0 ? -1 : limit);
+  }
   if (*validate) return CmdValidate(job_path, sets);
   if (*schedule) return nightshift::cli::RunScheduleCommand(schedule_args);
   if (*sqlcmd) {

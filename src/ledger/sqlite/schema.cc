@@ -91,6 +91,17 @@ CREATE TABLE retry_parts (
   FOREIGN KEY (run_id, shard_id) REFERENCES shards (run_id, shard_id) ON DELETE CASCADE
 );
 )sql"},
+    // The process running a run (at most one): see Ledger::AcquireRun.
+    Migration{3, R"sql(
+CREATE TABLE run_owners (
+  run_id          TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+  host            TEXT NOT NULL,
+  pid             INTEGER NOT NULL,
+  start_time      INTEGER NOT NULL,
+  acquired_at_ms  INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL
+);
+)sql"},
     // What a run was planned from (Ledger::SetRunInputs): its run-defining job
     // keys and the files its input reads, so that a resume can name a change.
     Migration{4, R"sql(
@@ -117,6 +128,10 @@ Result<int64_t> UserVersion(Connection* conn) {
 }
 
 }  // namespace
+
+Result<int64_t> SchemaVersion(Connection* conn) {
+  return UserVersion(conn);
+}
 
 int64_t LatestSchemaVersion() {
   return kMigrations.back().version;

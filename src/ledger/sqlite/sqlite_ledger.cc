@@ -9,6 +9,7 @@
 
 #include "ledger/sqlite/connection.h"
 #include "ledger/sqlite/input_store.h"
+#include "ledger/sqlite/owner_store.h"
 #include "ledger/sqlite/retry_store.h"
 #include "ledger/sqlite/schema.h"
 #include "nightshift/env.h"
@@ -94,7 +95,10 @@ struct ShardLease {
 
 class SqliteLedger final : public Ledger {
  public:
-  explicit SqliteLedger(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  // `has_owners`: the schema has the run_owners table (a reader may find an
+  // older file that it must not migrate).
+  SqliteLedger(std::unique_ptr<Connection> conn, bool has_owners)
+      : conn_(std::move(conn)), has_owners_(has_owners) {}
 
   Result<RunRecord> CreateOrAttachRun(const RunRecord& run,
                                       const std::vector<InputFileRecord>& files,
@@ -456,6 +460,38 @@ class SqliteLedger final : public Ledger {
     return failures;
   }
 
+  Result<RunAcquisition> AcquireRun(
+      const std::string& run_id, const RunOwner& me,
+      const std::function<bool(const RunOwner&)>& owner_gone) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_ASSIGN_OR_RETURN(RunAcquisition got,
+                        sqlite::TakeOwner(conn_.get(), run_id, me, owner_gone, NowMs()));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return got;
+  }
+
+  Status Heartbeat(const std::string& run_id, const RunOwner& me) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(sqlite::TouchOwner(conn_.get(), run_id, me, NowMs()));
+    return txn.Commit();
+  }
+
+  Status ReleaseRun(const std::string& run_id, const RunOwner& me) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(sqlite::DeleteOwner(conn_.get(), run_id, me));
+    return txn.Commit();
+  }
+
+  Result<std::optional<RunOwner>> GetRunOwner(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    if (!has_owners_) return std::optional<RunOwner>();
+    return sqlite::SelectOwner(conn_.get(), run_id);
+  }
+
   Result<std::optional<std::string>> GetTuning(const std::string& key) override {
     std::lock_guard lock(mu_);
     NS_ASSIGN_OR_RETURN(Statement select,
@@ -543,6 +579,7 @@ class SqliteLedger final : public Ledger {
 
   std::mutex mu_;  // serializes all use of conn_
   std::unique_ptr<Connection> conn_;
+  const bool has_owners_;
 };
 
 #undef NS_RUN_COLUMNS
@@ -563,7 +600,23 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path,
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                       Connection::Open(path, options.busy_timeout_ms));
   NS_RETURN_IF_ERROR(sqlite::MigrateSchema(conn.get()));
-  return std::make_unique<SqliteLedger>(std::move(conn));
+  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/true);
+}
+
+Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path) {
+  if (path.empty()) return Error(Code::kInvalidJob, "the ledger path is empty");
+  auto info = Env::Default()->Stat(path);
+  if (!info.has_value()) {
+    if (info.error().code() == Code::kNotFound) {
+      return Error(Code::kNotFound, fmt::format("no ledger at '{}'", path));
+    }
+    return Error(info.error());
+  }
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::OpenReadOnly(path));
+  NS_ASSIGN_OR_RETURN(int64_t version, sqlite::SchemaVersion(conn.get()));
+  // A file its first opener is still setting up holds no run yet.
+  if (version == 0) return Error(Code::kNotFound, fmt::format("ledger '{}' is empty", path));
+  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/version >= 3);
 }
 
 }  // namespace nightshift
