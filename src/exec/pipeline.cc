@@ -36,6 +36,20 @@ Status RetryIo(int max_retries, const std::function<Status()>& fn) {
   }
 }
 
+// Runs `fn`, a step of thread `thread`: an exception that escaped it (a
+// library that threw past its adapter) becomes an Internal error naming the
+// thread instead of std::terminate.
+Status Guarded(const char* thread, const std::function<Status()>& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Status(Code::kInternal,
+                  fmt::format("unexpected exception in the {} thread: {}", thread, e.what()));
+  } catch (...) {
+    return Status(Code::kInternal, fmt::format("unexpected exception in the {} thread", thread));
+  }
+}
+
 }  // namespace
 
 struct Pipeline::Impl {
@@ -90,15 +104,18 @@ PipelineResult Pipeline::Run() {
       return r;
     };
     const double t0 = Now();
-    Status s = config_.source->Read(
-        config_.layout, config_.shards,
-        [&]() -> BatchPtr {
-          auto b = timed([&] { return impl.pool.Pop(); });
-          return b ? std::move(*b) : std::make_unique<RowBatch>();
-        },
-        [&](BatchPtr b) {
-          return !stop_.load() && timed([&] { return impl.q_in.Push(std::move(b)); });
-        });
+    Status s = Guarded("reader", [&] {
+      return config_.source->Read(
+          config_.layout, config_.shards,
+          [&]() -> BatchPtr {
+            auto b = timed([&] { return impl.pool.Pop(); });
+            return b ? std::move(*b) : std::make_unique<RowBatch>();
+          },
+          [&](BatchPtr b) {
+            MaybeThrow("reader");
+            return !stop_.load() && timed([&] { return impl.q_in.Push(std::move(b)); });
+          });
+    });
     read_s = Now() - t0 - waited;
     if (!s.ok() && !stop_.load()) abort_all(s);
     impl.q_in.Close();
@@ -122,7 +139,10 @@ PipelineResult Pipeline::Run() {
         if (impl.failed()) continue;  // drain
         // An empty batch only marks the end of its shard.
         const double t0 = Now();
-        Status s = (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
+        Status s = Guarded("model worker", [&] {
+          MaybeThrow("model");
+          return (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
+        });
         model_s[w] += Now() - t0;
         if (!s.ok()) {
           abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id,
@@ -194,7 +214,10 @@ PipelineResult Pipeline::Run() {
       pending.erase(it);
       bool last = cur->last_in_shard;
       const double t0 = Now();
-      Status s = process(*cur);
+      Status s = Guarded("writer", [&] {
+        MaybeThrow("writer");
+        return process(*cur);
+      });
       write_s += Now() - t0;
       recycle(std::move(cur));
       if (!s.ok()) {

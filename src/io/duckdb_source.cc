@@ -146,15 +146,41 @@ class DuckSource final : public Source {
   }
 
   Result<std::vector<std::string>> CarriedTypes(const ReadLayout& layout) override {
+    if (layout.carried.empty()) return std::vector<std::string>{};
     std::string sql = "DESCRIBE SELECT ";
     for (size_t i = 0; i < layout.carried.size(); ++i) {
       sql += (i ? ", " : "") + QuoteIdent(layout.carried[i]);
     }
-    sql += " FROM " + Relation(0, false);
-    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query(sql, Where(0)));
+    // One query over every file: DuckDB reads each file's schema and gives
+    // each column the supertype of its types in all of them.
+    const bool all_files = spec_.query.empty() && files_.size() > 1;
+    sql += " FROM " + (all_files ? AllFilesRelation() : Relation(0, false));
+    NS_ASSIGN_OR_RETURN(DuckResult r,
+                        conn_->Query(sql, all_files ? std::string("the input files") : Where(0)));
     std::vector<std::string> types;
     for (idx_t row = 0; row < r.row_count(); ++row) types.push_back(r.Text(1, row));
     return types;
+  }
+
+  Result<std::string> CommonType(const std::string& a, const std::string& b) override {
+    if (a == b) return a;
+    const Status none(Code::kSchemaMismatch, fmt::format("{} and {} have no common type", a, b));
+    // UNION's type is DuckDB's choice of a common type, but a lenient one
+    // (INTEGER and INTEGER[] give INTEGER[]): it is taken only when both
+    // types convert to it implicitly, or when it is text, which any value
+    // can be written as.
+    auto u =
+        conn_->Query(fmt::format("DESCRIBE SELECT NULL::{} AS c UNION ALL SELECT NULL::{}", a, b),
+                     "common type");
+    if (!u.has_value() || u->row_count() != 1) return Error(none);
+    const std::string t = u->Text(1, 0);
+    if (t == "VARCHAR") return t;
+    auto ok = conn_->Query(fmt::format("SELECT (can_cast_implicitly(NULL::{0}, NULL::{2}) AND "
+                                       "can_cast_implicitly(NULL::{1}, NULL::{2}))::INTEGER",
+                                       a, b, t),
+                           "common type");
+    if (!ok.has_value() || ok->row_count() != 1 || ok->Int(0, 0) != 1) return Error(none);
+    return t;
   }
 
   Status Read(const ReadLayout& layout, std::span<const ShardTask> shards,
@@ -546,6 +572,20 @@ class DuckSource final : public Source {
     return "read_parquet(" + path + ")";
   }
 
+  // All the input files as one relation whose columns have, by name, the
+  // supertype of their types across the files (for CarriedTypes()).
+  std::string AllFilesRelation() const {
+    std::string paths;
+    for (const InputFile& f : files_) paths += (paths.empty() ? "" : ", ") + QuoteString(f.path);
+    switch (files_[0].format) {
+      case InputFormat::kCsv:
+        return "read_csv([" + paths + "], header = true, union_by_name = true)";
+      case InputFormat::kJsonl:
+        return "read_json([" + paths + "], format = 'newline_delimited', union_by_name = true)";
+      default: return "read_parquet([" + paths + "], union_by_name = true)";
+    }
+  }
+
   static std::string SelectList(const ReadLayout& layout) {
     std::string s;
     for (const auto& in : layout.inputs) {
@@ -556,9 +596,22 @@ class DuckSource final : public Source {
         s += "TRY_CAST(" + QuoteIdent(in.columns[c]) + " AS " + t + ")";
       }
     }
-    for (const auto& c : layout.carried) {
+    for (size_t i = 0; i < layout.carried.size(); ++i) {
       if (!s.empty()) s += ", ";
-      s += QuoteIdent(c);
+      const std::string c = QuoteIdent(layout.carried[i]);
+      if (i >= layout.carried_types.size()) {
+        s += c;
+        continue;
+      }
+      // Every file's column as the common type, so that the sink's output
+      // chunks (built with that type) take each file's values. A column that
+      // is also a model input may be read as text (CSV) and hold values that
+      // do not convert: those rows are dead letters, so TRY_CAST.
+      const bool feature = std::any_of(layout.inputs.begin(), layout.inputs.end(), [&](auto& in) {
+        return std::find(in.columns.begin(), in.columns.end(), layout.carried[i]) !=
+               in.columns.end();
+      });
+      s += fmt::format("{}({} AS {})", feature ? "TRY_CAST" : "CAST", c, layout.carried_types[i]);
     }
     return s;
   }

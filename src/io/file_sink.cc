@@ -71,6 +71,29 @@ size_t CarriedIndex(const SinkLayout& layout, const std::string& name) {
   return 0;
 }
 
+// duckdb_vector_copy_sel between vectors of different types is an internal
+// error that aborts the process: a carried column whose type differs from
+// the output's (a reader that did not cast to the common type) is refused
+// as an error instead.
+Status CheckSameType(duckdb_vector src, duckdb_vector dst, const std::string& column) {
+  duckdb_logical_type a = duckdb_vector_get_column_type(src);
+  duckdb_logical_type b = duckdb_vector_get_column_type(dst);
+  const duckdb_type id = duckdb_get_type_id(a);
+  bool same = id == duckdb_get_type_id(b);
+  if (same && id == DUCKDB_TYPE_DECIMAL) {
+    same = duckdb_decimal_width(a) == duckdb_decimal_width(b) &&
+           duckdb_decimal_scale(a) == duckdb_decimal_scale(b);
+  }
+  const auto dst_id = duckdb_get_type_id(b);
+  duckdb_destroy_logical_type(&a);
+  duckdb_destroy_logical_type(&b);
+  if (same) return Status::Ok();
+  return Status(Code::kInternal,
+                fmt::format("column '{}' was read with DuckDB type id {} but is written as type id "
+                            "{}",
+                            column, static_cast<int>(id), static_cast<int>(dst_id)));
+}
+
 std::string KeyType(const SinkLayout& layout, const std::string& key) {
   return layout.carried_types[CarriedIndex(layout, key)];
 }
@@ -157,9 +180,10 @@ class FileShardWriter final : public ShardWriter {
       for (idx_t done = 0; done < n;) {
         ChunkTable::Room room = out_.Reserve(n - done);
         for (size_t c = 0; c < layout_.keep_count; ++c) {
-          duckdb_vector_copy_sel(slice.chunk->column(carried->column(c)),
-                                 duckdb_data_chunk_get_vector(room.chunk, c), sel_,
-                                 done + room.count, done, room.offset);
+          duckdb_vector src = slice.chunk->column(carried->column(c));
+          duckdb_vector dst = duckdb_data_chunk_get_vector(room.chunk, c);
+          NS_RETURN_IF_ERROR(CheckSameType(src, dst, layout_.carried[c]));
+          duckdb_vector_copy_sel(src, dst, sel_, done + room.count, done, room.offset);
         }
         for (size_t o = 0; o < layout_.outputs.size(); ++o) {
           NS_RETURN_IF_ERROR(
@@ -278,9 +302,10 @@ class FileShardWriter final : public ShardWriter {
     for (idx_t done = 0; done < n;) {
       ChunkTable::Room room = dl_.Reserve(n - done);
       for (size_t k = 0; k < nk; ++k) {
-        duckdb_vector_copy_sel(slice.chunk->column(carried.column(KeyIndex(k))),
-                               duckdb_data_chunk_get_vector(room.chunk, k), sel_, done + room.count,
-                               done, room.offset);
+        duckdb_vector src = slice.chunk->column(carried.column(KeyIndex(k)));
+        duckdb_vector dst = duckdb_data_chunk_get_vector(room.chunk, k);
+        NS_RETURN_IF_ERROR(CheckSameType(src, dst, layout_.key[k]));
+        duckdb_vector_copy_sel(src, dst, sel_, done + room.count, done, room.offset);
       }
       duckdb_vector err_vec = duckdb_data_chunk_get_vector(room.chunk, nk + 1);
       auto* rows = static_cast<int64_t*>(

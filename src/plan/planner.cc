@@ -52,30 +52,41 @@ std::string DeriveRunId(const JobSpec& job, const std::string& fingerprint) {
 std::vector<std::pair<int64_t, int64_t>> CutFile(const std::vector<int64_t>& row_groups,
                                                  int64_t shard_rows) {
   std::vector<std::pair<int64_t, int64_t>> out;
+  // A shard of fewer than a quarter of shard_rows (the rest of a split row
+  // group, the last groups of a file) costs a part file and a commit for
+  // little work: it joins the shard before it, which ends where it begins.
+  const int64_t smallest = shard_rows / 4;
+  auto close = [&](int64_t b, int64_t e) {
+    if (e - b < smallest && !out.empty() && out.back().second == b) {
+      out.back().second = e;
+    } else {
+      out.emplace_back(b, e);
+    }
+  };
   int64_t begin = 0;  // start of the shard being built
   int64_t pos = 0;    // start of the current row group
   for (int64_t g : row_groups) {
     if (g <= 0) continue;
     if (g >= shard_rows) {
-      if (pos > begin) out.emplace_back(begin, pos);
+      if (pos > begin) close(begin, pos);
       for (int64_t r = pos; r < pos + g; r += shard_rows)
-        out.emplace_back(r, std::min(r + shard_rows, pos + g));
+        close(r, std::min(r + shard_rows, pos + g));
       pos += g;
       begin = pos;
       continue;
     }
     // Close the current shard before a group that would make it too large.
     if (pos > begin && (pos - begin) + g > shard_rows + shard_rows / 2) {
-      out.emplace_back(begin, pos);
+      close(begin, pos);
       begin = pos;
     }
     pos += g;
     if (pos - begin >= shard_rows) {
-      out.emplace_back(begin, pos);
+      close(begin, pos);
       begin = pos;
     }
   }
-  if (pos > begin) out.emplace_back(begin, pos);
+  if (pos > begin) close(begin, pos);
   return out;
 }
 

@@ -186,7 +186,9 @@ int CmdValidate(const std::string& job_path, const std::vector<std::string>& set
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   CLI::App app{
       "nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once "
       "output"};
@@ -262,4 +264,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   return kExitCannotStart;
+}
+
+}  // namespace
+
+// The last resort: an exception that escaped every adapter and thread guard
+// is still an error message and exit 1, never an abort (exit 134).
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nightshift: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "nightshift: internal error: an unknown exception\n");
+  }
+  return kExitFailed;
 }
