@@ -37,6 +37,15 @@ struct InputFile {
   int64_t mtime_ns = 0;
 };
 
+// One whole file of a packed shard.
+struct FilePart {
+  int32_t file_index = 0;
+  int64_t rows = 0;  // the file's row count, as planned
+  // When not empty: read only these rows of the file (sorted), as `nightshift
+  // retry` does for dead-lettered rows.
+  std::vector<int64_t> rows_selected = {};
+};
+
 struct ShardTask {
   int64_t shard_id = 0;
   int64_t shard_index = 0;  // position in the run's work list
@@ -51,6 +60,13 @@ struct ShardTask {
   // The shard ends at the last row the plan counted in its file: a streaming
   // read then checks that no row follows (the file's rows were counted right).
   bool file_end = false;
+  // When not empty, the shard is these whole files, in order (small files
+  // packed into one shard), and file_index, row_begin, row_end and rows are
+  // not used.
+  std::vector<FilePart> packed = {};
+  // Within Source::Read, which reads a packed shard file by file: false for
+  // every file but the last (the shard goes on in the next file).
+  bool shard_ends = true;
 };
 
 // How one model input is packed from columns.

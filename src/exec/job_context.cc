@@ -141,6 +141,10 @@ Status CheckAllFiles(const JobSpec& job, JobContext& ctx) {
     }
     NS_RETURN_IF_ERROR(FoldCarriedTypes(job, ctx, file, *cols, &common));
   }
+  // The same types DuckDB's union_by_name gives (Source::CarriedTypes), known
+  // here without reading every file's schema again.
+  ctx.carried_types.clear();
+  for (const auto& [type, file] : common) ctx.carried_types.push_back(type);
   return Status::Ok();
 }
 

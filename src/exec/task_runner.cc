@@ -34,7 +34,13 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
   layout.env = env;
   layout.output_dir = run.output_path;
   layout.dead_letter_dir = DeadLetterDir(job, run.output_path);
-  NS_ASSIGN_OR_RETURN(layout.carried_types, ctx.source->CarriedTypes(ctx.binding.read));
+  for (const auto& f : ctx.source->files()) layout.input_paths.push_back(f.path);
+  if (ctx.carried_types.size() == ctx.binding.read.carried.size() &&
+      !ctx.binding.read.carried.empty()) {
+    layout.carried_types = ctx.carried_types;
+  } else {
+    NS_ASSIGN_OR_RETURN(layout.carried_types, ctx.source->CarriedTypes(ctx.binding.read));
+  }
   // The reader casts every file's carried columns to these same types.
   ctx.binding.read.carried_types = layout.carried_types;
   return layout;

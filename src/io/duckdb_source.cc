@@ -204,6 +204,8 @@ class DuckSource final : public Source {
       }
     }
     Reader reader{this, &layout, &packer, carried_columns, sort_column, next_batch, emit};
+    const std::vector<ShardTask> pieces = FilePieces(shards);
+    shards = pieces;
 
     size_t i = 0;
     while (i < shards.size()) {
@@ -243,6 +245,35 @@ class DuckSource final : public Source {
   }
 
  private:
+  // `shards` with each packed shard replaced by one task per file that has
+  // rows to read (a whole file, or its selected rows), all but the last
+  // marked !shard_ends: the reader cuts batches per file and ends the shard
+  // with its last file.
+  static std::vector<ShardTask> FilePieces(std::span<const ShardTask> shards) {
+    std::vector<ShardTask> pieces;
+    for (const ShardTask& s : shards) {
+      if (s.packed.empty()) {
+        pieces.push_back(s);
+        continue;
+      }
+      const size_t first = pieces.size();
+      for (const FilePart& part : s.packed) {
+        if (part.rows == 0 && part.rows_selected.empty()) continue;
+        ShardTask p = s;
+        p.packed.clear();
+        p.file_index = part.file_index;
+        p.rows = part.rows_selected;
+        p.row_begin = p.rows.empty() ? 0 : p.rows.front();
+        p.row_end = p.rows.empty() ? part.rows : p.rows.back() + 1;
+        p.file_end = p.rows.empty();  // a whole file: check that it ends there
+        p.shard_ends = false;
+        pieces.push_back(std::move(p));
+      }
+      if (pieces.size() > first) pieces.back().shard_ends = true;
+    }
+    return pieces;
+  }
+
   // Streams one query whose first row is file row `first_row` and cuts its
   // rows into batches of `shards` (rows outside every shard, or not selected
   // by a shard's row list, are skipped). Inputs are packed when a batch is
@@ -278,6 +309,7 @@ class DuckSource final : public Source {
       batch->seq = seq++;
       batch->last_in_shard = false;
       batch->first_row = first;
+      batch->file_index = s.file_index;
       batch->num_rows = 0;
       batch->row_errors.clear();
       batch->row_attempts.clear();
@@ -325,7 +357,7 @@ class DuckSource final : public Source {
           batch->num_rows++;
           ++i;
         }
-        if (!Flush(i == staged.size())) return false;
+        if (!Flush(i == staged.size() && s.shard_ends)) return false;
       }
       return true;
     }
@@ -359,7 +391,8 @@ class DuckSource final : public Source {
       const bool bucketing = !layout->sort_by_length.empty();
       int64_t row = first_row;  // file row number of the next row the query yields
       size_t si = 0;            // current shard
-      seq = 0;
+      // seq is not reset here: it is 0 unless a packed shard goes on from
+      // the previous file (it is reset whenever a shard ends).
       batch.reset();
       std::vector<Staged> staged;
       for (;;) {
@@ -409,21 +442,22 @@ class DuckSource final : public Source {
               if (row == s.row_end) {  // no selected row left before the shard's end
                 bool ok = true;
                 if (bucketing) {
-                  seq = 0;
                   ok = FlushBucketed(s, staged);
                   staged.clear();
-                } else {
+                } else if (s.shard_ends) {
                   // Close the shard: with the open batch, or with an empty last
                   // batch when the previous one was already emitted full.
                   if (!batch) StartBatch(s, row);
                   ok = Flush(true);
+                } else if (batch) {  // a packed shard goes on in the next file
+                  ok = Flush(false);
                 }
                 if (!ok) {
                   stopped = true;
                   return Status::Ok();
                 }
                 ++si;
-                seq = 0;
+                if (s.shard_ends) seq = 0;
               }
               continue;
             }
@@ -451,22 +485,22 @@ class DuckSource final : public Source {
           bool shard_done = row == s.row_end;
           if (bucketing) {
             if (shard_done) {
-              seq = 0;
               if (!FlushBucketed(s, staged)) {
                 stopped = true;
                 return Status::Ok();
               }
               staged.clear();
               ++si;
+              if (s.shard_ends) seq = 0;
             }
           } else if (shard_done || batch->num_rows == layout->batch_rows) {
-            if (!Flush(shard_done)) {
+            if (!Flush(shard_done && s.shard_ends)) {
               stopped = true;
               return Status::Ok();
             }
             if (shard_done) {
               ++si;
-              seq = 0;
+              if (s.shard_ends) seq = 0;
             }
           }
         }

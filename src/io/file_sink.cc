@@ -124,7 +124,9 @@ class FileSink final : public Sink {
   // Columns of the part files: the kept columns, the outputs, and __ns_row
   // when the order is restored.
   const DuckSchema* out_schema() const { return &out_schema_; }
-  // Columns of the dead letters: the keys, __ns_row, __ns_error, __ns_attempts.
+  // Columns of the dead letters: the keys, __ns_row (the row within its
+  // file), __ns_error, __ns_attempts, __ns_file (the file's path),
+  // __ns_file_index.
   const DuckSchema* dl_schema() const { return &dl_schema_; }
 
  private:
@@ -194,8 +196,10 @@ class FileShardWriter final : public ShardWriter {
         if (layout_.restore_order) {
           auto* rn = static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(
               room.chunk, layout_.keep_count + layout_.outputs.size())));
+          // A packed shard's files in order, each file's rows in order.
+          const int64_t file_base = int64_t{batch.file_index} << 40;
           for (idx_t i = 0; i < room.count; ++i) {
-            rn[room.offset + i] = batch.RowNumber(batch_rows[done + i]);
+            rn[room.offset + i] = file_base + batch.RowNumber(batch_rows[done + i]);
           }
         }
         out_.Commit(room.count);
@@ -230,14 +234,15 @@ class FileShardWriter final : public ShardWriter {
           JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch_));
       temps_.push_back(tmp);
       NS_RETURN_IF_ERROR(conn_->Exec(
-          fmt::format("COPY (SELECT {} AS key, {} AS shard, __ns_row AS row, __ns_error AS error, "
-                      "__ns_attempts AS attempts FROM {} ORDER BY __ns_row) TO {} (FORMAT json)",
+          fmt::format("COPY (SELECT {} AS key, {} AS shard, __ns_file AS file, __ns_row AS row, "
+                      "__ns_error AS error, __ns_attempts AS attempts FROM {} "
+                      "ORDER BY __ns_file_index, __ns_row) TO {} (FORMAT json)",
                       key_expr, shard_id_, dl_scan_.Sql(), QuoteString(tmp)),
           "writing dead letters"));
       NS_ASSIGN_OR_RETURN(DuckResult r,
                           conn_->Query(fmt::format(
-                              "SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts "
-                              "FROM {} ORDER BY __ns_row",
+                              "SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts, "
+                              "__ns_file_index FROM {} ORDER BY __ns_file_index, __ns_row",
                               key_expr, dl_scan_.Sql())));
       for (idx_t i = 0; i < r.row_count(); ++i) {
         ItemFailure f;
@@ -246,6 +251,7 @@ class FileShardWriter final : public ShardWriter {
         f.row = r.Int(1, i);
         f.error = r.Text(2, i);
         f.attempts = static_cast<int32_t>(r.Int(3, i));
+        f.file_index = static_cast<int32_t>(r.Int(4, i));
         out.failures.push_back(std::move(f));
       }
       NS_RETURN_IF_ERROR(env->PublishFile(tmp, dl_final));
@@ -308,6 +314,12 @@ class FileShardWriter final : public ShardWriter {
         duckdb_vector_copy_sel(src, dst, sel_, done + room.count, done, room.offset);
       }
       duckdb_vector err_vec = duckdb_data_chunk_get_vector(room.chunk, nk + 1);
+      duckdb_vector file_vec = duckdb_data_chunk_get_vector(room.chunk, nk + 3);
+      auto* file_index = static_cast<int32_t*>(
+          duckdb_vector_get_data(duckdb_data_chunk_get_vector(room.chunk, nk + 4)));
+      const std::string& path = static_cast<size_t>(batch.file_index) < layout_.input_paths.size()
+                                    ? layout_.input_paths[static_cast<size_t>(batch.file_index)]
+                                    : std::string();
       auto* rows = static_cast<int64_t*>(
           duckdb_vector_get_data(duckdb_data_chunk_get_vector(room.chunk, nk)));
       auto* attempts = static_cast<int32_t*>(
@@ -319,6 +331,8 @@ class FileShardWriter final : public ShardWriter {
         const std::string& e = batch.row_errors[r];
         duckdb_vector_assign_string_element_len(err_vec, at, e.data(), e.size());
         attempts[at] = r < batch.row_attempts.size() ? batch.row_attempts[r] : 1;
+        duckdb_vector_assign_string_element_len(file_vec, at, path.data(), path.size());
+        file_index[at] = batch.file_index;
       }
       dl_.Commit(room.count);
       done += room.count;
@@ -449,8 +463,9 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_
     names.push_back(k);
     types.push_back(io::KeyType(layout, k));
   }
-  names.insert(names.end(), {"__ns_row", "__ns_error", "__ns_attempts"});
-  types.insert(types.end(), {"BIGINT", "VARCHAR", "INTEGER"});
+  names.insert(names.end(),
+               {"__ns_row", "__ns_error", "__ns_attempts", "__ns_file", "__ns_file_index"});
+  types.insert(types.end(), {"BIGINT", "VARCHAR", "INTEGER", "VARCHAR", "INTEGER"});
   NS_ASSIGN_OR_RETURN(auto dl_schema, io::DuckSchema::FromSql(conn.get(), names, types));
   return std::unique_ptr<Sink>(new FileSink(layout, std::move(db), std::move(registry),
                                             std::move(out_schema), std::move(dl_schema)));

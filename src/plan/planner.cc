@@ -90,9 +90,41 @@ std::vector<std::pair<int64_t, int64_t>> CutFile(const std::vector<int64_t>& row
   return out;
 }
 
+namespace {
+
+// Consecutive small files waiting to become one shard.
+struct Pack {
+  int32_t first = -1;  // -1: no file yet
+  int32_t last = -1;
+  int32_t files = 0;  // files with rows
+  int64_t rows = 0;
+};
+
+void ClosePack(Pack* pack, int64_t* next_id, std::vector<ShardRecord>* shards) {
+  if (pack->files == 0) {
+    *pack = Pack{};
+    return;
+  }
+  ShardRecord s;
+  s.shard_id = (*next_id)++;
+  s.file_index = pack->first;
+  s.row_begin = 0;
+  s.row_end = pack->rows;
+  // One file is an ordinary shard of it; several are a packed shard.
+  if (pack->files > 1) s.file_last = pack->last;
+  shards->push_back(s);
+  *pack = Pack{};
+}
+
+}  // namespace
+
 Result<Plan> MakePlan(const JobSpec& job, Source* source) {
   Plan plan;
   int64_t next_id = 0;
+  // Files smaller than a shard are packed, whole and in order, into shards of
+  // up to shard_rows rows: a folder of many tiny files makes a few part files,
+  // not one per input file.
+  Pack pack;
   for (const auto& f : source->files()) {
     NS_ASSIGN_OR_RETURN(std::vector<int64_t> groups, source->RowGroups(f.index));
     int64_t rows = 0;
@@ -105,6 +137,16 @@ Result<Plan> MakePlan(const JobSpec& job, Source* source) {
     rec.rows = rows;
     plan.files.push_back(rec);
     plan.total_rows += rows;
+    if (rows == 0) continue;  // nothing to read: no shard (a pack may span it)
+    if (rows < job.run.shard_rows) {
+      if (pack.rows + rows > job.run.shard_rows) ClosePack(&pack, &next_id, &plan.shards);
+      if (pack.first < 0) pack.first = f.index;
+      pack.last = f.index;
+      pack.files++;
+      pack.rows += rows;
+      continue;
+    }
+    ClosePack(&pack, &next_id, &plan.shards);
     for (auto [b, e] : CutFile(groups, job.run.shard_rows)) {
       ShardRecord s;
       s.shard_id = next_id++;
@@ -114,6 +156,7 @@ Result<Plan> MakePlan(const JobSpec& job, Source* source) {
       plan.shards.push_back(s);
     }
   }
+  ClosePack(&pack, &next_id, &plan.shards);
   return plan;
 }
 

@@ -167,9 +167,9 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
   if (failed) {
     std::printf("failed items%s:\n", report->failures.empty() ? " (none)" : "");
     for (const auto& f : report->failures) {
-      std::printf("  key=%s shard=%lld row=%lld attempts=%d: %s\n", f.key_json.c_str(),
-                  static_cast<long long>(f.shard_id), static_cast<long long>(f.row), f.attempts,
-                  f.error.c_str());
+      std::printf("  key=%s shard=%lld file=%s row=%lld attempts=%d: %s\n", f.key_json.c_str(),
+                  static_cast<long long>(f.shard_id), f.file.c_str(), static_cast<long long>(f.row),
+                  f.attempts, f.error.c_str());
     }
   }
   return 0;
