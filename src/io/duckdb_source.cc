@@ -21,6 +21,7 @@
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
 #include "io/input_listing.h"
+#include "io/multi_file.h"
 #include "io/text_row_counter.h"
 #include "nightshift/source.h"
 
@@ -154,7 +155,7 @@ class DuckSource final : public Source {
     // One query over every file: DuckDB reads each file's schema and gives
     // each column the supertype of its types in all of them.
     const bool all_files = spec_.query.empty() && files_.size() > 1;
-    sql += " FROM " + (all_files ? AllFilesRelation() : Relation(0, false));
+    sql += " FROM " + (all_files ? AllFilesRelation(files_) : Relation(0, false));
     NS_ASSIGN_OR_RETURN(DuckResult r,
                         conn_->Query(sql, all_files ? std::string("the input files") : Where(0)));
     std::vector<std::string> types;
@@ -163,24 +164,7 @@ class DuckSource final : public Source {
   }
 
   Result<std::string> CommonType(const std::string& a, const std::string& b) override {
-    if (a == b) return a;
-    const Status none(Code::kSchemaMismatch, fmt::format("{} and {} have no common type", a, b));
-    // UNION's type is DuckDB's choice of a common type, but a lenient one
-    // (INTEGER and INTEGER[] give INTEGER[]): it is taken only when both
-    // types convert to it implicitly, or when it is text, which any value
-    // can be written as.
-    auto u =
-        conn_->Query(fmt::format("DESCRIBE SELECT NULL::{} AS c UNION ALL SELECT NULL::{}", a, b),
-                     "common type");
-    if (!u.has_value() || u->row_count() != 1) return Error(none);
-    const std::string t = u->Text(1, 0);
-    if (t == "VARCHAR") return t;
-    auto ok = conn_->Query(fmt::format("SELECT (can_cast_implicitly(NULL::{0}, NULL::{2}) AND "
-                                       "can_cast_implicitly(NULL::{1}, NULL::{2}))::INTEGER",
-                                       a, b, t),
-                           "common type");
-    if (!ok.has_value() || ok->row_count() != 1 || ok->Int(0, 0) != 1) return Error(none);
-    return t;
+    return CommonSqlType(conn_.get(), a, b);
   }
 
   Status Read(const ReadLayout& layout, std::span<const ShardTask> shards,
@@ -245,35 +229,6 @@ class DuckSource final : public Source {
   }
 
  private:
-  // `shards` with each packed shard replaced by one task per file that has
-  // rows to read (a whole file, or its selected rows), all but the last
-  // marked !shard_ends: the reader cuts batches per file and ends the shard
-  // with its last file.
-  static std::vector<ShardTask> FilePieces(std::span<const ShardTask> shards) {
-    std::vector<ShardTask> pieces;
-    for (const ShardTask& s : shards) {
-      if (s.packed.empty()) {
-        pieces.push_back(s);
-        continue;
-      }
-      const size_t first = pieces.size();
-      for (const FilePart& part : s.packed) {
-        if (part.rows == 0 && part.rows_selected.empty()) continue;
-        ShardTask p = s;
-        p.packed.clear();
-        p.file_index = part.file_index;
-        p.rows = part.rows_selected;
-        p.row_begin = p.rows.empty() ? 0 : p.rows.front();
-        p.row_end = p.rows.empty() ? part.rows : p.rows.back() + 1;
-        p.file_end = p.rows.empty();  // a whole file: check that it ends there
-        p.shard_ends = false;
-        pieces.push_back(std::move(p));
-      }
-      if (pieces.size() > first) pieces.back().shard_ends = true;
-    }
-    return pieces;
-  }
-
   // Streams one query whose first row is file row `first_row` and cuts its
   // rows into batches of `shards` (rows outside every shard, or not selected
   // by a shard's row list, are skipped). Inputs are packed when a batch is
@@ -604,20 +559,6 @@ class DuckSource final : public Source {
       case InputFormat::kAuto: break;
     }
     return "read_parquet(" + path + ")";
-  }
-
-  // All the input files as one relation whose columns have, by name, the
-  // supertype of their types across the files (for CarriedTypes()).
-  std::string AllFilesRelation() const {
-    std::string paths;
-    for (const InputFile& f : files_) paths += (paths.empty() ? "" : ", ") + QuoteString(f.path);
-    switch (files_[0].format) {
-      case InputFormat::kCsv:
-        return "read_csv([" + paths + "], header = true, union_by_name = true)";
-      case InputFormat::kJsonl:
-        return "read_json([" + paths + "], format = 'newline_delimited', union_by_name = true)";
-      default: return "read_parquet([" + paths + "], union_by_name = true)";
-    }
   }
 
   static std::string SelectList(const ReadLayout& layout) {
