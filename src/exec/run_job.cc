@@ -78,6 +78,12 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   auto existing = ledger->GetRun(run_id);
   if (!existing.has_value() && existing.error().code() != Code::kNotFound)
     return Error(existing.error());
+  if (existing.has_value() && existing->state == RunState::kCompleted) {
+    // Nothing to run, so nothing to take: a completed run is only checked
+    // against its input (exec/input_pin.h) and left as it is.
+    NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
+    return AlreadyCompleted(ledger.get(), *existing);
+  }
   if (!existing.has_value()) {
     NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
     auto plan = plan::MakePlan(job, ctx.source.get());
