@@ -14,6 +14,7 @@
 #include "io/chunk_table.h"
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
+#include "io/sql_types.h"
 #include "nightshift/env.h"
 #include "nightshift/sink.h"
 
@@ -39,16 +40,7 @@ std::string CopyOptions(OutputFormat f) {
 }
 
 std::string SqlType(const OutputColumn& c) {
-  std::string t;
-  switch (c.dtype) {
-    case DType::kFloat64: t = "DOUBLE"; break;
-    case DType::kInt64: t = "BIGINT"; break;
-    case DType::kInt32: t = "INTEGER"; break;
-    case DType::kInt8: t = "TINYINT"; break;
-    case DType::kUInt8: t = "UTINYINT"; break;
-    case DType::kBool: t = "BOOLEAN"; break;
-    default: t = "FLOAT"; break;
-  }
+  const std::string t = SqlTypeFor(c.dtype);
   return c.is_list ? t + "[]" : t;
 }
 
