@@ -80,9 +80,11 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     return Error(existing.error());
   if (existing.has_value() && existing->state == RunState::kCompleted) {
     // Nothing to run, so nothing to take: a completed run is only checked
-    // against its input (exec/input_pin.h) and left as it is.
+    // against its input (exec/input_pin.h) and left as it is, unless
+    // run.allow_input_change re-planned it on new input.
     NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
-    return AlreadyCompleted(ledger.get(), *existing);
+    NS_ASSIGN_OR_RETURN(existing, ledger->GetRun(run_id));  // re-planned: runs again
+    if (existing->state == RunState::kCompleted) return AlreadyCompleted(ledger.get(), *existing);
   }
   if (!existing.has_value()) {
     NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
