@@ -57,7 +57,8 @@ namespace {
 Result<std::string> ResolveRunId(const JobSpec& job, Ledger* ledger) {
   auto source = OpenSource(job.input, 1);
   std::string id;
-  if (source.has_value()) id = plan::DeriveRunId(job, plan::Fingerprint(job, (*source)->read_files()));
+  if (source.has_value())
+    id = plan::DeriveRunId(job, plan::Fingerprint(job, (*source)->read_files()));
   if (ledger == nullptr) {
     if (!source.has_value()) return Error(source.error());
     return id;
@@ -143,6 +144,12 @@ std::string StatusJson(const StatusReport& r) {
       {"finished_at", Timestamp(r.run.finished_at_ms)},
   };
   if (!r.run.message.empty()) j["message"] = r.run.message;
+  // Database output (exec/open_sink.h, DatabaseOutputPath): the table and its rows.
+  const std::string& out = r.run.output_path;
+  if (out.starts_with("postgres:") || out.starts_with("sqlite:") || out.starts_with("duckdb:")) {
+    j["table"] = out.substr(out.find(':') + 1);
+    j["rows"] = {{"written", r.counts.succeeded}, {"failed", r.counts.failed}};
+  }
   if (r.batch_size > 0) j["batch_size"] = r.batch_size;
   if (r.owner.has_value()) {
     j["owner"] = {{"host", r.owner->host},
