@@ -26,6 +26,7 @@ set_target_properties(duckdb::duckdb PROPERTIES
 
 find_package(Threads REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(PostgreSQL REQUIRED)  # libpq: the postgres sink
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)

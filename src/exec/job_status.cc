@@ -142,6 +142,12 @@ std::string StatusJson(const StatusReport& r) {
       {"finished_at", Timestamp(r.run.finished_at_ms)},
   };
   if (!r.run.message.empty()) j["message"] = r.run.message;
+  // Database output (exec/open_sink.h, DatabaseOutputPath): the table and its rows.
+  const std::string& out = r.run.output_path;
+  if (out.starts_with("postgres:") || out.starts_with("sqlite:") || out.starts_with("duckdb:")) {
+    j["table"] = out.substr(out.find(':') + 1);
+    j["rows"] = {{"written", r.counts.succeeded}, {"failed", r.counts.failed}};
+  }
   if (r.batch_size > 0) j["batch_size"] = r.batch_size;
   if (r.owner.has_value()) {
     j["owner"] = {{"host", r.owner->host},

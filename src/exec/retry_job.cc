@@ -6,6 +6,7 @@
 #include <map>
 
 #include "exec/job_context.h"
+#include "exec/open_sink.h"
 #include "exec/output_folders.h"
 #include "exec/run_owner.h"
 #include "exec/shard_tasks.h"
@@ -68,8 +69,7 @@ Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
   JobSpec adding = job;  // a retry adds parts to its run's folder, never empties one
   adding.output.overwrite = false;
-  NS_RETURN_IF_ERROR(exec::ClaimOutputFolders(adding, run, sink_layout, ledger));
-  NS_ASSIGN_OR_RETURN(auto sink, OpenFileSink(sink_layout, 1));
+  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(adding, run, std::move(sink_layout), ledger));
   exec::TaskRun tr = std::move(plan.tasks);
   tr.commit = [&](const ShardTask& task, const ShardOutput& out) {
     std::vector<ItemFailure> remaining = out.failures;

@@ -13,6 +13,7 @@
 #include "exec/batch_sizer.h"
 #include "exec/input_pin.h"
 #include "exec/job_context.h"
+#include "exec/open_sink.h"
 #include "exec/output_folders.h"
 #include "exec/run_owner.h"
 #include "exec/shard_tasks.h"
@@ -94,7 +95,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.run_id = run_id;
     rec.job_name = job.name;
     rec.fingerprint = fingerprint;
-    rec.output_path = ExpandOutputPath(job.output.path, job, run_id, UtcDate(NowMs()));
+    rec.output_path = IsDatabase(job.output.format)
+                          ? exec::DatabaseOutputPath(job.output)
+                          : ExpandOutputPath(job.output.path, job, run_id, UtcDate(NowMs()));
     rec.model_path = job.model.path;
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
@@ -133,8 +136,8 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   const RunRecord& run = report.run;
 
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
-  NS_RETURN_IF_ERROR(exec::ClaimOutputFolders(job, run, sink_layout, ledger.get()));
-  NS_ASSIGN_OR_RETURN(auto sink, OpenFileSink(sink_layout, 1));
+  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(job, run, std::move(sink_layout), ledger.get()));
+  NS_RETURN_IF_ERROR(exec::AdoptHeldShards(sink.get(), ledger.get(), run.run_id));
 
   // Claim every shard not yet committed (one worker per run; the shared
   // PostgreSQL ledger will claim shard by shard instead).
