@@ -70,7 +70,7 @@ Result<ShardRowSchemas> MakeShardRowSchemas(DuckConnection* conn, const SinkLayo
   }
   for (const auto& c : layout.outputs) {
     names.push_back(c.name);
-    types.push_back(SqlTypeOf(c));
+    types.push_back(OutputSqlType(c));
   }
   if (layout.restore_order) {
     names.push_back("__ns_row");
