@@ -8,8 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "env/crash_point.h"
 #include "exec/bounded_queue.h"
-#include "nightshift/crash_point.h"
 #include "nightshift/env.h"
 #include "plan/input_identity.h"
 
@@ -53,7 +53,7 @@ class InputGuard {
     const auto& files = source_->files();
     if (it == file_of_.end() || it->second < 0 || static_cast<size_t>(it->second) >= files.size())
       return true;
-    status_ = plan::CheckUnchanged(Env::Default(), files[static_cast<size_t>(it->second)]);
+    status_ = plan::CheckUnchanged(source_->env(), files[static_cast<size_t>(it->second)]);
     return status_.ok();
   }
   const Status& status() const { return status_; }

@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 
 #include "exec/job_context.h"
@@ -15,9 +14,10 @@
 namespace nightshift {
 
 Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
-  auto started = std::chrono::steady_clock::now();
-  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
-  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
+  Env* const env = options.env != nullptr ? options.env : Env::Default();
+  const int64_t started_us = env->MonotonicMicros();
+  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job, env));
+  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
   std::string run_id = options.run_id;
   if (run_id.empty()) {
     run_id = plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->read_files()));
@@ -29,9 +29,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   RunReport report;
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
   // Not while another process runs or retries this run (see RunJob).
-  NS_ASSIGN_OR_RETURN(auto ownership,
-                      exec::RunOwnership::Acquire(ledger.get(), run_id,
-                                                  options.env ? options.env : Env::Default()));
+  NS_ASSIGN_OR_RETURN(auto ownership, exec::RunOwnership::Acquire(ledger.get(), run_id, env));
   const RunRecord run = report.run;
   NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
   if (failures.empty()) {
@@ -69,7 +67,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
     tr.rows_total += static_cast<int64_t>(rows.size());
     tr.tasks.push_back(std::move(t));
   }
-  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
+  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, env));
   JobSpec adding = job;  // a retry adds parts to its run's folder, never empties one
   adding.output.overwrite = false;
   NS_RETURN_IF_ERROR(exec::ClaimOutputFolders(adding, run, sink_layout, ledger.get()));
@@ -93,7 +91,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
     report.exit_code = 75;
     report.message = "retry interrupted; run it again to retry the rest";
   } else if (run.state == RunState::kCompleted) {
-    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), l, run));
+    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), l, run, env));
   }
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
@@ -102,8 +100,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
         "retried {} dead-lettered row(s) of run {}: {} now succeed, {} still fail", failures.size(),
         run_id, static_cast<int64_t>(failures.size()) - report.counts.failed, report.counts.failed);
   }
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds = static_cast<double>(env->MonotonicMicros() - started_us) / 1e6;
   return report;
 }
 

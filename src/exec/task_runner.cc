@@ -108,7 +108,7 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
   return result;
 }
 
-Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {
+Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run, Env* env) {
   NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
   NS_ASSIGN_OR_RETURN(auto retries, ledger->ListRetryParts(run.run_id));
@@ -139,7 +139,7 @@ Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {
        {{"total", counts.total_rows}, {"succeeded", counts.succeeded}, {"failed", counts.failed}}},
       {"files", files},
       {"dead_letter_files", dead},
-      {"completed_at_ms", Env::Default()->NowMicros() / 1000}};
+      {"completed_at_ms", env->NowMillis()}};
   return sink->WriteSuccess(m.dump(2) + "\n");
 }
 
