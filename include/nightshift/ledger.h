@@ -67,15 +67,21 @@ struct ShardRecord {
   int64_t started_at_ms = 0;
   int64_t committed_at_ms = 0;
   std::string message;  // why the last attempt failed; "" once committed
+  // A packed shard (small files packed together) covers the whole files
+  // [file_index, file_last]; its row_begin is 0 and row_end the number of rows
+  // of all of them. -1: the shard is rows [row_begin, row_end) of file_index.
+  int32_t file_last = -1;
 };
 
 // A row that failed for good, recorded with its shard's commit.
 struct ItemFailure {
   int64_t shard_id = 0;
-  int64_t row = 0;       // row number within the shard's file
+  int64_t row = 0;       // row number within file `file_index`
   std::string key_json;  // the row's key value(s) as JSON
   std::string error;     // human-readable reason
   int32_t attempts = 0;
+  int32_t file_index = 0;  // the input file holding the row (several for a packed shard)
+  std::string file;        // its path, as listed (ListFailures; "" for a query)
 };
 
 struct RunCounts {

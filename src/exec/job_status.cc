@@ -160,6 +160,7 @@ std::string StatusJson(const StatusReport& r) {
       if (key.is_discarded()) key = f.key_json;
       items.push_back({{"key", key},
                        {"shard", f.shard_id},
+                       {"file", f.file},
                        {"row", f.row},
                        {"error", f.error},
                        {"attempts", f.attempts}});

@@ -14,6 +14,7 @@
 #include "exec/job_context.h"
 #include "exec/output_folders.h"
 #include "exec/run_owner.h"
+#include "exec/shard_tasks.h"
 #include "exec/task_runner.h"
 #include "nightshift/digest.h"
 #include "nightshift/engine.h"
@@ -124,6 +125,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   // Claim every shard not yet committed (one worker per run; the shared
   // PostgreSQL ledger will claim shard by shard instead).
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
+  NS_ASSIGN_OR_RETURN(auto files, ledger->ListFiles(run.run_id));
   std::map<int32_t, int64_t> file_end;  // per file, the end of its last shard
   for (const auto& s : shards) file_end[s.file_index] = std::max(file_end[s.file_index], s.row_end);
   exec::TaskRun tr;
@@ -133,14 +135,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
       continue;
     }
     NS_ASSIGN_OR_RETURN(int64_t epoch, ledger->ClaimShard(run.run_id, s.shard_id));
-    ShardTask t;
-    t.shard_id = s.shard_id;
+    ShardTask t = exec::TaskForShard(s, files, s.row_end == file_end[s.file_index]);
     t.shard_index = static_cast<int64_t>(tr.tasks.size());
-    t.file_index = s.file_index;
-    t.row_begin = s.row_begin;
-    t.row_end = s.row_end;
     t.epoch = epoch;
-    t.file_end = s.row_end == file_end[s.file_index];
     tr.tasks.push_back(std::move(t));
   }
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));

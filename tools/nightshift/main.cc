@@ -179,9 +179,9 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
   if (failed) {
     std::printf("failed items%s:\n", report->failures.empty() ? " (none)" : "");
     for (const auto& f : report->failures) {
-      std::printf("  key=%s shard=%lld row=%lld attempts=%d: %s\n", f.key_json.c_str(),
-                  static_cast<long long>(f.shard_id), static_cast<long long>(f.row), f.attempts,
-                  f.error.c_str());
+      std::printf("  key=%s shard=%lld file=%s row=%lld attempts=%d: %s\n", f.key_json.c_str(),
+                  static_cast<long long>(f.shard_id), f.file.c_str(), static_cast<long long>(f.row),
+                  f.attempts, f.error.c_str());
     }
   }
   return 0;
@@ -219,7 +219,9 @@ std::optional<int> UnknownCommand(const CLI::App& app, int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   CLI::App app{
       "nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once "
       "output"};
@@ -311,4 +313,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   return kExitCannotStart;
+}
+
+}  // namespace
+
+// The last resort: an exception that escaped every adapter and thread guard
+// is still an error message and exit 1, never an abort (exit 134).
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nightshift: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "nightshift: internal error: an unknown exception\n");
+  }
+  return kExitFailed;
 }

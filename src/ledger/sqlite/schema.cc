@@ -119,6 +119,17 @@ CREATE TABLE run_input_files (
   PRIMARY KEY (run_id, path)
 );
 )sql"},
+    // Packed shards (several whole small files) and dead letters that name
+    // their file. item_failures."row" stays unique within the shard: for a
+    // packed shard it is ((file_index - shard's file_index) << 32) + the row
+    // within the file, which is the row itself for a one-file shard.
+    Migration{5, R"sql(
+ALTER TABLE shards ADD COLUMN file_last INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE item_failures ADD COLUMN file_index INTEGER NOT NULL DEFAULT 0;
+UPDATE item_failures SET file_index = (
+  SELECT s.file_index FROM shards s
+  WHERE s.run_id = item_failures.run_id AND s.shard_id = item_failures.shard_id);
+)sql"},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {

@@ -28,7 +28,7 @@ using sqlite::Transaction;
   "finished_at_ms"
 #define NS_SHARD_COLUMNS                                                             \
   "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, " \
-  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message"
+  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, file_last"
 
 bool IsTerminal(RunState s) {
   return s == RunState::kCompleted || s == RunState::kFailed || s == RunState::kInterrupted;
@@ -77,6 +77,7 @@ Result<ShardRecord> ReadShard(const Statement& s, const Connection& conn) {
   r.started_at_ms = s.Int(11);
   r.committed_at_ms = s.Int(12);
   r.message = s.Text(13);
+  r.file_last = static_cast<int32_t>(s.Int(14));
   return r;
 }
 
@@ -141,14 +142,15 @@ class SqliteLedger final : public Ledger {
     for (const ShardRecord& s : shards) {
       NS_ASSIGN_OR_RETURN(Statement insert,
                           conn_->Prepare("INSERT INTO shards (run_id, shard_id, file_index, "
-                                         "row_begin, row_end, state) "
-                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+                                         "row_begin, row_end, state, file_last) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
       insert.Bind(1, run.run_id)
           .Bind(2, s.shard_id)
           .Bind(3, int64_t{s.file_index})
           .Bind(4, s.row_begin)
           .Bind(5, s.row_end)
-          .Bind(6, ShardStateName(ShardState::kPending));
+          .Bind(6, ShardStateName(ShardState::kPending))
+          .Bind(7, int64_t{s.file_last});
       NS_RETURN_IF_ERROR(insert.Run());
     }
     NS_ASSIGN_OR_RETURN(stored, FindRun(run.run_id));
@@ -435,9 +437,13 @@ class SqliteLedger final : public Ledger {
     std::vector<ItemFailure> failures;
     {
       NS_ASSIGN_OR_RETURN(Statement select,
-                          conn_->Prepare("SELECT shard_id, \"row\", key_json, error, attempts "
-                                         "FROM item_failures WHERE run_id = ?1 "
-                                         "ORDER BY shard_id, \"row\" LIMIT ?2"));
+                          conn_->Prepare("SELECT i.shard_id, i.\"row\" - ((i.file_index - "
+                                         "s.file_index) << 32), i.key_json, i.error, "
+                                         "i.attempts, i.file_index, COALESCE(f.path, '') "
+                                         "FROM item_failures i JOIN shards s USING (run_id, "
+                                         "shard_id) LEFT JOIN files f ON f.run_id = i.run_id "
+                                         "AND f.idx = i.file_index WHERE i.run_id = ?1 "
+                                         "ORDER BY i.shard_id, i.\"row\" LIMIT ?2"));
       // SQLite reads a negative LIMIT as "no limit".
       select.Bind(1, run_id).Bind(2, limit < 0 ? int64_t{-1} : limit);
       while (true) {
@@ -447,7 +453,9 @@ class SqliteLedger final : public Ledger {
                             .row = select.Int(1),
                             .key_json = select.Text(2),
                             .error = select.Text(3),
-                            .attempts = static_cast<int32_t>(select.Int(4))});
+                            .attempts = static_cast<int32_t>(select.Int(4)),
+                            .file_index = static_cast<int32_t>(select.Int(5)),
+                            .file = select.Text(6)});
       }
     }
     NS_RETURN_IF_ERROR(txn.Commit());
