@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "exec/output_folders.h"
-#include "nightshift/crash_point.h"
+#include "env/crash_point.h"
 #include "nightshift/env.h"
 #include "obs/progress.h"
 
