@@ -50,7 +50,8 @@ def run_and_read(root):
     assert_not_crashed(rc, err)
     assert rc == EXIT_OK, err
     assert status_json("job.yaml", cwd=root)["state"] == "completed"
-    outdirs = [p for p in (root / "out").iterdir() if p.is_dir()] if (root / "out").is_dir() else []
+    outdirs = [p for p in (root / "out").iterdir()
+               if p.is_dir() and not p.name.startswith("_")] if (root / "out").is_dir() else []
     outdir = root / "out" if not outdirs else outdirs[0]
     parts = read_parts(outdir, "jsonl")
     return [r for name in sorted(parts) for r in parts[name]]
