@@ -120,8 +120,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   RunReport report;
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
   // Not while another process runs or retries this run (see RunJob).
-  NS_ASSIGN_OR_RETURN(auto ownership,
-                      exec::RunOwnership::Acquire(ledger.get(), run_id, env));
+  NS_ASSIGN_OR_RETURN(auto ownership, exec::RunOwnership::Acquire(ledger.get(), run_id, env));
   const RunRecord run = report.run;
   NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
   NS_ASSIGN_OR_RETURN(RetryPlan plan, PlanRetry(ledger.get(), run_id, failures));

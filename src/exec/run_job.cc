@@ -91,9 +91,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.run_id = run_id;
     rec.job_name = job.name;
     rec.fingerprint = fingerprint;
-    rec.output_path = IsDatabase(job.output.format)
-                          ? exec::DatabaseOutputPath(job.output)
-                          : ExpandOutputPath(job.output.path, job, run_id, UtcDate(env->NowMillis()));
+    rec.output_path = IsDatabase(job.output.format) ? exec::DatabaseOutputPath(job.output)
+                                                    : ExpandOutputPath(job.output.path, job, run_id,
+                                                                       UtcDate(env->NowMillis()));
     rec.model_path = job.model.path;
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
