@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "nightshift/env.h"
 #include "nightshift/status.h"
 #include "nightshift/tensor.h"
 
@@ -50,6 +51,9 @@ struct ModelConfig {
   // the job knows it, shape [-1, n] (empty shape: unknown). For runtimes whose
   // models declare no input dtypes or shapes (torchscript); others ignore it.
   std::vector<TensorSpec> input_hints;
+  // Where the backend's own checks of the model file go (the run's Env;
+  // nullptr: Env::Default()). The runtimes open the file themselves.
+  Env* env = nullptr;
 };
 
 // Memory of the accelerator an instance runs on, as its driver reports it.
@@ -101,7 +105,8 @@ using BackendFactory = std::function<Result<std::unique_ptr<Backend>>()>;
 // ("model file '...' not found") when missing, ModelError when it is a
 // directory (`kind` names the expected file: "an ONNX file"). Runtimes' own
 // messages do not say either plainly.
-Status CheckModelFile(const std::string& path, std::string_view kind);
+// Through `env` (nullptr: Env::Default()).
+Status CheckModelFile(Env* env, const std::string& path, std::string_view kind);
 
 // OK for "cpu" (any case); InvalidJob with `no_cuda` for cuda/gpu devices, and
 // naming `backend` for anything else.

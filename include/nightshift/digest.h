@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "nightshift/env.h"
 #include "nightshift/status.h"
 
 namespace nightshift {
@@ -23,8 +24,8 @@ class Sha256 {
   void* ctx_;
 };
 
-// The hex SHA-256 of a file's bytes, read in 1 MiB blocks. NotFound/IoError
-// naming the file.
-Result<std::string> Sha256File(const std::string& path);
+// The hex SHA-256 of a file's bytes, read through `env` in 1 MiB blocks.
+// NotFound/IoError naming the file.
+Result<std::string> Sha256File(Env* env, const std::string& path);
 
 }  // namespace nightshift

@@ -22,9 +22,10 @@ struct RunOptions {
   bool progress_bar = false;  // draw a progress bar on stderr (a terminal)
   // Incremented by the CLI's SIGINT/SIGTERM handler; the run drains and stops.
   const std::atomic<int>* signals = nullptr;
-  // Testing seams (leveldb-style fault injection): the Env used for output
-  // files (nullptr: Env::Default()), and a wrapper around every model
-  // instance the run creates.
+  // The Env every file operation and clock read of the run goes through:
+  // input listing, the model's stat and hash, output folders, the sink, the
+  // ledger (nullptr: Env::Default()). Tests pass a fault-injecting one. And
+  // a wrapper around every model instance the run creates (a testing seam).
   Env* env = nullptr;
   std::function<std::unique_ptr<ModelInstance>(std::unique_ptr<ModelInstance>)> wrap_instance;
 };
@@ -66,7 +67,8 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options);
 // Loads the model and the input's schema and checks them against the job
 // without reading rows. On success returns a human-readable report (the
 // model's signature, the input's columns and the bound layout).
-Result<std::string> ValidateJob(const JobSpec& job);
+// File operations through `env` (nullptr: Env::Default()).
+Result<std::string> ValidateJob(const JobSpec& job, Env* env = nullptr);
 
 struct StatusReport {
   RunRecord run;

@@ -1,10 +1,22 @@
 // Env: the only code that touches the operating system's files and clock
-// (leveldb's Env). Tests substitute a fault-injecting Env that fails the Nth
-// operation. Implementations are thread-safe.
+// (leveldb's Env). A run threads one Env (RunOptions::env) through everything
+// it does: the input listing, row counting, the model's stat and hash, the
+// output and dead-letter folders, the sink, the ledger's folder and clock.
+// Tests substitute a fault-injecting Env (src/env/fault_injection_env.h)
+// that fails the Nth operation. Implementations are thread-safe.
+//
+// The documented exceptions, libraries that open files themselves and so
+// are out of an Env's reach: DuckDB (reads the input files, globs and lists
+// what input.query names, writes the Parquet/CSV/JSONL parts to their temp
+// names), ONNX Runtime, libtorch and XGBoost's loaders (read the model file),
+// SQLite's own I/O (the ledger file, its journal and WAL), dlopen (backend
+// plugins) and the terminal (stderr, the progress bar).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nightshift/status.h"
@@ -43,7 +55,26 @@ class Env {
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   // OK if `path` does not exist.
   virtual Status RemoveFile(const std::string& path) = 0;
+  // Reads `path` front to back in blocks of at most `block` bytes, handing
+  // each to `fn` (which returns false to stop early): hashing and counting
+  // without holding the whole file. NotFound/IoError naming the file.
+  virtual Status ReadFileBlocks(const std::string& path, size_t block,
+                                const std::function<bool(std::string_view)>& fn) = 0;
+  // The paths glob(3) matches for `pattern`, sorted; empty when none match.
+  // IoError when a folder on the way cannot be read.
+  virtual Result<std::vector<std::string>> Glob(const std::string& pattern) = 0;
+  enum class Access { kRead, kWrite };
+  // OK when this process may read (or write) `path` (access(2)); IoError
+  // naming it otherwise.
+  virtual Status CheckAccess(const std::string& path, Access mode) = 0;
+  // The path of the running program (for finding files installed beside it).
+  virtual Result<std::string> ExecutablePath() = 0;
+
+  // Wall-clock time (timestamps in the ledger, markers, dates in paths).
   virtual int64_t NowMicros() = 0;
+  int64_t NowMillis() { return NowMicros() / 1000; }
+  // A clock for durations, which never jumps when the wall clock is set.
+  virtual int64_t MonotonicMicros() = 0;
   virtual void SleepMicros(int64_t micros) = 0;
 
   // Processes (for the run owner record: who is running a run, and is it

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "nightshift/env.h"
 #include "nightshift/status.h"
 
 namespace nightshift {
@@ -145,11 +146,14 @@ class Ledger {
   // Opens (creating and migrating if needed) the ledger at `location`: a
   // SQLite file path, or a postgresql:// URL when built with PostgreSQL.
   // IoError naming the location on failure.
-  static Result<std::unique_ptr<Ledger>> Open(const std::string& location);
+  // Its folder, waits and timestamps go through `env` (nullptr:
+  // Env::Default()); SQLite does the file's own I/O.
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& location, Env* env = nullptr);
   // Opens an existing ledger for reading only: creates, migrates and writes
   // nothing (no file, no journal), so it works on a read-only file system.
   // NotFound when there is no ledger at `location`. Write methods fail.
-  static Result<std::unique_ptr<Ledger>> OpenForReading(const std::string& location);
+  static Result<std::unique_ptr<Ledger>> OpenForReading(const std::string& location,
+                                                        Env* env = nullptr);
 
   // Creates the run with its files and shard plan if `run.run_id` is new and
   // returns it; if it exists, returns the stored record unchanged (the plan

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/row_batch.h"
 #include "nightshift/status.h"
@@ -105,6 +106,8 @@ class Source {
  public:
   virtual ~Source() = default;
 
+  // The Env its own file operations go through (OpenSource's `env`).
+  virtual Env* env() const = 0;
   virtual const std::vector<InputFile>& files() const = 0;
   // Every file the input reads, for the run's fingerprint and identity
   // checks: files() for a path input; for a query, the files matched by its
@@ -149,7 +152,10 @@ class Source {
 
 // Opens the input of `spec`: lists files for a path/glob/directory (NotFound
 // when nothing matches; InvalidJob for an unknown or mixed format) or
-// prepares a query. `duckdb_threads` bounds DuckDB's reader threads.
-Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_threads);
+// prepares a query. `duckdb_threads` bounds DuckDB's reader threads. Every
+// file operation of its own (listing, stat, row counting) goes through `env`
+// (nullptr: Env::Default()); DuckDB reads the rows itself.
+Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_threads,
+                                           Env* env = nullptr);
 
 }  // namespace nightshift

@@ -73,8 +73,8 @@ Result<std::unique_ptr<Backend>> CreateBackend(const std::string& name) {
   return factory();
 }
 
-Status CheckModelFile(const std::string& path, std::string_view kind) {
-  Result<FileInfo> info = Env::Default()->Stat(path);
+Status CheckModelFile(Env* env, const std::string& path, std::string_view kind) {
+  Result<FileInfo> info = (env != nullptr ? env : Env::Default())->Stat(path);
   if (!info.has_value()) {
     if (info.error().code() == Code::kNotFound) {
       return Status(Code::kNotFound, fmt::format("model file '{}' not found", path));

@@ -2,20 +2,26 @@
 
 #include <dlfcn.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <map>
 #include <mutex>
 
+#include "nightshift/env.h"
+
 namespace nightshift {
 namespace {
 
+// Plugins are loaded once per process, not per run: they are looked up
+// through the process's Env, not a run's.
+bool Exists(const std::string& path) {
+  return Env::Default()->Stat(path).has_value();
+}
+
 std::string ExecutableDir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, static_cast<size_t>(n));
+  auto exe = Env::Default()->ExecutablePath();
+  if (!exe.has_value()) return ".";
+  const std::string& path = *exe;
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
@@ -29,7 +35,7 @@ std::string BackendPluginPath(const std::string& name) {
   // Next to the binary in a build tree; lib/nightshift/ beside bin/ when installed.
   const std::string exe_dir = ExecutableDir();
   const std::string installed = exe_dir + "/../lib/nightshift" + file;
-  if (access((exe_dir + file).c_str(), F_OK) != 0 && access(installed.c_str(), F_OK) == 0) {
+  if (!Exists(exe_dir + file) && Exists(installed)) {
     return installed;
   }
   return exe_dir + file;
@@ -46,7 +52,7 @@ Result<std::unique_ptr<Backend>> LoadBackendPlugin(const std::string& name) {
     if (it != loaded.end()) {
       create = it->second;
     } else {
-      if (access(path.c_str(), F_OK) != 0) {
+      if (!Exists(path)) {
         return Error(Code::kInvalidJob,
                      fmt::format("the {} backend's module '{}' is missing (it is built next to the "
                                  "nightshift binary; NIGHTSHIFT_BACKEND_DIR overrides where it is "

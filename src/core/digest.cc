@@ -3,11 +3,6 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <vector>
-
 namespace nightshift {
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
@@ -32,20 +27,12 @@ std::string Sha256::HexDigest() {
   return hex;
 }
 
-Result<std::string> Sha256File(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    Code code = errno == ENOENT ? Code::kNotFound : Code::kIoError;
-    return Error(code, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
-  }
+Result<std::string> Sha256File(Env* env, const std::string& path) {
   Sha256 h;
-  std::vector<char> buf(1 << 20);
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0)
-    h.Update(std::string_view(buf.data(), n));
-  bool err = std::ferror(f) != 0;
-  std::fclose(f);
-  if (err) return Error(Code::kIoError, fmt::format("cannot read '{}'", path));
+  NS_RETURN_IF_ERROR(env->ReadFileBlocks(path, size_t{1} << 20, [&h](std::string_view block) {
+    h.Update(block);
+    return true;
+  }));
   return h.HexDigest();
 }
 

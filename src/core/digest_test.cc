@@ -20,9 +20,9 @@ TEST(DigestTest, FileDigestMatchesAndMissingFileIsNotFound) {
   FILE* f = fdopen(fd, "w");
   std::fputs("abc", f);
   std::fclose(f);
-  EXPECT_EQ(Sha256File(path).value(),
+  EXPECT_EQ(Sha256File(Env::Default(), path).value(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(Sha256File("/nonexistent/model.onnx").error().code(), Code::kNotFound);
+  EXPECT_EQ(Sha256File(Env::Default(), "/nonexistent/model.onnx").error().code(), Code::kNotFound);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "nightshift/crash_point.h"
+#include "env/crash_point.h"
 
 #include <unistd.h>
 

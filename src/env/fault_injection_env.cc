@@ -1,23 +1,25 @@
-#include "nightshift/fault_injection_env.h"
+#include "env/fault_injection_env.h"
 
 #include <fmt/format.h>
 
 namespace nightshift {
-namespace {
 
-const char* OpName(FaultInjectionEnv::Op op) {
+const char* FaultInjectionEnv::OpName(Op op) {
   switch (op) {
-    case FaultInjectionEnv::Op::kWrite: return "write";
-    case FaultInjectionEnv::Op::kRead: return "read";
-    case FaultInjectionEnv::Op::kSync: return "fsync";
-    case FaultInjectionEnv::Op::kRename: return "rename";
-    case FaultInjectionEnv::Op::kRemove: return "remove";
-    case FaultInjectionEnv::Op::kCount: break;
+    case Op::kWrite: return "write";
+    case Op::kRead: return "read";
+    case Op::kSync: return "fsync";
+    case Op::kRename: return "rename";
+    case Op::kRemove: return "remove";
+    case Op::kStat: return "stat";
+    case Op::kList: return "list";
+    case Op::kCreateDirs: return "mkdir";
+    case Op::kGlob: return "glob";
+    case Op::kAccess: return "access";
+    case Op::kCount: break;
   }
   return "?";
 }
-
-}  // namespace
 
 void FaultInjectionEnv::FailNth(Op op, int n, int times, Code code) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -25,20 +27,63 @@ void FaultInjectionEnv::FailNth(Op op, int n, int times, Code code) {
   rules_[i] = Rule{calls_[i] + n, calls_[i] + n + times - 1, code};
 }
 
+void FaultInjectionEnv::FailNthOperation(int n, Code code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  any_ = Rule{operations_ + n, operations_ + n, code};
+}
+
 int FaultInjectionEnv::calls(Op op) const {
   std::lock_guard<std::mutex> lock(mu_);
   return calls_[static_cast<size_t>(op)];
+}
+
+int FaultInjectionEnv::operations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return operations_;
+}
+
+std::vector<std::string> FaultInjectionEnv::log() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return log_;
+}
+
+void FaultInjectionEnv::SkewClock(int64_t micros) {
+  std::lock_guard<std::mutex> lock(mu_);
+  skew_micros_ += micros;
 }
 
 Status FaultInjectionEnv::Tick(Op op, const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   auto i = static_cast<size_t>(op);
   int call = ++calls_[i];
+  int any = ++operations_;
+  log_.push_back(fmt::format("{} {}", OpName(op), path));
   const Rule& r = rules_[i];
   if (r.first > 0 && call >= r.first && call <= r.last) {
     return Status(r.code, fmt::format("injected {} failure #{} on '{}'", OpName(op), call, path));
   }
+  if (any_.first > 0 && any == any_.first) {
+    return Status(any_.code, fmt::format("injected {} failure (operation #{}) on '{}'", OpName(op),
+                                         any, path));
+  }
   return Status::Ok();
+}
+
+Result<FileInfo> FaultInjectionEnv::Stat(const std::string& path) {
+  Status s = Tick(Op::kStat, path);
+  if (!s.ok()) return Error(s);
+  return base_->Stat(path);
+}
+
+Result<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& dir) {
+  Status s = Tick(Op::kList, dir);
+  if (!s.ok()) return Error(s);
+  return base_->ListDir(dir);
+}
+
+Status FaultInjectionEnv::CreateDirs(const std::string& dir) {
+  NS_RETURN_IF_ERROR(Tick(Op::kCreateDirs, dir));
+  return base_->CreateDirs(dir);
 }
 
 Status FaultInjectionEnv::WriteFile(const std::string& path, const std::string& data) {
@@ -50,6 +95,23 @@ Result<std::string> FaultInjectionEnv::ReadFile(const std::string& path) {
   Status s = Tick(Op::kRead, path);
   if (!s.ok()) return Error(s);
   return base_->ReadFile(path);
+}
+
+Status FaultInjectionEnv::ReadFileBlocks(const std::string& path, size_t block,
+                                         const std::function<bool(std::string_view)>& fn) {
+  NS_RETURN_IF_ERROR(Tick(Op::kRead, path));
+  return base_->ReadFileBlocks(path, block, fn);
+}
+
+Result<std::vector<std::string>> FaultInjectionEnv::Glob(const std::string& pattern) {
+  Status s = Tick(Op::kGlob, pattern);
+  if (!s.ok()) return Error(s);
+  return base_->Glob(pattern);
+}
+
+Status FaultInjectionEnv::CheckAccess(const std::string& path, Access mode) {
+  NS_RETURN_IF_ERROR(Tick(Op::kAccess, path));
+  return base_->CheckAccess(path, mode);
 }
 
 Status FaultInjectionEnv::SyncPath(const std::string& path) {
@@ -65,6 +127,15 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
 Status FaultInjectionEnv::RemoveFile(const std::string& path) {
   NS_RETURN_IF_ERROR(Tick(Op::kRemove, path));
   return base_->RemoveFile(path);
+}
+
+int64_t FaultInjectionEnv::NowMicros() {
+  int64_t skew;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    skew = skew_micros_;
+  }
+  return base_->NowMicros() + skew;
 }
 
 }  // namespace nightshift

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +133,63 @@ class PosixEnv final : public Env {
       return PosixError("cannot remove", path, errno);
     }
     return Status::Ok();
+  }
+
+  Status ReadFileBlocks(const std::string& path, size_t block,
+                        const std::function<bool(std::string_view)>& fn) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("cannot open", path, errno);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    std::string buf(std::max<size_t>(block, 1), '\0');
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        ::close(fd);
+        return PosixError("cannot read", path, err);
+      }
+      if (n == 0 || !fn(std::string_view(buf.data(), static_cast<size_t>(n)))) break;
+    }
+    ::close(fd);
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> Glob(const std::string& pattern) override {
+    glob_t g{};
+    int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+    std::vector<std::string> paths;
+    if (rc == 0) paths.assign(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+    ::globfree(&g);
+    if (rc == GLOB_ABORTED) {
+      return Error(Code::kIoError, fmt::format("cannot read a folder that '{}' names", pattern));
+    }
+    if (rc != 0 && rc != GLOB_NOMATCH) {
+      return Error(Code::kIoError, fmt::format("cannot expand '{}' (glob error {})", pattern, rc));
+    }
+    std::sort(paths.begin(), paths.end());
+    return paths;
+  }
+
+  Status CheckAccess(const std::string& path, Access mode) override {
+    if (::access(path.c_str(), mode == Access::kRead ? R_OK : W_OK) == 0) return Status::Ok();
+    const int err = errno;
+    return Status(err == ENOENT ? Code::kNotFound : Code::kIoError,
+                  fmt::format("'{}' is not {}: {}", path,
+                              mode == Access::kRead ? "readable" : "writable", std::strerror(err)));
+  }
+
+  Result<std::string> ExecutablePath() override {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return Error(PosixError("cannot read link", "/proc/self/exe", errno));
+    return std::string(buf, static_cast<size_t>(n));
+  }
+
+  int64_t MonotonicMicros() override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   int64_t NowMicros() override {

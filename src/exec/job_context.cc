@@ -31,11 +31,24 @@ Status AcceptMostlyNumericText(const JobSpec& job, Source* source, int32_t file_
   return Status::Ok();
 }
 
-Result<JobContext> PrepareJob(const JobSpec& job) {
+Result<std::string> ModelSha256(const JobSpec& job, JobContext& ctx) {
+  if (ctx.model_file.sha256.empty()) {
+    auto sha = Sha256File(ctx.env, job.model.path);
+    if (!sha.has_value()) {
+      return Error(Code::kModelError,
+                   fmt::format("model.path '{}': {}", job.model.path, sha.error().message()));
+    }
+    ctx.model_file.sha256 = std::move(*sha);
+  }
+  return ctx.model_file.sha256;
+}
+
+Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   JobContext ctx;
-  NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1));
+  ctx.env = env;
+  NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1, env));
   NS_RETURN_IF_ERROR(CheckOutputOutsideInput(
-      job, plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files()))));
+      job, plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files())), env));
   auto cols = ctx.source->Describe(0);
   if (!cols.has_value()) {
     Status s = cols.error();
@@ -46,12 +59,17 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
   ctx.columns = std::move(*cols);
   NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), 0, &ctx.columns));
 
-  auto info = Env::Default()->Stat(job.model.path);
-  if (!info.has_value()) {
+  auto info = env->Stat(job.model.path);
+  if (!info.has_value() && info.error().code() == Code::kNotFound) {
     return Error(Code::kNotFound, fmt::format("model.path '{}' does not exist", job.model.path));
   }
+  if (!info.has_value()) {
+    return Error(Code::kModelError,
+                 fmt::format("model.path '{}': {}", job.model.path, info.error().message()));
+  }
+  ctx.model_file.info = *info;
   if (job.model.sha256.has_value()) {
-    NS_ASSIGN_OR_RETURN(std::string sha, Sha256File(job.model.path));
+    NS_ASSIGN_OR_RETURN(std::string sha, ModelSha256(job, ctx));
     if (sha != *job.model.sha256) {
       return Error(Code::kModelError,
                    fmt::format("model '{}' has sha256 {} but model.sha256 pins {}", job.model.path,
@@ -67,6 +85,7 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
   for (const auto& o : job.model.outputs) mc.output_names.push_back(o.name);
   for (const auto& i : job.model.inputs) mc.input_names.push_back(i.name);
   mc.precision = job.model.precision;
+  mc.env = env;
   // What the job says about each input, for backends whose model files do not
   // declare their inputs (TorchScript): dtype, and [batch, n] when every
   // column is a scalar.

@@ -7,12 +7,22 @@
 
 #include "exec/binder.h"
 #include "nightshift/backend.h"
+#include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/source.h"
 
 namespace nightshift::exec {
 
+// The model file as the run found it: stat'ed once per run and hashed at
+// most once (ModelSha256), the result carried to every check that needs it.
+struct ModelFile {
+  FileInfo info;
+  std::string sha256;  // empty until hashed
+};
+
 struct JobContext {
+  Env* env = nullptr;  // every file operation and clock read of the run
+  ModelFile model_file;
   std::unique_ptr<Source> source;
   std::unique_ptr<Backend> backend;
   std::unique_ptr<Model> model;
@@ -25,8 +35,12 @@ struct JobContext {
 };
 
 // Opens the input, loads the model (checking model.sha256 when pinned) and
-// binds them. Every error here means exit code 2.
-Result<JobContext> PrepareJob(const JobSpec& job);
+// binds them, all file operations through `env`. Every error here means exit
+// code 2.
+Result<JobContext> PrepareJob(const JobSpec& job, Env* env);
+
+// The model file's SHA-256, hashed on the first call and carried after.
+Result<std::string> ModelSha256(const JobSpec& job, JobContext& ctx);
 
 // Checks that every input file has the columns the binding reads, with
 // compatible types (schema drift across the files of a glob).

@@ -27,8 +27,9 @@ nlohmann::json Timestamp(int64_t ms) {
 
 }  // namespace
 
-Result<std::string> ValidateJob(const JobSpec& job) {
-  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
+Result<std::string> ValidateJob(const JobSpec& job, Env* env) {
+  NS_ASSIGN_OR_RETURN(exec::JobContext ctx,
+                      exec::PrepareJob(job, env != nullptr ? env : Env::Default()));
   NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
   std::string out = fmt::format("job '{}' is valid\n", job.name);
   out += fmt::format("input: {} ({} file(s))\n", job.input.query.empty() ? job.input.path : "query",

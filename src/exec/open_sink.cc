@@ -20,7 +20,8 @@ Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run,
     NS_RETURN_IF_ERROR(ClaimOutputFolders(job, run, layout, ledger));
     return OpenFileSink(layout, 1);
   }
-  std::time_t t = static_cast<std::time_t>(Env::Default()->NowMicros() / 1000000);
+  Env* env = layout.env != nullptr ? layout.env : Env::Default();
+  std::time_t t = static_cast<std::time_t>(env->NowMicros() / 1000000);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char date[16];

@@ -180,11 +180,11 @@ std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
   return d;
 }
 
-Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id) {
+Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, Env* env) {
   if (job.input.path.empty()) return Status::Ok();         // input.query: cannot be decided here
   if (IsDatabase(job.output.format)) return Status::Ok();  // a table, not a folder
   const std::string out = ExpandOutputPath(job.output.path, job, run_id,
-                                           UtcTime(Env::Default()->NowMicros(), "%Y-%m-%d"));
+                                           UtcTime(env->NowMicros(), "%Y-%m-%d"));
   const std::string dead = DeadLetterDir(job, out);
   struct Written {
     const char* key;
@@ -201,7 +201,7 @@ Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id) {
       {kDeadLetterKey, dead, kOwnerMarker},
   };
   for (const auto& f : files) {
-    if (!io::InputWouldList(job.input, JoinPath(f.dir, f.name))) continue;
+    if (!io::InputWouldList(job.input, JoinPath(f.dir, f.name), env)) continue;
     return Status(Code::kInvalidJob,
                   fmt::format("{} '{}' is inside the input: input.path '{}' would read its file "
                               "'{}' as input (a resumed run would read its own output); move the "

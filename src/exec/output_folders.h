@@ -29,7 +29,7 @@ std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir);
 // `job` or a dead-letter file would be listed as input (a folder walk or a
 // glob reaching it). {run_id} in output.path stands for `run_id`, {date} for
 // today. OK for input.query, which cannot be decided here.
-Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id);
+Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, Env* env);
 
 // Makes `layout.output_dir` and `layout.dead_letter_dir` the folders of
 // `run`, before any part is written:

@@ -185,7 +185,7 @@ class OutputOutsideInputTest : public OutputFoldersTest {
     job.output.path = dir_ + "/" + output;
     job.errors.dead_letter =
         dead_letter.starts_with("{output}") ? dead_letter : dir_ + "/" + dead_letter;
-    return CheckOutputOutsideInput(job, "job-a-0123");
+    return CheckOutputOutsideInput(job, "job-a-0123", Env::Default());
   }
 };
 
@@ -220,7 +220,7 @@ TEST_F(OutputOutsideInputTest, ASingleFileOrAQueryNeverReadsTheOutput) {
   JobSpec job = Job();
   job.input.query = "SELECT * FROM '" + dir_ + "/a/*.parquet'";
   job.output.path = dir_ + "/a";
-  EXPECT_TRUE(CheckOutputOutsideInput(job, "r").ok());
+  EXPECT_TRUE(CheckOutputOutsideInput(job, "r", Env::Default()).ok());
 }
 
 }  // namespace

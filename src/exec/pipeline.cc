@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "env/crash_point.h"
 #include "exec/bounded_queue.h"
-#include "nightshift/crash_point.h"
 #include "nightshift/env.h"
 #include "plan/input_identity.h"
 
@@ -67,7 +67,7 @@ class InputGuard {
   bool CheckFile(int32_t file_index) {
     const auto& files = source_->files();
     if (file_index < 0 || static_cast<size_t>(file_index) >= files.size()) return true;
-    status_ = plan::CheckUnchanged(Env::Default(), files[static_cast<size_t>(file_index)]);
+    status_ = plan::CheckUnchanged(source_->env(), files[static_cast<size_t>(file_index)]);
     return status_.ok();
   }
 

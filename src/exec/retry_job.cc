@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 
 #include "exec/job_context.h"
@@ -66,7 +65,7 @@ Result<RetryPlan> PlanRetry(Ledger* ledger, const std::string& run_id,
 Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
                                   exec::JobContext& ctx, Ledger* ledger, const RunRecord& run,
                                   RetryPlan plan) {
-  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
+  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, ctx.env));
   JobSpec adding = job;  // a retry adds parts to its run's folder, never empties one
   adding.output.overwrite = false;
   NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(adding, run, std::move(sink_layout), ledger));
@@ -84,7 +83,7 @@ Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
                       exec::RunTasks(job, options, ctx, sink.get(), ledger, run, std::move(tr)));
   if (result.pipeline.status.ok() && !result.pipeline.interrupted &&
       run.state == RunState::kCompleted) {
-    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), ledger, run));
+    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), ledger, run, ctx.env));
   }
   return result;
 }
@@ -110,9 +109,10 @@ void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* re
 }  // namespace
 
 Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
-  auto started = std::chrono::steady_clock::now();
-  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
-  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
+  Env* const env = options.env != nullptr ? options.env : Env::Default();
+  const int64_t started_us = env->MonotonicMicros();
+  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job, env));
+  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
   NS_ASSIGN_OR_RETURN(
       std::string run_id,
       exec::ResolveRunId(job, options.run_id, plan::Fingerprint(job, ctx.source->read_files()),
@@ -120,9 +120,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   RunReport report;
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
   // Not while another process runs or retries this run (see RunJob).
-  NS_ASSIGN_OR_RETURN(auto ownership,
-                      exec::RunOwnership::Acquire(ledger.get(), run_id,
-                                                  options.env ? options.env : Env::Default()));
+  NS_ASSIGN_OR_RETURN(auto ownership, exec::RunOwnership::Acquire(ledger.get(), run_id, env));
   const RunRecord run = report.run;
   NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
   NS_ASSIGN_OR_RETURN(RetryPlan plan, PlanRetry(ledger.get(), run_id, failures));
@@ -137,8 +135,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
   ReportOutcome(result, failures.size(), &report);
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds = static_cast<double>(env->MonotonicMicros() - started_us) / 1e6;
   return report;
 }
 

@@ -2,7 +2,6 @@
 // finish with the _SUCCESS manifest.
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -27,10 +26,6 @@
 
 namespace nightshift {
 namespace {
-
-int64_t NowMs() {
-  return Env::Default()->NowMicros() / 1000;
-}
 
 std::string UtcDate(int64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -59,8 +54,9 @@ Result<RunReport> AlreadyCompleted(Ledger* ledger, const RunRecord& run) {
 }  // namespace
 
 Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
-  auto started = std::chrono::steady_clock::now();
-  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
+  Env* const env = options.env != nullptr ? options.env : Env::Default();
+  const int64_t started_us = env->MonotonicMicros();
+  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job, env));
   const std::string fingerprint = plan::Fingerprint(job, ctx.source->read_files());
   const std::string run_id =
       options.run_id.empty() ? plan::DeriveRunId(job, fingerprint) : options.run_id;
@@ -73,7 +69,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
                              "(it becomes part of output.path)",
                              run_id));
   }
-  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
+  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
 
   RunReport report;
   auto existing = ledger->GetRun(run_id);
@@ -95,9 +91,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.run_id = run_id;
     rec.job_name = job.name;
     rec.fingerprint = fingerprint;
-    rec.output_path = IsDatabase(job.output.format)
-                          ? exec::DatabaseOutputPath(job.output)
-                          : ExpandOutputPath(job.output.path, job, run_id, UtcDate(NowMs()));
+    rec.output_path = IsDatabase(job.output.format) ? exec::DatabaseOutputPath(job.output)
+                                                    : ExpandOutputPath(job.output.path, job, run_id,
+                                                                       UtcDate(env->NowMillis()));
     rec.model_path = job.model.path;
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
@@ -105,9 +101,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   }
   // One process per run, taken before anything touches the output folder or
   // the shards; held (with a heartbeat) until this function returns.
-  NS_ASSIGN_OR_RETURN(auto ownership,
-                      exec::RunOwnership::Acquire(ledger.get(), run_id,
-                                                  options.env ? options.env : Env::Default()));
+  NS_ASSIGN_OR_RETURN(auto ownership, exec::RunOwnership::Acquire(ledger.get(), run_id, env));
   // A run id stands for one job and input (exec/input_pin.h): checked (or
   // re-planned) only by the process that holds the run.
   if (existing.has_value()) {
@@ -118,7 +112,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   if (report.run.state == RunState::kCompleted) return AlreadyCompleted(ledger.get(), report.run);
   // The model a run started with is the model it finishes with: a resumed run
   // refuses a file that changed underneath it, unless told otherwise.
-  NS_ASSIGN_OR_RETURN(std::string model_sha, Sha256File(job.model.path));
+  NS_ASSIGN_OR_RETURN(const std::string model_sha, exec::ModelSha256(job, ctx));
   if (!report.run.model_sha256.empty() && report.run.model_sha256 != model_sha &&
       !job.model.allow_change) {
     return Error(
@@ -135,7 +129,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   }
   const RunRecord& run = report.run;
 
-  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
+  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, env));
   NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(job, run, std::move(sink_layout), ledger.get()));
   NS_RETURN_IF_ERROR(exec::AdoptHeldShards(sink.get(), ledger.get(), run.run_id));
 
@@ -215,7 +209,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   report.stages = result.pipeline.stages;
   // Every file read must still be the one planned on when the run ends.
   if (result.pipeline.status.ok() && !result.pipeline.interrupted)
-    result.pipeline.status = plan::CheckAllUnchanged(Env::Default(), ctx.source->read_files());
+    result.pipeline.status = plan::CheckAllUnchanged(env, ctx.source->read_files());
   if (!result.pipeline.status.ok()) {
     report.exit_code = 1;
     report.message = result.pipeline.status.message();
@@ -228,13 +222,12 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     NS_RETURN_IF_ERROR(
         ledger->SetRunState(run.run_id, RunState::kInterrupted, "interrupted by a signal"));
   } else {
-    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), l, run));
+    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), l, run, env));
     NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kCompleted, ""));
   }
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run.run_id));
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run.run_id));
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds = static_cast<double>(env->MonotonicMicros() - started_us) / 1e6;
   return report;
 }
 

@@ -11,9 +11,9 @@
 #include <cstdlib>
 #include <thread>
 
+#include "env/fault_injection_env.h"
 #include "io/duck.h"
 #include "nightshift/engine.h"
-#include "nightshift/fault_injection_env.h"
 
 namespace nightshift {
 namespace {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "exec/output_folders.h"
-#include "nightshift/crash_point.h"
+#include "env/crash_point.h"
 #include "nightshift/env.h"
 #include "obs/progress.h"
 
@@ -142,7 +142,7 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
   }
 }
 
-Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {
+Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run, Env* env) {
   NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
   NS_ASSIGN_OR_RETURN(auto retries, ledger->ListRetryParts(run.run_id));
@@ -173,7 +173,7 @@ Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {
        {{"total", counts.total_rows}, {"succeeded", counts.succeeded}, {"failed", counts.failed}}},
       {"files", files},
       {"dead_letter_files", dead},
-      {"completed_at_ms", Env::Default()->NowMicros() / 1000}};
+      {"completed_at_ms", env->NowMillis()}};
   return sink->WriteSuccess(m.dump(2) + "\n");
 }
 

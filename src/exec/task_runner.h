@@ -46,6 +46,7 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
                             Sink* sink, Ledger* ledger, const RunRecord& run, TaskRun task_run);
 
 // Writes the _SUCCESS manifest of `run` (all shards, retry parts, counts).
-Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run);
+// `env`: the clock of completed_at_ms.
+Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run, Env* env);
 
 }  // namespace nightshift::exec

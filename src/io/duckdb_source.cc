@@ -31,14 +31,17 @@ namespace {
 
 class DuckSource final : public Source {
  public:
-  DuckSource(InputSpec spec, std::vector<InputFile> files, std::vector<InputFile> read_files,
-             std::shared_ptr<DuckDatabase> db, std::unique_ptr<DuckConnection> conn)
-      : spec_(std::move(spec)),
+  DuckSource(Env* env, InputSpec spec, std::vector<InputFile> files,
+             std::vector<InputFile> read_files, std::shared_ptr<DuckDatabase> db,
+             std::unique_ptr<DuckConnection> conn)
+      : env_(env),
+        spec_(std::move(spec)),
         files_(std::move(files)),
         read_files_(std::move(read_files)),
         db_(std::move(db)),
         conn_(std::move(conn)) {}
 
+  Env* env() const override { return env_; }
   const std::vector<InputFile>& files() const override { return files_; }
   const std::vector<InputFile>& read_files() const override {
     return spec_.query.empty() ? files_ : read_files_;
@@ -97,7 +100,7 @@ class DuckSource final : public Source {
       NS_ASSIGN_OR_RETURN(std::optional<TextDialect> dialect, PlainTextDialect(file_index));
       if (dialect.has_value()) {
         NS_ASSIGN_OR_RETURN(std::optional<int64_t> rows,
-                            CountTextRows(files_[file_index].path, *dialect));
+                            CountTextRows(env_, files_[file_index].path, *dialect));
         if (rows.has_value()) return *rows;
       }
     }
@@ -297,6 +300,7 @@ class DuckSource final : public Source {
     return types;
   }
 
+  Env* const env_;  // row counting (DuckDB reads the rows itself)
   InputSpec spec_;
   std::vector<InputFile> files_;
   std::vector<InputFile> read_files_;  // a query's: see io/query_files.h
@@ -315,10 +319,11 @@ using io::DuckDatabase;
 using io::DuckSource;
 using io::ListInputFiles;
 
-Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_threads) {
+Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_threads, Env* env) {
+  if (env == nullptr) env = Env::Default();
   std::vector<InputFile> files;
   if (spec.query.empty()) {
-    NS_ASSIGN_OR_RETURN(files, ListInputFiles(spec));
+    NS_ASSIGN_OR_RETURN(files, ListInputFiles(spec, env));
   } else {
     files.push_back(InputFile{});
   }
@@ -338,11 +343,11 @@ Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_thr
     NS_RETURN_IF_ERROR(
         conn->Exec("SET file_search_path = " + io::QuoteString(spec.query_dir), "input.query"));
     NS_ASSIGN_OR_RETURN(io::QueryInput q,
-                        io::ResolveQuery(conn.get(), Env::Default(), spec.query, spec.query_dir));
+                        io::ResolveQuery(conn.get(), env, spec.query, spec.query_dir));
     resolved.query = std::move(q.query);
     read_files = std::move(q.files);
   }
-  return std::unique_ptr<Source>(new DuckSource(std::move(resolved), std::move(files),
+  return std::unique_ptr<Source>(new DuckSource(env, std::move(resolved), std::move(files),
                                                 std::move(read_files), std::move(db),
                                                 std::move(conn)));
 }

@@ -180,9 +180,9 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_
   Env* env = layout.env != nullptr ? layout.env : Env::Default();
   Status s = env->CreateDirs(layout.output_dir);
   if (!s.ok()) return Error(Code::kIoError, "output.path: " + s.message());
-  if (::access(layout.output_dir.c_str(), W_OK) != 0) {
-    return Error(Code::kIoError,
-                 fmt::format("output.path '{}' is not writable", layout.output_dir));
+  if (Status w = env->CheckAccess(layout.output_dir, Env::Access::kWrite); !w.ok()) {
+    return Error(Code::kIoError, fmt::format("output.path '{}' is not writable ({})",
+                                             layout.output_dir, w.message()));
   }
   NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.output_dir));
   NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.dead_letter_dir));

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 #include <fnmatch.h>
-#include <glob.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -89,11 +87,11 @@ bool MatchComponents(const std::vector<std::string>& pattern, size_t p,
 
 }  // namespace
 
-bool InputWouldList(const InputSpec& spec, const std::string& path) {
+bool InputWouldList(const InputSpec& spec, const std::string& path, Env* env) {
   if (spec.path.empty()) return false;  // input.query
   const std::vector<std::string> name = Components(path);
   if (HasGlobChars(spec.path)) return MatchComponents(Components(spec.path), 0, name, 0);
-  auto info = Env::Default()->Stat(spec.path);
+  auto info = env->Stat(spec.path);
   if (!info.has_value() || !info->is_dir) return false;  // a single file lists only itself
   const std::vector<std::string> dir = Components(spec.path);
   if (name.size() <= dir.size() || !std::equal(dir.begin(), dir.end(), name.begin())) return false;
@@ -117,7 +115,7 @@ InputFormat FormatFromExtension(const std::string& path) {
   return InputFormat::kAuto;
 }
 
-Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
+Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec, Env* env) {
   if (spec.path.empty() && spec.query.empty()) {
     // Only a job with a `trigger:` parses without both (job-spec.md).
     return Error(Code::kInvalidJob,
@@ -125,23 +123,19 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
                  "finds, which the scheduler hands to each run, and the scheduler is not built "
                  "yet in this version");
   }
-  Env* env = Env::Default();
   std::vector<std::string> paths;
   bool from_dir = false;
   if (HasGlobChars(spec.path)) {
-    glob_t g{};
-    int rc = ::glob(spec.path.c_str(), GLOB_ERR, nullptr, &g);
-    if (rc == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) {
-        std::string p = g.gl_pathv[i];
-        auto info = env->Stat(p);
-        if (info.has_value() && !info->is_dir) paths.push_back(p);
-      }
-    }
-    globfree(&g);
-    if (rc == GLOB_ABORTED) {
+    auto matched = env->Glob(spec.path);
+    if (!matched.has_value()) {
       return Error(Code::kIoError,
-                   fmt::format("input.path '{}': cannot read a folder it names", spec.path));
+                   fmt::format("input.path '{}': {}", spec.path, matched.error().message()));
+    }
+    for (const auto& p : *matched) {
+      auto info = env->Stat(p);
+      if (!info.has_value() && info.error().code() == Code::kNotFound) continue;  // gone, dangling
+      if (!info.has_value()) return Error(Code::kIoError, "input file " + info.error().message());
+      if (!info->is_dir) paths.push_back(p);
     }
     if (paths.empty()) {
       return Error(Code::kNotFound, fmt::format("input.path '{}' matches no files", spec.path));
@@ -149,6 +143,10 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
   } else {
     auto info = env->Stat(spec.path);
     if (!info.has_value()) {
+      if (info.error().code() != Code::kNotFound) {
+        return Error(info.error().code(),
+                     fmt::format("input.path '{}': {}", spec.path, info.error().message()));
+      }
       return Error(info.error().code(), fmt::format("input.path '{}' does not exist", spec.path));
     }
     if (info->is_dir) {
@@ -185,7 +183,7 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec) {
                                spec.path, files.front().path, InputFormatName(files.front().format),
                                p, InputFormatName(fmt_of)));
     }
-    if (::access(p.c_str(), R_OK) != 0) {
+    if (!env->CheckAccess(p, Env::Access::kRead).ok()) {
       return Error(Code::kIoError, fmt::format("input file '{}' is not readable", p));
     }
     NS_ASSIGN_OR_RETURN(FileInfo info, env->Stat(p));

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/source.h"
 #include "nightshift/status.h"
@@ -15,7 +16,8 @@ namespace nightshift::io {
 // Directories are walked recursively; names starting with '.' or '_' are
 // skipped (Hive/Spark convention for markers and temp files). NotFound when
 // nothing matches; InvalidJob when a format cannot be told or formats mix.
-Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec);
+// Every file operation goes through `env`.
+Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec, Env* env);
 
 // Whether ListInputFiles(spec) would list a file at `path` (absolute; it need
 // not exist): a folder walk reaches it through no hidden name, or the glob
@@ -24,7 +26,7 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec);
 // is taken to cross folders (as DuckDB's globs do), so a folder it could reach
 // counts as read. False for a single-file input and for input.query. Used to
 // keep outputs out of the input; extensions are not looked at.
-bool InputWouldList(const InputSpec& spec, const std::string& path);
+bool InputWouldList(const InputSpec& spec, const std::string& path, Env* env);
 
 // The format implied by a file name's extension, or kAuto when unknown.
 InputFormat FormatFromExtension(const std::string& path);

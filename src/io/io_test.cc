@@ -114,12 +114,12 @@ TEST_F(IoTest, CsvSkipsRowsBeforePendingShards) {
 TEST_F(IoTest, ListingRejectsGlobsMatchingNothingAndUnknownExtensions) {
   InputSpec spec;
   spec.path = JoinPath(dir_, "*.parquet");
-  auto r = ListInputFiles(spec);
+  auto r = ListInputFiles(spec, Env::Default());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), Code::kNotFound);
   ASSERT_TRUE(Env::Default()->WriteFile(JoinPath(dir_, "x.bin"), "zz").ok());
   spec.path = JoinPath(dir_, "x.bin");
-  r = ListInputFiles(spec);
+  r = ListInputFiles(spec, Env::Default());
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("input.format"), std::string::npos);
 }
@@ -132,12 +132,12 @@ TEST_F(IoTest, ListingSkipsEmptyTextFilesAndRefusesEmptyParquet) {
   ASSERT_TRUE(Env::Default()->WriteFile(JoinPath(dir, "a.csv"), "").ok());
   InputSpec spec;
   spec.path = dir;
-  auto r = ListInputFiles(spec);
+  auto r = ListInputFiles(spec, Env::Default());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), Code::kInvalidData);
   EXPECT_NE(r.error().message().find("holds only empty files"), std::string::npos);
   spec.path = JoinPath(dir, "a.csv");
-  r = ListInputFiles(spec);
+  r = ListInputFiles(spec, Env::Default());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message(),
             "input file '" + spec.path +
@@ -145,14 +145,14 @@ TEST_F(IoTest, ListingSkipsEmptyTextFilesAndRefusesEmptyParquet) {
                 "against");
   ASSERT_TRUE(Env::Default()->WriteFile(JoinPath(dir, "b.csv"), "id\n1\n").ok());
   spec.path = dir;
-  r = ListInputFiles(spec);
+  r = ListInputFiles(spec, Env::Default());
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].path, JoinPath(dir, "b.csv"));
   EXPECT_EQ((*r)[0].index, 0);
   spec.path = JoinPath(dir_, "e.parquet");
   ASSERT_TRUE(Env::Default()->WriteFile(spec.path, "").ok());
-  r = ListInputFiles(spec);
+  r = ListInputFiles(spec, Env::Default());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message(),
             "input file '" + spec.path + "' is empty (0 bytes): not a Parquet file");

@@ -1,11 +1,7 @@
 #include "io/text_row_counter.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 namespace nightshift::io {
@@ -115,29 +111,14 @@ std::optional<int64_t> TextRowCounter::Finish() {
   return records_ - header;
 }
 
-Result<std::optional<int64_t>> CountTextRows(const std::string& path, TextDialect dialect) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Error(Code::kIoError,
-                 fmt::format("cannot open input file '{}': {}", path, std::strerror(errno)));
-  }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+Result<std::optional<int64_t>> CountTextRows(Env* env, const std::string& path,
+                                             TextDialect dialect) {
   TextRowCounter counter(dialect);
-  std::vector<char> buf(size_t{1} << 20);
-  for (;;) {
-    ssize_t got = ::read(fd, buf.data(), buf.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      int err = errno;
-      ::close(fd);
-      return Error(Code::kIoError,
-                   fmt::format("cannot read input file '{}': {}", path, std::strerror(err)));
-    }
-    if (got == 0) break;
-    counter.Feed(std::string_view(buf.data(), static_cast<size_t>(got)));
-    if (counter.gave_up()) break;
-  }
-  ::close(fd);
+  Status s = env->ReadFileBlocks(path, size_t{1} << 20, [&counter](std::string_view block) {
+    counter.Feed(block);
+    return !counter.gave_up();
+  });
+  if (!s.ok()) return Error(Code::kIoError, fmt::format("input file: {}", s.message()));
   return counter.Finish();
 }
 

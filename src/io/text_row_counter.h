@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "nightshift/env.h"
 #include "nightshift/status.h"
 
 namespace nightshift::io {
@@ -59,9 +60,10 @@ class TextRowCounter {
   bool record_open_ = false;  // the current record has at least one byte
 };
 
-// Counts the rows of the file at `path` with `dialect`: Ok(nullopt) when the
-// counter cannot vouch for the count (count with DuckDB instead), IoError
-// naming the file when it cannot be read.
-Result<std::optional<int64_t>> CountTextRows(const std::string& path, TextDialect dialect);
+// Counts the rows of the file at `path` (read through `env`) with `dialect`:
+// Ok(nullopt) when the counter cannot vouch for the count (count with DuckDB
+// instead), IoError naming the file when it cannot be read.
+Result<std::optional<int64_t>> CountTextRows(Env* env, const std::string& path,
+                                             TextDialect dialect);
 
 }  // namespace nightshift::io

@@ -103,7 +103,7 @@ TEST(TextRowCounterTest, AgreesWithDuckDbWheneverItAnswers) {
     ASSERT_EQ(delim.size(), 1u) << texts[i];
     d.delimiter = delim[0];
     d.quote = quote.size() == 1 ? quote[0] : 0;
-    auto ours = CountTextRows(path, d);
+    auto ours = CountTextRows(Env::Default(), path, d);
     ASSERT_TRUE(ours.has_value()) << ours.error().ToString();
     if (!ours->has_value()) continue;
     ++answered;
@@ -115,7 +115,7 @@ TEST(TextRowCounterTest, AgreesWithDuckDbWheneverItAnswers) {
 }
 
 TEST(TextRowCounterTest, NamesAFileItCannotOpen) {
-  auto r = CountTextRows("/nonexistent/x.csv", kCsv);
+  auto r = CountTextRows(Env::Default(), "/nonexistent/x.csv", kCsv);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("/nonexistent/x.csv"), std::string::npos);
 }

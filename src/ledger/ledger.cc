@@ -52,18 +52,20 @@ Result<ShardState> ParseShardState(std::string_view s) {
   return Error(Code::kInvalidJob, fmt::format("unknown shard state '{}'", s));
 }
 
-Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& location) {
+Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& location, Env* env) {
   if (IsPostgresUrl(location)) {
     return Error(Code::kInvalidJob, "PostgreSQL ledger is not built into this binary");
   }
-  return OpenSqliteLedger(location);
+  SqliteLedgerOptions options;
+  options.env = env;
+  return OpenSqliteLedger(location, options);
 }
 
-Result<std::unique_ptr<Ledger>> Ledger::OpenForReading(const std::string& location) {
+Result<std::unique_ptr<Ledger>> Ledger::OpenForReading(const std::string& location, Env* env) {
   if (IsPostgresUrl(location)) {
     return Error(Code::kInvalidJob, "PostgreSQL ledger is not built into this binary");
   }
-  return OpenSqliteLedgerForReading(location);
+  return OpenSqliteLedgerForReading(location, env);
 }
 
 }  // namespace nightshift

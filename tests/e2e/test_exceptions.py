@@ -3,7 +3,7 @@ writer, the main thread) ends the run with exit 1 and a message, the run
 marked `failed` with the reason in `status`: never an abort (exit 134).
 
 NIGHTSHIFT_THROW_AT=<point> makes the named throw point throw
-std::runtime_error (see include/nightshift/crash_point.h)."""
+std::runtime_error (see include/env/crash_point.h)."""
 import pytest
 
 from conftest import EXIT_FAILED, EXIT_OK, assert_not_crashed, check_output, run, status_json

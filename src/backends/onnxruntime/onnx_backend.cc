@@ -90,9 +90,9 @@ Ort::SessionOptions MakeSessionOptions(const ModelConfig& config) {
 // Opens a session on the model file. NotFound when the file is missing (checked
 // before ORT, whose message would not say so plainly); ModelError with the path
 // and ORT's reason when it cannot be loaded.
-Result<Ort::Session> OpenSession(const Ort::Env& env, const std::string& path,
+Result<Ort::Session> OpenSession(const Ort::Env& env, Env* files, const std::string& path,
                                  const Ort::SessionOptions& options) {
-  NS_RETURN_IF_ERROR(CheckModelFile(path, "an ONNX file"));
+  NS_RETURN_IF_ERROR(CheckModelFile(files, path, "an ONNX file"));
   return CatchOrtErrors(
       fmt::format("cannot load ONNX model '{}'", path),
       [&]() -> Result<Ort::Session> { return Ort::Session(env, path.c_str(), options); });
@@ -130,10 +130,11 @@ DeclaredTensor Declared(std::string name, const Ort::TypeInfo& type_info) {
 
 class OnnxModel final : public Model {
  public:
-  OnnxModel(std::shared_ptr<Ort::Env> env, std::string path, Ort::SessionOptions options,
-            Ort::Session first_session, std::vector<TensorSpec> inputs,
+  OnnxModel(std::shared_ptr<Ort::Env> env, Env* files, std::string path,
+            Ort::SessionOptions options, Ort::Session first_session, std::vector<TensorSpec> inputs,
             std::vector<TensorSpec> outputs, std::vector<TensorSpec> selected)
       : env_(std::move(env)),
+        files_(files),
         path_(std::move(path)),
         options_(std::move(options)),
         inputs_(std::move(inputs)),
@@ -153,7 +154,7 @@ class OnnxModel final : public Model {
     if (!session.has_value()) {
       // Each instance loads the file again: ORT reads (or maps) it and its
       // external data itself, so the model never keeps a copy of the bytes.
-      NS_ASSIGN_OR_RETURN(Ort::Session opened, OpenSession(*env_, path_, options_));
+      NS_ASSIGN_OR_RETURN(Ort::Session opened, OpenSession(*env_, files_, path_, options_));
       session.emplace(std::move(opened));
     }
     return CatchOrtErrors(fmt::format("cannot create an instance of ONNX model '{}'", path_),
@@ -165,6 +166,7 @@ class OnnxModel final : public Model {
 
  private:
   std::shared_ptr<Ort::Env> env_;  // declared first: destroyed after every session
+  Env* const files_;
   const std::string path_;
   const Ort::SessionOptions options_;  // only read (by concurrent CreateInstance calls)
   const std::vector<TensorSpec> inputs_;
@@ -235,7 +237,7 @@ class OnnxBackend final : public Backend {
   // REQUIRES: called inside CatchOrtErrors (the metadata calls throw).
   Result<std::unique_ptr<Model>> Load(const ModelConfig& config) {
     Ort::SessionOptions options = MakeSessionOptions(config);
-    NS_ASSIGN_OR_RETURN(Ort::Session session, OpenSession(*env_, config.path, options));
+    NS_ASSIGN_OR_RETURN(Ort::Session session, OpenSession(*env_, config.env, config.path, options));
     Ort::AllocatorWithDefaultOptions allocator;
 
     std::vector<TensorSpec> inputs;
@@ -260,8 +262,9 @@ class OnnxBackend final : public Backend {
     }
     NS_ASSIGN_OR_RETURN(std::vector<TensorSpec> selected,
                         SelectOutputs(config.path, declared, config.output_names));
-    return std::make_unique<OnnxModel>(env_, config.path, std::move(options), std::move(session),
-                                       std::move(inputs), std::move(outputs), std::move(selected));
+    return std::make_unique<OnnxModel>(env_, config.env, config.path, std::move(options),
+                                       std::move(session), std::move(inputs), std::move(outputs),
+                                       std::move(selected));
   }
 
   std::shared_ptr<Ort::Env> env_;

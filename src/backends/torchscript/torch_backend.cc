@@ -91,9 +91,9 @@ Result<c10::ScalarType> ParsePrecision(const std::string& precision, const c10::
 // file is missing (checked first: libtorch's message would not say so
 // plainly); ModelError with the path and libtorch's reason when it cannot be
 // loaded. Stores the archive's nightshift.json in `*metadata` when asked.
-Result<torch::jit::Module> LoadModule(const std::string& path, const c10::Device& device,
+Result<torch::jit::Module> LoadModule(Env* env, const std::string& path, const c10::Device& device,
                                       std::string* metadata) {
-  NS_RETURN_IF_ERROR(CheckModelFile(path, "a TorchScript file"));
+  NS_RETURN_IF_ERROR(CheckModelFile(env, path, "a TorchScript file"));
   Result<torch::jit::Module> module = CatchTorchErrors(
       fmt::format("cannot load TorchScript model '{}'", path), [&]() -> Result<torch::jit::Module> {
         torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
@@ -241,7 +241,7 @@ class TorchModel final : public Model {
     }
     if (!module.has_value()) {
       NS_ASSIGN_OR_RETURN(torch::jit::Module loaded,
-                          LoadModule(plan_->path, plan_->device, nullptr));
+                          LoadModule(plan_->env, plan_->path, plan_->device, nullptr));
       module.emplace(std::move(loaded));
     }
     return CatchTorchErrors(
@@ -277,6 +277,7 @@ class TorchBackend final : public Backend {
     NS_RETURN_IF_ERROR(CheckNoDuplicates(config.output_names));
     auto plan = std::make_shared<ForwardPlan>();
     plan->path = config.path;
+    plan->env = config.env;
     {
       Result<c10::Device> device = CatchTorchErrors(
           "cannot query CUDA", [&]() -> Result<c10::Device> { return ParseDevice(config.device); });
@@ -288,7 +289,7 @@ class TorchBackend final : public Backend {
 
     std::string metadata;
     NS_ASSIGN_OR_RETURN(torch::jit::Module module,
-                        LoadModule(config.path, plan->device, &metadata));
+                        LoadModule(config.env, config.path, plan->device, &metadata));
     return CatchTorchErrors(fmt::format("cannot load TorchScript model '{}'", config.path),
                             [&]() -> Result<std::unique_ptr<Model>> {
                               return Build(config, std::move(plan), std::move(module), metadata);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nightshift/backend.h"
+#include "nightshift/env.h"
 #include "torch_signature.h"
 
 namespace nightshift::torchscript {
@@ -21,6 +22,7 @@ namespace nightshift::torchscript {
 // fixed by LoadModel, shared read-only by the model and its instances.
 struct ForwardPlan {
   std::string path;
+  Env* env = nullptr;  // the model file's checks (nullptr: Env::Default())
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   // Float: full precision; Half or BFloat16: forward() runs under autocast to it.
   c10::ScalarType autocast = c10::ScalarType::Float;

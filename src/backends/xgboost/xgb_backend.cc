@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <fstream>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -35,19 +34,15 @@ Status CheckDevice(const std::string& device) {
 // When XGBoost would parse the file as UBJSON, checks its structure first
 // (see xgb_ubjson.h: XGBoost's reader overruns its buffer on a truncated
 // file). ModelError "`context`: <why>" when it is not valid.
-Status CheckUbjsonFile(const std::string& path, const std::string& context) {
-  char head[2] = {0, 0};
-  std::streamsize got = 0;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status(Code::kModelError, fmt::format("{}: cannot open it", context));
-    in.read(head, sizeof(head));
-    got = in.gcount();
-  }
-  if (!MayLoadAsUbjson(path, std::string_view(head, static_cast<size_t>(got)))) {
-    return Status::Ok();
-  }
-  Result<std::string> bytes = Env::Default()->ReadFile(path);
+Status CheckUbjsonFile(Env* env, const std::string& path, const std::string& context) {
+  std::string head;
+  Status opened = env->ReadFileBlocks(path, 2, [&head](std::string_view block) {
+    head.append(block);
+    return head.size() < 2;
+  });
+  if (!opened.ok()) return Status(Code::kModelError, fmt::format("{}: cannot open it", context));
+  if (!MayLoadAsUbjson(path, std::string_view(head).substr(0, 2))) return Status::Ok();
+  Result<std::string> bytes = env->ReadFile(path);
   if (!bytes.has_value()) return bytes.error().WithContext(context);
   Status valid = CheckUbjson(*bytes);
   if (!valid.ok())
@@ -59,10 +54,11 @@ Status CheckUbjsonFile(const std::string& path, const std::string& context) {
 // (checked before XGBoost, whose message would not say so plainly); ModelError
 // with the path and XGBoost's reason when it cannot be loaded. `threads` > 0
 // sets XGBoost's nthread.
-Result<Booster> OpenBooster(const std::string& path, int threads) {
-  NS_RETURN_IF_ERROR(CheckModelFile(path, "an XGBoost model file"));
+Result<Booster> OpenBooster(Env* env, const std::string& path, int threads) {
+  if (env == nullptr) env = Env::Default();
+  NS_RETURN_IF_ERROR(CheckModelFile(env, path, "an XGBoost model file"));
   std::string context = fmt::format("cannot load XGBoost model '{}'", path);
-  NS_RETURN_IF_ERROR(CheckUbjsonFile(path, context));
+  NS_RETURN_IF_ERROR(CheckUbjsonFile(env, path, context));
   BoosterHandle handle = nullptr;
   NS_RETURN_IF_ERROR(
       XgbStatus(XGBoosterCreate(nullptr, 0, &handle), "cannot create an XGBoost booster"));
@@ -203,9 +199,10 @@ Result<std::vector<OutputKind>> SelectOutputs(const std::vector<OutputKind>& dec
 
 class XgbModel final : public Model {
  public:
-  XgbModel(std::string path, int threads, int64_t num_features, TensorSpec input,
+  XgbModel(Env* env, std::string path, int threads, int64_t num_features, TensorSpec input,
            std::vector<OutputKind> declared, std::vector<OutputKind> selected, Booster first)
-      : path_(std::move(path)),
+      : env_(env),
+        path_(std::move(path)),
         threads_(threads),
         num_features_(num_features),
         selected_(std::move(selected)),
@@ -227,7 +224,7 @@ class XgbModel final : public Model {
     }
     if (booster == nullptr) {
       // Each further instance loads the file again: boosters share nothing.
-      NS_ASSIGN_OR_RETURN(booster, OpenBooster(path_, threads_));
+      NS_ASSIGN_OR_RETURN(booster, OpenBooster(env_, path_, threads_));
       NS_ASSIGN_OR_RETURN(int64_t num_features, NumFeatures(booster.get(), path_));
       if (num_features != num_features_) {
         return Error(Code::kModelError,
@@ -244,6 +241,7 @@ class XgbModel final : public Model {
   }
 
  private:
+  Env* const env_;  // the model file's checks (nullptr: Env::Default())
   const std::string path_;
   const int threads_;
   const int64_t num_features_;
@@ -278,7 +276,7 @@ class XgbBackend final : public Backend {
  private:
   static Result<std::unique_ptr<Model>> Load(const ModelConfig& config) {
     NS_ASSIGN_OR_RETURN(std::string input_name, InputName(config.input_names));
-    NS_ASSIGN_OR_RETURN(Booster booster, OpenBooster(config.path, config.threads));
+    NS_ASSIGN_OR_RETURN(Booster booster, OpenBooster(config.env, config.path, config.threads));
     NS_ASSIGN_OR_RETURN(ModelInfo info, ReadInfo(booster.get(), config.path));
     NS_RETURN_IF_ERROR(Probe(booster.get(), config.path, info));
     std::vector<OutputKind> declared = {
@@ -287,7 +285,7 @@ class XgbBackend final : public Backend {
     NS_ASSIGN_OR_RETURN(std::vector<OutputKind> selected,
                         SelectOutputs(declared, config.output_names));
     TensorSpec input{std::move(input_name), DType::kFloat32, {-1, info.num_features}};
-    return std::make_unique<XgbModel>(config.path, config.threads, info.num_features,
+    return std::make_unique<XgbModel>(config.env, config.path, config.threads, info.num_features,
                                       std::move(input), std::move(declared), std::move(selected),
                                       std::move(booster));
   }

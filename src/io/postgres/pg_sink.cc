@@ -11,7 +11,7 @@
 #include "io/postgres/pg_conn.h"
 #include "io/postgres/pg_copy.h"
 #include "io/shard_rows.h"
-#include "nightshift/crash_point.h"
+#include "env/crash_point.h"
 #include "nightshift/digest.h"
 #include "nightshift/env.h"
 

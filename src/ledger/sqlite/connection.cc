@@ -93,25 +93,26 @@ Result<std::unique_ptr<Connection>> Connection::OpenHandle(const std::string& na
   return conn;
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int busy_timeout_ms) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int busy_timeout_ms,
+                                                     Env* env) {
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                       OpenHandle(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   sqlite3_busy_timeout(conn->handle(), busy_timeout_ms);
   // The first statement reads the file header: this is where a file that is
   // not a database is detected.
-  NS_RETURN_IF_ERROR(conn->EnableWal(busy_timeout_ms));
+  NS_RETURN_IF_ERROR(conn->EnableWal(busy_timeout_ms, env));
   // FULL: a commit is durable once it returns (resume trusts shard commits).
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));
   return conn;
 }
 
-Status Connection::EnableWal(int busy_timeout_ms) {
+Status Connection::EnableWal(int busy_timeout_ms, Env* env) {
   // Switching to WAL takes an exclusive lock without calling the busy
   // handler, so two processes opening a new ledger at once would see
   // "database is locked": read the mode first (WAL is persistent, so only the
   // first open ever switches) and retry the switch ourselves.
-  const int64_t deadline = Env::Default()->NowMicros() + int64_t{busy_timeout_ms} * 1000;
+  const int64_t deadline = env->MonotonicMicros() + int64_t{busy_timeout_ms} * 1000;
   while (true) {
     Status s = Status::Ok();
     {
@@ -122,17 +123,17 @@ Status Connection::EnableWal(int busy_timeout_ms) {
       if (!row.has_value()) s = Status(row.error());
     }
     if (s.ok()) s = Exec("PRAGMA journal_mode=WAL");
-    if (s.ok() || s.code() != Code::kTransient || Env::Default()->NowMicros() > deadline) return s;
-    Env::Default()->SleepMicros(20000);
+    if (s.ok() || s.code() != Code::kTransient || env->MonotonicMicros() > deadline) return s;
+    env->SleepMicros(20000);
   }
 }
 
-Result<std::unique_ptr<Connection>> Connection::OpenReadOnly(const std::string& path) {
+Result<std::unique_ptr<Connection>> Connection::OpenReadOnly(const std::string& path, Env* env) {
   // Without a -wal file nobody has the ledger open and every commit is in the
   // main file: read it as immutable, which takes no locks and creates no
   // -shm/-wal files. With one, a run may be writing: read through the WAL
   // (needs a writable folder for the -shm file; failing that, immutable).
-  const bool has_wal = Env::Default()->Stat(path + "-wal").has_value();
+  const bool has_wal = env->Stat(path + "-wal").has_value();
   const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
   Result<std::unique_ptr<Connection>> conn =
       Error(Code::kIoError, fmt::format("cannot open ledger '{}'", path));

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "nightshift/env.h"
 #include "nightshift/status.h"
 
 namespace nightshift::sqlite {
@@ -61,10 +62,12 @@ class Connection {
   // per-connection pragmas: WAL journal, synchronous=FULL, foreign keys on,
   // and a busy timeout of `busy_timeout_ms`. IoError naming `path` on
   // failure, including when the file is not a SQLite database.
-  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int busy_timeout_ms);
+  // Waits and stats through `env` (SQLite does its own file I/O).
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, int busy_timeout_ms,
+                                                  Env* env);
   // Opens the existing database at `path` for reading only; creates and
   // writes nothing next to it (see the .cc for how). IoError naming `path`.
-  static Result<std::unique_ptr<Connection>> OpenReadOnly(const std::string& path);
+  static Result<std::unique_ptr<Connection>> OpenReadOnly(const std::string& path, Env* env);
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -90,7 +93,7 @@ class Connection {
   static Result<std::unique_ptr<Connection>> OpenHandle(const std::string& name,
                                                         const std::string& path, int flags);
   // Puts the database in WAL mode, retrying while another process holds it.
-  Status EnableWal(int busy_timeout_ms);
+  Status EnableWal(int busy_timeout_ms, Env* env);
 
   sqlite3* db_;
   std::string path_;

@@ -30,12 +30,6 @@ using sqlite::Transaction;
   "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, " \
   "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, file_last"
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool IsTerminal(RunState s) {
   return s == RunState::kCompleted || s == RunState::kFailed || s == RunState::kInterrupted;
 }
@@ -98,8 +92,8 @@ class SqliteLedger final : public Ledger {
  public:
   // `has_owners`: the schema has the run_owners table (a reader may find an
   // older file that it must not migrate).
-  SqliteLedger(std::unique_ptr<Connection> conn, bool has_owners)
-      : conn_(std::move(conn)), has_owners_(has_owners) {}
+  SqliteLedger(std::unique_ptr<Connection> conn, bool has_owners, Env* env)
+      : conn_(std::move(conn)), has_owners_(has_owners), env_(env) {}
 
   Result<RunRecord> CreateOrAttachRun(const RunRecord& run,
                                       const std::vector<InputFileRecord>& files,
@@ -586,8 +580,12 @@ class SqliteLedger final : public Ledger {
   }
 
   std::mutex mu_;  // serializes all use of conn_
+  // Timestamps come from the run's clock.
+  int64_t NowMs() { return env_->NowMillis(); }
+
   std::unique_ptr<Connection> conn_;
   const bool has_owners_;
+  Env* const env_;
 };
 
 #undef NS_RUN_COLUMNS
@@ -598,33 +596,35 @@ class SqliteLedger final : public Ledger {
 Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path,
                                                  const SqliteLedgerOptions& options) {
   if (path.empty()) return Error(Code::kInvalidJob, "the ledger path is empty");
+  Env* env = options.env != nullptr ? options.env : Env::Default();
   if (path != ":memory:") {
-    Status s = Env::Default()->CreateDirs(DirName(path));
+    Status s = env->CreateDirs(DirName(path));
     if (!s.ok()) {
       return Error(Code::kIoError,
                    fmt::format("cannot create the folder of ledger '{}': {}", path, s.message()));
     }
   }
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
-                      Connection::Open(path, options.busy_timeout_ms));
+                      Connection::Open(path, options.busy_timeout_ms, env));
   NS_RETURN_IF_ERROR(sqlite::MigrateSchema(conn.get()));
-  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/true);
+  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/true, env);
 }
 
-Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path) {
+Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path, Env* env) {
   if (path.empty()) return Error(Code::kInvalidJob, "the ledger path is empty");
-  auto info = Env::Default()->Stat(path);
+  if (env == nullptr) env = Env::Default();
+  auto info = env->Stat(path);
   if (!info.has_value()) {
     if (info.error().code() == Code::kNotFound) {
       return Error(Code::kNotFound, fmt::format("no ledger at '{}'", path));
     }
     return Error(info.error());
   }
-  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::OpenReadOnly(path));
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::OpenReadOnly(path, env));
   NS_ASSIGN_OR_RETURN(int64_t version, sqlite::SchemaVersion(conn.get()));
   // A file its first opener is still setting up holds no run yet.
   if (version == 0) return Error(Code::kNotFound, fmt::format("ledger '{}' is empty", path));
-  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/version >= 3);
+  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/version >= 3, env);
 }
 
 }  // namespace nightshift

@@ -18,6 +18,8 @@ struct SqliteLedgerOptions {
   // How long a call waits for another process's write lock before it fails
   // with Code::kTransient.
   int busy_timeout_ms = 10000;
+  // The folder, waits and timestamps (nullptr: Env::Default()).
+  Env* env = nullptr;
 };
 
 // Opens the ledger file at `path`, creating its parent directories and the
@@ -31,6 +33,7 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path,
 // Opens the existing ledger file at `path` for reading (`status`): creates,
 // migrates and writes nothing, also on a read-only file system. NotFound when
 // there is no file at `path` (or an empty one, not yet set up); IoError when it cannot be read.
-Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path);
+Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path,
+                                                           Env* env = nullptr);
 
 }  // namespace nightshift
