@@ -63,6 +63,16 @@ class InputGuard {
   }
   const Status& status() const { return status_; }
 
+  // A read that failed may have failed because a file changed under it (a
+  // Parquet file replaced between its footer and its pages): then the change
+  // is the reason to report, not the reader's complaint about the new bytes.
+  Status Explain(Status read_error) {
+    for (size_t f = 0; f < source_->files().size(); ++f) {
+      if (!CheckFile(static_cast<int32_t>(f))) return status_;
+    }
+    return read_error;
+  }
+
  private:
   bool CheckFile(int32_t file_index) {
     const auto& files = source_->files();
@@ -159,7 +169,7 @@ PipelineResult Pipeline::Run() {
                    timed([&] { return impl.q_in.Push(std::move(b)); });
           });
     });
-    if (s.ok()) s = guard.status();
+    s = s.ok() ? guard.status() : guard.Explain(s);
     read_s = Now() - t0 - waited;
     if (!s.ok() && !stop_.load()) abort_all(s);
     impl.q_in.Close();
