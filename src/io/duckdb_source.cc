@@ -269,7 +269,6 @@ class DuckSource final : public Source {
       batch = next_batch();
       batch->shard_id = s.shard_id;
       batch->shard_index = s.shard_index;
-      batch->epoch = s.epoch;
       batch->seq = seq++;
       batch->last_in_shard = false;
       batch->first_row = first;
