@@ -9,4 +9,11 @@ namespace nightshift {
 
 void MaybeCrash(const char* name);
 
+// Throw points, for tests of the guards that turn a stray C++ exception into
+// an error: when NIGHTSHIFT_THROW_AT is "NAME" or "NAME:N", the N-th call
+// (default the first) of MaybeThrow("NAME") throws std::runtime_error.
+// Points: "reader", "model", "writer" (the pipeline's threads) and "main"
+// (the thread that starts them). Inert when unset.
+void MaybeThrow(const char* name);
+
 }  // namespace nightshift

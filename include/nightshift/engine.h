@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,12 +86,20 @@ struct StatusReport {
   RunCounts counts;
   bool found = false;                 // false: the run has not started yet (state pending)
   std::vector<ItemFailure> failures;  // filled when asked for
+  bool failures_listed = false;       // asked for: the JSON has "failed_items", maybe empty
   int64_t batch_size = 0;             // the batch size the run used (0: unknown)
+  // The process running the run (or that last ran it and died), if recorded.
+  // A run stored as running whose owner is gone is reported as interrupted.
+  std::optional<RunOwner> owner;
+  int64_t last_seen_ms = 0;  // when a gone owner was last seen alive (0: not gone)
 };
 
-// The status of `run_id`, or of the run the job would resume when empty.
-// With `with_failures`, also the run's dead-lettered items (at most
-// `failure_limit`; -1 all).
+// The status of `run_id`, or of the run the job would resume when empty (if
+// the input cannot be listed, the job's latest run; with none, the input's
+// error, as `run` gives it). With `with_failures`, also the run's
+// dead-lettered items (at most `failure_limit`; -1 all). Reads the ledger
+// only: a missing ledger means no run yet (state pending), and nothing is
+// created or written.
 Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
                                   bool with_failures = false, int64_t failure_limit = -1);
 

@@ -46,6 +46,16 @@ class Env {
   virtual int64_t NowMicros() = 0;
   virtual void SleepMicros(int64_t micros) = 0;
 
+  // Processes (for the run owner record: who is running a run, and is it
+  // still alive). The name of this machine; the id of this process.
+  virtual std::string HostName() = 0;
+  virtual int64_t ProcessId() = 0;
+  // An opaque start time of process `pid` (clock ticks since boot on Linux),
+  // which tells a live process from a later one that reuses its pid.
+  // NotFound when no such process is alive (a zombie counts as gone); a
+  // stopped (SIGSTOP) process is alive.
+  virtual Result<int64_t> ProcessStartTime(int64_t pid) = 0;
+
   // Publishes a finished temp file: fsync(tmp), rename(tmp, final), fsync(dir).
   Status PublishFile(const std::string& tmp, const std::string& final_path);
   // WriteFile to a temp name then PublishFile: `path` appears whole or not at all.

@@ -34,6 +34,9 @@ class FaultInjectionEnv final : public Env {
   Status RemoveFile(const std::string& path) override;
   int64_t NowMicros() override { return base_->NowMicros(); }
   void SleepMicros(int64_t micros) override { base_->SleepMicros(micros); }
+  std::string HostName() override { return base_->HostName(); }
+  int64_t ProcessId() override { return base_->ProcessId(); }
+  Result<int64_t> ProcessStartTime(int64_t pid) override { return base_->ProcessStartTime(pid); }
 
  private:
   struct Rule {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,15 +66,21 @@ struct ShardRecord {
   int64_t started_at_ms = 0;
   int64_t committed_at_ms = 0;
   std::string message;  // why the last attempt failed; "" once committed
+  // A packed shard (small files packed together) covers the whole files
+  // [file_index, file_last]; its row_begin is 0 and row_end the number of rows
+  // of all of them. -1: the shard is rows [row_begin, row_end) of file_index.
+  int32_t file_last = -1;
 };
 
 // A row that failed for good, recorded with its shard's commit.
 struct ItemFailure {
   int64_t shard_id = 0;
-  int64_t row = 0;       // row number within the shard's file
+  int64_t row = 0;       // row number within file `file_index`
   std::string key_json;  // the row's key value(s) as JSON
   std::string error;     // human-readable reason
   int32_t attempts = 0;
+  int32_t file_index = 0;  // the input file holding the row (several for a packed shard)
+  std::string file;        // its path, as listed (ListFailures; "" for a query)
 };
 
 struct RunCounts {
@@ -108,6 +115,29 @@ struct TuningRecord {
   std::string value;
 };
 
+// The process that is running a run: at most one per run at a time. `host`,
+// `pid` and `start_time` (Env::ProcessStartTime, so that a reused pid is not
+// mistaken for the owner) identify it; `heartbeat_at_ms` is renewed every few
+// seconds while it runs, so that another host can tell a live owner from a
+// dead one.
+struct RunOwner {
+  std::string host;
+  int64_t pid = 0;
+  int64_t start_time = 0;
+  int64_t acquired_at_ms = 0;
+  int64_t heartbeat_at_ms = 0;
+  bool SameProcess(const RunOwner& o) const {
+    return host == o.host && pid == o.pid && start_time == o.start_time;
+  }
+};
+
+// The outcome of AcquireRun: either this process now owns the run, or
+// `holder` (alive) does.
+struct RunAcquisition {
+  bool acquired = false;
+  RunOwner holder;  // the owner after the call (`me` when acquired)
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -116,6 +146,10 @@ class Ledger {
   // SQLite file path, or a postgresql:// URL when built with PostgreSQL.
   // IoError naming the location on failure.
   static Result<std::unique_ptr<Ledger>> Open(const std::string& location);
+  // Opens an existing ledger for reading only: creates, migrates and writes
+  // nothing (no file, no journal), so it works on a read-only file system.
+  // NotFound when there is no ledger at `location`. Write methods fail.
+  static Result<std::unique_ptr<Ledger>> OpenForReading(const std::string& location);
 
   // Creates the run with its files and shard plan if `run.run_id` is new and
   // returns it; if it exists, returns the stored record unchanged (the plan
@@ -186,6 +220,26 @@ class Ledger {
   // Failed items of a run, ordered by shard then row; at most `limit` (-1: all).
   virtual Result<std::vector<ItemFailure>> ListFailures(const std::string& run_id,
                                                         int64_t limit) = 0;
+
+  // Run ownership: one process runs a run at a time (the PostgreSQL ledger's
+  // per-shard leases will refine this for many workers).
+  //
+  // Takes `run_id` for `me` in one write transaction when it has no owner, or
+  // when `owner_gone(current owner)` is true (the caller decides liveness:
+  // pid and start time on this host, heartbeat age elsewhere). Taking it
+  // again as the same process succeeds. Otherwise returns acquired=false and
+  // the live holder; changes nothing. NotFound when there is no such run.
+  virtual Result<RunAcquisition> AcquireRun(
+      const std::string& run_id, const RunOwner& me,
+      const std::function<bool(const RunOwner&)>& owner_gone) = 0;
+  // Renews `me`'s heartbeat. FailedPrecondition-style kFailed when `me` no
+  // longer owns the run (another process took it over as gone).
+  virtual Status Heartbeat(const std::string& run_id, const RunOwner& me) = 0;
+  // Gives the run up if `me` owns it; OK (and no change) otherwise.
+  virtual Status ReleaseRun(const std::string& run_id, const RunOwner& me) = 0;
+  // The recorded owner (nullopt when none): after a crash, the last owner with
+  // its last heartbeat.
+  virtual Result<std::optional<RunOwner>> GetRunOwner(const std::string& run_id) = 0;
 
   virtual Result<std::optional<std::string>> GetTuning(const std::string& key) = 0;
   virtual Status PutTuning(const std::string& key, const std::string& value) = 0;

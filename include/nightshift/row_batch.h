@@ -29,7 +29,8 @@ struct RowBatch {
   int64_t shard_index = 0;  // position of the shard in this run's work list
   int64_t seq = 0;          // batch index within its shard
   bool last_in_shard = false;
-  int64_t first_row = 0;  // file row number of row 0
+  int64_t first_row = 0;   // file row number of row 0
+  int32_t file_index = 0;  // the input file of the rows (a batch never spans files)
   int64_t num_rows = 0;
   // File row numbers of the rows when they are not consecutive (a retry of
   // selected rows); empty: row i is first_row + i.

@@ -43,6 +43,8 @@ struct SinkLayout {
   // Batches may arrive out of row order (bucketing): sort each part by file
   // row number before writing it.
   bool restore_order = false;
+  // Input file paths by file index, named in dead letters ("" for a query).
+  std::vector<std::string> input_paths;
 };
 
 struct ShardOutput {

@@ -39,6 +39,15 @@ struct InputFile {
   int64_t inode = 0;
 };
 
+// One whole file of a packed shard.
+struct FilePart {
+  int32_t file_index = 0;
+  int64_t rows = 0;  // the file's row count, as planned
+  // When not empty: read only these rows of the file (sorted), as `nightshift
+  // retry` does for dead-lettered rows.
+  std::vector<int64_t> rows_selected = {};
+};
+
 struct ShardTask {
   int64_t shard_id = 0;
   int64_t shard_index = 0;  // position in the run's work list
@@ -53,6 +62,13 @@ struct ShardTask {
   // The shard ends at the last row the plan counted in its file: a streaming
   // read then checks that no row follows (the file's rows were counted right).
   bool file_end = false;
+  // When not empty, the shard is these whole files, in order (small files
+  // packed into one shard), and file_index, row_begin, row_end and rows are
+  // not used.
+  std::vector<FilePart> packed = {};
+  // Within Source::Read, which reads a packed shard file by file: false for
+  // every file but the last (the shard goes on in the next file).
+  bool shard_ends = true;
 };
 
 // How one model input is packed from columns.
@@ -72,6 +88,11 @@ struct InputPacking {
 struct ReadLayout {
   std::vector<InputPacking> inputs;
   std::vector<std::string> carried;  // keep columns, then key columns not kept
+  // When set (one per carried column): the type every file's carried column
+  // is cast to when read, their common supertype across the input's files
+  // (see Source::CarriedTypes), so that files whose types drift (BIGINT in
+  // one, VARCHAR in another) still fill one output schema.
+  std::vector<std::string> carried_types;
   int64_t batch_rows = 1024;
   // Bucketing: sort each shard's rows by the length of this list column
   // before cutting batches (output order is restored by the sink), and cap a
@@ -107,8 +128,13 @@ class Source {
   // Row counts of the file's row groups in order (Parquet), or one entry with
   // the file's row count for formats without row groups.
   virtual Result<std::vector<int64_t>> RowGroups(int32_t file_index) = 0;
-  // SQL types of the carried columns, in layout order (for the Sink).
+  // SQL types of the carried columns, in layout order (for the Sink and for
+  // ReadLayout::carried_types): for several files, each column's common
+  // supertype across all of them, as DuckDB's union_by_name reads them.
   virtual Result<std::vector<std::string>> CarriedTypes(const ReadLayout& layout) = 0;
+  // The common supertype of SQL types `a` and `b` (the type DuckDB's UNION
+  // gives them), or SchemaMismatch when they have none.
+  virtual Result<std::string> CommonType(const std::string& a, const std::string& b) = 0;
 
   // Reads `shards` (sorted by file, then row_begin) and calls `emit` with each
   // batch in order; stops early when `emit` returns false or `stop()` is true.

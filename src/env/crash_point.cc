@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 namespace nightshift {
@@ -16,17 +17,24 @@ struct CrashSpec {
   long remaining = 0;
 };
 
+CrashSpec* ParseSpec(const char* variable) {
+  const char* env = std::getenv(variable);
+  if (env == nullptr) return nullptr;
+  std::string s = env;
+  auto colon = s.find(':');
+  auto* c = new CrashSpec();
+  c->name = s.substr(0, colon);
+  c->remaining = colon == std::string::npos ? 1 : std::atol(s.c_str() + colon + 1);
+  return c;
+}
+
 CrashSpec* Spec() {
-  static CrashSpec* spec = [] {
-    const char* env = std::getenv("NIGHTSHIFT_CRASH_AT");
-    if (env == nullptr) return static_cast<CrashSpec*>(nullptr);
-    std::string s = env;
-    auto colon = s.find(':');
-    auto* c = new CrashSpec();
-    c->name = s.substr(0, colon);
-    c->remaining = colon == std::string::npos ? 1 : std::atol(s.c_str() + colon + 1);
-    return c;
-  }();
+  static CrashSpec* spec = ParseSpec("NIGHTSHIFT_CRASH_AT");
+  return spec;
+}
+
+CrashSpec* ThrowSpec() {
+  static CrashSpec* spec = ParseSpec("NIGHTSHIFT_THROW_AT");
   return spec;
 }
 
@@ -40,6 +48,17 @@ void MaybeCrash(const char* name) {
   if (--spec->remaining == 0) {
     ::kill(::getpid(), SIGKILL);
     ::_exit(137);
+  }
+}
+
+void MaybeThrow(const char* name) {
+  CrashSpec* spec = ThrowSpec();
+  if (spec == nullptr || spec->name != name) return;
+  static std::mutex mu;
+  std::unique_lock<std::mutex> lock(mu);
+  if (--spec->remaining == 0) {
+    lock.unlock();
+    throw std::runtime_error(std::string("injected exception at throw point '") + name + "'");
   }
 }
 

@@ -1,6 +1,9 @@
 #include "nightshift/env.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -44,6 +47,32 @@ TEST(EnvTest, PathHelpers) {
   EXPECT_EQ(DirName("c"), ".");
   EXPECT_EQ(JoinPath("/a/", "b"), "/a/b");
   EXPECT_EQ(JoinPath("/a", "/abs"), "/abs");
+}
+
+// The run owner's liveness test: a stopped process is alive, a dead one (also
+// before it is reaped) is not, and a start time tells processes apart.
+TEST(EnvTest, ProcessStartTimeTellsLiveFromGone) {
+  Env* env = Env::Default();
+  EXPECT_FALSE(env->HostName().empty());
+  auto self = env->ProcessStartTime(env->ProcessId());
+  ASSERT_TRUE(self.has_value()) << self.error().ToString();
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  auto started = env->ProcessStartTime(child);
+  ASSERT_TRUE(started.has_value()) << started.error().ToString();
+  EXPECT_GE(*started, *self);
+  ASSERT_EQ(::kill(child, SIGSTOP), 0);
+  EXPECT_EQ(env->ProcessStartTime(child).value(), *started);  // stopped: still alive
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_EQ(env->ProcessStartTime(child).error().code(), Code::kNotFound);  // a zombie
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  EXPECT_EQ(env->ProcessStartTime(child).error().code(), Code::kNotFound);
 }
 
 }  // namespace

@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "nightshift/env.h"
 
@@ -140,6 +142,45 @@ class PosixEnv final : public Env {
 
   void SleepMicros(int64_t micros) override {
     std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  }
+
+  std::string HostName() override {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+    return name;
+  }
+
+  int64_t ProcessId() override { return ::getpid(); }
+
+  Result<int64_t> ProcessStartTime(int64_t pid) override {
+    const std::string path = fmt::format("/proc/{}/stat", pid);
+    std::string stat;
+    {
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return Error(PosixError("no process", path, errno));
+      char buf[1024];
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      ::close(fd);
+      if (n <= 0) return Error(Code::kNotFound, fmt::format("no process {}", pid));
+      stat.assign(buf, static_cast<size_t>(n));
+    }
+    // "pid (comm) state ppid ... starttime": comm may hold spaces and ')', so
+    // fields are counted after the last ')'. starttime is field 22.
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) return Error(Code::kIoError, "unreadable " + path);
+    std::vector<std::string> fields;
+    for (size_t i = close + 2; i < stat.size();) {
+      size_t end = stat.find(' ', i);
+      if (end == std::string::npos) end = stat.size();
+      fields.push_back(stat.substr(i, end - i));
+      i = end + 1;
+    }
+    // fields[0] is field 3 (state); starttime (22) is fields[19].
+    if (fields.size() < 20) return Error(Code::kIoError, "unreadable " + path);
+    if (fields[0] == "Z" || fields[0] == "X") {
+      return Error(Code::kNotFound, fmt::format("process {} has exited", pid));
+    }
+    return std::strtoll(fields[19].c_str(), nullptr, 10);
   }
 };
 

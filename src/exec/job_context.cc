@@ -89,18 +89,66 @@ Result<JobContext> PrepareJob(const JobSpec& job) {
   return ctx;
 }
 
+namespace {
+
+// The type of carried (key or kept) column `name` in `columns`, or "" when
+// the file lacks it (the binder reports that).
+std::string CarriedType(const std::vector<InputColumn>& columns, const std::string& name) {
+  for (const auto& c : columns) {
+    if (c.name == name) return c.sql_type;
+  }
+  return "";
+}
+
+// Folds file `file`'s carried column types into `common` (each column's
+// supertype so far and the file that last widened it): SchemaMismatch naming
+// both files and both types where a column's types have no common type.
+Status FoldCarriedTypes(const JobSpec& job, JobContext& ctx, int32_t file,
+                        const std::vector<InputColumn>& columns,
+                        std::vector<std::pair<std::string, int32_t>>* common) {
+  const auto& carried = ctx.binding.read.carried;
+  for (size_t i = 0; i < carried.size(); ++i) {
+    std::string type = CarriedType(columns, carried[i]);
+    auto& [so_far, from] = (*common)[i];
+    if (type.empty() || type == so_far) continue;
+    if (so_far.empty()) {
+      common->at(i) = {type, file};
+      continue;
+    }
+    auto t = ctx.source->CommonType(so_far, type);
+    if (!t.has_value()) {
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("column '{}' is {} in {} but {} in {}: the types have no common "
+                                "type to write them as one column",
+                                carried[i], so_far, DescribeInput(job, *ctx.source, from), type,
+                                DescribeInput(job, *ctx.source, file)));
+    }
+    if (*t != so_far) common->at(i) = {*t, file};
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status CheckAllFiles(const JobSpec& job, JobContext& ctx) {
+  std::vector<std::pair<std::string, int32_t>> common(ctx.binding.read.carried.size());
+  NS_RETURN_IF_ERROR(FoldCarriedTypes(job, ctx, 0, ctx.columns, &common));
   for (size_t f = 1; f < ctx.source->files().size(); ++f) {
-    auto cols = ctx.source->Describe(static_cast<int32_t>(f));
+    const auto file = static_cast<int32_t>(f);
+    auto cols = ctx.source->Describe(file);
     if (!cols.has_value()) return Status(Code::kInvalidData, cols.error().message());
-    NS_RETURN_IF_ERROR(
-        AcceptMostlyNumericText(job, ctx.source.get(), static_cast<int32_t>(f), &*cols));
-    auto b = Bind(job, *cols, DescribeInput(job, *ctx.source, static_cast<int32_t>(f)), *ctx.model);
+    NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), file, &*cols));
+    auto b = Bind(job, *cols, DescribeInput(job, *ctx.source, file), *ctx.model);
     if (!b.has_value()) {
       return Status(b.error().code(),
                     b.error().message() + " (the first file has it: schema drift between files)");
     }
+    NS_RETURN_IF_ERROR(FoldCarriedTypes(job, ctx, file, *cols, &common));
   }
+  // The same types DuckDB's union_by_name gives (Source::CarriedTypes), known
+  // here without reading every file's schema again.
+  ctx.carried_types.clear();
+  for (const auto& [type, file] : common) ctx.carried_types.push_back(type);
   return Status::Ok();
 }
 

@@ -18,6 +18,10 @@ struct JobContext {
   std::unique_ptr<Model> model;
   std::vector<InputColumn> columns;  // of the first input file (or the query)
   Binding binding;
+  // The carried columns' common types across all input files, as
+  // CheckAllFiles() found them; empty until it ran (then the Source works
+  // them out: Source::CarriedTypes).
+  std::vector<std::string> carried_types;
 };
 
 // Opens the input, loads the model (checking model.sha256 when pinned) and

@@ -7,6 +7,7 @@
 
 #include "exec/batch_sizer.h"
 #include "exec/job_context.h"
+#include "exec/run_owner.h"
 #include "nightshift/engine.h"
 #include "plan/planner.h"
 
@@ -48,22 +49,63 @@ Result<std::string> ValidateJob(const JobSpec& job) {
   return out;
 }
 
+namespace {
+
+// The id of the run `status` describes when none is given: the one `run`
+// would resume, else the job's latest. Empty when there is none; the input's
+// error when it cannot be listed and the job has no run to fall back on.
+Result<std::string> ResolveRunId(const JobSpec& job, Ledger* ledger) {
+  auto source = OpenSource(job.input, 1);
+  std::string id;
+  if (source.has_value()) id = plan::DeriveRunId(job, plan::Fingerprint(job, (*source)->read_files()));
+  if (ledger == nullptr) {
+    if (!source.has_value()) return Error(source.error());
+    return id;
+  }
+  if (!id.empty() && ledger->GetRun(id).has_value()) return id;
+  auto latest = ledger->LatestRun(job.name);
+  if (latest.has_value()) return latest->run_id;
+  if (!source.has_value()) return Error(source.error());
+  return id;
+}
+
+// A run stored as running whose process is gone (SIGKILL, crash, a second
+// signal) is reported as interrupted, with when its owner was last seen.
+Status CheckOwner(Ledger* ledger, StatusReport* report) {
+  NS_ASSIGN_OR_RETURN(report->owner, ledger->GetRunOwner(report->run.run_id));
+  if (report->run.state != RunState::kRunning) return Status::Ok();
+  Env* env = Env::Default();
+  if (report->owner.has_value() && !exec::OwnerGone(env, *report->owner, env->NowMicros() / 1000)) {
+    return Status::Ok();
+  }
+  report->last_seen_ms =
+      report->owner.has_value() ? report->owner->heartbeat_at_ms : report->run.updated_at_ms;
+  report->run.state = RunState::kInterrupted;
+  report->run.message =
+      "the process running it is gone (killed or crashed); run the same "
+      "command again to resume";
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id, bool with_failures,
                                   int64_t failure_limit) {
-  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
+  // Read-only: status never creates a ledger or writes to one.
+  std::unique_ptr<Ledger> ledger;
+  auto opened = Ledger::OpenForReading(job.run.ledger);
+  if (opened.has_value()) {
+    ledger = std::move(*opened);
+  } else if (opened.error().code() != Code::kNotFound) {
+    return Error(opened.error());
+  }
   StatusReport report;
+  report.failures_listed = with_failures;
   std::string id = run_id;
   if (id.empty()) {
-    // The run that `run` would resume; if the input has changed since, the
-    // latest run of this job.
-    auto source = OpenSource(job.input, 1);
-    if (source.has_value())
-      id = plan::DeriveRunId(job, plan::Fingerprint(job, (*source)->read_files()));
-    auto r = id.empty() ? Result<RunRecord>(Error(Code::kNotFound, "")) : ledger->GetRun(id);
-    if (!r.has_value()) r = ledger->LatestRun(job.name);
-    if (r.has_value()) id = r->run_id;
+    NS_ASSIGN_OR_RETURN(id, ResolveRunId(job, ledger.get()));
   }
-  auto run = ledger->GetRun(id);
+  auto run = ledger ? ledger->GetRun(id) : Result<RunRecord>(Error(Code::kNotFound, ""));
   if (!run.has_value()) {
     if (run.error().code() != Code::kNotFound) return Error(run.error());
     if (!run_id.empty())
@@ -75,6 +117,7 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
   }
   report.found = true;
   report.run = *run;
+  NS_RETURN_IF_ERROR(CheckOwner(ledger.get(), &report));
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(id));
   NS_ASSIGN_OR_RETURN(auto batch_size, ledger->GetTuning(exec::RunBatchSizeKey(id)));
   if (batch_size.has_value()) report.batch_size = std::atoll(batch_size->c_str());
@@ -101,13 +144,21 @@ std::string StatusJson(const StatusReport& r) {
   };
   if (!r.run.message.empty()) j["message"] = r.run.message;
   if (r.batch_size > 0) j["batch_size"] = r.batch_size;
-  if (!r.failures.empty()) {
+  if (r.owner.has_value()) {
+    j["owner"] = {{"host", r.owner->host},
+                  {"pid", r.owner->pid},
+                  {"acquired_at", Timestamp(r.owner->acquired_at_ms)},
+                  {"heartbeat_at", Timestamp(r.owner->heartbeat_at_ms)}};
+  }
+  if (r.last_seen_ms > 0) j["last_seen"] = Timestamp(r.last_seen_ms);
+  if (r.failures_listed || !r.failures.empty()) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& f : r.failures) {
       nlohmann::json key = nlohmann::json::parse(f.key_json, nullptr, /*allow_exceptions=*/false);
       if (key.is_discarded()) key = f.key_json;
       items.push_back({{"key", key},
                        {"shard", f.shard_id},
+                       {"file", f.file},
                        {"row", f.row},
                        {"error", f.error},
                        {"attempts", f.attempts}});

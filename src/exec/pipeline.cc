@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -37,33 +38,58 @@ Status RetryIo(Env* env, int max_retries, const std::function<Status()>& fn) {
   }
 }
 
-// Keeps a shard's rows to the file the run was planned on: the shard's file is
-// checked (plan::CheckUnchanged) as its first batch comes out of the reader
-// and again with its last, before the shard can commit. Reader thread only.
+// Keeps a shard's rows to the files the run was planned on: each file of a
+// shard is checked (plan::CheckUnchanged) as its first batch comes out of the
+// reader, and every file of the shard again with the shard's last batch,
+// before the shard can commit. Reader thread only.
 class InputGuard {
  public:
-  InputGuard(Source* source, const std::vector<ShardTask>& shards) : source_(source) {
-    for (const ShardTask& t : shards) file_of_[t.shard_id] = t.file_index;
-  }
-  // False (with status() set) when the batch's file changed.
+  explicit InputGuard(Source* source) : source_(source) {}
+  // False (with status() set) when a file of the batch's shard changed.
   bool Check(const RowBatch& b) {
-    if (b.shard_id == shard_ && !b.last_in_shard) return true;
-    shard_ = b.shard_id;
-    auto it = file_of_.find(b.shard_id);
-    const auto& files = source_->files();
-    if (it == file_of_.end() || it->second < 0 || static_cast<size_t>(it->second) >= files.size())
-      return true;
-    status_ = plan::CheckUnchanged(Env::Default(), files[static_cast<size_t>(it->second)]);
-    return status_.ok();
+    if (b.shard_id != shard_) {
+      shard_ = b.shard_id;
+      seen_.clear();
+    }
+    if (std::find(seen_.begin(), seen_.end(), b.file_index) == seen_.end()) {
+      seen_.push_back(b.file_index);
+      if (!CheckFile(b.file_index)) return false;
+    }
+    if (!b.last_in_shard) return true;
+    for (int32_t f : seen_) {
+      if (!CheckFile(f)) return false;
+    }
+    return true;
   }
   const Status& status() const { return status_; }
 
  private:
+  bool CheckFile(int32_t file_index) {
+    const auto& files = source_->files();
+    if (file_index < 0 || static_cast<size_t>(file_index) >= files.size()) return true;
+    status_ = plan::CheckUnchanged(Env::Default(), files[static_cast<size_t>(file_index)]);
+    return status_.ok();
+  }
+
   Source* source_;
-  std::map<int64_t, int32_t> file_of_;
   int64_t shard_ = -1;
+  std::vector<int32_t> seen_;  // files of the current shard
   Status status_;
 };
+
+// Runs `fn`, a step of thread `thread`: an exception that escaped it (a
+// library that threw past its adapter) becomes an Internal error naming the
+// thread instead of std::terminate.
+Status Guarded(const char* thread, const std::function<Status()>& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Status(Code::kInternal,
+                  fmt::format("unexpected exception in the {} thread: {}", thread, e.what()));
+  } catch (...) {
+    return Status(Code::kInternal, fmt::format("unexpected exception in the {} thread", thread));
+  }
+}
 
 }  // namespace
 
@@ -125,17 +151,20 @@ PipelineResult Pipeline::Run() {
       return r;
     };
     const double t0 = Now();
-    InputGuard guard(config_.source, config_.shards);
-    Status s = config_.source->Read(
-        config_.layout, config_.shards,
-        [&]() -> BatchPtr {
-          auto b = timed([&] { return impl.pool.Pop(); });
-          return b ? std::move(*b) : std::make_unique<RowBatch>();
-        },
-        [&](BatchPtr b) {
-          return !stop_.load() && guard.Check(*b) &&
-                 timed([&] { return impl.q_in.Push(std::move(b)); });
-        });
+    InputGuard guard(config_.source);
+    Status s = Guarded("reader", [&] {
+      return config_.source->Read(
+          config_.layout, config_.shards,
+          [&]() -> BatchPtr {
+            auto b = timed([&] { return impl.pool.Pop(); });
+            return b ? std::move(*b) : std::make_unique<RowBatch>();
+          },
+          [&](BatchPtr b) {
+            MaybeThrow("reader");
+            return !stop_.load() && guard.Check(*b) &&
+                   timed([&] { return impl.q_in.Push(std::move(b)); });
+          });
+    });
     if (s.ok()) s = guard.status();
     read_s = Now() - t0 - waited;
     if (!s.ok() && !stop_.load()) abort_all(s);
@@ -163,7 +192,10 @@ PipelineResult Pipeline::Run() {
         if (impl.failed()) continue;  // drain
         // An empty batch only marks the end of its shard.
         const double t0 = Now();
-        Status s = (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
+        Status s = Guarded("model worker", [&] {
+          MaybeThrow("model");
+          return (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
+        });
         model_s[w] += Now() - t0;
         if (s.code() == Code::kInterrupted && stop_.load()) {
           // Cancelled while stopping: the batch is incomplete; its shard will
@@ -240,7 +272,10 @@ PipelineResult Pipeline::Run() {
       pending.erase(it);
       bool last = cur->last_in_shard;
       const double t0 = Now();
-      Status s = process(*cur);
+      Status s = Guarded("writer", [&] {
+        MaybeThrow("writer");
+        return process(*cur);
+      });
       write_s += Now() - t0;
       recycle(std::move(cur));
       if (!s.ok()) {

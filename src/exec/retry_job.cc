@@ -7,6 +7,8 @@
 
 #include "exec/job_context.h"
 #include "exec/output_folders.h"
+#include "exec/run_owner.h"
+#include "exec/shard_tasks.h"
 #include "exec/task_runner.h"
 #include "nightshift/engine.h"
 #include "plan/planner.h"
@@ -27,6 +29,10 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   }
   RunReport report;
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
+  // Not while another process runs or retries this run (see RunJob).
+  NS_ASSIGN_OR_RETURN(auto ownership,
+                      exec::RunOwnership::Acquire(ledger.get(), run_id,
+                                                  options.env ? options.env : Env::Default()));
   const RunRecord run = report.run;
   NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
   if (failures.empty()) {
@@ -40,28 +46,28 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   for (const auto& s : shards) shard_by_id[s.shard_id] = &s;
   std::map<int64_t, int32_t> retries_done;
   for (const auto& p : parts) retries_done[p.shard_id] = std::max(retries_done[p.shard_id], p.seq);
-  std::map<std::pair<int64_t, int64_t>, int32_t> previous_attempts;
-  std::map<int64_t, std::vector<int64_t>> rows_by_shard;
+  // A dead letter is (shard, file, row within that file): a packed shard
+  // holds several files.
+  std::map<std::tuple<int64_t, int32_t, int64_t>, int32_t> previous_attempts;
+  std::map<int64_t, std::map<int32_t, std::vector<int64_t>>> rows_by_shard;
   for (const auto& f : failures) {
-    rows_by_shard[f.shard_id].push_back(f.row);
-    previous_attempts[{f.shard_id, f.row}] = f.attempts;
+    rows_by_shard[f.shard_id][f.file_index].push_back(f.row);
+    previous_attempts[{f.shard_id, f.file_index, f.row}] = f.attempts;
   }
+  NS_ASSIGN_OR_RETURN(auto files, ledger->ListFiles(run_id));
 
   exec::TaskRun tr;
-  for (auto& [shard_id, rows] : rows_by_shard) {
-    std::sort(rows.begin(), rows.end());
-    const ShardRecord* s = shard_by_id.at(shard_id);
+  for (auto& [shard_id, by_file] : rows_by_shard) {
+    const ShardRecord& s = *shard_by_id.at(shard_id);
     // Its rows came from a file no longer in the input (plan/replan.h).
-    if (s->file_index < 0) continue;
-    ShardTask t;
-    t.shard_id = shard_id;
+    if (s.file_index < 0) continue;
+    for (auto& [file, rows] : by_file) {
+      std::sort(rows.begin(), rows.end());
+      tr.rows_total += static_cast<int64_t>(rows.size());
+    }
+    ShardTask t = exec::RetryTaskForShard(s, files, by_file);
     t.shard_index = static_cast<int64_t>(tr.tasks.size());
-    t.file_index = s->file_index;
-    t.row_begin = rows.front();
-    t.row_end = rows.back() + 1;
-    t.rows = rows;
     t.retry_seq = retries_done[shard_id] + 1;
-    tr.rows_total += static_cast<int64_t>(rows.size());
     tr.tasks.push_back(std::move(t));
   }
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
@@ -72,7 +78,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   Ledger* l = ledger.get();
   tr.commit = [&, l](const ShardTask& task, const ShardOutput& out) {
     std::vector<ItemFailure> remaining = out.failures;
-    for (auto& f : remaining) f.attempts += previous_attempts[{f.shard_id, f.row}];
+    for (auto& f : remaining) f.attempts += previous_attempts[{f.shard_id, f.file_index, f.row}];
     return l->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written,
                           out.output_file, out.dead_letter_file, remaining);
   };

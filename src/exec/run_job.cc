@@ -15,6 +15,8 @@
 #include "exec/job_context.h"
 #include "exec/output_folders.h"
 #include "exec/run_ending.h"
+#include "exec/run_owner.h"
+#include "exec/shard_tasks.h"
 #include "exec/task_runner.h"
 #include "nightshift/digest.h"
 #include "nightshift/engine.h"
@@ -46,12 +48,21 @@ int64_t FailureLimit(const JobSpec& job, int64_t total_rows) {
   return job.errors.max_failed_count;  // -1: never stop
 }
 
+Result<RunReport> AlreadyCompleted(Ledger* ledger, const RunRecord& run) {
+  RunReport report;
+  report.run = run;
+  NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run.run_id));
+  report.message = fmt::format("run {} already completed; nothing to do", run.run_id);
+  return report;
+}
+
 // Claims every shard not yet committed into `tr` (and `claimed`, which
 // outlives `tr`). One worker per run; the shared PostgreSQL ledger will claim
 // shard by shard instead.
 Status ClaimShards(Ledger* ledger, const RunRecord& run, exec::TaskRun* tr,
                    std::vector<ShardTask>* claimed) {
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
+  NS_ASSIGN_OR_RETURN(auto files, ledger->ListFiles(run.run_id));
   std::map<int32_t, int64_t> file_end;  // per file, the end of its last shard
   for (const auto& s : shards) file_end[s.file_index] = std::max(file_end[s.file_index], s.row_end);
   for (const auto& s : shards) {
@@ -60,14 +71,9 @@ Status ClaimShards(Ledger* ledger, const RunRecord& run, exec::TaskRun* tr,
       continue;
     }
     NS_ASSIGN_OR_RETURN(int64_t epoch, ledger->ClaimShard(run.run_id, s.shard_id));
-    ShardTask t;
-    t.shard_id = s.shard_id;
+    ShardTask t = exec::TaskForShard(s, files, s.row_end == file_end[s.file_index]);
     t.shard_index = static_cast<int64_t>(tr->tasks.size());
-    t.file_index = s.file_index;
-    t.row_begin = s.row_begin;
-    t.row_end = s.row_end;
     t.epoch = epoch;
-    t.file_end = s.row_end == file_end[s.file_index];
     claimed->push_back(t);
     tr->tasks.push_back(std::move(t));
   }
@@ -123,6 +129,11 @@ Result<RunReport> RunClaimed(const JobSpec& job, const RunOptions& options, exec
   const RunRecord& run = report.run;
   NS_ASSIGN_OR_RETURN(RunCounts before, ledger->Counts(run.run_id));
   NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
+  // The plan goes to the log at once: a slow first shard must not leave it empty.
+  obs::Progress::LogPlan(
+      run.run_id, static_cast<int64_t>(ctx.source->files().size()), run.total_rows,
+      before.shards_total, static_cast<int64_t>(tr.tasks.size()),
+      job.batch.auto_size() ? "auto" : std::to_string(ctx.binding.read.batch_rows));
   NS_RETURN_IF_ERROR(PickBatchSize(job, ctx, ledger, model_sha, &tr));
   NS_RETURN_IF_ERROR(ledger->PutTuning(exec::RunBatchSizeKey(run.run_id),
                                        std::to_string(ctx.binding.read.batch_rows)));
@@ -186,15 +197,11 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   auto existing = ledger->GetRun(run_id);
   if (!existing.has_value() && existing.error().code() != Code::kNotFound)
     return Error(existing.error());
-  if (existing.has_value()) {  // a run id stands for one job and input (exec/input_pin.h)
-    NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
-    NS_ASSIGN_OR_RETURN(existing, ledger->GetRun(run_id));
-  }
   if (existing.has_value() && existing->state == RunState::kCompleted) {
-    report.run = *existing;
-    NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
-    report.message = fmt::format("run {} already completed; nothing to do", run_id);
-    return report;
+    // Nothing to run, so nothing to take: a completed run is only checked
+    // against its input (exec/input_pin.h) and left as it is.
+    NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
+    return AlreadyCompleted(ledger.get(), *existing);
   }
   if (!existing.has_value()) {
     NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
@@ -209,9 +216,20 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
     NS_RETURN_IF_ERROR(exec::RecordInput(job, ctx, ledger.get(), run_id));
-  } else {
-    report.run = *existing;
   }
+  // One process per run, taken before anything touches the output folder or
+  // the shards; held (with a heartbeat) until this function returns.
+  NS_ASSIGN_OR_RETURN(auto ownership,
+                      exec::RunOwnership::Acquire(ledger.get(), run_id,
+                                                  options.env ? options.env : Env::Default()));
+  // A run id stands for one job and input (exec/input_pin.h): checked (or
+  // re-planned) only by the process that holds the run.
+  if (existing.has_value()) {
+    NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
+  }
+  // Re-read: the owner we waited on may have finished the run meanwhile.
+  NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
+  if (report.run.state == RunState::kCompleted) return AlreadyCompleted(ledger.get(), report.run);
   // The model a run started with is the model it finishes with: a resumed run
   // refuses a file that changed underneath it, unless told otherwise.
   NS_ASSIGN_OR_RETURN(std::string model_sha, Sha256File(job.model.path));

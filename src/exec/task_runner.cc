@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "exec/output_folders.h"
+#include "nightshift/crash_point.h"
 #include "nightshift/env.h"
 #include "obs/progress.h"
 
@@ -22,13 +23,24 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
   layout.env = env;
   layout.output_dir = run.output_path;
   layout.dead_letter_dir = DeadLetterDir(job, run.output_path);
-  NS_ASSIGN_OR_RETURN(layout.carried_types, ctx.source->CarriedTypes(ctx.binding.read));
+  for (const auto& f : ctx.source->files()) layout.input_paths.push_back(f.path);
+  if (ctx.carried_types.size() == ctx.binding.read.carried.size() &&
+      !ctx.binding.read.carried.empty()) {
+    layout.carried_types = ctx.carried_types;
+  } else {
+    NS_ASSIGN_OR_RETURN(layout.carried_types, ctx.source->CarriedTypes(ctx.binding.read));
+  }
+  // The reader casts every file's carried columns to these same types.
+  ctx.binding.read.carried_types = layout.carried_types;
   return layout;
 }
 
-Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx,
-                            Sink* sink, [[maybe_unused]] Ledger* ledger, const RunRecord& run,
-                            TaskRun task_run) {
+namespace {
+
+Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& options, JobContext& ctx,
+                                     Sink* sink, [[maybe_unused]] Ledger* ledger,
+                                     const RunRecord& run, TaskRun task_run) {
+  MaybeThrow("main");
   // Model instances: one per worker thread.
   std::vector<std::unique_ptr<ModelInstance>> instances;
   for (int i = 0; i < std::max(1, job.model.instances); ++i) {
@@ -64,7 +76,12 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
   std::condition_variable done_cv;
   std::atomic<bool> done{false};
   std::thread runner([&] {
-    result.pipeline = pipeline.Run();
+    try {
+      result.pipeline = pipeline.Run();
+    } catch (const std::exception& e) {  // past every guard inside the pipeline
+      result.pipeline.status = Status(
+          Code::kInternal, fmt::format("unexpected exception in the pipeline: {}", e.what()));
+    }
     std::lock_guard<std::mutex> lock(done_mu);
     done.store(true);
     done_cv.notify_all();
@@ -101,6 +118,22 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
   progress.Finish(pipeline.rows_done());
   result.rows_processed = pipeline.rows_done();
   return result;
+}
+
+}  // namespace
+
+Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx,
+                            Sink* sink, Ledger* ledger, const RunRecord& run, TaskRun task_run) {
+  // An exception on this thread fails the run (the caller records why)
+  // instead of escaping to main and leaving the run marked running.
+  try {
+    return RunTasksUnguarded(job, options, ctx, sink, ledger, run, std::move(task_run));
+  } catch (const std::exception& e) {
+    TaskResult result;
+    result.pipeline.status = Status(
+        Code::kInternal, fmt::format("unexpected exception in the main thread: {}", e.what()));
+    return result;
+  }
 }
 
 Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run) {

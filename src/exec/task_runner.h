@@ -16,7 +16,9 @@
 
 namespace nightshift::exec {
 
-// The sink layout of `job` for `run` (directories resolved).
+// The sink layout of `job` for `run` (directories resolved). Also sets
+// ctx.binding.read.carried_types to the carried columns' types across all
+// input files, which the reader casts to.
 Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const RunRecord& run,
                                   Env* env);
 

@@ -21,6 +21,7 @@
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
 #include "io/input_listing.h"
+#include "io/multi_file.h"
 #include "io/query_files.h"
 #include "io/text_row_counter.h"
 #include "nightshift/source.h"
@@ -167,15 +168,24 @@ class DuckSource final : public Source {
   }
 
   Result<std::vector<std::string>> CarriedTypes(const ReadLayout& layout) override {
+    if (layout.carried.empty()) return std::vector<std::string>{};
     std::string sql = "DESCRIBE SELECT ";
     for (size_t i = 0; i < layout.carried.size(); ++i) {
       sql += (i ? ", " : "") + QuoteIdent(layout.carried[i]);
     }
-    sql += " FROM " + Relation(0, false);
-    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query(sql, Where(0)));
+    // One query over every file: DuckDB reads each file's schema and gives
+    // each column the supertype of its types in all of them.
+    const bool all_files = spec_.query.empty() && files_.size() > 1;
+    sql += " FROM " + (all_files ? AllFilesRelation(files_) : Relation(0, false));
+    NS_ASSIGN_OR_RETURN(DuckResult r,
+                        conn_->Query(sql, all_files ? std::string("the input files") : Where(0)));
     std::vector<std::string> types;
     for (idx_t row = 0; row < r.row_count(); ++row) types.push_back(r.Text(1, row));
     return types;
+  }
+
+  Result<std::string> CommonType(const std::string& a, const std::string& b) override {
+    return CommonSqlType(conn_.get(), a, b);
   }
 
   Status Read(const ReadLayout& layout, std::span<const ShardTask> shards,
@@ -199,6 +209,8 @@ class DuckSource final : public Source {
       }
     }
     Reader reader{this, &layout, &packer, carried_columns, sort_column, next_batch, emit};
+    const std::vector<ShardTask> pieces = FilePieces(shards);
+    shards = pieces;
 
     size_t i = 0;
     while (i < shards.size()) {
@@ -272,6 +284,7 @@ class DuckSource final : public Source {
       batch->seq = seq++;
       batch->last_in_shard = false;
       batch->first_row = first;
+      batch->file_index = s.file_index;
       batch->num_rows = 0;
       batch->row_errors.clear();
       batch->row_attempts.clear();
@@ -319,7 +332,7 @@ class DuckSource final : public Source {
           batch->num_rows++;
           ++i;
         }
-        if (!Flush(i == staged.size())) return false;
+        if (!Flush(i == staged.size() && s.shard_ends)) return false;
       }
       return true;
     }
@@ -353,7 +366,8 @@ class DuckSource final : public Source {
       const bool bucketing = !layout->sort_by_length.empty();
       int64_t row = first_row;  // file row number of the next row the query yields
       size_t si = 0;            // current shard
-      seq = 0;
+      // seq is not reset here: it is 0 unless a packed shard goes on from
+      // the previous file (it is reset whenever a shard ends).
       batch.reset();
       std::vector<Staged> staged;
       for (;;) {
@@ -403,21 +417,22 @@ class DuckSource final : public Source {
               if (row == s.row_end) {  // no selected row left before the shard's end
                 bool ok = true;
                 if (bucketing) {
-                  seq = 0;
                   ok = FlushBucketed(s, staged);
                   staged.clear();
-                } else {
+                } else if (s.shard_ends) {
                   // Close the shard: with the open batch, or with an empty last
                   // batch when the previous one was already emitted full.
                   if (!batch) StartBatch(s, row);
                   ok = Flush(true);
+                } else if (batch) {  // a packed shard goes on in the next file
+                  ok = Flush(false);
                 }
                 if (!ok) {
                   stopped = true;
                   return Status::Ok();
                 }
                 ++si;
-                seq = 0;
+                if (s.shard_ends) seq = 0;
               }
               continue;
             }
@@ -445,22 +460,22 @@ class DuckSource final : public Source {
           bool shard_done = row == s.row_end;
           if (bucketing) {
             if (shard_done) {
-              seq = 0;
               if (!FlushBucketed(s, staged)) {
                 stopped = true;
                 return Status::Ok();
               }
               staged.clear();
               ++si;
+              if (s.shard_ends) seq = 0;
             }
           } else if (shard_done || batch->num_rows == layout->batch_rows) {
-            if (!Flush(shard_done)) {
+            if (!Flush(shard_done && s.shard_ends)) {
               stopped = true;
               return Status::Ok();
             }
             if (shard_done) {
               ++si;
-              seq = 0;
+              if (s.shard_ends) seq = 0;
             }
           }
         }
@@ -593,9 +608,22 @@ class DuckSource final : public Source {
         s += "TRY_CAST(" + QuoteIdent(in.columns[c]) + " AS " + t + ")";
       }
     }
-    for (const auto& c : layout.carried) {
+    for (size_t i = 0; i < layout.carried.size(); ++i) {
       if (!s.empty()) s += ", ";
-      s += QuoteIdent(c);
+      const std::string c = QuoteIdent(layout.carried[i]);
+      if (i >= layout.carried_types.size()) {
+        s += c;
+        continue;
+      }
+      // Every file's column as the common type, so that the sink's output
+      // chunks (built with that type) take each file's values. A column that
+      // is also a model input may be read as text (CSV) and hold values that
+      // do not convert: those rows are dead letters, so TRY_CAST.
+      const bool feature = std::any_of(layout.inputs.begin(), layout.inputs.end(), [&](auto& in) {
+        return std::find(in.columns.begin(), in.columns.end(), layout.carried[i]) !=
+               in.columns.end();
+      });
+      s += fmt::format("{}({} AS {})", feature ? "TRY_CAST" : "CAST", c, layout.carried_types[i]);
     }
     return s;
   }

@@ -71,6 +71,29 @@ size_t CarriedIndex(const SinkLayout& layout, const std::string& name) {
   return 0;
 }
 
+// duckdb_vector_copy_sel between vectors of different types is an internal
+// error that aborts the process: a carried column whose type differs from
+// the output's (a reader that did not cast to the common type) is refused
+// as an error instead.
+Status CheckSameType(duckdb_vector src, duckdb_vector dst, const std::string& column) {
+  duckdb_logical_type a = duckdb_vector_get_column_type(src);
+  duckdb_logical_type b = duckdb_vector_get_column_type(dst);
+  const duckdb_type id = duckdb_get_type_id(a);
+  bool same = id == duckdb_get_type_id(b);
+  if (same && id == DUCKDB_TYPE_DECIMAL) {
+    same = duckdb_decimal_width(a) == duckdb_decimal_width(b) &&
+           duckdb_decimal_scale(a) == duckdb_decimal_scale(b);
+  }
+  const auto dst_id = duckdb_get_type_id(b);
+  duckdb_destroy_logical_type(&a);
+  duckdb_destroy_logical_type(&b);
+  if (same) return Status::Ok();
+  return Status(Code::kInternal,
+                fmt::format("column '{}' was read with DuckDB type id {} but is written as type id "
+                            "{}",
+                            column, static_cast<int>(id), static_cast<int>(dst_id)));
+}
+
 std::string KeyType(const SinkLayout& layout, const std::string& key) {
   return layout.carried_types[CarriedIndex(layout, key)];
 }
@@ -101,7 +124,9 @@ class FileSink final : public Sink {
   // Columns of the part files: the kept columns, the outputs, and __ns_row
   // when the order is restored.
   const DuckSchema* out_schema() const { return &out_schema_; }
-  // Columns of the dead letters: the keys, __ns_row, __ns_error, __ns_attempts.
+  // Columns of the dead letters: the keys, __ns_row (the row within its
+  // file), __ns_error, __ns_attempts, __ns_file (the file's path),
+  // __ns_file_index.
   const DuckSchema* dl_schema() const { return &dl_schema_; }
 
  private:
@@ -157,9 +182,10 @@ class FileShardWriter final : public ShardWriter {
       for (idx_t done = 0; done < n;) {
         ChunkTable::Room room = out_.Reserve(n - done);
         for (size_t c = 0; c < layout_.keep_count; ++c) {
-          duckdb_vector_copy_sel(slice.chunk->column(carried->column(c)),
-                                 duckdb_data_chunk_get_vector(room.chunk, c), sel_,
-                                 done + room.count, done, room.offset);
+          duckdb_vector src = slice.chunk->column(carried->column(c));
+          duckdb_vector dst = duckdb_data_chunk_get_vector(room.chunk, c);
+          NS_RETURN_IF_ERROR(CheckSameType(src, dst, layout_.carried[c]));
+          duckdb_vector_copy_sel(src, dst, sel_, done + room.count, done, room.offset);
         }
         for (size_t o = 0; o < layout_.outputs.size(); ++o) {
           NS_RETURN_IF_ERROR(
@@ -170,8 +196,10 @@ class FileShardWriter final : public ShardWriter {
         if (layout_.restore_order) {
           auto* rn = static_cast<int64_t*>(duckdb_vector_get_data(duckdb_data_chunk_get_vector(
               room.chunk, layout_.keep_count + layout_.outputs.size())));
+          // A packed shard's files in order, each file's rows in order.
+          const int64_t file_base = int64_t{batch.file_index} << 40;
           for (idx_t i = 0; i < room.count; ++i) {
-            rn[room.offset + i] = batch.RowNumber(batch_rows[done + i]);
+            rn[room.offset + i] = file_base + batch.RowNumber(batch_rows[done + i]);
           }
         }
         out_.Commit(room.count);
@@ -206,14 +234,15 @@ class FileShardWriter final : public ShardWriter {
           JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch_));
       temps_.push_back(tmp);
       NS_RETURN_IF_ERROR(conn_->Exec(
-          fmt::format("COPY (SELECT {} AS key, {} AS shard, __ns_row AS row, __ns_error AS error, "
-                      "__ns_attempts AS attempts FROM {} ORDER BY __ns_row) TO {} (FORMAT json)",
+          fmt::format("COPY (SELECT {} AS key, {} AS shard, __ns_file AS file, __ns_row AS row, "
+                      "__ns_error AS error, __ns_attempts AS attempts FROM {} "
+                      "ORDER BY __ns_file_index, __ns_row) TO {} (FORMAT json)",
                       key_expr, shard_id_, dl_scan_.Sql(), QuoteString(tmp)),
           "writing dead letters"));
       NS_ASSIGN_OR_RETURN(DuckResult r,
                           conn_->Query(fmt::format(
-                              "SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts "
-                              "FROM {} ORDER BY __ns_row",
+                              "SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts, "
+                              "__ns_file_index FROM {} ORDER BY __ns_file_index, __ns_row",
                               key_expr, dl_scan_.Sql())));
       for (idx_t i = 0; i < r.row_count(); ++i) {
         ItemFailure f;
@@ -222,6 +251,7 @@ class FileShardWriter final : public ShardWriter {
         f.row = r.Int(1, i);
         f.error = r.Text(2, i);
         f.attempts = static_cast<int32_t>(r.Int(3, i));
+        f.file_index = static_cast<int32_t>(r.Int(4, i));
         out.failures.push_back(std::move(f));
       }
       NS_RETURN_IF_ERROR(env->PublishFile(tmp, dl_final));
@@ -278,11 +308,18 @@ class FileShardWriter final : public ShardWriter {
     for (idx_t done = 0; done < n;) {
       ChunkTable::Room room = dl_.Reserve(n - done);
       for (size_t k = 0; k < nk; ++k) {
-        duckdb_vector_copy_sel(slice.chunk->column(carried.column(KeyIndex(k))),
-                               duckdb_data_chunk_get_vector(room.chunk, k), sel_, done + room.count,
-                               done, room.offset);
+        duckdb_vector src = slice.chunk->column(carried.column(KeyIndex(k)));
+        duckdb_vector dst = duckdb_data_chunk_get_vector(room.chunk, k);
+        NS_RETURN_IF_ERROR(CheckSameType(src, dst, layout_.key[k]));
+        duckdb_vector_copy_sel(src, dst, sel_, done + room.count, done, room.offset);
       }
       duckdb_vector err_vec = duckdb_data_chunk_get_vector(room.chunk, nk + 1);
+      duckdb_vector file_vec = duckdb_data_chunk_get_vector(room.chunk, nk + 3);
+      auto* file_index = static_cast<int32_t*>(
+          duckdb_vector_get_data(duckdb_data_chunk_get_vector(room.chunk, nk + 4)));
+      const std::string& path = static_cast<size_t>(batch.file_index) < layout_.input_paths.size()
+                                    ? layout_.input_paths[static_cast<size_t>(batch.file_index)]
+                                    : std::string();
       auto* rows = static_cast<int64_t*>(
           duckdb_vector_get_data(duckdb_data_chunk_get_vector(room.chunk, nk)));
       auto* attempts = static_cast<int32_t*>(
@@ -294,6 +331,8 @@ class FileShardWriter final : public ShardWriter {
         const std::string& e = batch.row_errors[r];
         duckdb_vector_assign_string_element_len(err_vec, at, e.data(), e.size());
         attempts[at] = r < batch.row_attempts.size() ? batch.row_attempts[r] : 1;
+        duckdb_vector_assign_string_element_len(file_vec, at, path.data(), path.size());
+        file_index[at] = batch.file_index;
       }
       dl_.Commit(room.count);
       done += room.count;
@@ -424,8 +463,9 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_
     names.push_back(k);
     types.push_back(io::KeyType(layout, k));
   }
-  names.insert(names.end(), {"__ns_row", "__ns_error", "__ns_attempts"});
-  types.insert(types.end(), {"BIGINT", "VARCHAR", "INTEGER"});
+  names.insert(names.end(),
+               {"__ns_row", "__ns_error", "__ns_attempts", "__ns_file", "__ns_file_index"});
+  types.insert(types.end(), {"BIGINT", "VARCHAR", "INTEGER", "VARCHAR", "INTEGER"});
   NS_ASSIGN_OR_RETURN(auto dl_schema, io::DuckSchema::FromSql(conn.get(), names, types));
   return std::unique_ptr<Sink>(new FileSink(layout, std::move(db), std::move(registry),
                                             std::move(out_schema), std::move(dl_schema)));

@@ -67,6 +67,32 @@ TEST_F(IoTest, ParquetShardsAreReadByRowRangeInBatches) {
   EXPECT_EQ(batches[1], std::make_tuple(int64_t{3700}, int64_t{300}, true));
 }
 
+TEST_F(IoTest, PackedShardIsReadFileByFileAndEndsWithItsLastFile) {
+  for (const char* format : {"csv", "parquet"}) {
+    Make(std::string("a.") + format, format, 5);
+    Make(std::string("b.") + format, format, 3);
+    InputSpec spec;
+    spec.path = JoinPath(dir_, std::string("*.") + format);
+    auto src = OpenSource(spec, 1).value();
+    ShardTask packed{4, 0, 0, 0, 8, 1};
+    packed.packed = {FilePart{0, 5}, FilePart{1, 3}};
+    std::vector<std::tuple<int32_t, int64_t, int64_t, int64_t, bool>>
+        got;  // file, seq, first, n, last
+    Status s = src->Read(
+        Layout(4), std::vector<ShardTask>{packed}, [] { return std::make_unique<RowBatch>(); },
+        [&](std::unique_ptr<RowBatch> b) {
+          EXPECT_EQ(b->shard_id, 4);
+          got.emplace_back(b->file_index, b->seq, b->first_row, b->num_rows, b->last_in_shard);
+          return true;
+        });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    // Batches never span files; seq runs on across them; only the last ends the shard.
+    using T = std::tuple<int32_t, int64_t, int64_t, int64_t, bool>;
+    EXPECT_EQ(got, (std::vector<T>{{0, 0, 0, 4, false}, {0, 1, 4, 1, false}, {1, 2, 0, 3, true}}))
+        << format;
+  }
+}
+
 TEST_F(IoTest, CsvSkipsRowsBeforePendingShards) {
   Make("a.csv", "csv", 3000);
   InputSpec spec;
@@ -147,6 +173,7 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
   sl.keep_count = 2;
   sl.key = {"id"};
   sl.outputs = {{"score", DType::kFloat32, false, 0, 1}};
+  sl.input_paths = {"a.parquet"};
   auto sink = OpenFileSink(sl, 1).value();
   auto writer = sink->BeginShard(0, 1).value();
   Status s = src->Read(
@@ -175,7 +202,9 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
   EXPECT_EQ(r.Int(1, 0), 420);
   EXPECT_EQ(r.Text(2, 0), "k0");
   auto dl = Env::Default()->ReadFile(JoinPath(sl.dead_letter_dir, "part-000000.jsonl")).value();
-  EXPECT_EQ(dl, "{\"key\":3,\"shard\":0,\"row\":3,\"error\":\"poison\",\"attempts\":1}\n");
+  EXPECT_EQ(dl,
+            "{\"key\":3,\"shard\":0,\"file\":\"a.parquet\",\"row\":3,\"error\":\"poison\","
+            "\"attempts\":1}\n");
   // No temp files remain.
   auto names = Env::Default()->ListDir(sl.output_dir).value();
   EXPECT_EQ(names, (std::vector<std::string>{"_failed", "part-000000.parquet"}));

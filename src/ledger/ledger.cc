@@ -59,4 +59,11 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& location) {
   return OpenSqliteLedger(location);
 }
 
+Result<std::unique_ptr<Ledger>> Ledger::OpenForReading(const std::string& location) {
+  if (IsPostgresUrl(location)) {
+    return Error(Code::kInvalidJob, "PostgreSQL ledger is not built into this binary");
+  }
+  return OpenSqliteLedgerForReading(location);
+}
+
 }  // namespace nightshift

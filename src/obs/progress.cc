@@ -6,11 +6,24 @@
 
 namespace nightshift::obs {
 
-Progress::Progress(bool terminal, int64_t total_rows, int64_t rows_already_done)
+Progress::Progress(bool terminal, int64_t total_rows, int64_t rows_already_done, double log_every_s)
     : terminal_(terminal),
       total_(total_rows),
       already_(rows_already_done),
-      start_(std::chrono::steady_clock::now()) {}
+      start_(std::chrono::steady_clock::now()),
+      log_every_(log_every_s),
+      last_line_(start_) {}
+
+void Progress::LogPlan(const std::string& run_id, int64_t files, int64_t rows, int64_t shards,
+                       int64_t shards_to_do, const std::string& batch_size) {
+  std::fprintf(stderr,
+               "nightshift: run %s: %lld input file(s), %s rows, %lld shard(s) (%lld to do), "
+               "batch size %s\n",
+               run_id.c_str(), static_cast<long long>(files), Thousands(rows).c_str(),
+               static_cast<long long>(shards), static_cast<long long>(shards_to_do),
+               batch_size.c_str());
+  std::fflush(stderr);
+}
 
 std::string Progress::Thousands(int64_t n) {
   std::string digits = std::to_string(n < 0 ? -n : n);
@@ -46,9 +59,16 @@ std::string Progress::Line(int64_t rows_done, double elapsed) const {
 }
 
 void Progress::Tick(int64_t rows_done) {
-  if (!terminal_) return;
   std::lock_guard<std::mutex> lock(mu_);
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const auto now = std::chrono::steady_clock::now();
+  double elapsed = std::chrono::duration<double>(now - start_).count();
+  if (!terminal_) {
+    if (now - last_line_ < log_every_) return;
+    last_line_ = now;
+    std::fprintf(stderr, "nightshift: progress %s\n", Line(rows_done, elapsed).c_str());
+    std::fflush(stderr);
+    return;
+  }
   std::fprintf(stderr, "\r%s\x1b[K", Line(rows_done, elapsed).c_str());
   std::fflush(stderr);
   drawn_ = true;
@@ -58,7 +78,8 @@ void Progress::ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t ro
                               int64_t rows_done) {
   if (terminal_) return;
   std::lock_guard<std::mutex> lock(mu_);
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  last_line_ = std::chrono::steady_clock::now();
+  double elapsed = std::chrono::duration<double>(last_line_ - start_).count();
   std::fprintf(stderr, "nightshift: committed shard %lld (%s rows, %s failed) %s\n",
                static_cast<long long>(shard_id), Thousands(rows_written).c_str(),
                Thousands(rows_failed).c_str(), Line(rows_done, elapsed).c_str());

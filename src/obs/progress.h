@@ -1,7 +1,8 @@
 // Progress: what a person watching a run sees on stderr. On a terminal, a
 // progress bar redrawn in place (rows done, rows/s, ETA); otherwise one log
-// line per committed shard, which is what orchestrators' log viewers want.
-// Thread-safe.
+// line per committed shard, and a progress line whenever nothing was logged
+// for `log_every_s` (a slow shard must not leave a CI log silent), which is
+// what orchestrators' log viewers want. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -13,9 +14,10 @@ namespace nightshift::obs {
 
 class Progress {
  public:
-  Progress(bool terminal, int64_t total_rows, int64_t rows_already_done);
+  Progress(bool terminal, int64_t total_rows, int64_t rows_already_done, double log_every_s = 10);
 
-  // Redraws the bar (terminal only). `rows_done` counts this invocation.
+  // Redraws the bar (terminal); logs a progress line if the last line is
+  // `log_every_s` old (otherwise). `rows_done` counts this invocation.
   void Tick(int64_t rows_done);
   // Logs one committed shard (non-terminal only).
   void ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t rows_failed,
@@ -28,6 +30,10 @@ class Progress {
   // "3m05s", "12s", "1h02m"
   static std::string Duration(double seconds);
 
+  // The one line that starts a run's log, before any shard is done.
+  static void LogPlan(const std::string& run_id, int64_t files, int64_t rows, int64_t shards,
+                      int64_t shards_to_do, const std::string& batch_size);
+
  private:
   std::string Line(int64_t rows_done, double elapsed) const;
 
@@ -35,7 +41,9 @@ class Progress {
   const int64_t total_;
   const int64_t already_;
   const std::chrono::steady_clock::time_point start_;
+  const std::chrono::duration<double> log_every_;
   std::mutex mu_;
+  std::chrono::steady_clock::time_point last_line_;  // of the log (non-terminal)
   bool drawn_ = false;
 };
 

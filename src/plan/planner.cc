@@ -64,36 +64,79 @@ std::string DeriveRunId(const JobSpec& job, const std::string& fingerprint) {
 std::vector<std::pair<int64_t, int64_t>> CutFile(const std::vector<int64_t>& row_groups,
                                                  int64_t shard_rows) {
   std::vector<std::pair<int64_t, int64_t>> out;
+  // A shard of fewer than a quarter of shard_rows (the rest of a split row
+  // group, the last groups of a file) costs a part file and a commit for
+  // little work: it joins the shard before it, which ends where it begins.
+  const int64_t smallest = shard_rows / 4;
+  auto close = [&](int64_t b, int64_t e) {
+    if (e - b < smallest && !out.empty() && out.back().second == b) {
+      out.back().second = e;
+    } else {
+      out.emplace_back(b, e);
+    }
+  };
   int64_t begin = 0;  // start of the shard being built
   int64_t pos = 0;    // start of the current row group
   for (int64_t g : row_groups) {
     if (g <= 0) continue;
     if (g >= shard_rows) {
-      if (pos > begin) out.emplace_back(begin, pos);
+      if (pos > begin) close(begin, pos);
       for (int64_t r = pos; r < pos + g; r += shard_rows)
-        out.emplace_back(r, std::min(r + shard_rows, pos + g));
+        close(r, std::min(r + shard_rows, pos + g));
       pos += g;
       begin = pos;
       continue;
     }
     // Close the current shard before a group that would make it too large.
     if (pos > begin && (pos - begin) + g > shard_rows + shard_rows / 2) {
-      out.emplace_back(begin, pos);
+      close(begin, pos);
       begin = pos;
     }
     pos += g;
     if (pos - begin >= shard_rows) {
-      out.emplace_back(begin, pos);
+      close(begin, pos);
       begin = pos;
     }
   }
-  if (pos > begin) out.emplace_back(begin, pos);
+  if (pos > begin) close(begin, pos);
   return out;
 }
+
+namespace {
+
+// Consecutive small files waiting to become one shard.
+struct Pack {
+  int32_t first = -1;  // -1: no file yet
+  int32_t last = -1;
+  int32_t files = 0;  // files with rows
+  int64_t rows = 0;
+};
+
+void ClosePack(Pack* pack, int64_t* next_id, std::vector<ShardRecord>* shards) {
+  if (pack->files == 0) {
+    *pack = Pack{};
+    return;
+  }
+  ShardRecord s;
+  s.shard_id = (*next_id)++;
+  s.file_index = pack->first;
+  s.row_begin = 0;
+  s.row_end = pack->rows;
+  // One file is an ordinary shard of it; several are a packed shard.
+  if (pack->files > 1) s.file_last = pack->last;
+  shards->push_back(s);
+  *pack = Pack{};
+}
+
+}  // namespace
 
 Result<Plan> MakePlan(const JobSpec& job, Source* source) {
   Plan plan;
   int64_t next_id = 0;
+  // Files smaller than a shard are packed, whole and in order, into shards of
+  // up to shard_rows rows: a folder of many tiny files makes a few part files,
+  // not one per input file.
+  Pack pack;
   for (const auto& f : source->files()) {
     NS_ASSIGN_OR_RETURN(std::vector<int64_t> groups, source->RowGroups(f.index));
     int64_t rows = 0;
@@ -106,6 +149,16 @@ Result<Plan> MakePlan(const JobSpec& job, Source* source) {
     rec.rows = rows;
     plan.files.push_back(rec);
     plan.total_rows += rows;
+    if (rows == 0) continue;  // nothing to read: no shard (a pack may span it)
+    if (rows < job.run.shard_rows) {
+      if (pack.rows + rows > job.run.shard_rows) ClosePack(&pack, &next_id, &plan.shards);
+      if (pack.first < 0) pack.first = f.index;
+      pack.last = f.index;
+      pack.files++;
+      pack.rows += rows;
+      continue;
+    }
+    ClosePack(&pack, &next_id, &plan.shards);
     for (auto [b, e] : CutFile(groups, job.run.shard_rows)) {
       ShardRecord s;
       s.shard_id = next_id++;
@@ -115,6 +168,7 @@ Result<Plan> MakePlan(const JobSpec& job, Source* source) {
       plan.shards.push_back(s);
     }
   }
+  ClosePack(&pack, &next_id, &plan.shards);
   return plan;
 }
 

@@ -44,7 +44,9 @@ std::vector<std::pair<int64_t, int64_t>> CutFile(const std::vector<int64_t>& row
                                                  int64_t shard_rows);
 
 // Counts rows and cuts shards for every file of `source`; shard ids run 0..N-1
-// over files in order.
+// over files in order. Consecutive files with fewer rows than a shard are
+// packed, whole, into one shard of up to run.shard_rows rows
+// (ShardRecord::file_last).
 Result<Plan> MakePlan(const JobSpec& job, Source* source);
 
 }  // namespace nightshift::plan

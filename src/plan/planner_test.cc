@@ -15,7 +15,9 @@ TEST(PlannerTest, CutsAFileWithoutRowGroupsIntoEvenShards) {
 
 TEST(PlannerTest, ShardsFollowSmallRowGroups) {
   // Groups of 40 with a target of 100: 3 groups (120) make a shard.
-  EXPECT_EQ(CutFile({40, 40, 40, 40, 40, 40, 10}, 100), (Ranges{{0, 120}, {120, 240}, {240, 250}}));
+  // The last group (10 rows, under a quarter of the target) joins the shard
+  // before it.
+  EXPECT_EQ(CutFile({40, 40, 40, 40, 40, 40, 10}, 100), (Ranges{{0, 120}, {120, 250}}));
   // A group just under the target is a shard of its own.
   EXPECT_EQ(CutFile({90, 90, 90}, 100), (Ranges{{0, 90}, {90, 180}, {180, 270}}));
 }
@@ -23,6 +25,30 @@ TEST(PlannerTest, ShardsFollowSmallRowGroups) {
 TEST(PlannerTest, LargeRowGroupsAreSplit) {
   EXPECT_EQ(CutFile({30, 250, 30}, 100),
             (Ranges{{0, 30}, {30, 130}, {130, 230}, {230, 280}, {280, 310}}));
+}
+
+TEST(PlannerTest, NoShardIsUnderAQuarterOfShardRowsWhereItCanJoinThePreviousOne) {
+  // Row groups of 51,200 with shards of 50,000: not 50,000 + 1,200 per group
+  // but one shard per group (20 shards for 1,024,000 rows, not 40).
+  std::vector<int64_t> groups(20, 51'200);
+  auto cuts = CutFile(groups, 50'000);
+  ASSERT_EQ(cuts.size(), 20u);
+  for (size_t i = 0; i < cuts.size(); ++i) {
+    EXPECT_EQ(cuts[i], std::make_pair(static_cast<int64_t>(i) * 51'200,
+                                      static_cast<int64_t>(i + 1) * 51'200));
+  }
+  // A remainder of exactly a quarter stays a shard; one row less joins.
+  EXPECT_EQ(CutFile({125}, 100), (Ranges{{0, 100}, {100, 125}}));
+  EXPECT_EQ(CutFile({124}, 100), (Ranges{{0, 124}}));
+  EXPECT_EQ(CutFile({324}, 100), (Ranges{{0, 100}, {100, 200}, {200, 324}}));
+  // One text file (one entry): 1,000,010 rows in shards of 100,000.
+  auto text = CutFile({1'000'010}, 100'000);
+  ASSERT_EQ(text.size(), 10u);
+  EXPECT_EQ(text.back(), std::make_pair(int64_t{900'000}, int64_t{1'000'010}));
+  // A small first shard has no shard before it to join: it stays.
+  EXPECT_EQ(CutFile({10, 200}, 100), (Ranges{{0, 10}, {10, 110}, {110, 210}}));
+  // Small groups before a large one join the shard before them.
+  EXPECT_EQ(CutFile({100, 10, 200}, 100), (Ranges{{0, 110}, {110, 210}, {210, 310}}));
 }
 
 TEST(PlannerTest, FingerprintIsDeterministicAndSeesInputChanges) {

@@ -207,7 +207,7 @@ def expect_dead_letters(job_path, n_input, bad, key_col="id"):
     assert not (out_keys & set(bad)), f"dead-lettered keys also in the output: {sorted(out_keys & set(bad))[:5]}"
     succ = read_success(out_dir)
     assert succ["counts"] == {"total": n_input, "succeeded": len(rows), "failed": len(letters)}, succ["counts"]
-    rc, sout, serr = ns("status", job_path, "--failed", "--json", "--limit", "-1")
+    rc, sout, serr = ns("status", job_path, "--failed", "--json", "--limit", "0")
     assert rc == EXIT_OK, serr
     listed = {single_key(it["key"]): it["error"] for it in json.loads(sout)["failed_items"]}
     assert listed.keys() == got.keys(), ("status --failed vs dead letter files", sorted(listed), sorted(got))

@@ -148,7 +148,7 @@ class Chaos:
             listed = {Path(f["path"]).name: f["rows"] for f in succ["dead_letter_files"]}
             assert listed == on_disk, f"_SUCCESS dead_letter_files {listed} vs disk {on_disk}"
         # The ledger's failure list agrees: each poison key once.
-        rc, out, err = run("status", job, "--failed", "--json", "--limit", "-1")
+        rc, out, err = run("status", job, "--failed", "--json", "--limit", "0")
         assert rc == EXIT_OK, (rc, err)
         items = json.loads(out)["failed_items"]
         ledger_keys = [single_key(it["key"], "id") for it in items]

@@ -42,8 +42,9 @@ def test_input_output_matrix(case_factory, in_fmt, layout, out_fmt, tmp_path):
     run_ok(job, cwd=elsewhere)
     assert not any(elsewhere.iterdir()), f"run wrote into the working directory: {list(elsewhere.iterdir())}"
     by_file = check_output(case, case.root / "out", out_fmt, range(case.n), job=job)
-    # The shards hold at most shard_rows rows each.
-    assert all(len(rows) <= 100 for rows in by_file.values()), {k: len(v) for k, v in by_file.items()}
+    # The shards hold at most shard_rows rows each, plus a remainder under a
+    # quarter of shard_rows that joins the shard before it.
+    assert all(len(rows) < 125 for rows in by_file.values()), {k: len(v) for k, v in by_file.items()}
     assert len(by_file) >= 5, f"450 rows at shard_rows 100 gave only {len(by_file)} part files"
 
 

@@ -121,13 +121,15 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
     double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
     std::fprintf(
         human,
-        "run %s completed: %lld rows (%lld succeeded, %lld failed) in %.2f s, %.0f rows/s\n"
+        "run %s completed: %lld rows (%lld succeeded, %lld failed); this invocation: %lld rows "
+        "in %.2f s, %.0f rows/s\n"
         "stages: model busy %.0f%% of the pipeline's %.2f s (%d instance(s)); reader busy "
         "%.0f%%, writer busy %.0f%%\n"
         "output: %s\n",
         r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
         static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed),
-        r.seconds, rate, 100 * r.stages.ModelBusy(), r.stages.wall, r.stages.workers,
+        static_cast<long long>(r.rows_processed), r.seconds, rate, 100 * r.stages.ModelBusy(),
+        r.stages.wall, r.stages.workers,
         r.stages.wall > 0 ? 100 * r.stages.read / r.stages.wall : 0.0,
         r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
   } else {
@@ -172,12 +174,17 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
   if (!report->run.output_path.empty())
     std::printf("output: %s\n", report->run.output_path.c_str());
   if (!report->run.message.empty()) std::printf("message: %s\n", report->run.message.c_str());
+  if (j.contains("owner")) {
+    std::printf("owner: pid %lld on host %s, last seen %s\n",
+                static_cast<long long>(report->owner->pid), report->owner->host.c_str(),
+                j["owner"]["heartbeat_at"].dump().c_str());
+  }
   if (failed) {
     std::printf("failed items%s:\n", report->failures.empty() ? " (none)" : "");
     for (const auto& f : report->failures) {
-      std::printf("  key=%s shard=%lld row=%lld attempts=%d: %s\n", f.key_json.c_str(),
-                  static_cast<long long>(f.shard_id), static_cast<long long>(f.row), f.attempts,
-                  f.error.c_str());
+      std::printf("  key=%s shard=%lld file=%s row=%lld attempts=%d: %s\n", f.key_json.c_str(),
+                  static_cast<long long>(f.shard_id), f.file.c_str(), static_cast<long long>(f.row),
+                  f.attempts, f.error.c_str());
     }
   }
   return 0;
@@ -215,7 +222,9 @@ std::optional<int> UnknownCommand(const CLI::App& app, int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   CLI::App app{
       "nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once "
       "output"};
@@ -249,8 +258,8 @@ int main(int argc, char** argv) {
   int64_t limit = 1000;
   status->add_flag("--failed", failed,
                    "List the dead-lettered items (key, shard, row, error, attempts)");
-  status->add_option("--limit", limit,
-                     "With --failed: list at most this many (-1: all; default 1000)");
+  auto* limit_opt = status->add_option(
+      "--limit", limit, "With --failed: list at most this many (0: all; default 1000)");
 
   auto* validate =
       app.add_subcommand("validate", "Check a job against its input and model without running it");
@@ -275,7 +284,18 @@ int main(int argc, char** argv) {
   // main returns normally (static destructors run) with the code it got.
   if (*run) return CmdRun(job_path, sets, run_id, json);
   if (*retry) return CmdRetry(job_path, sets, run_id, json);
-  if (*status) return CmdStatus(job_path, sets, run_id, json, failed, limit);
+  if (*status) {
+    if (limit_opt->count() > 0 && !failed) {
+      return CannotStart(
+          nightshift::Status(nightshift::Code::kInvalidJob, "--limit applies to --failed only"));
+    }
+    if (limit < 0) {
+      return CannotStart(nightshift::Status(
+          nightshift::Code::kInvalidJob,
+          fmt::format("--limit {} is negative; use --limit 0 to list every failed item", limit)));
+    }
+    return CmdStatus(job_path, sets, run_id, json, failed, limit == 0 ? -1 : limit);
+  }
   if (*validate) return CmdValidate(job_path, sets);
   if (*schedule) return nightshift::cli::RunScheduleCommand(schedule_args);
   if (*sqlcmd) {
@@ -288,4 +308,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   return kExitCannotStart;
+}
+
+}  // namespace
+
+// The last resort: an exception that escaped every adapter and thread guard
+// is still an error message and exit 1, never an abort (exit 134).
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nightshift: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "nightshift: internal error: an unknown exception\n");
+  }
+  return kExitFailed;
 }

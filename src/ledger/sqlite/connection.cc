@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "nightshift/env.h"
+
 namespace nightshift::sqlite {
 
 Statement::Statement(Statement&& other) noexcept
@@ -59,11 +61,28 @@ std::string Statement::Text(int column) const {
   return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int busy_timeout_ms) {
+namespace {
+
+// Percent-encodes the characters a SQLite URI gives a meaning to.
+std::string UriPath(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> Connection::OpenHandle(const std::string& name,
+                                                           const std::string& path, int flags) {
   sqlite3* db = nullptr;
   // NOMUTEX: the owner serializes all use of the connection.
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(name.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -71,13 +90,65 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, in
   }
   std::unique_ptr<Connection> conn(new Connection(db, path));
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, busy_timeout_ms);
+  return conn;
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int busy_timeout_ms) {
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                      OpenHandle(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  sqlite3_busy_timeout(conn->handle(), busy_timeout_ms);
   // The first statement reads the file header: this is where a file that is
   // not a database is detected.
-  NS_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
+  NS_RETURN_IF_ERROR(conn->EnableWal(busy_timeout_ms));
   // FULL: a commit is durable once it returns (resume trusts shard commits).
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));
+  return conn;
+}
+
+Status Connection::EnableWal(int busy_timeout_ms) {
+  // Switching to WAL takes an exclusive lock without calling the busy
+  // handler, so two processes opening a new ledger at once would see
+  // "database is locked": read the mode first (WAL is persistent, so only the
+  // first open ever switches) and retry the switch ourselves.
+  const int64_t deadline = Env::Default()->NowMicros() + int64_t{busy_timeout_ms} * 1000;
+  while (true) {
+    Status s = Status::Ok();
+    {
+      auto mode = Prepare("PRAGMA journal_mode");
+      if (!mode.has_value()) return Status(mode.error());
+      auto row = mode->Step();
+      if (row.has_value() && *row && mode->Text(0) == "wal") return Status::Ok();
+      if (!row.has_value()) s = Status(row.error());
+    }
+    if (s.ok()) s = Exec("PRAGMA journal_mode=WAL");
+    if (s.ok() || s.code() != Code::kTransient || Env::Default()->NowMicros() > deadline) return s;
+    Env::Default()->SleepMicros(20000);
+  }
+}
+
+Result<std::unique_ptr<Connection>> Connection::OpenReadOnly(const std::string& path) {
+  // Without a -wal file nobody has the ledger open and every commit is in the
+  // main file: read it as immutable, which takes no locks and creates no
+  // -shm/-wal files. With one, a run may be writing: read through the WAL
+  // (needs a writable folder for the -shm file; failing that, immutable).
+  const bool has_wal = Env::Default()->Stat(path + "-wal").has_value();
+  const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+  Result<std::unique_ptr<Connection>> conn =
+      Error(Code::kIoError, fmt::format("cannot open ledger '{}'", path));
+  if (has_wal) {
+    conn = OpenHandle("file:" + UriPath(path) + "?mode=ro", path, flags);
+    // The open is lazy: the first read is where a missing -shm shows.
+    if (conn.has_value() && !(*conn)->Exec("PRAGMA schema_version").ok()) {
+      conn = Error(Code::kIoError, fmt::format("cannot read ledger '{}'", path));
+    }
+  }
+  if (!conn.has_value() || !has_wal) {
+    conn = OpenHandle("file:" + UriPath(path) + "?immutable=1", path, flags);
+  }
+  if (!conn.has_value()) return conn;
+  sqlite3_busy_timeout((*conn)->handle(), 10000);
+  NS_RETURN_IF_ERROR((*conn)->Exec("PRAGMA query_only=1"));
   return conn;
 }
 

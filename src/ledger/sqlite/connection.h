@@ -62,6 +62,9 @@ class Connection {
   // and a busy timeout of `busy_timeout_ms`. IoError naming `path` on
   // failure, including when the file is not a SQLite database.
   static Result<std::unique_ptr<Connection>> Open(const std::string& path, int busy_timeout_ms);
+  // Opens the existing database at `path` for reading only; creates and
+  // writes nothing next to it (see the .cc for how). IoError naming `path`.
+  static Result<std::unique_ptr<Connection>> OpenReadOnly(const std::string& path);
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -83,6 +86,11 @@ class Connection {
 
  private:
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // sqlite3_open_v2 of `name` (a path or URI) with `flags`.
+  static Result<std::unique_ptr<Connection>> OpenHandle(const std::string& name,
+                                                        const std::string& path, int flags);
+  // Puts the database in WAL mode, retrying while another process holds it.
+  Status EnableWal(int busy_timeout_ms);
 
   sqlite3* db_;
   std::string path_;

@@ -9,14 +9,17 @@ Status InsertItemFailures(Connection* conn, const std::string& run_id, int64_t s
   for (const ItemFailure& f : failures) {
     NS_ASSIGN_OR_RETURN(
         Statement insert,
-        conn->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", "
-                      "key_json, error, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+        conn->Prepare("INSERT INTO item_failures (run_id, shard_id, \"row\", key_json, error, "
+                      "attempts, file_index) VALUES (?1, ?2, ((?7 - (SELECT file_index FROM "
+                      "shards WHERE run_id = ?1 AND shard_id = ?2)) << 32) + ?3, ?4, ?5, ?6, "
+                      "?7)"));
     insert.Bind(1, run_id)
         .Bind(2, shard_id)
         .Bind(3, f.row)
         .Bind(4, f.key_json)
         .Bind(5, f.error)
-        .Bind(6, int64_t{f.attempts});
+        .Bind(6, int64_t{f.attempts})
+        .Bind(7, int64_t{f.file_index});
     NS_RETURN_IF_ERROR(insert.Run());
   }
   return Status::Ok();

@@ -91,6 +91,17 @@ CREATE TABLE retry_parts (
   FOREIGN KEY (run_id, shard_id) REFERENCES shards (run_id, shard_id) ON DELETE CASCADE
 );
 )sql"},
+    // The process running a run (at most one): see Ledger::AcquireRun.
+    Migration{3, R"sql(
+CREATE TABLE run_owners (
+  run_id          TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+  host            TEXT NOT NULL,
+  pid             INTEGER NOT NULL,
+  start_time      INTEGER NOT NULL,
+  acquired_at_ms  INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL
+);
+)sql"},
     // What a run was planned from (Ledger::SetRunInputs): its run-defining job
     // keys and the files its input reads, so that a resume can name a change.
     Migration{4, R"sql(
@@ -108,6 +119,17 @@ CREATE TABLE run_input_files (
   PRIMARY KEY (run_id, path)
 );
 )sql"},
+    // Packed shards (several whole small files) and dead letters that name
+    // their file. item_failures."row" stays unique within the shard: for a
+    // packed shard it is ((file_index - shard's file_index) << 32) + the row
+    // within the file, which is the row itself for a one-file shard.
+    Migration{5, R"sql(
+ALTER TABLE shards ADD COLUMN file_last INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE item_failures ADD COLUMN file_index INTEGER NOT NULL DEFAULT 0;
+UPDATE item_failures SET file_index = (
+  SELECT s.file_index FROM shards s
+  WHERE s.run_id = item_failures.run_id AND s.shard_id = item_failures.shard_id);
+)sql"},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {
@@ -117,6 +139,10 @@ Result<int64_t> UserVersion(Connection* conn) {
 }
 
 }  // namespace
+
+Result<int64_t> SchemaVersion(Connection* conn) {
+  return UserVersion(conn);
+}
 
 int64_t LatestSchemaVersion() {
   return kMigrations.back().version;

@@ -17,6 +17,9 @@ namespace nightshift::sqlite {
 // The schema version this binary writes and reads.
 int64_t LatestSchemaVersion();
 
+// The version the database on `conn` is at (0 for a new file).
+Result<int64_t> SchemaVersion(Connection* conn);
+
 // Brings the database on `conn` to LatestSchemaVersion(). IoError naming the
 // file when it was written by a newer nightshift (unknown, later version).
 Status MigrateSchema(Connection* conn);

@@ -9,6 +9,7 @@
 
 #include "ledger/sqlite/connection.h"
 #include "ledger/sqlite/input_store.h"
+#include "ledger/sqlite/owner_store.h"
 #include "ledger/sqlite/retry_store.h"
 #include "ledger/sqlite/schema.h"
 #include "nightshift/env.h"
@@ -27,7 +28,7 @@ using sqlite::Transaction;
   "finished_at_ms"
 #define NS_SHARD_COLUMNS                                                             \
   "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, " \
-  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message"
+  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, file_last"
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -82,6 +83,7 @@ Result<ShardRecord> ReadShard(const Statement& s, const Connection& conn) {
   r.started_at_ms = s.Int(11);
   r.committed_at_ms = s.Int(12);
   r.message = s.Text(13);
+  r.file_last = static_cast<int32_t>(s.Int(14));
   return r;
 }
 
@@ -94,7 +96,10 @@ struct ShardLease {
 
 class SqliteLedger final : public Ledger {
  public:
-  explicit SqliteLedger(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  // `has_owners`: the schema has the run_owners table (a reader may find an
+  // older file that it must not migrate).
+  SqliteLedger(std::unique_ptr<Connection> conn, bool has_owners)
+      : conn_(std::move(conn)), has_owners_(has_owners) {}
 
   Result<RunRecord> CreateOrAttachRun(const RunRecord& run,
                                       const std::vector<InputFileRecord>& files,
@@ -143,14 +148,15 @@ class SqliteLedger final : public Ledger {
     for (const ShardRecord& s : shards) {
       NS_ASSIGN_OR_RETURN(Statement insert,
                           conn_->Prepare("INSERT INTO shards (run_id, shard_id, file_index, "
-                                         "row_begin, row_end, state) "
-                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+                                         "row_begin, row_end, state, file_last) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
       insert.Bind(1, run.run_id)
           .Bind(2, s.shard_id)
           .Bind(3, int64_t{s.file_index})
           .Bind(4, s.row_begin)
           .Bind(5, s.row_end)
-          .Bind(6, ShardStateName(ShardState::kPending));
+          .Bind(6, ShardStateName(ShardState::kPending))
+          .Bind(7, int64_t{s.file_last});
       NS_RETURN_IF_ERROR(insert.Run());
     }
     NS_ASSIGN_OR_RETURN(stored, FindRun(run.run_id));
@@ -437,9 +443,13 @@ class SqliteLedger final : public Ledger {
     std::vector<ItemFailure> failures;
     {
       NS_ASSIGN_OR_RETURN(Statement select,
-                          conn_->Prepare("SELECT shard_id, \"row\", key_json, error, attempts "
-                                         "FROM item_failures WHERE run_id = ?1 "
-                                         "ORDER BY shard_id, \"row\" LIMIT ?2"));
+                          conn_->Prepare("SELECT i.shard_id, i.\"row\" - ((i.file_index - "
+                                         "s.file_index) << 32), i.key_json, i.error, "
+                                         "i.attempts, i.file_index, COALESCE(f.path, '') "
+                                         "FROM item_failures i JOIN shards s USING (run_id, "
+                                         "shard_id) LEFT JOIN files f ON f.run_id = i.run_id "
+                                         "AND f.idx = i.file_index WHERE i.run_id = ?1 "
+                                         "ORDER BY i.shard_id, i.\"row\" LIMIT ?2"));
       // SQLite reads a negative LIMIT as "no limit".
       select.Bind(1, run_id).Bind(2, limit < 0 ? int64_t{-1} : limit);
       while (true) {
@@ -449,11 +459,45 @@ class SqliteLedger final : public Ledger {
                             .row = select.Int(1),
                             .key_json = select.Text(2),
                             .error = select.Text(3),
-                            .attempts = static_cast<int32_t>(select.Int(4))});
+                            .attempts = static_cast<int32_t>(select.Int(4)),
+                            .file_index = static_cast<int32_t>(select.Int(5)),
+                            .file = select.Text(6)});
       }
     }
     NS_RETURN_IF_ERROR(txn.Commit());
     return failures;
+  }
+
+  Result<RunAcquisition> AcquireRun(
+      const std::string& run_id, const RunOwner& me,
+      const std::function<bool(const RunOwner&)>& owner_gone) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_ASSIGN_OR_RETURN(RunAcquisition got,
+                        sqlite::TakeOwner(conn_.get(), run_id, me, owner_gone, NowMs()));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return got;
+  }
+
+  Status Heartbeat(const std::string& run_id, const RunOwner& me) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(sqlite::TouchOwner(conn_.get(), run_id, me, NowMs()));
+    return txn.Commit();
+  }
+
+  Status ReleaseRun(const std::string& run_id, const RunOwner& me) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(sqlite::DeleteOwner(conn_.get(), run_id, me));
+    return txn.Commit();
+  }
+
+  Result<std::optional<RunOwner>> GetRunOwner(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    if (!has_owners_) return std::optional<RunOwner>();
+    return sqlite::SelectOwner(conn_.get(), run_id);
   }
 
   Result<std::optional<std::string>> GetTuning(const std::string& key) override {
@@ -544,6 +588,7 @@ class SqliteLedger final : public Ledger {
 
   std::mutex mu_;  // serializes all use of conn_
   std::unique_ptr<Connection> conn_;
+  const bool has_owners_;
 };
 
 #undef NS_RUN_COLUMNS
@@ -564,7 +609,23 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path,
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                       Connection::Open(path, options.busy_timeout_ms));
   NS_RETURN_IF_ERROR(sqlite::MigrateSchema(conn.get()));
-  return std::make_unique<SqliteLedger>(std::move(conn));
+  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/true);
+}
+
+Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path) {
+  if (path.empty()) return Error(Code::kInvalidJob, "the ledger path is empty");
+  auto info = Env::Default()->Stat(path);
+  if (!info.has_value()) {
+    if (info.error().code() == Code::kNotFound) {
+      return Error(Code::kNotFound, fmt::format("no ledger at '{}'", path));
+    }
+    return Error(info.error());
+  }
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::OpenReadOnly(path));
+  NS_ASSIGN_OR_RETURN(int64_t version, sqlite::SchemaVersion(conn.get()));
+  // A file its first opener is still setting up holds no run yet.
+  if (version == 0) return Error(Code::kNotFound, fmt::format("ledger '{}' is empty", path));
+  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/version >= 3);
 }
 
 }  // namespace nightshift

@@ -28,4 +28,9 @@ struct SqliteLedgerOptions {
 Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path,
                                                  const SqliteLedgerOptions& options = {});
 
+// Opens the existing ledger file at `path` for reading (`status`): creates,
+// migrates and writes nothing, also on a read-only file system. NotFound when
+// there is no file at `path` (or an empty one, not yet set up); IoError when it cannot be read.
+Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path);
+
 }  // namespace nightshift

@@ -54,7 +54,9 @@ ItemFailure Failure(int64_t shard_id, int64_t row) {
           .row = row,
           .key_json = "{\"id\":" + std::to_string(row) + "}",
           .error = "bad value in row " + std::to_string(row),
-          .attempts = 2};
+          .attempts = 2,
+          .file_index = 0,
+          .file = ""};
 }
 
 class SqliteLedgerTest : public ::testing::Test {
@@ -287,6 +289,31 @@ TEST_F(SqliteLedgerTest, RepeatedCommitIsANoOp) {
 
   // Same epoch, different output: not a repeat, refused.
   EXPECT_EQ(ledger->CommitShard("r1", 0, epoch, 98, "part-0-b", "", {}).code(), Code::kConflict);
+}
+
+TEST_F(SqliteLedgerTest, PackedShardKeepsFileLastAndFailuresOfTheSameRowInTwoFiles) {
+  auto ledger = Open(path_);
+  ASSERT_NE(ledger, nullptr);
+  Plan p = MakePlan("r1");
+  // One shard packing both files whole (as the planner does for small files).
+  p.shards.resize(1);
+  p.shards[0].file_last = 1;
+  p.shards[0].row_end = 400;
+  ASSERT_TRUE(ledger->CreateOrAttachRun(p.run, p.files, p.shards).has_value());
+  EXPECT_EQ(ledger->ListShards("r1").value()[0].file_last, 1);
+  ItemFailure in_second = Failure(0, 3);
+  in_second.file_index = 1;
+  int64_t epoch = ledger->ClaimShard("r1", 0).value();
+  ASSERT_TRUE(
+      ledger->CommitShard("r1", 0, epoch, 398, "part-0", "dl-0", {Failure(0, 3), in_second}).ok());
+  auto failures = ledger->ListFailures("r1", -1).value();
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[0].file_index, 0);
+  EXPECT_EQ(failures[0].row, 3);
+  EXPECT_EQ(failures[0].file, "/data/part0.parquet");
+  EXPECT_EQ(failures[1].file_index, 1);
+  EXPECT_EQ(failures[1].row, 3);
+  EXPECT_EQ(failures[1].file, "/data/part1.parquet");
 }
 
 TEST_F(SqliteLedgerTest, CommitOfUnclaimedShardIsRefused) {
