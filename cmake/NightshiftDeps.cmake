@@ -1,8 +1,8 @@
 # Finds nightshift's dependencies. ONNX Runtime and DuckDB come from
 # scripts/bootstrap.sh (third_party/) unless ONNXRUNTIME_ROOT / DUCKDB_ROOT
 # point at a user's own build with the usual include/ + lib/ layout.
-set(ONNXRUNTIME_ROOT "${CMAKE_SOURCE_DIR}/third_party/onnxruntime" CACHE PATH "ONNX Runtime root (include/, lib/)")
-set(DUCKDB_ROOT "${CMAKE_SOURCE_DIR}/third_party/duckdb" CACHE PATH "DuckDB root (include/, lib/)")
+set(ONNXRUNTIME_ROOT "${PROJECT_SOURCE_DIR}/third_party/onnxruntime" CACHE PATH "ONNX Runtime root (include/, lib/)")
+set(DUCKDB_ROOT "${PROJECT_SOURCE_DIR}/third_party/duckdb" CACHE PATH "DuckDB root (include/, lib/)")
 
 find_library(ONNXRUNTIME_LIBRARY NAMES onnxruntime libonnxruntime.so.1 PATHS "${ONNXRUNTIME_ROOT}/lib" NO_DEFAULT_PATH)
 find_path(ONNXRUNTIME_INCLUDE_DIR onnxruntime_cxx_api.h PATHS "${ONNXRUNTIME_ROOT}/include" "${ONNXRUNTIME_ROOT}/include/onnxruntime" NO_DEFAULT_PATH)
@@ -26,10 +26,10 @@ set_target_properties(duckdb::duckdb PROPERTIES
 
 find_package(Threads REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(PostgreSQL REQUIRED)  # libpq: the postgres sink
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(fmt REQUIRED)
-find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
 # Time zones for schedules (Debian: libhowardhinnant-date-dev, libdate-tz3, tzdata).
 find_package(date REQUIRED)

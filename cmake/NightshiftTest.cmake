@@ -8,5 +8,7 @@ function(ns_add_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Unit tests are white-box: they include the internal headers under src/.
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
 endfunction()

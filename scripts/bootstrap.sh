@@ -13,10 +13,10 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libhowardhinnant-date-dev libdate-tz3 tzdata
-  libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
-  sqlite3
+  sqlite3 libpq-dev postgresql
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)

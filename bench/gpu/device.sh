@@ -13,7 +13,7 @@ if [ ! -f third_party/duckdb/lib/libduckdb.so ]; then
   tar -xJf build-gpucarry/third_party.tar.xz || { echo "cannot unpack third_party"; exit 1; }
 fi
 # The GPU machine has no -dev packages: headers, libraries and CMake configs of
-# SQLite, yaml-cpp, CLI11, fmt, spdlog, nlohmann-json and OpenSSL come from a
+# SQLite, yaml-cpp, CLI11, fmt, nlohmann-json and OpenSSL come from a
 # Debian 12 machine in build-gpucarry/sysdeps.tar.gz.
 if [ -f build-gpucarry/sysdeps.tar.gz ]; then
   mkdir -p /tmp/ns-sys && tar -C /tmp/ns-sys -xzf build-gpucarry/sysdeps.tar.gz

@@ -16,11 +16,11 @@ tmp=$(mktemp -d)
 L=/usr/lib/x86_64-linux-gnu
 mkdir -p "$tmp/usr/include/openssl" "$tmp/usr/lib/x86_64-linux-gnu/cmake" "$tmp/usr/share/cmake"
 cp -a /usr/include/sqlite3.h /usr/include/sqlite3ext.h /usr/include/yaml-cpp /usr/include/CLI /usr/include/fmt \
-  /usr/include/spdlog /usr/include/nlohmann "$tmp/usr/include/"
+  /usr/include/nlohmann "$tmp/usr/include/"
 cp -a /usr/include/openssl/. /usr/include/x86_64-linux-gnu/openssl/. "$tmp/usr/include/openssl/"
-cp -a $L/libsqlite3.so* $L/libyaml-cpp.so* $L/libfmt.so* $L/libspdlog.so* $L/libcrypto.so* $L/libssl.so* \
+cp -a $L/libsqlite3.so* $L/libyaml-cpp.so* $L/libfmt.so* $L/libcrypto.so* $L/libssl.so* \
   "$tmp/usr/lib/x86_64-linux-gnu/"
-cp -a $L/cmake/yaml-cpp $L/cmake/fmt $L/cmake/spdlog "$tmp/usr/lib/x86_64-linux-gnu/cmake/"
+cp -a $L/cmake/yaml-cpp $L/cmake/fmt "$tmp/usr/lib/x86_64-linux-gnu/cmake/"
 cp -a /usr/share/cmake/CLI11 /usr/share/cmake/nlohmann_json "$tmp/usr/share/cmake/"
 tar -C "$tmp" -czf "$out/sysdeps.tar.gz" usr
 rm -rf "$tmp"

@@ -18,7 +18,7 @@
 #
 # Needs: python3 with torch (+ its libtorch headers, as wheels ship them),
 # cmake, a C++23 compiler (g++ >= 12), ninja (else make), the Debian -dev
-# packages nightshift builds with (yaml-cpp, CLI11, spdlog, fmt, nlohmann-json,
+# packages nightshift builds with (yaml-cpp, CLI11, fmt, nlohmann-json,
 # sqlite3, openssl), third_party/ (DuckDB, ONNX Runtime) in the repo. No
 # network. bench/gpu/device.sh provides the last two on a machine without
 # packages. Designed to finish in ~6 minutes on a 16-core H200 host.
@@ -175,7 +175,7 @@ IFS=: read -r -a PREFIXES <<< "${CMAKE_PREFIX_PATH:-}"
 INCLUDE_DIRS+=("${CPATH_DIRS[@]}")
 for p in "${PREFIXES[@]}"; do INCLUDE_DIRS+=("$p/include"); done
 MISSING=""
-for h in yaml-cpp/yaml.h CLI/CLI.hpp spdlog/spdlog.h fmt/format.h nlohmann/json.hpp sqlite3.h \
+for h in yaml-cpp/yaml.h CLI/CLI.hpp fmt/format.h nlohmann/json.hpp sqlite3.h \
   openssl/evp.h; do
   found=0
   for d in "${INCLUDE_DIRS[@]}"; do [[ -n $d && -e $d/$h ]] && found=1 && break; done

@@ -17,10 +17,17 @@
 namespace nightshift {
 
 enum class InputFormat { kAuto, kParquet, kCsv, kJsonl };
-enum class OutputFormat { kParquet, kCsv, kJsonl };
+enum class OutputFormat { kParquet, kCsv, kJsonl, kPostgres, kSqlite, kDuckdb };
+// How database output writes a run's rows (job-spec.md, "Databases in and out").
+enum class OutputMode { kInsert, kUpsert, kSwap };
 
 std::string_view InputFormatName(InputFormat f);
 std::string_view OutputFormatName(OutputFormat f);
+std::string_view OutputModeName(OutputMode m);
+// A table in a database rather than a folder of files.
+inline bool IsDatabase(OutputFormat f) {
+  return f == OutputFormat::kPostgres || f == OutputFormat::kSqlite || f == OutputFormat::kDuckdb;
+}
 
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
@@ -71,8 +78,14 @@ struct BatchSpec {
 };
 
 struct OutputSpec {
-  std::string path;  // absolute; may still hold {run_id}, {name}, {date}
+  std::string path;  // absolute; may still hold {run_id}, {name}, {date}; empty for a database
   OutputFormat format = OutputFormat::kParquet;
+  // Database output: a libpq URL (or key=value string) for postgres, an
+  // absolute file path for sqlite and duckdb; the table, "schema.table" or
+  // "table"; and how rows are written.
+  std::string url;
+  std::string table;
+  OutputMode mode = OutputMode::kUpsert;
   std::vector<std::string> keep;
   // Empty a folder that holds another run's output before the first commit
   // (never a resumed run's own). Not part of the run fingerprint.

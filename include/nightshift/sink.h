@@ -4,8 +4,11 @@
 // Finish() makes the shard's output visible atomically and idempotently: the
 // data file is written under a temporary name, fsync'd and renamed to its
 // final, deterministic name (part-<shard>.<ext>); a repeat after a crash
-// replaces it with identical content. The Sink never touches the ledger: the
-// engine commits the shard there after Finish() returns.
+// replaces it with identical content. A database sink (db_sink.h) instead
+// commits the shard's rows and a row of its commit table in one database
+// transaction; a repeat finds that row and writes nothing. The Sink never
+// touches the ledger: the engine commits the shard there after Finish()
+// returns.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +48,20 @@ struct SinkLayout {
   bool restore_order = false;
   // Input file paths by file index, named in dead letters ("" for a query).
   std::vector<std::string> input_paths;
+  // Database output (format postgres | sqlite | duckdb): where and how, and
+  // the run whose shards the sink records beside the table.
+  std::string url;
+  std::string table;
+  OutputMode mode = OutputMode::kUpsert;
+  std::string run_id;
+};
+
+// A shard (or retry part) whose rows a database sink already made visible,
+// with the record that it is done, in one transaction.
+struct HeldShard {
+  int64_t shard_id = 0;
+  int32_t retry_seq = 0;
+  int64_t rows = 0;
 };
 
 struct ShardOutput {
@@ -75,8 +92,17 @@ class Sink {
   // most one open writer per shard.
   virtual Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch,
                                                           int32_t retry_seq = 0) = 0;
-  // Writes the _SUCCESS manifest last, atomically.
+  // The run completed: a file sink writes the _SUCCESS manifest last,
+  // atomically; a database sink writes no file, and in mode swap replaces the
+  // table with the run's staging table in one transaction (idempotent: a
+  // repeat after a crash finds the swap recorded and does nothing).
   virtual Status WriteSuccess(const std::string& manifest_json) = 0;
+  // The shards of this run whose rows are already visible. A database sink
+  // commits a shard's rows together with a row of its commit table, so after
+  // a crash between that commit and the ledger's the engine records these as
+  // committed instead of writing them again. File sinks: none (a published
+  // part that the ledger lacks is rewritten identically).
+  virtual Result<std::vector<HeldShard>> HeldShards() { return std::vector<HeldShard>{}; }
 };
 
 // Opens a file sink: creates output_dir (IoError naming it when that is not

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <optional>
 
 namespace nightshift::exec {
 namespace {
@@ -92,6 +94,148 @@ class Prober {
   std::vector<Tensor> outputs_;
 };
 
+// The size cached for this model/device/width, if any (a bad entry is ignored).
+Result<std::optional<int64_t>> CachedSize(Ledger* ledger, const std::string& cache_key) {
+  NS_ASSIGN_OR_RETURN(auto cached, ledger->GetTuning(cache_key));
+  if (!cached.has_value()) return std::optional<int64_t>();
+  try {
+    int64_t size = std::stoll(*cached);
+    if (size > 0) return std::optional<int64_t>(size);
+  } catch (...) {
+  }
+  return std::optional<int64_t>();
+}
+
+// The probe data: the first rows of the shard (up to kMaxSize), read once.
+// Null when the shard has no rows.
+Result<std::unique_ptr<RowBatch>> ReadProbeRows(Source* source, const ReadLayout& layout,
+                                                const ShardTask& shard) {
+  ReadLayout probe_layout = layout;
+  probe_layout.batch_rows = std::min(kMaxSize, shard.row_end - shard.row_begin);
+  std::unique_ptr<RowBatch> data;
+  ShardTask first = shard;
+  first.rows.clear();
+  NS_RETURN_IF_ERROR(source->Read(
+      probe_layout, std::span<const ShardTask>(&first, 1),
+      [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> b) {
+        data = std::move(b);
+        return false;
+      }));
+  if (data && data->num_rows == 0) data.reset();
+  return data;
+}
+
+// One probing session: the sweep over sizes, then the plateau re-timing. It
+// fills `choice` (probes, device budget) as it goes.
+class SizeSearch {
+ public:
+  SizeSearch(ModelInstance* instance, const RowBatch& data, std::function<double()> clock,
+             const SizerLimits& limits, BatchSizeChoice* choice)
+      : instance_(instance),
+        prober_(instance, data, std::move(clock)),
+        limits_(limits),
+        choice_(choice),
+        rss_before_(PeakRssBytes()) {
+    choice_->device_at_start = instance_->QueryDeviceMemory();
+    if (choice_->device_at_start.has_value()) {
+      choice_->device_budget = static_cast<int64_t>(
+          limits_.device_margin * static_cast<double>(choice_->device_at_start->free_bytes) /
+          std::max(1, limits_.instances));
+    }
+  }
+
+  // 1. Sweep: double the size while it pays and fits.
+  void Sweep() {
+    double best_rate = 0;
+    int misses = 0;
+    for (int64_t size = kMinSize; size <= kMaxSize; size *= 2) {
+      std::optional<BatchProbe> probe = Probe(size);
+      if (!probe.has_value()) break;
+      choice_->probes.push_back(*probe);
+      if (probe->rows_per_s > best_rate * kMinGain) {
+        best_rate = probe->rows_per_s;
+        misses = 0;
+      } else if (++misses >= 2) {
+        break;  // two sizes in a row without a real gain
+      }
+      if (last_call_s_ >= kLongCallS) break;  // large enough: see kLongCallS
+    }
+  }
+
+  // 2. Plateau: time the sizes near the best again, interleaved, keeping each
+  // size's fastest call across all rounds; returns the fastest size.
+  int64_t ConfirmPlateau() {
+    double best_rate = 0;
+    for (const BatchProbe& p : choice_->probes) best_rate = std::max(best_rate, p.rows_per_s);
+    std::vector<BatchProbe*> plateau;
+    for (BatchProbe& p : choice_->probes) {
+      if (p.rows_per_s >= kPlateau * best_rate) plateau.push_back(&p);
+    }
+    for (int round = 0; plateau.size() > 1 && round < kConfirmRounds; ++round) {
+      for (BatchProbe* p : plateau) {
+        Result<double> seconds = prober_.FastestCall(prober_.Inputs(p->size));
+        if (!seconds.has_value()) continue;  // keep the sweep's figure
+        p->rows_per_s = std::max(p->rows_per_s, RowsPerSecond(p->size, *seconds));
+      }
+    }
+    const BatchProbe* best = plateau.front();
+    for (const BatchProbe* p : plateau) {
+      if (p->rows_per_s > best->rows_per_s) best = p;
+    }
+    return best->size;
+  }
+
+ private:
+  // Times one size; nothing when it does not fit (host or device) or fails.
+  std::optional<BatchProbe> Probe(int64_t size) {
+    std::vector<Tensor> inputs = prober_.Inputs(size);
+    int64_t io_bytes = 0;
+    for (const Tensor& t : inputs) io_bytes += static_cast<int64_t>(t.ByteSize());
+    if (io_bytes > limits_.max_memory || !ProjectedToFitDevice(size)) return std::nullopt;
+    Result<double> seconds = prober_.FastestCall(inputs);
+    if (!seconds.has_value()) return std::nullopt;  // out of memory or worse: the limit
+    io_bytes += prober_.OutputBytes();
+    // Peak RSS moves in pages and allocator arenas: count its growth only when
+    // it is large enough to be activations rather than noise.
+    int64_t growth = PeakRssBytes() - rss_before_;
+    int64_t bytes = io_bytes + (growth > kRssNoise ? growth : 0);
+    if (bytes > limits_.max_memory) return std::nullopt;
+    int64_t device_bytes = DeviceTaken();
+    if (choice_->device_at_start.has_value() && device_bytes > choice_->device_budget) {
+      return std::nullopt;
+    }
+    last_call_s_ = *seconds;
+    return BatchProbe{size, RowsPerSecond(size, *seconds), bytes, device_bytes};
+  }
+
+  // The last size's working set, scaled to this size: do not even try a
+  // batch that would not fit beside the other instances'.
+  bool ProjectedToFitDevice(int64_t size) const {
+    if (!choice_->device_at_start.has_value() || choice_->probes.empty()) return true;
+    const BatchProbe& last = choice_->probes.back();
+    double projected = static_cast<double>(last.device_bytes) * static_cast<double>(size) /
+                       static_cast<double>(last.size);
+    return projected <= static_cast<double>(choice_->device_budget);
+  }
+
+  // Device memory the probe has taken since it started (0 without a device).
+  int64_t DeviceTaken() const {
+    if (!choice_->device_at_start.has_value()) return 0;
+    std::optional<DeviceMemory> m = instance_->QueryDeviceMemory();
+    return m.has_value()
+               ? std::max<int64_t>(0, choice_->device_at_start->free_bytes - m->free_bytes)
+               : 0;
+  }
+
+  ModelInstance* instance_;
+  Prober prober_;
+  const SizerLimits& limits_;
+  BatchSizeChoice* choice_;
+  const int64_t rss_before_;
+  double last_call_s_ = 0;
+};
+
 }  // namespace
 
 std::string RunBatchSizeKey(const std::string& run_id) {
@@ -120,114 +264,19 @@ Result<BatchSizeChoice> ChooseBatchSize(ModelInstance* instance, Source* source,
         .count();
   };
   BatchSizeChoice choice;
-  NS_ASSIGN_OR_RETURN(auto cached, ledger->GetTuning(cache_key));
+  NS_ASSIGN_OR_RETURN(std::optional<int64_t> cached, CachedSize(ledger, cache_key));
   if (cached.has_value()) {
-    try {
-      choice.size = std::stoll(*cached);
-      choice.cached = choice.size > 0;
-    } catch (...) {
-      choice.cached = false;
-    }
-    if (choice.cached) return choice;
-  }
-
-  // Probe data: the first rows of the shard, read once.
-  ReadLayout probe_layout = layout;
-  probe_layout.batch_rows = std::min(kMaxSize, shard.row_end - shard.row_begin);
-  std::unique_ptr<RowBatch> data;
-  ShardTask first = shard;
-  first.rows.clear();
-  NS_RETURN_IF_ERROR(source->Read(
-      probe_layout, std::span<const ShardTask>(&first, 1),
-      [] { return std::make_unique<RowBatch>(); },
-      [&](std::unique_ptr<RowBatch> b) {
-        data = std::move(b);
-        return false;
-      }));
-  if (!data || data->num_rows == 0) return choice;
-
-  Prober prober(instance, *data, clock);
-  const int64_t rss_before = PeakRssBytes();
-  choice.device_at_start = instance->QueryDeviceMemory();
-  if (choice.device_at_start.has_value()) {
-    choice.device_budget = static_cast<int64_t>(
-        limits.device_margin * static_cast<double>(choice.device_at_start->free_bytes) /
-        std::max(1, limits.instances));
-  }
-  // Device memory the probe has taken since it started (0 without a device).
-  auto device_taken = [&]() -> int64_t {
-    if (!choice.device_at_start.has_value()) return 0;
-    std::optional<DeviceMemory> m = instance->QueryDeviceMemory();
-    return m.has_value() ? std::max<int64_t>(0, choice.device_at_start->free_bytes - m->free_bytes)
-                         : 0;
-  };
-
-  // 1. Sweep: double the size while it pays and fits.
-  double best_rate = 0;
-  int misses = 0;
-  for (int64_t size = kMinSize; size <= kMaxSize; size *= 2) {
-    std::vector<Tensor> inputs = prober.Inputs(size);
-    int64_t io_bytes = 0;
-    for (const Tensor& t : inputs) io_bytes += static_cast<int64_t>(t.ByteSize());
-    if (io_bytes > limits.max_memory) break;
-    if (choice.device_at_start.has_value() && !choice.probes.empty()) {
-      // The last size's working set, scaled to this size: do not even try a
-      // batch that would not fit beside the other instances'.
-      const BatchProbe& last = choice.probes.back();
-      double projected = static_cast<double>(last.device_bytes) * static_cast<double>(size) /
-                         static_cast<double>(last.size);
-      if (projected > static_cast<double>(choice.device_budget)) break;
-    }
-    Result<double> seconds = prober.FastestCall(inputs);
-    if (!seconds.has_value()) break;  // out of memory or worse: the previous size is the limit
-    io_bytes += prober.OutputBytes();
-    // Peak RSS moves in pages and allocator arenas: count its growth only when
-    // it is large enough to be activations rather than noise.
-    int64_t growth = PeakRssBytes() - rss_before;
-    int64_t bytes = io_bytes + (growth > kRssNoise ? growth : 0);
-    if (bytes > limits.max_memory) break;
-    int64_t device_bytes = device_taken();
-    if (choice.device_at_start.has_value() && device_bytes > choice.device_budget) break;
-    double rate = RowsPerSecond(size, *seconds);
-    choice.probes.push_back({size, rate, bytes, device_bytes});
-    if (rate > best_rate * kMinGain) {
-      best_rate = rate;
-      misses = 0;
-    } else if (++misses >= 2) {
-      break;  // two sizes in a row without a real gain
-    }
-    if (*seconds >= kLongCallS) break;  // large enough: see kLongCallS
-  }
-  if (choice.probes.empty()) {
-    // Nothing fit (or the model failed even on small batches): the smallest size.
-    choice.size = kMinSize;
-    NS_RETURN_IF_ERROR(ledger->PutTuning(cache_key, std::to_string(choice.size)));
+    choice.size = *cached;
+    choice.cached = true;
     return choice;
   }
-  best_rate = std::max_element(choice.probes.begin(), choice.probes.end(),
-                               [](const BatchProbe& a, const BatchProbe& b) {
-                                 return a.rows_per_s < b.rows_per_s;
-                               })
-                  ->rows_per_s;
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<RowBatch> data, ReadProbeRows(source, layout, shard));
+  if (!data) return choice;
 
-  // 2. Plateau: time the sizes near the best again, interleaved, keeping each
-  // size's fastest call across all rounds.
-  std::vector<BatchProbe*> plateau;
-  for (BatchProbe& p : choice.probes) {
-    if (p.rows_per_s >= kPlateau * best_rate) plateau.push_back(&p);
-  }
-  for (int round = 0; plateau.size() > 1 && round < kConfirmRounds; ++round) {
-    for (BatchProbe* p : plateau) {
-      Result<double> seconds = prober.FastestCall(prober.Inputs(p->size));
-      if (!seconds.has_value()) continue;  // keep the sweep's figure
-      p->rows_per_s = std::max(p->rows_per_s, RowsPerSecond(p->size, *seconds));
-    }
-  }
-  const BatchProbe* best = plateau.front();
-  for (const BatchProbe* p : plateau) {
-    if (p->rows_per_s > best->rows_per_s) best = p;
-  }
-  choice.size = best->size;
+  SizeSearch search(instance, *data, clock, limits, &choice);
+  search.Sweep();
+  // Nothing fit (or the model failed even on small batches): the smallest size.
+  choice.size = choice.probes.empty() ? kMinSize : search.ConfirmPlateau();
   NS_RETURN_IF_ERROR(ledger->PutTuning(cache_key, std::to_string(choice.size)));
   return choice;
 }

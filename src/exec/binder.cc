@@ -66,11 +66,10 @@ bool PadFits(double v, DType dtype) {
   }
 }
 
-Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
-                 const std::vector<InputColumn>& cols, const std::string& where,
-                 InputPacking* out) {
-  const bool is_mask = !in.mask_of.empty();
-  if (in.dtype != spec.dtype && !is_mask) {
+// The dtype a model input is fed as: the job's, which must be the model's
+// (a mask takes the model's), and one nightshift can produce.
+Status CheckInputDType(const ModelInputSpec& in, const TensorSpec& spec) {
+  if (in.dtype != spec.dtype && in.mask_of.empty()) {
     return Status(Code::kSchemaMismatch,
                   fmt::format("model.inputs '{}' has dtype {} but the model's input '{}' is {}",
                               in.name, DTypeName(in.dtype), spec.name, DTypeName(spec.dtype)));
@@ -82,84 +81,97 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
                     "int8, uint8 or bool inputs",
                     spec.name, DTypeName(in.dtype)));
   }
-  out->columns = in.columns;
-  out->dtype = is_mask ? spec.dtype : in.dtype;
-  out->allow_nan = in.allow_nan;
-  out->pad_value = in.pad_value;
-  if (!PadFits(in.pad_value, out->dtype)) {
-    return Status(Code::kInvalidJob,
-                  fmt::format("model.inputs '{}' has pad_value {} which is not a {} value", in.name,
-                              in.pad_value, DTypeName(out->dtype)));
-  }
-  out->is_mask = is_mask;
+  return Status::Ok();
+}
+
+// Values per row the input's columns give: `known` from scalars and fixed
+// ARRAYs, plus `unknown_lists` LIST columns whose length the type does not say.
+struct ColumnWidths {
   int64_t known = 0;
   int unknown_lists = 0;
+};
+
+// Finds each column of the input, checks it is numeric and records whether it
+// is a list and its width (-1 when unknown).
+Result<ColumnWidths> PackColumns(const ModelInputSpec& in, const std::vector<InputColumn>& cols,
+                                 const std::string& where, InputPacking* out) {
+  ColumnWidths widths;
   for (const auto& name : in.columns) {
     const InputColumn* c = FindColumn(cols, name);
     if (c == nullptr)
-      return MissingColumn(cols, name, fmt::format("model input '{}'", in.name), where);
+      return Error(MissingColumn(cols, name, fmt::format("model input '{}'", in.name), where));
     if (!c->numeric && !c->numeric_list) {
-      return Status(Code::kSchemaMismatch,
-                    fmt::format("column '{}' in {} has type {}; model input '{}' needs {} values",
-                                name, where, c->sql_type, in.name, DTypeName(in.dtype)));
+      return Error(Code::kSchemaMismatch,
+                   fmt::format("column '{}' in {} has type {}; model input '{}' needs {} values",
+                               name, where, c->sql_type, in.name, DTypeName(in.dtype)));
     }
     out->column_is_list.push_back(c->numeric_list);
     int64_t w = c->numeric_list ? ArrayLength(c->sql_type) : 1;
     out->column_widths.push_back(w);
     if (w < 0) {
-      ++unknown_lists;
+      ++widths.unknown_lists;
     } else {
-      known += w;
+      widths.known += w;
     }
   }
+  return widths;
+}
+
+// The model's non-batch dimensions, whether all are fixed, and their product.
+struct RowDims {
+  std::vector<int64_t> dims;
+  bool fixed = true;
+  int64_t width = 1;
+};
+
+Result<RowDims> ModelRowDims(const TensorSpec& spec) {
   if (!spec.shape.empty() && spec.shape[0] > 1) {
-    return Status(
+    return Error(
         Code::kSchemaMismatch,
         fmt::format(
             "model input '{}' has a fixed batch dimension of {} ({}): nightshift needs a dynamic "
             "batch dimension (export the model with a dynamic axis 0)",
             spec.name, spec.shape[0], ShapeText(spec.shape)));
   }
-  // Non-batch dimensions of the model input.
-  std::vector<int64_t> dims(spec.shape.begin() + (spec.shape.empty() ? 0 : 1), spec.shape.end());
-  bool static_dims = std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d >= 0; });
-  int64_t model_width = 1;
-  for (int64_t d : dims) model_width *= d;
-  if (is_mask && out->column_is_list.size() == 1 && !out->column_is_list[0]) {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("model.inputs '{}' is the mask of '{}', which is not a list column",
-                              in.name, in.mask_of));
+  RowDims r;
+  r.dims.assign(spec.shape.begin() + (spec.shape.empty() ? 0 : 1), spec.shape.end());
+  r.fixed = std::all_of(r.dims.begin(), r.dims.end(), [](int64_t d) { return d >= 0; });
+  for (int64_t d : r.dims) r.width *= d;
+  return r;
+}
+
+// One LIST column of unknown length beside fixed columns of a fixed-shape
+// input takes what the others leave; anything else cannot be told.
+Status FillUnknownWidth(const ModelInputSpec& in, const TensorSpec& spec, const RowDims& model,
+                        ColumnWidths* widths, InputPacking* out) {
+  if (widths->unknown_lists == 0) return Status::Ok();
+  if (widths->unknown_lists > 1 || !model.fixed || model.width <= widths->known) {
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format("cannot tell the length of the list column(s) of model input '{}': give "
+                    "the model a static input shape (it has {}) or use fixed-size ARRAY columns",
+                    in.name, ShapeText(spec.shape)));
   }
-  if (unknown_lists == 1 && in.columns.size() == 1 && !static_dims && dims.size() == 1) {
-    // One variable-length list column into a [batch, seq] input: padded per
-    // batch to its longest row with pad_value (and masked by a mask_of input).
-    out->column_widths = {-1};
-    out->row_shape = {-1};
-    return Status::Ok();
+  for (auto& w : out->column_widths) {
+    if (w < 0) w = model.width - widths->known;
   }
-  if (unknown_lists > 0) {
-    if (unknown_lists > 1 || !static_dims || model_width <= known) {
-      return Status(
-          Code::kSchemaMismatch,
-          fmt::format("cannot tell the length of the list column(s) of model input '{}': give "
-                      "the model a static input shape (it has {}) or use fixed-size ARRAY columns",
-                      in.name, ShapeText(spec.shape)));
-    }
-    for (auto& w : out->column_widths) {
-      if (w < 0) w = model_width - known;
-    }
-    known = model_width;
-  }
-  if (static_dims) {
-    if (model_width != known) {
+  widths->known = model.width;
+  return Status::Ok();
+}
+
+// The shape of one row of the input, checked against what its columns give.
+Status SetRowShape(const ModelInputSpec& in, const TensorSpec& spec, const RowDims& model,
+                   int64_t known, InputPacking* out) {
+  if (model.fixed) {
+    if (model.width != known) {
       return Status(
           Code::kSchemaMismatch,
           fmt::format(
               "model input '{}' has shape {} ({} values per row) but its columns [{}] give {}",
-              spec.name, ShapeText(spec.shape), model_width, fmt::join(in.columns, ", "), known));
+              spec.name, ShapeText(spec.shape), model.width, fmt::join(in.columns, ", "), known));
     }
-    out->row_shape = dims;
-  } else if (dims.size() == 1) {
+    out->row_shape = model.dims;
+  } else if (model.dims.size() == 1) {
     out->row_shape = {known};
   } else {
     return Status(
@@ -177,75 +189,150 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
   return Status::Ok();
 }
 
-}  // namespace
+Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
+                 const std::vector<InputColumn>& cols, const std::string& where,
+                 InputPacking* out) {
+  NS_RETURN_IF_ERROR(CheckInputDType(in, spec));
+  const bool is_mask = !in.mask_of.empty();
+  out->columns = in.columns;
+  out->dtype = is_mask ? spec.dtype : in.dtype;
+  out->allow_nan = in.allow_nan;
+  out->pad_value = in.pad_value;
+  if (!PadFits(in.pad_value, out->dtype)) {
+    return Status(Code::kInvalidJob,
+                  fmt::format("model.inputs '{}' has pad_value {} which is not a {} value", in.name,
+                              in.pad_value, DTypeName(out->dtype)));
+  }
+  out->is_mask = is_mask;
+  NS_ASSIGN_OR_RETURN(ColumnWidths widths, PackColumns(in, cols, where, out));
+  NS_ASSIGN_OR_RETURN(RowDims model, ModelRowDims(spec));
+  if (is_mask && out->column_is_list.size() == 1 && !out->column_is_list[0]) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model.inputs '{}' is the mask of '{}', which is not a list column",
+                              in.name, in.mask_of));
+  }
+  if (widths.unknown_lists == 1 && in.columns.size() == 1 && !model.fixed &&
+      model.dims.size() == 1) {
+    // One variable-length list column into a [batch, seq] input: padded per
+    // batch to its longest row with pad_value (and masked by a mask_of input).
+    out->column_widths = {-1};
+    out->row_shape = {-1};
+    return Status::Ok();
+  }
+  NS_RETURN_IF_ERROR(FillUnknownWidth(in, spec, model, &widths, out));
+  return SetRowShape(in, spec, model, widths.known, out);
+}
 
-Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
-                     const std::string& where, const Model& model) {
-  Binding b;
-  // Carried columns: keep first, then key columns not kept.
+// Carried columns: output.keep first, then input.key columns not kept.
+Status BindCarried(const JobSpec& job, const std::vector<InputColumn>& cols,
+                   const std::string& where, Binding* b) {
   for (const auto& k : job.output.keep) {
-    if (FindColumn(cols, k) == nullptr) return Error(MissingColumn(cols, k, "output.keep", where));
-    b.read.carried.push_back(k);
+    if (FindColumn(cols, k) == nullptr) return MissingColumn(cols, k, "output.keep", where);
+    b->read.carried.push_back(k);
   }
   for (const auto& k : job.input.key) {
-    if (FindColumn(cols, k) == nullptr) return Error(MissingColumn(cols, k, "input.key", where));
-    if (std::find(b.read.carried.begin(), b.read.carried.end(), k) == b.read.carried.end()) {
-      b.read.carried.push_back(k);
+    if (FindColumn(cols, k) == nullptr) return MissingColumn(cols, k, "input.key", where);
+    if (std::find(b->read.carried.begin(), b->read.carried.end(), k) == b->read.carried.end()) {
+      b->read.carried.push_back(k);
     }
   }
-  // Inputs: every model input fed exactly once, in the model's order.
+  return Status::Ok();
+}
+
+// Inputs: every model input fed exactly once, in the model's order.
+Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
+                  const std::string& where, const Model& model, Binding* b) {
   for (const auto& in : job.model.inputs) {
     auto it = std::find_if(model.inputs().begin(), model.inputs().end(),
                            [&](const TensorSpec& s) { return s.name == in.name; });
     if (it == model.inputs().end()) {
-      return Error(Code::kSchemaMismatch,
-                   fmt::format("model.inputs names '{}' but the model has no such input "
-                               "(inputs: {})",
-                               in.name, Names(model.inputs())));
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("model.inputs names '{}' but the model has no such input "
+                                "(inputs: {})",
+                                in.name, Names(model.inputs())));
     }
   }
   for (const auto& spec : model.inputs()) {
     auto it = std::find_if(job.model.inputs.begin(), job.model.inputs.end(),
                            [&](const ModelInputSpec& m) { return m.name == spec.name; });
     if (it == job.model.inputs.end()) {
-      return Error(Code::kSchemaMismatch,
-                   fmt::format("the model's input '{}' ({} {}) is not fed: add it to model.inputs",
-                               spec.name, DTypeName(spec.dtype), ShapeText(spec.shape)));
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("the model's input '{}' ({} {}) is not fed: add it to model.inputs",
+                                spec.name, DTypeName(spec.dtype), ShapeText(spec.shape)));
     }
     InputPacking p;
     NS_RETURN_IF_ERROR(BindInput(*it, spec, cols, where, &p));
-    b.read.inputs.push_back(std::move(p));
+    b->read.inputs.push_back(std::move(p));
   }
-  b.read.batch_rows = job.batch.auto_size() ? 1024 : job.batch.size;
+  return Status::Ok();
+}
+
+// Rows per batch, token budget and length-sorting.
+Status BindBatching(const JobSpec& job, const Model& model, Binding* b) {
+  b->read.batch_rows = job.batch.auto_size() ? 1024 : job.batch.size;
   for (const auto& spec : model.inputs()) {
     if (!spec.shape.empty() && spec.shape[0] == 1)
-      b.read.batch_rows = 1;  // a model exported for one row
+      b->read.batch_rows = 1;  // a model exported for one row
   }
-  b.read.max_tokens = job.batch.max_tokens;
-  if (!job.batch.sort_by_length.empty()) {
-    bool found = false;
-    for (const auto& in : b.read.inputs) {
-      for (size_t c = 0; c < in.columns.size(); ++c) {
-        if (in.columns[c] == job.batch.sort_by_length && in.column_is_list[c] && !in.is_mask)
-          found = true;
-      }
+  b->read.max_tokens = job.batch.max_tokens;
+  if (job.batch.sort_by_length.empty()) return Status::Ok();
+  bool found = false;
+  for (const auto& in : b->read.inputs) {
+    for (size_t c = 0; c < in.columns.size(); ++c) {
+      if (in.columns[c] == job.batch.sort_by_length && in.column_is_list[c] && !in.is_mask)
+        found = true;
     }
-    if (!found) {
-      return Error(
-          Code::kSchemaMismatch,
-          fmt::format(
-              "batch.sort_by_length names '{}', which is not a list column fed to a model input",
-              job.batch.sort_by_length));
-    }
-    b.read.sort_by_length = job.batch.sort_by_length;
-    b.sink.restore_order = true;
   }
+  if (!found) {
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format(
+            "batch.sort_by_length names '{}', which is not a list column fed to a model input",
+            job.batch.sort_by_length));
+  }
+  b->read.sort_by_length = job.batch.sort_by_length;
+  b->sink.restore_order = true;
+  return Status::Ok();
+}
 
-  // Outputs.
-  b.sink.format = job.output.format;
-  b.sink.carried = b.read.carried;
-  b.sink.keep_count = job.output.keep.size();
-  b.sink.key = job.input.key;
+// The columns one model output is written as: one list column (`column:`) or
+// one column per element of its last dimension (`columns:`).
+Status BindOutput(const ModelOutputSpec& out, size_t o, const TensorSpec& spec, Binding* b,
+                  std::vector<OutputName>* names) {
+  if (!out.column.empty()) {
+    b->sink.outputs.push_back({out.column, spec.dtype, true, static_cast<int32_t>(o), 0});
+    names->push_back({out.column, fmt::format("model.outputs[{}].column", o)});
+    return Status::Ok();
+  }
+  int64_t last = spec.shape.size() > 1 ? spec.shape.back() : 1;
+  if (spec.shape.size() > 2) {
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format("model output '{}' has shape {}: use `column:` to write it as one list column",
+                    spec.name, ShapeText(spec.shape)));
+  }
+  if (last >= 0 && last != static_cast<int64_t>(out.columns.size())) {
+    return Status(
+        Code::kSchemaMismatch,
+        fmt::format("model output '{}' has shape {} ({} values per row) but model.outputs lists {} "
+                    "columns [{}]",
+                    spec.name, ShapeText(spec.shape), last, out.columns.size(),
+                    fmt::join(out.columns, ", ")));
+  }
+  for (size_t e = 0; e < out.columns.size(); ++e) {
+    b->sink.outputs.push_back(
+        {out.columns[e], spec.dtype, false, static_cast<int32_t>(o), static_cast<int64_t>(e)});
+    names->push_back({out.columns[e], fmt::format("model.outputs[{}].columns", o)});
+  }
+  return Status::Ok();
+}
+
+// Outputs: the sink's columns, with every written name unique.
+Status BindOutputs(const JobSpec& job, const Model& model, Binding* b) {
+  b->sink.format = job.output.format;
+  b->sink.carried = b->read.carried;
+  b->sink.keep_count = job.output.keep.size();
+  b->sink.key = job.input.key;
   std::vector<OutputName> names;
   for (const auto& k : job.output.keep) names.push_back({k, "output.keep"});
   for (size_t o = 0; o < job.model.outputs.size(); ++o) {
@@ -253,41 +340,25 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
     auto it = std::find_if(model.outputs().begin(), model.outputs().end(),
                            [&](const TensorSpec& s) { return s.name == out.name; });
     if (it == model.outputs().end()) {
-      return Error(Code::kSchemaMismatch,
-                   fmt::format("model.outputs names '{}' but the model has no such output "
-                               "(outputs: {})",
-                               out.name, Names(model.outputs())));
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("model.outputs names '{}' but the model has no such output "
+                                "(outputs: {})",
+                                out.name, Names(model.outputs())));
     }
-    const TensorSpec& spec = *it;
-    if (!out.column.empty()) {
-      b.sink.outputs.push_back({out.column, spec.dtype, true, static_cast<int32_t>(o), 0});
-      names.push_back({out.column, fmt::format("model.outputs[{}].column", o)});
-      continue;
-    }
-    int64_t last = spec.shape.size() > 1 ? spec.shape.back() : 1;
-    if (spec.shape.size() > 2) {
-      return Error(
-          Code::kSchemaMismatch,
-          fmt::format(
-              "model output '{}' has shape {}: use `column:` to write it as one list column",
-              spec.name, ShapeText(spec.shape)));
-    }
-    if (last >= 0 && last != static_cast<int64_t>(out.columns.size())) {
-      return Error(
-          Code::kSchemaMismatch,
-          fmt::format(
-              "model output '{}' has shape {} ({} values per row) but model.outputs lists {} "
-              "columns [{}]",
-              spec.name, ShapeText(spec.shape), last, out.columns.size(),
-              fmt::join(out.columns, ", ")));
-    }
-    for (size_t e = 0; e < out.columns.size(); ++e) {
-      b.sink.outputs.push_back(
-          {out.columns[e], spec.dtype, false, static_cast<int32_t>(o), static_cast<int64_t>(e)});
-      names.push_back({out.columns[e], fmt::format("model.outputs[{}].columns", o)});
-    }
+    NS_RETURN_IF_ERROR(BindOutput(out, o, *it, b, &names));
   }
-  NS_RETURN_IF_ERROR(CheckOutputNames(names));
+  return CheckOutputNames(names);
+}
+
+}  // namespace
+
+Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
+                     const std::string& where, const Model& model) {
+  Binding b;
+  NS_RETURN_IF_ERROR(BindCarried(job, cols, where, &b));
+  NS_RETURN_IF_ERROR(BindInputs(job, cols, where, model, &b));
+  NS_RETURN_IF_ERROR(BindBatching(job, model, &b));
+  NS_RETURN_IF_ERROR(BindOutputs(job, model, &b));
   return b;
 }
 

@@ -8,6 +8,7 @@
 #include "exec/batch_sizer.h"
 #include "exec/job_context.h"
 #include "exec/run_owner.h"
+#include "exec/which_run.h"
 #include "nightshift/engine.h"
 #include "plan/planner.h"
 
@@ -51,22 +52,20 @@ Result<std::string> ValidateJob(const JobSpec& job) {
 
 namespace {
 
-// The id of the run `status` describes when none is given: the one `run`
-// would resume, else the job's latest. Empty when there is none; the input's
-// error when it cannot be listed and the job has no run to fall back on.
-Result<std::string> ResolveRunId(const JobSpec& job, Ledger* ledger) {
+// The id of the run `status` describes when none is given (exec/which_run.h).
+// Without a ledger, or with no run of the job in it, the id `run` would give
+// (so status says "not started"); the input's error when it cannot be listed.
+Result<std::string> StatusRunId(const JobSpec& job, Ledger* ledger) {
   auto source = OpenSource(job.input, 1);
-  std::string id;
-  if (source.has_value()) id = plan::DeriveRunId(job, plan::Fingerprint(job, (*source)->read_files()));
-  if (ledger == nullptr) {
-    if (!source.has_value()) return Error(source.error());
-    return id;
+  Result<std::string> fingerprint =
+      source.has_value() ? Result<std::string>(plan::Fingerprint(job, (*source)->read_files()))
+                         : Result<std::string>(Error(source.error()));
+  if (ledger != nullptr) {
+    auto resolved = exec::ResolveRunId(job, "", fingerprint, ledger);
+    if (resolved.has_value() || resolved.error().code() != Code::kNotFound) return resolved;
   }
-  if (!id.empty() && ledger->GetRun(id).has_value()) return id;
-  auto latest = ledger->LatestRun(job.name);
-  if (latest.has_value()) return latest->run_id;
-  if (!source.has_value()) return Error(source.error());
-  return id;
+  if (!fingerprint.has_value()) return Error(fingerprint.error());
+  return exec::RunIdFor(job, *fingerprint, "");
 }
 
 // A run stored as running whose process is gone (SIGKILL, crash, a second
@@ -103,7 +102,7 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
   report.failures_listed = with_failures;
   std::string id = run_id;
   if (id.empty()) {
-    NS_ASSIGN_OR_RETURN(id, ResolveRunId(job, ledger.get()));
+    NS_ASSIGN_OR_RETURN(id, StatusRunId(job, ledger.get()));
   }
   auto run = ledger ? ledger->GetRun(id) : Result<RunRecord>(Error(Code::kNotFound, ""));
   if (!run.has_value()) {
@@ -143,6 +142,12 @@ std::string StatusJson(const StatusReport& r) {
       {"finished_at", Timestamp(r.run.finished_at_ms)},
   };
   if (!r.run.message.empty()) j["message"] = r.run.message;
+  // Database output (exec/open_sink.h, DatabaseOutputPath): the table and its rows.
+  const std::string& out = r.run.output_path;
+  if (out.starts_with("postgres:") || out.starts_with("sqlite:") || out.starts_with("duckdb:")) {
+    j["table"] = out.substr(out.find(':') + 1);
+    j["rows"] = {{"written", r.counts.succeeded}, {"failed", r.counts.failed}};
+  }
   if (r.batch_size > 0) j["batch_size"] = r.batch_size;
   if (r.owner.has_value()) {
     j["owner"] = {{"host", r.owner->host},

@@ -6,57 +6,45 @@
 #include <map>
 
 #include "exec/job_context.h"
+#include "exec/open_sink.h"
 #include "exec/output_folders.h"
 #include "exec/run_owner.h"
 #include "exec/shard_tasks.h"
 #include "exec/task_runner.h"
+#include "exec/which_run.h"
 #include "nightshift/engine.h"
 #include "plan/planner.h"
 
 namespace nightshift {
+namespace {
 
-Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
-  auto started = std::chrono::steady_clock::now();
-  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
-  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
-  std::string run_id = options.run_id;
-  if (run_id.empty()) {
-    run_id = plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->read_files()));
-    if (!ledger->GetRun(run_id).has_value()) {
-      NS_ASSIGN_OR_RETURN(RunRecord latest, ledger->LatestRun(job.name));
-      run_id = latest.run_id;
-    }
-  }
-  RunReport report;
-  NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
-  // Not while another process runs or retries this run (see RunJob).
-  NS_ASSIGN_OR_RETURN(auto ownership,
-                      exec::RunOwnership::Acquire(ledger.get(), run_id,
-                                                  options.env ? options.env : Env::Default()));
-  const RunRecord run = report.run;
-  NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
-  if (failures.empty()) {
-    NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
-    report.message = fmt::format("run {} has no dead-lettered items; nothing to retry", run_id);
-    return report;
-  }
+// A dead letter is (shard, file, row within that file): a packed shard holds
+// several files.
+using RowRef = std::tuple<int64_t, int32_t, int64_t>;
+
+// What a retry re-runs: one task per shard with dead letters still in the
+// input, and the attempts each row has had so far.
+struct RetryPlan {
+  exec::TaskRun tasks;
+  std::map<RowRef, int32_t> previous_attempts;
+};
+
+Result<RetryPlan> PlanRetry(Ledger* ledger, const std::string& run_id,
+                            const std::vector<ItemFailure>& failures) {
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run_id));
   NS_ASSIGN_OR_RETURN(auto parts, ledger->ListRetryParts(run_id));
+  NS_ASSIGN_OR_RETURN(auto files, ledger->ListFiles(run_id));
   std::map<int64_t, const ShardRecord*> shard_by_id;
   for (const auto& s : shards) shard_by_id[s.shard_id] = &s;
   std::map<int64_t, int32_t> retries_done;
   for (const auto& p : parts) retries_done[p.shard_id] = std::max(retries_done[p.shard_id], p.seq);
-  // A dead letter is (shard, file, row within that file): a packed shard
-  // holds several files.
-  std::map<std::tuple<int64_t, int32_t, int64_t>, int32_t> previous_attempts;
+  RetryPlan plan;
   std::map<int64_t, std::map<int32_t, std::vector<int64_t>>> rows_by_shard;
   for (const auto& f : failures) {
     rows_by_shard[f.shard_id][f.file_index].push_back(f.row);
-    previous_attempts[{f.shard_id, f.file_index, f.row}] = f.attempts;
+    plan.previous_attempts[{f.shard_id, f.file_index, f.row}] = f.attempts;
   }
-  NS_ASSIGN_OR_RETURN(auto files, ledger->ListFiles(run_id));
-
-  exec::TaskRun tr;
+  exec::TaskRun& tr = plan.tasks;
   for (auto& [shard_id, by_file] : rows_by_shard) {
     const ShardRecord& s = *shard_by_id.at(shard_id);
     // Its rows came from a file no longer in the input (plan/replan.h).
@@ -70,49 +58,92 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
     t.retry_seq = retries_done[shard_id] + 1;
     tr.tasks.push_back(std::move(t));
   }
+  return plan;
+}
+
+// Runs the planned tasks into new parts of the run's output folder, each
+// committed with the attempts its rows had before added to theirs.
+Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
+                                  exec::JobContext& ctx, Ledger* ledger, const RunRecord& run,
+                                  RetryPlan plan) {
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
   JobSpec adding = job;  // a retry adds parts to its run's folder, never empties one
   adding.output.overwrite = false;
-  NS_RETURN_IF_ERROR(exec::ClaimOutputFolders(adding, run, sink_layout, ledger.get()));
-  NS_ASSIGN_OR_RETURN(auto sink, OpenFileSink(sink_layout, 1));
-  Ledger* l = ledger.get();
-  tr.commit = [&, l](const ShardTask& task, const ShardOutput& out) {
+  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(adding, run, std::move(sink_layout), ledger));
+  exec::TaskRun tr = std::move(plan.tasks);
+  tr.commit = [&](const ShardTask& task, const ShardOutput& out) {
     std::vector<ItemFailure> remaining = out.failures;
-    for (auto& f : remaining) f.attempts += previous_attempts[{f.shard_id, f.file_index, f.row}];
-    return l->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written,
-                          out.output_file, out.dead_letter_file, remaining);
+    for (auto& f : remaining) {
+      f.attempts += plan.previous_attempts[{f.shard_id, f.file_index, f.row}];
+    }
+    return ledger->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written,
+                               out.output_file, out.dead_letter_file, remaining);
   };
   tr.failure_limit = -1;  // a retry never makes things worse than they were
   // From here the retry has started: its errors are a failed retry (exit 1),
   // never "could not start". A retry claims no shards; the run keeps its state.
-  auto ran = exec::RunTasks(job, options, ctx, sink.get(), l, run, std::move(tr));
+  auto ran = exec::RunTasks(job, options, ctx, sink.get(), ledger, run, std::move(tr));
   exec::TaskResult result;
   if (ran.has_value()) {
     result = std::move(*ran);
   } else {
     result.pipeline.status = ran.error();
   }
-  report.rows_processed = result.rows_processed;
-  report.stages = result.pipeline.stages;
-  if (!result.pipeline.status.ok()) {
-    report.exit_code = ExitCode::kFailed;
-    report.message = result.pipeline.status.message();
-  } else if (result.pipeline.interrupted) {
-    report.exit_code = ExitCode::kInterrupted;
-    report.message = "retry interrupted; run it again to retry the rest";
-  } else if (run.state == RunState::kCompleted) {
-    if (Status s = exec::WriteManifest(sink.get(), l, run); !s.ok()) {
-      report.exit_code = ExitCode::kFailed;
-      report.message = s.message();
-    }
+  if (result.pipeline.status.ok() && !result.pipeline.interrupted &&
+      run.state == RunState::kCompleted) {
+    result.pipeline.status = exec::WriteManifest(sink.get(), ledger, run);
   }
+  return result;
+}
+
+// The exit code and message of a retry that ran, from its pipeline's outcome.
+void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* report) {
+  report->rows_processed = result.rows_processed;
+  report->stages = result.pipeline.stages;
+  if (!result.pipeline.status.ok()) {
+    report->exit_code = ExitCode::kFailed;
+    report->message = result.pipeline.status.message();
+  } else if (result.pipeline.interrupted) {
+    report->exit_code = ExitCode::kInterrupted;
+    report->message = "retry interrupted; run it again to retry the rest";
+  } else {
+    report->message =
+        fmt::format("retried {} dead-lettered row(s) of run {}: {} now succeed, {} still fail",
+                    retried, report->run.run_id,
+                    static_cast<int64_t>(retried) - report->counts.failed, report->counts.failed);
+  }
+}
+
+}  // namespace
+
+Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
+  auto started = std::chrono::steady_clock::now();
+  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job));
+  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger));
+  NS_ASSIGN_OR_RETURN(
+      std::string run_id,
+      exec::ResolveRunId(job, options.run_id, plan::Fingerprint(job, ctx.source->read_files()),
+                         ledger.get()));
+  RunReport report;
+  NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
+  // Not while another process runs or retries this run (see RunJob).
+  NS_ASSIGN_OR_RETURN(auto ownership,
+                      exec::RunOwnership::Acquire(ledger.get(), run_id,
+                                                  options.env ? options.env : Env::Default()));
+  const RunRecord run = report.run;
+  NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
+  NS_ASSIGN_OR_RETURN(RetryPlan plan, PlanRetry(ledger.get(), run_id, failures));
+  if (plan.tasks.tasks.empty()) {
+    // Nothing to re-run: no part is written, not even an empty one.
+    NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
+    report.message = fmt::format("nothing to retry: run {} has no dead-lettered rows", run_id);
+    return report;
+  }
+  NS_ASSIGN_OR_RETURN(exec::TaskResult result,
+                      RunRetry(job, options, ctx, ledger.get(), run, std::move(plan)));
   if (auto r = ledger->GetRun(run_id); r.has_value()) report.run = *r;
   if (auto c = ledger->Counts(run_id); c.has_value()) report.counts = *c;
-  if (report.message.empty()) {
-    report.message = fmt::format(
-        "retried {} dead-lettered row(s) of run {}: {} now succeed, {} still fail", failures.size(),
-        run_id, static_cast<int64_t>(failures.size()) - report.counts.failed, report.counts.failed);
-  }
+  ReportOutcome(result, failures.size(), &report);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

@@ -13,6 +13,7 @@
 #include "exec/batch_sizer.h"
 #include "exec/input_pin.h"
 #include "exec/job_context.h"
+#include "exec/open_sink.h"
 #include "exec/output_folders.h"
 #include "exec/run_ending.h"
 #include "exec/run_owner.h"
@@ -199,9 +200,11 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     return Error(existing.error());
   if (existing.has_value() && existing->state == RunState::kCompleted) {
     // Nothing to run, so nothing to take: a completed run is only checked
-    // against its input (exec/input_pin.h) and left as it is.
+    // against its input (exec/input_pin.h) and left as it is, unless
+    // run.allow_input_change re-planned it on new input.
     NS_RETURN_IF_ERROR(exec::AttachInput(job, ctx, ledger.get(), run_id));
-    return AlreadyCompleted(ledger.get(), *existing);
+    NS_ASSIGN_OR_RETURN(existing, ledger->GetRun(run_id));  // re-planned: runs again
+    if (existing->state == RunState::kCompleted) return AlreadyCompleted(ledger.get(), *existing);
   }
   if (!existing.has_value()) {
     NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
@@ -211,7 +214,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
     rec.run_id = run_id;
     rec.job_name = job.name;
     rec.fingerprint = fingerprint;
-    rec.output_path = ExpandOutputPath(job.output.path, job, run_id, UtcDate(NowMs()));
+    rec.output_path = IsDatabase(job.output.format)
+                          ? exec::DatabaseOutputPath(job.output)
+                          : ExpandOutputPath(job.output.path, job, run_id, UtcDate(NowMs()));
     rec.model_path = job.model.path;
     rec.total_rows = plan->total_rows;
     NS_ASSIGN_OR_RETURN(report.run, ledger->CreateOrAttachRun(rec, plan->files, plan->shards));
@@ -250,8 +255,8 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   const RunRecord& run = report.run;
 
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, options.env));
-  NS_RETURN_IF_ERROR(exec::ClaimOutputFolders(job, run, sink_layout, ledger.get()));
-  NS_ASSIGN_OR_RETURN(auto sink, OpenFileSink(sink_layout, 1));
+  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(job, run, std::move(sink_layout), ledger.get()));
+  NS_RETURN_IF_ERROR(exec::AdoptHeldShards(sink.get(), ledger.get(), run.run_id));
 
   exec::TaskRun tr;
   std::vector<ShardTask> claimed;

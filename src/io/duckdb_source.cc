@@ -17,58 +17,17 @@
 #include <memory>
 #include <optional>
 
-#include "io/column_packer.h"
 #include "io/duck.h"
-#include "io/duckdb_carried.h"
 #include "io/input_listing.h"
 #include "io/multi_file.h"
 #include "io/query_files.h"
+#include "io/shard_scan.h"
+#include "io/sql_types.h"
 #include "io/text_row_counter.h"
 #include "nightshift/source.h"
 
 namespace nightshift::io {
 namespace {
-
-std::string SqlTypeFor(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32: return "FLOAT";
-    case DType::kFloat64: return "DOUBLE";
-    case DType::kInt64: return "BIGINT";
-    case DType::kInt32: return "INTEGER";
-    case DType::kInt8: return "TINYINT";
-    case DType::kUInt8: return "UTINYINT";
-    case DType::kBool: return "BOOLEAN";
-    default: return "";
-  }
-}
-
-// The SQL type a feature column is read as. Scalars of a narrow dtype are
-// read wide (float32 as DOUBLE, int32/int8/uint8 as BIGINT) and narrowed by
-// ColumnPacker, which can then name a value out of the dtype's range (a dead
-// letter) and tell it from an explicit inf; a cast to the narrow type would
-// give NULL (Parquet DOUBLE, any integer) or inf (CSV text) for the same value.
-std::string ReadType(DType dtype, bool is_list) {
-  if (is_list) return SqlTypeFor(dtype) + "[]";
-  switch (dtype) {
-    case DType::kFloat32: return "DOUBLE";
-    case DType::kInt32:
-    case DType::kInt8:
-    case DType::kUInt8: return "BIGINT";
-    default: return SqlTypeFor(dtype);
-  }
-}
-
-bool IsNumericType(const std::string& t) {
-  static const char* kNumeric[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
-                                   "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
-                                   "FLOAT",    "DOUBLE",    "BOOLEAN"};
-  for (const char* n : kNumeric) {
-    if (t == n) return true;
-  }
-  return t.rfind("DECIMAL", 0) == 0;
-}
-
-}  // namespace
 
 class DuckSource final : public Source {
  public:
@@ -192,53 +151,14 @@ class DuckSource final : public Source {
               const std::function<std::unique_ptr<RowBatch>()>& next_batch,
               const std::function<bool(std::unique_ptr<RowBatch>)>& emit) override {
     interrupted_.store(false);
-    std::string select = SelectList(layout);
-    std::vector<idx_t> first_column;
-    idx_t col = 0;
-    for (const auto& in : layout.inputs) {
-      first_column.push_back(col);
-      col += in.columns.size();
-    }
-    std::vector<idx_t> carried_columns;
-    for (size_t i = 0; i < layout.carried.size(); ++i) carried_columns.push_back(col++);
-    ColumnPacker packer(layout.inputs, first_column);
-    idx_t sort_column = 0;
-    for (size_t i = 0; i < layout.inputs.size(); ++i) {
-      for (size_t c = 0; c < layout.inputs[i].columns.size(); ++c) {
-        if (layout.inputs[i].columns[c] == layout.sort_by_length) sort_column = first_column[i] + c;
-      }
-    }
-    Reader reader{this, &layout, &packer, carried_columns, sort_column, next_batch, emit};
+    ShardScanner scanner(conn_.get(), &interrupted_, layout, next_batch, emit);
     const std::vector<ShardTask> pieces = FilePieces(shards);
-    shards = pieces;
-
-    size_t i = 0;
-    while (i < shards.size()) {
+    std::span<const ShardTask> all = pieces;
+    for (size_t i = 0; i < all.size();) {
       size_t j = i;
-      while (j < shards.size() && shards[j].file_index == shards[i].file_index) ++j;
-      std::span<const ShardTask> group = shards.subspan(i, j - i);
-      if (seekable()) {
-        for (const ShardTask& s : group) {
-          std::string sql =
-              fmt::format("SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}",
-                          select, Relation(s.file_index, true), s.row_begin, s.row_end);
-          NS_RETURN_IF_ERROR(reader.Scan(sql, std::span<const ShardTask>(&s, 1), s.row_begin));
-          if (reader.stopped) return Status::Ok();
-        }
-      } else {
-        // A CSV's float feature columns are first read as typed columns
-        // (DuckDB parses them in place); a value that does not parse stops
-        // that scan, and the file is read again as text with TRY_CAST from the
-        // row where it stopped (see Relation()).
-        const int32_t f = group[0].file_index;
-        std::string text = fmt::format("SELECT {} FROM {}", select,
-                                       Relation(f, false, &layout, TextColumns::kAllText));
-        std::string typed = fmt::format("SELECT {} FROM {}", select,
-                                        Relation(f, false, &layout, TextColumns::kFloatsTyped));
-        NS_RETURN_IF_ERROR(typed == text ? reader.Scan(text, group, 0)
-                                         : reader.Scan(typed, group, 0, text));
-        if (reader.stopped) return Status::Ok();
-      }
+      while (j < all.size() && all[j].file_index == all[i].file_index) ++j;
+      NS_RETURN_IF_ERROR(ReadFile(layout, all.subspan(i, j - i), &scanner));
+      if (scanner.stopped()) return Status::Ok();
       i = j;
     }
     return Status::Ok();
@@ -250,259 +170,37 @@ class DuckSource final : public Source {
   }
 
  private:
-  // Streams one query whose first row is file row `first_row` and cuts its
-  // rows into batches of `shards` (rows outside every shard, or not selected
-  // by a shard's row list, are skipped). Inputs are packed when a batch is
-  // complete, from the chunks it references. With bucketing, a shard's rows
-  // are staged, sorted by list length and cut by rows and padded tokens.
-  struct Reader {
-    DuckSource* source;
-    const ReadLayout* layout;
-    const ColumnPacker* packer;
-    std::vector<idx_t> carried_columns;
-    idx_t sort_column = 0;  // select-list index of batch.sort_by_length's column
-    const std::function<std::unique_ptr<RowBatch>()>& next_batch;
-    const std::function<bool(std::unique_ptr<RowBatch>)>& emit;
-    bool stopped = false;
-
-    // A staged row for bucketing.
-    struct Staged {
-      std::shared_ptr<DuckChunk> chunk;
-      idx_t row;
-      int64_t file_row;
-      int64_t length;
-    };
-
-    std::unique_ptr<RowBatch> batch = nullptr;
-    std::unique_ptr<DuckCarriedRows> carried = nullptr;
-    int64_t seq = 0;
-
-    void StartBatch(const ShardTask& s, int64_t first) {
-      batch = next_batch();
-      batch->shard_id = s.shard_id;
-      batch->shard_index = s.shard_index;
-      batch->seq = seq++;
-      batch->last_in_shard = false;
-      batch->first_row = first;
-      batch->file_index = s.file_index;
-      batch->num_rows = 0;
-      batch->row_errors.clear();
-      batch->row_attempts.clear();
-      batch->row_numbers.clear();
-      batch->outputs.clear();
-      carried = std::make_unique<DuckCarriedRows>(carried_columns);
-    }
-
-    bool Flush(bool last) {
-      batch->last_in_shard = last;
-      packer->Pack(carried->slices(), batch.get());
-      batch->carried = std::move(carried);
-      return emit(std::move(batch));
-    }
-
-    // Cuts a shard's staged rows, shortest first, into batches of at most
-    // batch_rows rows and, with max_tokens, at most max_tokens padded tokens.
-    // With max_tokens, a batch also ends where the next row is more than
-    // kMaxSpread times longer than its base row (its first, shortest one),
-    // once it holds an eighth of the token budget: filling a large budget with
-    // a wide range of lengths would pad most rows far beyond their length.
-    // A row taken past the spread while the batch is still small becomes the
-    // new base (the rows before it are padded to it anyway).
-    bool FlushBucketed(const ShardTask& s, std::vector<Staged>& staged) {
-      constexpr double kMaxSpread = 1.25;
-      std::stable_sort(staged.begin(), staged.end(),
-                       [](const Staged& a, const Staged& b) { return a.length < b.length; });
-      size_t i = 0;
-      while (i < staged.size()) {
-        StartBatch(s, staged[i].file_row);
-        int64_t longest = 0;
-        double base = static_cast<double>(std::max<int64_t>(1, staged[i].length));
-        while (i < staged.size() && batch->num_rows < layout->batch_rows) {
-          int64_t l = std::max<int64_t>(1, std::max(longest, staged[i].length));
-          if (layout->max_tokens > 0 && batch->num_rows > 0 &&
-              (batch->num_rows + 1) * l > layout->max_tokens)
-            break;
-          if (layout->max_tokens > 0 && static_cast<double>(l) > kMaxSpread * base) {
-            if (8 * batch->num_rows * longest >= layout->max_tokens) break;
-            base = static_cast<double>(l);
-          }
-          longest = l;
-          carried->AddRow(staged[i].chunk, staged[i].row);
-          batch->row_numbers.push_back(staged[i].file_row);
-          batch->num_rows++;
-          ++i;
-        }
-        if (!Flush(i == staged.size() && s.shard_ends)) return false;
-      }
-      return true;
-    }
-
-    // With `fallback`: when `sql` fails (before or while streaming), the scan
-    // goes on with `fallback`, an equivalent query with the same column
-    // types, skipping the rows already read.
-    Status Scan(const std::string& sql, std::span<const ShardTask> shards, int64_t first_row,
-                std::string fallback = {}) {
-      const InputFile& file = source->files_[shards[0].file_index];
-      std::string where = source->Where(shards[0].file_index);
-      std::optional<DuckResult> result;
-      {
-        auto opened = source->conn_->Stream(sql, where);
-        if (opened.has_value()) {
-          result.emplace(std::move(*opened));
-        } else if (fallback.empty() || source->interrupted_.load()) {
-          return opened.error();
-        }
-      }
-      if (!result.has_value()) {  // the first query failed at once: its fallback from the start
-        NS_ASSIGN_OR_RETURN(DuckResult again, source->conn_->Stream(fallback, where));
-        result.emplace(std::move(again));
-        fallback.clear();
-      }
-      // After the last shard of a file, a streaming read checks that the file
-      // ends there: rows beyond it would otherwise be silently left out.
-      const bool check_end = !source->seekable() && shards.back().file_end;
-      bool at_end = false;  // every shard is done: any further row is an error
-      int64_t discard = 0;  // rows of a fallback stream already read from the first
-      const bool bucketing = !layout->sort_by_length.empty();
-      int64_t row = first_row;  // file row number of the next row the query yields
-      size_t si = 0;            // current shard
-      // seq is not reset here: it is 0 unless a packed shard goes on from
-      // the previous file (it is reset whenever a shard ends).
-      batch.reset();
-      std::vector<Staged> staged;
-      for (;;) {
-        if (source->interrupted_.load()) {
-          stopped = true;
-          return Status::Ok();
-        }
-        auto next = result->Next();
-        if (!next.has_value()) {
-          if (source->interrupted_.load()) {
-            stopped = true;
-            return Status::Ok();
-          }
-          if (!fallback.empty()) {
-            result.reset();
-            NS_ASSIGN_OR_RETURN(DuckResult again, source->conn_->Stream(fallback, where));
-            result.emplace(std::move(again));
-            fallback.clear();
-            discard = row - first_row;
-            continue;
-          }
-          return next.error().WithContext(fmt::format("reading {}", where));
-        }
-        if (!*next) break;
-        auto chunk = std::make_shared<DuckChunk>(std::move(*next));
-        const int64_t n = static_cast<int64_t>(chunk->size());
-        int64_t off = std::min(n, discard);
-        discard -= off;
-        if (at_end && off < n) return MoreRows(file, row);
-        while (off < n && si < shards.size()) {
-          const ShardTask& s = shards[si];
-          if (row < s.row_begin) {  // skip rows before this shard
-            int64_t skip = std::min(n - off, s.row_begin - row);
-            off += skip;
-            row += skip;
-            continue;
-          }
-          int64_t take = std::min(n - off, s.row_end - row);
-          if (!s.rows.empty()) {
-            // Only selected rows: skip to the next selected one, or take the
-            // run of consecutive selected rows starting here.
-            auto it = std::lower_bound(s.rows.begin(), s.rows.end(), row);
-            if (it == s.rows.end() || *it > row) {
-              int64_t skip = it == s.rows.end() ? take : std::min(take, *it - row);
-              off += skip;
-              row += skip;
-              if (row == s.row_end) {  // no selected row left before the shard's end
-                bool ok = true;
-                if (bucketing) {
-                  ok = FlushBucketed(s, staged);
-                  staged.clear();
-                } else if (s.shard_ends) {
-                  // Close the shard: with the open batch, or with an empty last
-                  // batch when the previous one was already emitted full.
-                  if (!batch) StartBatch(s, row);
-                  ok = Flush(true);
-                } else if (batch) {  // a packed shard goes on in the next file
-                  ok = Flush(false);
-                }
-                if (!ok) {
-                  stopped = true;
-                  return Status::Ok();
-                }
-                ++si;
-                if (s.shard_ends) seq = 0;
-              }
-              continue;
-            }
-            int64_t run = 1;
-            while (run < take && it + run != s.rows.end() && *(it + run) == row + run) ++run;
-            take = run;
-          }
-          if (bucketing) {
-            for (int64_t k = 0; k < take; ++k) {
-              auto r = static_cast<idx_t>(off + k);
-              staged.push_back(
-                  {chunk, r, row + k, ColumnPacker::ListLength(chunk->get(), sort_column, r)});
-            }
-          } else {
-            if (!batch) StartBatch(s, row);  // seq is reset whenever a shard ends
-            take = std::min(take, layout->batch_rows - batch->num_rows);
-            carried->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
-            if (!s.rows.empty()) {
-              for (int64_t k = 0; k < take; ++k) batch->row_numbers.push_back(row + k);
-            }
-            batch->num_rows += take;
-          }
-          off += take;
-          row += take;
-          bool shard_done = row == s.row_end;
-          if (bucketing) {
-            if (shard_done) {
-              if (!FlushBucketed(s, staged)) {
-                stopped = true;
-                return Status::Ok();
-              }
-              staged.clear();
-              ++si;
-              if (s.shard_ends) seq = 0;
-            }
-          } else if (shard_done || batch->num_rows == layout->batch_rows) {
-            if (!Flush(shard_done && s.shard_ends)) {
-              stopped = true;
-              return Status::Ok();
-            }
-            if (shard_done) {
-              ++si;
-              if (s.shard_ends) seq = 0;
-            }
-          }
-        }
-        if (si == shards.size()) {
-          if (!check_end) return Status::Ok();  // later rows belong to no pending shard
-          if (off < n) return MoreRows(file, row);
-          at_end = true;
-        }
-      }
-      if (si < shards.size()) {
-        return Status(
-            Code::kIoError,
-            fmt::format("{} ended at row {} but shard {} expects rows up to {}: the input "
-                        "changed since the run was planned",
-                        file.path.empty() ? std::string("the query") : file.path, row,
-                        shards[si].shard_id, shards[si].row_end));
+  // Reads the pending shards of one file. A seekable (Parquet) file is read
+  // shard by shard with a file_row_number range; others in one streaming scan.
+  Status ReadFile(const ReadLayout& layout, std::span<const ShardTask> group,
+                  ShardScanner* scanner) {
+    const int32_t f = group[0].file_index;
+    const std::string select = ShardScanner::SelectList(layout);
+    if (seekable()) {
+      for (const ShardTask& s : group) {
+        std::string sql =
+            fmt::format("SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}",
+                        select, Relation(f, true), s.row_begin, s.row_end);
+        NS_RETURN_IF_ERROR(scanner->Scan(sql, files_[f], Where(f), std::span(&s, 1), s.row_begin,
+                                         /*check_end=*/false));
+        if (scanner->stopped()) return Status::Ok();
       }
       return Status::Ok();
     }
-
-    static Status MoreRows(const InputFile& file, int64_t planned) {
-      return Status(Code::kIoError,
-                    fmt::format("{} has more rows than the {} counted when the run was planned: "
-                                "the input changed since",
-                                file.path.empty() ? std::string("the query") : file.path, planned));
-    }
-  };
+    // A CSV's float feature columns are first read as typed columns (DuckDB
+    // parses them in place); a value that does not parse stops that scan, and
+    // the file is read again as text with TRY_CAST from the row where it
+    // stopped (see Relation()). After the last shard of a file, the scan
+    // checks that the file ends there: rows beyond it would otherwise be
+    // silently left out.
+    std::string text = fmt::format("SELECT {} FROM {}", select,
+                                   Relation(f, false, &layout, TextColumns::kAllText));
+    std::string typed = fmt::format("SELECT {} FROM {}", select,
+                                    Relation(f, false, &layout, TextColumns::kFloatsTyped));
+    const bool check_end = group.back().file_end;
+    return scanner->Scan(typed, files_[f], Where(f), group, 0, check_end,
+                         typed == text ? std::string() : text);
+  }
 
   // The dialect of an uncompressed CSV or JSONL file when TextRowCounter can
   // count it (the CSV's as DuckDB's sniffer sees it), or nullopt.
@@ -599,35 +297,6 @@ class DuckSource final : public Source {
     return types;
   }
 
-  static std::string SelectList(const ReadLayout& layout) {
-    std::string s;
-    for (const auto& in : layout.inputs) {
-      for (size_t c = 0; c < in.columns.size(); ++c) {
-        if (!s.empty()) s += ", ";
-        const std::string t = ReadType(in.dtype, in.column_is_list[c]);
-        s += "TRY_CAST(" + QuoteIdent(in.columns[c]) + " AS " + t + ")";
-      }
-    }
-    for (size_t i = 0; i < layout.carried.size(); ++i) {
-      if (!s.empty()) s += ", ";
-      const std::string c = QuoteIdent(layout.carried[i]);
-      if (i >= layout.carried_types.size()) {
-        s += c;
-        continue;
-      }
-      // Every file's column as the common type, so that the sink's output
-      // chunks (built with that type) take each file's values. A column that
-      // is also a model input may be read as text (CSV) and hold values that
-      // do not convert: those rows are dead letters, so TRY_CAST.
-      const bool feature = std::any_of(layout.inputs.begin(), layout.inputs.end(), [&](auto& in) {
-        return std::find(in.columns.begin(), in.columns.end(), layout.carried[i]) !=
-               in.columns.end();
-      });
-      s += fmt::format("{}({} AS {})", feature ? "TRY_CAST" : "CAST", c, layout.carried_types[i]);
-    }
-    return s;
-  }
-
   InputSpec spec_;
   std::vector<InputFile> files_;
   std::vector<InputFile> read_files_;  // a query's: see io/query_files.h
@@ -635,6 +304,8 @@ class DuckSource final : public Source {
   std::unique_ptr<DuckConnection> conn_;
   std::atomic<bool> interrupted_{false};
 };
+
+}  // namespace
 
 }  // namespace nightshift::io
 

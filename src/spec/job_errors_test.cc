@@ -121,7 +121,8 @@ TEST_F(JobErrorsTest, BadValues) {
                 "like '0.5%', got '-2'");
   EXPECT_EQ(ErrorOf(Edit("  path: out\n", "  path: out\n  format: parquett\n")),
             path() +
-                ":15:11: output.format: expected one of parquet, csv, jsonl, got "
+                ":15:11: output.format: expected one of parquet, csv, jsonl, postgres, sqlite, "
+                "duckdb, got "
                 "'parquett'; did you mean 'parquet'?");
   EXPECT_EQ(ErrorOf(Edit("  path: out\n", "  path: out/{runid}\n")),
             path() +

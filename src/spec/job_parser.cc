@@ -15,6 +15,7 @@
 
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "spec/database_output.h"
 #include "spec/document_loader.h"
 #include "spec/env_vars.h"
 #include "spec/job_sections.h"
@@ -116,7 +117,11 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   if (!job.input.query.empty()) job.input.query_dir = job.job_dir;
   job.model.path = Resolve(job.job_dir, job.model.path);
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
-  job.output.path = Resolve(job.job_dir, job.output.path);
+  if (IsDatabase(job.output.format)) {
+    NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(job.job_dir, &job.output, &job.errors));
+  } else {
+    job.output.path = Resolve(job.job_dir, job.output.path);
+  }
   if (!job.errors.dead_letter.starts_with("{output}")) {
     job.errors.dead_letter = Resolve(job.job_dir, job.errors.dead_letter);
   }
@@ -153,8 +158,20 @@ std::string_view OutputFormatName(OutputFormat f) {
     case OutputFormat::kParquet: return "parquet";
     case OutputFormat::kCsv: return "csv";
     case OutputFormat::kJsonl: return "jsonl";
+    case OutputFormat::kPostgres: return "postgres";
+    case OutputFormat::kSqlite: return "sqlite";
+    case OutputFormat::kDuckdb: return "duckdb";
   }
   return "parquet";
+}
+
+std::string_view OutputModeName(OutputMode m) {
+  switch (m) {
+    case OutputMode::kInsert: return "insert";
+    case OutputMode::kUpsert: return "upsert";
+    case OutputMode::kSwap: return "swap";
+  }
+  return "upsert";
 }
 
 Result<JobSpec> ParseJobText(const std::string& text, const std::string& path,

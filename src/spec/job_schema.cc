@@ -42,6 +42,9 @@ constexpr SchemaNode kOutput[] = {
     {"format", K::kValue, {}},
     {"keep", K::kValue, {}},
     {"overwrite", K::kValue, {}},
+    {"url", K::kValue, {}},
+    {"table", K::kValue, {}},
+    {"mode", K::kValue, {}},
 };
 constexpr SchemaNode kErrors[] = {
     {"max_retries", K::kValue, {}},

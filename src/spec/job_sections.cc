@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "spec/database_output.h"
 #include "spec/job_schema.h"
 
 namespace nightshift::spec {
@@ -296,8 +297,10 @@ Status ReadBatch(const NodeReader& r, const YAML::Node& root, BatchSpec* batch) 
   return Status::Ok();
 }
 
-Status ReadOutput(const NodeReader& r, const YAML::Node& root, OutputSpec* output) {
-  NS_ASSIGN_OR_RETURN(YAML::Node map, RequiredSection(r, root, "output"));
+namespace {
+
+// output.path (its placeholders checked) and a file format.
+Status ReadOutputFolder(const NodeReader& r, const YAML::Node& map, OutputSpec* output) {
   NS_ASSIGN_OR_RETURN(output->path, RequiredString(r, map, "output", "path"));
   // Catch "{runid}" now rather than create a directory literally named so.
   for (size_t open = output->path.find('{'); open != std::string::npos;
@@ -313,7 +316,8 @@ Status ReadOutput(const NodeReader& r, const YAML::Node& root, OutputSpec* outpu
     }
   }
   if (std::optional<YAML::Node> format = NodeReader::Find(map, "format")) {
-    static constexpr std::string_view kChoices[] = {"parquet", "csv", "jsonl"};
+    static constexpr std::string_view kChoices[] = {"parquet",  "csv",    "jsonl",
+                                                    "postgres", "sqlite", "duckdb"};
     NS_ASSIGN_OR_RETURN(std::string name, r.Choice(*format, "output.format", kChoices));
     if (name == "csv")
       output->format = OutputFormat::kCsv;
@@ -322,6 +326,15 @@ Status ReadOutput(const NodeReader& r, const YAML::Node& root, OutputSpec* outpu
     else
       output->format = OutputFormat::kParquet;
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadOutput(const NodeReader& r, const YAML::Node& root, OutputSpec* output) {
+  NS_ASSIGN_OR_RETURN(YAML::Node map, RequiredSection(r, root, "output"));
+  NS_ASSIGN_OR_RETURN(bool database, ReadDatabaseOutput(r, map, output));
+  if (!database) NS_RETURN_IF_ERROR(ReadOutputFolder(r, map, output));
   if (std::optional<YAML::Node> keep = NodeReader::Find(map, "keep")) {
     NS_ASSIGN_OR_RETURN(output->keep, r.StringList(*keep, "output.keep", 0, true));
   }

@@ -64,8 +64,77 @@ Status Fail(const std::string& file, const Override& o, std::string_view what) {
   return Status(Code::kInvalidJob, fmt::format("{}: --set {}: {}", file, o.key, what));
 }
 
-// Applies one override. `node` walks down the tree; yaml-cpp's Node
-// assignment writes through to the tree, so re-pointing it uses reset().
+// Where an override's key has got to: `node` walks down the tree (yaml-cpp's
+// Node assignment writes through to the tree, so re-pointing it uses reset()).
+struct KeyWalk {
+  YAML::Node node;
+  const SchemaNode* schema = &JobSchema();
+  bool in_list = false;  // `node` is a list of `schema`'s element mappings
+  std::string path;
+};
+
+// One step into a list: `part` is an index (the list's size appends).
+Status StepIntoList(KeyWalk* w, const std::string& part, const YAML::Node* value,
+                    const std::string& file, const Override& o) {
+  size_t index = 0;
+  if (!ParseIndex(part, &index)) {
+    return Fail(file, o,
+                fmt::format("'{}' is a list: expected an index, as in '{}.0', got '{}'", w->path,
+                            w->path, part));
+  }
+  if (!w->node.IsSequence()) w->node = YAML::Node(YAML::NodeType::Sequence);
+  if (index > w->node.size()) {
+    return Fail(file, o,
+                fmt::format("index {} is out of range: '{}' has {} entr{}", index, w->path,
+                            w->node.size(), w->node.size() == 1 ? "y" : "ies"));
+  }
+  w->path = JoinIndex(w->path, index);
+  if (index == w->node.size()) w->node.push_back(YAML::Node(YAML::NodeType::Map));
+  YAML::Node element = w->node[index];
+  if (value != nullptr) {
+    element = *value;
+  } else if (!element.IsMap()) {
+    element = YAML::Node(YAML::NodeType::Map);
+  }
+  w->node.reset(element);
+  w->in_list = false;
+  return Status::Ok();
+}
+
+// One step into a mapping: `part` must be a key the schema knows.
+Status StepIntoKey(KeyWalk* w, const std::string& part, const YAML::Node* value,
+                   const std::string& file, const Override& o) {
+  if (w->schema->kind == SchemaKind::kValue) {
+    return Fail(file, o,
+                fmt::format("'{}' takes a whole value; set it with --set {}=VALUE "
+                            "(a list is written [a, b])",
+                            w->path, w->path));
+  }
+  const SchemaNode* child = FindChild(*w->schema, part);
+  if (child == nullptr) {
+    std::string what = fmt::format("unknown key '{}'", JoinKey(w->path, part));
+    if (std::string suggestion = SuggestKey(*w->schema, w->path, part); !suggestion.empty()) {
+      what += fmt::format("; did you mean '{}'?", suggestion);
+    }
+    return Fail(file, o, what);
+  }
+  if (!w->node.IsMap()) w->node = YAML::Node(YAML::NodeType::Map);
+  w->path = JoinKey(w->path, part);
+  YAML::Node next = w->node[part];
+  if (value != nullptr) {
+    next = *value;
+  } else if (child->kind == SchemaKind::kList && !next.IsSequence()) {
+    next = YAML::Node(YAML::NodeType::Sequence);
+  } else if (child->kind == SchemaKind::kMap && !next.IsMap()) {
+    next = YAML::Node(YAML::NodeType::Map);
+  }
+  w->node.reset(next);
+  w->schema = child;
+  w->in_list = child->kind == SchemaKind::kList;
+  return Status::Ok();
+}
+
+// Applies one override; returns the full path of the key it set.
 Result<std::string> ApplyOne(YAML::Node& root, const Override& o, const std::string& file) {
   YAML::Node value;
   try {
@@ -74,69 +143,16 @@ Result<std::string> ApplyOne(YAML::Node& root, const Override& o, const std::str
     return Error(Fail(file, o, fmt::format("value '{}' is not valid YAML: {}", o.value, e.msg)));
   }
   const std::vector<std::string> parts = SplitKey(o.key);
-  const SchemaNode* schema = &JobSchema();
-  bool in_list = false;  // `node` is a list of `schema`'s element mappings
-  std::string path;
-  YAML::Node node;
-  node.reset(root);
+  KeyWalk w;
+  w.node.reset(root);
   for (size_t i = 0; i < parts.size(); ++i) {
-    const std::string& part = parts[i];
-    const bool last = i + 1 == parts.size();
-    if (part.empty()) return Error(Fail(file, o, "empty component in the key"));
-    if (in_list) {
-      size_t index = 0;
-      if (!ParseIndex(part, &index)) {
-        return Error(Fail(file, o,
-                          fmt::format("'{}' is a list: expected an index, as in '{}.0', got '{}'",
-                                      path, path, part)));
-      }
-      if (!node.IsSequence()) node = YAML::Node(YAML::NodeType::Sequence);
-      if (index > node.size()) {
-        return Error(Fail(file, o,
-                          fmt::format("index {} is out of range: '{}' has {} entr{}", index, path,
-                                      node.size(), node.size() == 1 ? "y" : "ies")));
-      }
-      path = JoinIndex(path, index);
-      if (index == node.size()) node.push_back(YAML::Node(YAML::NodeType::Map));
-      YAML::Node element = node[index];
-      if (last) {
-        element = value;
-      } else if (!element.IsMap()) {
-        element = YAML::Node(YAML::NodeType::Map);
-      }
-      node.reset(element);
-      in_list = false;
-      continue;
-    }
-    if (schema->kind == SchemaKind::kValue) {
-      return Error(Fail(file, o,
-                        fmt::format("'{}' takes a whole value; set it with --set {}=VALUE "
-                                    "(a list is written [a, b])",
-                                    path, path)));
-    }
-    const SchemaNode* child = FindChild(*schema, part);
-    if (child == nullptr) {
-      std::string what = fmt::format("unknown key '{}'", JoinKey(path, part));
-      if (std::string suggestion = SuggestKey(*schema, path, part); !suggestion.empty()) {
-        what += fmt::format("; did you mean '{}'?", suggestion);
-      }
-      return Error(Fail(file, o, what));
-    }
-    if (!node.IsMap()) node = YAML::Node(YAML::NodeType::Map);
-    path = JoinKey(path, part);
-    YAML::Node next = node[part];
-    if (last) {
-      next = value;
-    } else if (child->kind == SchemaKind::kList && !next.IsSequence()) {
-      next = YAML::Node(YAML::NodeType::Sequence);
-    } else if (child->kind == SchemaKind::kMap && !next.IsMap()) {
-      next = YAML::Node(YAML::NodeType::Map);
-    }
-    node.reset(next);
-    schema = child;
-    in_list = child->kind == SchemaKind::kList;
+    if (parts[i].empty()) return Error(Fail(file, o, "empty component in the key"));
+    // The value is set at the last component; the ones before make room for it.
+    const YAML::Node* set = i + 1 == parts.size() ? &value : nullptr;
+    NS_RETURN_IF_ERROR(w.in_list ? StepIntoList(&w, parts[i], set, file, o)
+                                 : StepIntoKey(&w, parts[i], set, file, o));
   }
-  return path;
+  return w.path;
 }
 
 }  // namespace

@@ -221,7 +221,7 @@ def test_null_feature_becomes_dead_letter(case_factory, in_fmt):
     job["errors"] = {"max_failed_items": -1}
     job_path = case.write_job(job)
     rc, out, err = run("run", job_path)
-    assert_not_crashed(rc, err)  # PRODUCT BUG: null feature values crash the run (SIGSEGV), see the report
+    assert_not_crashed(rc, err)
     assert rc == EXIT_OK, f"exit {rc}\n{err}"
     bad = sorted({r for r, _ in NULLS})
     good = [i for i in range(case.n) if i not in bad]
@@ -256,7 +256,7 @@ def test_nan_feature_becomes_dead_letter(case_factory):
     job["errors"] = {"max_failed_items": 10}
     job_path = case.write_job(job)
     rc, out, err = run("run", job_path)
-    assert_not_crashed(rc, err)  # PRODUCT BUG: same crash as null values
+    assert_not_crashed(rc, err)
     assert rc == EXIT_OK, f"exit {rc}\n{err}"
     good = [i for i in range(case.n) if i not in (5, 77)]
     check_output(case, case.root / "out", "parquet", good, job=job_path, expect_failed=2)
@@ -268,7 +268,7 @@ def test_null_feature_fails_run_with_default_limit(case_factory):
     case = case_factory(n=300, seed=34, null_at=NULLS[:1])
     job_path = case.write_job(case.job(case.make_input("parquet"), shard_rows=100))
     rc, out, err = run("run", job_path, "--json")
-    assert_not_crashed(rc, err)  # PRODUCT BUG: null feature values crash the run (SIGSEGV)
+    assert_not_crashed(rc, err)
     assert rc == EXIT_FAILED, f"exit {rc}, want 1\n{err}"
     assert "max_failed_items" in err, err
     st = status_json(job_path)
@@ -285,7 +285,7 @@ def test_percentage_failure_limit(case_factory, limit, expect_rc):
     job["errors"] = {"max_failed_items": limit}
     job_path = case.write_job(job)
     rc, out, err = run("run", job_path)
-    assert_not_crashed(rc, err)  # PRODUCT BUG: null feature values crash the run (SIGSEGV)
+    assert_not_crashed(rc, err)
     assert rc == expect_rc, f"exit {rc}, want {expect_rc}\n{err}"
     st = status_json(job_path)
     assert st["state"] == ("completed" if expect_rc == EXIT_OK else "failed"), st

@@ -279,11 +279,9 @@ def test_int64_input_model(case_factory):
 def test_jsonl_big_negative_keys_survive(case_factory, out_fmt):
     """Int64 keys near the int64 limits, some negative, read from JSONL, come back exact.
 
-    PRODUCT BUG (fails with parquet output): DuckDB infers HUGEINT for a JSON
-    integer column holding negative values; the file sink creates the keep
-    column with that type (src/io/file_sink.cc FileShardWriter::Init, from
-    DuckSource::CarriedTypes) and DuckDB writes HUGEINT to Parquet as DOUBLE,
-    so keys beyond 2^53 are rounded and distinct keys collide."""
+    DuckDB infers HUGEINT for a JSON integer column holding negative values;
+    Parquet has no 128-bit integer (DuckDB would write it as DOUBLE and round
+    keys beyond 2^53), so the file sink writes such a keep column as BIGINT."""
     case = case_factory(n=40, seed=17)
     big = np.array([(2**62 + 2 * i + 1) * (-1) ** i for i in range(case.n)], dtype=np.int64)
     big[0] = np.iinfo(np.int64).max

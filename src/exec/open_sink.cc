@@ -1,0 +1,60 @@
+#include "exec/open_sink.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "exec/output_folders.h"
+#include "io/postgres/pg_sink.h"
+#include "nightshift/env.h"
+
+namespace nightshift::exec {
+
+std::string DatabaseOutputPath(const OutputSpec& output) {
+  return fmt::format("{}:{}", OutputFormatName(output.format), output.table);
+}
+
+Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run, SinkLayout layout,
+                                       Ledger* ledger) {
+  if (!IsDatabase(job.output.format)) {
+    NS_RETURN_IF_ERROR(ClaimOutputFolders(job, run, layout, ledger));
+    return OpenFileSink(layout, 1);
+  }
+  std::time_t t = static_cast<std::time_t>(Env::Default()->NowMicros() / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char date[16];
+  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  layout.dead_letter_dir = ExpandOutputPath(job.errors.dead_letter, job, run.run_id, date);
+  layout.url = job.output.url;
+  layout.table = job.output.table;
+  layout.mode = job.output.mode;
+  layout.run_id = run.run_id;
+  switch (job.output.format) {
+    case OutputFormat::kPostgres: return io::OpenPostgresSink(layout);
+    default: break;
+  }
+  return Error(Code::kInvalidJob, fmt::format("output.format {} is not available yet",
+                                              OutputFormatName(job.output.format)));
+}
+
+Status AdoptHeldShards(Sink* sink, Ledger* ledger, const std::string& run_id) {
+  NS_ASSIGN_OR_RETURN(auto held, sink->HeldShards());
+  if (held.empty()) return Status::Ok();
+  NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run_id));
+  for (const auto& h : held) {
+    if (h.retry_seq != 0) continue;  // retry parts commit through `retry` only
+    for (const auto& s : shards) {
+      if (s.shard_id != h.shard_id || s.state == ShardState::kCommitted) continue;
+      NS_ASSIGN_OR_RETURN(int64_t epoch, ledger->ClaimShard(run_id, s.shard_id));
+      NS_RETURN_IF_ERROR(ledger->CommitShard(run_id, s.shard_id, epoch, h.rows, "", "", {}));
+      std::fprintf(stderr,
+                   "nightshift: shard %lld was already in the table (committed there before a "
+                   "stop): recorded, not written again\n",
+                   static_cast<long long>(s.shard_id));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace nightshift::exec

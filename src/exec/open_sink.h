@@ -1,0 +1,34 @@
+// OpenSink: the Sink of a job, chosen by output.format: part files in an
+// output folder (claimed for the run: exec/output_folders.h), or a table in
+// PostgreSQL (io/postgres/pg_sink.h).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "nightshift/job_spec.h"
+#include "nightshift/ledger.h"
+#include "nightshift/sink.h"
+
+namespace nightshift::exec {
+
+// What a run's record says it writes to for database output:
+// "<format>:<table>", e.g. "postgres:analytics.churn_scores" (never the URL,
+// which may hold a password).
+std::string DatabaseOutputPath(const OutputSpec& output);
+
+// Opens the sink of `job` for `run`. File output: claims the folders
+// (ClaimOutputFolders) and opens the file sink. Database output: a table is
+// not owned by a run (upsert rewrites rows by key, insert appends, swap
+// replaces the table), so nothing is claimed; dead letters go to
+// errors.dead_letter with {run_id} substituted. `adding`: a retry, which
+// never empties a folder.
+Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run, SinkLayout layout,
+                                       Ledger* ledger);
+
+// Records in the ledger, as committed, every shard of `run` that `sink`
+// holds and the ledger does not (a kill between the database's commit and
+// the ledger's), so that it is not written again.
+Status AdoptHeldShards(Sink* sink, Ledger* ledger, const std::string& run_id);
+
+}  // namespace nightshift::exec

@@ -1,0 +1,23 @@
+#include "exec/which_run.h"
+
+#include "plan/planner.h"
+
+namespace nightshift::exec {
+
+std::string RunIdFor(const JobSpec& job, const std::string& fingerprint,
+                     const std::string& run_id_flag) {
+  return run_id_flag.empty() ? plan::DeriveRunId(job, fingerprint) : run_id_flag;
+}
+
+Result<std::string> ResolveRunId(const JobSpec& job, const std::string& run_id_flag,
+                                 const Result<std::string>& fingerprint, Ledger* ledger) {
+  if (!run_id_flag.empty()) return run_id_flag;
+  if (fingerprint.has_value()) {
+    std::string id = RunIdFor(job, *fingerprint, "");
+    if (ledger->GetRun(id).has_value()) return id;
+  }
+  NS_ASSIGN_OR_RETURN(RunRecord latest, ledger->LatestRun(job.name));
+  return latest.run_id;
+}
+
+}  // namespace nightshift::exec

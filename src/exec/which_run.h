@@ -1,0 +1,28 @@
+// Which run a command means: one rule for `run`, `retry` and `status`.
+//
+// `run` names its run by --run-id, else by an id derived from the job and the
+// fingerprint of its input (plan::DeriveRunId), so running the same job on
+// the same input resumes the same run. `retry` and `status` mean an existing
+// run: --run-id, else the run `run` would resume for this input when the
+// ledger holds it, else the job's latest run (the input has changed since).
+#pragma once
+
+#include <string>
+
+#include "nightshift/job_spec.h"
+#include "nightshift/ledger.h"
+#include "nightshift/status.h"
+
+namespace nightshift::exec {
+
+// The id `run` gives its run: `run_id_flag` when set, else derived.
+std::string RunIdFor(const JobSpec& job, const std::string& fingerprint,
+                     const std::string& run_id_flag);
+
+// The existing run `retry` and `status` mean (see above). `fingerprint` is the
+// input's, or the error listing it failed with (then only the latest run can
+// be meant). kNotFound when the ledger holds no run of the job.
+Result<std::string> ResolveRunId(const JobSpec& job, const std::string& run_id_flag,
+                                 const Result<std::string>& fingerprint, Ledger* ledger);
+
+}  // namespace nightshift::exec

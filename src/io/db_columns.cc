@@ -1,0 +1,127 @@
+#include "io/db_columns.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "io/duck.h"
+#include "io/shard_rows.h"
+
+namespace nightshift::io {
+namespace {
+
+struct KindOf {
+  DbKind kind;
+  const char* pg;
+};
+
+// The kind and PostgreSQL type of a DuckDB type; kText/as_text for the rest.
+std::optional<KindOf> ScalarKind(const std::string& t) {
+  if (t == "BIGINT" || t == "UINTEGER") return KindOf{DbKind::kInt64, "bigint"};
+  if (t == "INTEGER" || t == "USMALLINT") return KindOf{DbKind::kInt64, "integer"};
+  if (t == "SMALLINT" || t == "TINYINT" || t == "UTINYINT")
+    return KindOf{DbKind::kInt64, "smallint"};
+  if (t == "FLOAT") return KindOf{DbKind::kFloat32, "real"};
+  if (t == "DOUBLE") return KindOf{DbKind::kFloat64, "double precision"};
+  if (t == "BOOLEAN") return KindOf{DbKind::kBool, "boolean"};
+  if (t == "DATE") return KindOf{DbKind::kDate, "date"};
+  if (t == "TIMESTAMP") return KindOf{DbKind::kTimestamp, "timestamp"};
+  if (t == "TIMESTAMP WITH TIME ZONE") return KindOf{DbKind::kTimestampTz, "timestamptz"};
+  if (t == "VARCHAR") return KindOf{DbKind::kText, "text"};
+  if (t == "FLOAT[]") return KindOf{DbKind::kFloat32List, "real[]"};
+  if (t == "DOUBLE[]") return KindOf{DbKind::kFloat64List, "double precision[]"};
+  if (t == "BIGINT[]" || t == "INTEGER[]") return KindOf{DbKind::kInt64List, "bigint[]"};
+  return std::nullopt;
+}
+
+// PostgreSQL's type for a DuckDB type written as text.
+std::string TextPgType(const std::string& t) {
+  if (t.starts_with("DECIMAL")) return "numeric" + t.substr(7);
+  if (t == "HUGEINT" || t == "UHUGEINT" || t == "UBIGINT") return "numeric";
+  if (t == "UUID") return "uuid";
+  if (t == "TIME") return "time";
+  if (t == "INTERVAL") return "interval";
+  return "text";
+}
+
+}  // namespace
+
+std::vector<DbColumn> DbColumns(const SinkLayout& layout) {
+  std::vector<DbColumn> cols;
+  for (size_t i = 0; i < layout.keep_count; ++i) {
+    DbColumn c;
+    c.name = layout.carried[i];
+    c.duck_type = layout.carried_types[i];
+    c.is_key = std::find(layout.key.begin(), layout.key.end(), c.name) != layout.key.end();
+    if (auto k = ScalarKind(c.duck_type)) {
+      c.kind = k->kind;
+      c.pg_type = k->pg;
+    } else {
+      c.as_text = true;
+      c.pg_type = TextPgType(c.duck_type);
+    }
+    cols.push_back(std::move(c));
+  }
+  for (const auto& o : layout.outputs) {
+    DbColumn c;
+    c.name = o.name;
+    c.duck_type = OutputSqlType(o);
+    auto k = ScalarKind(c.duck_type);
+    if (k) {
+      c.kind = k->kind;
+      c.pg_type = k->pg;
+    } else {  // TINYINT[] and the like: their integers
+      c.kind = o.is_list ? DbKind::kInt64List : DbKind::kInt64;
+      c.pg_type = o.is_list ? "bigint[]" : "bigint";
+    }
+    cols.push_back(std::move(c));
+  }
+  return cols;
+}
+
+std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json) {
+  std::string sql;
+  for (const auto& c : columns) {
+    if (!sql.empty()) sql += ", ";
+    const std::string q = QuoteIdent(c.name);
+    switch (c.kind) {
+      case DbKind::kInt64: sql += fmt::format("CAST({} AS BIGINT)", q); break;
+      case DbKind::kText: sql += c.as_text ? fmt::format("CAST({} AS VARCHAR)", q) : q; break;
+      case DbKind::kFloat32List:
+      case DbKind::kFloat64List:
+      case DbKind::kInt64List:
+        if (lists_as_json) {
+          sql += fmt::format("CAST(to_json({}) AS VARCHAR)", q);
+        } else {
+          sql += c.kind == DbKind::kInt64List ? fmt::format("CAST({} AS BIGINT[])", q) : q;
+        }
+        break;
+      default: sql += q; break;
+    }
+  }
+  return sql;
+}
+
+bool PgTypeFits(const DbColumn& c, const std::string& t) {
+  auto any = [&](std::initializer_list<const char*> prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](const char* p) { return t.starts_with(p); });
+  };
+  if (c.as_text) return true;  // the database casts the text; a bad value fails the shard
+  switch (c.kind) {
+    case DbKind::kInt64: return any({"smallint", "integer", "bigint", "numeric"});
+    case DbKind::kFloat32:
+    case DbKind::kFloat64: return any({"real", "double precision", "numeric"});
+    case DbKind::kBool: return t == "boolean";
+    case DbKind::kDate: return any({"date", "timestamp"});
+    case DbKind::kTimestamp:
+    case DbKind::kTimestampTz: return any({"timestamp"});
+    case DbKind::kText: return any({"text", "character varying", "character"});
+    case DbKind::kFloat32List:
+    case DbKind::kFloat64List: return t == "real[]" || t == "double precision[]";
+    case DbKind::kInt64List: return t == "bigint[]" || t == "integer[]";
+  }
+  return false;
+}
+
+}  // namespace nightshift::io

@@ -1,0 +1,158 @@
+#include "io/postgres/pg_conn.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace nightshift::io::pg {
+namespace {
+
+// Options libpq parsed out of `conninfo`; nullptr when it cannot.
+struct Options {
+  PQconninfoOption* opts = nullptr;
+  ~Options() { PQconninfoFree(opts); }
+  std::string Get(std::string_view key) const {
+    for (auto* o = opts; o != nullptr && o->keyword != nullptr; ++o) {
+      if (key == o->keyword && o->val != nullptr) return o->val;
+    }
+    return "";
+  }
+};
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::string Describe(const std::string& conninfo) {
+  Options o;
+  char* err = nullptr;
+  o.opts = PQconninfoParse(conninfo.c_str(), &err);
+  PQfreemem(err);
+  if (o.opts == nullptr) return "";
+  std::string host = o.Get("host");
+  std::string port = o.Get("port");
+  std::string user = o.Get("user");
+  return fmt::format("postgresql://{}{}{}{}/{}", user, user.empty() ? "" : "@", host,
+                     port.empty() ? "" : ":" + port, o.Get("dbname"));
+}
+
+std::string QuoteIdent(std::string_view name) {
+  std::string q = "\"";
+  for (char c : name) {
+    q += c;
+    if (c == '"') q += '"';
+  }
+  return q + "\"";
+}
+
+std::string QuoteQualified(std::string_view schema, std::string_view table) {
+  return schema.empty() ? QuoteIdent(table) : QuoteIdent(schema) + "." + QuoteIdent(table);
+}
+
+std::string QuoteLiteral(std::string_view text) {
+  std::string q = "'";
+  for (char c : text) {
+    q += c;
+    if (c == '\'') q += '\'';
+  }
+  return q + "'";
+}
+
+PgResult& PgResult::operator=(PgResult&& o) noexcept {
+  if (this != &o) {
+    PQclear(r_);
+    r_ = o.r_;
+    o.r_ = nullptr;
+  }
+  return *this;
+}
+
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, std::string what) {
+  std::unique_ptr<PgConn> c(new PgConn());
+  c->conninfo_ = conninfo;
+  c->what_ = std::move(what);
+  Options o;
+  char* err = nullptr;
+  o.opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (o.opts == nullptr) {
+    // libpq's parse error quotes the offending part, which may hold the password.
+    PQfreemem(err);
+    return Error(Code::kInvalidJob,
+                 fmt::format("{}: not a PostgreSQL URL or key=value connection string", c->what_));
+  }
+  PQfreemem(err);
+  c->password_ = o.Get("password");
+  c->described_ = Describe(conninfo);
+  c->conn_ = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c->conn_) != CONNECTION_OK) {
+    Status s = c->ErrorOf("cannot connect", PQerrorMessage(c->conn_));
+    return Error(Code::kInvalidJob, s.message());
+  }
+  return c;
+}
+
+PgConn::~PgConn() {
+  PQfinish(conn_);
+}
+
+Status PgConn::ErrorOf(std::string_view context, const char* message) const {
+  std::string m = Trimmed(message != nullptr ? message : "");
+  if (password_.size() >= 1) {
+    for (auto pos = m.find(password_); pos != std::string::npos; pos = m.find(password_))
+      m.replace(pos, password_.size(), "***");
+  }
+  bool lost = conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
+  return Status(lost ? Code::kTransient : Code::kIoError,
+                fmt::format("{} ({}): {}: {}", what_, described_, context, m));
+}
+
+Status PgConn::EnsureConnected() {
+  if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  PQreset(conn_);
+  if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  return ErrorOf("connection lost", PQerrorMessage(conn_));
+}
+
+Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
+                              const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0));
+  ExecStatusType st = PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  return Error(
+      ErrorOf(context, r.get() != nullptr ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_)));
+}
+
+Status PgConn::CopyIn(const std::string& copy_sql, std::string_view data,
+                      std::string_view context) {
+  PgResult start(PQexec(conn_, copy_sql.c_str()));
+  if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
+    return ErrorOf(context, start.get() != nullptr ? PQresultErrorMessage(start.get())
+                                                   : PQerrorMessage(conn_));
+  }
+  // Large pieces: libpq buffers and sends; blocking mode, so each call
+  // returns once the data is queued.
+  constexpr size_t kPiece = size_t{1} << 20;
+  for (size_t at = 0; at < data.size(); at += kPiece) {
+    const size_t n = std::min(kPiece, data.size() - at);
+    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) != 1) {
+      (void)PQputCopyEnd(conn_, "nightshift: sending failed");
+      return ErrorOf(context, PQerrorMessage(conn_));
+    }
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1) return ErrorOf(context, PQerrorMessage(conn_));
+  Status s;
+  while (PGresult* raw = PQgetResult(conn_)) {
+    PgResult r(raw);
+    if (PQresultStatus(raw) != PGRES_COMMAND_OK && s.ok())
+      s = ErrorOf(context, PQresultErrorMessage(raw));
+  }
+  return s;
+}
+
+}  // namespace nightshift::io::pg

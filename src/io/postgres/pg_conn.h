@@ -1,0 +1,85 @@
+// A small RAII wrapper over libpq (libpq-fe.h): a connection, its results and
+// COPY FROM STDIN, with every libpq error turned into a Status. Credentials
+// come from the URL, PGPASSWORD or ~/.pgpass (libpq reads them); no message
+// made here ever holds the password: connections are named by
+// Describe() (user@host:port/db) and any text libpq returns is scrubbed.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nightshift/status.h"
+
+namespace nightshift::io::pg {
+
+// "postgresql://user@host:port/db" for `conninfo` (a URL or key=value
+// string), without the password; "" when libpq cannot parse it.
+std::string Describe(const std::string& conninfo);
+
+// "name" with embedded quotes doubled; "schema"."table" for a dotted name.
+std::string QuoteIdent(std::string_view name);
+std::string QuoteQualified(std::string_view schema, std::string_view table);
+std::string QuoteLiteral(std::string_view text);
+
+class PgResult {
+ public:
+  explicit PgResult(PGresult* r = nullptr) : r_(r) {}
+  PgResult(PgResult&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+  PgResult& operator=(PgResult&& o) noexcept;
+  PgResult(const PgResult&) = delete;
+  PgResult& operator=(const PgResult&) = delete;
+  ~PgResult() { PQclear(r_); }
+  PGresult* get() const { return r_; }
+  int rows() const { return PQntuples(r_); }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+  std::string Text(int row, int col) const { return PQgetvalue(r_, row, col); }
+  int64_t Int(int row, int col) const { return std::atoll(PQgetvalue(r_, row, col)); }
+  // Rows a command touched (INSERT ... ON CONFLICT DO NOTHING: 0 or 1).
+  int64_t Affected() const { return std::atoll(PQcmdTuples(r_)); }
+
+ private:
+  PGresult* r_;
+};
+
+class PgConn {
+ public:
+  // Connects. A server that cannot be reached or refuses the login is
+  // InvalidJob (nothing ran yet), naming `what` (e.g. "output.url") and the
+  // described URL.
+  static Result<std::unique_ptr<PgConn>> Connect(const std::string& conninfo, std::string what);
+  ~PgConn();
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  // Runs `sql` (parameters as text); the error says `context` and the
+  // server's message. A connection found broken is Transient (the caller
+  // retries after EnsureConnected); other errors are IoError.
+  Result<PgResult> Exec(const std::string& sql, std::string_view context,
+                        const std::vector<std::string>& params = {});
+  // Exec for a statement whose result is not needed.
+  Status Run(const std::string& sql, std::string_view context,
+             const std::vector<std::string>& params = {}) {
+    auto r = Exec(sql, context, params);
+    return r.has_value() ? Status::Ok() : r.error();
+  }
+  // COPY ... FROM STDIN with `data` (the whole COPY stream).
+  Status CopyIn(const std::string& copy_sql, std::string_view data, std::string_view context);
+  // Reconnects when the connection is broken (Transient while it stays down).
+  Status EnsureConnected();
+  const std::string& described() const { return described_; }
+
+ private:
+  PgConn() = default;
+  Status ErrorOf(std::string_view context, const char* message) const;
+  PGconn* conn_ = nullptr;
+  std::string conninfo_;
+  std::string what_;
+  std::string described_;
+  std::string password_;  // scrubbed from every message
+};
+
+}  // namespace nightshift::io::pg

@@ -1,0 +1,380 @@
+#include "io/postgres/pg_sink.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "io/chunk_table.h"
+#include "io/db_columns.h"
+#include "io/duck.h"
+#include "io/postgres/pg_conn.h"
+#include "io/postgres/pg_copy.h"
+#include "io/shard_rows.h"
+#include "nightshift/crash_point.h"
+#include "nightshift/digest.h"
+#include "nightshift/env.h"
+
+namespace nightshift::io {
+namespace {
+
+using pg::PgConn;
+using pg::QuoteQualified;
+
+// PostgreSQL truncates longer identifiers silently: refused instead.
+constexpr size_t kMaxIdentifier = 63;
+
+struct Names {
+  std::string schema, table;
+  std::string target;           // quoted schema.table
+  std::string commits;          // quoted commit table
+  std::string swap_name, swap;  // the run's table in mode swap
+  std::string write;            // the table rows go to: target, or swap
+};
+
+std::string ColumnList(const std::vector<DbColumn>& cols) {
+  std::string s;
+  for (const auto& c : cols) s += (s.empty() ? "" : ", ") + pg::QuoteIdent(c.name);
+  return s;
+}
+
+std::string KeyList(const std::vector<DbColumn>& cols) {
+  std::string s;
+  for (const auto& c : cols) {
+    if (c.is_key) s += (s.empty() ? "" : ", ") + pg::QuoteIdent(c.name);
+  }
+  return s;
+}
+
+class PgSink final : public Sink {
+ public:
+  PgSink(SinkLayout layout, std::unique_ptr<PgConn> pg)
+      : layout_(std::move(layout)), pg_(std::move(pg)) {}
+
+  Status Open();
+  Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch,
+                                                  int32_t retry_seq) override;
+  Status WriteSuccess(const std::string& manifest_json) override;
+  Result<std::vector<HeldShard>> HeldShards() override;
+
+  // One shard's transaction; see pg_sink.h.
+  Result<int64_t> CommitShard(const ShardRows& rows, int64_t shard_id, int64_t epoch, int32_t part,
+                              DuckConnection* duck);
+
+  const SinkLayout& layout() const { return layout_; }
+  Env* env() const { return layout_.env != nullptr ? layout_.env : Env::Default(); }
+  const std::shared_ptr<DuckDatabase>& db() const { return db_; }
+  const std::shared_ptr<ChunkScanRegistry>& registry() const { return registry_; }
+  const ShardRowSchemas* schemas() const { return &schemas_; }
+
+ private:
+  Status ResolveNames();
+  // The table's columns and types (format_type); empty when it does not exist.
+  Result<std::map<std::string, std::string>> TableColumns(const std::string& table);
+  Status CheckColumns(const std::map<std::string, std::string>& have);
+  Status CheckUniqueKey();
+  Status CreateTables(bool target_exists);
+  Result<int64_t> CommitShardTx(const ShardRows& rows, int64_t shard_id, int64_t epoch,
+                                int32_t part, DuckConnection* duck);
+  std::string Table() const { return fmt::format("table '{}'", layout_.table); }
+
+  SinkLayout layout_;
+  std::unique_ptr<PgConn> pg_;
+  std::vector<DbColumn> cols_;
+  Names n_;
+  std::map<std::string, std::string> types_;  // column -> the table's type
+  std::string stage_sql_, insert_sql_, select_sql_;
+  std::shared_ptr<DuckDatabase> db_;
+  std::shared_ptr<ChunkScanRegistry> registry_;
+  ShardRowSchemas schemas_;
+};
+
+class PgShardWriter final : public ShardWriter {
+ public:
+  PgShardWriter(PgSink* sink, int64_t shard_id, int64_t epoch, int32_t part,
+                std::unique_ptr<DuckConnection> conn)
+      : sink_(sink),
+        shard_id_(shard_id),
+        epoch_(epoch),
+        part_(part),
+        conn_(std::move(conn)),
+        rows_(sink->layout(), sink->schemas(), sink->registry()) {}
+
+  ~PgShardWriter() override {
+    for (const auto& tmp : temps_) (void)sink_->env()->RemoveFile(tmp);
+  }
+
+  Status Append(const RowBatch& batch) override { return rows_.Append(batch); }
+
+  Result<ShardOutput> Finish() override {
+    ShardOutput out;
+    // Dead letters first, published under their final name: a crash before
+    // the database commit leaves a file the next attempt rewrites.
+    NS_RETURN_IF_ERROR(
+        rows_.WriteDeadLetters(conn_.get(), sink_->env(), shard_id_, epoch_, &out, &temps_));
+    temps_.clear();
+    NS_ASSIGN_OR_RETURN(out.rows_written,
+                        sink_->CommitShard(rows_, shard_id_, epoch_, part_, conn_.get()));
+    return out;
+  }
+
+ private:
+  PgSink* sink_;
+  int64_t shard_id_, epoch_;
+  int32_t part_;
+  std::unique_ptr<DuckConnection> conn_;
+  ShardRows rows_;
+  std::vector<std::string> temps_;
+};
+
+Status PgSink::ResolveNames() {
+  const auto dot = layout_.table.find('.');
+  if (dot != std::string::npos) {
+    n_.schema = layout_.table.substr(0, dot);
+    n_.table = layout_.table.substr(dot + 1);
+  } else {
+    n_.table = layout_.table;
+    NS_ASSIGN_OR_RETURN(auto r, pg_->Exec("SELECT current_schema()", "finding the schema"));
+    n_.schema = r.rows() > 0 && !r.IsNull(0, 0) ? r.Text(0, 0) : "public";
+  }
+  NS_ASSIGN_OR_RETURN(auto ns, pg_->Exec("SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                                         "checking the schema", {n_.schema}));
+  if (ns.rows() == 0) {
+    return Status(Code::kInvalidJob,
+                  fmt::format("output.table: schema '{}' does not exist in {} (nightshift creates "
+                              "tables, not schemas: CREATE SCHEMA {} first)",
+                              n_.schema, pg_->described(), pg::QuoteIdent(n_.schema)));
+  }
+  Sha256 h;
+  h.Update(layout_.run_id);
+  const std::string commits = n_.table + "__nightshift_commits";
+  n_.swap_name = n_.table + "__ns_swap_" + h.HexDigest().substr(0, 12);
+  for (const std::string* name : {&commits, const_cast<const std::string*>(&n_.swap_name)}) {
+    if (name->size() > kMaxIdentifier) {
+      return Status(Code::kInvalidJob,
+                    fmt::format("output.table: '{}' is too long: nightshift keeps a table '{}' "
+                                "beside it, longer than PostgreSQL's {} bytes",
+                                n_.table, *name, kMaxIdentifier));
+    }
+  }
+  n_.target = QuoteQualified(n_.schema, n_.table);
+  n_.commits = QuoteQualified(n_.schema, commits);
+  n_.swap = QuoteQualified(n_.schema, n_.swap_name);
+  n_.write = layout_.mode == OutputMode::kSwap ? n_.swap : n_.target;
+  return Status::Ok();
+}
+
+Result<std::map<std::string, std::string>> PgSink::TableColumns(const std::string& table) {
+  NS_ASSIGN_OR_RETURN(
+      auto r, pg_->Exec("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute "
+                        "a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace s ON s.oid = "
+                        "c.relnamespace WHERE s.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
+                        "AND NOT a.attisdropped",
+                        "reading the table's columns", {n_.schema, table}));
+  std::map<std::string, std::string> cols;
+  for (int i = 0; i < r.rows(); ++i) cols[r.Text(i, 0)] = r.Text(i, 1);
+  return cols;
+}
+
+Status PgSink::CheckColumns(const std::map<std::string, std::string>& have) {
+  std::vector<std::string> bad;
+  for (const auto& c : cols_) {
+    auto it = have.find(c.name);
+    if (it == have.end()) {
+      bad.push_back(fmt::format("'{}' is missing (want {})", c.name, c.pg_type));
+    } else if (!PgTypeFits(c, it->second)) {
+      bad.push_back(fmt::format("'{}' is {} but the output is {}", c.name, it->second, c.pg_type));
+    }
+  }
+  if (bad.empty()) return Status::Ok();
+  std::string list;
+  for (const auto& b : bad) list += (list.empty() ? "" : "; ") + b;
+  return Status(
+      Code::kSchemaMismatch,
+      fmt::format("output.table '{}' does not fit the output: column {}", layout_.table, list));
+}
+
+Status PgSink::CheckUniqueKey() {
+  std::vector<std::string> key = layout_.key;
+  std::sort(key.begin(), key.end());
+  std::string want;
+  for (const auto& k : key) want += (want.empty() ? "" : ",") + k;
+  NS_ASSIGN_OR_RETURN(
+      auto r,
+      pg_->Exec("SELECT array_to_string(array(SELECT a.attname::text FROM unnest(i.indkey) "
+                "k JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k ORDER BY "
+                "1), ',') FROM pg_index i WHERE i.indrelid = $1::regclass AND "
+                "i.indisunique",
+                "reading the table's keys", {n_.target}));
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.Text(i, 0) == want) return Status::Ok();
+  }
+  return Status(Code::kSchemaMismatch,
+                fmt::format("output.table '{}' has no primary key or unique index on ({}) for "
+                            "mode upsert; add one, or use mode insert or swap",
+                            layout_.table, want));
+}
+
+Status PgSink::CreateTables(bool target_exists) {
+  std::string defs;
+  for (const auto& c : cols_) {
+    defs += fmt::format("{}{} {}", defs.empty() ? "" : ", ", pg::QuoteIdent(c.name), c.pg_type);
+  }
+  const std::string pk = fmt::format(", PRIMARY KEY ({})", KeyList(cols_));
+  if (!target_exists && layout_.mode != OutputMode::kSwap) {
+    // A table insert creates has no key, so later runs can append to it.
+    NS_RETURN_IF_ERROR(pg_->Run(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", n_.target, defs,
+                                            layout_.mode == OutputMode::kUpsert ? pk : ""),
+                                "creating the table"));
+  }
+  if (layout_.mode == OutputMode::kSwap) {
+    std::string like = target_exists ? fmt::format("(LIKE {} INCLUDING ALL)", n_.target)
+                                     : fmt::format("({}{})", defs, pk);
+    NS_RETURN_IF_ERROR(pg_->Run(fmt::format("CREATE TABLE IF NOT EXISTS {} {}", n_.swap, like),
+                                "creating the run's swap table"));
+  }
+  return pg_->Run(
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, shard_id bigint NOT "
+                  "NULL, part integer NOT NULL, epoch bigint NOT NULL, rows bigint NOT NULL, "
+                  "committed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, "
+                  "shard_id, part))",
+                  n_.commits),
+      "creating the commit table");
+}
+
+Status PgSink::Open() {
+  cols_ = DbColumns(layout_);
+  NS_RETURN_IF_ERROR(ResolveNames());
+  NS_ASSIGN_OR_RETURN(auto have, TableColumns(n_.table));
+  const bool exists = !have.empty();
+  if (exists) {
+    NS_RETURN_IF_ERROR(CheckColumns(have));
+    if (layout_.mode == OutputMode::kUpsert) NS_RETURN_IF_ERROR(CheckUniqueKey());
+  }
+  NS_RETURN_IF_ERROR(CreateTables(exists));
+  NS_ASSIGN_OR_RETURN(types_,
+                      TableColumns(layout_.mode == OutputMode::kSwap ? n_.swap_name : n_.table));
+  std::string stage, select, update;
+  for (const auto& c : cols_) {
+    const std::string q = pg::QuoteIdent(c.name);
+    stage += fmt::format("{}{} {}", stage.empty() ? "" : ", ", q, pg::StageType(c.kind));
+    select += fmt::format("{}CAST({} AS {})", select.empty() ? "" : ", ", q, types_[c.name]);
+    if (!c.is_key) update += fmt::format("{}{} = EXCLUDED.{}", update.empty() ? "" : ", ", q, q);
+  }
+  stage_sql_ = fmt::format("CREATE TEMP TABLE ns_stage ({}) ON COMMIT DROP", stage);
+  insert_sql_ = fmt::format("INSERT INTO {} ({}) SELECT {} FROM ns_stage", n_.write,
+                            ColumnList(cols_), select);
+  if (layout_.mode == OutputMode::kUpsert) {
+    insert_sql_ += fmt::format(" ON CONFLICT ({}) DO {}", KeyList(cols_),
+                               update.empty() ? "NOTHING" : "UPDATE SET " + update);
+  }
+  NS_ASSIGN_OR_RETURN(db_, DuckDatabase::OpenInMemory(1));
+  NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db_));
+  NS_ASSIGN_OR_RETURN(registry_, ChunkScanRegistry::Install(conn.get()));
+  NS_ASSIGN_OR_RETURN(schemas_, MakeShardRowSchemas(conn.get(), layout_));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ShardWriter>> PgSink::BeginShard(int64_t shard_id, int64_t epoch,
+                                                        int32_t retry_seq) {
+  NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db_));
+  return std::unique_ptr<ShardWriter>(
+      std::make_unique<PgShardWriter>(this, shard_id, epoch, retry_seq, std::move(conn)));
+}
+
+Result<int64_t> PgSink::CommitShard(const ShardRows& rows, int64_t shard_id, int64_t epoch,
+                                    int32_t part, DuckConnection* duck) {
+  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
+  auto r = CommitShardTx(rows, shard_id, epoch, part, duck);
+  if (!r.has_value()) (void)pg_->Run("ROLLBACK", "rolling back");
+  return r;
+}
+
+Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, int64_t shard_id, int64_t epoch,
+                                      int32_t part, DuckConnection* duck) {
+  const std::string what = fmt::format("writing shard {} into {}", shard_id, Table());
+  NS_RETURN_IF_ERROR(pg_->Run("BEGIN", what));
+  // The commit row first: it locks the shard's key, and finds a commit that
+  // already happened (a repeat after a lost acknowledgement, a stale epoch).
+  NS_ASSIGN_OR_RETURN(
+      auto ins,
+      pg_->Exec(fmt::format("INSERT INTO {} (run_id, shard_id, part, epoch, rows) VALUES ($1, $2, "
+                            "$3, $4, $5) ON CONFLICT DO NOTHING",
+                            n_.commits),
+                what,
+                {layout_.run_id, std::to_string(shard_id), std::to_string(part),
+                 std::to_string(epoch), std::to_string(rows.rows())}));
+  if (ins.Affected() == 0) {
+    NS_RETURN_IF_ERROR(pg_->Run("ROLLBACK", what));
+    NS_ASSIGN_OR_RETURN(
+        auto had,
+        pg_->Exec(fmt::format("SELECT rows FROM {} WHERE run_id = $1 AND shard_id = $2 "
+                              "AND part = $3",
+                              n_.commits),
+                  what, {layout_.run_id, std::to_string(shard_id), std::to_string(part)}));
+    return had.rows() > 0 ? had.Int(0, 0) : rows.rows();
+  }
+  if (rows.rows() > 0) {
+    NS_RETURN_IF_ERROR(pg_->Run(stage_sql_, what));
+    std::string data;
+    NS_RETURN_IF_ERROR(pg::EncodeCopyBinary(
+        duck, fmt::format("SELECT {} FROM {}", ScanSelect(cols_), rows.RowsSql()), cols_, &data));
+    NS_RETURN_IF_ERROR(pg_->CopyIn("COPY ns_stage FROM STDIN (FORMAT binary)", data, what));
+    NS_RETURN_IF_ERROR(pg_->Run(insert_sql_, what));
+  }
+  MaybeCrash("db_before_commit");
+  NS_RETURN_IF_ERROR(pg_->Run("COMMIT", what));
+  MaybeCrash("db_after_commit");
+  return rows.rows();
+}
+
+Result<std::vector<HeldShard>> PgSink::HeldShards() {
+  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
+  NS_ASSIGN_OR_RETURN(
+      auto r, pg_->Exec(fmt::format("SELECT shard_id, part, rows FROM {} WHERE run_id = $1 AND "
+                                    "shard_id >= 0",
+                                    n_.commits),
+                        "reading the commit table", {layout_.run_id}));
+  std::vector<HeldShard> held;
+  for (int i = 0; i < r.rows(); ++i) {
+    held.push_back(HeldShard{r.Int(i, 0), static_cast<int32_t>(r.Int(i, 1)), r.Int(i, 2)});
+  }
+  return held;
+}
+
+Status PgSink::WriteSuccess(const std::string& /*manifest_json*/) {
+  if (layout_.mode != OutputMode::kSwap) return Status::Ok();
+  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
+  const std::string what = fmt::format("replacing {} with the run's table", Table());
+  NS_RETURN_IF_ERROR(pg_->Run("BEGIN", what));
+  auto swap = [&]() -> Status {
+    NS_ASSIGN_OR_RETURN(
+        auto ins,
+        pg_->Exec(fmt::format("INSERT INTO {} (run_id, shard_id, part, epoch, rows) VALUES ($1, "
+                              "-1, 0, 0, 0) ON CONFLICT DO NOTHING",
+                              n_.commits),
+                  what, {layout_.run_id}));
+    if (ins.Affected() == 0) return pg_->Run("ROLLBACK", what);
+    NS_RETURN_IF_ERROR(pg_->Run(fmt::format("DROP TABLE IF EXISTS {}", n_.target), what));
+    NS_RETURN_IF_ERROR(pg_->Run(
+        fmt::format("ALTER TABLE {} RENAME TO {}", n_.swap, pg::QuoteIdent(n_.table)), what));
+    MaybeCrash("db_before_swap");
+    NS_RETURN_IF_ERROR(pg_->Run("COMMIT", what));
+    MaybeCrash("db_after_swap");
+    return Status::Ok();
+  };
+  Status s = swap();
+  if (!s.ok()) (void)pg_->Run("ROLLBACK", "rolling back");
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkLayout& layout) {
+  NS_ASSIGN_OR_RETURN(auto conn, pg::PgConn::Connect(layout.url, "output.url"));
+  auto sink = std::make_unique<PgSink>(layout, std::move(conn));
+  NS_RETURN_IF_ERROR(sink->Open());
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
+}  // namespace nightshift::io

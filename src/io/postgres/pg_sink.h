@@ -1,0 +1,29 @@
+// The PostgreSQL sink (output.format: postgres). Per shard, in one
+// transaction: a row in <table>__nightshift_commits (run_id, shard_id, part,
+// epoch, rows, committed_at; primary key run_id, shard_id, part), the rows
+// by binary COPY into a temporary staging table, and one INSERT (mode
+// insert, and swap's run table) or INSERT ... ON CONFLICT (key) DO UPDATE
+// (upsert) into the table. The commit row's primary key refuses a second
+// commit of a shard (a stale epoch, a retried commit that had succeeded):
+// that attempt rolls back and reports the rows recorded, so every input row
+// of a run is written exactly once across kills and resumes.
+//
+// Mode swap writes to <table>__ns_swap_<hash of the run id> (created like
+// the table, keeping its primary key), which replaces the table in one
+// transaction when the run completes (WriteSuccess); a swap row (shard -1) in
+// the commit table records it. Until then readers see the old table.
+#pragma once
+
+#include <memory>
+
+#include "nightshift/sink.h"
+
+namespace nightshift::io {
+
+// Connects, checks (or creates) the table and the commit table, before any
+// row is read. InvalidJob: the server cannot be reached or refuses the login,
+// the schema does not exist; SchemaMismatch: a column of the table that does
+// not fit, naming it, or upsert into a table without a unique key on input.key.
+Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkLayout& layout);
+
+}  // namespace nightshift::io

@@ -1,0 +1,76 @@
+// ShardRows: one shard attempt's output rows in memory, as DuckDB data chunks
+// (a ChunkTable of good rows: kept columns copied with a selection vector,
+// model outputs by strided copies; and one of failed rows for the dead
+// letters). Every sink collects a shard this way, then makes it visible its
+// own way: a part file (file_sink.cc) or one database transaction
+// (db_sink.cc). Memory is bounded by one shard's output.
+#pragma once
+
+#include <duckdb.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/chunk_table.h"
+#include "io/duck.h"
+#include "io/duckdb_carried.h"
+#include "nightshift/env.h"
+#include "nightshift/sink.h"
+
+namespace nightshift::io {
+
+// The DuckDB SQL type of output column `c` ("FLOAT", "DOUBLE[]", ...).
+std::string OutputSqlType(const OutputColumn& c);
+
+// The two schemas of a layout's ShardRows, made once per sink.
+struct ShardRowSchemas {
+  // The kept columns, the outputs, and __ns_row when the order is restored.
+  DuckSchema out;
+  // The keys, __ns_row (the row within its file), __ns_error, __ns_attempts,
+  // __ns_file (the file's path), __ns_file_index.
+  DuckSchema dl;
+};
+Result<ShardRowSchemas> MakeShardRowSchemas(DuckConnection* conn, const SinkLayout& layout);
+
+class ShardRows {
+ public:
+  // REQUIRES: `layout` and `schemas` outlive this; `registry` is installed in
+  // the database that queries RowsSql().
+  ShardRows(const SinkLayout& layout, const ShardRowSchemas* schemas,
+            const std::shared_ptr<ChunkScanRegistry>& registry);
+  ~ShardRows();
+  ShardRows(const ShardRows&) = delete;
+  ShardRows& operator=(const ShardRows&) = delete;
+
+  // Appends the rows of `batch` that have no row error (in order), and records
+  // the failed ones for the dead letters.
+  Status Append(const RowBatch& batch);
+
+  int64_t rows() const { return out_.rows(); }
+  // "ns_chunks(<id>)": the good rows as a table, columns as in ShardRowSchemas::out.
+  std::string RowsSql() const { return out_scan_.Sql(); }
+
+  // Writes the dead letters of shard `shard_id` (when any row failed) to
+  // <dead_letter_dir>/part-<shard>.jsonl through a temp file (its name added
+  // to `temps`) published atomically, and fills out->failures and
+  // out->dead_letter_file; removes a stale file of an earlier attempt when
+  // none failed.
+  Status WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard_id, int64_t epoch,
+                          ShardOutput* out, std::vector<std::string>* temps) const;
+
+ private:
+  size_t KeyIndex(size_t k) const;
+  Status AppendFailures(const RowBatch& batch, const DuckCarriedRows& carried,
+                        const DuckCarriedRows::Slice& slice, int64_t row);
+  Status WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,
+                     const sel_t* rows, idx_t n, idx_t offset);
+
+  const SinkLayout& layout_;
+  ChunkTable out_;  // good rows
+  ChunkTable dl_;   // failed rows
+  ChunkScanRegistry::Handle out_scan_, dl_scan_;
+  duckdb_selection_vector sel_;
+};
+
+}  // namespace nightshift::io

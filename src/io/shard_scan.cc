@@ -1,0 +1,311 @@
+#include "io/shard_scan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "io/sql_types.h"
+
+namespace nightshift::io {
+
+ShardScanner::ShardScanner(DuckConnection* conn, const std::atomic<bool>* interrupted,
+                           const ReadLayout& layout,
+                           const std::function<std::unique_ptr<RowBatch>()>& next_batch,
+                           const std::function<bool(std::unique_ptr<RowBatch>)>& emit)
+    : conn_(conn),
+      interrupted_(interrupted),
+      layout_(layout),
+      next_batch_(next_batch),
+      emit_(emit) {
+  // The select list's columns: each input's, consecutive, then the carried.
+  std::vector<idx_t> first_column;
+  idx_t col = 0;
+  for (const auto& in : layout.inputs) {
+    first_column.push_back(col);
+    col += in.columns.size();
+  }
+  for (size_t i = 0; i < layout.carried.size(); ++i) carried_columns_.push_back(col++);
+  for (size_t i = 0; i < layout.inputs.size(); ++i) {
+    for (size_t c = 0; c < layout.inputs[i].columns.size(); ++c) {
+      if (layout.inputs[i].columns[c] == layout.sort_by_length) sort_column_ = first_column[i] + c;
+    }
+  }
+  packer_ = std::make_unique<ColumnPacker>(layout.inputs, std::move(first_column));
+}
+
+std::string ShardScanner::SelectList(const ReadLayout& layout) {
+  std::string s;
+  for (const auto& in : layout.inputs) {
+    for (size_t c = 0; c < in.columns.size(); ++c) {
+      if (!s.empty()) s += ", ";
+      const std::string t = ReadType(in.dtype, in.column_is_list[c]);
+      s += "TRY_CAST(" + QuoteIdent(in.columns[c]) + " AS " + t + ")";
+    }
+  }
+  for (size_t i = 0; i < layout.carried.size(); ++i) {
+    if (!s.empty()) s += ", ";
+    const std::string c = QuoteIdent(layout.carried[i]);
+    if (i >= layout.carried_types.size()) {
+      s += c;
+      continue;
+    }
+    // Every file's column as the common type, so that the sink's output
+    // chunks (built with that type) take each file's values. A column that
+    // is also a model input may be read as text (CSV) and hold values that
+    // do not convert: those rows are dead letters, so TRY_CAST.
+    const bool feature = std::any_of(layout.inputs.begin(), layout.inputs.end(), [&](auto& in) {
+      return std::find(in.columns.begin(), in.columns.end(), layout.carried[i]) != in.columns.end();
+    });
+    s += fmt::format("{}({} AS {})", feature ? "TRY_CAST" : "CAST", c, layout.carried_types[i]);
+  }
+  return s;
+}
+
+Status ShardScanner::Scan(const std::string& sql, const InputFile& file, const std::string& where,
+                          std::span<const ShardTask> shards, int64_t first_row, bool check_end,
+                          std::string fallback) {
+  Stream stream;
+  stream.fallback = std::move(fallback);
+  stream.where = where;
+  NS_RETURN_IF_ERROR(Open(sql, &stream));
+  shards_ = shards;
+  si_ = 0;
+  row_ = first_row;
+  batch_.reset();
+  staged_.clear();
+  bool at_end = false;  // every shard is done: any further row is an error
+  for (;;) {
+    NS_ASSIGN_OR_RETURN(std::shared_ptr<DuckChunk> chunk, NextChunk(&stream, first_row));
+    if (stopped_) return Status::Ok();
+    if (!chunk) break;
+    const int64_t n = static_cast<int64_t>(chunk->size());
+    int64_t off = std::min(n, stream.discard);
+    stream.discard -= off;
+    if (at_end && off < n) return MoreRows(file, row_);
+    if (!TakeRows(chunk, n, &off)) {
+      stopped_ = true;
+      return Status::Ok();
+    }
+    if (si_ == shards_.size()) {
+      if (!check_end) return Status::Ok();  // later rows belong to no pending shard
+      if (off < n) return MoreRows(file, row_);
+      at_end = true;
+    }
+  }
+  return si_ < shards_.size() ? EndedEarly(file) : Status::Ok();
+}
+
+// Opens the stream's query; when it fails at once, its fallback from the start.
+Status ShardScanner::Open(const std::string& sql, Stream* stream) {
+  auto opened = conn_->Stream(sql, stream->where);
+  if (opened.has_value()) {
+    stream->result.emplace(std::move(*opened));
+    return Status::Ok();
+  }
+  if (stream->fallback.empty() || interrupted_->load()) return opened.error();
+  NS_ASSIGN_OR_RETURN(DuckResult again, conn_->Stream(stream->fallback, stream->where));
+  stream->result.emplace(std::move(again));
+  stream->fallback.clear();
+  return Status::Ok();
+}
+
+// The next chunk, or null at the end of the stream (and on an interrupt,
+// which sets stopped_). A stream failing mid-way goes on with its fallback,
+// which first yields the rows already read (counted in `discard`).
+Result<std::shared_ptr<DuckChunk>> ShardScanner::NextChunk(Stream* stream, int64_t first_row) {
+  for (;;) {
+    if (interrupted_->load()) {
+      stopped_ = true;
+      return nullptr;
+    }
+    auto next = stream->result->Next();
+    if (next.has_value()) {
+      return *next ? std::make_shared<DuckChunk>(std::move(*next)) : nullptr;
+    }
+    if (interrupted_->load()) {
+      stopped_ = true;
+      return nullptr;
+    }
+    if (stream->fallback.empty()) {
+      return Error(next.error().WithContext(fmt::format("reading {}", stream->where)));
+    }
+    stream->result.reset();
+    NS_ASSIGN_OR_RETURN(DuckResult again, conn_->Stream(stream->fallback, stream->where));
+    stream->result.emplace(std::move(again));
+    stream->fallback.clear();
+    stream->discard = row_ - first_row;
+  }
+}
+
+// Cuts rows [*off, n) of `chunk` into the shards' batches, advancing *off
+// and row_; false when the consumer stopped taking batches.
+bool ShardScanner::TakeRows(const std::shared_ptr<DuckChunk>& chunk, int64_t n, int64_t* off) {
+  while (*off < n && si_ < shards_.size()) {
+    const ShardTask& s = shards_[si_];
+    if (row_ < s.row_begin) {  // skip rows before this shard
+      int64_t skip = std::min(n - *off, s.row_begin - row_);
+      *off += skip;
+      row_ += skip;
+      continue;
+    }
+    int64_t take = std::min(n - *off, s.row_end - row_);
+    if (!s.rows.empty()) {
+      int64_t skip = UnselectedRun(s, take);
+      if (skip > 0) {
+        *off += skip;
+        row_ += skip;
+        // No selected row left before the shard's end: close it.
+        if (row_ == s.row_end && !CloseShard(s)) return false;
+        continue;
+      }
+      take = SelectedRun(s, take);
+    }
+    take = Add(s, chunk, *off, take);
+    *off += take;
+    row_ += take;
+    if (row_ == s.row_end) {
+      if (!CloseShard(s)) return false;
+    } else if (batch_ && batch_->num_rows == layout_.batch_rows && !Flush(false)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// How many rows from row_ (at most `take`) a shard with a row list skips.
+int64_t ShardScanner::UnselectedRun(const ShardTask& s, int64_t take) const {
+  auto it = std::lower_bound(s.rows.begin(), s.rows.end(), row_);
+  if (it != s.rows.end() && *it == row_) return 0;
+  return it == s.rows.end() ? take : std::min(take, *it - row_);
+}
+
+// How many consecutive selected rows (at most `take`) start at row_.
+int64_t ShardScanner::SelectedRun(const ShardTask& s, int64_t take) const {
+  auto it = std::lower_bound(s.rows.begin(), s.rows.end(), row_);
+  int64_t run = 1;
+  while (run < take && it + run != s.rows.end() && *(it + run) == row_ + run) ++run;
+  return run;
+}
+
+// Adds up to `take` rows from chunk row `off` to the open batch (or stages
+// them when bucketing); returns how many it took (a batch takes no more than
+// it has room for).
+int64_t ShardScanner::Add(const ShardTask& s, const std::shared_ptr<DuckChunk>& chunk, int64_t off,
+                          int64_t take) {
+  if (!layout_.sort_by_length.empty()) {
+    for (int64_t k = 0; k < take; ++k) {
+      auto r = static_cast<idx_t>(off + k);
+      staged_.push_back(
+          {chunk, r, row_ + k, ColumnPacker::ListLength(chunk->get(), sort_column_, r)});
+    }
+    return take;
+  }
+  if (!batch_) StartBatch(s, row_);
+  take = std::min(take, layout_.batch_rows - batch_->num_rows);
+  carried_->Add(chunk, static_cast<idx_t>(off), static_cast<idx_t>(take));
+  if (!s.rows.empty()) {
+    for (int64_t k = 0; k < take; ++k) batch_->row_numbers.push_back(row_ + k);
+  }
+  batch_->num_rows += take;
+  return take;
+}
+
+// The shard's rows are all read: its last batch goes out (marked last when
+// the shard ends here; a packed shard goes on in the next file), and the
+// scan moves to the next shard. The one place batch numbers restart.
+bool ShardScanner::CloseShard(const ShardTask& s) {
+  bool ok = true;
+  if (!layout_.sort_by_length.empty()) {
+    ok = FlushBucketed(s);
+    staged_.clear();
+  } else if (s.shard_ends) {
+    // With the open batch, or with an empty last batch when the previous one
+    // was already emitted full.
+    if (!batch_) StartBatch(s, row_);
+    ok = Flush(true);
+  } else if (batch_) {
+    ok = Flush(false);
+  }
+  ++si_;
+  if (s.shard_ends) seq_ = 0;
+  return ok;
+}
+
+void ShardScanner::StartBatch(const ShardTask& s, int64_t first) {
+  batch_ = next_batch_();
+  batch_->shard_id = s.shard_id;
+  batch_->shard_index = s.shard_index;
+  batch_->epoch = s.epoch;
+  batch_->seq = seq_++;
+  batch_->last_in_shard = false;
+  batch_->first_row = first;
+  batch_->file_index = s.file_index;
+  batch_->num_rows = 0;
+  batch_->row_errors.clear();
+  batch_->row_attempts.clear();
+  batch_->row_numbers.clear();
+  batch_->outputs.clear();
+  carried_ = std::make_unique<DuckCarriedRows>(carried_columns_);
+}
+
+bool ShardScanner::Flush(bool last) {
+  batch_->last_in_shard = last;
+  packer_->Pack(carried_->slices(), batch_.get());
+  batch_->carried = std::move(carried_);
+  return emit_(std::move(batch_));
+}
+
+// Cuts a shard's staged rows, shortest first, into batches of at most
+// batch_rows rows and, with max_tokens, at most max_tokens padded tokens.
+// With max_tokens, a batch also ends where the next row is more than
+// kMaxSpread times longer than its base row (its first, shortest one), once
+// it holds an eighth of the token budget: filling a large budget with a wide
+// range of lengths would pad most rows far beyond their length. A row taken
+// past the spread while the batch is still small becomes the new base (the
+// rows before it are padded to it anyway).
+bool ShardScanner::FlushBucketed(const ShardTask& s) {
+  constexpr double kMaxSpread = 1.25;
+  std::vector<Staged>& staged = staged_;
+  std::stable_sort(staged.begin(), staged.end(),
+                   [](const Staged& a, const Staged& b) { return a.length < b.length; });
+  size_t i = 0;
+  while (i < staged.size()) {
+    StartBatch(s, staged[i].file_row);
+    int64_t longest = 0;
+    double base = static_cast<double>(std::max<int64_t>(1, staged[i].length));
+    while (i < staged.size() && batch_->num_rows < layout_.batch_rows) {
+      int64_t l = std::max<int64_t>(1, std::max(longest, staged[i].length));
+      if (layout_.max_tokens > 0 && batch_->num_rows > 0 &&
+          (batch_->num_rows + 1) * l > layout_.max_tokens)
+        break;
+      if (layout_.max_tokens > 0 && static_cast<double>(l) > kMaxSpread * base) {
+        if (8 * batch_->num_rows * longest >= layout_.max_tokens) break;
+        base = static_cast<double>(l);
+      }
+      longest = l;
+      carried_->AddRow(staged[i].chunk, staged[i].row);
+      batch_->row_numbers.push_back(staged[i].file_row);
+      batch_->num_rows++;
+      ++i;
+    }
+    if (!Flush(i == staged.size() && s.shard_ends)) return false;
+  }
+  return true;
+}
+
+Status ShardScanner::EndedEarly(const InputFile& file) const {
+  return Status(Code::kIoError,
+                fmt::format("{} ended at row {} but shard {} expects rows up to {}: the input "
+                            "changed since the run was planned",
+                            file.path.empty() ? std::string("the query") : file.path, row_,
+                            shards_[si_].shard_id, shards_[si_].row_end));
+}
+
+Status ShardScanner::MoreRows(const InputFile& file, int64_t planned) {
+  return Status(Code::kIoError,
+                fmt::format("{} has more rows than the {} counted when the run was planned: "
+                            "the input changed since",
+                            file.path.empty() ? std::string("the query") : file.path, planned));
+}
+
+}  // namespace nightshift::io

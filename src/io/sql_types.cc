@@ -1,0 +1,41 @@
+#include "io/sql_types.h"
+
+namespace nightshift::io {
+
+std::string SqlTypeFor(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat64: return "DOUBLE";
+    case DType::kInt64: return "BIGINT";
+    case DType::kInt32: return "INTEGER";
+    case DType::kInt8: return "TINYINT";
+    case DType::kUInt8: return "UTINYINT";
+    case DType::kBool: return "BOOLEAN";
+    case DType::kFloat32:
+    case DType::kFloat16:
+    case DType::kBFloat16: return "FLOAT";
+  }
+  return "FLOAT";
+}
+
+std::string ReadType(DType dtype, bool is_list) {
+  if (is_list) return SqlTypeFor(dtype) + "[]";
+  switch (dtype) {
+    case DType::kFloat32: return "DOUBLE";
+    case DType::kInt32:
+    case DType::kInt8:
+    case DType::kUInt8: return "BIGINT";
+    default: return SqlTypeFor(dtype);
+  }
+}
+
+bool IsNumericType(const std::string& t) {
+  static const char* kNumeric[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
+                                   "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+                                   "FLOAT",    "DOUBLE",    "BOOLEAN"};
+  for (const char* n : kNumeric) {
+    if (t == n) return true;
+  }
+  return t.rfind("DECIMAL", 0) == 0;
+}
+
+}  // namespace nightshift::io

@@ -1,0 +1,26 @@
+// The one mapping between tensor dtypes and SQL (DuckDB) types, used by the
+// source (what feature columns are read and checked as) and the sinks (what
+// output columns are written as).
+#pragma once
+
+#include <string>
+
+#include "nightshift/tensor.h"
+
+namespace nightshift::io {
+
+// The SQL type holding values of `dtype`. float16 and bfloat16 have none in
+// DuckDB: they are held as FLOAT, which represents each of their values.
+std::string SqlTypeFor(DType dtype);
+
+// The SQL type a feature column is read as. Scalars of a narrow dtype are
+// read wide (float32 as DOUBLE, int32/int8/uint8 as BIGINT) and narrowed by
+// ColumnPacker, which can then name a value out of the dtype's range (a dead
+// letter) and tell it from an explicit inf; a cast to the narrow type would
+// give NULL (Parquet DOUBLE, any integer) or inf (CSV text) for the same value.
+std::string ReadType(DType dtype, bool is_list);
+
+// True for SQL types whose values can feed a numeric model input.
+bool IsNumericType(const std::string& sql_type);
+
+}  // namespace nightshift::io
