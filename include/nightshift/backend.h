@@ -76,6 +76,13 @@ class ModelInstance {
   // the model rejects (deterministic), OutOfMemory/Transient for failures worth
   // retrying.
   virtual Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) = 0;
+  // Asks the Execute call in flight on this instance to stop soon and return an
+  // error; the instance stays usable for the next call. Thread-safe: called
+  // from another thread while Execute runs. A call made when no Execute is in
+  // flight does nothing, so callers may repeat it until Execute returns.
+  // The default does nothing: a backend whose calls cannot be interrupted
+  // (xgboost, torchscript) is bounded by one batch's work instead, and says so.
+  virtual void Cancel() {}
 };
 
 class Model {

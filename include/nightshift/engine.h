@@ -17,6 +17,15 @@
 
 namespace nightshift {
 
+// The exit codes of the CLI (docs/cli.md), in one place: the engine reports
+// them as values in RunReport and `main` returns them.
+enum class ExitCode : int {
+  kOk = 0,            // completed, or already completed
+  kFailed = 1,        // failed while running; the ledger (`status`) says why
+  kCannotStart = 2,   // bad job, flag, input, model or output; refused
+  kInterrupted = 75,  // stopped by a signal after committing complete shards (EX_TEMPFAIL)
+};
+
 struct RunOptions {
   std::string run_id;         // empty: derived from the job and its input
   bool progress_bar = false;  // draw a progress bar on stderr (a terminal)
@@ -43,7 +52,7 @@ struct StageSeconds {
 };
 
 struct RunReport {
-  int exit_code = 0;  // 0 completed, 1 failed, 75 interrupted
+  ExitCode exit_code = ExitCode::kOk;  // never kCannotStart: that is an error Status
   RunRecord run;
   RunCounts counts;
   std::string message;         // one line for the user
@@ -53,8 +62,12 @@ struct RunReport {
 };
 
 // Runs (or resumes) the job. Returns an error Status only when the run could
-// not start (exit code 2: bad input, model, schema, output directory);
-// failures while running are reported with exit_code 1.
+// not start (exit code 2: bad input, model, schema, output directory), before
+// any shard is claimed. Anything that goes wrong once shards are claimed is a
+// report with exit_code kFailed: the run is recorded as failed with the reason
+// and its uncommitted shards as failed with it, so `status` can say why. A
+// stop (RunOptions::signals) is exit_code kInterrupted, likewise recorded.
+// Every thread the run started is joined before it returns.
 Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options);
 
 // Re-processes only the dead-lettered rows of a run (after a model fix, say):

@@ -27,7 +27,6 @@ class CarriedRows {
 struct RowBatch {
   int64_t shard_id = 0;
   int64_t shard_index = 0;  // position of the shard in this run's work list
-  int64_t epoch = 0;        // the shard's claim epoch
   int64_t seq = 0;          // batch index within its shard
   bool last_in_shard = false;
   int64_t first_row = 0;   // file row number of row 0

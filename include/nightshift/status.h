@@ -26,6 +26,8 @@ enum class Code {
   kInterrupted,     // SIGTERM/SIGINT
   kTimeout,         // a batch ran past errors.batch_timeout
   kFailed,          // the run failed (e.g. too many failed items)
+  kConflict,        // final, never retried: another worker's claim or commit won (stale
+                    // epoch, a shard already committed with another output)
   kInternal,        // a bug in nightshift
 };
 

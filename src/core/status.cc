@@ -16,6 +16,7 @@ std::string_view CodeName(Code code) {
     case Code::kInterrupted: return "interrupted";
     case Code::kTimeout: return "timeout";
     case Code::kFailed: return "failed";
+    case Code::kConflict: return "conflict";
     case Code::kInternal: return "internal";
   }
   return "unknown";

@@ -2,18 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <random>
-#include <thread>
 
-#include "nightshift/env.h"
+#include "exec/backoff.h"
 
 namespace nightshift::exec {
-
-std::atomic<int> g_abandoned_executors{0};
 
 namespace {
 
@@ -30,105 +23,41 @@ int64_t RowBytes(const Tensor& t) {
                                                 : static_cast<int64_t>(t.ByteSize()) / t.shape()[0];
 }
 
-}  // namespace
-
-// One thread that runs Execute calls for a runner, so that the runner can
-// stop waiting for a call that hangs. A task owns copies of its inputs and its
-// outputs: an abandoned call may go on touching them after the batch is gone.
-struct BatchRunner::Executor {
-  struct Task {
-    std::vector<Tensor> inputs;
-    std::vector<Tensor> outputs;
-    Status status;
-    bool done = false;
-  };
-
-  explicit Executor(std::shared_ptr<ModelInstance> instance) : instance(std::move(instance)) {}
-
-  // Starts the thread; it holds a reference to this executor.
-  static std::shared_ptr<Executor> Start(std::shared_ptr<ModelInstance> instance) {
-    auto e = std::make_shared<Executor>(std::move(instance));
-    e->thread = std::thread([e] { e->Loop(); });
-    return e;
-  }
-
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu);
-    for (;;) {
-      cv.wait(lock, [&] { return stop || (task && !task->done); });
-      if (stop) return;
-      auto t = task;
-      lock.unlock();
-      Status s = instance->Execute(t->inputs, &t->outputs);
-      lock.lock();
-      t->status = std::move(s);
-      t->done = true;
-      cv.notify_all();
-    }
-  }
-
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stop = true;
-      cv.notify_all();
-    }
-    if (thread.joinable()) thread.join();
-  }
-
-  std::shared_ptr<ModelInstance> instance;
-  std::thread thread;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::shared_ptr<Task> task;
-  bool stop = false;
-};
-
-BatchRunner::BatchRunner(std::unique_ptr<ModelInstance> instance, InstanceFactory factory,
-                         BatchRunnerOptions options)
-    : instance_(std::move(instance)), factory_(std::move(factory)), options_(std::move(options)) {
-  if (options_.timeout_s > 0) executor_ = Executor::Start(instance_);
+// Not the rows' fault, and not out of memory (which shrinks the batch instead).
+bool RetriesExhausted(const Status& s) {
+  return s.transient() && s.code() != Code::kOutOfMemory;
 }
 
-BatchRunner::~BatchRunner() {
-  if (executor_) executor_->Stop();
+void MarkRow(RowBatch* batch, int64_t row, std::string reason, int attempts) {
+  batch->SetRowError(row, std::move(reason));
+  if (batch->row_attempts.size() < static_cast<size_t>(batch->num_rows)) {
+    batch->row_attempts.resize(static_cast<size_t>(batch->num_rows), 1);
+  }
+  batch->row_attempts[static_cast<size_t>(row)] = attempts;
+}
+
+}  // namespace
+
+BatchRunner::BatchRunner(std::unique_ptr<ModelInstance> instance, BatchRunnerOptions options)
+    : instance_(std::move(instance)), options_(std::move(options)) {
+  if (options_.env == nullptr) options_.env = Env::Default();
 }
 
 Status BatchRunner::ExecuteOnce(std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) {
-  if (!executor_) return instance_->Execute(inputs, outputs);
-  auto task = std::make_shared<Executor::Task>();
-  for (const Tensor& t : inputs) {
-    Tensor copy = Tensor::Allocate(t.dtype(), t.shape());
-    std::memcpy(copy.data(), t.data(), t.ByteSize());
-    task->inputs.push_back(std::move(copy));
+  Status s;
+  const CallWatchdog::Outcome outcome = watchdog_.Run(
+      options_.timeout_s, options_.cancel, [this] { instance_->Cancel(); },
+      [&] { s = instance_->Execute(inputs, outputs); });
+  // A call that finished well despite a cancel (too late, or a backend that
+  // cannot cancel) produced a valid result: keep it.
+  if (s.ok() || outcome == CallWatchdog::Outcome::kFinished) return s;
+  if (outcome == CallWatchdog::Outcome::kStopped) {
+    return Status(Code::kInterrupted, "the model call was cancelled: the run is stopping");
   }
-  std::unique_lock<std::mutex> lock(executor_->mu);
-  executor_->task = task;
-  executor_->cv.notify_all();
-  bool finished = executor_->cv.wait_for(lock, std::chrono::duration<double>(options_.timeout_s),
-                                         [&] { return task->done; });
-  if (finished) {
-    *outputs = std::move(task->outputs);
-    return task->status;
-  }
-  lock.unlock();
-  // Abandon the stuck call with its instance and thread; start afresh.
-  {
-    std::lock_guard<std::mutex> l(executor_->mu);
-    executor_->stop = true;  // it exits after the stuck call returns, if ever
-  }
-  executor_->thread.detach();
-  g_abandoned_executors.fetch_add(1);
-  auto fresh = factory_();
-  if (!fresh.has_value())
-    return fresh.error().WithContext("recreating the model instance after a timeout");
-  instance_ = std::shared_ptr<ModelInstance>(std::move(*fresh));
-  executor_ = Executor::Start(instance_);
-  return Status(
-      Code::kTimeout,
-      fmt::format("the batch ran longer than errors.batch_timeout ({:g}s); the model instance was "
-                  "abandoned and recreated",
-                  options_.timeout_s));
+  return Status(Code::kTimeout,
+                fmt::format("the batch ran longer than errors.batch_timeout ({:g}s) and was "
+                            "cancelled",
+                            options_.timeout_s));
 }
 
 Status BatchRunner::CheckOutputs(const std::vector<Tensor>& outputs, int64_t rows) const {
@@ -154,22 +83,28 @@ Status BatchRunner::CheckOutputs(const std::vector<Tensor>& outputs, int64_t row
 
 Status BatchRunner::ExecuteWithRetry(std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
                                      int* attempts) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
   for (int attempt = 0;; ++attempt) {
     *attempts = attempt + 1;
     Status s = ExecuteOnce(inputs, outputs);
     if (s.ok() || s.code() == Code::kOutOfMemory || !s.transient() ||
         attempt >= options_.max_retries)
       return s;
-    // Exponential backoff with jitter: base, 2*base, ... capped at 5 s, x[0.5, 1.5).
-    double base = std::min(5e6, static_cast<double>(options_.backoff_base_us) *
-                                    static_cast<double>(int64_t{1} << std::min(attempt, 10)));
-    std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    Env::Default()->SleepMicros(static_cast<int64_t>(base * jitter(rng)));
+    if (!SleepBackoff(options_.env, attempt, options_.backoff_base_us, options_.cancel)) {
+      return Status(Code::kInterrupted, "the run is stopping: " + s.message());
+    }
   }
 }
 
+Status BatchRunner::FailRows(RowBatch* batch, int64_t begin, int64_t end, const Status& failure,
+                             int attempts) {
+  const std::string reason = fmt::format("the batch holding this row failed {} time(s) ({}): {}",
+                                         attempts, CodeName(failure.code()), failure.message());
+  for (int64_t r = begin; r < end; ++r) MarkRow(batch, r, reason, attempts);
+  return options_.breaker != nullptr ? options_.breaker->RecordFailure(failure) : Status::Ok();
+}
+
 void BatchRunner::NoteSuccess() {
+  if (options_.breaker != nullptr) options_.breaker->RecordSuccess();
   if (cap_ == 0) return;
   if (++successes_at_cap_ >= kSuccessesBeforeGrowth) {
     cap_ *= 2;
@@ -188,6 +123,8 @@ Status BatchRunner::Run(RowBatch* batch) {
     if (s.code() == Code::kSchemaMismatch && batch->num_rows > 0) {
       return s;  // wrong shapes are the job's fault, not the rows'
     }
+    if (s.code() == Code::kInterrupted) return s;
+    if (RetriesExhausted(s)) return FailRows(batch, 0, batch->num_rows, s, attempts);
     if (s.code() == Code::kOutOfMemory) cap_ = std::max<int64_t>(1, batch->num_rows / 2);
   }
   // Isolate the failing rows, or run in pieces under the cap. Output tensors
@@ -234,13 +171,10 @@ Status BatchRunner::RunRange(RowBatch* batch, int64_t begin, int64_t end) {
     }
     return Status::Ok();
   }
-  if (s.code() == Code::kSchemaMismatch) return s;
+  if (s.code() == Code::kSchemaMismatch || s.code() == Code::kInterrupted) return s;
+  if (RetriesExhausted(s)) return FailRows(batch, begin, end, s, attempts);
   if (rows == 1) {
-    batch->SetRowError(begin, fmt::format("the model failed on this row: {}", s.message()));
-    if (batch->row_attempts.size() < static_cast<size_t>(batch->num_rows)) {
-      batch->row_attempts.resize(static_cast<size_t>(batch->num_rows), 1);
-    }
-    batch->row_attempts[static_cast<size_t>(begin)] = attempts;
+    MarkRow(batch, begin, fmt::format("the model failed on this row: {}", s.message()), attempts);
     return Status::Ok();
   }
   if (s.code() == Code::kOutOfMemory) cap_ = std::max<int64_t>(1, rows / 2);

@@ -3,61 +3,64 @@
 //  * A batch the backend rejects (deterministic error) is bisected: halves
 //    are re-run until the failing rows are single rows, which get a row error
 //    (they become dead letters) while every other row gets its prediction.
-//  * Transient errors (I/O, a lost connection) are retried with exponential
-//    backoff and jitter, up to `max_retries`, then bisected like the rest.
+//  * Transient errors (I/O, a lost connection) and timeouts are retried on the
+//    whole batch with backoff and jitter (exec/backoff.h), up to
+//    `max_retries`. They are not the rows' fault, so they are never bisected:
+//    a batch that outlasts its retries has every row dead-lettered with the
+//    reason, and counts toward the run's Breaker, which stops the run after a
+//    few such batches in a row.
 //  * Out of memory at a batch size halves the size at once (no backoff) and
 //    caps later batches at the size that worked; the cap doubles back after a
 //    run of successes, so a passing memory spike does not slow the whole job.
-//  * With a timeout, Execute runs on an executor thread; a call that does not
-//    return in time is abandoned with its instance (the thread is left to
-//    finish or hang on its own), a fresh instance is created, and the batch
-//    counts as failed and is retried. A stuck model never hangs the job.
+//  * Each call runs on the worker's own thread under a CallWatchdog, which
+//    calls ModelInstance::Cancel() when the call passes `timeout_s` (the batch
+//    then fails as Timeout) or when `cancel` is requested (Interrupted: the run
+//    is stopping; the batch is dropped, never dead-lettered). The call is
+//    always waited for: a backend that cannot cancel is bounded by its batch.
 //
 // Not thread-safe: one BatchRunner per worker thread.
 #pragma once
 
-#include <atomic>
-#include <functional>
 #include <memory>
+#include <stop_token>
 #include <vector>
 
+#include "exec/breaker.h"
+#include "exec/call_watchdog.h"
 #include "nightshift/backend.h"
+#include "nightshift/env.h"
 #include "nightshift/row_batch.h"
 
 namespace nightshift::exec {
-
-using InstanceFactory = std::function<Result<std::unique_ptr<ModelInstance>>()>;
-
-// Number of executor threads abandoned by timeouts in this process; the CLI
-// exits without running static destructors when it is non-zero.
-extern std::atomic<int> g_abandoned_executors;
 
 struct BatchRunnerOptions {
   int max_retries = 2;
   double timeout_s = 0;                     // 0: none
   std::vector<int64_t> expected_last_dims;  // per output; -1: any
   int64_t backoff_base_us = 50000;          // first retry's delay
+  Breaker* breaker = nullptr;               // shared by the run's workers; nullptr: none
+  std::stop_token cancel;                   // requested: cancel the call in flight, stop retrying
+  Env* env = nullptr;                       // for backoff sleeps; nullptr: Env::Default()
 };
 
 class BatchRunner {
  public:
-  // `factory` creates instances (the first at construction time by the caller,
-  // passed in `instance`; more after timeouts).
-  BatchRunner(std::unique_ptr<ModelInstance> instance, InstanceFactory factory,
-              BatchRunnerOptions options);
-  ~BatchRunner();
+  BatchRunner(std::unique_ptr<ModelInstance> instance, BatchRunnerOptions options);
 
   // Fills batch->outputs (batch dimension = batch->num_rows) and marks rows
   // that could not be scored. Returns an error only for failures that are not
-  // the rows' fault (the model returns tensors of the wrong shape, or a new
-  // instance cannot be created).
+  // the rows' fault: the model returns tensors of the wrong shape (the job's
+  // fault), the breaker tripped (Failed), or the run is being cancelled
+  // (Interrupted: the batch is incomplete and must not be written).
   Status Run(RowBatch* batch);
 
   int64_t row_cap() const { return cap_; }
 
  private:
-  struct Executor;
   Status RunRange(RowBatch* batch, int64_t begin, int64_t end);
+  // Dead-letters rows [begin, end) that failed with the transient `failure`
+  // after `attempts` calls, and tells the breaker.
+  Status FailRows(RowBatch* batch, int64_t begin, int64_t end, const Status& failure, int attempts);
   // Executes with retries for transient errors and timeouts. OutOfMemory is
   // returned at once.
   Status ExecuteWithRetry(std::vector<Tensor>& inputs, std::vector<Tensor>* outputs, int* attempts);
@@ -65,10 +68,9 @@ class BatchRunner {
   Status CheckOutputs(const std::vector<Tensor>& outputs, int64_t rows) const;
   void NoteSuccess();
 
-  std::shared_ptr<ModelInstance> instance_;
-  InstanceFactory factory_;
+  std::unique_ptr<ModelInstance> instance_;
   BatchRunnerOptions options_;
-  std::shared_ptr<Executor> executor_;
+  CallWatchdog watchdog_;
   int64_t cap_ = 0;  // max rows per Execute after an OOM; 0: none
   int successes_at_cap_ = 0;
   std::vector<Tensor> scratch_inputs_;

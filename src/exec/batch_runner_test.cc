@@ -2,27 +2,45 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 namespace nightshift::exec {
 namespace {
 
 // A model computing y = 2x that rejects any batch holding a negative x, and
-// runs out of memory on batches larger than `max_rows`.
+// runs out of memory on batches larger than `max_rows`. Its first
+// `hang_calls` calls hang until cancelled (or, `cancellable` false, sleep
+// 300 ms whatever Cancel() says).
 class FakeInstance : public ModelInstance {
  public:
   explicit FakeInstance(int64_t max_rows, int* calls, int transient_failures = 0,
-                        int hang_calls = 0)
+                        int hang_calls = 0, bool cancellable = true)
       : max_rows_(max_rows),
         calls_(calls),
         transient_failures_(transient_failures),
-        hang_calls_(hang_calls) {}
+        hang_calls_(hang_calls),
+        cancellable_(cancellable) {}
+  void Cancel() override {
+    if (in_flight_.load()) cancelled_.store(true);
+  }
+  int cancels() const { return cancels_; }
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
     ++*calls_;
     if (hang_calls_ > 0) {
       --hang_calls_;
-      std::this_thread::sleep_for(std::chrono::seconds(3));
+      if (!cancellable_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      } else {
+        in_flight_.store(true);
+        while (!cancelled_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        in_flight_.store(false);
+        cancelled_.store(false);
+        ++cancels_;
+        return Status(Code::kInterrupted, "cancelled");
+      }
     }
     if (transient_failures_ > 0) {
       --transient_failures_;
@@ -45,28 +63,42 @@ class FakeInstance : public ModelInstance {
   int* calls_;
   int transient_failures_;
   int hang_calls_;
+  bool cancellable_;
+  std::atomic<bool> in_flight_{false};
+  std::atomic<bool> cancelled_{false};
+  int cancels_ = 0;
 };
 
 struct Harness {
   explicit Harness(int64_t max_rows, int max_retries = 0, int transient = 0, int hang = 0,
-                   double timeout = 0) {
+                   double timeout = 0, Breaker* breaker = nullptr, std::stop_token cancel = {},
+                   bool cancellable = true) {
     BatchRunnerOptions o;
     o.max_retries = max_retries;
     o.timeout_s = timeout;
     o.expected_last_dims = {1};
     o.backoff_base_us = 1000;
-    runner = std::make_unique<BatchRunner>(
-        std::make_unique<FakeInstance>(max_rows, &calls, transient, hang),
-        [this, max_rows]() -> Result<std::unique_ptr<ModelInstance>> {
-          ++instances_made;
-          return std::unique_ptr<ModelInstance>(std::make_unique<FakeInstance>(max_rows, &calls));
-        },
-        o);
+    o.breaker = breaker;
+    o.cancel = cancel;
+    auto inst = std::make_unique<FakeInstance>(max_rows, &calls, transient, hang, cancellable);
+    instance = inst.get();
+    runner = std::make_unique<BatchRunner>(std::move(inst), o);
   }
   int calls = 0;
-  int instances_made = 0;
+  FakeInstance* instance = nullptr;  // owned by runner
   std::unique_ptr<BatchRunner> runner;
 };
+
+// Threads of this process, from /proc (Linux).
+int ThreadCount() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 RowBatch MakeBatch(const std::vector<float>& xs) {
   RowBatch b;
@@ -127,16 +159,90 @@ TEST(BatchRunnerTest, TransientErrorsAreRetriedAndThenSucceed) {
   EXPECT_EQ(h.calls, 3);
 }
 
-TEST(BatchRunnerTest, AHangingBatchTimesOutAndRunsOnAFreshInstance) {
+TEST(BatchRunnerTest, AHangingBatchIsCancelledAtItsTimeoutAndRetried) {
   Harness h(100, 1, 0, /*hang=*/1, /*timeout=*/0.2);
   RowBatch b = MakeBatch({1, 2, 3, 4});
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(h.runner->Run(&b).ok());
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(s, 2.5);  // did not wait for the 3 s hang
+  EXPECT_LT(SecondsSince(t0), 2.0);
+  EXPECT_EQ(h.instance->cancels(), 1);  // the same instance, cancelled, ran the retry
+  EXPECT_EQ(h.calls, 2);
   EXPECT_EQ(b.CountRowErrors(), 0);
-  EXPECT_EQ(h.instances_made, 1);
   EXPECT_FLOAT_EQ(b.outputs[0].data_as<float>()[3], 8.0f);
+}
+
+TEST(BatchRunnerTest, ATimeoutThatOutlastsRetriesFailsTheWholeBatchWithoutBisection) {
+  Breaker breaker;
+  Harness h(100, /*retries=*/1, 0, /*hang=*/1000, /*timeout=*/0.05, &breaker);
+  RowBatch b = MakeBatch({1, 2, 3, 4, 5, 6, 7, 8});
+  ASSERT_TRUE(h.runner->Run(&b).ok());
+  EXPECT_EQ(h.calls, 2);  // retries + 1, not (2N - 1) x (retries + 1)
+  EXPECT_EQ(b.CountRowErrors(), 8);
+  EXPECT_NE(b.row_errors[7].find("failed 2 time(s) (timeout)"), std::string::npos)
+      << b.row_errors[7];
+  EXPECT_EQ(b.row_attempts[7], 2);
+}
+
+TEST(BatchRunnerTest, TransientErrorsThatOutlastRetriesAreNotBisected) {
+  Harness h(100, /*retries=*/2, /*transient=*/1000);
+  RowBatch b = MakeBatch(std::vector<float>(16, 1.0f));
+  ASSERT_TRUE(h.runner->Run(&b).ok());
+  EXPECT_EQ(h.calls, 3);
+  EXPECT_EQ(b.CountRowErrors(), 16);
+}
+
+TEST(BatchRunnerTest, TheBreakerStopsAfterThreeFailedBatchesInARow) {
+  Breaker breaker;
+  Harness h(100, /*retries=*/1, 0, /*hang=*/1000, /*timeout=*/0.05, &breaker);
+  for (int i = 0; i < Breaker::kTrips - 1; ++i) {
+    RowBatch b = MakeBatch({1, 2});
+    ASSERT_TRUE(h.runner->Run(&b).ok()) << i;
+  }
+  RowBatch b = MakeBatch({1, 2});
+  Status s = h.runner->Run(&b);
+  EXPECT_EQ(s.code(), Code::kFailed);
+  EXPECT_NE(s.message().find("3 consecutive batches failed (timeout)"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(h.calls, 2 * Breaker::kTrips);
+}
+
+TEST(BatchRunnerTest, CancelStopsTheCallInFlightWithoutDeadLetters) {
+  std::stop_source stop;
+  Harness h(100, 2, 0, /*hang=*/1000, /*timeout=*/0, nullptr, stop.get_token());
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop.request_stop();
+  });
+  RowBatch b = MakeBatch({1, 2, 3});
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = h.runner->Run(&b);
+  canceller.join();
+  EXPECT_EQ(s.code(), Code::kInterrupted) << s.ToString();
+  EXPECT_LT(SecondsSince(t0), 2.0);
+  EXPECT_EQ(h.calls, 1);  // not retried once cancelled
+  EXPECT_EQ(b.CountRowErrors(), 0);
+}
+
+TEST(BatchRunnerTest, ACallThatCannotBeCancelledIsWaitedForAndKept) {
+  Harness h(100, 1, 0, /*hang=*/1, /*timeout=*/0.05, nullptr, {}, /*cancellable=*/false);
+  RowBatch b = MakeBatch({1, 2});
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(h.runner->Run(&b).ok());
+  EXPECT_GE(SecondsSince(t0), 0.29);  // waited: nothing was left running
+  EXPECT_EQ(h.calls, 1);
+  EXPECT_EQ(b.CountRowErrors(), 0);
+  EXPECT_FLOAT_EQ(b.outputs[0].data_as<float>()[1], 4.0f);
+}
+
+TEST(BatchRunnerTest, NoThreadOutlivesTheRunnerAfterTimeouts) {
+  const int before = ThreadCount();
+  {
+    Harness h(100, 1, 0, /*hang=*/1000, /*timeout=*/0.05);
+    RowBatch b = MakeBatch({1, 2, 3});
+    ASSERT_TRUE(h.runner->Run(&b).ok());
+    EXPECT_EQ(b.CountRowErrors(), 3);
+  }
+  EXPECT_EQ(ThreadCount(), before);
 }
 
 TEST(BatchRunnerTest, AllRowsFailingLeavesNoOutputsButEveryRowMarked) {

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "env/crash_point.h"
+#include "exec/backoff.h"
 #include "exec/bounded_queue.h"
 #include "nightshift/env.h"
 #include "plan/input_identity.h"
@@ -25,16 +25,16 @@ double Now() {
 }
 
 // Runs `fn` until it succeeds, fails with an error that is not an I/O or
-// transient one, or has failed `max_retries` + 1 times; sleeps 50 ms, 100 ms,
-// ... (with jitter) between tries.
-Status RetryIo(int max_retries, const std::function<Status()>& fn) {
+// transient one, or has failed `max_retries` + 1 times, with the engine's
+// backoff between tries. Not cut short by a cancel: publishing and committing
+// a shard are bounded (max_retries backoffs of at most 5 s each).
+Status RetryIo(Env* env, int max_retries, const std::function<Status()>& fn) {
+  constexpr int64_t kBaseUs = 50000;
   for (int attempt = 0;; ++attempt) {
     Status s = fn();
     bool retryable = s.code() == Code::kIoError || s.code() == Code::kTransient;
     if (s.ok() || !retryable || attempt >= max_retries) return s;
-    int64_t delay = int64_t{50000} << std::min(attempt, 6);
-    Env::Default()->SleepMicros(delay / 2 +
-                                static_cast<int64_t>(std::rand() % std::max<int64_t>(1, delay)));
+    SleepBackoff(env, attempt, kBaseUs, std::stop_token{});
   }
 }
 
@@ -105,6 +105,7 @@ Status Guarded(const char* thread, const std::function<Status()>& fn) {
 
 struct Pipeline::Impl {
   explicit Impl(size_t pool_size) : pool(pool_size), q_in(pool_size), q_out(pool_size) {}
+  Breaker breaker;               // shared by the workers
   BoundedQueue<BatchPtr> pool;   // free batches
   BoundedQueue<BatchPtr> q_in;   // read, waiting for the model
   BoundedQueue<BatchPtr> q_out;  // scored, waiting for the writer
@@ -127,12 +128,17 @@ void Pipeline::RequestStop() {
   if (config_.source != nullptr) config_.source->Interrupt();
 }
 
+void Pipeline::CancelInFlight() {
+  RequestStop();
+  cancel_.request_stop();
+}
+
 PipelineResult Pipeline::Run() {
   const size_t workers = config_.instances.size();
   // Enough batches for every stage to hold one and the queues to buffer one
   // each; this is the pipeline's memory bound.
+  if (config_.env == nullptr) config_.env = Env::Default();
   Impl impl(2 * workers + 4);
-  impl_ = &impl;
   for (size_t i = 0; i < 2 * workers + 4; ++i) impl.pool.Push(std::make_unique<RowBatch>());
   auto abort_all = [&](Status s) {
     impl.Fail(std::move(s));
@@ -188,7 +194,10 @@ PipelineResult Pipeline::Run() {
       ro.max_retries = config_.errors.max_retries;
       ro.timeout_s = config_.errors.batch_timeout_s;
       ro.expected_last_dims = expected_last;
-      BatchRunner runner(std::move(config_.instances[w]), config_.make_instance, ro);
+      ro.breaker = &impl.breaker;
+      ro.cancel = cancel_.get_token();
+      ro.env = config_.env;
+      BatchRunner runner(std::move(config_.instances[w]), ro);
       while (auto b = impl.q_in.Pop()) {
         if (impl.failed()) continue;  // drain
         // An empty batch only marks the end of its shard.
@@ -198,6 +207,12 @@ PipelineResult Pipeline::Run() {
           return (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
         });
         model_s[w] += Now() - t0;
+        if (s.code() == Code::kInterrupted && stop_.load()) {
+          // Cancelled while stopping: the batch is incomplete; its shard will
+          // not commit and is run again on resume.
+          impl.pool.Push(std::move(*b));
+          continue;
+        }
         if (!s.ok()) {
           abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id,
                                               (*b)->first_row, (*b)->first_row + (*b)->num_rows)));
@@ -231,7 +246,7 @@ PipelineResult Pipeline::Run() {
     // Publishing and committing retry I/O hiccups with backoff; both are
     // idempotent (the same file under the same name; the same epoch).
     ShardOutput out;
-    NS_RETURN_IF_ERROR(RetryIo(config_.errors.max_retries, [&]() -> Status {
+    NS_RETURN_IF_ERROR(RetryIo(config_.env, config_.errors.max_retries, [&]() -> Status {
       auto r = writer->Finish();
       if (!r.has_value()) return r.error();
       out = std::move(*r);
@@ -239,14 +254,13 @@ PipelineResult Pipeline::Run() {
     }));
     writer.reset();
     MaybeCrash("after_publish");
-    NS_RETURN_IF_ERROR(
-        RetryIo(config_.errors.max_retries, [&] { return config_.commit(task, out); }));
+    NS_RETURN_IF_ERROR(RetryIo(config_.env, config_.errors.max_retries,
+                               [&] { return config_.commit(task, out); }));
     MaybeCrash("after_commit");
     result.shards_committed++;
     result.rows_written += out.rows_written;
     result.rows_failed += static_cast<int64_t>(out.failures.size());
     failed_total += static_cast<int64_t>(out.failures.size());
-    shards_committed_.fetch_add(1);
     if (on_commit)
       on_commit(task.shard_id, out.rows_written, static_cast<int64_t>(out.failures.size()));
     if (config_.failure_limit >= 0 && failed_total > config_.failure_limit) {
@@ -292,7 +306,6 @@ PipelineResult Pipeline::Run() {
   impl.pool.Close();
   reader.join();
   for (auto& t : worker_threads) t.join();
-  impl_ = nullptr;
   result.stages.wall = Now() - started;
   result.stages.read = read_s;
   result.stages.write = write_s;

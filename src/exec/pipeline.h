@@ -8,11 +8,20 @@
 // is bounded by the pool whatever the input size, and steady-state batches
 // reuse their tensors. The writer restores (shard, batch) order before
 // appending, so output order follows input order with any number of workers.
+//
+// Shutdown (docs/shutdown.md): stopping is two values that flow down, never a
+// thread left behind. RequestStop() drains: the reader stops, batches already
+// read are scored, complete shards commit. CancelInFlight() also requests the
+// stop token every BatchRunner holds: the model call in flight is cancelled
+// (ModelInstance::Cancel), retries and backoffs end, and the batch is dropped
+// (its shard does not commit). Run() returns only after joining every thread
+// it started; how the run ended flows back up in PipelineResult.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -30,7 +39,7 @@ struct PipelineConfig {
   Source* source = nullptr;
   Sink* sink = nullptr;
   std::vector<std::unique_ptr<ModelInstance>> instances;  // one worker thread each
-  InstanceFactory make_instance;                          // for replacing timed-out instances
+  Env* env = nullptr;                                     // sleeps and checks; nullptr: default
   ReadLayout layout;
   std::vector<std::string> output_names;  // for messages
   std::vector<OutputColumn> output_columns;
@@ -62,10 +71,12 @@ class Pipeline {
 
   // Stops taking new batches; complete shards still commit. Thread-safe.
   void RequestStop();
+  // RequestStop() and cancels the model calls in flight: Run() returns as soon
+  // as they do (a backend that cannot cancel finishes its batch). Thread-safe.
+  void CancelInFlight();
 
-  // Progress counters, readable from any thread while Run() runs.
+  // Progress counter, readable from any thread while Run() runs.
   int64_t rows_done() const { return rows_done_.load(); }
-  int64_t shards_committed() const { return shards_committed_.load(); }
   // Called by the writer after each shard commit (shard id, rows written, failed).
   std::function<void(int64_t, int64_t, int64_t)> on_commit;
 
@@ -73,9 +84,8 @@ class Pipeline {
   struct Impl;
   PipelineConfig config_;
   std::atomic<bool> stop_{false};
+  std::stop_source cancel_;  // requested by CancelInFlight(); workers hold its token
   std::atomic<int64_t> rows_done_{0};
-  std::atomic<int64_t> shards_committed_{0};
-  Impl* impl_ = nullptr;
 };
 
 }  // namespace nightshift::exec

@@ -79,11 +79,18 @@ Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
                                out.output_file, out.dead_letter_file, remaining);
   };
   tr.failure_limit = -1;  // a retry never makes things worse than they were
-  NS_ASSIGN_OR_RETURN(exec::TaskResult result,
-                      exec::RunTasks(job, options, ctx, sink.get(), ledger, run, std::move(tr)));
+  // From here the retry has started: its errors are a failed retry (exit 1),
+  // never "could not start". A retry claims no shards; the run keeps its state.
+  auto ran = exec::RunTasks(job, options, ctx, sink.get(), ledger, run, std::move(tr));
+  exec::TaskResult result;
+  if (ran.has_value()) {
+    result = std::move(*ran);
+  } else {
+    result.pipeline.status = ran.error();
+  }
   if (result.pipeline.status.ok() && !result.pipeline.interrupted &&
       run.state == RunState::kCompleted) {
-    NS_RETURN_IF_ERROR(exec::WriteManifest(sink.get(), ledger, run, ctx.env));
+    result.pipeline.status = exec::WriteManifest(sink.get(), ledger, run, ctx.env);
   }
   return result;
 }
@@ -93,10 +100,10 @@ void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* re
   report->rows_processed = result.rows_processed;
   report->stages = result.pipeline.stages;
   if (!result.pipeline.status.ok()) {
-    report->exit_code = 1;
+    report->exit_code = ExitCode::kFailed;
     report->message = result.pipeline.status.message();
   } else if (result.pipeline.interrupted) {
-    report->exit_code = 75;
+    report->exit_code = ExitCode::kInterrupted;
     report->message = "retry interrupted; run it again to retry the rest";
   } else {
     report->message =
@@ -132,8 +139,8 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   }
   NS_ASSIGN_OR_RETURN(exec::TaskResult result,
                       RunRetry(job, options, ctx, ledger.get(), run, std::move(plan)));
-  NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
-  NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
+  if (auto r = ledger->GetRun(run_id); r.has_value()) report.run = *r;
+  if (auto c = ledger->Counts(run_id); c.has_value()) report.counts = *c;
   ReportOutcome(result, failures.size(), &report);
   report.seconds = static_cast<double>(env->MonotonicMicros() - started_us) / 1e6;
   return report;

@@ -98,7 +98,7 @@ TEST_F(RunJobEnvSweepTest, EveryFileOperationOfARunFailsCleanlyAndAResumeComplet
   clean.env = &counting;
   auto r = RunJob(Job(clean_dir), clean);
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  ASSERT_EQ(r->exit_code, 0) << r->message;
+  ASSERT_EQ(r->exit_code, ExitCode::kOk) << r->message;
   ASSERT_EQ(OutputRows(clean_dir), std::make_pair(kRows, kRows));
   const int n = counting.operations();
   // The run's own file operations all pass through the Env: listing and
@@ -128,18 +128,18 @@ TEST_F(RunJobEnvSweepTest, EveryFileOperationOfARunFailsCleanlyAndAResumeComplet
       ++could_not_start;
       EXPECT_NE(got.error().message().find(path), std::string::npos)
           << "operation " << i << " (" << what << "): " << got.error().ToString();
-    } else if (got->exit_code == 1) {
+    } else if (got->exit_code == ExitCode::kFailed) {
       ++failed;
       EXPECT_NE(got->message.find(path), std::string::npos)
           << "operation " << i << " (" << what << "): " << got->message;
     } else {
       ++absorbed;  // retried (an fsync, a rename) or not needed to finish
-      EXPECT_EQ(got->exit_code, 0) << "operation " << i << " (" << what << "): " << got->message;
+      EXPECT_EQ(got->exit_code, ExitCode::kOk) << "operation " << i << " (" << what << "): " << got->message;
     }
     auto again = RunJob(Job(dir), RunOptions{});
     ASSERT_TRUE(again.has_value())
         << "after operation " << i << " (" << what << "): " << again.error().ToString();
-    EXPECT_EQ(again->exit_code, 0)
+    EXPECT_EQ(again->exit_code, ExitCode::kOk)
         << "after operation " << i << " (" << what << "): " << again->message;
     EXPECT_EQ(OutputRows(dir), std::make_pair(kRows, kRows))
         << "after operation " << i << " (" << what << ")";
@@ -162,7 +162,7 @@ TEST_F(RunJobEnvSweepTest, TheLedgerAndTheManifestReadTheRunsClock) {
   const int64_t before_ms = Env::Default()->NowMillis();
   auto r = RunJob(Job(dir), o);
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  ASSERT_EQ(r->exit_code, 0);
+  ASSERT_EQ(r->exit_code, ExitCode::kOk);
   EXPECT_GE(r->run.created_at_ms, before_ms + kDayUs / 1000);
   auto manifest = Env::Default()->ReadFile(dir + "/out/_SUCCESS");
   ASSERT_TRUE(manifest.has_value());

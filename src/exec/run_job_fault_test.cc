@@ -32,16 +32,26 @@ class FaultyInstance : public ModelInstance {
     std::atomic<int> transient_failures{0};
     int64_t oom_above_rows = 0;      // 0: never
     bool reject_poison = false;      // batches holding kPoison in column 0 fail
-    std::atomic<int> hang_calls{0};  // the next N calls hang for 5 s
+    std::atomic<int> hang_calls{0};  // the next N calls hang for 5 s or until cancelled
     std::atomic<int> calls{0};
   };
   FaultyInstance(std::unique_ptr<ModelInstance> base, Plan* plan)
       : base_(std::move(base)), plan_(plan) {}
 
+  void Cancel() override {
+    cancelled_.store(true);
+    base_->Cancel();
+  }
+
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override {
     plan_->calls++;
-    if (plan_->hang_calls.load() > 0 && plan_->hang_calls-- > 0)
-      std::this_thread::sleep_for(std::chrono::seconds(5));
+    if (plan_->hang_calls.load() > 0 && plan_->hang_calls-- > 0) {
+      cancelled_.store(false);
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (!cancelled_.load() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (cancelled_.load()) return Status(Code::kInterrupted, "injected hang cancelled");
+    }
     if (plan_->transient_failures.load() > 0 && plan_->transient_failures-- > 0) {
       return Status(Code::kTransient, "injected: connection reset");
     }
@@ -62,6 +72,7 @@ class FaultyInstance : public ModelInstance {
  private:
   std::unique_ptr<ModelInstance> base_;
   Plan* plan_;
+  std::atomic<bool> cancelled_{false};
 };
 
 class RunJobFaultTest : public ::testing::Test {
@@ -155,7 +166,7 @@ std::string* RunJobFaultTest::data_dir_ = nullptr;
 TEST_F(RunJobFaultTest, CleanRunWritesEveryRowOnce) {
   auto r = RunJob(Job(), Options(nullptr));
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->exit_code, ExitCode::kOk);
   EXPECT_EQ(r->counts.succeeded, kRows);
   EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
 }
@@ -166,7 +177,7 @@ TEST_F(RunJobFaultTest, AFailedFsyncIsRetriedAndTheRunCompletes) {
   env.FailNth(FaultInjectionEnv::Op::kSync, 4, 1);
   auto r = RunJob(Job(), Options(nullptr, &env));
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->exit_code, ExitCode::kOk);
   EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
   EXPECT_GT(env.calls(FaultInjectionEnv::Op::kSync), 10);
 }
@@ -177,27 +188,26 @@ TEST_F(RunJobFaultTest, PersistentRenameFailureFailsTheRunAndAResumeCompletesExa
   env.FailNth(FaultInjectionEnv::Op::kRename, 4, 1000);
   auto r = RunJob(Job(), Options(nullptr, &env));
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(r->exit_code, ExitCode::kFailed);
   EXPECT_EQ(r->run.state, RunState::kFailed);
   EXPECT_NE(r->message.find("injected rename failure"), std::string::npos) << r->message;
   EXPECT_EQ(r->counts.shards_committed, 2);
   auto again = RunJob(Job(), Options(nullptr));
   ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(again->exit_code, 0);
+  EXPECT_EQ(again->exit_code, ExitCode::kOk);
   EXPECT_EQ(again->rows_processed, kRows - 2 * kShardRows);  // only the uncommitted shards
   EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
 }
 
 TEST_F(RunJobFaultTest, TransientBackendErrorsAreRetriedWithoutLosingRows) {
   FaultyInstance::Plan plan;
-  plan.transient_failures =
-      3;  // the first batch: 3 failed tries (2 retries), then runs again as a range
+  plan.transient_failures = 2;  // the first batch: 2 failed tries, then its last retry works
   auto r = RunJob(Job(), Options(&plan));
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->exit_code, ExitCode::kOk);
   EXPECT_EQ(r->counts.failed, 0);
   EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
-  EXPECT_EQ(plan.calls.load(), kBatches + 3);
+  EXPECT_EQ(plan.calls.load(), kBatches + 2);
 }
 
 TEST_F(RunJobFaultTest, OutOfMemoryAboveABatchSizeShrinksBatchesAndLosesNothing) {
@@ -205,7 +215,7 @@ TEST_F(RunJobFaultTest, OutOfMemoryAboveABatchSizeShrinksBatchesAndLosesNothing)
   plan.oom_above_rows = 100;
   auto r = RunJob(Job(), Options(&plan));
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->exit_code, ExitCode::kOk);
   EXPECT_EQ(r->counts.failed, 0);
   EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
 }
@@ -215,7 +225,7 @@ TEST_F(RunJobFaultTest, RowsTheModelRejectsAreDeadLetteredAndTheRestWritten) {
   plan.reject_poison = true;
   auto r = RunJob(Job(), Options(&plan));
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->exit_code, ExitCode::kOk);
   EXPECT_EQ(r->counts.failed, kRows / 1000);
   EXPECT_EQ(OutputRows(), std::make_pair(kRows - kRows / 1000, kRows - kRows / 1000));
   auto status = GetJobStatus(Job(), r->run.run_id, true);
@@ -232,7 +242,7 @@ TEST_F(RunJobFaultTest, TooManyFailedItemsStopTheRunWithExitOne) {
   job.errors.max_failed_count = 5;
   auto r = RunJob(job, Options(&plan));
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(r->exit_code, ExitCode::kFailed);
   EXPECT_EQ(r->run.state, RunState::kFailed);
   EXPECT_NE(r->run.message.find("max_failed_items"), std::string::npos) << r->run.message;
   // Shard 0 holds 5 poison rows (within the limit), shard 1 four more: the run
@@ -250,10 +260,65 @@ TEST_F(RunJobFaultTest, AHangingBatchTimesOutAndTheRunCompletes) {
   auto r = RunJob(job, Options(&plan));
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->exit_code, ExitCode::kOk);
   EXPECT_EQ(r->counts.failed, 0);
   EXPECT_EQ(OutputRows(), std::make_pair(kRows, kRows));
   EXPECT_LT(s, 4.5);  // did not wait out the 5 s hang
+}
+
+TEST_F(RunJobFaultTest, AModelThatAlwaysTimesOutTripsTheBreakerAndExplainsItsShards) {
+  FaultyInstance::Plan plan;
+  plan.hang_calls = 1000000;
+  JobSpec job = Job();
+  job.errors.batch_timeout_s = 0.1;
+  job.errors.max_retries = 1;
+  job.errors.max_failed_count = -1;  // without the breaker, every row would be dead-lettered
+  auto r = RunJob(job, Options(&plan));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, ExitCode::kFailed);
+  EXPECT_EQ(r->run.state, RunState::kFailed);
+  EXPECT_NE(r->message.find("3 consecutive batches failed (timeout)"), std::string::npos)
+      << r->message;
+  EXPECT_EQ(plan.calls.load(), 2 * 3);  // three batches, each tried max_retries + 1 times
+  EXPECT_EQ(r->counts.failed, 0);       // no dead letters
+  auto ledger = Ledger::Open(job.run.ledger);
+  ASSERT_TRUE(ledger.has_value());
+  auto shards = (*ledger)->ListShards(r->run.run_id);
+  ASSERT_TRUE(shards.has_value());
+  for (const ShardRecord& s : *shards) {
+    EXPECT_EQ(s.state, ShardState::kFailed) << s.shard_id;
+    EXPECT_NE(s.message.find("consecutive batches failed"), std::string::npos) << s.message;
+  }
+}
+
+TEST_F(RunJobFaultTest, AStopPastTheDrainTimeoutCancelsTheCallInFlightAndReturns75) {
+  FaultyInstance::Plan plan;
+  plan.hang_calls = 1000000;
+  JobSpec job = Job();
+  job.run.drain_timeout_s = 0.2;
+  std::atomic<int> signals{0};
+  RunOptions options = Options(&plan);
+  options.signals = &signals;
+  std::thread signaller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    signals.store(1);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = RunJob(job, options);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  signaller.join();
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, ExitCode::kInterrupted);
+  EXPECT_EQ(r->run.state, RunState::kInterrupted);
+  EXPECT_LT(s, 4.5);               // did not wait out the 5 s hang
+  EXPECT_EQ(r->counts.failed, 0);  // a cancelled batch is not the rows' fault
+  auto ledger = Ledger::Open(job.run.ledger);
+  ASSERT_TRUE(ledger.has_value());
+  auto shards = (*ledger)->ListShards(r->run.run_id);
+  ASSERT_TRUE(shards.has_value());
+  for (const ShardRecord& sh : *shards) {
+    EXPECT_NE(sh.state, ShardState::kRunning) << sh.shard_id;
+  }
 }
 
 }  // namespace
@@ -273,7 +338,7 @@ TEST_F(RunJobFaultTest, RetryRerunsOnlyDeadLettersAndClearsThoseThatNowSucceed) 
   fixed.run_id = r->run.run_id;
   auto retry = RetryFailures(Job(), fixed);
   ASSERT_TRUE(retry.has_value()) << retry.error().ToString();
-  EXPECT_EQ(retry->exit_code, 0);
+  EXPECT_EQ(retry->exit_code, ExitCode::kOk);
   EXPECT_EQ(retry->rows_processed, kRows / 1000);  // only the dead letters were read and scored
   EXPECT_EQ(retry->counts.failed, 0);
   EXPECT_EQ(retry->counts.succeeded, kRows);
@@ -312,7 +377,7 @@ TEST_F(RunJobFaultTest, AResumedRunRefusesAChangedModelUnlessAllowed) {
   env.FailNth(FaultInjectionEnv::Op::kRename, 2, 1000);
   auto r = RunJob(job, Options(nullptr, &env));
   ASSERT_TRUE(r.has_value());
-  ASSERT_EQ(r->exit_code, 1);
+  ASSERT_EQ(r->exit_code, ExitCode::kFailed);
   ASSERT_EQ(
       std::system(
           fmt::format("/usr/bin/python3 {}/examples/models/make_mlp.py {} --inputs 4 --hidden 8 "
@@ -327,7 +392,7 @@ TEST_F(RunJobFaultTest, AResumedRunRefusesAChangedModelUnlessAllowed) {
   job.model.allow_change = true;
   auto allowed = RunJob(job, Options(nullptr));
   ASSERT_TRUE(allowed.has_value());
-  EXPECT_EQ(allowed->exit_code, 0);
+  EXPECT_EQ(allowed->exit_code, ExitCode::kOk);
 }
 
 }  // namespace

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -39,8 +38,8 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
 namespace {
 
 Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& options, JobContext& ctx,
-                                     Sink* sink, Ledger* ledger, const RunRecord& run,
-                                     TaskRun task_run) {
+                                     Sink* sink, [[maybe_unused]] Ledger* ledger,
+                                     const RunRecord& run, TaskRun task_run) {
   MaybeThrow("main");
   // Model instances: one per worker thread.
   std::vector<std::unique_ptr<ModelInstance>> instances;
@@ -56,12 +55,7 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   pc.source = ctx.source.get();
   pc.sink = sink;
   pc.instances = std::move(instances);
-  Model* model = ctx.model.get();
-  pc.make_instance = [model,
-                      wrap = options.wrap_instance]() -> Result<std::unique_ptr<ModelInstance>> {
-    NS_ASSIGN_OR_RETURN(auto inst, model->CreateInstance());
-    return wrap ? wrap(std::move(inst)) : std::move(inst);
-  };
+  pc.env = options.env;
   pc.layout = ctx.binding.read;
   for (const auto& o : job.model.outputs) pc.output_names.push_back(o.name);
   pc.output_columns = ctx.binding.sink.outputs;
@@ -101,17 +95,17 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
         stop_at = std::chrono::steady_clock::now();
         pipeline.RequestStop();
       }
-      if (stopping &&
+      if (stopping && !result.drain_timed_out &&
           std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count() >
               job.run.drain_timeout_s) {
-        // In-flight work did not drain in time (a slow model): give up on it.
-        // Committed shards are durable; temp files are removed by the next run.
-        (void)ledger->SetRunState(
-            run.run_id, RunState::kInterrupted,
-            "interrupted by a signal; in-flight work abandoned after run.drain_timeout");
-        std::fprintf(stderr, "nightshift: drain timeout (%.0f s) passed; exiting\n",
+        // In-flight work did not drain in time (a slow model): cancel it. The
+        // pipeline returns once the calls in flight do; committed shards are
+        // durable and the next run removes the temp files.
+        std::fprintf(stderr,
+                     "nightshift: drain timeout (%g s) passed; cancelling the batches in flight\n",
                      job.run.drain_timeout_s);
-        std::_Exit(75);
+        result.drain_timed_out = true;
+        pipeline.CancelInFlight();
       }
       progress.Tick(pipeline.rows_done());
       // Wakes at once when the run ends, so a short run does not wait out a tick.

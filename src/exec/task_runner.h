@@ -37,11 +37,15 @@ struct TaskRun {
 struct TaskResult {
   PipelineResult pipeline;
   int64_t rows_processed = 0;
+  bool drain_timed_out =
+      false;  // a stop did not drain in run.drain_timeout: in-flight work cancelled
 };
 
 // Creates the model instances and runs the tasks. REQUIRES: `sink` open.
-// Errors are those that stop the run from starting (instances cannot be
-// created); failures while running are in TaskResult::pipeline.status.
+// Errors are those before the pipeline starts (instances cannot be created);
+// failures while running are in TaskResult::pipeline.status. On a signal the
+// pipeline drains; past run.drain_timeout its calls in flight are cancelled.
+// Returns only after every thread it started is joined.
 Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx,
                             Sink* sink, Ledger* ledger, const RunRecord& run, TaskRun task_run);
 

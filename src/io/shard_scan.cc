@@ -235,7 +235,6 @@ void ShardScanner::StartBatch(const ShardTask& s, int64_t first) {
   batch_ = next_batch_();
   batch_->shard_id = s.shard_id;
   batch_->shard_index = s.shard_index;
-  batch_->epoch = s.epoch;
   batch_->seq = seq_++;
   batch_->last_in_shard = false;
   batch_->first_row = first;

@@ -19,6 +19,8 @@ Writes:
   string_input.onnx   text string[N] -> same string[N] (an input nightshift cannot feed)
   string_output.onnx  x float32[N,1] -> y float32[N,1] (x + 1), label string[N,1]
   wrong_decl.onnx     x float32[N,2] -> y float32[N,2] declared, but y = concat(x, x) is [2N,2]
+  slow.onnx           features float32[N,3] -> probabilities float32[N,2]: a Loop of 2^40
+                      iterations (hours) that only the RunOptions terminate flag stops
 """
 
 import os
@@ -144,6 +146,40 @@ def wrong_decl(outdir):
     save(graph, os.path.join(outdir, "wrong_decl.onnx"))
 
 
+def slow_graph(input_name="features", output_name="probabilities", width=3, outputs=2):
+    """A graph that runs for hours: a Loop of 2^40 cheap iterations, so that
+    cancelling it (ORT checks the terminate flag between iterations) is the
+    only way a call returns. Shaped like the MLP: float32[N, width] in,
+    float32[N, outputs] out (the first `outputs` columns of x)."""
+    zero = numpy_helper.from_array(np.zeros((1,), np.float32), "zero")
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Add", ["v_in", "zero"], ["v_out"])],
+        "spin",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, ["N", width])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, ["N", width])],
+        [zero])
+    trips = numpy_helper.from_array(np.array(1 << 40, np.int64), "trips")
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    starts = numpy_helper.from_array(np.array([0], np.int64), "starts")
+    ends = numpy_helper.from_array(np.array([outputs], np.int64), "ends")
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    return helper.make_graph(
+        [helper.make_node("Loop", ["trips", "cond", input_name], ["spun"], body=body),
+         helper.make_node("Slice", ["spun", "starts", "ends", "axes"], [output_name])],
+        "slow",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", width])],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", outputs])],
+        [trips, cond, starts, ends, axes])
+
+
+def slow(outdir):
+    save(slow_graph(), os.path.join(outdir, "slow.onnx"))
+
+
 def main(argv):
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
@@ -156,6 +192,7 @@ def main(argv):
     int32(outdir)
     strings(outdir)
     wrong_decl(outdir)
+    slow(outdir)
     return 0
 
 

@@ -16,7 +16,6 @@
 #include <string_view>
 #include <variant>
 
-#include "exec/batch_runner.h"
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
@@ -26,16 +25,19 @@
 
 namespace {
 
-constexpr int kExitFailed = 1;
-constexpr int kExitCannotStart = 2;
-constexpr int kExitInterrupted = 75;
+using nightshift::ExitCode;
+
+constexpr int kExitFailed = static_cast<int>(ExitCode::kFailed);
+constexpr int kExitCannotStart = static_cast<int>(ExitCode::kCannotStart);
+constexpr int kExitInterrupted = static_cast<int>(ExitCode::kInterrupted);
 
 std::atomic<int> g_signals{0};
 
 void OnSignal(int) {
   if (g_signals.fetch_add(1) >= 1) {
-    // A second signal: stop at once. Committed shards are safe; the next run
-    // resumes the rest.
+    // A second signal: the user wants out now, not after the drain. The one
+    // exit outside main, by design (docs/shutdown.md): committed shards are
+    // safe and the next run resumes the rest.
     const char msg[] = "nightshift: second signal, exiting now\n";
     (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(kExitInterrupted);
@@ -112,10 +114,10 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
   if (const int* rc = std::get_if<int>(&outcome)) return *rc;
   const auto& r = std::get<nightshift::RunReport>(outcome);
   FILE* human = json ? stderr : stdout;
-  if (r.exit_code == 0 && r.rows_processed == 0 &&
+  if (r.exit_code == ExitCode::kOk && r.rows_processed == 0 &&
       r.run.state == nightshift::RunState::kCompleted && !r.message.empty()) {
     std::fprintf(human, "%s\n", r.message.c_str());
-  } else if (r.exit_code == 0) {
+  } else if (r.exit_code == ExitCode::kOk) {
     double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
     std::fprintf(
         human,
@@ -132,10 +134,11 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
         r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
   } else {
     std::fprintf(stderr, "nightshift: run %s %s: %s\n", r.run.run_id.c_str(),
-                 r.exit_code == kExitInterrupted ? "interrupted" : "failed", r.message.c_str());
+                 r.exit_code == ExitCode::kInterrupted ? "interrupted" : "failed",
+                 r.message.c_str());
   }
   if (json) PrintStatusJson(r);
-  return r.exit_code;
+  return static_cast<int>(r.exit_code);
 }
 
 int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets,
@@ -145,7 +148,7 @@ int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets,
   const auto& r = std::get<nightshift::RunReport>(outcome);
   std::fprintf(json ? stderr : stdout, "%s\n", r.message.c_str());
   if (json) PrintStatusJson(r);
-  return r.exit_code;
+  return static_cast<int>(r.exit_code);
 }
 
 int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
@@ -277,17 +280,9 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotStart;
   }
-  if (*run) {
-    int rc = CmdRun(job_path, sets, run_id, json);
-    if (nightshift::exec::g_abandoned_executors.load() > 0) {
-      // A timed-out model call may still be running on a detached thread:
-      // skip static destructors (the runtime it uses) and exit now.
-      std::fflush(stdout);
-      std::fflush(stderr);
-      std::_Exit(rc);
-    }
-    return rc;
-  }
+  // Every engine call joins the threads it started before it returns, so
+  // main returns normally (static destructors run) with the code it got.
+  if (*run) return CmdRun(job_path, sets, run_id, json);
   if (*retry) return CmdRetry(job_path, sets, run_id, json);
   if (*status) {
     if (limit_opt->count() > 0 && !failed) {

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -503,6 +505,51 @@ TEST(OrtStatusTest, AllocationFailuresAreOutOfMemory) {
                                  "Name:'gemm' Status Message: Gemm: Invalid bias shape")
                 .code(),
             Code::kModelError);
+}
+
+}  // namespace
+}  // namespace nightshift
+
+namespace nightshift {
+namespace {
+
+// slow.onnx spins in a Loop of 2^40 iterations: only Cancel() (the RunOptions
+// terminate flag) makes Execute return. The instance then runs the next call.
+TEST_F(OnnxBackendTest, CancelStopsARealSlowCallAndTheInstanceRunsAgain) {
+  auto model = Load("slow.onnx", {"probabilities"});
+  ASSERT_TRUE(model.has_value()) << model.error().ToString();
+  auto instance = Instance(**model);
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  Tensor features = Tensor::View(DType::kFloat32, {2, 3}, x.data());
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Tensor> outputs;
+    std::atomic<bool> returned{false};
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      // Repeated, as the engine's watchdog does, until the call returns.
+      while (!returned.load()) {
+        instance->Cancel();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    Status s = instance->Execute(std::span<const Tensor>(&features, 1), &outputs);
+    returned.store(true);
+    canceller.join();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(s.code(), Code::kInterrupted) << s.ToString();
+    EXPECT_THAT(s.message(), HasSubstr("cancelled"));
+    EXPECT_GE(secs, 0.19);
+    EXPECT_LT(secs, 5.0) << "round " << round;
+  }
+  // A Cancel() with no call in flight is not kept for the next call.
+  instance->Cancel();
+  auto mlp = Load("mlp.onnx", {"probabilities"});
+  ASSERT_TRUE(mlp.has_value());
+  auto fast = Instance(**mlp);
+  fast->Cancel();
+  std::vector<Tensor> outputs;
+  EXPECT_TRUE(fast->Execute(std::span<const Tensor>(&features, 1), &outputs).ok());
 }
 
 }  // namespace

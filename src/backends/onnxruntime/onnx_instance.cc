@@ -127,6 +127,11 @@ Status OnnxInstance::Run(std::span<const Tensor> inputs, int64_t batch,
                                                         out.shape().data(), out.shape().size(),
                                                         OnnxFromDType(out.dtype())));
     }
+    {
+      std::lock_guard<std::mutex> lock(cancel_mu_);
+      in_flight_ = true;
+      cancelled_ = false;
+    }
     session_.Run(run_options_, input_names_.data(), input_values_.data(), input_values_.size(),
                  output_names_.data(), output_values_.data(), output_values_.size());
     for (size_t j = 0; j < output_specs_.size(); ++j) {
@@ -141,7 +146,23 @@ Status OnnxInstance::Run(std::span<const Tensor> inputs, int64_t batch,
   // outputs to its arena at once.
   input_values_.clear();
   output_values_.clear();
+  std::lock_guard<std::mutex> lock(cancel_mu_);
+  in_flight_ = false;
+  if (cancelled_) {
+    run_options_.UnsetTerminate();  // the next call starts clean
+    cancelled_ = false;
+    if (!status.ok()) {
+      return Status(Code::kInterrupted, fmt::format("the batch of {} row(s) was cancelled", batch));
+    }
+  }
   return status;
+}
+
+void OnnxInstance::Cancel() {
+  std::lock_guard<std::mutex> lock(cancel_mu_);
+  if (!in_flight_) return;
+  run_options_.SetTerminate();
+  cancelled_ = true;
 }
 
 Status OnnxInstance::PrepareOutput(size_t j, std::vector<int64_t> shape,

@@ -5,6 +5,7 @@
 #include <onnxruntime_cxx_api.h>
 
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -30,6 +31,11 @@ class OnnxInstance final : public ModelInstance {
   // replaced.
   Status Execute(std::span<const Tensor> inputs, std::vector<Tensor>* outputs) override;
 
+  // Sets the terminate flag of the RunOptions of the Session::Run in flight
+  // (Ort::RunOptions::SetTerminate): ORT checks it between graph nodes and
+  // loop iterations, and Execute returns Interrupted. No-op between calls.
+  void Cancel() override;
+
  private:
   Status CheckInputs(std::span<const Tensor> inputs) const;
   // One Session::Run. `batch` is the first input's leading dimension, or -1.
@@ -43,7 +49,10 @@ class OnnxInstance final : public ModelInstance {
   std::shared_ptr<Ort::Env> env_;  // declared first: destroyed after session_
   Ort::Session session_;
   Ort::MemoryInfo memory_info_;
-  Ort::RunOptions run_options_;
+  Ort::RunOptions run_options_;  // its terminate flag is guarded by cancel_mu_
+  std::mutex cancel_mu_;
+  bool in_flight_ = false;  // guarded by cancel_mu_: a Session::Run is running
+  bool cancelled_ = false;  // guarded by cancel_mu_: Cancel() hit the call in flight
   std::vector<TensorSpec> input_specs_;
   std::vector<TensorSpec> output_specs_;
   std::vector<const char*> input_names_;   // point into input_specs_

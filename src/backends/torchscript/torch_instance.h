@@ -42,6 +42,10 @@ struct ForwardPlan {
 // waits for through an event; the selected outputs are copied back into pinned
 // buffers once per batch, after one stream synchronisation. Buffers grow to
 // the largest batch seen and are reused.
+//
+// Cancel() is the default no-op: libtorch cannot interrupt a forward() in
+// flight; one call is bounded by the batch (a TorchScript forward has no
+// unbounded loop unless the model itself has one).
 class TorchInstance final : public ModelInstance {
  public:
   // REQUIRES: `module` was loaded onto plan->device and is in eval mode.

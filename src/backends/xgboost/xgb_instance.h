@@ -40,6 +40,8 @@ Status PredictDense(BoosterHandle booster, const float* data, int64_t rows, int6
 
 // Runs batches on its own booster. Not thread-safe: Execute is never called
 // concurrently on one instance; different instances run in parallel.
+// Cancel() is the default no-op: XGBoost's C API has no way to stop a
+// prediction, and one call is bounded by the batch (rows x trees).
 class XgbInstance final : public ModelInstance {
  public:
   // `input`: the model's one input, float32[-1, num_feature]. `outputs`: the

@@ -43,7 +43,7 @@ Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shar
     }
   }
   if (seq != parts + 1) {
-    return Status(Code::kTransient,
+    return Status(Code::kConflict,  // another retry committed first: final
                   fmt::format("retry {} of shard {} of run '{}' is stale: the shard has {} "
                               "retry part(s)",
                               seq, shard_id, run_id, parts));

@@ -302,13 +302,13 @@ class SqliteLedger final : public Ledger {
       // publish and our reply): nothing to do.
       if (lease.output_file == output_file) return txn.Commit();
       if (lease.epoch != epoch) return StaleEpoch(run_id, shard_id, epoch, lease.epoch);
-      return Status(Code::kInvalidJob,
+      return Status(Code::kConflict,
                     fmt::format("shard {} of run '{}' is already committed with output '{}'",
                                 shard_id, run_id, lease.output_file));
     }
     if (lease.epoch != epoch) return StaleEpoch(run_id, shard_id, epoch, lease.epoch);
     if (lease.state != ShardState::kRunning) {
-      return Status(Code::kInvalidJob,
+      return Status(Code::kConflict,
                     fmt::format("shard {} of run '{}' is not claimed (state {}, epoch {})",
                                 shard_id, run_id, ShardStateName(lease.state), epoch));
     }
@@ -566,14 +566,15 @@ class SqliteLedger final : public Ledger {
                   fmt::format("no run '{}' in ledger '{}'", run_id, conn_->path()));
   }
 
+  // Final (another worker won): never retried, and not the job's fault.
   static Status AlreadyCommitted(const std::string& run_id, int64_t shard_id) {
-    return Status(Code::kInvalidJob,
+    return Status(Code::kConflict,
                   fmt::format("shard {} of run '{}' is already committed", shard_id, run_id));
   }
 
   static Status StaleEpoch(const std::string& run_id, int64_t shard_id, int64_t epoch,
                            int64_t current) {
-    return Status(Code::kTransient,
+    return Status(Code::kConflict,
                   fmt::format("stale epoch {} for shard {} of run '{}' (current epoch {}); "
                               "another worker claimed it",
                               epoch, shard_id, run_id, current));

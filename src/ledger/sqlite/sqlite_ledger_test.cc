@@ -235,7 +235,7 @@ TEST_F(SqliteLedgerTest, ClaimOfMissingOrCommittedShardFails) {
   ASSERT_TRUE(ledger->CommitShard("r1", 0, epoch, 100, "part-0", "", {}).ok());
   auto again = ledger->ClaimShard("r1", 0);
   ASSERT_FALSE(again.has_value());
-  EXPECT_EQ(again.error().code(), Code::kInvalidJob);
+  EXPECT_EQ(again.error().code(), Code::kConflict);
   EXPECT_EQ(again.error().message(), "shard 0 of run 'r1' is already committed");
   EXPECT_EQ(ledger->ListShards("r1").value()[0].epoch, epoch);
 }
@@ -249,7 +249,7 @@ TEST_F(SqliteLedgerTest, CommitWithStaleEpochIsRejectedAndChangesNothing) {
   ShardRecord before = ledger->ListShards("r1").value()[1];
 
   Status s = ledger->CommitShard("r1", 1, old_epoch, 100, "part-1-old", "dl-1", {Failure(1, 150)});
-  EXPECT_EQ(s.code(), Code::kTransient);
+  EXPECT_EQ(s.code(), Code::kConflict);
   EXPECT_NE(s.message().find("stale epoch"), std::string::npos) << s.message();
 
   ShardRecord after = ledger->ListShards("r1").value()[1];
@@ -264,7 +264,7 @@ TEST_F(SqliteLedgerTest, CommitWithStaleEpochIsRejectedAndChangesNothing) {
   EXPECT_TRUE(ledger->CommitShard("r1", 1, new_epoch, 100, "part-1", "", {}).ok());
   // And the stale worker, arriving later with its own output, is still refused.
   EXPECT_EQ(ledger->CommitShard("r1", 1, old_epoch, 100, "part-1-old", "", {}).code(),
-            Code::kTransient);
+            Code::kConflict);
   EXPECT_EQ(ledger->ListShards("r1").value()[1].output_file, "part-1");
 }
 
@@ -288,7 +288,7 @@ TEST_F(SqliteLedgerTest, RepeatedCommitIsANoOp) {
   EXPECT_EQ(ledger->ListFailures("r1", -1).value().size(), 2u);
 
   // Same epoch, different output: not a repeat, refused.
-  EXPECT_EQ(ledger->CommitShard("r1", 0, epoch, 98, "part-0-b", "", {}).code(), Code::kInvalidJob);
+  EXPECT_EQ(ledger->CommitShard("r1", 0, epoch, 98, "part-0-b", "", {}).code(), Code::kConflict);
 }
 
 TEST_F(SqliteLedgerTest, PackedShardKeepsFileLastAndFailuresOfTheSameRowInTwoFiles) {
@@ -319,7 +319,7 @@ TEST_F(SqliteLedgerTest, PackedShardKeepsFileLastAndFailuresOfTheSameRowInTwoFil
 TEST_F(SqliteLedgerTest, CommitOfUnclaimedShardIsRefused) {
   auto ledger = OpenWithRun("r1");
   ASSERT_NE(ledger, nullptr);
-  EXPECT_EQ(ledger->CommitShard("r1", 0, 0, 100, "part-0", "", {}).code(), Code::kInvalidJob);
+  EXPECT_EQ(ledger->CommitShard("r1", 0, 0, 100, "part-0", "", {}).code(), Code::kConflict);
   EXPECT_EQ(ledger->CommitShard("r1", 42, 1, 100, "part-42", "", {}).code(), Code::kNotFound);
   EXPECT_EQ(ledger->ListShards("r1").value()[0].state, ShardState::kPending);
 }
@@ -383,7 +383,7 @@ TEST_F(SqliteLedgerTest, FailShardNeedsTheCurrentEpochAndStaysRetryable) {
   ASSERT_NE(ledger, nullptr);
   int64_t e1 = ledger->ClaimShard("r1", 2).value();
   int64_t e2 = ledger->ClaimShard("r1", 2).value();
-  EXPECT_EQ(ledger->FailShard("r1", 2, e1, "old worker").code(), Code::kTransient);
+  EXPECT_EQ(ledger->FailShard("r1", 2, e1, "old worker").code(), Code::kConflict);
   EXPECT_EQ(ledger->ListShards("r1").value()[2].state, ShardState::kRunning);
 
   ASSERT_TRUE(ledger->FailShard("r1", 2, e2, "model crashed").ok());
@@ -397,7 +397,7 @@ TEST_F(SqliteLedgerTest, FailShardNeedsTheCurrentEpochAndStaysRetryable) {
   ShardRecord committed = ledger->ListShards("r1").value()[2];
   EXPECT_EQ(committed.attempts, 3);
   EXPECT_EQ(committed.message, "");
-  EXPECT_EQ(ledger->FailShard("r1", 2, e3, "late").code(), Code::kInvalidJob);
+  EXPECT_EQ(ledger->FailShard("r1", 2, e3, "late").code(), Code::kConflict);
 }
 
 TEST_F(SqliteLedgerTest, CountsSumCommittedShards) {
@@ -522,7 +522,7 @@ TEST_F(SqliteLedgerTest, TwoLedgersOnOneFileBothWork) {
   int64_t stale = first->ClaimShard("r1", 2).value();
   int64_t current = second->ClaimShard("r1", 2).value();
   EXPECT_EQ(current, stale + 1);
-  EXPECT_EQ(first->CommitShard("r1", 2, stale, 100, "p", "", {}).code(), Code::kTransient);
+  EXPECT_EQ(first->CommitShard("r1", 2, stale, 100, "p", "", {}).code(), Code::kConflict);
   EXPECT_EQ(first->Counts("r1").value().shards_committed, 2);
   EXPECT_EQ(second->Counts("r1").value().succeeded, 200);
 }
