@@ -134,7 +134,8 @@ TEST_F(RunJobEnvSweepTest, EveryFileOperationOfARunFailsCleanlyAndAResumeComplet
           << "operation " << i << " (" << what << "): " << got->message;
     } else {
       ++absorbed;  // retried (an fsync, a rename) or not needed to finish
-      EXPECT_EQ(got->exit_code, ExitCode::kOk) << "operation " << i << " (" << what << "): " << got->message;
+      EXPECT_EQ(got->exit_code, ExitCode::kOk)
+          << "operation " << i << " (" << what << "): " << got->message;
     }
     auto again = RunJob(Job(dir), RunOptions{});
     ASSERT_TRUE(again.has_value())
