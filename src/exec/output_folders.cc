@@ -183,8 +183,8 @@ std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
 Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, Env* env) {
   if (job.input.path.empty()) return Status::Ok();         // input.query: cannot be decided here
   if (IsDatabase(job.output.format)) return Status::Ok();  // a table, not a folder
-  const std::string out = ExpandOutputPath(job.output.path, job, run_id,
-                                           UtcTime(env->NowMicros(), "%Y-%m-%d"));
+  const std::string out =
+      ExpandOutputPath(job.output.path, job, run_id, UtcTime(env->NowMicros(), "%Y-%m-%d"));
   const std::string dead = DeadLetterDir(job, out);
   struct Written {
     const char* key;

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "exec/output_folders.h"
 #include "env/crash_point.h"
+#include "exec/output_folders.h"
 #include "nightshift/env.h"
 #include "obs/progress.h"
 

@@ -1,10 +1,10 @@
 #include "io/shard_rows.h"
 
-#include "io/sql_types.h"
-
 #include <fmt/format.h>
 
 #include <cstring>
+
+#include "io/sql_types.h"
 
 namespace nightshift::io {
 namespace {

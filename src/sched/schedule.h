@@ -1,5 +1,5 @@
 // Schedule: a cron expression in an IANA time zone, and the instants it
-// fires at (shared/docs/job-spec.md, "Schedules and triggers").
+// fires at (docs/job-file.md, "schedule").
 //
 // Daylight saving: local times inside a spring-forward gap fire once,
 // together, at the first instant after the gap; a local time that occurs

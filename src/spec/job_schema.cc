@@ -38,12 +38,8 @@ constexpr SchemaNode kBatch[] = {
     {"max_tokens", K::kValue, {}},
 };
 constexpr SchemaNode kOutput[] = {
-    {"path", K::kValue, {}},
-    {"format", K::kValue, {}},
-    {"keep", K::kValue, {}},
-    {"overwrite", K::kValue, {}},
-    {"url", K::kValue, {}},
-    {"table", K::kValue, {}},
+    {"path", K::kValue, {}},      {"format", K::kValue, {}}, {"keep", K::kValue, {}},
+    {"overwrite", K::kValue, {}}, {"url", K::kValue, {}},    {"table", K::kValue, {}},
     {"mode", K::kValue, {}},
 };
 constexpr SchemaNode kErrors[] = {

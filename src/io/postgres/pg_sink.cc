@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <map>
 
+#include "env/crash_point.h"
 #include "io/chunk_table.h"
 #include "io/db_columns.h"
 #include "io/duck.h"
 #include "io/postgres/pg_conn.h"
 #include "io/postgres/pg_copy.h"
 #include "io/shard_rows.h"
-#include "env/crash_point.h"
 #include "nightshift/digest.h"
 #include "nightshift/env.h"
 
