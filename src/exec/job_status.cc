@@ -10,6 +10,7 @@
 #include "exec/run_owner.h"
 #include "exec/which_run.h"
 #include "nightshift/engine.h"
+#include "nightshift/utc_time.h"
 #include "plan/planner.h"
 
 namespace nightshift {
@@ -17,12 +18,7 @@ namespace {
 
 nlohmann::json Timestamp(int64_t ms) {
   if (ms <= 0) return nullptr;
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, ms % 1000);
+  return UtcMillis(ms);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "exec/output_folders.h"
 #include "io/postgres/pg_sink.h"
 #include "nightshift/env.h"
+#include "nightshift/utc_time.h"
 
 namespace nightshift::exec {
 
@@ -21,12 +22,8 @@ Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run,
     return OpenFileSink(layout, 1);
   }
   Env* env = layout.env != nullptr ? layout.env : Env::Default();
-  std::time_t t = static_cast<std::time_t>(env->NowMicros() / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char date[16];
-  std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-  layout.dead_letter_dir = ExpandOutputPath(job.errors.dead_letter, job, run.run_id, date);
+  layout.dead_letter_dir =
+      ExpandOutputPath(job.errors.dead_letter, job, run.run_id, UtcDate(env->NowMicros() / 1000));
   layout.url = job.output.url;
   layout.table = job.output.table;
   layout.mode = job.output.mode;

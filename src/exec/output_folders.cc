@@ -10,6 +10,7 @@
 
 #include "io/input_listing.h"
 #include "nightshift/env.h"
+#include "nightshift/utc_time.h"
 
 namespace nightshift::exec {
 namespace {
@@ -30,15 +31,6 @@ bool Inside(const std::string& dir, const std::string& parent) {
     if (di == d.end() || *di != *pi) return false;
   }
   return true;
-}
-
-std::string UtcTime(int64_t micros, const char* format) {
-  std::time_t t = static_cast<std::time_t>(micros / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
 }
 
 // The ledger's location as the marker records it: a URL without its password
@@ -184,7 +176,7 @@ Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, En
   if (job.input.path.empty()) return Status::Ok();         // input.query: cannot be decided here
   if (IsDatabase(job.output.format)) return Status::Ok();  // a table, not a folder
   const std::string out =
-      ExpandOutputPath(job.output.path, job, run_id, UtcTime(env->NowMicros(), "%Y-%m-%d"));
+      ExpandOutputPath(job.output.path, job, run_id, UtcDate(env->NowMicros() / 1000));
   const std::string dead = DeadLetterDir(job, out);
   struct Written {
     const char* key;
@@ -216,7 +208,7 @@ Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLa
                           Ledger* ledger) {
   Env* env = layout.env != nullptr ? layout.env : Env::Default();
   const Marker me{run.run_id, job.name, RedactedLedger(job.run.ledger),
-                  UtcTime(env->NowMicros(), "%Y-%m-%dT%H:%M:%SZ")};
+                  UtcSeconds(env->NowMicros() / 1000)};
   NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
   const bool adopt = counts.shards_committed > 0;
 

@@ -21,21 +21,13 @@
 #include "nightshift/digest.h"
 #include "nightshift/engine.h"
 #include "nightshift/env.h"
+#include "nightshift/utc_time.h"
 #include "obs/progress.h"
 #include "plan/input_identity.h"
 #include "plan/planner.h"
 
 namespace nightshift {
 namespace {
-
-std::string UtcDate(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
 
 int64_t FailureLimit(const JobSpec& job, int64_t total_rows) {
   if (job.errors.max_failed_fraction.has_value()) {

@@ -6,19 +6,10 @@
 #include <cstdio>
 #include <ctime>
 
+#include "nightshift/utc_time.h"
+
 namespace nightshift::exec {
-namespace {
-
-std::string UtcTime(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 RunOwner ThisProcess(Env* env) {
   RunOwner me;
@@ -48,7 +39,7 @@ Result<std::unique_ptr<RunOwnership>> RunOwnership::Acquire(Ledger* ledger,
     return Error(Code::kInvalidJob,
                  fmt::format("run {} is being run by pid {} on host {} since {}; wait for it to "
                              "finish, or stop it (SIGTERM) and run again to resume",
-                             run_id, h.pid, h.host, UtcTime(h.acquired_at_ms)));
+                             run_id, h.pid, h.host, UtcSeconds(h.acquired_at_ms)));
   }
   return std::unique_ptr<RunOwnership>(new RunOwnership(ledger, run_id, std::move(me)));
 }
