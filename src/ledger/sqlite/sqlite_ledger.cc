@@ -10,6 +10,7 @@
 #include "ledger/sqlite/connection.h"
 #include "ledger/sqlite/input_store.h"
 #include "ledger/sqlite/owner_store.h"
+#include "ledger/sqlite/records.h"
 #include "ledger/sqlite/retry_store.h"
 #include "ledger/sqlite/schema.h"
 #include "nightshift/env.h"
@@ -17,68 +18,15 @@
 namespace nightshift {
 namespace {
 
+using sqlite::Checked;
 using sqlite::Connection;
+using sqlite::ReadRun;
+using sqlite::ReadShard;
 using sqlite::Statement;
 using sqlite::Transaction;
 
-// Column lists shared by the queries and the readers below; keep in step.
-#define NS_RUN_COLUMNS                                                       \
-  "run_id, job_name, fingerprint, state, message, output_path, model_path, " \
-  "model_sha256, total_rows, total_shards, created_at_ms, updated_at_ms, "   \
-  "finished_at_ms"
-#define NS_SHARD_COLUMNS                                                             \
-  "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, " \
-  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, file_last"
-
 bool IsTerminal(RunState s) {
   return s == RunState::kCompleted || s == RunState::kFailed || s == RunState::kInterrupted;
-}
-
-// A state name read back from the file; anything unknown means the file was
-// damaged or written by something else.
-template <typename T>
-Result<T> Checked(Result<T> parsed, const Connection& conn) {
-  if (parsed.has_value()) return parsed;
-  return Error(Code::kIoError,
-               fmt::format("ledger '{}' is corrupt: {}", conn.path(), parsed.error().message()));
-}
-
-Result<RunRecord> ReadRun(const Statement& s, const Connection& conn) {
-  RunRecord r;
-  r.run_id = s.Text(0);
-  r.job_name = s.Text(1);
-  r.fingerprint = s.Text(2);
-  NS_ASSIGN_OR_RETURN(r.state, Checked(ParseRunState(s.Text(3)), conn));
-  r.message = s.Text(4);
-  r.output_path = s.Text(5);
-  r.model_path = s.Text(6);
-  r.model_sha256 = s.Text(7);
-  r.total_rows = s.Int(8);
-  r.total_shards = s.Int(9);
-  r.created_at_ms = s.Int(10);
-  r.updated_at_ms = s.Int(11);
-  r.finished_at_ms = s.Int(12);
-  return r;
-}
-
-Result<ShardRecord> ReadShard(const Statement& s, const Connection& conn) {
-  ShardRecord r;
-  r.shard_id = s.Int(0);
-  r.file_index = static_cast<int32_t>(s.Int(1));
-  r.row_begin = s.Int(2);
-  r.row_end = s.Int(3);
-  NS_ASSIGN_OR_RETURN(r.state, Checked(ParseShardState(s.Text(4)), conn));
-  r.attempts = static_cast<int32_t>(s.Int(5));
-  r.epoch = s.Int(6);
-  r.rows_written = s.Int(7);
-  r.rows_failed = s.Int(8);
-  r.output_file = s.Text(9);
-  r.dead_letter_file = s.Text(10);
-  r.started_at_ms = s.Int(11);
-  r.committed_at_ms = s.Int(12);
-  r.message = s.Text(13);
-  r.file_last = static_cast<int32_t>(s.Int(14));
-  return r;
 }
 
 // The parts of a shard row that claims and commits decide on.
