@@ -139,6 +139,23 @@ struct RunAcquisition {
   RunOwner holder;  // the owner after the call (`me` when acquired)
 };
 
+// One worker process of a run, as a shared ledger sees it (`status`).
+struct WorkerRecord {
+  RunOwner who;                  // host, pid, start_time; heartbeat_at_ms = last renewal
+  int32_t worker_index = 0;      // --worker-index
+  int32_t workers = 1;           // --workers
+  int64_t shards_held = 0;       // claimed, not committed, lease not expired
+  int64_t shards_committed = 0;  // committed by this worker
+};
+
+// Which shards a worker prefers (shard_id % count == index) before helping
+// with any other, and how long its claims hold without renewal.
+struct ClaimPolicy {
+  int32_t worker_index = 0;
+  int32_t workers = 1;
+  int64_t lease_ms = 60000;
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -245,8 +262,63 @@ class Ledger {
   // its last heartbeat.
   virtual Result<std::optional<RunOwner>> GetRunOwner(const std::string& run_id) = 0;
 
+  // Claims: a run's shards are taken one at a time. The SQLite ledger has
+  // one process per run (AcquireRun); a shared ledger (PostgreSQL) lets any
+  // number of worker processes claim shards of one run at once.
+  //
+  // True when several processes may work on one run at once: then there is
+  // no AcquireRun; each process is a worker that claims leased shards.
+  virtual bool shared() const { return false; }
+  // Claims the next shard of `run_id` for worker `me`, atomically against
+  // every other claimer: a shard not committed that nobody holds (pending,
+  // failed, or running under a lease that expired by the ledger's own clock,
+  // never a worker's; for the SQLite ledger, held by another process, which
+  // AcquireRun proved gone). Prefers shard_id % workers == worker_index, then
+  // the lowest shard_id. The claim sets state running, attempts+1, a new
+  // epoch, and a lease expiring policy.lease_ms after now; the record
+  // returned carries that epoch. nullopt when nothing is claimable now.
+  virtual Result<std::optional<ShardRecord>> ClaimNextShard(const std::string& run_id,
+                                                            const RunOwner& me,
+                                                            const ClaimPolicy& policy) {
+    return NotYet(run_id, me, policy);
+  }
+  // Heartbeat of worker `me`: extends the lease of every shard it holds
+  // (claimed, not committed, epoch still its own) to policy.lease_ms from
+  // now and records the worker (ListWorkers). OK even if it holds none.
+  virtual Status RenewLeases(const std::string& run_id, const RunOwner& me,
+                             const ClaimPolicy& policy) {
+    return NotYet(run_id, me, policy).error();
+  }
+  // Fencing before a shard's output is published: OK when `epoch` is still
+  // the shard's current claim, the shard is not committed, and its lease has
+  // at least `margin_ms` left (ledger clock). kConflict naming the shard and
+  // the epochs otherwise: the caller must not publish, and drops the shard.
+  virtual Status CheckClaim(const std::string& run_id, int64_t shard_id, int64_t epoch,
+                            int64_t margin_ms) {
+    (void)shard_id, (void)epoch, (void)margin_ms;
+    return NotYet(run_id, {}, {}).error();
+  }
+  // Completes the run when every shard is committed and it is not completed
+  // yet: state completed, atomically, true for exactly one caller (who then
+  // writes _SUCCESS). false when shards remain or it was already completed.
+  virtual Result<bool> CompleteRunIfDone(const std::string& run_id) {
+    return Error(NotYet(run_id, {}, {}).error());
+  }
+  // Workers that renewed leases on the run, by last heartbeat, newest first.
+  virtual Result<std::vector<WorkerRecord>> ListWorkers(const std::string& run_id) {
+    return Error(NotYet(run_id, {}, {}).error());
+  }
+
   virtual Result<std::optional<std::string>> GetTuning(const std::string& key) = 0;
   virtual Status PutTuning(const std::string& key, const std::string& value) = 0;
+
+ private:
+  // TEMPORARY while the claim loop lands (branches claimloop/pgledger make the
+  // claim methods pure): an Internal error for a ledger without them.
+  static Result<std::optional<ShardRecord>> NotYet(const std::string& run_id, const RunOwner&,
+                                                   const ClaimPolicy&) {
+    return Error(Code::kInternal, "run " + run_id + ": this ledger does not claim shards yet");
+  }
 };
 
 }  // namespace nightshift
