@@ -71,6 +71,11 @@ struct ShardRecord {
   // [file_index, file_last]; its row_begin is 0 and row_end the number of rows
   // of all of them. -1: the shard is rows [row_begin, row_end) of file_index.
   int32_t file_last = -1;
+  // For an input read from a database by key ranges (input.format postgres):
+  // the shard is the rows whose key is > key_after and <= key_upto, each a
+  // JSON value ("" = unbounded on that side); file_index is then 0.
+  std::string key_after;
+  std::string key_upto;
 };
 
 // A row that failed for good, recorded with its shard's commit.
@@ -182,6 +187,8 @@ class Ledger {
   virtual Result<RunRecord> GetRun(const std::string& run_id) = 0;
   // The most recently created run of `job_name`; NotFound when none.
   virtual Result<RunRecord> LatestRun(const std::string& job_name) = 0;
+  // The runs of `job_name`, newest first; at most `limit` (-1: all).
+  virtual Result<std::vector<RunRecord>> ListRuns(const std::string& job_name, int64_t limit) = 0;
   virtual Result<std::vector<InputFileRecord>> ListFiles(const std::string& run_id) = 0;
   virtual Result<std::vector<ShardRecord>> ListShards(const std::string& run_id) = 0;
 

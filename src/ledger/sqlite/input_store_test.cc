@@ -102,5 +102,29 @@ TEST_F(InputStoreTest, ReplanRefusesAPlanThatLeavesOutACommittedShard) {
   EXPECT_EQ(ledger_->ListShards("r").value().size(), 2u);  // nothing changed
 }
 
+// ListRuns: the runs of one job, newest first, bounded by `limit`.
+TEST_F(InputStoreTest, ListRunsNewestFirstPerJob) {
+  for (const char* id : {"r2", "r3"}) {
+    RunRecord run;
+    run.run_id = id;
+    run.job_name = "j";
+    ASSERT_TRUE(ledger_->CreateOrAttachRun(run, {}, {}).has_value());
+  }
+  RunRecord other;
+  other.run_id = "o";
+  other.job_name = "k";
+  ASSERT_TRUE(ledger_->CreateOrAttachRun(other, {}, {}).has_value());
+  auto all = ledger_->ListRuns("j", -1);
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].run_id, "r3");
+  EXPECT_EQ((*all)[2].run_id, "r");
+  auto one = ledger_->ListRuns("j", 1);
+  ASSERT_TRUE(one.has_value());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].run_id, "r3");
+  EXPECT_TRUE(ledger_->ListRuns("none", -1)->empty());
+}
+
 }  // namespace
 }  // namespace nightshift

@@ -127,6 +127,22 @@ class SqliteLedger final : public Ledger {
     return ReadRun(select, *conn_);
   }
 
+  Result<std::vector<RunRecord>> ListRuns(const std::string& job_name, int64_t limit) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Statement select,
+                        conn_->Prepare("SELECT " NS_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
+                                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?2"));
+    select.Bind(1, job_name);
+    select.Bind(2, limit < 0 ? int64_t{-1} : limit);
+    std::vector<RunRecord> runs;
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) return runs;
+      NS_ASSIGN_OR_RETURN(RunRecord run, ReadRun(select, *conn_));
+      runs.push_back(std::move(run));
+    }
+  }
+
   Result<std::vector<InputFileRecord>> ListFiles(const std::string& run_id) override {
     std::lock_guard lock(mu_);
     NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
