@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -144,6 +146,10 @@ struct JobSpec {
   RunSpec run;
   std::optional<ScheduleSpec> schedule;
   std::optional<TriggerSpec> trigger;
+  // Where each key was written: "input.path" -> "job.yaml:3:3" (or
+  // "job.yaml: --set input.path"), for errors found after parsing (see
+  // JobKeySite in spec/key_sites.h). Not part of `text`.
+  std::map<std::string, std::string> key_sites;
 };
 
 // One `--set KEY=VALUE` override: KEY is a dotted path ("batch.size",
@@ -152,6 +158,13 @@ struct Override {
   std::string key;
   std::string value;
 };
+
+// The site ("job.yaml:3:3") of the job key an error message is about, or ""
+// when it names none: a message that starts with a key path ("input.path
+// '...' does not exist", "model.path: ..."), or one about a model input or
+// output by name ("model input 'features' ...": that model.inputs entry).
+// The nearest written ancestor stands in for a key the file does not hold.
+std::string JobKeySite(const JobSpec& job, std::string_view message);
 
 // Parses "KEY=VALUE". Returns InvalidJob when there is no '='.
 Result<Override> ParseOverride(std::string_view text);

@@ -19,6 +19,7 @@
 #include "spec/document_loader.h"
 #include "spec/env_vars.h"
 #include "spec/job_sections.h"
+#include "spec/key_sites.h"
 #include "spec/node_reader.h"
 #include "spec/overrides.h"
 #include "spec/schedule_section.h"
@@ -89,7 +90,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_ASSIGN_OR_RETURN(YAML::Node root, spec::LoadJobDocument(text, file));
   NS_ASSIGN_OR_RETURN(std::vector<spec::OverrideSite> sites,
                       spec::ApplyOverrides(root, overrides, file));
-  const spec::NodeReader r(file, std::move(sites));
+  const spec::NodeReader r(file, sites);
   NS_RETURN_IF_ERROR(r.CheckMap(root, "", spec::JobSchema()));
 
   JobSpec job;
@@ -102,6 +103,8 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job.run));
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
+  // Only now: the tree passed the schema, so it is finite (no alias cycles).
+  job.key_sites = spec::KeySites(root, file, sites);
 
   std::error_code ec;
   fs::path absolute = fs::absolute(file, ec);

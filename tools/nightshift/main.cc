@@ -57,6 +57,14 @@ int CannotStart(const nightshift::Status& s) {
   return kExitCannotStart;
 }
 
+// For an error about a job that parsed: prefixed with the line of the job key
+// it is about, when it names one.
+int CannotStart(const nightshift::Status& s, const nightshift::JobSpec& job) {
+  const std::string site = nightshift::JobKeySite(job, s.message());
+  if (site.empty()) return CannotStart(s);
+  return CannotStart(nightshift::Status(s.code(), site + ": " + s.message()));
+}
+
 nightshift::Result<nightshift::JobSpec> LoadJob(const std::string& path,
                                                 const std::vector<std::string>& sets) {
   std::vector<nightshift::Override> overrides;
@@ -84,7 +92,7 @@ std::variant<nightshift::RunReport, int> Execute(Engine engine, const std::strin
   opts.progress_bar = ::isatty(2) != 0;
   opts.signals = &g_signals;
   auto report = engine(*job, opts);
-  if (!report.has_value()) return CannotStart(report.error());
+  if (!report.has_value()) return CannotStart(report.error(), *job);
   return std::move(*report);
 }
 
@@ -156,7 +164,7 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
   auto report = nightshift::GetJobStatus(*job, run_id, failed, limit);
-  if (!report.has_value()) return CannotStart(report.error());
+  if (!report.has_value()) return CannotStart(report.error(), *job);
   if (json) {
     std::printf("%s\n", nightshift::StatusJson(*report).c_str());
     return 0;
@@ -194,7 +202,7 @@ int CmdValidate(const std::string& job_path, const std::vector<std::string>& set
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
   auto report = nightshift::ValidateJob(*job);
-  if (!report.has_value()) return CannotStart(report.error());
+  if (!report.has_value()) return CannotStart(report.error(), *job);
   std::printf("%s", report->c_str());
   return 0;
 }
