@@ -507,6 +507,21 @@ TEST_F(PgLedgerTest, PasswordNeverInErrors) {
       << missing.error().message();
 }
 
+// Needs no server: both URL schemes reach the PostgreSQL ledger (not the
+// SQLite file of that name), and an unreachable one is an IoError naming it.
+TEST(PgLedgerOpen, PostgresUrlsOpenThePostgresLedger) {
+  for (std::string url : {"postgresql://u:hunter2@/db?host=/nonexistent-ns-socket",
+                          "postgres://u:hunter2@/db?host=/nonexistent-ns-socket"}) {
+    auto ledger = Ledger::Open(url);
+    ASSERT_FALSE(ledger.has_value());
+    EXPECT_EQ(ledger.error().code(), Code::kIoError);
+    EXPECT_NE(ledger.error().message().find("run.ledger (postgresql://u@"), std::string::npos)
+        << ledger.error().message();
+    EXPECT_EQ(ledger.error().message().find("hunter2"), std::string::npos);
+    EXPECT_EQ(Ledger::OpenForReading(url).error().code(), Code::kIoError);
+  }
+}
+
 // Many workers starting at once on an empty database: one migrates, the
 // others wait for it; all open, and the schema is there once.
 TEST(PgLedgerMigration, EightConcurrentOpenersOnAnEmptyDatabase) {
