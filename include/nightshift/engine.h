@@ -94,6 +94,9 @@ struct StatusReport {
   // A run stored as running whose owner is gone is reported as interrupted.
   std::optional<RunOwner> owner;
   int64_t last_seen_ms = 0;  // when a gone owner was last seen alive (0: not gone)
+  // A shared ledger (PostgreSQL): the run's workers instead of one owner.
+  bool shared = false;
+  std::vector<WorkerRecord> workers;
 };
 
 // The status of `run_id`, or of the run the job would resume when empty (if

@@ -8,6 +8,7 @@
 #include "exec/batch_sizer.h"
 #include "exec/job_context.h"
 #include "exec/run_owner.h"
+#include "exec/status_workers.h"
 #include "exec/which_run.h"
 #include "nightshift/engine.h"
 #include "nightshift/utc_time.h"
@@ -113,7 +114,13 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
   }
   report.found = true;
   report.run = *run;
-  NS_RETURN_IF_ERROR(CheckOwner(ledger.get(), &report));
+  // Workers of a shared ledger hold leases, not the run: no owner to check.
+  report.shared = ledger->shared();
+  if (report.shared) {
+    NS_ASSIGN_OR_RETURN(report.workers, ledger->ListWorkers(id));
+  } else {
+    NS_RETURN_IF_ERROR(CheckOwner(ledger.get(), &report));
+  }
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(id));
   NS_ASSIGN_OR_RETURN(auto batch_size, ledger->GetTuning(exec::RunBatchSizeKey(id)));
   if (batch_size.has_value()) report.batch_size = std::atoll(batch_size->c_str());
@@ -153,6 +160,7 @@ std::string StatusJson(const StatusReport& r) {
                   {"heartbeat_at", Timestamp(r.owner->heartbeat_at_ms)}};
   }
   if (r.last_seen_ms > 0) j["last_seen"] = Timestamp(r.last_seen_ms);
+  if (r.shared) j["workers"] = exec::WorkersJson(r.workers);
   if (r.failures_listed || !r.failures.empty()) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& f : r.failures) {

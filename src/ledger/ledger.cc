@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "ledger/postgres/pg_ledger.h"
 #include "ledger/sqlite/sqlite_ledger.h"
 
 namespace nightshift {
@@ -53,18 +54,15 @@ Result<ShardState> ParseShardState(std::string_view s) {
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& location, Env* env) {
-  if (IsPostgresUrl(location)) {
-    return Error(Code::kInvalidJob, "PostgreSQL ledger is not built into this binary");
-  }
+  // The database keeps time for a shared ledger: `env` is not used there.
+  if (IsPostgresUrl(location)) return OpenPgLedger(location);
   SqliteLedgerOptions options;
   options.env = env;
   return OpenSqliteLedger(location, options);
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::OpenForReading(const std::string& location, Env* env) {
-  if (IsPostgresUrl(location)) {
-    return Error(Code::kInvalidJob, "PostgreSQL ledger is not built into this binary");
-  }
+  if (IsPostgresUrl(location)) return OpenPgLedgerForReading(location);
   return OpenSqliteLedgerForReading(location, env);
 }
 

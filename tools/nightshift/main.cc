@@ -16,6 +16,7 @@
 #include <string_view>
 #include <variant>
 
+#include "exec/status_workers.h"
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
@@ -187,6 +188,7 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
                 static_cast<long long>(report->owner->pid), report->owner->host.c_str(),
                 j["owner"]["heartbeat_at"].dump().c_str());
   }
+  if (report->shared) std::printf("%s", nightshift::exec::WorkersText(report->workers).c_str());
   if (failed) {
     std::printf("failed items%s:\n", report->failures.empty() ? " (none)" : "");
     for (const auto& f : report->failures) {

@@ -128,6 +128,14 @@ Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
       ErrorOf(context, r.get() != nullptr ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_)));
 }
 
+Status PgConn::RunScript(const std::string& script, std::string_view context) {
+  PgResult r(PQexec(conn_, script.c_str()));
+  ExecStatusType st = PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Status::Ok();
+  return ErrorOf(context,
+                 r.get() != nullptr ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_));
+}
+
 Status PgConn::CopyIn(const std::string& copy_sql, std::string_view data,
                       std::string_view context) {
   PgResult start(PQexec(conn_, copy_sql.c_str()));

@@ -66,10 +66,15 @@ class PgConn {
     auto r = Exec(sql, context, params);
     return r.has_value() ? Status::Ok() : r.error();
   }
+  // Runs `script`, several statements separated by ';' (no parameters: the
+  // simple query protocol), e.g. a schema migration.
+  Status RunScript(const std::string& script, std::string_view context);
   // COPY ... FROM STDIN with `data` (the whole COPY stream).
   Status CopyIn(const std::string& copy_sql, std::string_view data, std::string_view context);
   // Reconnects when the connection is broken (Transient while it stays down).
   Status EnsureConnected();
+  // True while the connection is up (libpq's last known state).
+  bool connected() const { return PQstatus(conn_) == CONNECTION_OK; }
   const std::string& described() const { return described_; }
 
  private:

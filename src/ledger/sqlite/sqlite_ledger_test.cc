@@ -120,14 +120,6 @@ TEST(LedgerStateNamesTest, RoundTrip) {
   EXPECT_EQ(ParseShardState("").error().code(), Code::kInvalidJob);
 }
 
-TEST_F(SqliteLedgerTest, PostgresUrlIsRejectedUntilBuiltIn) {
-  auto ledger = Ledger::Open("postgresql://user@host/db");
-  ASSERT_FALSE(ledger.has_value());
-  EXPECT_EQ(ledger.error().code(), Code::kInvalidJob);
-  EXPECT_EQ(ledger.error().message(), "PostgreSQL ledger is not built into this binary");
-  EXPECT_EQ(Ledger::Open("postgres://h/db").error().code(), Code::kInvalidJob);
-}
-
 TEST_F(SqliteLedgerTest, CreatesParentFolders) {
   std::string path = dir_ + "/a/b/.nightshift/ledger.db";
   auto ledger = Open(path);
