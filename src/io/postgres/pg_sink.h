@@ -4,9 +4,11 @@
 // by binary COPY into a temporary staging table, and one INSERT (mode
 // insert, and swap's run table) or INSERT ... ON CONFLICT (key) DO UPDATE
 // (upsert) into the table. The commit row's primary key refuses a second
-// commit of a shard (a stale epoch, a retried commit that had succeeded):
-// that attempt rolls back and reports the rows recorded, so every input row
-// of a run is written exactly once across kills and resumes.
+// commit of a shard: that attempt rolls back, and reports the rows recorded
+// when it is a repeat of the same epoch (a retried commit that had
+// succeeded), or kConflict when another worker (another epoch) committed the
+// shard first (io/db_sink.h). So every input row of a run is written exactly
+// once across kills, resumes and workers.
 //
 // Mode swap writes to <table>__ns_swap_<hash of the run id> (created like
 // the table, keeping its primary key), which replaces the table in one
