@@ -91,6 +91,11 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, std
     Status s = c->ErrorOf("cannot connect", PQerrorMessage(c->conn_));
     return Error(Code::kInvalidJob, s.message());
   }
+  // The server's notices (e.g. "relation ... already exists, skipping" for
+  // CREATE TABLE IF NOT EXISTS) are not the user's business: libpq would
+  // print them to stderr.
+  PQsetNoticeProcessor(
+      c->conn_, [](void*, const char*) {}, nullptr);
   return c;
 }
 
