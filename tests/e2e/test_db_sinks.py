@@ -201,3 +201,33 @@ def test_list_output(case, tmp_path, fmt):
     assert len(got) == N
     for k, v in got.items():
         assert np.abs(np.array(v) - case.expected[case.pos[k]]).max() <= TOL, (k, v)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_existing_table_with_wider_types_is_cast_into(case, tmp_path, fmt):
+    """A present table whose types hold the values without being the output's own types."""
+    db = tmp_path / f"out.{fmt}"
+    types = ("NUMERIC", "DOUBLE", "REAL") if fmt == "sqlite" else ("DOUBLE", "DECIMAL(12,8)", "FLOAT")
+    execute(fmt, db, [f"CREATE TABLE wide (id BIGINT PRIMARY KEY, name TEXT, extra TEXT DEFAULT 'x', "
+                      f"p0 {types[0]}, p1 {types[1]}, p2 {types[2]})"])
+    rc, out, err = run("run", db_job(case, tmp_path, fmt, "wide"))
+    assert rc == EXIT_OK, err
+    check_table(case, fmt, db, "wide")
+    assert query(fmt, db, "SELECT DISTINCT extra FROM wide") == [["x"]]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_upsert_into_table_with_unique_index_on_the_key(case, tmp_path, fmt):
+    db = tmp_path / f"out.{fmt}"
+    real = "REAL" if fmt == "sqlite" else "FLOAT"
+    if fmt == "sqlite":
+        ddl = [f"CREATE TABLE uq (id INTEGER, name TEXT, p0 {real}, p1 {real}, p2 {real})",
+               "CREATE UNIQUE INDEX uq_id ON uq (id)"]
+    else:
+        ddl = [f"CREATE TABLE uq (id BIGINT UNIQUE, name TEXT, p0 {real}, p1 {real}, p2 {real})"]
+    execute(fmt, db, ddl)
+    job = db_job(case, tmp_path, fmt, "uq")
+    for run_id in ("one", "two"):
+        rc, out, err = run("run", job, "--run-id", run_id)
+        assert rc == EXIT_OK, err
+    check_table(case, fmt, db, "uq")

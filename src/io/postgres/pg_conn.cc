@@ -133,22 +133,25 @@ Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
       ErrorOf(context, r.get() != nullptr ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_)));
 }
 
-Status PgConn::CopyIn(const std::string& copy_sql, std::string_view data,
+Status PgConn::CopyIn(const std::string& copy_sql,
+                      const std::function<Status(const CopyPut&)>& produce,
                       std::string_view context) {
   PgResult start(PQexec(conn_, copy_sql.c_str()));
   if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
     return ErrorOf(context, start.get() != nullptr ? PQresultErrorMessage(start.get())
                                                    : PQerrorMessage(conn_));
   }
-  // Large pieces: libpq buffers and sends; blocking mode, so each call
-  // returns once the data is queued.
-  constexpr size_t kPiece = size_t{1} << 20;
-  for (size_t at = 0; at < data.size(); at += kPiece) {
-    const size_t n = std::min(kPiece, data.size() - at);
-    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) != 1) {
-      (void)PQputCopyEnd(conn_, "nightshift: sending failed");
+  // Blocking mode: each piece is queued (and sent as libpq's buffer fills).
+  Status sent = produce([&](std::string_view piece) -> Status {
+    if (PQputCopyData(conn_, piece.data(), static_cast<int>(piece.size())) != 1) {
       return ErrorOf(context, PQerrorMessage(conn_));
     }
+    return Status::Ok();
+  });
+  if (!sent.ok()) {
+    (void)PQputCopyEnd(conn_, "nightshift: the rows could not be sent");
+    while (PGresult* raw = PQgetResult(conn_)) PQclear(raw);
+    return sent;
   }
   if (PQputCopyEnd(conn_, nullptr) != 1) return ErrorOf(context, PQerrorMessage(conn_));
   Status s;

@@ -287,10 +287,13 @@ Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt&
   }
   if (rows.rows() > 0) {
     if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(stage_sql_, what));
-    std::string data;
-    NS_RETURN_IF_ERROR(pg::EncodeCopyBinary(
-        duck, fmt::format("SELECT {} FROM {}", ScanSelect(cols_), rows.RowsSql()), cols_, &data));
-    NS_RETURN_IF_ERROR(pg_->CopyIn(copy_sql_, data, what));
+    const std::string select = fmt::format("SELECT {} FROM {}", ScanSelect(cols_), rows.RowsSql());
+    NS_RETURN_IF_ERROR(pg_->CopyIn(
+        copy_sql_,
+        [&](const pg::PgConn::CopyPut& put) {
+          return pg::EncodeCopyBinary(duck, select, cols_, put);
+        },
+        what));
     if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(insert_sql_, what));
   }
   MaybeCrash("db_before_commit");
