@@ -57,8 +57,22 @@ std::string SwapTableName(const std::string& table, const std::string& run_id) {
 
 std::string RetargetCreateTable(const std::string& create_sql, const std::string& new_name) {
   // Everything before the column list is "CREATE TABLE <name>" in some
-  // quoting; the column list and the constraints are kept as they are.
-  const size_t open = create_sql.find('(');
+  // quoting ("name", `name` or [name], any of which may hold a '('); the
+  // column list and the constraints are kept as they are.
+  size_t open = std::string::npos;
+  char close = 0;  // the end of the quoted name being skipped
+  for (size_t i = 0; i < create_sql.size() && open == std::string::npos; ++i) {
+    const char c = create_sql[i];
+    if (close != 0) {
+      if (c == close) close = 0;
+    } else if (c == '"' || c == '`') {
+      close = c;
+    } else if (c == '[') {
+      close = ']';
+    } else if (c == '(') {
+      open = i;
+    }
+  }
   if (open == std::string::npos) return create_sql;
   return fmt::format("CREATE TABLE IF NOT EXISTS {} {}", new_name, create_sql.substr(open));
 }
