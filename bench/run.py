@@ -22,6 +22,8 @@ Nothing asserts a time: the suite reports, in bench/results/latest.md.
   8. bucketing: token sequences of long-tailed lengths (8-512) through a small
      encoder; batch.sort_by_length + batch.max_tokens ÷ plain fixed-size
      batches padded to their longest row (issue 4's figure 6).
+ 10. PostgreSQL sink: the light job into PostgreSQL ÷ `psql \copy` of the
+     same rows from CSV, and ÷ pandas DataFrame.to_sql (bench/db_sink.py).
 
     bench/run.sh [--quick] [--repeat 5] [--only 1,2,...] [--threads 1] [--batch 4096] [--bucket-rows 20480]
 """
@@ -783,7 +785,8 @@ def main():
     ap.add_argument("--bucket-rows", type=int, help="token rows of figure 8 (default 20480; 10240 with --quick)")
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", help="comma-separated figure numbers (1-9)")
+    ap.add_argument("--only", help="comma-separated figure numbers (1-10)")
+    ap.add_argument("--pg-rows", type=int, help="rows of figure 10 (default 200k; 50k with --quick)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/latest.md"))
     a = ap.parse_args()
     q = a.quick
@@ -797,13 +800,14 @@ def main():
     a.io_rows = [int(x) for x in a.io_rows.split(",")] if a.io_rows else ([a.rows] if q else [a.rows, 10_000_000])
     a.scale_rows = [int(x) for x in (a.scale_rows or ("200000,1000000" if q else "1000000,10000000,50000000"))
                     .split(",")]
-    only = set(int(x) for x in a.only.split(",")) if a.only else set(range(1, 10))
+    a.pg_rows = a.pg_rows or (50_000 if q else 200_000)
+    only = set(int(x) for x in a.only.split(",")) if a.only else set(range(1, 11))
     snapshot_binaries()
 
     cache = os.path.join(ROOT, "bench/results")
     os.makedirs(cache, exist_ok=True)
     light = heavy = weights = data = heavy_data = None
-    if only & {1, 2, 3, 4, 5, 6, 7, 9}:  # figure 8 makes its own data and model
+    if only & {1, 2, 3, 4, 5, 6, 7, 9, 10}:  # figure 8 makes its own data and model
         light, heavy, weights = make_models(cache)
         data = make_parquet(os.path.join(cache, f"customers_{a.rows}.parquet"), a.rows)
         heavy_data = make_parquet(os.path.join(cache, f"customers_{a.heavy_rows}.parquet"), a.heavy_rows)
@@ -858,6 +862,11 @@ def main():
         summary.append(f"bucketing (sort_by_length + max_tokens ÷ fixed batches): "
                        f"{r['sort_by_length + max_tokens']:.2f}×; sort_by_length only: "
                        f"{r['sort_by_length only']:.2f}×; outputs equal: {r['check1'] and r['check2']}")
+    if 10 in only:
+        from db_sink import fig10_postgres
+        r = fig10_postgres(a, R, light, make_parquet(os.path.join(cache, f"customers_{a.pg_rows}.parquet"),
+                                                     a.pg_rows), a.pg_rows, NS, PY, timed, sh, med, spread, fmt_rate)
+        summary.append(f"PostgreSQL sink ÷ psql \\copy: {r['copy']:.2f}; ÷ pandas to_sql: {r['pandas']:.1f}×")
     if 7 in only:
         fig7_profile(a, R, light, cache)
     R.add("", "## Summary", *[f"- {s}" for s in summary], "",

@@ -16,7 +16,7 @@ APT_PACKAGES=(
   libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
-  sqlite3 libpq-dev postgresql
+  sqlite3 libpq-dev postgresql python3-sqlalchemy python3-psycopg2
   slurm-wlm munge python3-kubernetes
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).

@@ -4,7 +4,7 @@
 // Finish() makes the shard's output visible atomically and idempotently: the
 // data file is written under a temporary name, fsync'd and renamed to its
 // final, deterministic name (part-<shard>.<ext>); a repeat after a crash
-// replaces it with identical content. A database sink (db_sink.h) instead
+// replaces it with identical content. A database sink (io/db_sink.h) instead
 // commits the shard's rows and a row of its commit table in one database
 // transaction; a repeat finds that row and writes nothing. The Sink never
 // touches the ledger: the engine commits the shard there after Finish()

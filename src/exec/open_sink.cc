@@ -5,7 +5,9 @@
 #include <ctime>
 
 #include "exec/output_folders.h"
+#include "io/duckdb_sink.h"
 #include "io/postgres/pg_sink.h"
+#include "io/sqlite/sqlite_sink.h"
 #include "nightshift/env.h"
 #include "nightshift/utc_time.h"
 
@@ -30,6 +32,8 @@ Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run,
   layout.run_id = run.run_id;
   switch (job.output.format) {
     case OutputFormat::kPostgres: return io::OpenPostgresSink(layout);
+    case OutputFormat::kSqlite: return io::OpenSqliteSink(layout);
+    case OutputFormat::kDuckdb: return io::OpenDuckdbSink(layout);
     default: break;
   }
   return Error(Code::kInvalidJob, fmt::format("output.format {} is not available yet",

@@ -1,6 +1,6 @@
 // OpenSink: the Sink of a job, chosen by output.format: part files in an
 // output folder (claimed for the run: exec/output_folders.h), or a table in
-// PostgreSQL (io/postgres/pg_sink.h).
+// PostgreSQL, SQLite or DuckDB (io/db_sink.h).
 #pragma once
 
 #include <memory>
@@ -17,7 +17,8 @@ namespace nightshift::exec {
 // which may hold a password).
 std::string DatabaseOutputPath(const OutputSpec& output);
 
-// Opens the sink of `job` for `run`. File output: claims the folders
+// Opens the sink of `job` for `run` (PostgreSQL: io/postgres/pg_sink.h, SQLite:
+// io/sqlite/sqlite_sink.h, DuckDB: io/duckdb_sink.h). File output: claims the folders
 // (ClaimOutputFolders) and opens the file sink. Database output: a table is
 // not owned by a run (upsert rewrites rows by key, insert appends, swap
 // replaces the table), so nothing is claimed; dead letters go to

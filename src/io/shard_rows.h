@@ -3,7 +3,7 @@
 // model outputs by strided copies; and one of failed rows for the dead
 // letters). Every sink collects a shard this way, then makes it visible its
 // own way: a part file (file_sink.cc) or one database transaction
-// (db_sink.cc). Memory is bounded by one shard's output.
+// (io/db_sink.h). Memory is bounded by one shard's output.
 #pragma once
 
 #include <duckdb.h>

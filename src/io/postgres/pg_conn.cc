@@ -91,6 +91,11 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, std
     Status s = c->ErrorOf("cannot connect", PQerrorMessage(c->conn_));
     return Error(Code::kInvalidJob, s.message());
   }
+  // The server's notices (e.g. "relation ... already exists, skipping" for
+  // CREATE TABLE IF NOT EXISTS) are not the user's business: libpq would
+  // print them to stderr.
+  PQsetNoticeProcessor(
+      c->conn_, [](void*, const char*) {}, nullptr);
   return c;
 }
 
@@ -136,22 +141,25 @@ Status PgConn::RunScript(const std::string& script, std::string_view context) {
                  r.get() != nullptr ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_));
 }
 
-Status PgConn::CopyIn(const std::string& copy_sql, std::string_view data,
+Status PgConn::CopyIn(const std::string& copy_sql,
+                      const std::function<Status(const CopyPut&)>& produce,
                       std::string_view context) {
   PgResult start(PQexec(conn_, copy_sql.c_str()));
   if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
     return ErrorOf(context, start.get() != nullptr ? PQresultErrorMessage(start.get())
                                                    : PQerrorMessage(conn_));
   }
-  // Large pieces: libpq buffers and sends; blocking mode, so each call
-  // returns once the data is queued.
-  constexpr size_t kPiece = size_t{1} << 20;
-  for (size_t at = 0; at < data.size(); at += kPiece) {
-    const size_t n = std::min(kPiece, data.size() - at);
-    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) != 1) {
-      (void)PQputCopyEnd(conn_, "nightshift: sending failed");
+  // Blocking mode: each piece is queued (and sent as libpq's buffer fills).
+  Status sent = produce([&](std::string_view piece) -> Status {
+    if (PQputCopyData(conn_, piece.data(), static_cast<int>(piece.size())) != 1) {
       return ErrorOf(context, PQerrorMessage(conn_));
     }
+    return Status::Ok();
+  });
+  if (!sent.ok()) {
+    (void)PQputCopyEnd(conn_, "nightshift: the rows could not be sent");
+    while (PGresult* raw = PQgetResult(conn_)) PQclear(raw);
+    return sent;
   }
   if (PQputCopyEnd(conn_, nullptr) != 1) return ErrorOf(context, PQerrorMessage(conn_));
   Status s;

@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,8 +70,12 @@ class PgConn {
   // Runs `script`, several statements separated by ';' (no parameters: the
   // simple query protocol), e.g. a schema migration.
   Status RunScript(const std::string& script, std::string_view context);
-  // COPY ... FROM STDIN with `data` (the whole COPY stream).
-  Status CopyIn(const std::string& copy_sql, std::string_view data, std::string_view context);
+  // COPY ... FROM STDIN of the stream that `produce` writes, piece by piece,
+  // through the function it is given: the server parses one piece while the
+  // next is made. A failing `produce` aborts the COPY with its error.
+  using CopyPut = std::function<Status(std::string_view piece)>;
+  Status CopyIn(const std::string& copy_sql, const std::function<Status(const CopyPut&)>& produce,
+                std::string_view context);
   // Reconnects when the connection is broken (Transient while it stays down).
   Status EnsureConnected();
   // True while the connection is up (libpq's last known state).

@@ -144,11 +144,15 @@ std::string StageType(DbKind kind) {
 }
 
 Status EncodeCopyBinary(DuckConnection* conn, const std::string& select_sql,
-                        const std::vector<DbColumn>& columns, std::string* out) {
+                        const std::vector<DbColumn>& columns,
+                        const std::function<Status(std::string_view)>& put) {
+  constexpr size_t kPiece = size_t{1} << 20;
+  std::string buf;
+  buf.reserve(kPiece + (size_t{64} << 10));
   static constexpr char kHeader[] = "PGCOPY\n\377\r\n";  // + its NUL: 11 bytes
-  out->append(kHeader, 11);
-  Put32(out, 0);  // flags
-  Put32(out, 0);  // header extension length
+  buf.append(kHeader, 11);
+  Put32(&buf, 0);  // flags
+  Put32(&buf, 0);  // header extension length
   NS_ASSIGN_OR_RETURN(DuckResult result, conn->Stream(select_sql, "reading a shard's rows"));
   std::vector<Col> cols(columns.size());
   for (;;) {
@@ -160,12 +164,16 @@ Status EncodeCopyBinary(DuckConnection* conn, const std::string& select_sql,
     }
     const idx_t n = chunk.size();
     for (idx_t r = 0; r < n; ++r) {
-      Put16(out, static_cast<int16_t>(cols.size()));
-      for (size_t c = 0; c < cols.size(); ++c) PutValue(out, cols[c], columns[c].kind, r);
+      Put16(&buf, static_cast<int16_t>(cols.size()));
+      for (size_t c = 0; c < cols.size(); ++c) PutValue(&buf, cols[c], columns[c].kind, r);
+    }
+    if (buf.size() >= kPiece) {
+      NS_RETURN_IF_ERROR(put(buf));
+      buf.clear();
     }
   }
-  Put16(out, -1);
-  return Status::Ok();
+  Put16(&buf, -1);
+  return put(buf);
 }
 
 }  // namespace nightshift::io::pg

@@ -3,7 +3,9 @@
 // stream per shard instead of a statement per row.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/db_columns.h"
@@ -15,8 +17,10 @@ namespace nightshift::io::pg {
 std::string StageType(DbKind kind);
 
 // Runs `select_sql` (columns in the kinds of `columns`, as ScanSelect gives)
-// and appends the whole COPY stream (header, rows, trailer) to `out`.
+// and hands the whole COPY stream (header, rows, trailer) to `put` in pieces
+// of about 1 MiB, so that sending overlaps encoding.
 Status EncodeCopyBinary(DuckConnection* conn, const std::string& select_sql,
-                        const std::vector<DbColumn>& columns, std::string* out);
+                        const std::vector<DbColumn>& columns,
+                        const std::function<Status(std::string_view)>& put);
 
 }  // namespace nightshift::io::pg

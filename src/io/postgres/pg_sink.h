@@ -1,12 +1,15 @@
 // The PostgreSQL sink (output.format: postgres). Per shard, in one
 // transaction: a row in <table>__nightshift_commits (run_id, shard_id, part,
-// epoch, rows, committed_at; primary key run_id, shard_id, part), the rows
-// by binary COPY into a temporary staging table, and one INSERT (mode
-// insert, and swap's run table) or INSERT ... ON CONFLICT (key) DO UPDATE
-// (upsert) into the table. The commit row's primary key refuses a second
-// commit of a shard (a stale epoch, a retried commit that had succeeded):
-// that attempt rolls back and reports the rows recorded, so every input row
-// of a run is written exactly once across kills and resumes.
+// epoch, rows, committed_at; primary key run_id, shard_id, part), then the
+// rows by binary COPY: straight into the table in modes insert and swap when
+// its column types are the staging types (a table the sink created), else
+// into a temporary staging table followed by one INSERT ... SELECT (with ON
+// CONFLICT (key) DO UPDATE for upsert) that casts to the table's types. The commit row's primary
+// key refuses a second commit of a shard: that attempt rolls back, and reports the rows recorded
+// when it is a repeat of the same epoch (a retried commit that had
+// succeeded), or kConflict when another worker (another epoch) committed the
+// shard first (io/db_sink.h). So every input row of a run is written exactly
+// once across kills, resumes and workers.
 //
 // Mode swap writes to <table>__ns_swap_<hash of the run id> (created like
 // the table, keeping its primary key), which replaces the table in one

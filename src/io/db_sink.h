@@ -1,0 +1,75 @@
+// DbSink: what the database sinks (PostgreSQL, SQLite, DuckDB) share. A
+// shard's rows are collected in an in-memory DuckDB (ShardRows); Finish()
+// writes the shard's dead letters, then hands the rows to the sink's
+// CommitShard, which makes them visible together with a row of the commit
+// table (<table>__nightshift_commits: run_id, shard_id, part, epoch, rows)
+// in one database transaction. The commit row's primary key (run_id,
+// shard_id, part) refuses a second commit of a shard: a repeat by the same
+// epoch (a retried commit whose acknowledgement was lost) reports the rows
+// recorded; another epoch (another worker's, or a stale one) is kConflict.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "io/duck.h"
+#include "io/shard_rows.h"
+#include "nightshift/sink.h"
+
+namespace nightshift::io {
+
+// One attempt at a shard (or a retry part of it).
+struct ShardAttempt {
+  int64_t shard_id = 0;
+  int64_t epoch = 0;
+  int32_t part = 0;  // the retry sequence; 0 for the shard itself
+};
+
+// The names of the tables kept beside `table` (the unqualified name).
+std::string CommitTableName(const std::string& table);
+// Mode swap's staging table of run `run_id`: <table>__ns_swap_<12 hex digits>.
+std::string SwapTableName(const std::string& table, const std::string& run_id);
+
+// `create_sql` (a table's CREATE TABLE statement, as SQLite's sqlite_master
+// or DuckDB's duckdb_tables() keep it) creating `new_name` instead: the
+// staging table of mode swap, with the same columns and constraints.
+std::string RetargetCreateTable(const std::string& create_sql, const std::string& new_name);
+
+// What a commit transaction does when the commit table already has a row for
+// `a`, committed by `their_epoch`: the rows it recorded when it is the same
+// epoch (a repeat), kConflict (final) saying another worker committed the
+// shard otherwise. The caller rolled its transaction back.
+Result<int64_t> AlreadyCommitted(const SinkLayout& layout, const ShardAttempt& a,
+                                 int64_t their_epoch, int64_t their_rows);
+
+class DbSink : public Sink {
+ public:
+  explicit DbSink(SinkLayout layout) : layout_(std::move(layout)) {}
+
+  Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch,
+                                                  int32_t retry_seq) final;
+
+  // Makes `rows` visible with the commit row of `a`, in one transaction (see
+  // above); returns the rows recorded. `duck` reads the rows (RowsSql()).
+  virtual Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a,
+                                      DuckConnection* duck) = 0;
+
+  const SinkLayout& layout() const { return layout_; }
+  Env* env() const { return layout_.env != nullptr ? layout_.env : Env::Default(); }
+  const std::shared_ptr<DuckDatabase>& duck_db() const { return db_; }
+
+ protected:
+  // Opens the in-memory DuckDB that holds the shards' rows (one thread: a
+  // shard's rows are read once, by its commit).
+  Status OpenShardRows();
+
+  SinkLayout layout_;
+
+ private:
+  std::shared_ptr<DuckDatabase> db_;
+  std::shared_ptr<ChunkScanRegistry> registry_;
+  ShardRowSchemas schemas_;
+};
+
+}  // namespace nightshift::io

@@ -1,0 +1,52 @@
+// The rules the database sinks share (io/db_sink.h).
+#include "io/db_sink.h"
+
+#include <gtest/gtest.h>
+
+namespace nightshift::io {
+namespace {
+
+TEST(DbSinkTest, TablesBesideTheTableAreNamedAfterIt) {
+  EXPECT_EQ(CommitTableName("scores"), "scores__nightshift_commits");
+  const std::string a = SwapTableName("scores", "run-a");
+  EXPECT_EQ(a.rfind("scores__ns_swap_", 0), 0u) << a;
+  EXPECT_EQ(a.size(), std::string("scores__ns_swap_").size() + 12);
+  EXPECT_EQ(a, SwapTableName("scores", "run-a"));  // the same run finds its table again
+  EXPECT_NE(a, SwapTableName("scores", "run-b"));
+}
+
+TEST(DbSinkTest, RetargetCreateTableKeepsColumnsAndConstraints) {
+  EXPECT_EQ(RetargetCreateTable("CREATE TABLE \"odd (name)\"(id BIGINT PRIMARY KEY, v FLOAT[]);",
+                                "\"s\""),
+            "CREATE TABLE IF NOT EXISTS \"s\" (id BIGINT PRIMARY KEY, v FLOAT[]);");
+  EXPECT_EQ(RetargetCreateTable("CREATE TABLE [a(b] (id INTEGER)", "\"s\""),
+            "CREATE TABLE IF NOT EXISTS \"s\" (id INTEGER)");
+}
+
+TEST(DbSinkTest, RetargetCreateTableOfPlainName) {
+  EXPECT_EQ(RetargetCreateTable("CREATE TABLE scores (id INTEGER, p REAL, UNIQUE (id))", "\"x\""),
+            "CREATE TABLE IF NOT EXISTS \"x\" (id INTEGER, p REAL, UNIQUE (id))");
+}
+
+TEST(DbSinkTest, SameEpochIsARepeatAnotherIsAConflict) {
+  SinkLayout layout;
+  layout.run_id = "r1";
+  layout.table = "analytics.scores";
+  auto repeat = AlreadyCommitted(layout, ShardAttempt{3, 7, 0}, 7, 250);
+  ASSERT_TRUE(repeat.has_value());
+  EXPECT_EQ(*repeat, 250);
+  auto other = AlreadyCommitted(layout, ShardAttempt{3, 8, 0}, 7, 250);
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code(), Code::kConflict);
+  EXPECT_FALSE(other.error().transient());
+  EXPECT_NE(other.error().message().find("shard 3 of run r1 was already committed to table "
+                                         "'analytics.scores' by another worker (epoch 7; this "
+                                         "attempt had epoch 8)"),
+            std::string::npos)
+      << other.error().message();
+  auto part = AlreadyCommitted(layout, ShardAttempt{3, 8, 2}, 7, 250);
+  EXPECT_NE(part.error().message().find("shard 3 (retry part 2)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nightshift::io
