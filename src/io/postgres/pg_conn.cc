@@ -116,6 +116,14 @@ Status PgConn::EnsureConnected() {
   return ErrorOf("connection lost", PQerrorMessage(conn_));
 }
 
+void PgConn::Cancel() {
+  PGcancel* c = PQgetCancel(conn_);
+  if (c == nullptr) return;
+  char err[256];
+  (void)PQcancel(c, err, sizeof err);
+  PQfreeCancel(c);
+}
+
 Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
                               const std::vector<std::string>& params) {
   std::vector<const char*> values;

@@ -70,6 +70,9 @@ class PgConn {
   Status CopyIn(const std::string& copy_sql, std::string_view data, std::string_view context);
   // Reconnects when the connection is broken (Transient while it stays down).
   Status EnsureConnected();
+  // Asks the server to cancel the statement running on this connection; safe
+  // from another thread (the statement then fails, as an Exec error).
+  void Cancel();
   const std::string& described() const { return described_; }
 
  private:
