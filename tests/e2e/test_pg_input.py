@@ -4,13 +4,17 @@ integer and with a text key, across SIGKILLs; rows changed between the plan
 and a shard's read follow the documented rule; bad keys, servers, passwords
 and queries are refused (exit 2) before any shard runs, never showing the
 password."""
+import csv
+import io
 import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from conftest import EXIT_CANNOT_START, EXIT_OK, TOL, Case, read_parts, run, status_json, write_job
+from conftest import (EXIT_CANNOT_START, EXIT_OK, TOL, Case, read_dead_letters, read_parts, run, single_key,
+                      sql, status_json, write_job)
 from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
 
 N = 50_000
@@ -208,3 +212,55 @@ def test_unreachable_server_wrong_password_and_bad_query(case, pg_server, tmp_pa
     assert "not-the-password" not in err
     refused(pg_job(case, pg, tmp_path / "q", query="SELECT * FROM no_such_table"), "input.query",
             "no_such_table")
+
+
+def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_server, tmp_path):
+    """A real[] column feeds the model; bool, numeric(12,4), timestamptz and
+    date keep columns keep their types; a text feature value that is not a
+    number is a dead letter naming its key, the other rows are scored."""
+    pg = pg_server
+    feats = ", ".join(case.feature_cols)
+    pg.admin(f"CREATE TABLE typed AS SELECT id, ARRAY[{feats}]::real[] AS feats, (id % 2 = 0) AS flag, "
+             "round(f0::numeric, 4)::numeric(12,4) AS amount, "
+             "timestamptz '2024-03-01 12:00:00+02' + abs(id % 100000) * interval '1 second' AS seen, "
+             f"date '2024-01-01' AS day, f0::text AS t0 FROM items ORDER BY id LIMIT 1000", db="crm")
+    pg.admin("ALTER TABLE typed ADD PRIMARY KEY (id), OWNER TO scorer", db="crm")
+    ids = [int(r[0]) for r in pg.query("SELECT id FROM typed ORDER BY id")]
+    bad = ids[500]
+    pg.admin(f"UPDATE typed SET t0 = 'oops' WHERE id = {bad}", db="crm")
+
+    job = pg_job(case, pg, tmp_path / "list", query="SELECT * FROM typed", shard_rows=300,
+                 keep=("id", "flag", "amount", "seen", "day"))
+    spec = yaml.safe_load(Path(job).read_text())
+    spec["model"]["inputs"][0]["columns"] = ["feats"]
+    write_job(job, spec)
+    rc, _, err = run("run", job, env=ENV)
+    assert rc == EXIT_OK, err
+    got = scored(tmp_path / "list" / "out")
+    check_scores(case, got, ids)
+    row = got[ids[3]][0]
+    assert row["flag"] == (ids[3] % 2 == 0)
+    want = pg.query(f"SELECT amount, to_char(seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM typed "
+                    f"WHERE id = {ids[3]}")[0]
+    assert abs(float(row["amount"]) - float(want[0])) < 1e-9, (row, want)
+    assert str(row["seen"]).replace("T", " ").startswith(want[1]), (row, want)
+    assert str(row["day"]).startswith("2024-01-01")
+    described = sql("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                    f"read_parquet('{tmp_path}/list/out/part-*.parquet'))")
+    types = dict(list(csv.reader(io.StringIO(described)))[1:])
+    assert types["flag"] == "BOOLEAN" and types["amount"] == "DECIMAL(12,4)", types
+    assert types["seen"] == "TIMESTAMP WITH TIME ZONE" and types["day"] == "DATE", types
+
+    job = pg_job(case, pg, tmp_path / "text", query="SELECT id, t0, feats[2] AS f1, feats[3] AS f2, feats[4] AS f3, feats[5] AS f4 FROM typed",
+                 shard_rows=300)
+    spec = yaml.safe_load(Path(job).read_text())
+    spec["model"]["inputs"][0]["columns"] = ["t0", "f1", "f2", "f3", "f4"]
+    spec["output"]["keep"] = ["id"]
+    spec["errors"] = {"max_failed_items": 5}
+    write_job(job, spec)
+    rc, _, err = run("run", job, env=ENV)
+    assert rc == EXIT_OK, err
+    got = scored(tmp_path / "text" / "out")
+    check_scores(case, got, [k for k in ids if k != bad])
+    letters = read_dead_letters(tmp_path / "text" / "out" / "_failed")
+    assert [single_key(d["key"], "id") for _, d in letters] == [bad], letters
