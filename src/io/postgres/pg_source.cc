@@ -1,13 +1,14 @@
 // The PostgreSQL Source (input.format postgres): input.query on input.url,
 // cut into shards by ranges of input.key.
 //
-// Planning (PlanKeyRanges) numbers the query's rows by key in one statement
-// and keeps every run.shard_rows-th key as a range boundary. That is one sort
-// of the keys (an index-only scan when the key is indexed) when the run is
-// planned, paid once per run; in return the shards are the same for the same
-// data, are stored in the ledger as plain bounds, and each worker reads its
-// own shard with an indexed `key > $1 AND key <= $2` instead of an OFFSET
-// that would read every row before it.
+// Planning (PlanKeyRanges) numbers the query's rows by key (in one snapshot,
+// streamed through a cursor) and keeps every run.shard_rows-th key as a range
+// boundary. That is one ordered pass over the keys (an index-only scan when
+// the key is indexed) when the run is planned, paid once per run; in return
+// the shards are the same for the same data, are stored in the ledger as
+// plain bounds, duplicate and NULL keys are refused before any shard runs,
+// and each worker reads its own shard with an indexed `key > $1 AND key <=
+// $2` instead of an OFFSET that would read every row before it.
 //
 // Reading (Read) opens a read-only transaction per shard and a server-side
 // cursor over the range, in key order, and FETCHes blocks of rows: at most
@@ -56,6 +57,16 @@ std::string AsSubquery(std::string q) {
   }
   return q;
 }
+
+// Ends the shard's read-only transaction (ROLLBACK: it changed nothing), also
+// when the read stops early or fails.
+struct ReadTransaction {
+  PgConn* pg;
+  bool open = false;
+  ~ReadTransaction() {
+    if (open) (void)pg->Run("ROLLBACK", "ending the read");
+  }
+};
 
 class PgSource final : public Source {
  public:
@@ -159,6 +170,7 @@ class PgSource final : public Source {
   }
 
   Result<std::vector<KeyRange>> PlanKeyRanges(int64_t shard_rows) override;
+  Result<std::vector<KeyRange>> PlanKeyRangesIn(int64_t shard_rows);
 
   Status Read(const ReadLayout& in, std::span<const ShardTask> shards,
               const std::function<std::unique_ptr<RowBatch>()>& next_batch,
@@ -205,45 +217,56 @@ class PgSource final : public Source {
 };
 
 Result<std::vector<KeyRange>> PgSource::PlanKeyRanges(int64_t shard_rows) {
-  const std::string key = QuoteIdent(spec_.key[0]);
-  // One statement, so one snapshot: the boundaries (every shard_rows-th key),
-  // the row count, a duplicated key and a NULL key, each tagged. NULLs sort
-  // last and are never in a range (key > x is not true for NULL): refused.
-  const std::string sql = fmt::format(
-      "WITH k AS MATERIALIZED (SELECT q.{0} AS k, row_number() OVER w AS n, "
-      "q.{0} = lag(q.{0}) OVER w AS dup FROM ({1}) q WINDOW w AS (ORDER BY q.{0})) "
-      "SELECT 'b', k::text, n FROM k WHERE n % {2} = 0 "
-      "UNION ALL SELECT 't', NULL, count(*) FROM k "
-      "UNION ALL (SELECT 'd', k::text, n FROM k WHERE dup LIMIT 1) "
-      "UNION ALL (SELECT 'z', NULL, n FROM k WHERE k IS NULL LIMIT 1)",
-      key, query_, shard_rows);
-  auto r = pg_->Exec(
-      sql, fmt::format("cutting input.query into ranges of input.key '{}'", spec_.key[0]));
-  if (!r.has_value()) return Error(Code::kInvalidJob, r.error().message());
-  std::vector<std::pair<int64_t, std::string>> boundaries;
-  int64_t total = 0;
-  for (int i = 0; i < r->rows(); ++i) {
-    const std::string tag = r->Text(i, 0);
-    if (tag == "t") total = r->Int(i, 2);
-    if (tag == "b") boundaries.emplace_back(r->Int(i, 2), KeyJson(r->Text(i, 1), key_integer_));
-    if (tag == "d") {
-      return Error(Code::kInvalidData,
-                   fmt::format("input.key '{}' is not unique in input.query on input.url ({}): "
-                               "key {} is on more than one row (shards are ranges of the key, "
-                               "so each key must name one row)",
-                               spec_.key[0], pg_->described(), r->Text(i, 1)));
-    }
-    if (tag == "z") {
-      return Error(Code::kInvalidData,
-                   fmt::format("input.key '{}' is NULL on some rows of input.query on input.url "
-                               "({}): every row needs a key",
-                               spec_.key[0], pg_->described()));
+  auto planned = PlanKeyRangesIn(shard_rows);
+  if (planned.has_value() || planned.error().code() != Code::kIoError) return planned;
+  // The server's complaint (a key type without an order, ...): the job is wrong.
+  return Error(Code::kInvalidJob, planned.error().message());
+}
+
+// In one read-only snapshot: the row count, then the rows numbered in key
+// order, streamed through a cursor, of which the server sends only every
+// shard_rows-th (a boundary), a key equal to the one before it (a
+// duplicate) and NULL keys (sorted last; never in a range, as key > x is
+// not true for NULL). The first duplicate or NULL stops the plan.
+Result<std::vector<KeyRange>> PgSource::PlanKeyRangesIn(int64_t shard_rows) {
+  const std::string key = "q." + QuoteIdent(spec_.key[0]);
+  const std::string what =
+      fmt::format("cutting input.query into ranges of input.key '{}'", spec_.key[0]);
+  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
+  ReadTransaction txn{pg_.get()};
+  NS_RETURN_IF_ERROR(pg_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what));
+  txn.open = true;
+  NS_ASSIGN_OR_RETURN(PgResult count, pg_->Exec("SELECT count(*) FROM (" + query_ + ") q", what));
+  const int64_t total = count.Int(0, 0);
+  NS_RETURN_IF_ERROR(pg_->Run(
+      fmt::format("DECLARE ns_plan NO SCROLL CURSOR FOR SELECT k::text, dup, k IS NULL FROM "
+                  "(SELECT {0} AS k, row_number() OVER w AS n, {0} = lag({0}) OVER w AS dup "
+                  "FROM ({1}) q WINDOW w AS (ORDER BY {0})) s "
+                  "WHERE n % {2} = 0 OR dup OR k IS NULL",
+                  key, query_, shard_rows),
+      what));
+  std::vector<std::string> boundaries;
+  for (;;) {
+    NS_ASSIGN_OR_RETURN(PgResult block, pg_->Exec("FETCH FORWARD 10000 FROM ns_plan", what));
+    if (block.rows() == 0) break;
+    for (int i = 0; i < block.rows(); ++i) {
+      if (block.Text(i, 2) == "t") {
+        return Error(Code::kInvalidData,
+                     fmt::format("input.key '{}' is NULL on some rows of input.query on "
+                                 "input.url ({}): every row needs a key",
+                                 spec_.key[0], pg_->described()));
+      }
+      if (block.Text(i, 1) == "t") {
+        return Error(Code::kInvalidData,
+                     fmt::format("input.key '{}' is not unique in input.query on input.url ({}): "
+                                 "key {} is on more than one row (shards are ranges of the key, "
+                                 "so each key must name one row)",
+                                 spec_.key[0], pg_->described(), block.Text(i, 0)));
+      }
+      boundaries.push_back(KeyJson(block.Text(i, 0), key_integer_));
     }
   }
-  std::sort(boundaries.begin(), boundaries.end());
-  std::vector<std::string> keys;
-  for (auto& [n, k] : boundaries) keys.push_back(std::move(k));
-  return CutKeyRanges(keys, total, shard_rows);
+  return CutKeyRanges(boundaries, total, shard_rows);
 }
 
 std::string PgSource::RangeQuery(const std::vector<std::string>& columns, const ShardTask& s,
@@ -296,16 +319,6 @@ void FillBlock(const PgResult& block, ChunkTable* table) {
     at += static_cast<int>(room.count);
   }
 }
-
-// Ends the shard's read-only transaction (ROLLBACK: it changed nothing), also
-// when the read stops early or fails.
-struct ReadTransaction {
-  PgConn* pg;
-  bool open = false;
-  ~ReadTransaction() {
-    if (open) (void)pg->Run("ROLLBACK", "ending the read");
-  }
-};
 
 Status PgSource::ReadShard(const ShardTask& s, const std::vector<std::string>& columns,
                            const DuckSchema& schema, int64_t block_rows, ShardScanner* scanner) {
