@@ -57,9 +57,10 @@ class PgConn {
 
   // Runs `sql` (parameters as text); the error says `context` and the
   // server's message. A connection found broken is Transient (the caller
-  // retries after EnsureConnected); other errors are IoError.
+  // retries after EnsureConnected); other errors are IoError. With `binary`,
+  // result values come in PostgreSQL's binary format.
   Result<PgResult> Exec(const std::string& sql, std::string_view context,
-                        const std::vector<std::string>& params = {});
+                        const std::vector<std::string>& params = {}, bool binary = false);
   // Exec for a statement whose result is not needed.
   Status Run(const std::string& sql, std::string_view context,
              const std::vector<std::string>& params = {}) {

@@ -32,6 +32,7 @@
 #include "io/chunk_table.h"
 #include "io/duck.h"
 #include "io/multi_file.h"
+#include "io/postgres/pg_block.h"
 #include "io/postgres/pg_conn.h"
 #include "io/postgres/pg_key_ranges.h"
 #include "io/postgres/pg_types.h"
@@ -275,8 +276,7 @@ std::string PgSource::RangeQuery(const std::vector<std::string>& columns, const 
   for (const std::string& name : columns) {
     const std::string c = "q." + QuoteIdent(name);
     if (!select.empty()) select += ", ";
-    // PostgreSQL writes arrays {1,2}; DuckDB reads lists as [1,2].
-    select += TypeOf(name).array ? fmt::format("translate({}::text, '{{}}', '[]')", c) : c;
+    select += BlockSelect(c, TypeOf(name));
   }
   const std::string key = "q." + QuoteIdent(spec_.key[0]);
   std::string where;
@@ -292,32 +292,8 @@ std::string PgSource::RangeQuery(const std::vector<std::string>& columns, const 
 }
 
 Result<PgResult> PgSource::Fetch(int64_t rows) {
-  return pg_->Exec(fmt::format("FETCH FORWARD {} FROM ns_read", rows), "reading input.query");
-}
-
-// Copies the text values of `block` into `table` (VARCHAR columns).
-void FillBlock(const PgResult& block, ChunkTable* table) {
-  PGresult* r = block.get();
-  const int rows = PQntuples(r);
-  const int cols = PQnfields(r);
-  for (int at = 0; at < rows;) {
-    ChunkTable::Room room = table->Reserve(static_cast<idx_t>(rows - at));
-    for (int c = 0; c < cols; ++c) {
-      duckdb_vector v = duckdb_data_chunk_get_vector(room.chunk, static_cast<idx_t>(c));
-      for (idx_t i = 0; i < room.count; ++i) {
-        const int row = at + static_cast<int>(i);
-        if (PQgetisnull(r, row, c)) {
-          duckdb_vector_ensure_validity_writable(v);
-          duckdb_validity_set_row_invalid(duckdb_vector_get_validity(v), room.offset + i);
-        } else {
-          duckdb_vector_assign_string_element_len(v, room.offset + i, PQgetvalue(r, row, c),
-                                                  static_cast<idx_t>(PQgetlength(r, row, c)));
-        }
-      }
-    }
-    table->Commit(room.count);
-    at += static_cast<int>(room.count);
-  }
+  return pg_->Exec(fmt::format("FETCH FORWARD {} FROM ns_read", rows), "reading input.query", {},
+                   /*binary=*/true);
 }
 
 Status PgSource::ReadShard(const ShardTask& s, const std::vector<std::string>& columns,
@@ -337,6 +313,8 @@ Status PgSource::ReadShard(const ShardTask& s, const std::vector<std::string>& c
     return Status::Ok();
   }
   const std::string select = ShardScanner::SelectList(scanner->layout());
+  std::vector<PgColumnType> types;
+  for (const auto& c : columns) types.push_back(TypeOf(c));
   for (int64_t row = s.row_begin;;) {
     PgResult next;
     if (block.rows() == block_rows) {
@@ -344,7 +322,7 @@ Status PgSource::ReadShard(const ShardTask& s, const std::vector<std::string>& c
     }
     const bool last = next.rows() == 0;
     ChunkTable table(&schema);
-    FillBlock(block, &table);
+    FillBlock(block, types, &table);
     ChunkScanRegistry::Handle handle = ChunkScanRegistry::Register(registry_, &table);
     ShardTask piece = s;
     piece.row_begin = row;
@@ -389,9 +367,9 @@ Status PgSource::Read(const ReadLayout& in, std::span<const ShardTask> shards,
       return Status(Code::kSchemaMismatch, fmt::format("input.query has no column '{}'", c));
     }
   }
-  NS_ASSIGN_OR_RETURN(DuckSchema schema,
-                      DuckSchema::FromSql(duck_.get(), columns,
-                                          std::vector<std::string>(columns.size(), "VARCHAR")));
+  std::vector<std::string> block_types;
+  for (const auto& c : columns) block_types.push_back(BlockType(TypeOf(c)));
+  NS_ASSIGN_OR_RETURN(DuckSchema schema, DuckSchema::FromSql(duck_.get(), columns, block_types));
   ShardScanner scanner(duck_.get(), &interrupted_, layout, next_batch, emit);
   const int64_t block_rows = BlockRows(layout.batch_rows);
   for (const ShardTask& s : shards) {
