@@ -264,3 +264,6 @@ def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_ser
     check_scores(case, got, [k for k in ids if k != bad])
     letters = read_dead_letters(tmp_path / "text" / "out" / "_failed")
     assert [single_key(d["key"], "id") for _, d in letters] == [bad], letters
+    # Re-reading single rows by number does not apply to key ranges: refused, plainly.
+    rc, out, err = run("retry", job, env=ENV)
+    assert rc == EXIT_CANNOT_START and "not supported" in err, (rc, out, err)
