@@ -7,14 +7,15 @@ password."""
 import csv
 import io
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import (EXIT_CANNOT_START, EXIT_OK, TOL, Case, read_dead_letters, read_parts, run, single_key,
-                      sql, status_json, write_job)
+from conftest import (EXIT_CANNOT_START, EXIT_INTERRUPTED, EXIT_OK, TOL, Case, read_dead_letters, read_parts,
+                      run, single_key, sql, start, status_json, write_job)
 from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
 
 N = 50_000
@@ -124,6 +125,36 @@ def test_resume_after_sigkill_scores_each_key_once(case, pg_server, tmp_path):
     assert rc == -signal.SIGKILL, f"expected the crash point to SIGKILL the run, got {rc}\n{err}"
     before = status_json(job)
     assert before["shards"]["committed"] == 3, before
+    rc, _, err = run("run", job, env=ENV, timeout=600)
+    assert rc == EXIT_OK, err
+    check_scores(case, scored(tmp_path / "out"), [int(k) for k in case.ids])
+
+
+def test_sigterm_mid_read_exits_75_and_resume_scores_each_key_once(case, pg_server, tmp_path):
+    """SIGTERM while shards are being read from a slow query: the read is
+    cancelled on the server, the run exits 75, and resuming it completes
+    with every key once."""
+    # 100 rows sleep 20 ms each whenever the query is evaluated: each pass
+    # over it (counting, numbering, reading) takes about 2 s.
+    query = ("SELECT *, CASE WHEN id % 500 = 0 THEN pg_sleep(0.02)::text END AS slow FROM items")
+    job = pg_job(case, pg_server, tmp_path, query=query)
+    p = start("run", job, env=ENV)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if status_json(job)["shards"]["committed"] >= 1:
+                break
+        except AssertionError:
+            pass  # not planned yet
+        time.sleep(0.1)
+    assert p.poll() is None, "the run ended before it could be interrupted"
+    t0 = time.time()
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == EXIT_INTERRUPTED, err
+    assert time.time() - t0 < 10, "the read was not cancelled promptly"
+    st = status_json(job)
+    assert st["state"] == "interrupted" and st["shards"]["committed"] < st["shards"]["total"], st
     rc, _, err = run("run", job, env=ENV, timeout=600)
     assert rc == EXIT_OK, err
     check_scores(case, scored(tmp_path / "out"), [int(k) for k in case.ids])
@@ -251,7 +282,8 @@ def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_ser
     assert types["flag"] == "BOOLEAN" and types["amount"] == "DECIMAL(12,4)", types
     assert types["seen"] == "TIMESTAMP WITH TIME ZONE" and types["day"] == "DATE", types
 
-    job = pg_job(case, pg, tmp_path / "text", query="SELECT id, t0, feats[2] AS f1, feats[3] AS f2, feats[4] AS f3, feats[5] AS f4 FROM typed",
+    job = pg_job(case, pg, tmp_path / "text",
+                 query="SELECT id, t0, feats[2] AS f1, feats[3] AS f2, feats[4] AS f3, feats[5] AS f4 FROM typed",
                  shard_rows=300)
     spec = yaml.safe_load(Path(job).read_text())
     spec["model"]["inputs"][0]["columns"] = ["t0", "f1", "f2", "f3", "f4"]
