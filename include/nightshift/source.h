@@ -73,8 +73,8 @@ struct ShardTask {
   // An input read by key ranges (input.format postgres): the rows whose key
   // is > key_after and <= key_upto, JSON values ("" = unbounded), as
   // ShardRecord has them; row_begin/row_end are then the plan's estimate.
-  std::string key_after;
-  std::string key_upto;
+  std::string key_after = {};
+  std::string key_upto = {};
 };
 
 // One shard of an input read by key ranges, as planned: rows whose key is >
