@@ -206,6 +206,15 @@ def test_same_query_same_run_id_whatever_the_rows(case, pg_server, tmp_path):
     assert "already completed" in out + err
 
 
+def test_empty_query_completes_with_no_rows(case, pg_server, tmp_path):
+    job = pg_job(case, pg_server, tmp_path, query="SELECT * FROM items WHERE id IS NULL")
+    rc, _, err = run("run", job, env=ENV)
+    assert rc == EXIT_OK, err
+    st = status_json(job)
+    assert st["state"] == "completed" and st["counts"]["succeeded"] == 0, st
+    assert scored(tmp_path / "out") == {}
+
+
 def refused(job, *words):
     rc, out, err = run("run", job, env=ENV)
     assert rc == EXIT_CANNOT_START, f"exit {rc}\n{out}\n{err}"
