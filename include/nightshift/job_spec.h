@@ -18,7 +18,7 @@
 
 namespace nightshift {
 
-enum class InputFormat { kAuto, kParquet, kCsv, kJsonl };
+enum class InputFormat { kAuto, kParquet, kCsv, kJsonl, kPostgres };
 enum class OutputFormat { kParquet, kCsv, kJsonl, kPostgres, kSqlite, kDuckdb };
 // How database output writes a run's rows (job-spec.md, "Databases in and out").
 enum class OutputMode { kInsert, kUpsert, kSwap };
@@ -33,7 +33,8 @@ inline bool IsDatabase(OutputFormat f) {
 
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
-  std::string query;  // a DuckDB SQL query; empty when `path` is set
+  std::string query;  // a DuckDB SQL query (PostgreSQL's for kPostgres); empty when `path` is set
+  std::string url;    // kPostgres: libpq URL or key=value string (may hold a password)
   // The folder relative paths inside `query` resolve against: the job file's.
   std::string query_dir;
   InputFormat format = InputFormat::kAuto;

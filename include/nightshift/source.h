@@ -70,6 +70,19 @@ struct ShardTask {
   // Within Source::Read, which reads a packed shard file by file: false for
   // every file but the last (the shard goes on in the next file).
   bool shard_ends = true;
+  // An input read by key ranges (input.format postgres): the rows whose key
+  // is > key_after and <= key_upto, JSON values ("" = unbounded), as
+  // ShardRecord has them; row_begin/row_end are then the plan's estimate.
+  std::string key_after = {};
+  std::string key_upto = {};
+};
+
+// One shard of an input read by key ranges, as planned: rows whose key is >
+// `after` and <= `upto` (JSON values, "" = unbounded); `rows` were in it then.
+struct KeyRange {
+  std::string after;
+  std::string upto;
+  int64_t rows = 0;
 };
 
 // How one model input is packed from columns.
@@ -148,6 +161,13 @@ class Source {
                       const std::function<bool(std::unique_ptr<RowBatch>)>& emit) = 0;
   // Aborts a Read() in progress from another thread.
   virtual void Interrupt() = 0;
+
+  // For an input read by key ranges (input.format postgres): shards of about
+  // `shard_rows` rows each, in key order, covering every key (the first and
+  // last ranges are open). Others have none.
+  virtual Result<std::vector<KeyRange>> PlanKeyRanges(int64_t /*shard_rows*/) {
+    return std::vector<KeyRange>{};
+  }
 };
 
 // Opens the input of `spec`: lists files for a path/glob/directory (NotFound

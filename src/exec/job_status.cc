@@ -54,10 +54,14 @@ namespace {
 // Without a ledger, or with no run of the job in it, the id `run` would give
 // (so status says "not started"); the input's error when it cannot be listed.
 Result<std::string> StatusRunId(const JobSpec& job, Ledger* ledger) {
-  auto source = OpenSource(job.input, 1);
-  Result<std::string> fingerprint =
-      source.has_value() ? Result<std::string>(plan::Fingerprint(job, (*source)->read_files()))
-                         : Result<std::string>(Error(source.error()));
+  Result<std::string> fingerprint = plan::Fingerprint(job, {});
+  // A postgres input reads no files: its run id needs no connection.
+  if (job.input.format != InputFormat::kPostgres) {
+    auto source = OpenSource(job.input, 1);
+    fingerprint = source.has_value()
+                      ? Result<std::string>(plan::Fingerprint(job, (*source)->read_files()))
+                      : Result<std::string>(Error(source.error()));
+  }
   if (ledger != nullptr) {
     auto resolved = exec::ResolveRunId(job, "", fingerprint, ledger);
     if (resolved.has_value() || resolved.error().code() != Code::kNotFound) return resolved;

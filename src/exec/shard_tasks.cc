@@ -20,6 +20,8 @@ ShardTask TaskForShard(const ShardRecord& s, const std::vector<InputFileRecord>&
   t.row_begin = s.row_begin;
   t.row_end = s.row_end;
   t.file_end = file_end;
+  t.key_after = s.key_after;
+  t.key_upto = s.key_upto;
   if (s.file_last >= 0) {
     for (int32_t f = s.file_index; f <= s.file_last; ++f) {
       t.packed.push_back(FilePart{f, RowsOf(files, f)});

@@ -20,6 +20,7 @@
 #include "io/duck.h"
 #include "io/input_listing.h"
 #include "io/multi_file.h"
+#include "io/postgres/pg_source.h"
 #include "io/query_files.h"
 #include "io/shard_scan.h"
 #include "io/sql_types.h"
@@ -263,7 +264,8 @@ class DuckSource final : public Source {
                (types.empty() ? "" : ", types = {" + types + "}") + ")";
       }
       case InputFormat::kJsonl: return "read_json(" + path + ", format = 'newline_delimited')";
-      case InputFormat::kAuto: break;
+      case InputFormat::kAuto:
+      case InputFormat::kPostgres: break;
     }
     return "read_parquet(" + path + ")";
   }
@@ -321,6 +323,7 @@ using io::ListInputFiles;
 
 Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_threads, Env* env) {
   if (env == nullptr) env = Env::Default();
+  if (spec.format == InputFormat::kPostgres) return io::pg::OpenPgSource(spec, duckdb_threads, env);
   std::vector<InputFile> files;
   if (spec.query.empty()) {
     NS_ASSIGN_OR_RETURN(files, ListInputFiles(spec, env));

@@ -231,6 +231,13 @@ bool ShardScanner::CloseShard(const ShardTask& s) {
   return ok;
 }
 
+bool ShardScanner::EmitEmptyShard(const ShardTask& s) {
+  StartBatch(s, 0);
+  seq_ = 0;
+  if (!Flush(true)) stopped_ = true;
+  return !stopped_;
+}
+
 void ShardScanner::StartBatch(const ShardTask& s, int64_t first) {
   batch_ = next_batch_();
   batch_->shard_id = s.shard_id;

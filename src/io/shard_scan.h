@@ -47,9 +47,15 @@ class ShardScanner {
               std::span<const ShardTask> shards, int64_t first_row, bool check_end,
               std::string fallback = {});
 
+  // Emits the one batch, empty and last, of shard `s` that has no rows (a
+  // key range of a database input that holds none); false when the consumer
+  // stopped taking batches.
+  bool EmitEmptyShard(const ShardTask& s);
+
   // True once the consumer stopped taking batches or the read was
   // interrupted: the caller stops reading.
   bool stopped() const { return stopped_; }
+  const ReadLayout& layout() const { return layout_; }
 
  private:
   // A staged row for bucketing.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "io/postgres/pg_conn.h"
 #include "nightshift/digest.h"
 
 namespace nightshift::plan {
@@ -21,7 +22,7 @@ std::vector<std::pair<std::string, std::string>> JobDefinition(const JobSpec& jo
                            joined(out.columns));
   }
   // Sorted by key, as the ledger returns them.
-  return {
+  std::vector<std::pair<std::string, std::string>> def = {
       {"input.format", std::string(InputFormatName(job.input.format))},
       {"input.key", joined(job.input.key)},
       {"input.path", job.input.path},
@@ -36,6 +37,13 @@ std::vector<std::pair<std::string, std::string>> JobDefinition(const JobSpec& jo
       {"output.path", job.output.path},
       {"run.shard_rows", std::to_string(job.run.shard_rows)},
   };
+  if (job.input.format == InputFormat::kPostgres) {
+    // The server and database the query runs on, never the password (this
+    // is recorded in the ledger). Only for postgres inputs, so that other
+    // jobs keep their run ids.
+    def.insert(def.begin() + 4, {"input.url", io::pg::Describe(job.input.url)});
+  }
+  return def;
 }
 
 std::string Fingerprint(const JobSpec& job, const std::vector<InputFile>& files) {
@@ -130,7 +138,33 @@ void ClosePack(Pack* pack, int64_t* next_id, std::vector<ShardRecord>* shards) {
 
 }  // namespace
 
+namespace {
+
+// A postgres input: one shard per key range (Source::PlanKeyRanges); row
+// numbers only estimate (the rows each range held when planned).
+Result<Plan> PlanKeyRanges(const JobSpec& job, Source* source) {
+  Plan plan;
+  NS_ASSIGN_OR_RETURN(std::vector<KeyRange> ranges, source->PlanKeyRanges(job.run.shard_rows));
+  for (const KeyRange& r : ranges) {
+    ShardRecord s;
+    s.shard_id = static_cast<int64_t>(plan.shards.size());
+    s.row_begin = plan.total_rows;
+    s.row_end = plan.total_rows + r.rows;
+    s.key_after = r.after;
+    s.key_upto = r.upto;
+    plan.shards.push_back(s);
+    plan.total_rows += r.rows;
+  }
+  InputFileRecord rec;
+  rec.rows = plan.total_rows;
+  plan.files.push_back(rec);
+  return plan;
+}
+
+}  // namespace
+
 Result<Plan> MakePlan(const JobSpec& job, Source* source) {
+  if (job.input.format == InputFormat::kPostgres) return PlanKeyRanges(job, source);
   Plan plan;
   int64_t next_id = 0;
   // Files smaller than a shard are packed, whole and in order, into shards of

@@ -2,10 +2,37 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace nightshift::plan {
 namespace {
 
 using Ranges = std::vector<std::pair<int64_t, int64_t>>;
+
+TEST(PlannerTest, PostgresInputIsDefinedByDescribedUrlQueryAndKeyNeverThePassword) {
+  JobSpec job;
+  job.input.format = InputFormat::kPostgres;
+  job.input.url = "postgresql://scorer:hunter2@db:5433/crm";
+  job.input.query = "SELECT * FROM t";
+  job.input.key = {"id"};
+  auto def = JobDefinition(job);
+  std::string url;
+  for (const auto& [k, v] : def) {
+    EXPECT_EQ(v.find("hunter2"), std::string::npos) << k;
+    if (k == "input.url") url = v;
+  }
+  EXPECT_EQ(url, "postgresql://scorer@db:5433/crm");
+  EXPECT_TRUE(std::is_sorted(def.begin(), def.end()));
+  // Another password is the same run; another database is not.
+  JobSpec other = job;
+  other.input.url = "postgresql://scorer:other@db:5433/crm";
+  EXPECT_EQ(Fingerprint(job, {}), Fingerprint(other, {}));
+  other.input.url = "postgresql://scorer@db:5433/crm2";
+  EXPECT_NE(Fingerprint(job, {}), Fingerprint(other, {}));
+  // File inputs have no input.url key (their run ids stay as they were).
+  job.input.format = InputFormat::kParquet;
+  for (const auto& [k, v] : JobDefinition(job)) EXPECT_NE(k, "input.url");
+}
 
 TEST(PlannerTest, CutsAFileWithoutRowGroupsIntoEvenShards) {
   EXPECT_EQ(CutFile({250}, 100), (Ranges{{0, 100}, {100, 200}, {200, 250}}));

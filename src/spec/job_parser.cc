@@ -117,7 +117,9 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   job.job_dir = absolute.parent_path().string();
 
   if (!IsUrl(job.input.path)) job.input.path = Resolve(job.job_dir, job.input.path);
-  if (!job.input.query.empty()) job.input.query_dir = job.job_dir;
+  // A postgres query runs on the server: no local paths in it.
+  if (!job.input.query.empty() && job.input.format != InputFormat::kPostgres)
+    job.input.query_dir = job.job_dir;
   job.model.path = Resolve(job.job_dir, job.model.path);
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   if (IsDatabase(job.output.format)) {
@@ -152,6 +154,7 @@ std::string_view InputFormatName(InputFormat f) {
     case InputFormat::kParquet: return "parquet";
     case InputFormat::kCsv: return "csv";
     case InputFormat::kJsonl: return "jsonl";
+    case InputFormat::kPostgres: return "postgres";
   }
   return "auto";
 }

@@ -351,3 +351,37 @@ TEST(JobSpecFunctions, FormatNames) {
 
 }  // namespace
 }  // namespace nightshift::spec
+
+namespace nightshift::spec {
+namespace {
+
+using ParserTest = JobFileTest;
+
+TEST_F(ParserTest, PostgresInputReadsUrlQueryAndOneKey) {
+  Result<JobSpec> r = Parse(
+      Edit("  path: in.parquet\n",
+           "  format: postgres\n  url: postgresql://u:pw@db/crm\n  query: SELECT * FROM t\n"));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->input.format, InputFormat::kPostgres);
+  EXPECT_EQ(r->input.url, "postgresql://u:pw@db/crm");
+  EXPECT_EQ(r->input.query, "SELECT * FROM t");
+  EXPECT_EQ(r->input.query_dir, "");  // runs on the server: no local paths
+  EXPECT_EQ(r->input.path, "");
+}
+
+TEST_F(ParserTest, PostgresInputRefusesMissingUrlPathAndSeveralKeys) {
+  const std::string pg = "  format: postgres\n  url: postgresql://db/crm\n  query: SELECT 1\n";
+  EXPECT_NE(ErrorOf(Edit("  path: in.parquet\n", "  format: postgres\n  query: SELECT 1\n"))
+                .find("input.url"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(Edit("  key: id\n", "  key: id\n" + pg)).find("input.path"), std::string::npos);
+  EXPECT_NE(ErrorOf(Edit("  path: in.parquet\n  key: id\n", pg + "  key: [a, b]\n"))
+                .find("exactly one key column"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(Edit("  key: id\n", "  key: id\n  url: postgresql://db/crm\n"))
+                .find("only input.format: postgres has it"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace nightshift::spec

@@ -10,10 +10,8 @@ namespace {
 using K = SchemaKind;
 
 constexpr SchemaNode kInput[] = {
-    {"path", K::kValue, {}},
-    {"format", K::kValue, {}},
-    {"query", K::kValue, {}},
-    {"key", K::kValue, {}},
+    {"path", K::kValue, {}}, {"format", K::kValue, {}}, {"query", K::kValue, {}},
+    {"key", K::kValue, {}},  {"url", K::kValue, {}},
 };
 constexpr SchemaNode kModelInput[] = {
     {"name", K::kValue, {}},      {"columns", K::kValue, {}},   {"dtype", K::kValue, {}},

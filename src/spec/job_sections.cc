@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "spec/database_input.h"
 #include "spec/database_output.h"
 #include "spec/job_schema.h"
 
@@ -183,6 +184,8 @@ Status ReadName(const NodeReader& r, const YAML::Node& root, std::string* name) 
 
 Status ReadInput(const NodeReader& r, const YAML::Node& root, InputSpec* input) {
   NS_ASSIGN_OR_RETURN(YAML::Node map, RequiredSection(r, root, "input"));
+  NS_ASSIGN_OR_RETURN(bool database, ReadDatabaseInput(r, root, map, input));
+  if (database) return Status::Ok();
   std::optional<YAML::Node> path = NodeReader::Find(map, "path");
   std::optional<YAML::Node> query = NodeReader::Find(map, "query");
   if (path && query) {
@@ -203,7 +206,7 @@ Status ReadInput(const NodeReader& r, const YAML::Node& root, InputSpec* input) 
     NS_ASSIGN_OR_RETURN(input->query, NonEmptyString(r, *query, "input.query"));
   }
   if (std::optional<YAML::Node> format = NodeReader::Find(map, "format")) {
-    static constexpr std::string_view kChoices[] = {"auto", "parquet", "csv", "jsonl"};
+    static constexpr std::string_view kChoices[] = {"auto", "parquet", "csv", "jsonl", "postgres"};
     NS_ASSIGN_OR_RETURN(std::string name, r.Choice(*format, "input.format", kChoices));
     if (name == "parquet")
       input->format = InputFormat::kParquet;

@@ -121,12 +121,20 @@ Status PgConn::EnsureConnected() {
   return ErrorOf("connection lost", PQerrorMessage(conn_));
 }
 
+void PgConn::Cancel() {
+  PGcancel* c = PQgetCancel(conn_);
+  if (c == nullptr) return;
+  char err[256];
+  (void)PQcancel(c, err, sizeof err);
+  PQfreeCancel(c);
+}
+
 Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
-                              const std::vector<std::string>& params) {
+                              const std::vector<std::string>& params, bool binary) {
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
   PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), nullptr, nullptr, 0));
+                          values.data(), nullptr, nullptr, binary ? 1 : 0));
   ExecStatusType st = PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
   return Error(

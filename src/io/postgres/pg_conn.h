@@ -58,9 +58,10 @@ class PgConn {
 
   // Runs `sql` (parameters as text); the error says `context` and the
   // server's message. A connection found broken is Transient (the caller
-  // retries after EnsureConnected); other errors are IoError.
+  // retries after EnsureConnected); other errors are IoError. With `binary`,
+  // result values come in PostgreSQL's binary format.
   Result<PgResult> Exec(const std::string& sql, std::string_view context,
-                        const std::vector<std::string>& params = {});
+                        const std::vector<std::string>& params = {}, bool binary = false);
   // Exec for a statement whose result is not needed.
   Status Run(const std::string& sql, std::string_view context,
              const std::vector<std::string>& params = {}) {
@@ -80,6 +81,9 @@ class PgConn {
   Status EnsureConnected();
   // True while the connection is up (libpq's last known state).
   bool connected() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // Asks the server to cancel the statement running on this connection; safe
+  // from another thread (the statement then fails, as an Exec error).
+  void Cancel();
   const std::string& described() const { return described_; }
 
  private:

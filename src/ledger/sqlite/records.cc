@@ -37,6 +37,8 @@ Result<ShardRecord> ReadShard(const Statement& s, const Connection& conn) {
   r.committed_at_ms = s.Int(12);
   r.message = s.Text(13);
   r.file_last = static_cast<int32_t>(s.Int(14));
+  r.key_after = s.Text(15);
+  r.key_upto = s.Text(16);
   return r;
 }
 

@@ -14,9 +14,11 @@ namespace nightshift::sqlite {
   "run_id, job_name, fingerprint, state, message, output_path, model_path, " \
   "model_sha256, total_rows, total_shards, created_at_ms, updated_at_ms, "   \
   "finished_at_ms"
-#define NS_SHARD_COLUMNS                                                             \
-  "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, " \
-  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, file_last"
+#define NS_SHARD_COLUMNS                                                                  \
+  "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, "      \
+  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, " \
+  "file_last, "                                                                           \
+  "key_after, key_upto"
 
 // A state name read back from the file; anything unknown means the file was
 // damaged or written by something else: IoError naming the ledger.

@@ -130,6 +130,12 @@ UPDATE item_failures SET file_index = (
   SELECT s.file_index FROM shards s
   WHERE s.run_id = item_failures.run_id AND s.shard_id = item_failures.shard_id);
 )sql"},
+    // Key-range shards of a database input (ShardRecord::key_after/key_upto,
+    // JSON values; '' = unbounded).
+    Migration{6, R"sql(
+ALTER TABLE shards ADD COLUMN key_after TEXT NOT NULL DEFAULT '';
+ALTER TABLE shards ADD COLUMN key_upto TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {

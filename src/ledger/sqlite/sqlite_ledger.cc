@@ -90,15 +90,17 @@ class SqliteLedger final : public Ledger {
     for (const ShardRecord& s : shards) {
       NS_ASSIGN_OR_RETURN(Statement insert,
                           conn_->Prepare("INSERT INTO shards (run_id, shard_id, file_index, "
-                                         "row_begin, row_end, state, file_last) "
-                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                                         "row_begin, row_end, state, file_last, key_after, "
+                                         "key_upto) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
       insert.Bind(1, run.run_id)
           .Bind(2, s.shard_id)
           .Bind(3, int64_t{s.file_index})
           .Bind(4, s.row_begin)
           .Bind(5, s.row_end)
           .Bind(6, ShardStateName(ShardState::kPending))
-          .Bind(7, int64_t{s.file_last});
+          .Bind(7, int64_t{s.file_last})
+          .Bind(8, s.key_after)
+          .Bind(9, s.key_upto);
       NS_RETURN_IF_ERROR(insert.Run());
     }
     NS_ASSIGN_OR_RETURN(stored, FindRun(run.run_id));

@@ -283,6 +283,23 @@ TEST_F(SqliteLedgerTest, RepeatedCommitIsANoOp) {
   EXPECT_EQ(ledger->CommitShard("r1", 0, epoch, 98, "part-0-b", "", {}).code(), Code::kConflict);
 }
 
+TEST_F(SqliteLedgerTest, KeyRangeShardsKeepTheirBounds) {
+  auto ledger = Open(path_);
+  ASSERT_NE(ledger, nullptr);
+  Plan p = MakePlan("r1");
+  p.shards.resize(2);
+  p.shards[0].key_upto = "1000";
+  p.shards[1].key_after = "1000";
+  p.shards[1].key_upto = "\"it's\"";
+  ASSERT_TRUE(ledger->CreateOrAttachRun(p.run, p.files, p.shards).has_value());
+  auto shards = ledger->ListShards("r1").value();
+  ASSERT_EQ(shards.size(), 2u);
+  EXPECT_EQ(shards[0].key_after, "");
+  EXPECT_EQ(shards[0].key_upto, "1000");
+  EXPECT_EQ(shards[1].key_after, "1000");
+  EXPECT_EQ(shards[1].key_upto, "\"it's\"");
+}
+
 TEST_F(SqliteLedgerTest, PackedShardKeepsFileLastAndFailuresOfTheSameRowInTwoFiles) {
   auto ledger = Open(path_);
   ASSERT_NE(ledger, nullptr);
