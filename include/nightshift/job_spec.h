@@ -29,6 +29,16 @@ inline bool IsDatabase(OutputFormat f) {
   return f == OutputFormat::kPostgres || f == OutputFormat::kSqlite || f == OutputFormat::kDuckdb;
 }
 
+// `preprocess: - tokenize: {...}` (job-spec.md, "Text, recommendations and
+// documents"): the text column `column` becomes the list columns
+// `<into>.input_ids`, `<into>.attention_mask` and `<into>.token_type_ids`.
+struct TokenizeSpec {
+  std::string column;
+  std::string tokenizer;   // absolute path of a Hugging Face tokenizer.json
+  int64_t max_length = 0;  // 0: the tokenizer.json's own truncation, if any
+  std::string into;
+};
+
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query; empty when `path` is set
@@ -36,6 +46,9 @@ struct InputSpec {
   std::string query_dir;
   InputFormat format = InputFormat::kAuto;
   std::vector<std::string> key;  // key column(s); at least one
+  // The job's `preprocess:` tokenize steps: the Source makes their columns
+  // as it reads, so they are input columns like any other to the engine.
+  std::vector<TokenizeSpec> tokenize;
 };
 
 struct ModelInputSpec {

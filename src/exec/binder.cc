@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "exec/output_names.h"
+#include "io/token_columns.h"
 
 namespace nightshift::exec {
 namespace {
@@ -262,6 +263,8 @@ Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
     }
     InputPacking p;
     NS_RETURN_IF_ERROR(BindInput(*it, spec, cols, where, &p));
+    if (p.columns.size() == 1)
+      p.null_reason = io::TokenColumnNullReason(job.input.tokenize, p.columns[0]);
     b->read.inputs.push_back(std::move(p));
   }
   return Status::Ok();

@@ -21,6 +21,7 @@
 #include "spec/job_sections.h"
 #include "spec/node_reader.h"
 #include "spec/overrides.h"
+#include "spec/preprocess_section.h"
 #include "spec/schedule_section.h"
 
 namespace nightshift {
@@ -102,6 +103,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job.run));
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
+  NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize));
 
   std::error_code ec;
   fs::path absolute = fs::absolute(file, ec);
@@ -116,6 +118,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   if (!IsUrl(job.input.path)) job.input.path = Resolve(job.job_dir, job.input.path);
   if (!job.input.query.empty()) job.input.query_dir = job.job_dir;
   job.model.path = Resolve(job.job_dir, job.model.path);
+  for (auto& t : job.input.tokenize) t.tokenizer = Resolve(job.job_dir, t.tokenizer);
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   if (IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(job.job_dir, &job.output, &job.errors));
