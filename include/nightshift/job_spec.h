@@ -66,6 +66,17 @@ struct ModelOutputSpec {
   std::string column;                // instead of `columns`: the last axis as one list column
 };
 
+// `postprocess: - top_k: {...}`: the k largest values of a model output's
+// last axis, descending (ties: the lower index first), written as two list
+// columns: their ids (indices, or `labels` lines) and their values.
+struct TopKSpec {
+  std::string output;  // the model's output name (need not be in model.outputs)
+  int64_t k = 0;
+  std::string ids_column;     // into[0]
+  std::string scores_column;  // into[1]
+  std::string labels;         // absolute path of a file of one integer id per line; "" = indices
+};
+
 struct ModelSpec {
   std::string backend = "onnx";  // onnx | torchscript | xgboost
   std::string path;              // absolute
@@ -77,6 +88,7 @@ struct ModelSpec {
   bool allow_change = false;       // resume a run although the model file changed
   std::vector<ModelInputSpec> inputs;
   std::vector<ModelOutputSpec> outputs;
+  std::vector<TopKSpec> top_k;  // the job's `postprocess:` steps
 };
 
 struct BatchSpec {

@@ -104,6 +104,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
   NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize));
+  NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model.top_k));
 
   std::error_code ec;
   fs::path absolute = fs::absolute(file, ec);
@@ -119,6 +120,9 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   if (!job.input.query.empty()) job.input.query_dir = job.job_dir;
   job.model.path = Resolve(job.job_dir, job.model.path);
   for (auto& t : job.input.tokenize) t.tokenizer = Resolve(job.job_dir, t.tokenizer);
+  for (auto& t : job.model.top_k) {
+    if (!t.labels.empty()) t.labels = Resolve(job.job_dir, t.labels);
+  }
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   if (IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(job.job_dir, &job.output, &job.errors));
