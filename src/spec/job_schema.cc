@@ -81,9 +81,15 @@ constexpr SchemaNode kPostprocessStep[] = {
     {"top_k", K::kMap, kTopK},
 };
 constexpr SchemaNode kRootChildren[] = {
-    {"name", K::kValue, {}},    {"input", K::kMap, kInput},       {"model", K::kMap, kModel},
-    {"batch", K::kMap, kBatch}, {"output", K::kMap, kOutput},     {"errors", K::kMap, kErrors},
-    {"run", K::kMap, kRun},     {"schedule", K::kMap, kSchedule}, {"trigger", K::kMap, kTrigger},
+    {"name", K::kValue, {}},
+    {"input", K::kMap, kInput},
+    {"model", K::kMap, kModel},
+    {"batch", K::kMap, kBatch},
+    {"output", K::kMap, kOutput},
+    {"errors", K::kMap, kErrors},
+    {"run", K::kMap, kRun},
+    {"schedule", K::kMap, kSchedule},
+    {"trigger", K::kMap, kTrigger},
     {"preprocess", K::kList, kPreprocessStep},
     {"postprocess", K::kList, kPostprocessStep},
 };

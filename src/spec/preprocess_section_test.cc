@@ -33,18 +33,17 @@ TEST_F(PreprocessSectionTest, TokenizeStepsWithResolvedPaths) {
 TEST_F(PreprocessSectionTest, ErrorsNameTheStepAndKey) {
   EXPECT_THAT(ErrorOf(kMinimalJob + "preprocess:\n  - tokenize: {column: b, into: t}\n"),
               HasSubstr("preprocess[0].tokenize.tokenizer"));
-  EXPECT_THAT(ErrorOf(kMinimalJob +
-                      "preprocess:\n  - tokenize: {column: b, tokenizer: t.json, into: t, "
-                      "max_lenght: 5}\n"),
-              HasSubstr("did you mean 'preprocess[0].tokenize.max_length'"));
-  EXPECT_THAT(ErrorOf(kMinimalJob +
-                      "preprocess:\n  - tokenize: {column: b, tokenizer: t.json, into: t, "
-                      "max_length: 0}\n"),
-              HasSubstr("preprocess[0].tokenize.max_length"));
-  EXPECT_THAT(ErrorOf(kMinimalJob +
-                      "preprocess:\n"
-                      "  - tokenize: {column: a, tokenizer: t.json, into: t}\n"
-                      "  - tokenize: {column: b, tokenizer: t.json, into: t}\n"),
+  EXPECT_THAT(
+      ErrorOf(kMinimalJob + "preprocess:\n  - tokenize: {column: b, tokenizer: t.json, into: t, "
+                            "max_lenght: 5}\n"),
+      HasSubstr("did you mean 'preprocess[0].tokenize.max_length'"));
+  EXPECT_THAT(
+      ErrorOf(kMinimalJob + "preprocess:\n  - tokenize: {column: b, tokenizer: t.json, into: t, "
+                            "max_length: 0}\n"),
+      HasSubstr("preprocess[0].tokenize.max_length"));
+  EXPECT_THAT(ErrorOf(kMinimalJob + "preprocess:\n"
+                                    "  - tokenize: {column: a, tokenizer: t.json, into: t}\n"
+                                    "  - tokenize: {column: b, tokenizer: t.json, into: t}\n"),
               HasSubstr("already the `into` of an earlier step"));
   EXPECT_THAT(ErrorOf(kMinimalJob + "preprocess: {tokenize: {}}\n"), HasSubstr("preprocess"));
 }
