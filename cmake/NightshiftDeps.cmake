@@ -36,3 +36,13 @@ find_package(date REQUIRED)
 if(NIGHTSHIFT_WITH_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# Unicode tables for tokenization (Debian: libutf8proc-dev).
+find_path(UTF8PROC_INCLUDE_DIR utf8proc.h)
+find_library(UTF8PROC_LIBRARY NAMES utf8proc)
+if(NOT UTF8PROC_INCLUDE_DIR OR NOT UTF8PROC_LIBRARY)
+  message(FATAL_ERROR "utf8proc not found; run scripts/bootstrap.sh (libutf8proc-dev)")
+endif()
+add_library(utf8proc::utf8proc UNKNOWN IMPORTED)
+set_target_properties(utf8proc::utf8proc PROPERTIES
+  IMPORTED_LOCATION "${UTF8PROC_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${UTF8PROC_INCLUDE_DIR}")

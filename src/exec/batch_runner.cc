@@ -113,6 +113,14 @@ void BatchRunner::NoteSuccess() {
 }
 
 Status BatchRunner::Run(RowBatch* batch) {
+  NS_RETURN_IF_ERROR(RunModel(batch));
+  if (options_.top_k == nullptr || options_.top_k->empty() || batch->num_rows == 0) {
+    return Status::Ok();
+  }
+  return ApplyTopK(*options_.top_k, batch);
+}
+
+Status BatchRunner::RunModel(RowBatch* batch) {
   if (cap_ == 0 || batch->num_rows <= cap_) {
     int attempts = 0;
     Status s = ExecuteWithRetry(batch->inputs, &batch->outputs, &attempts);

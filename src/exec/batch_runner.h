@@ -27,6 +27,7 @@
 
 #include "exec/breaker.h"
 #include "exec/call_watchdog.h"
+#include "exec/top_k.h"
 #include "nightshift/backend.h"
 #include "nightshift/env.h"
 #include "nightshift/row_batch.h"
@@ -41,6 +42,7 @@ struct BatchRunnerOptions {
   Breaker* breaker = nullptr;               // shared by the run's workers; nullptr: none
   std::stop_token cancel;                   // requested: cancel the call in flight, stop retrying
   Env* env = nullptr;                       // for backoff sleeps; nullptr: Env::Default()
+  const std::vector<TopKStep>* top_k = nullptr;  // run on the outputs of each batch
 };
 
 class BatchRunner {
@@ -57,6 +59,8 @@ class BatchRunner {
   int64_t row_cap() const { return cap_; }
 
  private:
+  // Run() without the postprocess steps.
+  Status RunModel(RowBatch* batch);
   Status RunRange(RowBatch* batch, int64_t begin, int64_t end);
   // Dead-letters rows [begin, end) that failed with the transient `failure`
   // after `attempts` calls, and tells the breaker.

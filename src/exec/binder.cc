@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "exec/output_names.h"
+#include "io/token_columns.h"
 
 namespace nightshift::exec {
 namespace {
@@ -262,6 +263,8 @@ Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
     }
     InputPacking p;
     NS_RETURN_IF_ERROR(BindInput(*it, spec, cols, where, &p));
+    if (p.columns.size() == 1)
+      p.null_reason = io::TokenColumnNullReason(job.input.tokenize, p.columns[0]);
     b->read.inputs.push_back(std::move(p));
   }
   return Status::Ok();
@@ -327,6 +330,48 @@ Status BindOutput(const ModelOutputSpec& out, size_t o, const TensorSpec& spec, 
   return Status::Ok();
 }
 
+// postprocess top_k steps: each scores a float32 [batch, n] output with
+// n >= k (when the model says n), and writes two list columns.
+Status BindTopK(const JobSpec& job, const Model& model, Binding* b,
+                std::vector<OutputName>* names) {
+  const std::vector<std::string> tensors = ModelOutputNames(job);
+  for (size_t i = 0; i < job.model.top_k.size(); ++i) {
+    const TopKSpec& t = job.model.top_k[i];
+    const std::string where = fmt::format("postprocess[{}].top_k", i);
+    auto it = std::find_if(model.outputs().begin(), model.outputs().end(),
+                           [&](const TensorSpec& s) { return s.name == t.output; });
+    if (it == model.outputs().end()) {
+      return Status(
+          Code::kSchemaMismatch,
+          fmt::format("{}.output names '{}' but the model has no such output (outputs: {})", where,
+                      t.output, Names(model.outputs())));
+    }
+    if (it->dtype != DType::kFloat32 || it->shape.size() != 2) {
+      return Status(Code::kSchemaMismatch,
+                    fmt::format("{}.output '{}' is {} {}; top_k needs a float32 [batch, n] output",
+                                where, t.output, DTypeName(it->dtype), ShapeText(it->shape)));
+    }
+    if (it->shape[1] >= 0 && it->shape[1] < t.k) {
+      return Status(Code::kInvalidJob,
+                    fmt::format("{}.k is {} but output '{}' has only {} values per row ({})", where,
+                                t.k, t.output, it->shape[1], ShapeText(it->shape)));
+    }
+    TopKStep step;
+    step.source =
+        static_cast<size_t>(std::find(tensors.begin(), tensors.end(), t.output) - tensors.begin());
+    step.out = tensors.size() + 2 * i;
+    step.k = t.k;
+    step.where = where;
+    b->top_k.push_back(std::move(step));
+    const auto out = static_cast<int32_t>(tensors.size() + 2 * i);
+    b->sink.outputs.push_back({t.ids_column, DType::kInt64, true, out, 0});
+    b->sink.outputs.push_back({t.scores_column, DType::kFloat32, true, out + 1, 0});
+    names->push_back({t.ids_column, where + ".into"});
+    names->push_back({t.scores_column, where + ".into"});
+  }
+  return Status::Ok();
+}
+
 // Outputs: the sink's columns, with every written name unique.
 Status BindOutputs(const JobSpec& job, const Model& model, Binding* b) {
   b->sink.format = job.output.format;
@@ -347,6 +392,7 @@ Status BindOutputs(const JobSpec& job, const Model& model, Binding* b) {
     }
     NS_RETURN_IF_ERROR(BindOutput(out, o, *it, b, &names));
   }
+  NS_RETURN_IF_ERROR(BindTopK(job, model, b, &names));
   return CheckOutputNames(names);
 }
 

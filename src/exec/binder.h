@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "exec/top_k.h"
 #include "nightshift/backend.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/sink.h"
@@ -16,8 +17,9 @@
 namespace nightshift::exec {
 
 struct Binding {
-  ReadLayout read;  // inputs in the model's input order
-  SinkLayout sink;  // without directories
+  ReadLayout read;              // inputs in the model's input order
+  SinkLayout sink;              // without directories
+  std::vector<TopKStep> top_k;  // without labels (PrepareJob reads them)
 };
 
 // `where` names the input for messages ("input file 'a.parquet'").

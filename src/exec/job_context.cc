@@ -43,6 +43,23 @@ Result<std::string> ModelSha256(const JobSpec& job, JobContext& ctx) {
   return ctx.model_file.sha256;
 }
 
+// Reads each top_k step's labels file; fewer labels than the scored output's
+// values is an error before any row is read (when the model says how many).
+Status LoadTopKLabels(const JobSpec& job, Env* env, Binding* binding) {
+  for (size_t i = 0; i < job.model.top_k.size(); ++i) {
+    const TopKSpec& t = job.model.top_k[i];
+    if (t.labels.empty()) continue;
+    TopKStep& step = binding->top_k[i];
+    NS_ASSIGN_OR_RETURN(step.labels, ReadLabels(env, t.labels, step.where));
+    if (static_cast<int64_t>(step.labels.size()) < step.k) {
+      return Status(Code::kInvalidJob,
+                    fmt::format("{}.labels '{}' has {} ids, fewer than k = {}", step.where,
+                                t.labels, step.labels.size(), step.k));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   JobContext ctx;
   ctx.env = env;
@@ -82,7 +99,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   mc.path = job.model.path;
   mc.device = job.model.device;
   mc.threads = job.model.threads;
-  for (const auto& o : job.model.outputs) mc.output_names.push_back(o.name);
+  mc.output_names = ModelOutputNames(job);
   for (const auto& i : job.model.inputs) mc.input_names.push_back(i.name);
   mc.precision = job.model.precision;
   mc.env = env;
@@ -105,6 +122,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(mc));
   NS_ASSIGN_OR_RETURN(ctx.binding,
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
+  NS_RETURN_IF_ERROR(LoadTopKLabels(job, env, &ctx.binding));
   return ctx;
 }
 

@@ -194,6 +194,7 @@ PipelineResult Pipeline::Run() {
       ro.max_retries = config_.errors.max_retries;
       ro.timeout_s = config_.errors.batch_timeout_s;
       ro.expected_last_dims = expected_last;
+      ro.top_k = &config_.top_k;
       ro.breaker = &impl.breaker;
       ro.cancel = cancel_.get_token();
       ro.env = config_.env;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "exec/batch_runner.h"
+#include "exec/top_k.h"
 #include "nightshift/backend.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
@@ -43,6 +44,7 @@ struct PipelineConfig {
   ReadLayout layout;
   std::vector<std::string> output_names;  // for messages
   std::vector<OutputColumn> output_columns;
+  std::vector<TopKStep> top_k;  // postprocess steps, run by the model workers
   std::string run_id;
   std::vector<ShardTask> shards;  // claimed, in order
   ErrorsSpec errors;

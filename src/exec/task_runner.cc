@@ -57,7 +57,12 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   pc.instances = std::move(instances);
   pc.env = options.env;
   pc.layout = ctx.binding.read;
-  for (const auto& o : job.model.outputs) pc.output_names.push_back(o.name);
+  pc.output_names = ModelOutputNames(job);
+  for (const auto& t : job.model.top_k) {
+    pc.output_names.push_back(t.ids_column);
+    pc.output_names.push_back(t.scores_column);
+  }
+  pc.top_k = ctx.binding.top_k;
   pc.output_columns = ctx.binding.sink.outputs;
   pc.run_id = run.run_id;
   pc.shards = std::move(task_run.tasks);

@@ -165,7 +165,9 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
           batch->SetRowError(
               r, valid ? fmt::format("list column '{}' has {} elements, the model needs {}",
                                      in.columns[c], e.length, width)
-                       : fmt::format("null value in list column '{}'", in.columns[c]));
+                       : (in.null_reason.empty()
+                              ? fmt::format("null value in list column '{}'", in.columns[c])
+                              : in.null_reason));
           for (int64_t k = 0; k < width; ++k) dst[k] = pad;
           continue;
         }

@@ -25,6 +25,7 @@
 #include "io/shard_scan.h"
 #include "io/sql_types.h"
 #include "io/text_row_counter.h"
+#include "io/token_columns.h"
 #include "nightshift/source.h"
 
 namespace nightshift::io {
@@ -251,6 +252,13 @@ class DuckSource final : public Source {
   // is cheaper but stops at a bad value: Read() then falls back to kAllText.
   std::string Relation(int32_t file_index, bool with_row_number, const ReadLayout* layout = nullptr,
                        TextColumns text = TextColumns::kAllText) const {
+    return WithTokenColumns(FileRelation(file_index, with_row_number, layout, text),
+                            spec_.tokenize);
+  }
+
+  // Relation() without the columns of `preprocess: tokenize` steps.
+  std::string FileRelation(int32_t file_index, bool with_row_number, const ReadLayout* layout,
+                           TextColumns text) const {
     if (!spec_.query.empty()) return "(" + spec_.query + ")";
     const InputFile& f = files_[file_index];
     std::string path = QuoteString(f.path);
@@ -337,6 +345,7 @@ Result<std::unique_ptr<Source>> OpenSource(const InputSpec& spec, int duckdb_thr
   // row group's metadata again per shard, a cost that grew with the file.
   // Only a speed-up: a DuckDB without the setting reads as before.
   (void)conn->Exec("SET parquet_metadata_cache = true");
+  NS_RETURN_IF_ERROR(io::InstallTokenizers(conn.get(), spec.tokenize, env));
   std::vector<InputFile> read_files;
   InputSpec resolved = spec;
   if (!spec.query.empty() && !spec.query_dir.empty()) {

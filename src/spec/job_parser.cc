@@ -22,6 +22,7 @@
 #include "spec/key_sites.h"
 #include "spec/node_reader.h"
 #include "spec/overrides.h"
+#include "spec/preprocess_section.h"
 #include "spec/schedule_section.h"
 
 namespace nightshift {
@@ -103,6 +104,8 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job.run));
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
+  NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize));
+  NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model.top_k));
   // Only now: the tree passed the schema, so it is finite (no alias cycles).
   job.key_sites = spec::KeySites(root, file, sites);
 
@@ -121,6 +124,10 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   if (!job.input.query.empty() && job.input.format != InputFormat::kPostgres)
     job.input.query_dir = job.job_dir;
   job.model.path = Resolve(job.job_dir, job.model.path);
+  for (auto& t : job.input.tokenize) t.tokenizer = Resolve(job.job_dir, t.tokenizer);
+  for (auto& t : job.model.top_k) {
+    if (!t.labels.empty()) t.labels = Resolve(job.job_dir, t.labels);
+  }
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   if (IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(job.job_dir, &job.output, &job.errors));

@@ -60,10 +60,36 @@ constexpr SchemaNode kTrigger[] = {
     {"watch", K::kValue, {}},
     {"settle", K::kValue, {}},
 };
+constexpr SchemaNode kTokenize[] = {
+    {"column", K::kValue, {}},
+    {"tokenizer", K::kValue, {}},
+    {"max_length", K::kValue, {}},
+    {"into", K::kValue, {}},
+};
+constexpr SchemaNode kPreprocessStep[] = {
+    {"tokenize", K::kMap, kTokenize},
+};
+constexpr SchemaNode kTopK[] = {
+    {"output", K::kValue, {}},
+    {"k", K::kValue, {}},
+    {"into", K::kValue, {}},
+    {"labels", K::kValue, {}},
+};
+constexpr SchemaNode kPostprocessStep[] = {
+    {"top_k", K::kMap, kTopK},
+};
 constexpr SchemaNode kRootChildren[] = {
-    {"name", K::kValue, {}},    {"input", K::kMap, kInput},       {"model", K::kMap, kModel},
-    {"batch", K::kMap, kBatch}, {"output", K::kMap, kOutput},     {"errors", K::kMap, kErrors},
-    {"run", K::kMap, kRun},     {"schedule", K::kMap, kSchedule}, {"trigger", K::kMap, kTrigger},
+    {"name", K::kValue, {}},
+    {"input", K::kMap, kInput},
+    {"model", K::kMap, kModel},
+    {"batch", K::kMap, kBatch},
+    {"output", K::kMap, kOutput},
+    {"errors", K::kMap, kErrors},
+    {"run", K::kMap, kRun},
+    {"schedule", K::kMap, kSchedule},
+    {"trigger", K::kMap, kTrigger},
+    {"preprocess", K::kList, kPreprocessStep},
+    {"postprocess", K::kList, kPostprocessStep},
 };
 constexpr SchemaNode kRoot = {"", K::kMap, kRootChildren};
 

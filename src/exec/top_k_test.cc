@@ -1,0 +1,73 @@
+#include "exec/top_k.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <limits>
+
+namespace nightshift::exec {
+namespace {
+
+RowBatch BatchOf(const std::vector<std::vector<float>>& rows) {
+  RowBatch b;
+  b.num_rows = static_cast<int64_t>(rows.size());
+  const auto n = static_cast<int64_t>(rows[0].size());
+  Tensor t = Tensor::Allocate(DType::kFloat32, {b.num_rows, n});
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::copy(rows[r].begin(), rows[r].end(), t.data_as<float>() + r * n);
+  }
+  b.outputs.push_back(std::move(t));
+  return b;
+}
+
+std::vector<int64_t> Ids(const RowBatch& b, size_t out, int64_t row, int64_t k) {
+  const int64_t* p = b.outputs[out].data_as<int64_t>() + row * k;
+  return {p, p + k};
+}
+
+TEST(TopKTest, DescendingWithTiesByLowerIndexAndNanLast) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  RowBatch b = BatchOf({{1, 5, 3, 5, nan}, {nan, nan, 0, -1, 0}});
+  std::vector<TopKStep> steps = {{0, 1, 3, {}, "postprocess[0].top_k"}};
+  ASSERT_TRUE(ApplyTopK(steps, &b).ok());
+  ASSERT_EQ(b.outputs.size(), 3u);
+  EXPECT_EQ(Ids(b, 1, 0, 3), (std::vector<int64_t>{1, 3, 2}));
+  EXPECT_EQ(Ids(b, 1, 1, 3), (std::vector<int64_t>{2, 4, 3}));
+  EXPECT_EQ(b.outputs[2].data_as<float>()[0], 5.0f);
+  EXPECT_EQ(b.outputs[2].data_as<float>()[5], -1.0f);
+}
+
+TEST(TopKTest, LabelsMapIndicesAndRecycledBatchesAreOverwritten) {
+  RowBatch b = BatchOf({{0.1f, 0.9f, 0.5f}});
+  b.outputs.push_back(Tensor::Allocate(DType::kInt64, {7, 7}));  // a last use's leftovers
+  std::vector<TopKStep> steps = {{0, 1, 2, {100, 200, 300}, "postprocess[0].top_k"}};
+  ASSERT_TRUE(ApplyTopK(steps, &b).ok());
+  EXPECT_EQ(b.outputs[1].shape(), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Ids(b, 1, 0, 2), (std::vector<int64_t>{200, 300}));
+}
+
+TEST(TopKTest, OutputNarrowerThanKIsAnError) {
+  RowBatch b = BatchOf({{1, 2}});
+  std::vector<TopKStep> steps = {{0, 1, 3, {}, "postprocess[0].top_k"}};
+  Status s = ApplyTopK(steps, &b);
+  EXPECT_EQ(s.code(), Code::kSchemaMismatch);
+  EXPECT_NE(s.message().find("postprocess[0].top_k"), std::string::npos);
+}
+
+TEST(TopKTest, LabelsAreOneIntegerPerLine) {
+  char tmpl[] = "/tmp/ns_top_k_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  Env* env = Env::Default();
+  ASSERT_TRUE(env->WriteFile(dir + "/ok.txt", "7\r\n-3\n42").ok());
+  auto ok = ReadLabels(env, dir + "/ok.txt", "postprocess[0].top_k");
+  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  EXPECT_EQ(*ok, (std::vector<int64_t>{7, -3, 42}));
+  ASSERT_TRUE(env->WriteFile(dir + "/bad.txt", "7\n\n8\n").ok());
+  auto bad = ReadLabels(env, dir + "/bad.txt", "postprocess[0].top_k");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("line 2"), std::string::npos) << bad.error().message();
+}
+
+}  // namespace
+}  // namespace nightshift::exec
