@@ -204,7 +204,8 @@ class Ledger {
 
   // Commits a shard claimed with `epoch`, with its failures, atomically.
   // A repeated commit of an already committed shard with the same output is a
-  // no-op returning OK; a commit with a stale epoch returns Transient and
+  // no-op returning OK; a commit with a stale epoch returns kConflict (final:
+  // another worker claimed the shard; a shared run drops it) and
   // changes nothing. REQUIRES: every failure's shard_id is `shard_id`.
   virtual Status CommitShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
                              int64_t rows_written, const std::string& output_file,

@@ -60,7 +60,8 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   for (const auto& o : job.model.outputs) pc.output_names.push_back(o.name);
   pc.output_columns = ctx.binding.sink.outputs;
   pc.run_id = run.run_id;
-  pc.shards = std::move(task_run.tasks);
+  ListFeed list(std::move(task_run.tasks));
+  pc.feed = task_run.feed != nullptr ? task_run.feed : &list;
   pc.errors = job.errors;
   pc.commit = std::move(task_run.commit);
   pc.failure_limit = task_run.failure_limit;
