@@ -37,6 +37,13 @@ struct RunOptions {
   // a wrapper around every model instance the run creates (a testing seam).
   Env* env = nullptr;
   std::function<std::unique_ptr<ModelInstance>(std::unique_ptr<ModelInstance>)> wrap_instance;
+  // This process as one of `workers` worker processes of the run
+  // (--worker-index/--workers): it claims shards % workers == worker_index
+  // first. `wait`: with a shared ledger, return only once the whole run is
+  // completed (--wait).
+  int32_t worker_index = 0;
+  int32_t workers = 1;
+  bool wait = false;
 };
 
 // Where a run's wall time went, per pipeline stage: the seconds each stage

@@ -134,6 +134,9 @@ struct RunSpec {
   int64_t shard_rows = 131072;
   std::string ledger;  // absolute SQLite path, or a postgresql:// URL
   double drain_timeout_s = 20;
+  // How long a worker's claim on a shard holds without renewal (renewed
+  // every third of it); a shard whose lease lapsed is claimed again.
+  double lease_s = 60;
   // Resume a run id although its input files changed since it was planned:
   // its uncommitted shards are planned again on the new input. Not part of
   // the run's fingerprint.

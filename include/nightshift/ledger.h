@@ -204,7 +204,8 @@ class Ledger {
 
   // Commits a shard claimed with `epoch`, with its failures, atomically.
   // A repeated commit of an already committed shard with the same output is a
-  // no-op returning OK; a commit with a stale epoch returns kConflict (final) and
+  // no-op returning OK; a commit with a stale epoch returns kConflict (final:
+  // another worker claimed the shard; a shared run drops it) and
   // changes nothing. REQUIRES: every failure's shard_id is `shard_id`.
   virtual Status CommitShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
                              int64_t rows_written, const std::string& output_file,
@@ -286,46 +287,27 @@ class Ledger {
   // returned carries that epoch. nullopt when nothing is claimable now.
   virtual Result<std::optional<ShardRecord>> ClaimNextShard(const std::string& run_id,
                                                             const RunOwner& me,
-                                                            const ClaimPolicy& policy) {
-    return NotYet(run_id, me, policy);
-  }
+                                                            const ClaimPolicy& policy) = 0;
   // Heartbeat of worker `me`: extends the lease of every shard it holds
   // (claimed, not committed, epoch still its own) to policy.lease_ms from
   // now and records the worker (ListWorkers). OK even if it holds none.
   virtual Status RenewLeases(const std::string& run_id, const RunOwner& me,
-                             const ClaimPolicy& policy) {
-    return NotYet(run_id, me, policy).error();
-  }
+                             const ClaimPolicy& policy) = 0;
   // Fencing before a shard's output is published: OK when `epoch` is still
   // the shard's current claim, the shard is not committed, and its lease has
   // at least `margin_ms` left (ledger clock). kConflict naming the shard and
   // the epochs otherwise: the caller must not publish, and drops the shard.
   virtual Status CheckClaim(const std::string& run_id, int64_t shard_id, int64_t epoch,
-                            int64_t margin_ms) {
-    (void)shard_id, (void)epoch, (void)margin_ms;
-    return NotYet(run_id, {}, {}).error();
-  }
+                            int64_t margin_ms) = 0;
   // Completes the run when every shard is committed and it is not completed
   // yet: state completed, atomically, true for exactly one caller (who then
   // writes _SUCCESS). false when shards remain or it was already completed.
-  virtual Result<bool> CompleteRunIfDone(const std::string& run_id) {
-    return Error(NotYet(run_id, {}, {}).error());
-  }
+  virtual Result<bool> CompleteRunIfDone(const std::string& run_id) = 0;
   // Workers that renewed leases on the run, by last heartbeat, newest first.
-  virtual Result<std::vector<WorkerRecord>> ListWorkers(const std::string& run_id) {
-    return Error(NotYet(run_id, {}, {}).error());
-  }
+  virtual Result<std::vector<WorkerRecord>> ListWorkers(const std::string& run_id) = 0;
 
   virtual Result<std::optional<std::string>> GetTuning(const std::string& key) = 0;
   virtual Status PutTuning(const std::string& key, const std::string& value) = 0;
-
- private:
-  // TEMPORARY while the claim loop lands (branches claimloop/pgledger make the
-  // claim methods pure): an Internal error for a ledger without them.
-  static Result<std::optional<ShardRecord>> NotYet(const std::string& run_id, const RunOwner&,
-                                                   const ClaimPolicy&) {
-    return Error(Code::kInternal, "run " + run_id + ": this ledger does not claim shards yet");
-  }
 };
 
 }  // namespace nightshift

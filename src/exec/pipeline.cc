@@ -9,8 +9,9 @@
 #include <thread>
 
 #include "env/crash_point.h"
-#include "exec/backoff.h"
 #include "exec/bounded_queue.h"
+#include "exec/shard_committer.h"
+#include "exec/shard_feed.h"
 #include "nightshift/env.h"
 #include "plan/input_identity.h"
 
@@ -22,20 +23,6 @@ namespace {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Runs `fn` until it succeeds, fails with an error that is not an I/O or
-// transient one, or has failed `max_retries` + 1 times, with the engine's
-// backoff between tries. Not cut short by a cancel: publishing and committing
-// a shard are bounded (max_retries backoffs of at most 5 s each).
-Status RetryIo(Env* env, int max_retries, const std::function<Status()>& fn) {
-  constexpr int64_t kBaseUs = 50000;
-  for (int attempt = 0;; ++attempt) {
-    Status s = fn();
-    bool retryable = s.code() == Code::kIoError || s.code() == Code::kTransient;
-    if (s.ok() || !retryable || attempt >= max_retries) return s;
-    SleepBackoff(env, attempt, kBaseUs, std::stop_token{});
-  }
 }
 
 // Keeps a shard's rows to the files the run was planned on: each file of a
@@ -104,11 +91,23 @@ Status Guarded(const char* thread, const std::function<Status()>& fn) {
 }  // namespace
 
 struct Pipeline::Impl {
-  explicit Impl(size_t pool_size) : pool(pool_size), q_in(pool_size), q_out(pool_size) {}
+  Impl(size_t pool_size, size_t workers, Source* source)
+      : pool(pool_size),
+        q_in(pool_size),
+        q_out(pool_size),
+        guard(source),
+        model_s(workers, 0.0),
+        workers_left(workers) {}
   Breaker breaker;               // shared by the workers
   BoundedQueue<BatchPtr> pool;   // free batches
   BoundedQueue<BatchPtr> q_in;   // read, waiting for the model
   BoundedQueue<BatchPtr> q_out;  // scored, waiting for the writer
+  InputGuard guard;              // reader only
+  int64_t handed_out = 0;        // shards the feed handed out (reader only until it is joined)
+  double read_s = 0, read_waited = 0, write_s = 0;  // busy and blocked seconds
+  std::vector<double> model_s;                      // per worker
+  std::vector<int64_t> expected_last;               // per output, its last dimension (0: a list)
+  std::atomic<size_t> workers_left;
   std::mutex mu;
   Status fatal;  // first fatal error
   void Fail(Status s) {
@@ -119,12 +118,17 @@ struct Pipeline::Impl {
     std::lock_guard<std::mutex> lock(mu);
     return !fatal.ok();
   }
+  void Recycle(BatchPtr b) {
+    b->carried.reset();
+    pool.Push(std::move(b));
+  }
 };
 
 Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {}
 
 void Pipeline::RequestStop() {
   stop_.store(true);
+  reading_.request_stop();
   if (config_.source != nullptr) config_.source->Interrupt();
 }
 
@@ -133,147 +137,144 @@ void Pipeline::CancelInFlight() {
   cancel_.request_stop();
 }
 
+void Pipeline::Abort(Impl& impl, Status s) {
+  impl.Fail(std::move(s));
+  RequestStop();
+  impl.pool.Close();
+  impl.q_in.Close();
+  impl.q_out.Close();
+}
+
 PipelineResult Pipeline::Run() {
   const size_t workers = config_.instances.size();
+  if (config_.env == nullptr) config_.env = Env::Default();
   // Enough batches for every stage to hold one and the queues to buffer one
   // each; this is the pipeline's memory bound.
-  if (config_.env == nullptr) config_.env = Env::Default();
-  Impl impl(2 * workers + 4);
-  for (size_t i = 0; i < 2 * workers + 4; ++i) impl.pool.Push(std::make_unique<RowBatch>());
-  auto abort_all = [&](Status s) {
-    impl.Fail(std::move(s));
-    stop_.store(true);
-    config_.source->Interrupt();
-    impl.pool.Close();
-    impl.q_in.Close();
-    impl.q_out.Close();
-  };
-
-  const double started = Now();
-  double read_s = 0, write_s = 0;
-  std::vector<double> model_s(workers, 0.0);
-  std::thread reader([&] {
-    double waited = 0;  // blocked on the pool or the queue: not reading
-    auto timed = [&waited](auto&& fn) {
-      double t0 = Now();
-      auto r = fn();
-      waited += Now() - t0;
-      return r;
-    };
-    const double t0 = Now();
-    InputGuard guard(config_.source);
-    Status s = Guarded("reader", [&] {
-      return config_.source->Read(
-          config_.layout, config_.shards,
-          [&]() -> BatchPtr {
-            auto b = timed([&] { return impl.pool.Pop(); });
-            return b ? std::move(*b) : std::make_unique<RowBatch>();
-          },
-          [&](BatchPtr b) {
-            MaybeThrow("reader");
-            return !stop_.load() && guard.Check(*b) &&
-                   timed([&] { return impl.q_in.Push(std::move(b)); });
-          });
-    });
-    s = s.ok() ? guard.status() : guard.Explain(s);
-    read_s = Now() - t0 - waited;
-    if (!s.ok() && !stop_.load()) abort_all(s);
-    impl.q_in.Close();
-  });
-
-  std::vector<int64_t> expected_last(config_.output_names.size(), -1);
+  const size_t pool_size = 2 * workers + 4;
+  Impl impl(pool_size, workers, config_.source);
+  for (size_t i = 0; i < pool_size; ++i) impl.pool.Push(std::make_unique<RowBatch>());
+  impl.expected_last.assign(config_.output_names.size(), -1);
   for (const auto& c : config_.output_columns) {
-    auto& e = expected_last[static_cast<size_t>(c.output_index)];
+    auto& e = impl.expected_last[static_cast<size_t>(c.output_index)];
     if (!c.is_list) e = std::max<int64_t>(e, c.element + 1);
   }
-  std::atomic<size_t> workers_left{workers};
-  std::vector<std::thread> worker_threads;
-  for (size_t w = 0; w < workers; ++w) {
-    worker_threads.emplace_back([&, w] {
-      BatchRunnerOptions ro;
-      ro.max_retries = config_.errors.max_retries;
-      ro.timeout_s = config_.errors.batch_timeout_s;
-      ro.expected_last_dims = expected_last;
-      ro.top_k = &config_.top_k;
-      ro.breaker = &impl.breaker;
-      ro.cancel = cancel_.get_token();
-      ro.env = config_.env;
-      BatchRunner runner(std::move(config_.instances[w]), ro);
-      while (auto b = impl.q_in.Pop()) {
-        if (impl.failed()) continue;  // drain
-        // An empty batch only marks the end of its shard.
-        const double t0 = Now();
-        Status s = Guarded("model worker", [&] {
-          MaybeThrow("model");
-          return (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
-        });
-        model_s[w] += Now() - t0;
-        if (s.code() == Code::kInterrupted && stop_.load()) {
-          // Cancelled while stopping: the batch is incomplete; its shard will
-          // not commit and is run again on resume.
-          impl.pool.Push(std::move(*b));
-          continue;
-        }
-        if (!s.ok()) {
-          abort_all(s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id,
-                                              (*b)->first_row, (*b)->first_row + (*b)->num_rows)));
-          continue;
-        }
-        if (!impl.q_out.Push(std::move(*b))) break;
-      }
-      if (--workers_left == 0) impl.q_out.Close();
-    });
-  }
+  ShardCommitter committer(config_, on_commit, &rows_done_);
 
-  // The writer: restores order, appends, commits each complete shard.
+  const double started = Now();
+  std::thread reader([&] { ReadLoop(impl); });
+  std::vector<std::thread> worker_threads;
+  for (size_t w = 0; w < workers; ++w) worker_threads.emplace_back([&, w] { WorkLoop(impl, w); });
+  WriteLoop(impl, committer);
+  impl.pool.Close();
+  reader.join();
+  for (auto& t : worker_threads) t.join();
+
   PipelineResult result;
+  result.stages.wall = Now() - started;
+  result.stages.read = impl.read_s;
+  result.stages.write = impl.write_s;
+  result.stages.workers = static_cast<int>(workers);
+  for (double m : impl.model_s) result.stages.model += m;
+  result.status = impl.fatal;
+  result.shards_committed = committer.shards_committed();
+  result.shards_dropped = committer.shards_dropped();
+  result.rows_written = committer.rows_written();
+  result.rows_failed = committer.rows_failed();
+  // Stopped before the work ran out: interrupted, even if what was read all
+  // committed.
+  const bool all_done =
+      config_.feed->drained() && result.shards_committed + result.shards_dropped == impl.handed_out;
+  result.interrupted = result.status.ok() && stop_.load() && !all_done;
+  return result;
+}
+
+// The reader thread: takes shards from the feed until it runs dry, and reads
+// them into batches.
+void Pipeline::ReadLoop(Impl& impl) {
+  const double t0 = Now();
+  Status s;
+  while (s.ok() && !stop_.load()) {
+    Result<std::vector<ShardTask>> tasks = config_.feed->Next(reading_.get_token());
+    if (!tasks.has_value()) {
+      s = tasks.error();
+      break;
+    }
+    if (tasks->empty()) break;
+    impl.handed_out += static_cast<int64_t>(tasks->size());
+    s = ReadShards(impl, *tasks);
+  }
+  impl.read_s = Now() - t0 - impl.read_waited;
+  if (!s.ok() && !stop_.load()) Abort(impl, s);
+  impl.q_in.Close();
+}
+
+Status Pipeline::ReadShards(Impl& impl, const std::vector<ShardTask>& tasks) {
+  auto timed = [&impl](auto&& fn) {  // blocked on the pool or the queue: not reading
+    double t0 = Now();
+    auto r = fn();
+    impl.read_waited += Now() - t0;
+    return r;
+  };
+  Status s = Guarded("reader", [&] {
+    return config_.source->Read(
+        config_.layout, tasks,
+        [&]() -> BatchPtr {
+          auto b = timed([&] { return impl.pool.Pop(); });
+          return b ? std::move(*b) : std::make_unique<RowBatch>();
+        },
+        [&](BatchPtr b) {
+          MaybeThrow("reader");
+          return !stop_.load() && impl.guard.Check(*b) &&
+                 timed([&] { return impl.q_in.Push(std::move(b)); });
+        });
+  });
+  return s.ok() ? impl.guard.status() : impl.guard.Explain(s);
+}
+
+// A model worker thread: scores batches until the input queue closes.
+void Pipeline::WorkLoop(Impl& impl, size_t worker) {
+  BatchRunnerOptions ro;
+  ro.max_retries = config_.errors.max_retries;
+  ro.timeout_s = config_.errors.batch_timeout_s;
+  ro.expected_last_dims = impl.expected_last;
+  ro.top_k = &config_.top_k;
+  ro.breaker = &impl.breaker;
+  ro.cancel = cancel_.get_token();
+  ro.env = config_.env;
+  BatchRunner runner(std::move(config_.instances[worker]), ro);
+  while (auto b = impl.q_in.Pop()) {
+    if (impl.failed()) continue;  // drain
+    const double t0 = Now();
+    Status s = Guarded("model worker", [&] {
+      MaybeThrow("model");
+      // An empty batch only marks the end of its shard.
+      return (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
+    });
+    impl.model_s[worker] += Now() - t0;
+    if (s.code() == Code::kInterrupted && stop_.load()) {
+      // Cancelled while stopping: the batch is incomplete; its shard will
+      // not commit and is run again on resume.
+      impl.pool.Push(std::move(*b));
+      continue;
+    }
+    if (!s.ok()) {
+      Abort(impl, s.WithContext(fmt::format("shard {} rows {}..{}", (*b)->shard_id, (*b)->first_row,
+                                            (*b)->first_row + (*b)->num_rows)));
+      continue;
+    }
+    if (!impl.q_out.Push(std::move(*b))) break;
+  }
+  if (--impl.workers_left == 0) impl.q_out.Close();
+}
+
+// The writer (the calling thread): restores (shard, batch) order and hands
+// each batch in turn to the committer.
+void Pipeline::WriteLoop(Impl& impl, ShardCommitter& committer) {
   std::map<std::pair<int64_t, int64_t>, BatchPtr> pending;
   int64_t next_shard = 0, next_seq = 0;
-  std::unique_ptr<ShardWriter> writer;
-  int64_t failed_total = config_.failed_before;
-  auto recycle = [&](BatchPtr b) {
-    b->carried.reset();
-    impl.pool.Push(std::move(b));
-  };
-  auto process = [&](RowBatch& b) -> Status {
-    const ShardTask& task = config_.shards[static_cast<size_t>(b.shard_index)];
-    if (!writer) {
-      NS_ASSIGN_OR_RETURN(writer,
-                          config_.sink->BeginShard(task.shard_id, task.epoch, task.retry_seq));
-    }
-    NS_RETURN_IF_ERROR(writer->Append(b));
-    rows_done_.fetch_add(b.num_rows);
-    if (!b.last_in_shard) return Status::Ok();
-    // Publishing and committing retry I/O hiccups with backoff; both are
-    // idempotent (the same file under the same name; the same epoch).
-    ShardOutput out;
-    NS_RETURN_IF_ERROR(RetryIo(config_.env, config_.errors.max_retries, [&]() -> Status {
-      auto r = writer->Finish();
-      if (!r.has_value()) return r.error();
-      out = std::move(*r);
-      return Status::Ok();
-    }));
-    writer.reset();
-    MaybeCrash("after_publish");
-    NS_RETURN_IF_ERROR(RetryIo(config_.env, config_.errors.max_retries,
-                               [&] { return config_.commit(task, out); }));
-    MaybeCrash("after_commit");
-    result.shards_committed++;
-    result.rows_written += out.rows_written;
-    result.rows_failed += static_cast<int64_t>(out.failures.size());
-    failed_total += static_cast<int64_t>(out.failures.size());
-    if (on_commit)
-      on_commit(task.shard_id, out.rows_written, static_cast<int64_t>(out.failures.size()));
-    if (config_.failure_limit >= 0 && failed_total > config_.failure_limit) {
-      return Status(Code::kFailed,
-                    fmt::format("{} items failed, more than errors.max_failed_items allows ({})",
-                                failed_total, config_.failure_limit));
-    }
-    return Status::Ok();
-  };
   while (auto b = impl.q_out.Pop()) {
     if (impl.failed()) {
-      recycle(std::move(*b));
+      impl.Recycle(std::move(*b));
       continue;
     }
     pending.emplace(std::make_pair((*b)->shard_index, (*b)->seq), std::move(*b));
@@ -281,41 +282,24 @@ PipelineResult Pipeline::Run() {
          it = pending.find({next_shard, next_seq})) {
       BatchPtr cur = std::move(it->second);
       pending.erase(it);
-      bool last = cur->last_in_shard;
+      const bool last = cur->last_in_shard;
       const double t0 = Now();
       Status s = Guarded("writer", [&] {
         MaybeThrow("writer");
-        return process(*cur);
+        return committer.Write(*cur);
       });
-      write_s += Now() - t0;
-      recycle(std::move(cur));
+      impl.write_s += Now() - t0;
+      impl.Recycle(std::move(cur));
       if (!s.ok()) {
-        abort_all(s);
+        Abort(impl, s);
         break;
       }
-      if (last) {
-        ++next_shard;
-        next_seq = 0;
-      } else {
-        ++next_seq;
-      }
+      next_seq = last ? 0 : next_seq + 1;
+      next_shard += last ? 1 : 0;
     }
   }
-  writer.reset();  // an unfinished shard is abandoned: its temp files go
+  committer.Abandon();  // an unfinished shard is abandoned: its temp files go
   for (auto& [k, b] : pending) b->carried.reset();
-  pending.clear();
-  impl.pool.Close();
-  reader.join();
-  for (auto& t : worker_threads) t.join();
-  result.stages.wall = Now() - started;
-  result.stages.read = read_s;
-  result.stages.write = write_s;
-  result.stages.workers = static_cast<int>(workers);
-  for (double m : model_s) result.stages.model += m;
-  result.status = impl.fatal;
-  result.interrupted = result.status.ok() && stop_.load() &&
-                       result.shards_committed < static_cast<int64_t>(config_.shards.size());
-  return result;
 }
 
 }  // namespace nightshift::exec

@@ -1,8 +1,12 @@
 // Pipeline: reading, inference and writing on separate threads joined by
 // bounded queues.
 //
-//   reader ──q_in──▶ N inference workers ──q_out──▶ writer (reorder, sink,
-//   ledger commit)
+//   feed ──▶ reader ──q_in──▶ N inference workers ──q_out──▶ writer (reorder,
+//   sink, fence, ledger commit)
+//
+// The reader takes its shards from a TaskFeed (exec/shard_feed.h): claimed
+// from the ledger as it goes, or a fixed list. The writer looks each batch's
+// task up in the feed and commits through exec/shard_committer.h.
 //
 // A fixed pool of RowBatch objects circulates through the stages, so memory
 // is bounded by the pool whatever the input size, and steady-state batches
@@ -36,6 +40,9 @@
 
 namespace nightshift::exec {
 
+class TaskFeed;
+class ShardCommitter;
+
 struct PipelineConfig {
   Source* source = nullptr;
   Sink* sink = nullptr;
@@ -46,7 +53,7 @@ struct PipelineConfig {
   std::vector<OutputColumn> output_columns;
   std::vector<TopKStep> top_k;  // postprocess steps, run by the model workers
   std::string run_id;
-  std::vector<ShardTask> shards;  // claimed, in order
+  TaskFeed* feed = nullptr;  // the shards to read; outlives the pipeline
   ErrorsSpec errors;
   // Records a published shard output in the ledger (CommitShard for a run,
   // CommitRetry for a retry). Must be idempotent.
@@ -59,6 +66,7 @@ struct PipelineResult {
   Status status;             // the fatal error, if any
   bool interrupted = false;  // stopped by a signal after committing what was complete
   int64_t shards_committed = 0;
+  int64_t shards_dropped = 0;  // claims lost to another worker (shared ledger)
   int64_t rows_written = 0;
   int64_t rows_failed = 0;
   StageSeconds stages;  // busy time per stage
@@ -83,10 +91,20 @@ class Pipeline {
   std::function<void(int64_t, int64_t, int64_t)> on_commit;
 
  private:
-  struct Impl;
+  struct Impl;  // one Run()'s queues, pool and timings
+  // The steps of Run(): the reader thread, each model worker thread, the
+  // writer (on the calling thread).
+  void ReadLoop(Impl& impl);
+  Status ReadShards(Impl& impl, const std::vector<ShardTask>& tasks);
+  void WorkLoop(Impl& impl, size_t worker);
+  void WriteLoop(Impl& impl, ShardCommitter& committer);
+  // A fatal error: records it and stops every stage.
+  void Abort(Impl& impl, Status s);
+
   PipelineConfig config_;
   std::atomic<bool> stop_{false};
-  std::stop_source cancel_;  // requested by CancelInFlight(); workers hold its token
+  std::stop_source reading_;  // requested by RequestStop(): a feed waiting for work gives up
+  std::stop_source cancel_;   // requested by CancelInFlight(); workers hold its token
   std::atomic<int64_t> rows_done_{0};
 };
 

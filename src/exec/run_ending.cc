@@ -7,8 +7,9 @@
 namespace nightshift::exec {
 
 Status RecordUnfinished(Ledger* ledger, const std::string& run_id, RunState state,
-                        const std::string& reason, const std::vector<ShardTask>& claimed) {
-  Status first = ledger->SetRunState(run_id, state, reason);
+                        const std::string& reason, const std::vector<ShardTask>& claimed,
+                        bool set_run_state) {
+  Status first = set_run_state ? ledger->SetRunState(run_id, state, reason) : Status::Ok();
   auto shards = ledger->ListShards(run_id);
   if (!shards.has_value()) return first.ok() ? Status(shards.error()) : first;
   std::map<int64_t, const ShardRecord*> by_id;

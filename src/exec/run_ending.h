@@ -18,9 +18,12 @@ namespace nightshift::exec {
 // Records the run `run_id` as `state` (failed or interrupted) with `reason`,
 // and every shard of `claimed` still `running` at its claimed epoch as failed
 // with the reason (the next run claims it again). A shard committed or claimed
-// by someone else since is left alone. Returns the first ledger error.
+// by someone else since is left alone. `set_run_state` false: only the shards
+// (a worker interrupted on a shared ledger, where other workers go on).
+// Returns the first ledger error.
 Status RecordUnfinished(Ledger* ledger, const std::string& run_id, RunState state,
-                        const std::string& reason, const std::vector<ShardTask>& claimed);
+                        const std::string& reason, const std::vector<ShardTask>& claimed,
+                        bool set_run_state = true);
 
 // The report of a run that failed with `error` after it started: exit_code
 // kFailed, the error as its message, recorded with RecordUnfinished. The

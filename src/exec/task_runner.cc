@@ -65,7 +65,8 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   pc.top_k = ctx.binding.top_k;
   pc.output_columns = ctx.binding.sink.outputs;
   pc.run_id = run.run_id;
-  pc.shards = std::move(task_run.tasks);
+  ListFeed list(std::move(task_run.tasks));
+  pc.feed = task_run.feed != nullptr ? task_run.feed : &list;
   pc.errors = job.errors;
   pc.commit = std::move(task_run.commit);
   pc.failure_limit = task_run.failure_limit;

@@ -10,6 +10,7 @@
 
 #include "exec/job_context.h"
 #include "exec/pipeline.h"
+#include "exec/shard_feed.h"
 #include "nightshift/engine.h"
 #include "nightshift/ledger.h"
 #include "nightshift/sink.h"
@@ -23,7 +24,10 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
                                   Env* env);
 
 struct TaskRun {
+  // The shards to run: `feed` when set (claimed as the run goes), else the
+  // fixed list `tasks`.
   std::vector<ShardTask> tasks;
+  TaskFeed* feed = nullptr;
   std::function<Status(const ShardTask&, const ShardOutput&)> commit;
   int64_t failure_limit = -1;
   int64_t failed_before = 0;

@@ -155,6 +155,7 @@ run:
   shard_rows: 1000
   ledger: postgresql://db.internal/nightshift
   drain_timeout: 500ms
+  lease: 2m
 )";
   Result<JobSpec> r = Parse(text);
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
@@ -194,6 +195,21 @@ run:
   EXPECT_EQ(job.run.shard_rows, 1000);
   EXPECT_EQ(job.run.ledger, "postgresql://db.internal/nightshift");
   EXPECT_DOUBLE_EQ(job.run.drain_timeout_s, 0.5);
+  EXPECT_DOUBLE_EQ(job.run.lease_s, 120);
+}
+
+TEST_F(ParserTest, LeaseDefaultsToAMinuteAndRefusesUnderASecond) {
+  Result<JobSpec> r = Parse(kMinimalJob);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_DOUBLE_EQ(r->run.lease_s, 60);
+  r = Parse(kMinimalJob + "run:\n  lease: 500ms\n");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kInvalidJob);
+  EXPECT_NE(r.error().message().find("run.lease"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("at least 1s"), std::string::npos) << r.error().message();
+  r = Parse(kMinimalJob + "run:\n  lease: soon\n");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("run.lease"), std::string::npos) << r.error().message();
 }
 
 TEST_F(ParserTest, MaxFailedItemsCountAndMinusOne) {

@@ -47,9 +47,8 @@ constexpr SchemaNode kErrors[] = {
     {"batch_timeout", K::kValue, {}},
 };
 constexpr SchemaNode kRun[] = {
-    {"shard_rows", K::kValue, {}},
-    {"ledger", K::kValue, {}},
-    {"drain_timeout", K::kValue, {}},
+    {"shard_rows", K::kValue, {}},         {"ledger", K::kValue, {}},
+    {"drain_timeout", K::kValue, {}},      {"lease", K::kValue, {}},
     {"allow_input_change", K::kValue, {}},
 };
 constexpr SchemaNode kSchedule[] = {

@@ -386,6 +386,12 @@ Status ReadRun(const NodeReader& r, const YAML::Node& root, RunSpec* run) {
     NS_ASSIGN_OR_RETURN(run->ledger, NonEmptyString(r, *ledger, "run.ledger"));
   }
   NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "drain_timeout", &run->drain_timeout_s));
+  NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "lease", &run->lease_s));
+  // Renewed every third of it: under a second, a heartbeat would be a busy loop.
+  if (run->lease_s < 1) {
+    return r.Fail(*NodeReader::Find(*map, "lease"), "run.lease",
+                  fmt::format("must be at least 1s, got {}s", run->lease_s));
+  }
   NS_RETURN_IF_ERROR(r.ReadBool(*map, "run", "allow_input_change", &run->allow_input_change));
   return Status::Ok();
 }

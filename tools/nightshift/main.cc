@@ -23,6 +23,7 @@
 #include "schedule_command.h"
 #include "spec/suggest.h"
 #include "version.h"
+#include "worker_flags.h"
 
 namespace {
 
@@ -84,11 +85,11 @@ using Engine = nightshift::Result<nightshift::RunReport> (*)(const nightshift::J
 // not start.
 std::variant<nightshift::RunReport, int> Execute(Engine engine, const std::string& job_path,
                                                  const std::vector<std::string>& sets,
-                                                 const std::string& run_id) {
+                                                 const std::string& run_id,
+                                                 nightshift::RunOptions opts = {}) {
   auto job = LoadJob(job_path, sets);
   if (!job.has_value()) return CannotStart(job.error());
   InstallSignalHandlers();
-  nightshift::RunOptions opts;
   opts.run_id = run_id;
   opts.progress_bar = ::isatty(2) != 0;
   opts.signals = &g_signals;
@@ -118,13 +119,18 @@ void PrintStatusJson(const nightshift::RunReport& r) {
 }
 
 int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
-           const std::string& run_id, bool json) {
-  auto outcome = Execute(nightshift::RunJob, job_path, sets, run_id);
+           const std::string& run_id, bool json, const nightshift::cli::WorkerArgs& worker) {
+  nightshift::RunOptions opts;
+  if (auto s = nightshift::cli::ResolveWorkers(worker, std::getenv, &opts); !s.ok())
+    return CannotStart(s);
+  auto outcome = Execute(nightshift::RunJob, job_path, sets, run_id, std::move(opts));
   if (const int* rc = std::get_if<int>(&outcome)) return *rc;
   const auto& r = std::get<nightshift::RunReport>(outcome);
   FILE* human = json ? stderr : stdout;
-  if (r.exit_code == ExitCode::kOk && r.rows_processed == 0 &&
-      r.run.state == nightshift::RunState::kCompleted && !r.message.empty()) {
+  // A message and no fresh figures: nothing to do, or (a worker of a shared
+  // run) the other workers complete the run.
+  if (r.exit_code == ExitCode::kOk && !r.message.empty() &&
+      (r.run.state != nightshift::RunState::kCompleted || r.rows_processed == 0)) {
     std::fprintf(human, "%s\n", r.message.c_str());
   } else if (r.exit_code == ExitCode::kOk) {
     double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
@@ -250,6 +256,8 @@ int Main(int argc, char** argv) {
   run->add_option("--run-id", run_id, "Run id (default: derived from the job and its input)");
   run->add_option("--set", sets, "Override one job key: --set batch.size=256");
   run->add_flag("--json", json, "Print the final status as JSON on stdout");
+  nightshift::cli::WorkerArgs worker;
+  nightshift::cli::AddWorkerFlags(run, &worker);
 
   auto* retry = app.add_subcommand(
       "retry", "Re-run only the dead-lettered rows of a run (e.g. after fixing the model)");
@@ -292,7 +300,7 @@ int Main(int argc, char** argv) {
   }
   // Every engine call joins the threads it started before it returns, so
   // main returns normally (static destructors run) with the code it got.
-  if (*run) return CmdRun(job_path, sets, run_id, json);
+  if (*run) return CmdRun(job_path, sets, run_id, json, worker);
   if (*retry) return CmdRetry(job_path, sets, run_id, json);
   if (*status) {
     if (limit_opt->count() > 0 && !failed) {

@@ -5,7 +5,6 @@
 #include <map>
 
 namespace nightshift::sqlite {
-namespace {
 
 Status InsertFiles(Connection* conn, const std::string& run_id,
                    const std::vector<InputFileRecord>& files) {
@@ -23,6 +22,25 @@ Status InsertFiles(Connection* conn, const std::string& run_id,
   }
   return Status::Ok();
 }
+
+Status InsertPendingShard(Connection* conn, const std::string& run_id, const ShardRecord& s) {
+  NS_ASSIGN_OR_RETURN(Statement insert,
+                      conn->Prepare("INSERT INTO shards (run_id, shard_id, file_index, "
+                                    "row_begin, row_end, state, file_last, key_after, "
+                                    "key_upto) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  insert.Bind(1, run_id)
+      .Bind(2, s.shard_id)
+      .Bind(3, int64_t{s.file_index})
+      .Bind(4, s.row_begin)
+      .Bind(5, s.row_end)
+      .Bind(6, ShardStateName(ShardState::kPending))
+      .Bind(7, int64_t{s.file_last})
+      .Bind(8, s.key_after)
+      .Bind(9, s.key_upto);
+  return insert.Run();
+}
+
+namespace {
 
 // The committed shards of the run, by id, with their file index.
 Result<std::map<int64_t, int64_t>> CommittedShards(Connection* conn, const std::string& run_id) {
@@ -49,16 +67,7 @@ Status StoreShard(Connection* conn, const std::string& run_id, const ShardRecord
     update.Bind(1, run_id).Bind(2, s.shard_id).Bind(3, int64_t{s.file_index});
     return update.Run();
   }
-  NS_ASSIGN_OR_RETURN(Statement insert,
-                      conn->Prepare("INSERT INTO shards (run_id, shard_id, file_index, "
-                                    "row_begin, row_end, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-  insert.Bind(1, run_id)
-      .Bind(2, s.shard_id)
-      .Bind(3, int64_t{s.file_index})
-      .Bind(4, s.row_begin)
-      .Bind(5, s.row_end)
-      .Bind(6, ShardStateName(ShardState::kPending));
-  return insert.Run();
+  return InsertPendingShard(conn, run_id, s);
 }
 
 }  // namespace

@@ -113,4 +113,30 @@ Result<std::vector<RetryPart>> SelectRetryParts(Connection* conn, const std::str
   return parts;
 }
 
+Result<std::vector<ItemFailure>> SelectFailures(Connection* conn, const std::string& run_id,
+                                                int64_t limit) {
+  NS_ASSIGN_OR_RETURN(Statement select,
+                      conn->Prepare("SELECT i.shard_id, i.\"row\" - ((i.file_index - "
+                                    "s.file_index) << 32), i.key_json, i.error, "
+                                    "i.attempts, i.file_index, COALESCE(f.path, '') "
+                                    "FROM item_failures i JOIN shards s USING (run_id, "
+                                    "shard_id) LEFT JOIN files f ON f.run_id = i.run_id "
+                                    "AND f.idx = i.file_index WHERE i.run_id = ?1 "
+                                    "ORDER BY i.shard_id, i.\"row\" LIMIT ?2"));
+  // SQLite reads a negative LIMIT as "no limit".
+  select.Bind(1, run_id).Bind(2, limit < 0 ? int64_t{-1} : limit);
+  std::vector<ItemFailure> failures;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) return failures;
+    failures.push_back({.shard_id = select.Int(0),
+                        .row = select.Int(1),
+                        .key_json = select.Text(2),
+                        .error = select.Text(3),
+                        .attempts = static_cast<int32_t>(select.Int(4)),
+                        .file_index = static_cast<int32_t>(select.Int(5)),
+                        .file = select.Text(6)});
+  }
+}
+
 }  // namespace nightshift::sqlite

@@ -1,7 +1,7 @@
-// The retry parts of the SQLite ledger: the queries behind
-// Ledger::CommitRetry and Ledger::ListRetryParts.
+// Failed items and retry parts of the SQLite ledger: the queries behind
+// Ledger::ListFailures, Ledger::CommitRetry and Ledger::ListRetryParts.
 //
-// REQUIRES for both: the caller holds the ledger's connection exclusively and
+// REQUIRES for all: the caller holds the ledger's connection exclusively and
 // has begun a transaction (write for CommitRetry).
 #pragma once
 
@@ -17,6 +17,10 @@ namespace nightshift::sqlite {
 // and CommitRetryPart both end with them).
 Status InsertItemFailures(Connection* conn, const std::string& run_id, int64_t shard_id,
                           const std::vector<ItemFailure>& failures);
+
+// ListFailures: failed items by shard then row, at most `limit` (-1: all).
+Result<std::vector<ItemFailure>> SelectFailures(Connection* conn, const std::string& run_id,
+                                                int64_t limit);
 
 Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
                        int64_t rows_written, const std::string& output_file,

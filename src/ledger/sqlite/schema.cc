@@ -136,6 +136,24 @@ UPDATE item_failures SET file_index = (
 ALTER TABLE shards ADD COLUMN key_after TEXT NOT NULL DEFAULT '';
 ALTER TABLE shards ADD COLUMN key_upto TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Claims for many workers (Ledger::ClaimNextShard): who holds a running
+    // shard ("host/pid/start_time", kept after its commit to count a worker's
+    // commits) and until when; the workers that renewed leases on a run.
+    Migration{7, R"sql(
+ALTER TABLE shards ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE shards ADD COLUMN lease_expires_ms INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE workers (
+  run_id          TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  worker          TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  pid             INTEGER NOT NULL,
+  start_time      INTEGER NOT NULL,
+  worker_index    INTEGER NOT NULL,
+  workers         INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (run_id, worker)
+);
+)sql"},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {

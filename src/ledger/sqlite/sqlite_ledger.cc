@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "ledger/sqlite/claim_store.h"
 #include "ledger/sqlite/connection.h"
 #include "ledger/sqlite/input_store.h"
 #include "ledger/sqlite/owner_store.h"
@@ -38,10 +39,10 @@ struct ShardLease {
 
 class SqliteLedger final : public Ledger {
  public:
-  // `has_owners`: the schema has the run_owners table (a reader may find an
-  // older file that it must not migrate).
-  SqliteLedger(std::unique_ptr<Connection> conn, bool has_owners, Env* env)
-      : conn_(std::move(conn)), has_owners_(has_owners), env_(env) {}
+  // `schema_version`: of the file (a reader may find an older one that it
+  // must not migrate, without the run_owners or workers table).
+  SqliteLedger(std::unique_ptr<Connection> conn, int64_t schema_version, Env* env)
+      : conn_(std::move(conn)), schema_version_(schema_version), env_(env) {}
 
   Result<RunRecord> CreateOrAttachRun(const RunRecord& run,
                                       const std::vector<InputFileRecord>& files,
@@ -75,33 +76,9 @@ class SqliteLedger final : public Ledger {
           .Bind(10, now);
       NS_RETURN_IF_ERROR(insert.Run());
     }
-    for (const InputFileRecord& f : files) {
-      NS_ASSIGN_OR_RETURN(Statement insert,
-                          conn_->Prepare("INSERT INTO files (run_id, idx, path, size, mtime_ns, "
-                                         "rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-      insert.Bind(1, run.run_id)
-          .Bind(2, int64_t{f.index})
-          .Bind(3, f.path)
-          .Bind(4, f.size)
-          .Bind(5, f.mtime_ns)
-          .Bind(6, f.rows);
-      NS_RETURN_IF_ERROR(insert.Run());
-    }
+    NS_RETURN_IF_ERROR(sqlite::InsertFiles(conn_.get(), run.run_id, files));
     for (const ShardRecord& s : shards) {
-      NS_ASSIGN_OR_RETURN(Statement insert,
-                          conn_->Prepare("INSERT INTO shards (run_id, shard_id, file_index, "
-                                         "row_begin, row_end, state, file_last, key_after, "
-                                         "key_upto) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-      insert.Bind(1, run.run_id)
-          .Bind(2, s.shard_id)
-          .Bind(3, int64_t{s.file_index})
-          .Bind(4, s.row_begin)
-          .Bind(5, s.row_end)
-          .Bind(6, ShardStateName(ShardState::kPending))
-          .Bind(7, int64_t{s.file_last})
-          .Bind(8, s.key_after)
-          .Bind(9, s.key_upto);
-      NS_RETURN_IF_ERROR(insert.Run());
+      NS_RETURN_IF_ERROR(sqlite::InsertPendingShard(conn_.get(), run.run_id, s));
     }
     NS_ASSIGN_OR_RETURN(stored, FindRun(run.run_id));
     NS_RETURN_IF_ERROR(txn.Commit());
@@ -400,30 +377,7 @@ class SqliteLedger final : public Ledger {
     std::lock_guard lock(mu_);
     NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
     NS_RETURN_IF_ERROR(RequireRun(run_id));
-    std::vector<ItemFailure> failures;
-    {
-      NS_ASSIGN_OR_RETURN(Statement select,
-                          conn_->Prepare("SELECT i.shard_id, i.\"row\" - ((i.file_index - "
-                                         "s.file_index) << 32), i.key_json, i.error, "
-                                         "i.attempts, i.file_index, COALESCE(f.path, '') "
-                                         "FROM item_failures i JOIN shards s USING (run_id, "
-                                         "shard_id) LEFT JOIN files f ON f.run_id = i.run_id "
-                                         "AND f.idx = i.file_index WHERE i.run_id = ?1 "
-                                         "ORDER BY i.shard_id, i.\"row\" LIMIT ?2"));
-      // SQLite reads a negative LIMIT as "no limit".
-      select.Bind(1, run_id).Bind(2, limit < 0 ? int64_t{-1} : limit);
-      while (true) {
-        NS_ASSIGN_OR_RETURN(bool row, select.Step());
-        if (!row) break;
-        failures.push_back({.shard_id = select.Int(0),
-                            .row = select.Int(1),
-                            .key_json = select.Text(2),
-                            .error = select.Text(3),
-                            .attempts = static_cast<int32_t>(select.Int(4)),
-                            .file_index = static_cast<int32_t>(select.Int(5)),
-                            .file = select.Text(6)});
-      }
-    }
+    NS_ASSIGN_OR_RETURN(auto failures, sqlite::SelectFailures(conn_.get(), run_id, limit));
     NS_RETURN_IF_ERROR(txn.Commit());
     return failures;
   }
@@ -456,8 +410,48 @@ class SqliteLedger final : public Ledger {
 
   Result<std::optional<RunOwner>> GetRunOwner(const std::string& run_id) override {
     std::lock_guard lock(mu_);
-    if (!has_owners_) return std::optional<RunOwner>();
+    if (schema_version_ < 3) return std::optional<RunOwner>();
     return sqlite::SelectOwner(conn_.get(), run_id);
+  }
+
+  Result<std::optional<ShardRecord>> ClaimNextShard(const std::string& run_id, const RunOwner& me,
+                                                    const ClaimPolicy& policy) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_ASSIGN_OR_RETURN(auto shard, sqlite::ClaimNext(conn_.get(), run_id, me, policy, NowMs()));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return shard;
+  }
+
+  Status RenewLeases(const std::string& run_id, const RunOwner& me,
+                     const ClaimPolicy& policy) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_RETURN_IF_ERROR(sqlite::RenewClaims(conn_.get(), run_id, me, policy, NowMs()));
+    return txn.Commit();
+  }
+
+  Status CheckClaim(const std::string& run_id, int64_t shard_id, int64_t epoch,
+                    int64_t margin_ms) override {
+    std::lock_guard lock(mu_);
+    return sqlite::CheckShardClaim(conn_.get(), run_id, shard_id, epoch, margin_ms, NowMs());
+  }
+
+  Result<bool> CompleteRunIfDone(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(RequireRun(run_id));
+    NS_ASSIGN_OR_RETURN(bool completed, sqlite::CompleteIfDone(conn_.get(), run_id, NowMs()));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return completed;
+  }
+
+  Result<std::vector<WorkerRecord>> ListWorkers(const std::string& run_id) override {
+    std::lock_guard lock(mu_);
+    if (schema_version_ < 6) return std::vector<WorkerRecord>();  // an older file, read only
+    return sqlite::SelectWorkers(conn_.get(), run_id, NowMs());
   }
 
   Result<std::optional<std::string>> GetTuning(const std::string& key) override {
@@ -551,7 +545,7 @@ class SqliteLedger final : public Ledger {
   int64_t NowMs() { return env_->NowMillis(); }
 
   std::unique_ptr<Connection> conn_;
-  const bool has_owners_;
+  const int64_t schema_version_;
   Env* const env_;
 };
 
@@ -574,7 +568,7 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path,
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                       Connection::Open(path, options.busy_timeout_ms, env));
   NS_RETURN_IF_ERROR(sqlite::MigrateSchema(conn.get()));
-  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/true, env);
+  return std::make_unique<SqliteLedger>(std::move(conn), sqlite::LatestSchemaVersion(), env);
 }
 
 Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& path, Env* env) {
@@ -591,7 +585,7 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedgerForReading(const std::string& pa
   NS_ASSIGN_OR_RETURN(int64_t version, sqlite::SchemaVersion(conn.get()));
   // A file its first opener is still setting up holds no run yet.
   if (version == 0) return Error(Code::kNotFound, fmt::format("ledger '{}' is empty", path));
-  return std::make_unique<SqliteLedger>(std::move(conn), /*has_owners=*/version >= 3, env);
+  return std::make_unique<SqliteLedger>(std::move(conn), version, env);
 }
 
 }  // namespace nightshift

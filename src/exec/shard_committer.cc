@@ -1,0 +1,100 @@
+#include "exec/shard_committer.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <utility>
+
+#include "env/crash_point.h"
+#include "exec/backoff.h"
+#include "exec/shard_feed.h"
+
+namespace nightshift::exec {
+namespace {
+
+// Runs `fn` until it succeeds, fails with an error that is not an I/O or
+// transient one, or has failed `max_retries` + 1 times, with the engine's
+// backoff between tries. Not cut short by a cancel: publishing and committing
+// a shard are bounded (max_retries backoffs of at most 5 s each).
+Status RetryIo(Env* env, int max_retries, const std::function<Status()>& fn) {
+  constexpr int64_t kBaseUs = 50000;
+  for (int attempt = 0;; ++attempt) {
+    Status s = fn();
+    bool retryable = s.code() == Code::kIoError || s.code() == Code::kTransient;
+    if (s.ok() || !retryable || attempt >= max_retries) return s;
+    SleepBackoff(env, attempt, kBaseUs, std::stop_token{});
+  }
+}
+
+}  // namespace
+
+ShardCommitter::ShardCommitter(const PipelineConfig& config,
+                               std::function<void(int64_t, int64_t, int64_t)> on_commit,
+                               std::atomic<int64_t>* rows_done)
+    : config_(config),
+      on_commit_(std::move(on_commit)),
+      rows_done_(rows_done),
+      failed_total_(config.failed_before) {}
+
+Status ShardCommitter::Write(const RowBatch& b) {
+  const ShardTask& task = config_.feed->Get(b.shard_index);
+  if (!writer_) {
+    NS_ASSIGN_OR_RETURN(writer_,
+                        config_.sink->BeginShard(task.shard_id, task.epoch, task.retry_seq));
+  }
+  NS_RETURN_IF_ERROR(writer_->Append(b));
+  rows_done_->fetch_add(b.num_rows);
+  if (!b.last_in_shard) return Status::Ok();
+  return FinishShard(task);
+}
+
+Status ShardCommitter::FinishShard(const ShardTask& task) {
+  // Fencing: a claim lost to another worker is never published.
+  if (Status fence = config_.feed->CheckClaim(task); !fence.ok()) {
+    if (fence.code() != Code::kConflict) return fence;
+    Drop(task);
+    return Status::Ok();
+  }
+  // Publishing and committing retry I/O hiccups with backoff; both are
+  // idempotent (the same file under the same name; the same epoch).
+  ShardOutput out;
+  NS_RETURN_IF_ERROR(RetryIo(config_.env, config_.errors.max_retries, [&]() -> Status {
+    auto r = writer_->Finish();
+    if (!r.has_value()) return r.error();
+    out = std::move(*r);
+    return Status::Ok();
+  }));
+  writer_.reset();
+  MaybeCrash("after_publish");
+  Status committed =
+      RetryIo(config_.env, config_.errors.max_retries, [&] { return config_.commit(task, out); });
+  if (committed.code() == Code::kConflict && config_.feed->fenced()) {
+    Drop(task);
+    return Status::Ok();
+  }
+  NS_RETURN_IF_ERROR(committed);
+  MaybeCrash("after_commit");
+  const auto failed = static_cast<int64_t>(out.failures.size());
+  shards_committed_++;
+  rows_written_ += out.rows_written;
+  rows_failed_ += failed;
+  failed_total_ += failed;
+  if (on_commit_) on_commit_(task.shard_id, out.rows_written, failed);
+  if (config_.failure_limit >= 0 && failed_total_ > config_.failure_limit) {
+    return Status(Code::kFailed,
+                  fmt::format("{} items failed, more than errors.max_failed_items allows ({})",
+                              failed_total_, config_.failure_limit));
+  }
+  return Status::Ok();
+}
+
+void ShardCommitter::Drop(const ShardTask& task) {
+  writer_.reset();  // removes the shard's temp files
+  ++shards_dropped_;
+  std::fprintf(stderr,
+               "nightshift: shard %lld: claim lost (epoch %lld is stale; another worker holds "
+               "it); its output was not published\n",
+               static_cast<long long>(task.shard_id), static_cast<long long>(task.epoch));
+}
+
+}  // namespace nightshift::exec

@@ -1,0 +1,57 @@
+// ShardCommitter: the pipeline writer's work on each scored batch, taken in
+// (shard, batch) order: append it to its shard's writer and, with the
+// shard's last batch, fence, publish and commit the shard.
+//
+// Fencing (TaskFeed::CheckClaim): with a shared ledger, a shard whose claim
+// was lost (another worker holds it under a newer epoch, or the lease is
+// about to lapse) is dropped before its output is published: its writer is
+// reset (temp files removed), one line says so on stderr, and the writer goes
+// on with the next shard. A commit the ledger refuses with kConflict for a
+// fenced feed is dropped the same way. With the SQLite ledger there is one
+// owner, nothing is fenced and a refused commit is fatal, as before.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "exec/pipeline.h"
+
+namespace nightshift::exec {
+
+class ShardCommitter {
+ public:
+  // `rows_done` counts appended rows (the pipeline's progress counter).
+  ShardCommitter(const PipelineConfig& config,
+                 std::function<void(int64_t, int64_t, int64_t)> on_commit,
+                 std::atomic<int64_t>* rows_done);
+
+  // Appends `b` (the next batch in order) and finishes its shard when it is
+  // the last. An error is fatal to the run.
+  Status Write(const RowBatch& b);
+  // Abandons an unfinished shard: its temp files are removed.
+  void Abandon() { writer_.reset(); }
+
+  int64_t shards_committed() const { return shards_committed_; }
+  int64_t shards_dropped() const { return shards_dropped_; }
+  int64_t rows_written() const { return rows_written_; }
+  int64_t rows_failed() const { return rows_failed_; }
+
+ private:
+  Status FinishShard(const ShardTask& task);
+  // Drops a shard whose claim was lost: nothing of it is committed.
+  void Drop(const ShardTask& task);
+
+  const PipelineConfig& config_;
+  const std::function<void(int64_t, int64_t, int64_t)> on_commit_;
+  std::atomic<int64_t>* const rows_done_;
+  std::unique_ptr<ShardWriter> writer_;  // of the shard being written
+  int64_t failed_total_ = 0;             // this run's failed items, earlier attempts included
+  int64_t shards_committed_ = 0;
+  int64_t shards_dropped_ = 0;
+  int64_t rows_written_ = 0;
+  int64_t rows_failed_ = 0;
+};
+
+}  // namespace nightshift::exec
