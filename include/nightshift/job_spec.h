@@ -32,6 +32,9 @@ inline bool IsDatabase(OutputFormat f) {
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query; empty when `path` is set
+  // A trigger run's input (src/sched/trigger.h): exactly these files
+  // (absolute), handed over by the scheduler; `path` and `query` are empty.
+  std::vector<std::string> files;
   // The folder relative paths inside `query` resolve against: the job file's.
   std::string query_dir;
   InputFormat format = InputFormat::kAuto;
