@@ -138,6 +138,9 @@ Status Scheduler::Step() {
   if (Stopping()) return Status::Ok();
   const int64_t now = env_->NowMicros();
   for (auto& job : jobs_) {
+    // A trigger with a schedule watches between fires, so that files settle
+    // before the fire that takes them (a failure to look is said then).
+    if (job->trigger && job->schedule) (void)job->trigger->Look(now);
     NS_RETURN_IF_ERROR(FireDue(*job, now));
     StartNext(*job, now);
     if (job->trigger && !job->schedule && job->running.empty() && job->queue.empty()) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "sched/fake_clock_env.h"
@@ -279,6 +280,37 @@ TEST_F(SchedulerTest, RunTheLoopUntilASignal) {
   ASSERT_TRUE(rc.has_value()) << rc.error().message();
   EXPECT_EQ(*rc, 0);
   EXPECT_THAT(launcher_.Ids(), ElementsAre("nightly-20260101T1001"));
+}
+
+TEST_F(SchedulerTest, AnIntervalWhoseRunCompletedIsNeverRunAgain) {
+  env_.Set(At("2026-01-01T10:00:30Z"));
+  auto s = Make(Job("* * * * *"));
+  ASSERT_TRUE(s->Start().ok());
+  AddRun("nightly-20260101T1001", RunState::kCompleted);  // by another scheduler, say
+  RunFor(*s, 91);
+  EXPECT_THAT(launcher_.Ids(), ElementsAre("nightly-20260101T1002"));
+  EXPECT_THAT(Log(), HasSubstr("skipped run nightly-20260101T1001 (fired (due "
+                               "2026-01-01T10:01:00+00:00)): already completed"));
+}
+
+TEST_F(SchedulerTest, WithATriggerEachFireTakesTheFilesSettledByThen) {
+  env_.Set(At("2026-01-01T10:00:30Z"));
+  JobSpec job = Job("* * * * *");
+  std::filesystem::create_directories(dir_ / "in");
+  job.trigger = TriggerSpec{(dir_ / "in" / "*.csv").string(), 5};
+  auto s = Make(job);
+  ASSERT_TRUE(s->Start().ok());
+  RunFor(*s, 31);  // 10:01: nothing there
+  EXPECT_TRUE(launcher_.started.empty());
+  EXPECT_THAT(Log(), HasSubstr("fired (due 2026-01-01T10:01:00+00:00): skipped, no new settled "
+                               "files"));
+  std::ofstream(dir_ / "in" / "a.csv") << "id\n1\n";
+  RunFor(*s, 60);  // settled long before 10:02
+  ASSERT_EQ(launcher_.running.size(), 1u);
+  EXPECT_EQ(launcher_.running[0].files,
+            std::vector<std::string>{(dir_ / "in" / "a.csv").string()});
+  EXPECT_EQ(launcher_.started[0].at, At("2026-01-01T10:02:00Z"));
+  EXPECT_THAT(launcher_.started[0].run_id, ::testing::StartsWith("nightly-files-"));
 }
 
 TEST(ScheduledRunIds, ParseWhatScheduledRunIdMakes) {

@@ -129,12 +129,14 @@ void FileTrigger::RestatCandidates(int64_t now_micros) {
   }
 }
 
+Status FileTrigger::Look(int64_t now_micros) {
+  if (ScanDue(now_micros)) return Scan(now_micros);
+  RestatCandidates(now_micros);
+  return Status::Ok();
+}
+
 Result<std::vector<WatchedFile>> FileTrigger::Take(int64_t now_micros) {
-  if (ScanDue(now_micros)) {
-    NS_RETURN_IF_ERROR(Scan(now_micros));
-  } else {
-    RestatCandidates(now_micros);
-  }
+  NS_RETURN_IF_ERROR(Look(now_micros));
   const auto settle = static_cast<int64_t>(spec_.settle_s * 1e6);
   std::vector<WatchedFile> taken;
   for (const auto& [path, c] : candidates_) {

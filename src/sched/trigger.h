@@ -54,9 +54,11 @@ class FileTrigger {
   void Remember(const std::vector<WatchedFile>& files);
   void Remember(const std::vector<InputFileRecord>& files);
 
-  // Looks at the folder (see above) and returns, sorted by path, the files
-  // settled at `now_micros` that no run holds yet; they are remembered as
-  // taken. IoError when the pattern cannot be expanded.
+  // Looks at the folder (see above) at `now_micros`: settle times start when
+  // a file is first seen. IoError when the pattern cannot be expanded.
+  Status Look(int64_t now_micros);
+  // Looks, then returns, sorted by path, the files settled at `now_micros`
+  // that no run holds yet; they are remembered as taken.
   Result<std::vector<WatchedFile>> Take(int64_t now_micros);
 
   bool watching() const { return watch_ != nullptr; }
