@@ -29,9 +29,9 @@ SysSeconds ToSeconds(int64_t micros) {
   return SysSeconds{std::chrono::floor<std::chrono::seconds>(std::chrono::microseconds(micros))};
 }
 
-// Runs of a job the ledger keeps enough of to find the last interval and
-// the unfinished runs: a scheduler restarted after a long time looks back
-// this far.
+// How far back a scheduled job looks for its last interval and unfinished
+// runs. A trigger job reads all its runs: every file any of them holds must
+// stay taken.
 constexpr int64_t kRunsLookedAt = 1000;
 
 std::string Outcome(ExitCode code) {
@@ -80,8 +80,8 @@ Status Scheduler::Start() {
 
 Status Scheduler::StartJob(Job& job) {
   NS_ASSIGN_OR_RETURN(job.ledger, Ledger::Open(job.spec.run.ledger, env_));
-  NS_ASSIGN_OR_RETURN(std::vector<RunRecord> runs,
-                      job.ledger->ListRuns(job.spec.name, kRunsLookedAt));
+  const int64_t look_back = job.spec.trigger ? -1 : kRunsLookedAt;
+  NS_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, job.ledger->ListRuns(job.spec.name, look_back));
   const SysSeconds now = ToSeconds(env_->NowMicros());
   if (job.spec.trigger) NS_RETURN_IF_ERROR(ResumeTriggerRuns(job, runs));
   if (!job.spec.schedule) return Status::Ok();
