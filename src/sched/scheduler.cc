@@ -21,6 +21,7 @@ struct Scheduler::Job {
   std::deque<RunRequest> queue;  // runs waiting for the one going
   std::string running;           // the run id going; "" when none
   bool fire_pending = false;     // a trigger+schedule fire queued behind `running`
+  std::string look_error;        // the last failure to list trigger.watch (logged once)
 };
 
 namespace {
@@ -162,13 +163,19 @@ void Scheduler::Reap() {
 
 Status Scheduler::FireDue(Job& job, int64_t now_micros) {
   const SysSeconds now = ToSeconds(now_micros);
+  std::optional<Fire> due;
   while (job.next && job.next->at <= now) {
-    const Fire fire = *job.next;
-    NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(fire.at));
+    // Several fires due at once: the loop was held up (a suspended machine,
+    // a clock set forward). The newest fires; the others are missed.
+    if (due) {
+      Log(job, fmt::format("missed run {} (due {}): the scheduler was held up past it",
+                           ScheduledRunId(job.spec.name, *due), FormatRfc3339(*due)));
+    }
+    due = job.next;
+    NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(due->at));
     job.next = next;
-    NS_RETURN_IF_ERROR(OnFire(job, fire, now_micros));
   }
-  return Status::Ok();
+  return due ? OnFire(job, *due, now_micros) : Status::Ok();
 }
 
 Status Scheduler::OnFire(Job& job, const Fire& fire, int64_t now_micros) {
@@ -201,10 +208,15 @@ Status Scheduler::OnFire(Job& job, const Fire& fire, int64_t now_micros) {
 Status Scheduler::TakeFiles(Job& job, int64_t now_micros, const std::string& why) {
   Result<std::vector<WatchedFile>> files = job.trigger->Take(now_micros);
   if (!files.has_value()) {
-    // A folder that cannot be listed now may be listable later: say so, go on.
-    Log(job, "cannot look for files: " + files.error().message());
+    // A folder that cannot be listed now may be listable later: say so
+    // (once, not every tick), go on.
+    if (files.error().message() != job.look_error) {
+      job.look_error = files.error().message();
+      Log(job, "cannot look for files: " + job.look_error);
+    }
     return Status::Ok();
   }
+  job.look_error.clear();
   if (files->empty()) {
     if (job.schedule) Log(job, why + ": skipped, no new settled files");
     return Status::Ok();

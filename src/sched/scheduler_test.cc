@@ -282,6 +282,18 @@ TEST_F(SchedulerTest, RunTheLoopUntilASignal) {
   EXPECT_THAT(launcher_.Ids(), ElementsAre("nightly-20260101T1001"));
 }
 
+TEST_F(SchedulerTest, AfterTheLoopWasHeldUpOnlyTheNewestDueFireRuns) {
+  env_.Set(At("2026-01-01T10:00:30Z"));
+  auto s = Make(Job("* * * * *"));
+  ASSERT_TRUE(s->Start().ok());
+  env_.Set(At("2026-01-01T10:03:10Z"));  // a suspended machine wakes up
+  ASSERT_TRUE(s->Step().ok());
+  EXPECT_THAT(launcher_.Ids(), ElementsAre("nightly-20260101T1003"));
+  EXPECT_THAT(Log(), HasSubstr("missed run nightly-20260101T1001 (due "
+                               "2026-01-01T10:01:00+00:00): the scheduler was held up past it"));
+  EXPECT_THAT(Log(), HasSubstr("missed run nightly-20260101T1002"));
+}
+
 TEST_F(SchedulerTest, AnIntervalWhoseRunCompletedIsNeverRunAgain) {
   env_.Set(At("2026-01-01T10:00:30Z"));
   auto s = Make(Job("* * * * *"));
@@ -307,8 +319,7 @@ TEST_F(SchedulerTest, WithATriggerEachFireTakesTheFilesSettledByThen) {
   std::ofstream(dir_ / "in" / "a.csv") << "id\n1\n";
   RunFor(*s, 60);  // settled long before 10:02
   ASSERT_EQ(launcher_.running.size(), 1u);
-  EXPECT_EQ(launcher_.running[0].files,
-            std::vector<std::string>{(dir_ / "in" / "a.csv").string()});
+  EXPECT_EQ(launcher_.running[0].files, std::vector<std::string>{(dir_ / "in" / "a.csv").string()});
   EXPECT_EQ(launcher_.started[0].at, At("2026-01-01T10:02:00Z"));
   EXPECT_THAT(launcher_.started[0].run_id, ::testing::StartsWith("nightly-files-"));
 }
