@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,19 @@ struct FileInfo {
   // (mv, os.replace) has another inode even when its size and mtime match.
   int64_t device = 0;
   int64_t inode = 0;
+};
+
+// A watch on one folder (Env::WatchDir): says whether entries were created,
+// written, closed after writing, moved in or out, or removed since the last
+// call, without blocking. Thread-compatible (one caller).
+class DirWatch {
+ public:
+  virtual ~DirWatch() = default;
+  // True when something changed in the folder since the previous call (or
+  // since the watch began); IoError when the watch broke (the folder was
+  // removed, the event queue overflowed): the caller rescans and may watch
+  // again.
+  virtual Result<bool> Changed() = 0;
 };
 
 class Env {
@@ -69,6 +83,10 @@ class Env {
   virtual Status CheckAccess(const std::string& path, Access mode) = 0;
   // The path of the running program (for finding files installed beside it).
   virtual Result<std::string> ExecutablePath() = 0;
+
+  // Watches folder `dir` for changes (inotify on Linux). IoError where the OS or the file system
+  // offers no such notice (the default), or the folder cannot be watched: the caller polls instead.
+  virtual Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& dir);
 
   // Wall-clock time (timestamps in the ledger, markers, dates in paths).
   virtual int64_t NowMicros() = 0;

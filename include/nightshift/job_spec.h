@@ -45,6 +45,9 @@ struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query (PostgreSQL's for kPostgres); empty when `path` is set
   std::string url;    // kPostgres: libpq URL or key=value string (may hold a password)
+  // A trigger run's input (src/sched/trigger.h): exactly these files
+  // (absolute), handed over by the scheduler; `path` and `query` are empty.
+  std::vector<std::string> files;
   // The folder relative paths inside `query` resolve against: the job file's.
   std::string query_dir;
   InputFormat format = InputFormat::kAuto;

@@ -2,6 +2,10 @@
 
 namespace nightshift {
 
+Result<std::unique_ptr<DirWatch>> Env::WatchDir(const std::string& dir) {
+  return Error(Code::kIoError, "cannot watch '" + dir + "': this Env has no change notices");
+}
+
 Status Env::PublishFile(const std::string& tmp, const std::string& final_path) {
   NS_RETURN_IF_ERROR(SyncPath(tmp));
   NS_RETURN_IF_ERROR(RenameFile(tmp, final_path));

@@ -75,5 +75,20 @@ TEST(EnvTest, ProcessStartTimeTellsLiveFromGone) {
   EXPECT_EQ(env->ProcessStartTime(child).error().code(), Code::kNotFound);
 }
 
+TEST(EnvTest, WatchDirSaysWhenTheFolderChangedAndWhenTheWatchEnded) {
+  Env* env = Env::Default();
+  const std::string dir = TempDir();
+  auto watch = env->WatchDir(dir);
+  ASSERT_TRUE(watch.has_value()) << watch.error().message();
+  EXPECT_FALSE((*watch)->Changed().value());
+  ASSERT_TRUE(env->WriteFile(JoinPath(dir, "a.csv"), "id\n").ok());
+  EXPECT_TRUE((*watch)->Changed().value());
+  EXPECT_FALSE((*watch)->Changed().value());  // nothing new since
+  ASSERT_TRUE(env->RemoveFile(JoinPath(dir, "a.csv")).ok());
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
+  EXPECT_FALSE((*watch)->Changed().has_value());  // the folder is gone: rescan
+  EXPECT_EQ(env->WatchDir(dir).error().code(), Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace nightshift

@@ -16,6 +16,7 @@ const char* FaultInjectionEnv::OpName(Op op) {
     case Op::kCreateDirs: return "mkdir";
     case Op::kGlob: return "glob";
     case Op::kAccess: return "access";
+    case Op::kWatch: return "watch";
     case Op::kCount: break;
   }
   return "?";
@@ -101,6 +102,12 @@ Status FaultInjectionEnv::ReadFileBlocks(const std::string& path, size_t block,
                                          const std::function<bool(std::string_view)>& fn) {
   NS_RETURN_IF_ERROR(Tick(Op::kRead, path));
   return base_->ReadFileBlocks(path, block, fn);
+}
+
+Result<std::unique_ptr<DirWatch>> FaultInjectionEnv::WatchDir(const std::string& dir) {
+  Status s = Tick(Op::kWatch, dir);
+  if (!s.ok()) return Error(s);
+  return base_->WatchDir(dir);
 }
 
 Result<std::vector<std::string>> FaultInjectionEnv::Glob(const std::string& pattern) {

@@ -28,6 +28,7 @@ class FaultInjectionEnv final : public Env {
     kCreateDirs,
     kGlob,
     kAccess,
+    kWatch,
     kCount
   };
   static const char* OpName(Op op);
@@ -63,6 +64,7 @@ class FaultInjectionEnv final : public Env {
   Result<std::vector<std::string>> Glob(const std::string& pattern) override;
   Status CheckAccess(const std::string& path, Access mode) override;
   Result<std::string> ExecutablePath() override { return base_->ExecutablePath(); }
+  Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& dir) override;
   int64_t NowMicros() override;
   int64_t MonotonicMicros() override { return base_->MonotonicMicros(); }
   void SleepMicros(int64_t micros) override { base_->SleepMicros(micros); }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <glob.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,37 @@ Status PosixError(const std::string& what, const std::string& path, int err) {
   if (err == EINTR || err == EAGAIN) code = Code::kTransient;
   return Status(code, fmt::format("{} '{}': {}", what, path, std::strerror(err)));
 }
+
+// inotify: one instance per watched folder, read without blocking.
+class InotifyWatch final : public DirWatch {
+ public:
+  InotifyWatch(int fd, std::string dir) : fd_(fd), dir_(std::move(dir)) {}
+  ~InotifyWatch() override { ::close(fd_); }
+
+  Result<bool> Changed() override {
+    alignas(inotify_event) char buf[16384];
+    bool changed = false;
+    while (true) {
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return changed;
+      if (n < 0) return Error(PosixError("cannot read the inotify watch of", dir_, errno));
+      if (n == 0) return changed;
+      for (ssize_t at = 0; at < n;) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(buf + at);
+        if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+          return Error(Code::kIoError, fmt::format("the watch of '{}' ended or overflowed", dir_));
+        }
+        changed = true;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      }
+    }
+  }
+
+ private:
+  const int fd_;
+  const std::string dir_;
+};
 
 class PosixEnv final : public Env {
  public:
@@ -184,6 +216,20 @@ class PosixEnv final : public Env {
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n <= 0) return Error(PosixError("cannot read link", "/proc/self/exe", errno));
     return std::string(buf, static_cast<size_t>(n));
+  }
+
+  Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& dir) override {
+    const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return Error(PosixError("cannot start inotify for", dir, errno));
+    constexpr uint32_t kEvents = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO |
+                                 IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF |
+                                 IN_MOVE_SELF;
+    if (::inotify_add_watch(fd, dir.c_str(), kEvents) < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Error(PosixError("cannot watch", dir, err));
+    }
+    return std::unique_ptr<DirWatch>(std::make_unique<InotifyWatch>(fd, dir));
   }
 
   int64_t MonotonicMicros() override {

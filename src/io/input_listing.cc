@@ -116,16 +116,23 @@ InputFormat FormatFromExtension(const std::string& path) {
 }
 
 Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec, Env* env) {
-  if (spec.path.empty() && spec.query.empty()) {
+  if (spec.path.empty() && spec.query.empty() && spec.files.empty()) {
     // Only a job with a `trigger:` parses without both (job-spec.md).
     return Error(Code::kInvalidJob,
                  "the job has no input.path: a trigger job's input is the files trigger.watch "
-                 "finds, which the scheduler hands to each run, and the scheduler is not built "
-                 "yet in this version");
+                 "finds, which `nightshift schedule` hands to each run it starts");
   }
   std::vector<std::string> paths;
   bool from_dir = false;
-  if (HasGlobChars(spec.path)) {
+  if (!spec.files.empty()) {
+    paths = spec.files;  // a trigger run: exactly its files, each must still be there
+    for (const auto& p : paths) {
+      if (auto info = env->Stat(p); !info.has_value()) {
+        return Error(info.error().code(),
+                     fmt::format("trigger file '{}': {}", p, info.error().message()));
+      }
+    }
+  } else if (HasGlobChars(spec.path)) {
     auto matched = env->Glob(spec.path);
     if (!matched.has_value()) {
       return Error(Code::kIoError,

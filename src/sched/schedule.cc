@@ -100,6 +100,34 @@ std::string ScheduledRunId(std::string_view job_name, const Fire& fire) {
 }
 
 namespace {
+bool Digits(std::string_view s, size_t* pos, size_t width, int* out);
+}  // namespace
+
+std::optional<LocalMinutes> ParseScheduledRunId(std::string_view job_name,
+                                                std::string_view run_id) {
+  // "{name}-YYYYMMDDTHHMM"
+  if (run_id.size() != job_name.size() + 14 || !run_id.starts_with(job_name) ||
+      run_id[job_name.size()] != '-' || run_id[job_name.size() + 9] != 'T') {
+    return std::nullopt;
+  }
+  const std::string_view stamp = run_id.substr(job_name.size() + 1);
+  size_t p = 0;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+  if (!Digits(stamp, &p, 4, &y) || !Digits(stamp, &p, 2, &mo) || !Digits(stamp, &p, 2, &d)) {
+    return std::nullopt;
+  }
+  ++p;  // 'T'
+  if (!Digits(stamp, &p, 2, &h) || !Digits(stamp, &p, 2, &mi) || h > 23 || mi > 59) {
+    return std::nullopt;
+  }
+  const date::year_month_day ymd{date::year(y), date::month(static_cast<unsigned>(mo)),
+                                 date::day(static_cast<unsigned>(d))};
+  if (!ymd.ok()) return std::nullopt;
+  return LocalMinutes{date::local_days(ymd).time_since_epoch() + std::chrono::hours(h) +
+                      std::chrono::minutes(mi)};
+}
+
+namespace {
 
 // Reads exactly `width` digits at `*pos`.
 bool Digits(std::string_view s, size_t* pos, size_t width, int* out) {

@@ -15,6 +15,7 @@
 #include <date/tz.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,9 @@ class Schedule {
 
   // The first fire strictly after `after`.
   Result<Fire> NextAfter(SysSeconds after) const;
+  // The fire that stands for nominal local time `nominal` (the rules above),
+  // whether or not the expression matches it.
+  Fire FireOf(LocalMinutes nominal) const { return Place(nominal); }
 
   const CronExpr& cron() const { return cron_; }
   const std::string& zone_name() const { return zone_name_; }
@@ -61,6 +65,10 @@ std::string FormatRfc3339(const Fire& fire);
 
 // "{name}-{YYYYMMDDTHHMM}" of the fire's nominal local time.
 std::string ScheduledRunId(std::string_view job_name, const Fire& fire);
+
+// The nominal local time of a run id made by ScheduledRunId for `job_name`;
+// nullopt for any other id (a trigger run's, one given with --run-id).
+std::optional<LocalMinutes> ParseScheduledRunId(std::string_view job_name, std::string_view run_id);
 
 // Parses an RFC 3339 time ("2026-03-29T01:30:00Z", "...+05:45", fractional
 // seconds dropped; 't'/'z' and a space for 'T' accepted). The offset is

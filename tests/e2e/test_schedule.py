@@ -1,7 +1,7 @@
 """`nightshift schedule JOB.yaml... --dry-run`: the next fire times of each
 job's schedule (cron in an IANA zone, the spec's DST rules) with their run ids,
 as text or JSON lines; bad schedules are exit 2 naming the key and the reason.
-The long-running scheduler is not built yet: without --dry-run it is exit 2."""
+The long-running scheduler itself: test_scheduler.py."""
 import json
 import re
 
@@ -104,12 +104,13 @@ def test_bad_from_and_count(tmp_path):
     assert rc == EXIT_CANNOT_START
 
 
-def test_without_dry_run_says_the_scheduler_is_not_built(tmp_path):
+def test_without_dry_run_metrics_and_log_format_are_refused_for_now(tmp_path):
+    # The scheduler itself is tested in test_scheduler.py.
     path = job(tmp_path, cron="@daily")
-    rc, out, err = run("schedule", path, timeout=20)
+    rc, out, err = run("schedule", path, "--metrics-port", "9999", timeout=20)
     assert rc == EXIT_CANNOT_START
     assert out == ""
-    assert "not built yet" in err
+    assert "--metrics-port and --log-format are not available on `schedule`" in err
 
 
 def test_trigger_job_validates_and_run_says_why_it_cannot(tmp_path):
@@ -128,7 +129,7 @@ def test_trigger_job_validates_and_run_says_why_it_cannot(tmp_path):
     assert out == "arrivals  2026-12-07T06:00:00+01:00  arrivals-20261207T0600\n"  # Friday -> Monday
     rc, _, err = run("run", path)
     assert rc == EXIT_CANNOT_START
-    assert "trigger" in err and "not built yet" in err
+    assert "trigger" in err and "`nightshift schedule` hands to each run" in err
     # A trigger job that also names input.path is refused.
     spec["input"]["path"] = "in.parquet"
     write_job(path, spec)

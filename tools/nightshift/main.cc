@@ -315,7 +315,10 @@ int Main(int argc, char** argv) {
     return CmdStatus(job_path, sets, run_id, json, failed, limit == 0 ? -1 : limit);
   }
   if (*validate) return CmdValidate(job_path, sets);
-  if (*schedule) return nightshift::cli::RunScheduleCommand(schedule_args);
+  if (*schedule) {
+    if (!schedule_args.dry_run) InstallSignalHandlers();
+    return nightshift::cli::RunScheduleCommand(schedule_args, &g_signals);
+  }
   if (*sqlcmd) {
     auto out = nightshift::io::RunSqlToCsv(sql);
     if (!out.has_value()) {

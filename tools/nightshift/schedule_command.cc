@@ -4,11 +4,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "sched/run_launcher.h"
 #include "sched/schedule.h"
+#include "sched/scheduler.h"
+#include "sched/time_scale_env.h"
 
 namespace nightshift::cli {
 namespace {
@@ -69,11 +73,77 @@ void Print(const ScheduledJob& job, const sched::Fire& fire, bool json) {
   }
 }
 
+// The jobs the scheduler runs: each needs a schedule or a trigger.
+Result<std::vector<JobSpec>> LoadJobsToRun(const std::vector<std::string>& paths) {
+  std::vector<JobSpec> jobs;
+  for (const std::string& path : paths) {
+    NS_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(path, {}));
+    if (!job.schedule && !job.trigger) {
+      return Error(Code::kInvalidJob,
+                   fmt::format("{}: job '{}' has neither a schedule: nor a trigger: section, so "
+                               "the scheduler would never run it (use `nightshift run`)",
+                               path, job.name));
+    }
+    for (const JobSpec& other : jobs) {
+      if (other.name == job.name) {
+        return Error(Code::kInvalidJob,
+                     fmt::format("{}: job name '{}' is given twice (also {}); each job the "
+                                 "scheduler runs needs its own name",
+                                 path, job.name, other.job_file));
+      }
+    }
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+// The scheduler's clock: the real one, or the test-only faster one
+// (sched/time_scale_env.h). Read here and nowhere else.
+Result<std::unique_ptr<Env>> SchedulerClock() {
+  const char* scale = std::getenv(sched::kTimeScaleVariable);
+  if (scale == nullptr || *scale == '\0') return std::unique_ptr<Env>();
+  std::fprintf(stderr, "nightshift: %s is set: the scheduler's clock is scaled (tests only)\n",
+               sched::kTimeScaleVariable);
+  return sched::MakeTimeScaleEnv(Env::Default(), scale);
+}
+
+// NIGHTSHIFT_TRIGGER_POLL=1: list trigger folders every second instead of
+// waiting for inotify notices (network file systems give none).
+bool ForcePolling() {
+  const char* poll = std::getenv("NIGHTSHIFT_TRIGGER_POLL");
+  return poll != nullptr && *poll != '\0' && std::string_view(poll) != "0";
+}
+
+int RunScheduler(const ScheduleArgs& args, const std::atomic<int>* signals) {
+  if (args.metrics_port != 0 || !args.log_format.empty()) {
+    return CannotStart(
+        "--metrics-port and --log-format are not available on `schedule` in this version");
+  }
+  Result<std::vector<JobSpec>> jobs = LoadJobsToRun(args.jobs);
+  if (!jobs) return CannotStart(jobs.error().message());
+  Result<std::unique_ptr<Env>> clock = SchedulerClock();
+  if (!clock) return CannotStart(clock.error().message());
+  sched::ThreadLauncher launcher(signals);
+  sched::SchedulerOptions options;
+  options.env = *clock ? clock->get() : Env::Default();
+  options.signals = signals;
+  options.force_polling = ForcePolling();
+  sched::Scheduler scheduler(std::move(*jobs), &launcher, options);
+  Result<int> rc = scheduler.Run();
+  if (!rc) {
+    const int drained = scheduler.Drain();
+    std::fprintf(stderr, "nightshift: error: %s\n", rc.error().message().c_str());
+    return drained == 0 ? kExitCannotStart : drained;
+  }
+  return *rc;
+}
+
 }  // namespace
 
 CLI::App* AddScheduleCommand(CLI::App& app, ScheduleArgs* args) {
   auto* cmd = app.add_subcommand(
-      "schedule", "Run jobs on their schedules (only --dry-run in this version: fire times)");
+      "schedule",
+      "Run jobs when their schedules fire or their trigger files arrive, until stopped");
   cmd->add_option("jobs", args->jobs, "Job files (YAML) with a schedule: section")->required();
   cmd->add_flag("--dry-run", args->dry_run, "Print the next fire times; run nothing");
   cmd->add_option("--from", args->from,
@@ -87,12 +157,8 @@ CLI::App* AddScheduleCommand(CLI::App& app, ScheduleArgs* args) {
   return cmd;
 }
 
-int RunScheduleCommand(const ScheduleArgs& args) {
-  if (!args.dry_run) {
-    return CannotStart(
-        "the long-running scheduler is not built yet in this version; `nightshift schedule "
-        "JOB.yaml... --dry-run` prints the fire times, and `nightshift run` runs a job once");
-  }
+int RunScheduleCommand(const ScheduleArgs& args, const std::atomic<int>* signals) {
+  if (!args.dry_run) return RunScheduler(args, signals);
   Result<sched::SysSeconds> start = StartTime(args.from);
   if (!start) return CannotStart(start.error().message());
   Result<std::vector<ScheduledJob>> jobs = LoadScheduledJobs(args.jobs);

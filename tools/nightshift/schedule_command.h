@@ -1,9 +1,10 @@
-// `nightshift schedule JOB.yaml... --dry-run [--from TIME] [--count N] [--json]`:
-// the next fire times of each job's schedule, without running anything.
-// The long-running scheduler (without --dry-run) is not built yet.
+// `nightshift schedule JOB.yaml...`: the long-running scheduler
+// (src/sched/scheduler.h); with `--dry-run [--from TIME] [--count N]
+// [--json]`, the next fire times of each job's schedule, running nothing.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,9 @@ struct ScheduleArgs {
 // Adds the `schedule` subcommand to `app`, writing its flags into `*args`.
 CLI::App* AddScheduleCommand(CLI::App& app, ScheduleArgs* args);
 
-// Runs it; returns the exit code (0, or 2 when it could not start).
-int RunScheduleCommand(const ScheduleArgs& args);
+// Runs it; returns the exit code: 0, 2 when it could not start, 75 when a
+// run was interrupted by the stop. `signals`: the SIGINT/SIGTERM counter
+// (handlers installed by the caller).
+int RunScheduleCommand(const ScheduleArgs& args, const std::atomic<int>* signals);
 
 }  // namespace nightshift::cli

@@ -1,0 +1,307 @@
+#include "sched/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "nightshift/utc_time.h"
+#include "sched/catchup.h"
+
+namespace nightshift::sched {
+
+struct Scheduler::Job {
+  size_t index = 0;
+  JobSpec spec;
+  std::optional<Schedule> schedule;
+  std::optional<Fire> next;  // the next fire of the schedule
+  std::unique_ptr<FileTrigger> trigger;
+  std::unique_ptr<Ledger> ledger;
+  std::deque<RunRequest> queue;  // runs waiting for the one going
+  std::string running;           // the run id going; "" when none
+  bool fire_pending = false;     // a trigger+schedule fire queued behind `running`
+  std::string look_error;        // the last failure to list trigger.watch (logged once)
+};
+
+namespace {
+
+SysSeconds ToSeconds(int64_t micros) {
+  return SysSeconds{std::chrono::floor<std::chrono::seconds>(std::chrono::microseconds(micros))};
+}
+
+// How far back a scheduled job looks for its last interval and unfinished
+// runs. A trigger job reads all its runs: every file any of them holds must
+// stay taken.
+constexpr int64_t kRunsLookedAt = 1000;
+
+std::string Outcome(ExitCode code) {
+  switch (code) {
+    case ExitCode::kOk: return "completed";
+    case ExitCode::kFailed: return "failed";
+    case ExitCode::kInterrupted: return "interrupted";
+    case ExitCode::kCannotStart: return "could not start";
+  }
+  return "ended";
+}
+
+}  // namespace
+
+Scheduler::Scheduler(std::vector<JobSpec> jobs, RunLauncher* launcher, SchedulerOptions options)
+    : launcher_(launcher),
+      options_(std::move(options)),
+      env_(options_.env != nullptr ? options_.env : Env::Default()) {
+  if (!options_.log) {
+    // The terminal is outside the Env (env.h): one line per decision.
+    options_.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  }
+  for (JobSpec& spec : jobs) {
+    auto job = std::make_unique<Job>();
+    job->index = jobs_.size();
+    job->spec = std::move(spec);
+    jobs_.push_back(std::move(job));
+  }
+}
+
+Scheduler::~Scheduler() = default;
+
+bool Scheduler::Stopping() const {
+  return options_.signals != nullptr && options_.signals->load() > 0;
+}
+
+void Scheduler::Log(const Job& job, const std::string& what) {
+  options_.log(
+      fmt::format("{} schedule {}: {}", UtcSeconds(env_->NowMillis()), job.spec.name, what));
+}
+
+Status Scheduler::Start() {
+  for (auto& job : jobs_) NS_RETURN_IF_ERROR(StartJob(*job));
+  return Status::Ok();
+}
+
+Status Scheduler::StartJob(Job& job) {
+  NS_ASSIGN_OR_RETURN(job.ledger, Ledger::Open(job.spec.run.ledger, env_));
+  const int64_t look_back = job.spec.trigger ? -1 : kRunsLookedAt;
+  NS_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, job.ledger->ListRuns(job.spec.name, look_back));
+  const SysSeconds now = ToSeconds(env_->NowMicros());
+  if (job.spec.trigger) NS_RETURN_IF_ERROR(ResumeTriggerRuns(job, runs));
+  if (!job.spec.schedule) return Status::Ok();
+  const ScheduleSpec& spec = *job.spec.schedule;
+  NS_ASSIGN_OR_RETURN(Schedule schedule, Schedule::Make(spec.cron, spec.timezone));
+  job.schedule = std::move(schedule);
+  NS_ASSIGN_OR_RETURN(StartPlan plan, PlanStart(*job.schedule, spec, job.spec.name, runs, now));
+  for (const std::string& id : plan.resume) {
+    const std::optional<LocalMinutes> nominal = ParseScheduledRunId(job.spec.name, id);
+    job.queue.push_back({job.index, id, date::format("%F", *nominal), {}, "resumed"});
+  }
+  if (plan.missed > 0) {
+    Log(job, fmt::format("{} interval(s) missed while no scheduler ran; {}", plan.missed,
+                         spec.catchup ? fmt::format("catching up the newest {} (max_catchup {})",
+                                                    plan.catch_up.size(), spec.max_catchup)
+                                      : "catchup is off: not run"));
+  }
+  for (const Fire& fire : plan.catch_up) {
+    job.queue.push_back({job.index,
+                         ScheduledRunId(job.spec.name, fire),
+                         date::format("%F", fire.nominal),
+                         {},
+                         "caught up"});
+  }
+  NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(now));
+  job.next = next;
+  Log(job, fmt::format("next fire {} (run {})", FormatRfc3339(next),
+                       ScheduledRunId(job.spec.name, next)));
+  return Status::Ok();
+}
+
+// A trigger job: the files every earlier run holds are never taken again;
+// an unfinished trigger run is resumed on exactly its files.
+Status Scheduler::ResumeTriggerRuns(Job& job, const std::vector<RunRecord>& runs) {
+  TriggerOptions topts;
+  topts.force_polling = options_.force_polling;
+  topts.poll_micros = options_.poll_micros;
+  topts.log = [this, &job](const std::string& line) { Log(job, line); };
+  job.trigger = std::make_unique<FileTrigger>(*job.spec.trigger, env_, std::move(topts));
+  for (auto it = runs.rbegin(); it != runs.rend(); ++it) {  // oldest first
+    if (!IsTriggerRunId(job.spec.name, it->run_id)) continue;
+    NS_ASSIGN_OR_RETURN(std::vector<InputFileRecord> files, job.ledger->ListFiles(it->run_id));
+    job.trigger->Remember(files);
+    if (!Unfinished(it->state)) continue;
+    RunRequest request{job.index, it->run_id, "", {}, "resumed"};
+    for (const InputFileRecord& f : files) request.files.push_back(f.path);
+    job.queue.push_back(std::move(request));
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::Step() {
+  Reap();
+  if (Stopping()) return Status::Ok();
+  const int64_t now = env_->NowMicros();
+  for (auto& job : jobs_) {
+    // A trigger with a schedule watches between fires, so that files settle
+    // before the fire that takes them (a failure to look is said then).
+    if (job->trigger && job->schedule) (void)job->trigger->Look(now);
+    NS_RETURN_IF_ERROR(FireDue(*job, now));
+    StartNext(*job, now);
+    if (job->trigger && !job->schedule && job->running.empty() && job->queue.empty()) {
+      NS_RETURN_IF_ERROR(TakeFiles(*job, now, "files settled"));
+    }
+  }
+  return Status::Ok();
+}
+
+void Scheduler::Reap() {
+  for (RunOutcome& out : launcher_->TakeFinished()) {
+    Job& job = *jobs_[out.job];
+    if (job.running == out.run_id) job.running.clear();
+    if (out.exit_code == ExitCode::kInterrupted) interrupted_ = true;
+    Log(job, fmt::format("run {} {}{}{}", out.run_id, Outcome(out.exit_code),
+                         out.message.empty() ? "" : ": ", out.message));
+  }
+}
+
+Status Scheduler::FireDue(Job& job, int64_t now_micros) {
+  const SysSeconds now = ToSeconds(now_micros);
+  std::optional<Fire> due;
+  while (job.next && job.next->at <= now) {
+    // Several fires due at once: the loop was held up (a suspended machine,
+    // a clock set forward). The newest fires; the others are missed.
+    if (due) {
+      Log(job, fmt::format("missed run {} (due {}): the scheduler was held up past it",
+                           ScheduledRunId(job.spec.name, *due), FormatRfc3339(*due)));
+    }
+    due = job.next;
+    NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(due->at));
+    job.next = next;
+  }
+  return due ? OnFire(job, *due, now_micros) : Status::Ok();
+}
+
+Status Scheduler::OnFire(Job& job, const Fire& fire, int64_t now_micros) {
+  const bool busy = !job.running.empty() || !job.queue.empty();
+  const bool skip = job.spec.schedule->overlap == ScheduleSpec::Overlap::kSkip;
+  const std::string due = FormatRfc3339(fire);
+  if (job.trigger) {
+    // The schedule says when, the trigger what: the files settled by then.
+    if (!busy) return TakeFiles(job, now_micros, fmt::format("fired (due {})", due));
+    if (skip) {
+      Log(job, fmt::format("skipped the fire due {} because run {} is still going (overlap: "
+                           "skip)",
+                           due, job.running.empty() ? job.queue.front().run_id : job.running));
+    } else {
+      job.fire_pending = true;
+      Log(job, fmt::format("queued the fire due {}: files are taken when the runs before it end "
+                           "(overlap: queue)",
+                           due));
+    }
+    return Status::Ok();
+  }
+  Offer(job, {job.index,
+              ScheduledRunId(job.spec.name, fire),
+              date::format("%F", fire.nominal),
+              {},
+              fmt::format("fired (due {})", due)});
+  return Status::Ok();
+}
+
+Status Scheduler::TakeFiles(Job& job, int64_t now_micros, const std::string& why) {
+  Result<std::vector<WatchedFile>> files = job.trigger->Take(now_micros);
+  if (!files.has_value()) {
+    // A folder that cannot be listed now may be listable later: say so
+    // (once, not every tick), go on.
+    if (files.error().message() != job.look_error) {
+      job.look_error = files.error().message();
+      Log(job, "cannot look for files: " + job.look_error);
+    }
+    return Status::Ok();
+  }
+  job.look_error.clear();
+  if (files->empty()) {
+    if (job.schedule) Log(job, why + ": skipped, no new settled files");
+    return Status::Ok();
+  }
+  RunRequest request{job.index, TriggerRunId(job.spec.name, *files), "", {}, why};
+  for (const WatchedFile& f : *files) {
+    Log(job, fmt::format("file taken: '{}' ({} bytes) for run {}", f.path, f.size, request.run_id));
+    request.files.push_back(f.path);
+  }
+  Offer(job, std::move(request));
+  return Status::Ok();
+}
+
+void Scheduler::Offer(Job& job, RunRequest request) {
+  if (job.running.empty() && job.queue.empty()) return Launch(job, request);
+  const std::string& going = job.running.empty() ? job.queue.front().run_id : job.running;
+  if (job.spec.schedule && job.spec.schedule->overlap == ScheduleSpec::Overlap::kSkip &&
+      request.files.empty()) {
+    Log(job, fmt::format("skipped run {} ({}) because run {} is still going (overlap: skip)",
+                         request.run_id, request.why, going));
+    return;
+  }
+  Log(job, fmt::format("queued run {} ({}) behind run {}", request.run_id, request.why, going));
+  job.queue.push_back(std::move(request));
+}
+
+void Scheduler::StartNext(Job& job, int64_t now_micros) {
+  if (!job.running.empty()) return;
+  if (!job.queue.empty()) {
+    RunRequest request = std::move(job.queue.front());
+    job.queue.pop_front();
+    return Launch(job, request);
+  }
+  if (job.fire_pending) {
+    job.fire_pending = false;
+    (void)TakeFiles(job, now_micros, "queued fire");
+  }
+}
+
+void Scheduler::Launch(Job& job, const RunRequest& request) {
+  // A run id the ledger has as completed is never run twice (a restart, a
+  // catch-up of an interval that ran meanwhile).
+  if (Result<RunRecord> done = job.ledger->GetRun(request.run_id);
+      done.has_value() && done->state == RunState::kCompleted) {
+    Log(job, fmt::format("skipped run {} ({}): already completed", request.run_id, request.why));
+    return;
+  }
+  Log(job, fmt::format(
+               "{}: starting run {}{}", request.why, request.run_id,
+               request.files.empty() ? "" : fmt::format(" on {} file(s)", request.files.size())));
+  job.running = request.run_id;
+  launcher_->Start(job.spec, request);
+}
+
+int64_t Scheduler::MicrosToNextFire(int64_t now_micros) const {
+  int64_t wait = options_.tick_micros;
+  for (const auto& job : jobs_) {
+    if (!job->next) continue;
+    const int64_t at =
+        std::chrono::duration_cast<std::chrono::microseconds>(job->next->at.time_since_epoch())
+            .count();
+    wait = std::min(wait, std::max<int64_t>(at - now_micros, 0));
+  }
+  return wait;
+}
+
+Result<int> Scheduler::Run() {
+  NS_RETURN_IF_ERROR(Start());
+  while (!Stopping()) {
+    NS_RETURN_IF_ERROR(Step());
+    const int64_t wait = MicrosToNextFire(env_->NowMicros());
+    if (wait > 0) env_->SleepMicros(wait);
+  }
+  return Drain();
+}
+
+int Scheduler::Drain() {
+  for (auto& job : jobs_) {
+    if (!job->running.empty()) Log(*job, "stopping: waiting for run " + job->running + " to drain");
+    for (const RunRequest& r : job->queue) Log(*job, "stopping: run " + r.run_id + " not started");
+    job->queue.clear();
+  }
+  launcher_->JoinAll();
+  Reap();
+  return interrupted_ ? static_cast<int>(ExitCode::kInterrupted) : 0;
+}
+
+}  // namespace nightshift::sched

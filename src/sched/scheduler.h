@@ -1,0 +1,94 @@
+// Scheduler: `nightshift schedule JOB.yaml...` without --dry-run
+// (docs/cli.md, "schedule"). A loop on the Env's clock that starts each
+// job's runs when its schedule fires or its trigger's files settle, and
+// logs every decision, one line each.
+//
+// Decisions, per job:
+//  - at start (Start): unfinished runs of the scheduler's own (scheduled or
+//    trigger run ids) are resumed first; missed intervals are caught up
+//    (catchup.h); files that runs in the ledger hold are never taken again.
+//  - a fire: the run `{name}-{YYYYMMDDTHHMM}` of its nominal local time, with
+//    {date} the interval's date. A run id the ledger has as completed is
+//    never run again.
+//  - a job whose run is still going: the fire is skipped (overlap: skip) or
+//    queued behind it (overlap: queue); resumed and caught-up runs always
+//    queue, one after another, oldest first.
+//  - a trigger without a schedule: once no run of the job is going, the
+//    settled files (trigger.h) are the next run's input, its id made from
+//    them. A trigger with a schedule: each fire takes the files settled by
+//    then (none: the interval is skipped).
+//  - a stop (the signal counter): no run starts any more; the running ones
+//    drain (they watch the same counter); Drain returns 75 when one was
+//    interrupted, else 0.
+// Every clock read and sleep goes through the Env (a fake clock in tests).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nightshift/env.h"
+#include "nightshift/job_spec.h"
+#include "nightshift/ledger.h"
+#include "sched/run_launcher.h"
+#include "sched/schedule.h"
+#include "sched/trigger.h"
+
+namespace nightshift::sched {
+
+struct SchedulerOptions {
+  Env* env = nullptr;                           // nullptr: Env::Default()
+  const std::atomic<int>* signals = nullptr;    // SIGINT/SIGTERM counter; nullptr: never stops
+  int64_t tick_micros = 200000;                 // the loop's longest sleep
+  bool force_polling = false;                   // triggers list their folder, no inotify
+  int64_t poll_micros = 1000000;                // how often a polled folder is listed
+  std::function<void(const std::string&)> log;  // one decision per call; nullptr: stderr
+};
+
+class Scheduler {
+ public:
+  // REQUIRES: every job has a schedule or a trigger (checked by the caller,
+  // which names the file).
+  Scheduler(std::vector<JobSpec> jobs, RunLauncher* launcher, SchedulerOptions options);
+  ~Scheduler();
+
+  // Reads each job's runs from its ledger and plans resumes and catch-ups
+  // (nothing starts before Step). IoError when a ledger cannot be opened.
+  Status Start();
+  // One pass at the Env's now: ended runs, due fires, settled files, queued
+  // runs. Starts nothing once the signal counter is non-zero.
+  Status Step();
+  // Start, then Step and sleep (at most tick_micros, less when a fire is
+  // due sooner) until the signal counter moves; then Drain. The exit code.
+  Result<int> Run();
+  // Waits for the running runs; 75 when one was interrupted, else 0.
+  int Drain();
+
+ private:
+  struct Job;
+  bool Stopping() const;
+  void Log(const Job& job, const std::string& what);
+  Status StartJob(Job& job);
+  Status ResumeTriggerRuns(Job& job, const std::vector<RunRecord>& runs);
+  void Reap();
+  Status FireDue(Job& job, int64_t now_micros);
+  Status OnFire(Job& job, const Fire& fire, int64_t now_micros);
+  Status TakeFiles(Job& job, int64_t now_micros, const std::string& why);
+  void Offer(Job& job, RunRequest request);
+  void StartNext(Job& job, int64_t now_micros);
+  void Launch(Job& job, const RunRequest& request);
+  int64_t MicrosToNextFire(int64_t now_micros) const;
+
+  std::vector<std::unique_ptr<Job>> jobs_;
+  RunLauncher* const launcher_;
+  SchedulerOptions options_;
+  Env* const env_;
+  bool interrupted_ = false;  // a run ended interrupted
+};
+
+}  // namespace nightshift::sched
