@@ -17,6 +17,7 @@ APT_PACKAGES=(
   python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
   sqlite3 libpq-dev postgresql
+  prometheus-cpp-dev zlib1g-dev
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)

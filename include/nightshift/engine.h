@@ -17,6 +17,10 @@
 
 namespace nightshift {
 
+namespace obs {
+class RunObserver;  // obs/run_observer.h
+}
+
 // The exit codes of the CLI (docs/cli.md), in one place: the engine reports
 // them as values in RunReport and `main` returns them.
 enum class ExitCode : int {
@@ -37,6 +41,8 @@ struct RunOptions {
   // a wrapper around every model instance the run creates (a testing seam).
   Env* env = nullptr;
   std::function<std::unique_ptr<ModelInstance>(std::unique_ptr<ModelInstance>)> wrap_instance;
+  // Told of batches, retries and shard commits (metrics, Pipes); nullptr: none.
+  obs::RunObserver* observer = nullptr;
 };
 
 // Where a run's wall time went, per pipeline stage: the seconds each stage

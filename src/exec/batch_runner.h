@@ -31,6 +31,10 @@
 #include "nightshift/env.h"
 #include "nightshift/row_batch.h"
 
+namespace nightshift::obs {
+class RunObserver;
+}
+
 namespace nightshift::exec {
 
 struct BatchRunnerOptions {
@@ -41,6 +45,7 @@ struct BatchRunnerOptions {
   Breaker* breaker = nullptr;               // shared by the run's workers; nullptr: none
   std::stop_token cancel;                   // requested: cancel the call in flight, stop retrying
   Env* env = nullptr;                       // for backoff sleeps; nullptr: Env::Default()
+  obs::RunObserver* observer = nullptr;     // told of each retry; nullptr: none
 };
 
 class BatchRunner {

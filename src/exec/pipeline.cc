@@ -12,6 +12,7 @@
 #include "exec/backoff.h"
 #include "exec/bounded_queue.h"
 #include "nightshift/env.h"
+#include "obs/run_observer.h"
 #include "plan/input_identity.h"
 
 namespace nightshift::exec {
@@ -197,6 +198,7 @@ PipelineResult Pipeline::Run() {
       ro.breaker = &impl.breaker;
       ro.cancel = cancel_.get_token();
       ro.env = config_.env;
+      ro.observer = config_.observer;
       BatchRunner runner(std::move(config_.instances[w]), ro);
       while (auto b = impl.q_in.Pop()) {
         if (impl.failed()) continue;  // drain
@@ -207,6 +209,8 @@ PipelineResult Pipeline::Run() {
           return (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
         });
         model_s[w] += Now() - t0;
+        if (config_.observer != nullptr && s.ok() && (*b)->num_rows > 0)
+          config_.observer->OnBatch(Now() - t0, (*b)->num_rows);
         if (s.code() == Code::kInterrupted && stop_.load()) {
           // Cancelled while stopping: the batch is incomplete; its shard will
           // not commit and is run again on resume.

@@ -19,6 +19,9 @@
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
+#include "obs/log.h"
+#include "report_command.h"
+#include "run_watch.h"
 #include "schedule_command.h"
 #include "spec/suggest.h"
 #include "version.h"
@@ -53,7 +56,7 @@ void InstallSignalHandlers() {
 }
 
 int CannotStart(const nightshift::Status& s) {
-  std::fprintf(stderr, "nightshift: error: %s\n", s.message().c_str());
+  nightshift::obs::Log(nightshift::obs::LogLevel::kError, "cannot_start", "error: " + s.message());
   return kExitCannotStart;
 }
 
@@ -72,19 +75,27 @@ using Engine = nightshift::Result<nightshift::RunReport> (*)(const nightshift::J
 
 // Loads the job and runs `engine` (RunJob or RetryFailures) with signal
 // handling and progress; returns the report, or an exit code when it could
-// not start.
+// not start. `watch` (may be null) observes the run.
 std::variant<nightshift::RunReport, int> Execute(Engine engine, const std::string& job_path,
                                                  const std::vector<std::string>& sets,
-                                                 const std::string& run_id) {
+                                                 const std::string& run_id,
+                                                 nightshift::cli::RunWatch* watch = nullptr) {
+  auto cannot_start = [watch](const nightshift::Status& s) {
+    if (watch != nullptr) watch->FinishCannotStart(s);
+    return CannotStart(s);
+  };
   auto job = LoadJob(job_path, sets);
-  if (!job.has_value()) return CannotStart(job.error());
+  if (!job.has_value()) return cannot_start(job.error());
   InstallSignalHandlers();
   nightshift::RunOptions opts;
   opts.run_id = run_id;
-  opts.progress_bar = ::isatty(2) != 0;
+  // JSON logs are for machines: no bar redrawn in place among them.
+  opts.progress_bar =
+      ::isatty(2) != 0 && nightshift::obs::GetLogFormat() == nightshift::obs::LogFormat::kText;
   opts.signals = &g_signals;
+  opts.observer = watch != nullptr ? watch->observer() : nullptr;
   auto report = engine(*job, opts);
-  if (!report.has_value()) return CannotStart(report.error());
+  if (!report.has_value()) return cannot_start(report.error());
   return std::move(*report);
 }
 
@@ -109,10 +120,13 @@ void PrintStatusJson(const nightshift::RunReport& r) {
 }
 
 int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
-           const std::string& run_id, bool json) {
-  auto outcome = Execute(nightshift::RunJob, job_path, sets, run_id);
+           const std::string& run_id, bool json, const nightshift::cli::ObserveArgs& observe) {
+  auto watch = nightshift::cli::RunWatch::Start(observe);
+  if (!watch.has_value()) return CannotStart(watch.error());
+  auto outcome = Execute(nightshift::RunJob, job_path, sets, run_id, watch->get());
   if (const int* rc = std::get_if<int>(&outcome)) return *rc;
   const auto& r = std::get<nightshift::RunReport>(outcome);
+  (*watch)->Finish(r);
   FILE* human = json ? stderr : stdout;
   if (r.exit_code == ExitCode::kOk && r.rows_processed == 0 &&
       r.run.state == nightshift::RunState::kCompleted && !r.message.empty()) {
@@ -133,9 +147,13 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
         r.stages.wall > 0 ? 100 * r.stages.read / r.stages.wall : 0.0,
         r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
   } else {
-    std::fprintf(stderr, "nightshift: run %s %s: %s\n", r.run.run_id.c_str(),
-                 r.exit_code == ExitCode::kInterrupted ? "interrupted" : "failed",
-                 r.message.c_str());
+    const bool interrupted = r.exit_code == ExitCode::kInterrupted;
+    nightshift::obs::Log(
+        interrupted ? nightshift::obs::LogLevel::kWarn : nightshift::obs::LogLevel::kError,
+        interrupted ? "run_interrupted" : "run_failed",
+        fmt::format("run {} {}: {}", r.run.run_id, interrupted ? "interrupted" : "failed",
+                    r.message),
+        nightshift::obs::LogFields(r.run.job_name, r.run.run_id));
   }
   if (json) PrintStatusJson(r);
   return static_cast<int>(r.exit_code);
@@ -273,6 +291,14 @@ int Main(int argc, char** argv) {
   nightshift::cli::ScheduleArgs schedule_args;
   auto* schedule = nightshift::cli::AddScheduleCommand(app, &schedule_args);
 
+  nightshift::cli::ReportArgs report_args;
+  auto* report = nightshift::cli::AddReportCommand(app, &report_args);
+
+  nightshift::cli::ObserveArgs observe;
+  nightshift::cli::AddMetricsFlags(run, &observe);
+  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    nightshift::cli::AddLogFormatFlag(sub, &observe);
+
   if (auto rc = UnknownCommand(app, argc, argv)) return *rc;
   try {
     app.parse(argc, argv);
@@ -280,9 +306,10 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotStart;
   }
+  nightshift::cli::ApplyLogFormat(observe);
   // Every engine call joins the threads it started before it returns, so
   // main returns normally (static destructors run) with the code it got.
-  if (*run) return CmdRun(job_path, sets, run_id, json);
+  if (*run) return CmdRun(job_path, sets, run_id, json, observe);
   if (*retry) return CmdRetry(job_path, sets, run_id, json);
   if (*status) {
     if (limit_opt->count() > 0 && !failed) {
@@ -297,11 +324,13 @@ int Main(int argc, char** argv) {
     return CmdStatus(job_path, sets, run_id, json, failed, limit == 0 ? -1 : limit);
   }
   if (*validate) return CmdValidate(job_path, sets);
+  if (*report) return nightshift::cli::RunReportCommand(report_args);
   if (*schedule) return nightshift::cli::RunScheduleCommand(schedule_args);
   if (*sqlcmd) {
     auto out = nightshift::io::RunSqlToCsv(sql);
     if (!out.has_value()) {
-      std::fprintf(stderr, "nightshift: error: %s\n", out.error().message().c_str());
+      nightshift::obs::Log(nightshift::obs::LogLevel::kError, "error",
+                           "error: " + out.error().message());
       return kExitFailed;
     }
     std::fputs(out->c_str(), stdout);
