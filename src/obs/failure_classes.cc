@@ -12,12 +12,19 @@ namespace nightshift::obs {
 
 std::string FailureClass(std::string_view error) {
   std::string out;
+  // Numbers vary per row ("row 17", "failed 3 time(s)"); names do not: digits
+  // right after a letter or '_' ("column 'f2'") are part of a name and stay.
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; };
+  bool in_name = false;
   for (size_t i = 0; i < error.size() && out.size() < 200; ++i) {
-    if (std::isdigit(static_cast<unsigned char>(error[i])) != 0) {
+    const char c = error[i];
+    const bool digit = std::isdigit(static_cast<unsigned char>(c)) != 0;
+    if (digit && !in_name) {
       if (out.empty() || out.back() != '#') out += '#';
-    } else {
-      out += error[i];
+      continue;
     }
+    in_name = word(c) && (!digit || in_name);
+    out += c;
   }
   return out;
 }

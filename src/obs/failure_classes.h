@@ -15,7 +15,8 @@
 
 namespace nightshift::obs {
 
-// The class of a failure reason: digit runs become "#", at most 200 bytes.
+// The class of a failure reason: numbers become "#" (digits inside a name,
+// as in column 'f2', stay), at most 200 bytes.
 std::string FailureClass(std::string_view error);
 
 struct FailureGroup {
