@@ -306,6 +306,8 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotStart;
   }
+  // `schedule` declares its own --log-format (it runs jobs itself).
+  if (*schedule && !schedule_args.log_format.empty()) observe.log_format = schedule_args.log_format;
   nightshift::cli::ApplyLogFormat(observe);
   // Every engine call joins the threads it started before it returns, so
   // main returns normally (static destructors run) with the code it got.
