@@ -49,9 +49,10 @@ struct PipelineConfig {
   // Records a published shard output in the ledger (CommitShard for a run,
   // CommitRetry for a retry). Must be idempotent.
   std::function<Status(const ShardTask&, const ShardOutput&)> commit;
-  int64_t failure_limit = 0;             // stop when failed items exceed this; -1: never
-  int64_t failed_before = 0;             // failed items already committed by earlier attempts
-  obs::RunObserver* observer = nullptr;  // told of each batch and retry; nullptr: none
+  int64_t failure_limit = 0;  // stop when failed items exceed this; -1: never
+  int64_t failed_before = 0;  // failed items already committed by earlier attempts
+  // Told of each batch and retry; nullptr: none.
+  obs::RunObserver* observer = nullptr;
 };
 
 struct PipelineResult {
