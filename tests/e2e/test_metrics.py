@@ -369,3 +369,31 @@ def test_report_of_a_run_that_does_not_exist_is_exit_2(case_factory, tmp_path):
     rc, out, err = run("report", path, "--html", tmp_path / "r.html")
     assert rc == EXIT_CANNOT_START and "does not exist" in err, err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_retries_are_counted_by_reason(case_factory):
+    """A model that never answers: every batch times out and is retried until
+    the breaker stops the run; the endpoint counts the retries as `timeout`."""
+    import sys
+    from conftest import REPO
+    sys.path.insert(0, str(REPO / "tests" / "models"))
+    import make_test_models
+    case = case_factory(n=300)
+    make_test_models.save(make_test_models.slow_graph(width=len(case.feature_cols), outputs=len(case.out_cols)),
+                          str(case.root / "slow.onnx"))
+    job = case.job(case.make_input("parquet"), shard_rows=300)
+    job["model"]["path"] = "slow.onnx"
+    job["errors"] = {"batch_timeout": "200ms", "max_retries": 3, "max_failed_items": -1}
+    p = start("run", case.write_job(job), "--metrics-port", "0")
+    reader = StderrReader(p)
+    port = reader.wait_port(p)
+    retries = 0
+    while p.poll() is None and retries == 0:
+        try:
+            retries = metric(scrape(port), "nightshift_retries_total", job="e2e-job", reason="timeout") or 0
+        except OSError:
+            break
+        time.sleep(0.05)
+    p.communicate(timeout=120)
+    assert p.returncode == EXIT_FAILED, "".join(reader.lines)
+    assert retries >= 1, "no retry was counted while the run went"
