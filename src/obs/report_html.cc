@@ -119,10 +119,13 @@ std::string Latency(const ReportData& d) {
         x + 1, kHeight - kPad - h, bw - 2, h, label, l.counts[i], x + bw / 2,
         kHeight - kPad + (i % 2 == 0 ? 12 : 24), label);
   }
-  return fmt::format(
-      "<h2>Batch latency</h2><p>{} batch(es), {} rows; mean {:.4f} s, max {:.4f} s.</p>\n{}",
-      Progress::Thousands(l.n), Progress::Thousands(l.rows), l.sum / static_cast<double>(l.n),
-      l.max, Svg("latency", "Batch latency distribution", body));
+  auto secs = [](double s) {
+    return s < 1 ? fmt::format("{:.2f} ms", s * 1000) : fmt::format("{:.2f} s", s);
+  };
+  return fmt::format("<h2>Batch latency</h2><p>{} batch(es), {} rows; mean {}, max {}.</p>\n{}",
+                     Progress::Thousands(l.n), Progress::Thousands(l.rows),
+                     secs(l.sum / static_cast<double>(l.n)), secs(l.max),
+                     Svg("latency", "Batch latency distribution", body));
 }
 
 std::string Timeline(const ReportData& d) {

@@ -5,7 +5,9 @@ report.
 import base64
 import json
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
@@ -397,3 +399,43 @@ def test_retries_are_counted_by_reason(case_factory):
     p.communicate(timeout=120)
     assert p.returncode == EXIT_FAILED, "".join(reader.lines)
     assert retries >= 1, "no retry was counted while the run went"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium(tmp_path, *args, url):
+    """Headless Debian chromium, offline (every host unresolvable), its log on stderr."""
+    cmd = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
+           "--enable-logging=stderr", "--v=0", *args, url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/bootstrap.sh installs it)")
+def test_report_in_a_real_headless_browser(case_factory, tmp_path):
+    case = case_factory(n=300, seed=32, null_at=SAME_COLUMN_NULLS)
+    job = case.job(case.make_input("csv"), shard_rows=100)
+    job["errors"] = {"max_failed_items": -1}
+    path = case.write_job(job)
+    assert run("run", path)[0] == EXIT_OK
+    page = tmp_path / "report.html"
+    rc, out, err = run("report", path, "--html", page)
+    assert rc == EXIT_OK, err
+    url = page.resolve().as_uri()
+    dom = chromium(tmp_path, "--dump-dom", url=url)
+    assert dom.returncode == 0, dom.stderr
+    # The charts are in the DOM the browser built, with their marks.
+    for chart in ("throughput", "latency", "timeline"):
+        assert re.search(rf'<svg id="{chart}"', dom.stdout), chart
+    assert dom.stdout.count('class="shard"') == 3 and "<polyline" in dom.stdout
+    assert status_json(path)["run_id"] in dom.stdout
+    # No console error and no network request that failed (there is none to make).
+    noise = [line for line in dom.stderr.splitlines()
+             if "CONSOLE" in line or "net::ERR" in line or "Failed to load" in line]
+    assert not noise, noise
+    shot = tmp_path / "report.png"
+    r = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1000,1800", url=url)
+    assert r.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", r.stderr
+    assert shot.stat().st_size > 10_000, "a blank screenshot"
+    print(f"report screenshot: {shot}")
