@@ -33,6 +33,10 @@ find_package(fmt REQUIRED)
 find_package(nlohmann_json REQUIRED)
 # Time zones for schedules (Debian: libhowardhinnant-date-dev, libdate-tz3, tzdata).
 find_package(date REQUIRED)
+# --metrics-port (Debian: prometheus-cpp-dev: core + pull, which serves HTTP with civetweb).
+find_package(prometheus-cpp CONFIG REQUIRED)
+# Dagster Pipes' context is zlib-compressed (Debian: zlib1g-dev).
+find_package(ZLIB REQUIRED)
 if(NIGHTSHIFT_WITH_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -19,6 +19,8 @@ APT_PACKAGES=(
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
   sqlite3 libpq-dev postgresql python3-sqlalchemy python3-psycopg2
   slurm-wlm munge python3-kubernetes
+  prometheus-cpp-dev zlib1g-dev
+  chromium   # tests only: the HTML report is checked in a real headless browser
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)

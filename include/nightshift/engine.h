@@ -17,6 +17,10 @@
 
 namespace nightshift {
 
+namespace obs {
+class RunObserver;  // obs/run_observer.h
+}
+
 // The exit codes of the CLI (docs/cli.md), in one place: the engine reports
 // them as values in RunReport and `main` returns them.
 enum class ExitCode : int {
@@ -44,6 +48,8 @@ struct RunOptions {
   int32_t worker_index = 0;
   int32_t workers = 1;
   bool wait = false;
+  // Told of batches, retries and shard commits (metrics, Pipes); nullptr: none.
+  obs::RunObserver* observer = nullptr;
 };
 
 // Where a run's wall time went, per pipeline stage: the seconds each stage

@@ -62,6 +62,9 @@ class Env {
   // Writes `data` to `path`, replacing it, and fsyncs the file (not atomic:
   // pair it with RenameFile for atomic publication).
   virtual Status WriteFile(const std::string& path, const std::string& data) = 0;
+  // Appends `data` to `path` (created if missing) in one write(2) on an
+  // O_APPEND descriptor, so a reader tailing the file sees whole lines.
+  virtual Status AppendFile(const std::string& path, const std::string& data) = 0;
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // fsyncs an existing file or directory.
   virtual Status SyncPath(const std::string& path) = 0;

@@ -92,6 +92,11 @@ Status FaultInjectionEnv::WriteFile(const std::string& path, const std::string& 
   return base_->WriteFile(path, data);
 }
 
+Status FaultInjectionEnv::AppendFile(const std::string& path, const std::string& data) {
+  NS_RETURN_IF_ERROR(Tick(Op::kWrite, path));
+  return base_->AppendFile(path, data);
+}
+
 Result<std::string> FaultInjectionEnv::ReadFile(const std::string& path) {
   Status s = Tick(Op::kRead, path);
   if (!s.ok()) return Error(s);

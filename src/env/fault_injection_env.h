@@ -55,6 +55,7 @@ class FaultInjectionEnv final : public Env {
   Result<std::vector<std::string>> ListDir(const std::string& dir) override;
   Status CreateDirs(const std::string& dir) override;
   Status WriteFile(const std::string& path, const std::string& data) override;
+  Status AppendFile(const std::string& path, const std::string& data) override;
   Result<std::string> ReadFile(const std::string& path) override;
   Status SyncPath(const std::string& path) override;
   Status RenameFile(const std::string& from, const std::string& to) override;

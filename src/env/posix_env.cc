@@ -123,6 +123,20 @@ class PosixEnv final : public Env {
     return Status::Ok();
   }
 
+  Status AppendFile(const std::string& path, const std::string& data) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError("cannot open", path, errno);
+    ssize_t n;
+    do {
+      n = ::write(fd, data.data(), data.size());
+    } while (n < 0 && errno == EINTR);
+    int err = errno;
+    ::close(fd);
+    if (n < 0) return PosixError("cannot append to", path, err);
+    if (static_cast<size_t>(n) != data.size()) return PosixError("short append to", path, EIO);
+    return Status::Ok();
+  }
+
   Result<std::string> ReadFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Error(PosixError("cannot open", path, errno));

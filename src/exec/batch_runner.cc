@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "exec/backoff.h"
+#include "obs/run_observer.h"
 
 namespace nightshift::exec {
 
@@ -89,6 +90,8 @@ Status BatchRunner::ExecuteWithRetry(std::vector<Tensor>& inputs, std::vector<Te
     if (s.ok() || s.code() == Code::kOutOfMemory || !s.transient() ||
         attempt >= options_.max_retries)
       return s;
+    if (options_.observer != nullptr)
+      options_.observer->OnRetry(s.code() == Code::kTimeout ? "timeout" : "transient");
     if (!SleepBackoff(options_.env, attempt, options_.backoff_base_us, options_.cancel)) {
       return Status(Code::kInterrupted, "the run is stopping: " + s.message());
     }

@@ -32,6 +32,10 @@
 #include "nightshift/env.h"
 #include "nightshift/row_batch.h"
 
+namespace nightshift::obs {
+class RunObserver;
+}
+
 namespace nightshift::exec {
 
 struct BatchRunnerOptions {
@@ -43,6 +47,7 @@ struct BatchRunnerOptions {
   std::stop_token cancel;                   // requested: cancel the call in flight, stop retrying
   Env* env = nullptr;                       // for backoff sleeps; nullptr: Env::Default()
   const std::vector<TopKStep>* top_k = nullptr;  // run on the outputs of each batch
+  obs::RunObserver* observer = nullptr;     // told of each retry; nullptr: none
 };
 
 class BatchRunner {

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "obs/log.h"
 #include "plan/input_identity.h"
 #include "plan/planner.h"
 #include "plan/replan.h"
@@ -23,19 +24,17 @@ Status Replan(const JobSpec& job, JobContext& ctx, Ledger* ledger, const std::st
   NS_ASSIGN_OR_RETURN(auto old_shards, ledger->ListShards(run_id));
   plan::Replanned r = plan::Replan(old_files, old_shards, *plan);
   NS_RETURN_IF_ERROR(ledger->ReplanRun(run_id, plan->files, r.shards, now));
-  std::fprintf(stderr,
-               "nightshift: run %s: resuming on changed input (run.allow_input_change): %s; "
-               "uncommitted shards start over on the new input: %lld committed shard(s) kept, "
-               "%lld new shard(s) planned",
-               run_id.c_str(), fmt::format("{}", fmt::join(changes, "; ")).c_str(),
-               static_cast<long long>(r.kept), static_cast<long long>(r.planned));
+  std::string line = fmt::format(
+      "run {}: resuming on changed input (run.allow_input_change): {}; uncommitted shards start "
+      "over on the new input: {} committed shard(s) kept, {} new shard(s) planned",
+      run_id, fmt::join(changes, "; "), r.kept, r.planned);
   if (r.stale > 0) {
-    std::fprintf(stderr,
-                 ", and %lld committed shard(s) of changed or removed files keep their output "
-                 "from the old version",
-                 static_cast<long long>(r.stale));
+    line += fmt::format(
+        ", and {} committed shard(s) of changed or removed files keep their output from the old "
+        "version",
+        r.stale);
   }
-  std::fprintf(stderr, "\n");
+  obs::Log(obs::LogLevel::kWarn, "run_replanned", line, obs::LogFields(job.name, run_id));
   return Status::Ok();
 }
 

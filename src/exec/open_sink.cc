@@ -10,6 +10,7 @@
 #include "io/sqlite/sqlite_sink.h"
 #include "nightshift/env.h"
 #include "nightshift/utc_time.h"
+#include "obs/log.h"
 
 namespace nightshift::exec {
 
@@ -50,10 +51,11 @@ Status AdoptHeldShards(Sink* sink, Ledger* ledger, const std::string& run_id) {
       if (s.shard_id != h.shard_id || s.state == ShardState::kCommitted) continue;
       NS_ASSIGN_OR_RETURN(int64_t epoch, ledger->ClaimShard(run_id, s.shard_id));
       NS_RETURN_IF_ERROR(ledger->CommitShard(run_id, s.shard_id, epoch, h.rows, "", "", {}));
-      std::fprintf(stderr,
-                   "nightshift: shard %lld was already in the table (committed there before a "
-                   "stop): recorded, not written again\n",
-                   static_cast<long long>(s.shard_id));
+      obs::Log(obs::LogLevel::kInfo, "shard_adopted",
+               fmt::format("shard {} was already in the table (committed there before a stop): "
+                           "recorded, not written again",
+                           s.shard_id),
+               obs::LogFields("", run_id, s.shard_id));
     }
   }
   return Status::Ok();

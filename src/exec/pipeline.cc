@@ -13,6 +13,7 @@
 #include "exec/shard_committer.h"
 #include "exec/shard_feed.h"
 #include "nightshift/env.h"
+#include "obs/run_observer.h"
 #include "plan/input_identity.h"
 
 namespace nightshift::exec {
@@ -241,6 +242,7 @@ void Pipeline::WorkLoop(Impl& impl, size_t worker) {
   ro.breaker = &impl.breaker;
   ro.cancel = cancel_.get_token();
   ro.env = config_.env;
+  ro.observer = config_.observer;
   BatchRunner runner(std::move(config_.instances[worker]), ro);
   while (auto b = impl.q_in.Pop()) {
     if (impl.failed()) continue;  // drain
@@ -251,6 +253,8 @@ void Pipeline::WorkLoop(Impl& impl, size_t worker) {
       return (*b)->num_rows == 0 ? Status::Ok() : runner.Run(b->get());
     });
     impl.model_s[worker] += Now() - t0;
+    if (config_.observer != nullptr && s.ok() && (*b)->num_rows > 0)
+      config_.observer->OnBatch(Now() - t0, (*b)->num_rows);
     if (s.code() == Code::kInterrupted && stop_.load()) {
       // Cancelled while stopping: the batch is incomplete; its shard will
       // not commit and is run again on resume.

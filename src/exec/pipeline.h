@@ -60,6 +60,8 @@ struct PipelineConfig {
   std::function<Status(const ShardTask&, const ShardOutput&)> commit;
   int64_t failure_limit = 0;  // stop when failed items exceed this; -1: never
   int64_t failed_before = 0;  // failed items already committed by earlier attempts
+  // Told of each batch and retry; nullptr: none.
+  obs::RunObserver* observer = nullptr;
 };
 
 struct PipelineResult {

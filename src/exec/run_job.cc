@@ -19,6 +19,7 @@
 #include "exec/task_runner.h"
 #include "nightshift/engine.h"
 #include "nightshift/env.h"
+#include "obs/log.h"
 #include "obs/progress.h"
 #include "plan/input_identity.h"
 #include "plan/planner.h"
@@ -64,8 +65,9 @@ Status PickBatchSize(const JobSpec& job, exec::JobContext& ctx, Ledger* ledger,
                            choice.device_at_start->total_bytes >> 20, choice.device_budget >> 20);
       }
     }
-    std::fprintf(stderr, "nightshift: batch.size auto -> %lld (%s)\n",
-                 static_cast<long long>(choice.size), how.c_str());
+    obs::Log(obs::LogLevel::kInfo, "batch_size_chosen",
+             fmt::format("batch.size auto -> {} ({})", choice.size, how),
+             obs::LogFields(job.name, "", -1, {{"batch_size", choice.size}}));
     // The probe's instance (a loaded session, warmed up) becomes the first
     // worker's instead of being thrown away.
     tr->first_instance = std::move(probe_instance);

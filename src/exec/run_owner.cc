@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "nightshift/utc_time.h"
+#include "obs/log.h"
 
 namespace nightshift::exec {
 namespace {}  // namespace
@@ -55,7 +56,7 @@ void RunOwnership::Beat() {
       !cv_.wait_for(lock, std::chrono::milliseconds(kHeartbeatEveryMs), [this] { return stop_; })) {
     Status s = ledger_->Heartbeat(run_id_, me_);
     // A busy ledger misses one beat, which the stale limit allows for.
-    if (!s.ok()) std::fprintf(stderr, "nightshift: warning: %s\n", s.message().c_str());
+    if (!s.ok()) obs::Log(obs::LogLevel::kWarn, "warning", "warning: " + s.message());
   }
 }
 
@@ -67,7 +68,7 @@ RunOwnership::~RunOwnership() {
   cv_.notify_all();
   heartbeat_.join();
   Status s = ledger_->ReleaseRun(run_id_, me_);
-  if (!s.ok()) std::fprintf(stderr, "nightshift: warning: %s\n", s.message().c_str());
+  if (!s.ok()) obs::Log(obs::LogLevel::kWarn, "warning", "warning: " + s.message());
 }
 
 }  // namespace nightshift::exec

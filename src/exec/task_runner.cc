@@ -13,7 +13,10 @@
 #include "env/crash_point.h"
 #include "exec/output_folders.h"
 #include "nightshift/env.h"
+#include "obs/batch_record.h"
+#include "obs/log.h"
 #include "obs/progress.h"
+#include "obs/run_observer.h"
 
 namespace nightshift::exec {
 
@@ -38,8 +41,8 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
 namespace {
 
 Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& options, JobContext& ctx,
-                                     Sink* sink, [[maybe_unused]] Ledger* ledger,
-                                     const RunRecord& run, TaskRun task_run) {
+                                     Sink* sink, Ledger* ledger, const RunRecord& run,
+                                     TaskRun task_run) {
   MaybeThrow("main");
   // Model instances: one per worker thread.
   std::vector<std::unique_ptr<ModelInstance>> instances;
@@ -71,8 +74,20 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   pc.commit = std::move(task_run.commit);
   pc.failure_limit = task_run.failure_limit;
   pc.failed_before = task_run.failed_before;
+  // What the report needs is recorded in the ledger whoever watches the run.
+  obs::LedgerBatchRecorder recorder(ledger, run.run_id);
+  obs::ObserverList observers({&recorder, options.observer});
+  observers.OnRunStarted(job.name, run.run_id, static_cast<int>(pc.instances.size()));
+  pc.observer = &observers;
+  pc.commit = [commit = std::move(pc.commit), &observers](const ShardTask& t,
+                                                          const ShardOutput& out) {
+    Status s = commit(t, out);
+    if (s.ok()) observers.OnShardCommitted(t.shard_id, out.rows_written, out.failures);
+    return s;
+  };
   Pipeline pipeline(std::move(pc));
-  obs::Progress progress(options.progress_bar, task_run.rows_total, task_run.rows_before);
+  obs::Progress progress(options.progress_bar, task_run.rows_total, task_run.rows_before,
+                         obs::LogFields(job.name, run.run_id));
   pipeline.on_commit = [&](int64_t shard, int64_t written, int64_t failed) {
     progress.ShardCommitted(shard, written, failed, pipeline.rows_done());
   };
@@ -107,9 +122,10 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
         // In-flight work did not drain in time (a slow model): cancel it. The
         // pipeline returns once the calls in flight do; committed shards are
         // durable and the next run removes the temp files.
-        std::fprintf(stderr,
-                     "nightshift: drain timeout (%g s) passed; cancelling the batches in flight\n",
-                     job.run.drain_timeout_s);
+        obs::Log(obs::LogLevel::kWarn, "drain_timeout",
+                 fmt::format("drain timeout ({:g} s) passed; cancelling the batches in flight",
+                             job.run.drain_timeout_s),
+                 obs::LogFields(job.name, run.run_id));
         result.drain_timed_out = true;
         pipeline.CancelInFlight();
       }

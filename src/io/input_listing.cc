@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "nightshift/env.h"
+#include "obs/log.h"
 
 namespace nightshift::io {
 namespace {
@@ -221,8 +222,9 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec, Env* env) {
                                    spec.path, empty[0]));
   }
   for (const auto& p : empty) {
-    std::fprintf(stderr, "nightshift: note: skipping empty input file '%s' (0 bytes: no rows)\n",
-                 p.c_str());
+    obs::Log(obs::LogLevel::kInfo, "input_file_skipped",
+             fmt::format("note: skipping empty input file '{}' (0 bytes: no rows)", p),
+             obs::LogFields("", "", -1, {{"file", p}}));
   }
   if (files.empty()) {
     return Error(Code::kNotFound,

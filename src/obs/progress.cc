@@ -6,23 +6,27 @@
 
 namespace nightshift::obs {
 
-Progress::Progress(bool terminal, int64_t total_rows, int64_t rows_already_done, double log_every_s)
+Progress::Progress(bool terminal, int64_t total_rows, int64_t rows_already_done, LogFields context,
+                   double log_every_s)
     : terminal_(terminal),
       total_(total_rows),
       already_(rows_already_done),
       start_(std::chrono::steady_clock::now()),
       log_every_(log_every_s),
-      last_line_(start_) {}
+      last_line_(start_),
+      context_(std::move(context)) {}
 
 void Progress::LogPlan(const std::string& run_id, int64_t files, int64_t rows, int64_t shards,
                        int64_t shards_to_do, const std::string& batch_size) {
-  std::fprintf(stderr,
-               "nightshift: run %s: %lld input file(s), %s rows, %lld shard(s) (%lld to do), "
-               "batch size %s\n",
-               run_id.c_str(), static_cast<long long>(files), Thousands(rows).c_str(),
-               static_cast<long long>(shards), static_cast<long long>(shards_to_do),
-               batch_size.c_str());
-  std::fflush(stderr);
+  Log(LogLevel::kInfo, "run_planned",
+      fmt::format("run {}: {} input file(s), {} rows, {} shard(s) ({} to do), batch size {}",
+                  run_id, files, Thousands(rows), shards, shards_to_do, batch_size),
+      LogFields("", run_id, -1,
+                {{"files", files},
+                 {"rows", rows},
+                 {"shards", shards},
+                 {"shards_to_do", shards_to_do},
+                 {"batch_size", batch_size}}));
 }
 
 std::string Progress::Thousands(int64_t n) {
@@ -65,8 +69,9 @@ void Progress::Tick(int64_t rows_done) {
   if (!terminal_) {
     if (now - last_line_ < log_every_) return;
     last_line_ = now;
-    std::fprintf(stderr, "nightshift: progress %s\n", Line(rows_done, elapsed).c_str());
-    std::fflush(stderr);
+    LogFields f = context_;
+    f.extra = {{"rows_done", already_ + rows_done}, {"rows_total", total_}};
+    Log(LogLevel::kInfo, "progress", "progress " + Line(rows_done, elapsed), f);
     return;
   }
   std::fprintf(stderr, "\r%s\x1b[K", Line(rows_done, elapsed).c_str());
@@ -80,9 +85,16 @@ void Progress::ShardCommitted(int64_t shard_id, int64_t rows_written, int64_t ro
   std::lock_guard<std::mutex> lock(mu_);
   last_line_ = std::chrono::steady_clock::now();
   double elapsed = std::chrono::duration<double>(last_line_ - start_).count();
-  std::fprintf(stderr, "nightshift: committed shard %lld (%s rows, %s failed) %s\n",
-               static_cast<long long>(shard_id), Thousands(rows_written).c_str(),
-               Thousands(rows_failed).c_str(), Line(rows_done, elapsed).c_str());
+  LogFields f = context_;
+  f.shard = shard_id;
+  f.extra = {{"rows_written", rows_written},
+             {"rows_failed", rows_failed},
+             {"rows_done", already_ + rows_done},
+             {"rows_total", total_}};
+  Log(LogLevel::kInfo, "shard_committed",
+      fmt::format("committed shard {} ({} rows, {} failed) {}", shard_id, Thousands(rows_written),
+                  Thousands(rows_failed), Line(rows_done, elapsed)),
+      f);
 }
 
 void Progress::Finish(int64_t rows_done) {

@@ -10,11 +10,15 @@
 #include <mutex>
 #include <string>
 
+#include "obs/log.h"
+
 namespace nightshift::obs {
 
 class Progress {
  public:
-  Progress(bool terminal, int64_t total_rows, int64_t rows_already_done, double log_every_s = 10);
+  // `context`: the job and run id of its log lines.
+  Progress(bool terminal, int64_t total_rows, int64_t rows_already_done, LogFields context = {},
+           double log_every_s = 10);
 
   // Redraws the bar (terminal); logs a progress line if the last line is
   // `log_every_s` old (otherwise). `rows_done` counts this invocation.
@@ -45,6 +49,7 @@ class Progress {
   std::mutex mu_;
   std::chrono::steady_clock::time_point last_line_;  // of the log (non-terminal)
   bool drawn_ = false;
+  const LogFields context_;
 };
 
 }  // namespace nightshift::obs

@@ -197,7 +197,7 @@ def test_mistyped_command_suggests_the_closest(tmp_path):
     assert rc == EXIT_CANNOT_START and "did you mean 'validate'?" in err, err
     rc, _, err = run("frobnicate", cwd=tmp_path)
     assert rc == EXIT_CANNOT_START, err
-    assert "unknown command 'frobnicate' (commands: run, retry, status, validate, sql, schedule)" in err, err
+    assert "unknown command 'frobnicate' (commands: run, retry, status, validate, sql, schedule, report)" in err, err
 
 
 # -- 7. DuckDB offline and out of $HOME --------------------------------------

@@ -20,6 +20,9 @@
 #include "io/sql_shell.h"
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
+#include "obs/log.h"
+#include "report_command.h"
+#include "run_watch.h"
 #include "schedule_command.h"
 #include "spec/suggest.h"
 #include "version.h"
@@ -55,7 +58,7 @@ void InstallSignalHandlers() {
 }
 
 int CannotStart(const nightshift::Status& s) {
-  std::fprintf(stderr, "nightshift: error: %s\n", s.message().c_str());
+  nightshift::obs::Log(nightshift::obs::LogLevel::kError, "cannot_start", "error: " + s.message());
   return kExitCannotStart;
 }
 
@@ -82,19 +85,28 @@ using Engine = nightshift::Result<nightshift::RunReport> (*)(const nightshift::J
 
 // Loads the job and runs `engine` (RunJob or RetryFailures) with signal
 // handling and progress; returns the report, or an exit code when it could
-// not start.
+// not start. `watch` (may be null) observes the run.
 std::variant<nightshift::RunReport, int> Execute(Engine engine, const std::string& job_path,
                                                  const std::vector<std::string>& sets,
                                                  const std::string& run_id,
-                                                 nightshift::RunOptions opts = {}) {
+                                                 nightshift::RunOptions opts = {},
+                                                 nightshift::cli::RunWatch* watch = nullptr) {
+  auto cannot_start = [watch](const nightshift::Status& s,
+                              const nightshift::JobSpec* job = nullptr) {
+    if (watch != nullptr) watch->FinishCannotStart(s);
+    return job != nullptr ? CannotStart(s, *job) : CannotStart(s);
+  };
   auto job = LoadJob(job_path, sets);
-  if (!job.has_value()) return CannotStart(job.error());
+  if (!job.has_value()) return cannot_start(job.error());
   InstallSignalHandlers();
   opts.run_id = run_id;
-  opts.progress_bar = ::isatty(2) != 0;
+  // JSON logs are for machines: no bar redrawn in place among them.
+  opts.progress_bar =
+      ::isatty(2) != 0 && nightshift::obs::GetLogFormat() == nightshift::obs::LogFormat::kText;
   opts.signals = &g_signals;
+  opts.observer = watch != nullptr ? watch->observer() : nullptr;
   auto report = engine(*job, opts);
-  if (!report.has_value()) return CannotStart(report.error(), *job);
+  if (!report.has_value()) return cannot_start(report.error(), &*job);
   return std::move(*report);
 }
 
@@ -119,13 +131,17 @@ void PrintStatusJson(const nightshift::RunReport& r) {
 }
 
 int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
-           const std::string& run_id, bool json, const nightshift::cli::WorkerArgs& worker) {
+           const std::string& run_id, bool json, const nightshift::cli::WorkerArgs& worker,
+           const nightshift::cli::ObserveArgs& observe) {
   nightshift::RunOptions opts;
   if (auto s = nightshift::cli::ResolveWorkers(worker, std::getenv, &opts); !s.ok())
     return CannotStart(s);
-  auto outcome = Execute(nightshift::RunJob, job_path, sets, run_id, std::move(opts));
+  auto watch = nightshift::cli::RunWatch::Start(observe);
+  if (!watch.has_value()) return CannotStart(watch.error());
+  auto outcome = Execute(nightshift::RunJob, job_path, sets, run_id, std::move(opts), watch->get());
   if (const int* rc = std::get_if<int>(&outcome)) return *rc;
   const auto& r = std::get<nightshift::RunReport>(outcome);
+  (*watch)->Finish(r);
   FILE* human = json ? stderr : stdout;
   // A message and no fresh figures: nothing to do, or (a worker of a shared
   // run) the other workers complete the run.
@@ -148,9 +164,13 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
         r.stages.wall > 0 ? 100 * r.stages.read / r.stages.wall : 0.0,
         r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
   } else {
-    std::fprintf(stderr, "nightshift: run %s %s: %s\n", r.run.run_id.c_str(),
-                 r.exit_code == ExitCode::kInterrupted ? "interrupted" : "failed",
-                 r.message.c_str());
+    const bool interrupted = r.exit_code == ExitCode::kInterrupted;
+    nightshift::obs::Log(
+        interrupted ? nightshift::obs::LogLevel::kWarn : nightshift::obs::LogLevel::kError,
+        interrupted ? "run_interrupted" : "run_failed",
+        fmt::format("run {} {}: {}", r.run.run_id, interrupted ? "interrupted" : "failed",
+                    r.message),
+        nightshift::obs::LogFields(r.run.job_name, r.run.run_id));
   }
   if (json) PrintStatusJson(r);
   return static_cast<int>(r.exit_code);
@@ -291,6 +311,14 @@ int Main(int argc, char** argv) {
   nightshift::cli::ScheduleArgs schedule_args;
   auto* schedule = nightshift::cli::AddScheduleCommand(app, &schedule_args);
 
+  nightshift::cli::ReportArgs report_args;
+  auto* report = nightshift::cli::AddReportCommand(app, &report_args);
+
+  nightshift::cli::ObserveArgs observe;
+  nightshift::cli::AddMetricsFlags(run, &observe);
+  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    nightshift::cli::AddLogFormatFlag(sub, &observe);
+
   if (auto rc = UnknownCommand(app, argc, argv)) return *rc;
   try {
     app.parse(argc, argv);
@@ -298,9 +326,12 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotStart;
   }
+  // `schedule` declares its own --log-format (it runs jobs itself).
+  if (*schedule && !schedule_args.log_format.empty()) observe.log_format = schedule_args.log_format;
+  nightshift::cli::ApplyLogFormat(observe);
   // Every engine call joins the threads it started before it returns, so
   // main returns normally (static destructors run) with the code it got.
-  if (*run) return CmdRun(job_path, sets, run_id, json, worker);
+  if (*run) return CmdRun(job_path, sets, run_id, json, worker, observe);
   if (*retry) return CmdRetry(job_path, sets, run_id, json);
   if (*status) {
     if (limit_opt->count() > 0 && !failed) {
@@ -315,6 +346,7 @@ int Main(int argc, char** argv) {
     return CmdStatus(job_path, sets, run_id, json, failed, limit == 0 ? -1 : limit);
   }
   if (*validate) return CmdValidate(job_path, sets);
+  if (*report) return nightshift::cli::RunReportCommand(report_args);
   if (*schedule) {
     if (!schedule_args.dry_run) InstallSignalHandlers();
     return nightshift::cli::RunScheduleCommand(schedule_args, &g_signals);
@@ -322,7 +354,8 @@ int Main(int argc, char** argv) {
   if (*sqlcmd) {
     auto out = nightshift::io::RunSqlToCsv(sql);
     if (!out.has_value()) {
-      std::fprintf(stderr, "nightshift: error: %s\n", out.error().message().c_str());
+      nightshift::obs::Log(nightshift::obs::LogLevel::kError, "error",
+                           "error: " + out.error().message());
       return kExitFailed;
     }
     std::fputs(out->c_str(), stdout);
