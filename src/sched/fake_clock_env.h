@@ -25,6 +25,9 @@ class FakeClockEnv final : public Env {
   Status WriteFile(const std::string& p, const std::string& data) override {
     return base_->WriteFile(p, data);
   }
+  Status AppendFile(const std::string& p, const std::string& data) override {
+    return base_->AppendFile(p, data);
+  }
   Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
   Status SyncPath(const std::string& p) override { return base_->SyncPath(p); }
   Status RenameFile(const std::string& a, const std::string& b) override {
