@@ -316,6 +316,7 @@ int Main(int argc, char** argv) {
 
   nightshift::cli::ObserveArgs observe;
   nightshift::cli::AddMetricsFlags(run, &observe);
+  nightshift::cli::AddMetricsFlags(schedule, &observe);
   for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
     nightshift::cli::AddLogFormatFlag(sub, &observe);
 
@@ -326,8 +327,6 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotStart;
   }
-  // `schedule` declares its own --log-format (it runs jobs itself).
-  if (*schedule && !schedule_args.log_format.empty()) observe.log_format = schedule_args.log_format;
   nightshift::cli::ApplyLogFormat(observe);
   // Every engine call joins the threads it started before it returns, so
   // main returns normally (static destructors run) with the code it got.
@@ -349,7 +348,7 @@ int Main(int argc, char** argv) {
   if (*report) return nightshift::cli::RunReportCommand(report_args);
   if (*schedule) {
     if (!schedule_args.dry_run) InstallSignalHandlers();
-    return nightshift::cli::RunScheduleCommand(schedule_args, &g_signals);
+    return nightshift::cli::RunScheduleCommand(schedule_args, observe, &g_signals);
   }
   if (*sqlcmd) {
     auto out = nightshift::io::RunSqlToCsv(sql);

@@ -30,6 +30,11 @@ void AddMetricsFlags(CLI::App* cmd, ObserveArgs* args);
 // Sets the process's log format from the parsed flags.
 void ApplyLogFormat(const ObserveArgs& args);
 
+// The metrics endpoint of --metrics-port (nullptr when not asked), its
+// address logged ("metrics at http://ADDR:PORT/metrics"). `run` and
+// `schedule` both start it here. A port that cannot be bound: exit 2.
+Result<std::unique_ptr<obs::MetricsServer>> StartMetrics(const ObserveArgs& args);
+
 class RunWatch {
  public:
   // Starts the metrics endpoint (if asked) and the Pipes session (if Dagster
