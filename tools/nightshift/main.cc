@@ -25,6 +25,7 @@
 #include "run_watch.h"
 #include "schedule_command.h"
 #include "spec/suggest.h"
+#include "status_details.h"
 #include "version.h"
 #include "worker_flags.h"
 
@@ -193,7 +194,10 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
   auto report = nightshift::GetJobStatus(*job, run_id, failed, limit);
   if (!report.has_value()) return CannotStart(report.error(), *job);
   if (json) {
-    std::printf("%s\n", nightshift::StatusJson(*report).c_str());
+    auto j = nlohmann::json::parse(nightshift::StatusJson(*report));
+    if (auto s = nightshift::cli::AddStatusDetails(*job, *report, &j); !s.ok())
+      return CannotStart(s, *job);
+    std::printf("%s\n", j.dump().c_str());
     return 0;
   }
   auto j = nlohmann::json::parse(nightshift::StatusJson(*report));
