@@ -131,6 +131,39 @@ void PrintStatusJson(const nightshift::RunReport& r) {
   std::printf("%s\n", j.dump().c_str());
 }
 
+// The human summary of a completed run (or its message: nothing to do, or
+// a worker of a shared run whose other workers complete it).
+std::string SummaryText(const nightshift::RunReport& r) {
+  if (!r.message.empty() &&
+      (r.run.state != nightshift::RunState::kCompleted || r.rows_processed == 0)) {
+    return r.message;
+  }
+  const double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
+  const nightshift::StageSeconds& st = r.stages;
+  return fmt::format(
+      "run {} completed: {} rows ({} succeeded, {} failed); this invocation: {} rows in {:.2f} s, "
+      "{:.0f} rows/s\n"
+      "stages: model busy {:.0f}% of the pipeline's {:.2f} s ({} instance(s)); reader busy "
+      "{:.0f}%, writer busy {:.0f}%\n"
+      "output: {}",
+      r.run.run_id, r.counts.total_rows, r.counts.succeeded, r.counts.failed, r.rows_processed,
+      r.seconds, rate, 100 * st.ModelBusy(), st.wall, st.workers,
+      st.wall > 0 ? 100 * st.read / st.wall : 0.0, st.wall > 0 ? 100 * st.write / st.wall : 0.0,
+      r.run.output_path);
+}
+
+// On stdout; with --json (stdout holds the status object) on stderr, where
+// --log-format json makes it one JSON line ("run_summary") like every other.
+void Summarize(const nightshift::RunReport& r, bool json) {
+  const std::string text = SummaryText(r);
+  if (json && nightshift::obs::GetLogFormat() == nightshift::obs::LogFormat::kJson) {
+    nightshift::obs::Log(nightshift::obs::LogLevel::kInfo, "run_summary", text,
+                         nightshift::obs::LogFields(r.run.job_name, r.run.run_id));
+    return;
+  }
+  std::fprintf(json ? stderr : stdout, "%s\n", text.c_str());
+}
+
 int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
            const std::string& run_id, bool json, const nightshift::cli::WorkerArgs& worker,
            const nightshift::cli::ObserveArgs& observe) {
@@ -143,27 +176,8 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
   if (const int* rc = std::get_if<int>(&outcome)) return *rc;
   const auto& r = std::get<nightshift::RunReport>(outcome);
   (*watch)->Finish(r);
-  FILE* human = json ? stderr : stdout;
-  // A message and no fresh figures: nothing to do, or (a worker of a shared
-  // run) the other workers complete the run.
-  if (r.exit_code == ExitCode::kOk && !r.message.empty() &&
-      (r.run.state != nightshift::RunState::kCompleted || r.rows_processed == 0)) {
-    std::fprintf(human, "%s\n", r.message.c_str());
-  } else if (r.exit_code == ExitCode::kOk) {
-    double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
-    std::fprintf(
-        human,
-        "run %s completed: %lld rows (%lld succeeded, %lld failed); this invocation: %lld rows "
-        "in %.2f s, %.0f rows/s\n"
-        "stages: model busy %.0f%% of the pipeline's %.2f s (%d instance(s)); reader busy "
-        "%.0f%%, writer busy %.0f%%\n"
-        "output: %s\n",
-        r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
-        static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed),
-        static_cast<long long>(r.rows_processed), r.seconds, rate, 100 * r.stages.ModelBusy(),
-        r.stages.wall, r.stages.workers,
-        r.stages.wall > 0 ? 100 * r.stages.read / r.stages.wall : 0.0,
-        r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
+  if (r.exit_code == ExitCode::kOk) {
+    Summarize(r, json);
   } else {
     const bool interrupted = r.exit_code == ExitCode::kInterrupted;
     nightshift::obs::Log(
