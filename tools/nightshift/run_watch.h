@@ -1,6 +1,6 @@
 // What watches a `run` from outside the engine: --log-format (every command),
-// --metrics-port/--metrics-addr (run; schedule can reuse the same flags and
-// MetricsServer), and Dagster Pipes when DAGSTER_PIPES_CONTEXT is set. The
+// --metrics-port/--metrics-addr (run and schedule: StartMetrics; the
+// scheduler takes one observer per run from it), and Dagster Pipes when DAGSTER_PIPES_CONTEXT is set. The
 // CLI starts a RunWatch before the run, hands its observer to the engine, and
 // finishes it with the run's outcome.
 #pragma once
