@@ -1,8 +1,8 @@
 // What watches a `run` from outside the engine: --log-format (every command),
 // --metrics-port/--metrics-addr (run and schedule: StartMetrics; the
-// scheduler takes one observer per run from it), and Dagster Pipes when DAGSTER_PIPES_CONTEXT is set. The
-// CLI starts a RunWatch before the run, hands its observer to the engine, and
-// finishes it with the run's outcome.
+// scheduler takes one observer per run from it), and Dagster Pipes when DAGSTER_PIPES_CONTEXT is
+// set. The CLI starts a RunWatch before the run, hands its observer to the engine, and finishes it
+// with the run's outcome.
 #pragma once
 
 #include <CLI/CLI.hpp>
