@@ -1,8 +1,5 @@
 #include "nightshift/env.h"
 
-#include <atomic>
-#include <string>
-
 namespace nightshift {
 
 Result<std::unique_ptr<DirWatch>> Env::WatchDir(const std::string& dir) {
@@ -16,13 +13,7 @@ Status Env::PublishFile(const std::string& tmp, const std::string& final_path) {
 }
 
 Status Env::WriteFileAtomic(const std::string& path, const std::string& data) {
-  // A temp name of this process and call alone: workers of one run write the
-  // same file (the output folder's owner marker) at the same moment, and a
-  // shared temp name let one rename the other's file away mid-write.
-  static std::atomic<int64_t> calls{0};
-  std::string tmp = JoinPath(DirName(path), "." + path.substr(path.find_last_of('/') + 1) +
-                                                ".tmp-" + std::to_string(ProcessId()) + "-" +
-                                                std::to_string(calls.fetch_add(1)));
+  std::string tmp = JoinPath(DirName(path), "." + path.substr(path.find_last_of('/') + 1) + ".tmp");
   NS_RETURN_IF_ERROR(WriteFile(tmp, data));
   return PublishFile(tmp, path);
 }

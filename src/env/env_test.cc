@@ -5,11 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <string>
-#include <thread>
-#include <vector>
 
 namespace nightshift {
 namespace {
@@ -29,26 +25,6 @@ TEST(EnvTest, WriteFileAtomicPublishesWholeFileAndLeavesNoTemp) {
   auto names = env->ListDir(DirName(path)).value();
   ASSERT_EQ(names.size(), 1u);
   EXPECT_EQ(names[0], "_SUCCESS");
-}
-
-// Workers of one run write the same marker at the same moment: each write
-// has a temp file of its own, so none is renamed away under another.
-TEST(EnvTest, ConcurrentWriteFileAtomicOfOnePathAllSucceed) {
-  Env* env = Env::Default();
-  std::string path = JoinPath(TempDir(), "_nightshift_owner.json");
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 50; ++i) {
-        if (!env->WriteFileAtomic(path, "writer " + std::to_string(t)).ok()) ++failures;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(env->ReadFile(path).value().rfind("writer ", 0), 0u);
-  EXPECT_EQ(env->ListDir(DirName(path)).value().size(), 1u);  // no temp left
 }
 
 TEST(EnvTest, StatOfMissingFileIsNotFound) {
