@@ -26,6 +26,7 @@
 #include "schedule_command.h"
 #include "spec/suggest.h"
 #include "status_details.h"
+#include "test_batch_sleep.h"
 #include "version.h"
 #include "worker_flags.h"
 
@@ -169,6 +170,8 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
            const nightshift::cli::ObserveArgs& observe) {
   nightshift::RunOptions opts;
   if (auto s = nightshift::cli::ResolveWorkers(worker, std::getenv, &opts); !s.ok())
+    return CannotStart(s);
+  if (auto s = nightshift::cli::ApplyTestBatchSleep(std::getenv, &opts); !s.ok())
     return CannotStart(s);
   auto watch = nightshift::cli::RunWatch::Start(observe);
   if (!watch.has_value()) return CannotStart(watch.error());
