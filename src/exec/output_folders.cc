@@ -4,8 +4,10 @@
 
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "io/input_listing.h"
@@ -138,11 +140,25 @@ Status Clear(Env* env, const FolderState& f) {
   return Status::Ok();
 }
 
-Status WriteMarker(Env* env, const FolderState& f, const Marker& me) {
+// The name of this process's temp file (or probe) for `name`. The workers of
+// a shared run claim and probe the same folders at once: a fixed name would
+// be renamed or removed under another worker, so each takes its own. One
+// process per run (SQLite) keeps the fixed name, which the next process
+// overwrites after a kill instead of leaving one behind per kill.
+std::string OwnName(Env* env, std::string_view name, bool shared) {
+  if (!shared) return fmt::format(".{}.tmp", name);
+  const size_t thread = std::hash<std::thread::id>{}(std::this_thread::get_id());
+  return fmt::format(".{}.tmp-{}-{:x}", name, env->HostName(),
+                     thread ^ static_cast<size_t>(env->NowMicros()));
+}
+
+Status WriteMarker(Env* env, const FolderState& f, const Marker& me, bool shared) {
   nlohmann::json j = {
       {"run_id", me.run_id}, {"job", me.job}, {"ledger", me.ledger}, {"created_at", me.created_at}};
   Status s = env->CreateDirs(f.dir);
-  if (s.ok()) s = env->WriteFileAtomic(JoinPath(f.dir, kOwnerMarker), j.dump(2) + "\n");
+  const std::string tmp = JoinPath(f.dir, OwnName(env, kOwnerMarker, shared));
+  if (s.ok()) s = env->WriteFile(tmp, j.dump(2) + "\n");
+  if (s.ok()) s = env->PublishFile(tmp, JoinPath(f.dir, kOwnerMarker));
   if (!s.ok())
     return Status(s.code(), fmt::format("{} '{}' is not writable: {}", f.key, f.dir, s.message()));
   return Status::Ok();
@@ -150,8 +166,9 @@ Status WriteMarker(Env* env, const FolderState& f, const Marker& me) {
 
 // Creates the dead-letter folder and writes a file there, so that a folder
 // that cannot take dead letters stops the run now, not at its first bad row.
-Status ProveWritable(Env* env, const std::string& dir) {
-  const std::string probe = JoinPath(dir, kWriteProbe);
+Status ProveWritable(Env* env, const std::string& dir, bool shared) {
+  const std::string probe =
+      shared ? JoinPath(dir, OwnName(env, kWriteProbe, shared)) : JoinPath(dir, kWriteProbe);
   Status s = env->CreateDirs(dir);
   if (s.ok()) s = env->WriteFile(probe, "");
   if (s.ok()) s = env->RemoveFile(probe);
@@ -232,9 +249,9 @@ Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLa
   }
   for (const auto& f : folders) {
     if (f.foreign) NS_RETURN_IF_ERROR(Clear(env, f));
-    if (!f.owned) NS_RETURN_IF_ERROR(WriteMarker(env, f, me));
+    if (!f.owned) NS_RETURN_IF_ERROR(WriteMarker(env, f, me, ledger->shared()));
   }
-  return ProveWritable(env, layout.dead_letter_dir);
+  return ProveWritable(env, layout.dead_letter_dir, ledger->shared());
 }
 
 }  // namespace nightshift::exec
