@@ -20,6 +20,7 @@ std::string DatabaseOutputPath(const OutputSpec& output) {
 
 Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run, SinkLayout layout,
                                        Ledger* ledger) {
+  layout.shared = ledger->shared();
   if (!IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(ClaimOutputFolders(job, run, layout, ledger));
     return OpenFileSink(layout, 1);
