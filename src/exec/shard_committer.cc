@@ -74,6 +74,14 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
     out = std::move(*held);
     finished = Status::Ok();
   }
+  // Publishing failed after the claim check: if the claim was lost meanwhile
+  // (paused past the lease; the run's finisher may have removed the temp
+  // files), the failure is the lost claim's, not the run's.
+  if (!finished.ok() && config_.feed->fenced() &&
+      config_.feed->CheckClaim(task).code() == Code::kConflict) {
+    Drop(task);
+    return Status::Ok();
+  }
   NS_RETURN_IF_ERROR(finished);
   MaybeCrash("after_publish");
   Status committed =

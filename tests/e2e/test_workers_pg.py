@@ -136,35 +136,50 @@ def test_a_paused_worker_loses_its_shard_and_never_publishes(big, pg_server, tmp
     check_output(big, tmp_path / "out", "parquet", range(big.n), job=None)
 
 
+def holding(job, run_id):
+    """pid -> shards held, of the run's workers (empty before the run exists)."""
+    rc, out, _ = run("status", job, "--run-id", run_id, "--json")
+    if rc != EXIT_OK:
+        return {}
+    return {w["pid"]: w["shards_held"] for w in json.loads(out).get("workers", [])}
+
+
 def chaos(case, pg, d, run_id, output=None, kills=6):
-    """4 workers; random SIGKILLs (each victim restarted at once) and one
-    SIGSTOP past the lease; returns when every worker exited 0."""
-    rng = random.Random(SEED + hash(run_id) % 1000)
+    """4 workers; one SIGSTOPped while it holds a shard, continued after twice
+    the lease; meanwhile random SIGKILLs, each victim restarted at once (as a
+    Job controller would). The paused worker's shard keeps the run open until
+    its lease lapses, so every kill lands while the run is unfinished. Returns
+    when every worker exited 0."""
+    rng = random.Random(SEED + sum(map(ord, run_id)))
     job = worker_job(case, pg, d, output)
     procs = {i: start_worker(job, run_id, i, 4, d / f"w{i}.log", wait=True) for i in range(4)}
-    stopped = None
     deadline = time.time() + 600
+    time.sleep(rng.uniform(0.2, 0.6))
+    while True:  # pause a worker caught holding a shard
+        assert time.time() < deadline and all(p.poll() is None for p in procs.values()), logs(d)
+        held = holding(job, run_id)
+        busy = [i for i, p in procs.items() if held.get(p.pid, 0) > 0]
+        if busy:
+            break
+        time.sleep(0.02)
+    stopped = rng.choice(busy)
+    os.kill(procs[stopped].pid, signal.SIGSTOP)
+    stopped_at = time.time()
     landed = 0
     while any(p.poll() is None for p in procs.values()):
         assert time.time() < deadline, f"seed {SEED}: workers did not finish\n{logs(d)}"
-        time.sleep(rng.uniform(0.1, 0.6))
-        # The paused worker goes on once its lease ran out well before.
-        if stopped not in (None, -1) and time.time() - stopped_at > 2 * LEASE_S + 1:
+        time.sleep(rng.uniform(0.1, 0.4))
+        if stopped is not None and time.time() - stopped_at > 2 * LEASE_S + 1:
             os.kill(procs[stopped].pid, signal.SIGCONT)
-            stopped = -1
+            stopped = None
         live = [i for i, p in procs.items() if p.poll() is None and i != stopped]
-        if not live:
-            continue
-        i = rng.choice(live)
-        if stopped is None and landed == kills // 2:
-            os.kill(procs[i].pid, signal.SIGSTOP)
-            stopped, stopped_at = i, time.time()
-        elif landed < kills:
+        if live and landed < kills:
+            i = rng.choice(live)
             procs[i].kill()
             procs[i].wait()
             landed += 1
             procs[i] = start_worker(job, run_id, i, 4, d / f"w{i}.log", wait=True)
-    if stopped not in (None, -1):
+    if stopped is not None:
         os.kill(procs[stopped].pid, signal.SIGCONT)
     codes = {i: p.wait() for i, p in procs.items()}
     assert set(codes.values()) == {EXIT_OK}, f"seed {SEED}: exit codes {codes}\n{logs(d)}"
@@ -185,3 +200,56 @@ def test_chaos_postgres_output(big, pg_server, tmp_path, mode):
     chaos(big, pg_server, tmp_path, f"chaos-{mode}",
           output={"format": "postgres", "url": pg_server.url(with_password=False), "table": table, "mode": mode})
     check_table(big, pg_server, table)
+
+
+def test_a_shard_in_the_table_but_not_the_ledger_is_adopted(small, pg_server, tmp_path):
+    """A worker killed between its table commit and its ledger commit: the
+    next claimer's table commit is refused (another epoch holds the shard), so
+    it records the shard from what the table holds instead of failing."""
+    table = "analytics.adopted"
+    job = worker_job(small, pg_server, tmp_path, output={
+        "format": "postgres", "url": pg_server.url(with_password=False), "table": table, "mode": "insert"})
+    a = start_worker(job, "adopt", 0, 1, tmp_path / "wa.log", env={"NIGHTSHIFT_CRASH_AT": "db_after_commit:1"})
+    assert a.wait(timeout=120) == -signal.SIGKILL, logs(tmp_path)
+    b = start_worker(job, "adopt", 0, 1, tmp_path / "wb.log", wait=True)
+    assert b.wait(timeout=120) == EXIT_OK, logs(tmp_path)
+    assert "already in the table" in (tmp_path / "wb.log").read_text(), logs(tmp_path)
+    st = status_json(job, run_id="adopt")
+    assert st["state"] == "completed", st
+    assert st["shards"]["committed"] == st["shards"]["total"], st["shards"]
+    check_table(small, pg_server, table)  # insert mode: a shard written twice would show
+
+
+def test_a_completed_run_missing_success_gets_it_on_the_next_run(small, pg_server, tmp_path):
+    """Killed between completing the run in the ledger and writing _SUCCESS:
+    the next `run` of the completed run writes it."""
+    job = worker_job(small, pg_server, tmp_path)
+    a = start_worker(job, "nosuccess", 0, 1, tmp_path / "wa.log", env={"NIGHTSHIFT_CRASH_AT": "after_complete:1"})
+    assert a.wait(timeout=120) == -signal.SIGKILL, logs(tmp_path)
+    assert status_json(job, run_id="nosuccess")["state"] == "completed"
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
+    rc, out, err = run("run", job, "--run-id", "nosuccess")
+    assert rc == EXIT_OK, err
+    manifest = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    assert manifest["counts"]["succeeded"] == small.n, manifest
+    check_output(small, tmp_path / "out", "parquet", range(small.n), job=None)
+    rc, _, err = run("run", job, "--run-id", "nosuccess")  # again: nothing to do
+    assert rc == EXIT_OK and "written now" not in err, err
+
+
+def test_connections_cut_mid_run_workers_reconnect_and_finish(big, pg_server, tmp_path):
+    """The server drops every worker connection (as a database restart or a
+    failover would), three times while four workers run: each reconnects and
+    retries, and the run completes with every key once."""
+    job = worker_job(big, pg_server, tmp_path)
+    procs = [start_worker(job, "cut", i, 4, tmp_path / f"w{i}.log", wait=True) for i in range(4)]
+    cuts = 0
+    while cuts < 3 and any(p.poll() is None for p in procs):
+        time.sleep(1.0)
+        pg_server.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE usename = 'scorer' AND pid <> pg_backend_pid()")
+        cuts += 1
+    assert wait_all(procs, 300) == [EXIT_OK] * 4, logs(tmp_path)
+    assert cuts == 3, "the run ended before the connections were cut"
+    assert status_json(job, run_id="cut")["state"] == "completed"
+    check_output(big, tmp_path / "out", "parquet", range(big.n), job=None)
