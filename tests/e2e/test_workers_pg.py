@@ -8,9 +8,13 @@ PostgreSQL 15, started by pg_fixture): claims, leases, fencing, completion.
   late output is refused ("claim lost") and never published, and it exits 0.
 - Chaos: 4 workers on WORKERS_ROWS rows (default 500,000), random SIGKILLs of
   random workers, each restarted like a Job controller would, and one worker
-  SIGSTOPped past its lease then continued; for file output, PostgreSQL upsert
+  holding a shard SIGSTOPped past its lease then continued; for file output, PostgreSQL upsert
   and PostgreSQL insert. At the end every key is in the output exactly once and
   the predictions equal the numpy reference.
+- A shard committed to the output table by a worker killed before its ledger
+  commit is adopted by the next claimer; a run completed by a worker killed
+  before writing _SUCCESS gets it on the next `run`; the server dropping every
+  connection mid-run does not stop the workers.
 """
 import json
 import os
@@ -239,17 +243,17 @@ def test_a_completed_run_missing_success_gets_it_on_the_next_run(small, pg_serve
 
 def test_connections_cut_mid_run_workers_reconnect_and_finish(big, pg_server, tmp_path):
     """The server drops every worker connection (as a database restart or a
-    failover would), three times while four workers run: each reconnects and
+    failover would) every 0.3 s while four workers run: each reconnects and
     retries, and the run completes with every key once."""
     job = worker_job(big, pg_server, tmp_path)
     procs = [start_worker(job, "cut", i, 4, tmp_path / f"w{i}.log", wait=True) for i in range(4)]
     cuts = 0
-    while cuts < 3 and any(p.poll() is None for p in procs):
-        time.sleep(1.0)
+    while any(p.poll() is None for p in procs):
+        time.sleep(0.3)
         pg_server.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                         "WHERE usename = 'scorer' AND pid <> pg_backend_pid()")
         cuts += 1
     assert wait_all(procs, 300) == [EXIT_OK] * 4, logs(tmp_path)
-    assert cuts == 3, "the run ended before the connections were cut"
+    assert cuts >= 3, f"the run ended after {cuts} cut(s)"
     assert status_json(job, run_id="cut")["state"] == "completed"
     check_output(big, tmp_path / "out", "parquet", range(big.n), job=None)
