@@ -49,12 +49,12 @@ def big(tmp_path_factory):
     return c
 
 
-def worker_job(case, pg, d, output=None):
+def worker_job(case, pg, d, output=None, batch=1024):
     d = Path(d)
     d.mkdir(parents=True, exist_ok=True)
     job = case.job(str(case.root / case.input_path), shard_rows=SHARD, out_path=str(d / "out"))
     job["model"]["path"] = str(case.model.path)
-    job["batch"] = {"size": 1024}
+    job["batch"] = {"size": batch}
     job["run"]["ledger"] = pg.url(with_password=False)
     job["run"]["lease"] = f"{LEASE_S}s"
     if output is not None:
@@ -155,10 +155,11 @@ def chaos(case, pg, d, run_id, output=None, kills=6):
     its lease lapses, so every kill lands while the run is unfinished. Returns
     when every worker exited 0."""
     rng = random.Random(SEED + sum(map(ord, run_id)))
-    job = worker_job(case, pg, d, output)
+    # Small batches: a run long enough (seconds) to catch a worker holding a shard.
+    job = worker_job(case, pg, d, output, batch=128)
     procs = {i: start_worker(job, run_id, i, 4, d / f"w{i}.log", wait=True) for i in range(4)}
     deadline = time.time() + 600
-    time.sleep(rng.uniform(0.2, 0.6))
+    time.sleep(rng.uniform(0.05, 0.3))
     while True:  # pause a worker caught holding a shard
         assert time.time() < deadline and all(p.poll() is None for p in procs.values()), logs(d)
         held = holding(job, run_id)
