@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "obs/failure_classes.h"
+
 namespace nightshift::sched {
 namespace {
 
@@ -12,11 +14,13 @@ void ReplaceAll(std::string* s, std::string_view token, std::string_view value) 
   }
 }
 
-RunOutcome RunOne(const JobSpec& job, const RunRequest& request, const std::atomic<int>* signals) {
+RunOutcome RunOne(const JobSpec& job, const RunRequest& request, const std::atomic<int>* signals,
+                  obs::RunObserver* observer) {
   RunOutcome out{request.job, request.run_id, ExitCode::kOk, ""};
   RunOptions options;
   options.run_id = request.run_id;
   options.signals = signals;
+  options.observer = observer;
   try {
     Result<RunReport> report = RunJob(job, options);
     if (!report.has_value()) {
@@ -49,7 +53,11 @@ JobSpec JobForRun(const JobSpec& job, const RunRequest& request) {
 void ThreadLauncher::Start(const JobSpec& job, const RunRequest& request) {
   auto done = std::make_shared<std::atomic<bool>>(false);
   std::thread t([this, run = JobForRun(job, request), request, done] {
-    RunOutcome outcome = RunOne(run, request, signals_);
+    std::unique_ptr<obs::RunObserver> metrics = new_observer_ ? new_observer_() : nullptr;
+    obs::FailureLog failures;
+    obs::ObserverList observers({metrics.get(), &failures});
+    RunOutcome outcome = RunOne(run, request, signals_, &observers);
+    failures.LogClasses();
     std::lock_guard<std::mutex> lock(mu_);
     finished_.push_back(std::move(outcome));
     done->store(true);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,7 @@
 
 #include "nightshift/engine.h"
 #include "nightshift/job_spec.h"
+#include "obs/run_observer.h"
 
 namespace nightshift::sched {
 
@@ -34,6 +36,9 @@ struct RunRequest {
   std::string date;                // {date} in output paths: the interval's date (YYYY-MM-DD)
   std::vector<std::string> files;  // a trigger run's input; empty for a scheduled run
   std::string why;                 // "fired", "caught up", "resumed", "files settled", "queued"
+  // The decision's event name in JSON logs: fired, caught_up, resumed,
+  // files_settled, queued_fire.
+  std::string event = "fired";
 };
 
 struct RunOutcome {
@@ -58,10 +63,17 @@ class RunLauncher {
 // files as its input.
 JobSpec JobForRun(const JobSpec& job, const RunRequest& request);
 
+// A fresh observer for one run (obs::MetricsServer::NewRunObserver), so the
+// metrics of every run the scheduler starts carry that run's labels.
+using ObserverFactory = std::function<std::unique_ptr<obs::RunObserver>()>;
+
 class ThreadLauncher final : public RunLauncher {
  public:
   // `signals`: the counter the CLI's SIGINT/SIGTERM handler bumps.
-  explicit ThreadLauncher(const std::atomic<int>* signals) : signals_(signals) {}
+  // `new_observer` (may be empty): called once per run. Each run also logs
+  // its failures by class (obs::FailureLog), as `nightshift run` does.
+  explicit ThreadLauncher(const std::atomic<int>* signals, ObserverFactory new_observer = {})
+      : signals_(signals), new_observer_(std::move(new_observer)) {}
   ~ThreadLauncher() override { JoinAll(); }
   void Start(const JobSpec& job, const RunRequest& request) override;
   std::vector<RunOutcome> TakeFinished() override;
@@ -73,6 +85,7 @@ class ThreadLauncher final : public RunLauncher {
     std::shared_ptr<std::atomic<bool>> done;
   };
   const std::atomic<int>* const signals_;
+  const ObserverFactory new_observer_;
   std::mutex mu_;
   std::vector<Running> running_;
   std::vector<RunOutcome> finished_;  // guarded by mu_

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 
 #include "nightshift/utc_time.h"
+#include "obs/log.h"
 #include "sched/catchup.h"
 
 namespace nightshift::sched {
@@ -51,10 +51,6 @@ Scheduler::Scheduler(std::vector<JobSpec> jobs, RunLauncher* launcher, Scheduler
     : launcher_(launcher),
       options_(std::move(options)),
       env_(options_.env != nullptr ? options_.env : Env::Default()) {
-  if (!options_.log) {
-    // The terminal is outside the Env (env.h): one line per decision.
-    options_.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
-  }
   for (JobSpec& spec : jobs) {
     auto job = std::make_unique<Job>();
     job->index = jobs_.size();
@@ -69,9 +65,16 @@ bool Scheduler::Stopping() const {
   return options_.signals != nullptr && options_.signals->load() > 0;
 }
 
-void Scheduler::Log(const Job& job, const std::string& what) {
-  options_.log(
-      fmt::format("{} schedule {}: {}", UtcSeconds(env_->NowMillis()), job.spec.name, what));
+void Scheduler::Log(const Job& job, std::string_view event, const std::string& what,
+                    const std::string& run_id, nlohmann::json fields) {
+  const std::string line = fmt::format("schedule {}: {}", job.spec.name, what);
+  if (options_.log) return options_.log(event, line);
+  // A text line carries its own time (a scheduler runs for days); a JSON
+  // line has it in "ts".
+  const bool text = obs::GetLogFormat() == obs::LogFormat::kText;
+  obs::Log(obs::LogLevel::kInfo, event,
+           text ? fmt::format("{} {}", UtcSeconds(env_->NowMillis()), line) : line,
+           obs::LogFields(job.spec.name, run_id, -1, std::move(fields)));
 }
 
 Status Scheduler::Start() {
@@ -92,25 +95,30 @@ Status Scheduler::StartJob(Job& job) {
   NS_ASSIGN_OR_RETURN(StartPlan plan, PlanStart(*job.schedule, spec, job.spec.name, runs, now));
   for (const std::string& id : plan.resume) {
     const std::optional<LocalMinutes> nominal = ParseScheduledRunId(job.spec.name, id);
-    job.queue.push_back({job.index, id, date::format("%F", *nominal), {}, "resumed"});
+    job.queue.push_back({job.index, id, date::format("%F", *nominal), {}, "resumed", "resumed"});
   }
   if (plan.missed > 0) {
-    Log(job, fmt::format("{} interval(s) missed while no scheduler ran; {}", plan.missed,
-                         spec.catchup ? fmt::format("catching up the newest {} (max_catchup {})",
-                                                    plan.catch_up.size(), spec.max_catchup)
-                                      : "catchup is off: not run"));
+    Log(job, "missed_intervals",
+        fmt::format("{} interval(s) missed while no scheduler ran; {}", plan.missed,
+                    spec.catchup ? fmt::format("catching up the newest {} (max_catchup {})",
+                                               plan.catch_up.size(), spec.max_catchup)
+                                 : "catchup is off: not run"),
+        "", {{"missed", plan.missed}, {"catching_up", plan.catch_up.size()}});
   }
   for (const Fire& fire : plan.catch_up) {
     job.queue.push_back({job.index,
                          ScheduledRunId(job.spec.name, fire),
                          date::format("%F", fire.nominal),
                          {},
-                         "caught up"});
+                         "caught up",
+                         "caught_up"});
   }
   NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(now));
   job.next = next;
-  Log(job, fmt::format("next fire {} (run {})", FormatRfc3339(next),
-                       ScheduledRunId(job.spec.name, next)));
+  Log(job, "next_fire",
+      fmt::format("next fire {} (run {})", FormatRfc3339(next),
+                  ScheduledRunId(job.spec.name, next)),
+      ScheduledRunId(job.spec.name, next), {{"fire_at", FormatRfc3339(next)}});
   return Status::Ok();
 }
 
@@ -120,14 +128,16 @@ Status Scheduler::ResumeTriggerRuns(Job& job, const std::vector<RunRecord>& runs
   TriggerOptions topts;
   topts.force_polling = options_.force_polling;
   topts.poll_micros = options_.poll_micros;
-  topts.log = [this, &job](const std::string& line) { Log(job, line); };
+  topts.log = [this, &job](std::string_view event, const std::string& line) {
+    Log(job, event, line);
+  };
   job.trigger = std::make_unique<FileTrigger>(*job.spec.trigger, env_, std::move(topts));
   for (auto it = runs.rbegin(); it != runs.rend(); ++it) {  // oldest first
     if (!IsTriggerRunId(job.spec.name, it->run_id)) continue;
     NS_ASSIGN_OR_RETURN(std::vector<InputFileRecord> files, job.ledger->ListFiles(it->run_id));
     job.trigger->Remember(files);
     if (!Unfinished(it->state)) continue;
-    RunRequest request{job.index, it->run_id, "", {}, "resumed"};
+    RunRequest request{job.index, it->run_id, "", {}, "resumed", "resumed"};
     for (const InputFileRecord& f : files) request.files.push_back(f.path);
     job.queue.push_back(std::move(request));
   }
@@ -145,7 +155,7 @@ Status Scheduler::Step() {
     NS_RETURN_IF_ERROR(FireDue(*job, now));
     StartNext(*job, now);
     if (job->trigger && !job->schedule && job->running.empty() && job->queue.empty()) {
-      NS_RETURN_IF_ERROR(TakeFiles(*job, now, "files settled"));
+      NS_RETURN_IF_ERROR(TakeFiles(*job, now, "files settled", "files_settled"));
     }
   }
   return Status::Ok();
@@ -156,8 +166,11 @@ void Scheduler::Reap() {
     Job& job = *jobs_[out.job];
     if (job.running == out.run_id) job.running.clear();
     if (out.exit_code == ExitCode::kInterrupted) interrupted_ = true;
-    Log(job, fmt::format("run {} {}{}{}", out.run_id, Outcome(out.exit_code),
-                         out.message.empty() ? "" : ": ", out.message));
+    Log(job, "run_ended",
+        fmt::format("run {} {}{}{}", out.run_id, Outcome(out.exit_code),
+                    out.message.empty() ? "" : ": ", out.message),
+        out.run_id,
+        {{"outcome", Outcome(out.exit_code)}, {"exit_code", static_cast<int>(out.exit_code)}});
   }
 }
 
@@ -168,8 +181,10 @@ Status Scheduler::FireDue(Job& job, int64_t now_micros) {
     // Several fires due at once: the loop was held up (a suspended machine,
     // a clock set forward). The newest fires; the others are missed.
     if (due) {
-      Log(job, fmt::format("missed run {} (due {}): the scheduler was held up past it",
-                           ScheduledRunId(job.spec.name, *due), FormatRfc3339(*due)));
+      Log(job, "missed_fire",
+          fmt::format("missed run {} (due {}): the scheduler was held up past it",
+                      ScheduledRunId(job.spec.name, *due), FormatRfc3339(*due)),
+          ScheduledRunId(job.spec.name, *due), {{"due", FormatRfc3339(*due)}});
     }
     due = job.next;
     NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(due->at));
@@ -184,16 +199,20 @@ Status Scheduler::OnFire(Job& job, const Fire& fire, int64_t now_micros) {
   const std::string due = FormatRfc3339(fire);
   if (job.trigger) {
     // The schedule says when, the trigger what: the files settled by then.
-    if (!busy) return TakeFiles(job, now_micros, fmt::format("fired (due {})", due));
+    if (!busy) return TakeFiles(job, now_micros, fmt::format("fired (due {})", due), "fired");
     if (skip) {
-      Log(job, fmt::format("skipped the fire due {} because run {} is still going (overlap: "
-                           "skip)",
-                           due, job.running.empty() ? job.queue.front().run_id : job.running));
+      const std::string& going = job.running.empty() ? job.queue.front().run_id : job.running;
+      Log(job, "skipped_overlap",
+          fmt::format("skipped the fire due {} because run {} is still going (overlap: skip)", due,
+                      going),
+          "", {{"due", due}, {"running", going}});
     } else {
       job.fire_pending = true;
-      Log(job, fmt::format("queued the fire due {}: files are taken when the runs before it end "
-                           "(overlap: queue)",
-                           due));
+      Log(job, "queued_overlap",
+          fmt::format("queued the fire due {}: files are taken when the runs before it end "
+                      "(overlap: queue)",
+                      due),
+          "", {{"due", due}});
     }
     return Status::Ok();
   }
@@ -201,29 +220,34 @@ Status Scheduler::OnFire(Job& job, const Fire& fire, int64_t now_micros) {
               ScheduledRunId(job.spec.name, fire),
               date::format("%F", fire.nominal),
               {},
-              fmt::format("fired (due {})", due)});
+              fmt::format("fired (due {})", due),
+              "fired"});
   return Status::Ok();
 }
 
-Status Scheduler::TakeFiles(Job& job, int64_t now_micros, const std::string& why) {
+Status Scheduler::TakeFiles(Job& job, int64_t now_micros, const std::string& why,
+                            std::string_view event) {
   Result<std::vector<WatchedFile>> files = job.trigger->Take(now_micros);
   if (!files.has_value()) {
     // A folder that cannot be listed now may be listable later: say so
     // (once, not every tick), go on.
     if (files.error().message() != job.look_error) {
       job.look_error = files.error().message();
-      Log(job, "cannot look for files: " + job.look_error);
+      Log(job, "trigger_look_failed", "cannot look for files: " + job.look_error);
     }
     return Status::Ok();
   }
   job.look_error.clear();
   if (files->empty()) {
-    if (job.schedule) Log(job, why + ": skipped, no new settled files");
+    if (job.schedule) Log(job, "skipped_no_files", why + ": skipped, no new settled files");
     return Status::Ok();
   }
-  RunRequest request{job.index, TriggerRunId(job.spec.name, *files), "", {}, why};
+  RunRequest request{job.index,         TriggerRunId(job.spec.name, *files), "", {}, why,
+                     std::string(event)};
   for (const WatchedFile& f : *files) {
-    Log(job, fmt::format("file taken: '{}' ({} bytes) for run {}", f.path, f.size, request.run_id));
+    Log(job, "file_taken",
+        fmt::format("file taken: '{}' ({} bytes) for run {}", f.path, f.size, request.run_id),
+        request.run_id, {{"path", f.path}, {"size", f.size}});
     request.files.push_back(f.path);
   }
   Offer(job, std::move(request));
@@ -235,11 +259,15 @@ void Scheduler::Offer(Job& job, RunRequest request) {
   const std::string& going = job.running.empty() ? job.queue.front().run_id : job.running;
   if (job.spec.schedule && job.spec.schedule->overlap == ScheduleSpec::Overlap::kSkip &&
       request.files.empty()) {
-    Log(job, fmt::format("skipped run {} ({}) because run {} is still going (overlap: skip)",
-                         request.run_id, request.why, going));
+    Log(job, "skipped_overlap",
+        fmt::format("skipped run {} ({}) because run {} is still going (overlap: skip)",
+                    request.run_id, request.why, going),
+        request.run_id, {{"running", going}});
     return;
   }
-  Log(job, fmt::format("queued run {} ({}) behind run {}", request.run_id, request.why, going));
+  Log(job, "queued",
+      fmt::format("queued run {} ({}) behind run {}", request.run_id, request.why, going),
+      request.run_id, {{"running", going}});
   job.queue.push_back(std::move(request));
 }
 
@@ -252,7 +280,7 @@ void Scheduler::StartNext(Job& job, int64_t now_micros) {
   }
   if (job.fire_pending) {
     job.fire_pending = false;
-    (void)TakeFiles(job, now_micros, "queued fire");
+    (void)TakeFiles(job, now_micros, "queued fire", "queued_fire");
   }
 }
 
@@ -261,12 +289,15 @@ void Scheduler::Launch(Job& job, const RunRequest& request) {
   // catch-up of an interval that ran meanwhile).
   if (Result<RunRecord> done = job.ledger->GetRun(request.run_id);
       done.has_value() && done->state == RunState::kCompleted) {
-    Log(job, fmt::format("skipped run {} ({}): already completed", request.run_id, request.why));
+    Log(job, "skipped_completed",
+        fmt::format("skipped run {} ({}): already completed", request.run_id, request.why),
+        request.run_id);
     return;
   }
-  Log(job, fmt::format(
-               "{}: starting run {}{}", request.why, request.run_id,
-               request.files.empty() ? "" : fmt::format(" on {} file(s)", request.files.size())));
+  Log(job, request.event,
+      fmt::format("{}: starting run {}{}", request.why, request.run_id,
+                  request.files.empty() ? "" : fmt::format(" on {} file(s)", request.files.size())),
+      request.run_id, {{"why", request.why}, {"files", request.files.size()}});
   job.running = request.run_id;
   launcher_->Start(job.spec, request);
 }
@@ -295,8 +326,12 @@ Result<int> Scheduler::Run() {
 
 int Scheduler::Drain() {
   for (auto& job : jobs_) {
-    if (!job->running.empty()) Log(*job, "stopping: waiting for run " + job->running + " to drain");
-    for (const RunRequest& r : job->queue) Log(*job, "stopping: run " + r.run_id + " not started");
+    if (!job->running.empty()) {
+      Log(*job, "stopping_drain", "stopping: waiting for run " + job->running + " to drain",
+          job->running);
+    }
+    for (const RunRequest& r : job->queue)
+      Log(*job, "stopping_not_started", "stopping: run " + r.run_id + " not started", r.run_id);
     job->queue.clear();
   }
   launcher_->JoinAll();

@@ -28,8 +28,10 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nightshift/env.h"
@@ -42,12 +44,14 @@
 namespace nightshift::sched {
 
 struct SchedulerOptions {
-  Env* env = nullptr;                           // nullptr: Env::Default()
-  const std::atomic<int>* signals = nullptr;    // SIGINT/SIGTERM counter; nullptr: never stops
-  int64_t tick_micros = 200000;                 // the loop's longest sleep
-  bool force_polling = false;                   // triggers list their folder, no inotify
-  int64_t poll_micros = 1000000;                // how often a polled folder is listed
-  std::function<void(const std::string&)> log;  // one decision per call; nullptr: stderr
+  Env* env = nullptr;                         // nullptr: Env::Default()
+  const std::atomic<int>* signals = nullptr;  // SIGINT/SIGTERM counter; nullptr: never stops
+  int64_t tick_micros = 200000;               // the loop's longest sleep
+  bool force_polling = false;                 // triggers list their folder, no inotify
+  int64_t poll_micros = 1000000;              // how often a polled folder is listed
+  // One call per decision (its event name and line); nullptr: obs::Log, so
+  // --log-format json gives each its own JSON line (docs/cli.md, "schedule").
+  std::function<void(std::string_view event, const std::string& line)> log;
 };
 
 class Scheduler {
@@ -72,13 +76,16 @@ class Scheduler {
  private:
   struct Job;
   bool Stopping() const;
-  void Log(const Job& job, const std::string& what);
+  // One decision: `event` names it in JSON logs; `run_id` and `fields` go
+  // into the JSON line too.
+  void Log(const Job& job, std::string_view event, const std::string& what,
+           const std::string& run_id = "", nlohmann::json fields = nlohmann::json::object());
   Status StartJob(Job& job);
   Status ResumeTriggerRuns(Job& job, const std::vector<RunRecord>& runs);
   void Reap();
   Status FireDue(Job& job, int64_t now_micros);
   Status OnFire(Job& job, const Fire& fire, int64_t now_micros);
-  Status TakeFiles(Job& job, int64_t now_micros, const std::string& why);
+  Status TakeFiles(Job& job, int64_t now_micros, const std::string& why, std::string_view event);
   void Offer(Job& job, RunRequest request);
   void StartNext(Job& job, int64_t now_micros);
   void Launch(Job& job, const RunRequest& request);

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -99,7 +100,10 @@ class SchedulerTest : public ::testing::Test {
     SchedulerOptions o;
     o.env = &env_;
     o.signals = &signals_;
-    o.log = [this](const std::string& line) { log_.push_back(line); };
+    o.log = [this](std::string_view event, const std::string& line) {
+      log_.push_back(line);
+      events_.emplace_back(event);
+    };
     std::vector<JobSpec> jobs;
     jobs.push_back(std::move(job));
     return std::make_unique<Scheduler>(std::move(jobs), &launcher_, o);
@@ -124,6 +128,7 @@ class SchedulerTest : public ::testing::Test {
   FakeLauncher launcher_{&env_};
   std::atomic<int> signals_{0};
   std::vector<std::string> log_;
+  std::vector<std::string> events_;  // the event name of each log_ line
 };
 
 TEST_F(SchedulerTest, FirstStartEverCatchesNothingUpAndWaitsForTheNextFire) {
@@ -139,6 +144,7 @@ TEST_F(SchedulerTest, FirstStartEverCatchesNothingUpAndWaitsForTheNextFire) {
   EXPECT_EQ(launcher_.started[0].date, "2026-01-01");
   EXPECT_THAT(Log(), HasSubstr("fired (due 2026-01-01T11:00:00+00:00): starting run "
                                "nightly-20260101T1100"));
+  EXPECT_THAT(events_, ElementsAre("next_fire", "fired"));
 }
 
 TEST_F(SchedulerTest, CatchUpRunsTheNewestMaxCatchupMissedIntervalsOldestFirst) {
@@ -158,6 +164,8 @@ TEST_F(SchedulerTest, CatchUpRunsTheNewestMaxCatchupMissedIntervalsOldestFirst) 
   EXPECT_THAT(launcher_.Ids(), ElementsAre("nightly-20260101T0800", "nightly-20260101T0900",
                                            "nightly-20260101T1000"));
   EXPECT_EQ(launcher_.started[0].why, "caught up");
+  EXPECT_EQ(std::count(events_.begin(), events_.end(), "caught_up"), 3);
+  EXPECT_EQ(std::count(events_.begin(), events_.end(), "missed_intervals"), 1);
 }
 
 TEST_F(SchedulerTest, CatchupOffSaysWhatWasMissedAndRunsNone) {
@@ -196,6 +204,7 @@ TEST_F(SchedulerTest, OverlapSkipSkipsAFireWhileTheRunIsGoing) {
   EXPECT_THAT(Log(), HasSubstr("skipped run nightly-20260101T1002 (fired (due "
                                "2026-01-01T10:02:00+00:00)) because run nightly-20260101T1001 "
                                "is still going (overlap: skip)"));
+  EXPECT_EQ(std::count(events_.begin(), events_.end(), "skipped_overlap"), 1);
 }
 
 TEST_F(SchedulerTest, OverlapQueueRunsTheFireWhenThePreviousRunEnds) {

@@ -22,18 +22,21 @@ FileTrigger::FileTrigger(const TriggerSpec& spec, Env* env, TriggerOptions optio
   const std::string dir = DirName(spec_.watch);
   if (!HasWildcards(dir)) watch_dir_ = dir;
   if (options_.force_polling) {
-    options_.log(fmt::format("polling '{}' every {:.1f} s (change notices are turned off)",
+    options_.log("trigger_polling",
+                 fmt::format("polling '{}' every {:.1f} s (change notices are turned off)",
                              spec_.watch, options_.poll_micros / 1e6));
     return;
   }
   TryWatch();
   if (!watch_) {
-    options_.log(fmt::format("polling '{}' every {:.1f} s ({})", spec_.watch,
-                             options_.poll_micros / 1e6,
-                             watch_dir_.empty() ? "its folder part has wildcards"
-                                                : "its folder gives no change notices"));
+    options_.log(
+        "trigger_polling",
+        fmt::format("polling '{}' every {:.1f} s ({})", spec_.watch, options_.poll_micros / 1e6,
+                    watch_dir_.empty() ? "its folder part has wildcards"
+                                       : "its folder gives no change notices"));
   } else {
-    options_.log(fmt::format("watching folder '{}' for '{}' (inotify)", watch_dir_, spec_.watch));
+    options_.log("trigger_watching",
+                 fmt::format("watching folder '{}' for '{}' (inotify)", watch_dir_, spec_.watch));
   }
 }
 
@@ -57,8 +60,8 @@ bool FileTrigger::ScanDue(int64_t now_micros) {
     Result<bool> changed = watch_->Changed();
     if (changed.has_value()) return *changed;
     // The folder went away or events were lost: list it and watch anew.
-    options_.log(fmt::format("the watch of '{}' ended ({}); listing it again", watch_dir_,
-                             changed.error().message()));
+    options_.log("trigger_rewatch", fmt::format("the watch of '{}' ended ({}); listing it again",
+                                                watch_dir_, changed.error().message()));
     watch_.reset();
     TryWatch();
     return true;
@@ -72,7 +75,8 @@ void FileTrigger::Observe(const std::string& path, const FileInfo& info, int64_t
   auto [it, inserted] =
       candidates_.try_emplace(path, Candidate{info.size, info.mtime_ns, now_micros});
   if (inserted) {
-    options_.log(fmt::format("file seen: '{}' ({} bytes); taken once unchanged for {} s", path,
+    options_.log("file_seen",
+                 fmt::format("file seen: '{}' ({} bytes); taken once unchanged for {} s", path,
                              info.size, spec_.settle_s));
     return;
   }
@@ -105,11 +109,13 @@ Status FileTrigger::Scan(int64_t now_micros) {
       ++it;
       continue;
     }
-    options_.log(fmt::format("file ignored: '{}' went away before it settled", it->first));
+    options_.log("file_ignored",
+                 fmt::format("file ignored: '{}' went away before it settled", it->first));
     it = candidates_.erase(it);
   }
   if (held_seen != held_seen_) {
-    options_.log(fmt::format("{} file(s) matching '{}' ignored: already taken by an earlier run",
+    options_.log("files_held",
+                 fmt::format("{} file(s) matching '{}' ignored: already taken by an earlier run",
                              held_seen, spec_.watch));
     held_seen_ = held_seen;
   }
@@ -120,7 +126,8 @@ void FileTrigger::RestatCandidates(int64_t now_micros) {
   for (auto it = candidates_.begin(); it != candidates_.end();) {
     Result<FileInfo> info = env_->Stat(it->first);
     if (!info.has_value()) {
-      options_.log(fmt::format("file ignored: '{}' went away before it settled", it->first));
+      options_.log("file_ignored",
+                   fmt::format("file ignored: '{}' went away before it settled", it->first));
       it = candidates_.erase(it);
       continue;
     }
@@ -144,7 +151,7 @@ Result<std::vector<WatchedFile>> FileTrigger::Take(int64_t now_micros) {
     if (c.size == 0) {
       // Nothing to score; it is looked at again once it has data.
       if (ignored_.insert(path).second) {
-        options_.log(fmt::format("file ignored: '{}' is empty (0 bytes)", path));
+        options_.log("file_ignored", fmt::format("file ignored: '{}' is empty (0 bytes)", path));
       }
       continue;
     }

@@ -43,7 +43,10 @@ struct WatchedFile {
 struct TriggerOptions {
   bool force_polling = false;  // never use Env::WatchDir
   int64_t poll_micros = 1000000;
-  std::function<void(const std::string&)> log;  // one line per decision
+  // One call per decision: its event name (the "event" of JSON logs:
+  // trigger_watching, trigger_polling, trigger_rewatch, file_seen,
+  // file_ignored, files_held) and its line.
+  std::function<void(std::string_view event, const std::string& line)> log;
 };
 
 class FileTrigger {

@@ -33,7 +33,10 @@ class TriggerTest : public ::testing::Test {
     TriggerOptions o;
     o.force_polling = polling;
     o.poll_micros = 5 * kSecond;
-    o.log = [this](const std::string& line) { log_ += line + "\n"; };
+    o.log = [this](std::string_view event, const std::string& line) {
+      log_ += line + "\n";
+      events_ += std::string(event) + "\n";
+    };
     return std::make_unique<FileTrigger>(spec_, &env_, o);
   }
 
@@ -55,6 +58,7 @@ class TriggerTest : public ::testing::Test {
   TriggerSpec spec_;
   FakeClockEnv env_{1000 * kSecond};
   std::string log_;
+  std::string events_;  // the event name of each line, one a line
 };
 
 TEST_F(TriggerTest, AFileIsTakenOnceItStoppedChangingForSettle) {
@@ -100,6 +104,7 @@ TEST_F(TriggerTest, FilesAnEarlierRunHoldsAreIgnoredButARewriteIsNew) {
   env_.Advance(10 * kSecond);
   EXPECT_EQ(TakePaths(*t), std::vector<std::string>{b});
   EXPECT_THAT(log_, HasSubstr("1 file(s) matching"));
+  EXPECT_THAT(events_, HasSubstr("files_held\n"));
   Write("a.csv", "id\n1\n3\n");  // rewritten: another size
   EXPECT_TRUE(TakePaths(*t).empty());
   env_.Advance(10 * kSecond);
@@ -125,6 +130,7 @@ TEST_F(TriggerTest, ChangeNoticesListTheFolderAtOnce) {
   auto t = Make();
   ASSERT_TRUE(t->watching()) << log_;
   EXPECT_THAT(log_, HasSubstr("(inotify)"));
+  EXPECT_EQ(events_, "trigger_watching\n");
   EXPECT_TRUE(TakePaths(*t).empty());
   Write("a.csv", "id\n1\n");
   EXPECT_TRUE(TakePaths(*t).empty());  // no time passed, but listed at once

@@ -5,6 +5,7 @@ migrations by concurrent openers, lost connections, no password in errors),
 then nightshift runs and `status` shows the run's workers."""
 import itertools
 import json
+import socket
 import os
 import subprocess
 from pathlib import Path
@@ -75,14 +76,17 @@ def test_run_on_pg_ledger_then_status_shows_workers(case, pg_server, tmp_path):
     st = pg_status(job)
     assert st["state"] == "completed", st
     assert st["shards"] == {"total": 4, "committed": 4}, st
-    assert isinstance(st["workers"], list), st  # a shared ledger lists its workers
+    # A shared ledger lists its workers: the run above was the only one, and
+    # committed every shard.
+    assert [(w["host"], w["shards_committed"]) for w in st["workers"]] == [(socket.gethostname(), 4)], st
     runs = pg.query("SELECT run_id, state FROM nightshift.runs", db=db)
     assert runs == [[st["run_id"], "completed"]], runs
 
     # Two workers as the claim loop records them (RenewLeases): one holding a
     # live lease on shard 1, one that committed shards 0, 2 and 3.
     rid = st["run_id"]
-    pg.query(f"""INSERT INTO nightshift.workers VALUES
+    pg.query(f"""DELETE FROM nightshift.workers WHERE run_id = '{rid}';
+               INSERT INTO nightshift.workers VALUES
                  ('{rid}', 'node-a', 111, 5, 0, 2, nightshift.now_ms() - 5000, nightshift.now_ms() - 1000),
                  ('{rid}', 'node-b', 222, 6, 1, 2, nightshift.now_ms() - 5000, nightshift.now_ms());
                UPDATE nightshift.shards SET holder_host = 'node-b', holder_pid = 222, holder_start = 6

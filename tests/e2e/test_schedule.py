@@ -104,13 +104,15 @@ def test_bad_from_and_count(tmp_path):
     assert rc == EXIT_CANNOT_START
 
 
-def test_without_dry_run_metrics_and_log_format_are_refused_for_now(tmp_path):
-    # The scheduler itself is tested in test_scheduler.py.
+def test_an_unknown_log_format_or_bad_metrics_port_is_exit_2(tmp_path):
+    # The scheduler with metrics and JSON logs is tested in test_schedule_observe.py.
     path = job(tmp_path, cron="@daily")
-    rc, out, err = run("schedule", path, "--metrics-port", "9999", timeout=20)
-    assert rc == EXIT_CANNOT_START
-    assert out == ""
-    assert "--metrics-port and --log-format are not available on `schedule`" in err
+    rc, out, err = run("schedule", path, "--log-format", "yaml", timeout=20)
+    assert rc == EXIT_CANNOT_START and out == ""
+    assert "--log-format" in err, err
+    rc, out, err = run("schedule", path, "--metrics-port", "70000", timeout=20)
+    assert rc == EXIT_CANNOT_START and out == ""
+    assert "--metrics-port" in err, err
 
 
 def test_trigger_job_validates_and_run_says_why_it_cannot(tmp_path):

@@ -25,6 +25,8 @@
 #include "run_watch.h"
 #include "schedule_command.h"
 #include "spec/suggest.h"
+#include "status_details.h"
+#include "test_batch_sleep.h"
 #include "version.h"
 #include "worker_flags.h"
 
@@ -130,11 +132,46 @@ void PrintStatusJson(const nightshift::RunReport& r) {
   std::printf("%s\n", j.dump().c_str());
 }
 
+// The human summary of a completed run (or its message: nothing to do, or
+// a worker of a shared run whose other workers complete it).
+std::string SummaryText(const nightshift::RunReport& r) {
+  if (!r.message.empty() &&
+      (r.run.state != nightshift::RunState::kCompleted || r.rows_processed == 0)) {
+    return r.message;
+  }
+  const double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
+  const nightshift::StageSeconds& st = r.stages;
+  return fmt::format(
+      "run {} completed: {} rows ({} succeeded, {} failed); this invocation: {} rows in {:.2f} s, "
+      "{:.0f} rows/s\n"
+      "stages: model busy {:.0f}% of the pipeline's {:.2f} s ({} instance(s)); reader busy "
+      "{:.0f}%, writer busy {:.0f}%\n"
+      "output: {}",
+      r.run.run_id, r.counts.total_rows, r.counts.succeeded, r.counts.failed, r.rows_processed,
+      r.seconds, rate, 100 * st.ModelBusy(), st.wall, st.workers,
+      st.wall > 0 ? 100 * st.read / st.wall : 0.0, st.wall > 0 ? 100 * st.write / st.wall : 0.0,
+      r.run.output_path);
+}
+
+// On stdout; with --json (stdout holds the status object) on stderr, where
+// --log-format json makes it one JSON line ("run_summary") like every other.
+void Summarize(const nightshift::RunReport& r, bool json) {
+  const std::string text = SummaryText(r);
+  if (json && nightshift::obs::GetLogFormat() == nightshift::obs::LogFormat::kJson) {
+    nightshift::obs::Log(nightshift::obs::LogLevel::kInfo, "run_summary", text,
+                         nightshift::obs::LogFields(r.run.job_name, r.run.run_id));
+    return;
+  }
+  std::fprintf(json ? stderr : stdout, "%s\n", text.c_str());
+}
+
 int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
            const std::string& run_id, bool json, const nightshift::cli::WorkerArgs& worker,
            const nightshift::cli::ObserveArgs& observe) {
   nightshift::RunOptions opts;
   if (auto s = nightshift::cli::ResolveWorkers(worker, std::getenv, &opts); !s.ok())
+    return CannotStart(s);
+  if (auto s = nightshift::cli::ApplyTestBatchSleep(std::getenv, &opts); !s.ok())
     return CannotStart(s);
   auto watch = nightshift::cli::RunWatch::Start(observe);
   if (!watch.has_value()) return CannotStart(watch.error());
@@ -142,27 +179,8 @@ int CmdRun(const std::string& job_path, const std::vector<std::string>& sets,
   if (const int* rc = std::get_if<int>(&outcome)) return *rc;
   const auto& r = std::get<nightshift::RunReport>(outcome);
   (*watch)->Finish(r);
-  FILE* human = json ? stderr : stdout;
-  // A message and no fresh figures: nothing to do, or (a worker of a shared
-  // run) the other workers complete the run.
-  if (r.exit_code == ExitCode::kOk && !r.message.empty() &&
-      (r.run.state != nightshift::RunState::kCompleted || r.rows_processed == 0)) {
-    std::fprintf(human, "%s\n", r.message.c_str());
-  } else if (r.exit_code == ExitCode::kOk) {
-    double rate = r.seconds > 0 ? static_cast<double>(r.rows_processed) / r.seconds : 0;
-    std::fprintf(
-        human,
-        "run %s completed: %lld rows (%lld succeeded, %lld failed); this invocation: %lld rows "
-        "in %.2f s, %.0f rows/s\n"
-        "stages: model busy %.0f%% of the pipeline's %.2f s (%d instance(s)); reader busy "
-        "%.0f%%, writer busy %.0f%%\n"
-        "output: %s\n",
-        r.run.run_id.c_str(), static_cast<long long>(r.counts.total_rows),
-        static_cast<long long>(r.counts.succeeded), static_cast<long long>(r.counts.failed),
-        static_cast<long long>(r.rows_processed), r.seconds, rate, 100 * r.stages.ModelBusy(),
-        r.stages.wall, r.stages.workers,
-        r.stages.wall > 0 ? 100 * r.stages.read / r.stages.wall : 0.0,
-        r.stages.wall > 0 ? 100 * r.stages.write / r.stages.wall : 0.0, r.run.output_path.c_str());
+  if (r.exit_code == ExitCode::kOk) {
+    Summarize(r, json);
   } else {
     const bool interrupted = r.exit_code == ExitCode::kInterrupted;
     nightshift::obs::Log(
@@ -193,7 +211,10 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
   auto report = nightshift::GetJobStatus(*job, run_id, failed, limit);
   if (!report.has_value()) return CannotStart(report.error(), *job);
   if (json) {
-    std::printf("%s\n", nightshift::StatusJson(*report).c_str());
+    auto j = nlohmann::json::parse(nightshift::StatusJson(*report));
+    if (auto s = nightshift::cli::AddStatusDetails(*job, *report, &j); !s.ok())
+      return CannotStart(s, *job);
+    std::printf("%s\n", j.dump().c_str());
     return 0;
   }
   auto j = nlohmann::json::parse(nightshift::StatusJson(*report));
@@ -260,65 +281,122 @@ std::optional<int> UnknownCommand(const CLI::App& app, int argc, char** argv) {
 
 namespace {
 
+// Every command's flags and arguments, filled in by CLI11.
+struct Commands {
+  std::string job_path, run_id, sql;
+  std::vector<std::string> sets;
+  bool json = false;
+  bool failed = false;   // status --failed
+  int64_t limit = 1000;  // status --limit
+  CLI::Option* limit_opt = nullptr;
+  nightshift::cli::WorkerArgs worker;
+  nightshift::cli::ScheduleArgs schedule_args;
+  nightshift::cli::ReportArgs report_args;
+  nightshift::cli::ObserveArgs observe;
+  CLI::App *run = nullptr, *retry = nullptr, *status = nullptr, *validate = nullptr,
+           *sql_cmd = nullptr, *schedule = nullptr, *report = nullptr;
+};
+
+// `run` and `retry`: the commands that run a job.
+void AddRunCommands(CLI::App& app, Commands* c) {
+  c->run = app.add_subcommand("run", "Run (or resume) a job");
+  c->run->add_option("job", c->job_path, "Job file (YAML)")->required();
+  c->run->add_option("--run-id", c->run_id, "Run id (default: derived from the job and its input)");
+  c->run->add_option("--set", c->sets, "Override one job key: --set batch.size=256");
+  c->run->add_flag("--json", c->json, "Print the final status as JSON on stdout");
+  nightshift::cli::AddWorkerFlags(c->run, &c->worker);
+
+  c->retry = app.add_subcommand(
+      "retry", "Re-run only the dead-lettered rows of a run (e.g. after fixing the model)");
+  c->retry->add_option("job", c->job_path, "Job file (YAML)")->required();
+  c->retry->add_option("--run-id", c->run_id,
+                       "Run id (default: the run `run` would resume, else the latest)");
+  c->retry->add_option("--set", c->sets, "Override one job key");
+  c->retry->add_flag("--json", c->json, "Print the final status as JSON on stdout");
+}
+
+// `status`, `validate` and `sql`: the commands that look without running.
+void AddLookCommands(CLI::App& app, Commands* c) {
+  c->status = app.add_subcommand("status", "Show the status of a job's run");
+  c->status->add_option("job", c->job_path, "Job file (YAML)")->required();
+  c->status->add_option("--run-id", c->run_id, "Run id (default: the run `run` would resume)");
+  c->status->add_option("--set", c->sets, "Override one job key");
+  c->status->add_flag("--json", c->json, "Print one JSON object");
+  c->status->add_flag("--failed", c->failed,
+                      "List the dead-lettered items (key, shard, row, error, attempts)");
+  c->limit_opt = c->status->add_option(
+      "--limit", c->limit, "With --failed: list at most this many (0: all; default 1000)");
+
+  c->validate =
+      app.add_subcommand("validate", "Check a job against its input and model without running it");
+  c->validate->add_option("job", c->job_path, "Job file (YAML)")->required();
+  c->validate->add_option("--set", c->sets, "Override one job key");
+
+  c->sql_cmd = app.add_subcommand(
+      "sql", "Run DuckDB SQL and print the result as CSV (inspect outputs, convert data)");
+  c->sql_cmd->add_option("query", c->sql, "SQL text")->required();
+}
+
+void AddCommands(CLI::App& app, Commands* c) {
+  AddRunCommands(app, c);
+  AddLookCommands(app, c);
+  c->schedule = nightshift::cli::AddScheduleCommand(app, &c->schedule_args);
+  c->report = nightshift::cli::AddReportCommand(app, &c->report_args);
+  nightshift::cli::AddMetricsFlags(c->run, &c->observe);
+  nightshift::cli::AddMetricsFlags(c->schedule, &c->observe);
+  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    nightshift::cli::AddLogFormatFlag(sub, &c->observe);
+}
+
+int CmdStatusChecked(const Commands& c) {
+  if (c.limit_opt->count() > 0 && !c.failed) {
+    return CannotStart(
+        nightshift::Status(nightshift::Code::kInvalidJob, "--limit applies to --failed only"));
+  }
+  if (c.limit < 0) {
+    return CannotStart(nightshift::Status(
+        nightshift::Code::kInvalidJob,
+        fmt::format("--limit {} is negative; use --limit 0 to list every failed item", c.limit)));
+  }
+  return CmdStatus(c.job_path, c.sets, c.run_id, c.json, c.failed, c.limit == 0 ? -1 : c.limit);
+}
+
+int CmdSql(const std::string& sql) {
+  auto out = nightshift::io::RunSqlToCsv(sql);
+  if (!out.has_value()) {
+    nightshift::obs::Log(nightshift::obs::LogLevel::kError, "error",
+                         "error: " + out.error().message());
+    return kExitFailed;
+  }
+  std::fputs(out->c_str(), stdout);
+  return 0;
+}
+
+// Runs the one command given. Every engine call joins the threads it
+// started before it returns, so main returns normally (static destructors
+// run) with the code it got.
+int Dispatch(const Commands& c) {
+  if (*c.run) return CmdRun(c.job_path, c.sets, c.run_id, c.json, c.worker, c.observe);
+  if (*c.retry) return CmdRetry(c.job_path, c.sets, c.run_id, c.json);
+  if (*c.status) return CmdStatusChecked(c);
+  if (*c.validate) return CmdValidate(c.job_path, c.sets);
+  if (*c.report) return nightshift::cli::RunReportCommand(c.report_args);
+  if (*c.schedule) {
+    if (!c.schedule_args.dry_run) InstallSignalHandlers();
+    return nightshift::cli::RunScheduleCommand(c.schedule_args, c.observe, &g_signals);
+  }
+  if (*c.sql_cmd) return CmdSql(c.sql);
+  return kExitCannotStart;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{
       "nightshift: batch inference over Parquet, CSV and JSONL with resumable, exactly-once "
       "output"};
   app.set_version_flag("--version", [] { return nightshift::cli::VersionText(); });
   app.require_subcommand(1);
-
-  std::string job_path, run_id, sql;
-  std::vector<std::string> sets;
-  bool json = false;
-
-  auto* run = app.add_subcommand("run", "Run (or resume) a job");
-  run->add_option("job", job_path, "Job file (YAML)")->required();
-  run->add_option("--run-id", run_id, "Run id (default: derived from the job and its input)");
-  run->add_option("--set", sets, "Override one job key: --set batch.size=256");
-  run->add_flag("--json", json, "Print the final status as JSON on stdout");
-  nightshift::cli::WorkerArgs worker;
-  nightshift::cli::AddWorkerFlags(run, &worker);
-
-  auto* retry = app.add_subcommand(
-      "retry", "Re-run only the dead-lettered rows of a run (e.g. after fixing the model)");
-  retry->add_option("job", job_path, "Job file (YAML)")->required();
-  retry->add_option("--run-id", run_id,
-                    "Run id (default: the run `run` would resume, else the latest)");
-  retry->add_option("--set", sets, "Override one job key");
-  retry->add_flag("--json", json, "Print the final status as JSON on stdout");
-
-  auto* status = app.add_subcommand("status", "Show the status of a job's run");
-  status->add_option("job", job_path, "Job file (YAML)")->required();
-  status->add_option("--run-id", run_id, "Run id (default: the run `run` would resume)");
-  status->add_option("--set", sets, "Override one job key");
-  status->add_flag("--json", json, "Print one JSON object");
-  bool failed = false;
-  int64_t limit = 1000;
-  status->add_flag("--failed", failed,
-                   "List the dead-lettered items (key, shard, row, error, attempts)");
-  auto* limit_opt = status->add_option(
-      "--limit", limit, "With --failed: list at most this many (0: all; default 1000)");
-
-  auto* validate =
-      app.add_subcommand("validate", "Check a job against its input and model without running it");
-  validate->add_option("job", job_path, "Job file (YAML)")->required();
-  validate->add_option("--set", sets, "Override one job key");
-
-  auto* sqlcmd = app.add_subcommand(
-      "sql", "Run DuckDB SQL and print the result as CSV (inspect outputs, convert data)");
-  sqlcmd->add_option("query", sql, "SQL text")->required();
-
-  nightshift::cli::ScheduleArgs schedule_args;
-  auto* schedule = nightshift::cli::AddScheduleCommand(app, &schedule_args);
-
-  nightshift::cli::ReportArgs report_args;
-  auto* report = nightshift::cli::AddReportCommand(app, &report_args);
-
-  nightshift::cli::ObserveArgs observe;
-  nightshift::cli::AddMetricsFlags(run, &observe);
-  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
-    nightshift::cli::AddLogFormatFlag(sub, &observe);
-
+  Commands commands;
+  AddCommands(app, &commands);
   if (auto rc = UnknownCommand(app, argc, argv)) return *rc;
   try {
     app.parse(argc, argv);
@@ -326,42 +404,8 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitCannotStart;
   }
-  // `schedule` declares its own --log-format (it runs jobs itself).
-  if (*schedule && !schedule_args.log_format.empty()) observe.log_format = schedule_args.log_format;
-  nightshift::cli::ApplyLogFormat(observe);
-  // Every engine call joins the threads it started before it returns, so
-  // main returns normally (static destructors run) with the code it got.
-  if (*run) return CmdRun(job_path, sets, run_id, json, worker, observe);
-  if (*retry) return CmdRetry(job_path, sets, run_id, json);
-  if (*status) {
-    if (limit_opt->count() > 0 && !failed) {
-      return CannotStart(
-          nightshift::Status(nightshift::Code::kInvalidJob, "--limit applies to --failed only"));
-    }
-    if (limit < 0) {
-      return CannotStart(nightshift::Status(
-          nightshift::Code::kInvalidJob,
-          fmt::format("--limit {} is negative; use --limit 0 to list every failed item", limit)));
-    }
-    return CmdStatus(job_path, sets, run_id, json, failed, limit == 0 ? -1 : limit);
-  }
-  if (*validate) return CmdValidate(job_path, sets);
-  if (*report) return nightshift::cli::RunReportCommand(report_args);
-  if (*schedule) {
-    if (!schedule_args.dry_run) InstallSignalHandlers();
-    return nightshift::cli::RunScheduleCommand(schedule_args, &g_signals);
-  }
-  if (*sqlcmd) {
-    auto out = nightshift::io::RunSqlToCsv(sql);
-    if (!out.has_value()) {
-      nightshift::obs::Log(nightshift::obs::LogLevel::kError, "error",
-                           "error: " + out.error().message());
-      return kExitFailed;
-    }
-    std::fputs(out->c_str(), stdout);
-    return 0;
-  }
-  return kExitCannotStart;
+  nightshift::cli::ApplyLogFormat(commands.observe);
+  return Dispatch(commands);
 }
 
 }  // namespace

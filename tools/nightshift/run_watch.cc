@@ -42,6 +42,16 @@ void ApplyLogFormat(const ObserveArgs& args) {
   obs::SetLogFormat(f);
 }
 
+Result<std::unique_ptr<obs::MetricsServer>> StartMetrics(const ObserveArgs& args) {
+  if (args.metrics_port < 0) return std::unique_ptr<obs::MetricsServer>();
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<obs::MetricsServer> server,
+                      obs::MetricsServer::Start(args.metrics_addr, args.metrics_port));
+  obs::Log(obs::LogLevel::kInfo, "metrics_listening",
+           fmt::format("metrics at http://{}:{}/metrics", args.metrics_addr, server->port()),
+           obs::LogFields("", "", -1, {{"port", server->port()}, {"addr", args.metrics_addr}}));
+  return server;
+}
+
 Result<std::unique_ptr<RunWatch>> RunWatch::Start(const ObserveArgs& args) {
   std::unique_ptr<RunWatch> w(new RunWatch());
   NS_ASSIGN_OR_RETURN(w->pipes_, obs::PipesSession::OpenFromEnv(Env::Default()));
@@ -52,19 +62,13 @@ Result<std::unique_ptr<RunWatch>> RunWatch::Start(const ObserveArgs& args) {
       pipes->Log(PythonLevel(level), text);
     });
   }
-  if (args.metrics_port >= 0) {
-    auto server = obs::MetricsServer::Start(args.metrics_addr, args.metrics_port);
-    if (!server.has_value()) {
-      w->FinishCannotStart(server.error());
-      return Error(server.error());
-    }
-    w->metrics_ = std::move(*server);
-    w->metrics_observer_ = w->metrics_->NewRunObserver();
-    obs::Log(
-        obs::LogLevel::kInfo, "metrics_listening",
-        fmt::format("metrics at http://{}:{}/metrics", args.metrics_addr, w->metrics_->port()),
-        obs::LogFields("", "", -1, {{"port", w->metrics_->port()}, {"addr", args.metrics_addr}}));
+  auto server = StartMetrics(args);
+  if (!server.has_value()) {
+    w->FinishCannotStart(server.error());
+    return Error(server.error());
   }
+  w->metrics_ = std::move(*server);
+  if (w->metrics_ != nullptr) w->metrics_observer_ = w->metrics_->NewRunObserver();
   w->observers_ = obs::ObserverList({w->metrics_observer_.get(), &w->failures_});
   return w;
 }

@@ -1,8 +1,8 @@
 // What watches a `run` from outside the engine: --log-format (every command),
-// --metrics-port/--metrics-addr (run; schedule can reuse the same flags and
-// MetricsServer), and Dagster Pipes when DAGSTER_PIPES_CONTEXT is set. The
-// CLI starts a RunWatch before the run, hands its observer to the engine, and
-// finishes it with the run's outcome.
+// --metrics-port/--metrics-addr (run and schedule: StartMetrics; the
+// scheduler takes one observer per run from it), and Dagster Pipes when DAGSTER_PIPES_CONTEXT is
+// set. The CLI starts a RunWatch before the run, hands its observer to the engine, and finishes it
+// with the run's outcome.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -29,6 +29,11 @@ void AddLogFormatFlag(CLI::App* cmd, ObserveArgs* args);
 void AddMetricsFlags(CLI::App* cmd, ObserveArgs* args);
 // Sets the process's log format from the parsed flags.
 void ApplyLogFormat(const ObserveArgs& args);
+
+// The metrics endpoint of --metrics-port (nullptr when not asked), its
+// address logged ("metrics at http://ADDR:PORT/metrics"). `run` and
+// `schedule` both start it here. A port that cannot be bound: exit 2.
+Result<std::unique_ptr<obs::MetricsServer>> StartMetrics(const ObserveArgs& args);
 
 class RunWatch {
  public:

@@ -9,6 +9,7 @@
 
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "obs/log.h"
 #include "sched/run_launcher.h"
 #include "sched/schedule.h"
 #include "sched/scheduler.h"
@@ -20,8 +21,7 @@ namespace {
 constexpr int kExitCannotStart = 2;
 
 int CannotStart(std::string_view message) {
-  std::fprintf(stderr, "nightshift: error: %.*s\n", static_cast<int>(message.size()),
-               message.data());
+  obs::Log(obs::LogLevel::kError, "cannot_start", fmt::format("error: {}", message));
   return kExitCannotStart;
 }
 
@@ -102,8 +102,9 @@ Result<std::vector<JobSpec>> LoadJobsToRun(const std::vector<std::string>& paths
 Result<std::unique_ptr<Env>> SchedulerClock() {
   const char* scale = std::getenv(sched::kTimeScaleVariable);
   if (scale == nullptr || *scale == '\0') return std::unique_ptr<Env>();
-  std::fprintf(stderr, "nightshift: %s is set: the scheduler's clock is scaled (tests only)\n",
-               sched::kTimeScaleVariable);
+  obs::Log(obs::LogLevel::kWarn, "clock_scaled",
+           fmt::format("{} is set: the scheduler's clock is scaled (tests only)",
+                       sched::kTimeScaleVariable));
   return sched::MakeTimeScaleEnv(Env::Default(), scale);
 }
 
@@ -114,16 +115,21 @@ bool ForcePolling() {
   return poll != nullptr && *poll != '\0' && std::string_view(poll) != "0";
 }
 
-int RunScheduler(const ScheduleArgs& args, const std::atomic<int>* signals) {
-  if (args.metrics_port != 0 || !args.log_format.empty()) {
-    return CannotStart(
-        "--metrics-port and --log-format are not available on `schedule` in this version");
-  }
+int RunScheduler(const ScheduleArgs& args, const ObserveArgs& observe,
+                 const std::atomic<int>* signals) {
   Result<std::vector<JobSpec>> jobs = LoadJobsToRun(args.jobs);
   if (!jobs) return CannotStart(jobs.error().message());
   Result<std::unique_ptr<Env>> clock = SchedulerClock();
   if (!clock) return CannotStart(clock.error().message());
-  sched::ThreadLauncher launcher(signals);
+  // Declared before the launcher: every run (and its observer) ends before
+  // the endpoint goes.
+  Result<std::unique_ptr<obs::MetricsServer>> metrics = StartMetrics(observe);
+  if (!metrics) return CannotStart(metrics.error().message());
+  sched::ObserverFactory new_observer;
+  if (*metrics != nullptr) {
+    new_observer = [server = metrics->get()] { return server->NewRunObserver(); };
+  }
+  sched::ThreadLauncher launcher(signals, std::move(new_observer));
   sched::SchedulerOptions options;
   options.env = *clock ? clock->get() : Env::Default();
   options.signals = signals;
@@ -132,7 +138,7 @@ int RunScheduler(const ScheduleArgs& args, const std::atomic<int>* signals) {
   Result<int> rc = scheduler.Run();
   if (!rc) {
     const int drained = scheduler.Drain();
-    std::fprintf(stderr, "nightshift: error: %s\n", rc.error().message().c_str());
+    obs::Log(obs::LogLevel::kError, "scheduler_failed", "error: " + rc.error().message());
     return drained == 0 ? kExitCannotStart : drained;
   }
   return *rc;
@@ -152,13 +158,12 @@ CLI::App* AddScheduleCommand(CLI::App& app, ScheduleArgs* args) {
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", args->json,
                 "With --dry-run: one JSON object per line (job, fire_at, run_id)");
-  cmd->add_option("--metrics-port", args->metrics_port, "Serve Prometheus metrics on this port");
-  cmd->add_option("--log-format", args->log_format, "json or text");
   return cmd;
 }
 
-int RunScheduleCommand(const ScheduleArgs& args, const std::atomic<int>* signals) {
-  if (!args.dry_run) return RunScheduler(args, signals);
+int RunScheduleCommand(const ScheduleArgs& args, const ObserveArgs& observe,
+                       const std::atomic<int>* signals) {
+  if (!args.dry_run) return RunScheduler(args, observe, signals);
   Result<sched::SysSeconds> start = StartTime(args.from);
   if (!start) return CannotStart(start.error().message());
   Result<std::vector<ScheduledJob>> jobs = LoadScheduledJobs(args.jobs);

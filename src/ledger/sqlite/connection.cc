@@ -101,8 +101,18 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, in
   // The first statement reads the file header: this is where a file that is
   // not a database is detected.
   NS_RETURN_IF_ERROR(conn->EnableWal(busy_timeout_ms, env));
-  // FULL: a commit is durable once it returns (resume trusts shard commits).
-  NS_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
+  // NORMAL in WAL mode: a commit is in the WAL (the OS's page cache) when it
+  // returns, so it survives the process crashing or being killed, and the
+  // database is never corrupted; only a power loss or OS crash can lose the
+  // newest commits, and then only those after the last synced one. FULL
+  // would fdatasync the WAL on every commit (claims, heartbeats, tuning).
+  // Measured with strace -c -f -e trace=fdatasync,fsync on a 300-row,
+  // 3-shard CSV run into an existing ledger: 20 ledger syncs with FULL
+  // throughout (12 before the first shard commit), 8 now (3). The commits resume relies on (shard
+  // commits, run states) are Transaction::Kind::kDurableWrite, synced before they return; each also
+  // makes every earlier commit durable, so what a power loss can take is only claims and
+  // bookkeeping after the last of them, which the next run redoes.
+  NS_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=NORMAL"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));
   return conn;
 }
@@ -192,19 +202,38 @@ Status Connection::ErrorFor(int rc, std::string_view what) const {
 }
 
 Result<Transaction> Transaction::Begin(Connection* conn, Kind kind) {
-  NS_RETURN_IF_ERROR(conn->Exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
-  return Transaction(conn);
+  const bool durable = kind == Kind::kDurableWrite;
+  // The setting applies to the connection's commits from here on (it cannot
+  // change inside a transaction): FULL for this one, NORMAL again after.
+  if (durable) NS_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
+  Status begun = conn->Exec(kind == Kind::kRead ? "BEGIN" : "BEGIN IMMEDIATE");
+  Transaction txn(conn, durable);
+  if (!begun.ok()) {
+    txn.EndDurable();
+    txn.conn_ = nullptr;
+    return Error(begun);
+  }
+  return txn;
+}
+
+void Transaction::EndDurable() {
+  if (durable_)
+    sqlite3_exec(conn_->handle(), "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  durable_ = false;
 }
 
 Transaction::~Transaction() {
+  if (conn_ == nullptr) return;
   // A failed statement may already have rolled the transaction back.
-  if (conn_ != nullptr && sqlite3_get_autocommit(conn_->handle()) == 0) {
+  if (sqlite3_get_autocommit(conn_->handle()) == 0) {
     sqlite3_exec(conn_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
+  EndDurable();
 }
 
 Status Transaction::Commit() {
   NS_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+  EndDurable();
   conn_ = nullptr;
   return Status::Ok();
 }

@@ -104,13 +104,21 @@ class Connection {
 // Commit() succeeded. Writes use BEGIN IMMEDIATE so that the write lock is
 // taken up front (and waited for under the busy timeout) rather than failing
 // on a lock upgrade halfway through.
+//
+// Durability: connections run with synchronous=NORMAL (see Connection::Open):
+// a kWrite commit survives a crash or kill of the process, and a
+// kDurableWrite commit (synchronous=FULL for that commit: the WAL is synced
+// before COMMIT returns) survives a power loss or OS crash too, together
+// with every commit before it (the WAL is one file, written in order).
 class Transaction {
  public:
-  enum class Kind { kRead, kWrite };
+  enum class Kind { kRead, kWrite, kDurableWrite };
 
   static Result<Transaction> Begin(Connection* conn, Kind kind);
 
-  Transaction(Transaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  Transaction(Transaction&& other) noexcept : conn_(other.conn_), durable_(other.durable_) {
+    other.conn_ = nullptr;
+  }
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -120,9 +128,12 @@ class Transaction {
   Status Commit();
 
  private:
-  explicit Transaction(Connection* conn) : conn_(conn) {}
+  Transaction(Connection* conn, bool durable) : conn_(conn), durable_(durable) {}
+  // Back to synchronous=NORMAL after a kDurableWrite.
+  void EndDurable();
 
   Connection* conn_;  // null once committed or moved from
+  bool durable_ = false;
 };
 
 }  // namespace nightshift::sqlite

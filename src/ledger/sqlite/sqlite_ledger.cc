@@ -170,7 +170,7 @@ class SqliteLedger final : public Ledger {
   Status SetRunState(const std::string& run_id, RunState state,
                      const std::string& message) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kDurableWrite));
     const int64_t now = NowMs();
     {
       NS_ASSIGN_OR_RETURN(Statement update,
@@ -238,7 +238,7 @@ class SqliteLedger final : public Ledger {
       }
     }
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kDurableWrite));
     NS_ASSIGN_OR_RETURN(ShardLease lease, FindShard(run_id, shard_id));
     if (lease.state == ShardState::kCommitted) {
       // The same commit repeated (e.g. after a crash between the sink's
@@ -278,7 +278,7 @@ class SqliteLedger final : public Ledger {
   Status FailShard(const std::string& run_id, int64_t shard_id, int64_t epoch,
                    const std::string& message) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kDurableWrite));
     NS_ASSIGN_OR_RETURN(ShardLease lease, FindShard(run_id, shard_id));
     if (lease.state == ShardState::kCommitted) return AlreadyCommitted(run_id, shard_id);
     if (lease.epoch != epoch) return StaleEpoch(run_id, shard_id, epoch, lease.epoch);
@@ -299,7 +299,7 @@ class SqliteLedger final : public Ledger {
                      const std::string& output_file, const std::string& dead_letter_file,
                      const std::vector<ItemFailure>& remaining) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kDurableWrite));
     NS_RETURN_IF_ERROR(sqlite::CommitRetryPart(conn_.get(), run_id, shard_id, seq, rows_written,
                                                output_file, dead_letter_file, remaining, NowMs()));
     return txn.Commit();
@@ -441,7 +441,7 @@ class SqliteLedger final : public Ledger {
 
   Result<bool> CompleteRunIfDone(const std::string& run_id) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kDurableWrite));
     NS_RETURN_IF_ERROR(RequireRun(run_id));
     NS_ASSIGN_OR_RETURN(bool completed, sqlite::CompleteIfDone(conn_.get(), run_id, NowMs()));
     NS_RETURN_IF_ERROR(txn.Commit());

@@ -1,8 +1,8 @@
+// The SQLite ledger: runs and shards (create, claim, commit, fail, counts, states).
 #include "ledger/sqlite/sqlite_ledger.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -11,99 +11,17 @@
 #include <set>
 #include <thread>
 
+#include "ledger/sqlite/sqlite_ledger_fixture.h"
 #include "nightshift/ledger.h"
 
 namespace nightshift {
 namespace {
 
-// Two files of 200 rows, cut into four shards of 100 rows.
-struct Plan {
-  RunRecord run;
-  std::vector<InputFileRecord> files;
-  std::vector<ShardRecord> shards;
-};
-
-Plan MakePlan(const std::string& run_id, const std::string& job_name = "score") {
-  Plan p;
-  p.run.run_id = run_id;
-  p.run.job_name = job_name;
-  p.run.fingerprint = "fp-" + run_id;
-  p.run.output_path = "/out/" + run_id;
-  p.run.model_path = "/models/m.onnx";
-  p.run.model_sha256 = "abc123";
-  for (int32_t f = 0; f < 2; ++f) {
-    p.files.push_back({.index = f,
-                       .path = "/data/part" + std::to_string(f) + ".parquet",
-                       .size = 1000 + f,
-                       .mtime_ns = 1700000000000000000 + f,
-                       .rows = 200});
-    for (int64_t half = 0; half < 2; ++half) {
-      ShardRecord s;
-      s.shard_id = f * 2 + half;
-      s.file_index = f;
-      s.row_begin = half * 100;
-      s.row_end = half * 100 + 100;
-      p.shards.push_back(s);
-    }
-  }
-  return p;
-}
-
-ItemFailure Failure(int64_t shard_id, int64_t row) {
-  return {.shard_id = shard_id,
-          .row = row,
-          .key_json = "{\"id\":" + std::to_string(row) + "}",
-          .error = "bad value in row " + std::to_string(row),
-          .attempts = 2,
-          .file_index = 0,
-          .file = ""};
-}
-
-class SqliteLedgerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_ledger_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/ledger.db";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::unique_ptr<Ledger> Open(const std::string& path) {
-    auto ledger = Ledger::Open(path);
-    EXPECT_TRUE(ledger.has_value()) << ledger.error().ToString();
-    return ledger.has_value() ? std::move(ledger).value() : nullptr;
-  }
-
-  // Opens path_ and creates the run of MakePlan(run_id).
-  std::unique_ptr<Ledger> OpenWithRun(const std::string& run_id) {
-    auto ledger = Open(path_);
-    if (ledger == nullptr) return nullptr;
-    Plan p = MakePlan(run_id);
-    auto run = ledger->CreateOrAttachRun(p.run, p.files, p.shards);
-    EXPECT_TRUE(run.has_value()) << run.error().ToString();
-    return ledger;
-  }
-
-  std::string dir_;
-  std::string path_;
-};
-
-void ExpectSameRun(const RunRecord& a, const RunRecord& b) {
-  EXPECT_EQ(a.run_id, b.run_id);
-  EXPECT_EQ(a.job_name, b.job_name);
-  EXPECT_EQ(a.fingerprint, b.fingerprint);
-  EXPECT_EQ(a.state, b.state);
-  EXPECT_EQ(a.message, b.message);
-  EXPECT_EQ(a.output_path, b.output_path);
-  EXPECT_EQ(a.model_path, b.model_path);
-  EXPECT_EQ(a.model_sha256, b.model_sha256);
-  EXPECT_EQ(a.total_rows, b.total_rows);
-  EXPECT_EQ(a.total_shards, b.total_shards);
-  EXPECT_EQ(a.created_at_ms, b.created_at_ms);
-  EXPECT_EQ(a.updated_at_ms, b.updated_at_ms);
-  EXPECT_EQ(a.finished_at_ms, b.finished_at_ms);
-}
+using ledger_test::ExpectSameRun;
+using ledger_test::Failure;
+using ledger_test::MakePlan;
+using ledger_test::Plan;
+using ledger_test::SqliteLedgerTest;
 
 TEST(LedgerStateNamesTest, RoundTrip) {
   for (RunState s : {RunState::kPending, RunState::kRunning, RunState::kCompleted,
@@ -475,156 +393,6 @@ TEST_F(SqliteLedgerTest, LatestRunIsTheMostRecentlyCreatedOfItsJob) {
   EXPECT_EQ(ledger->LatestRun("score").value().run_id, "c");
   EXPECT_EQ(ledger->LatestRun("other").value().run_id, "z");
   EXPECT_EQ(ledger->LatestRun("missing").error().code(), Code::kNotFound);
-}
-
-TEST_F(SqliteLedgerTest, TuningUpserts) {
-  auto ledger = Open(path_);
-  ASSERT_NE(ledger, nullptr);
-  EXPECT_EQ(ledger->GetTuning("batch.size/abc/cpu").value(), std::nullopt);
-  ASSERT_TRUE(ledger->PutTuning("batch.size/abc/cpu", "256").ok());
-  EXPECT_EQ(ledger->GetTuning("batch.size/abc/cpu").value(), "256");
-  ASSERT_TRUE(ledger->PutTuning("batch.size/abc/cpu", "512").ok());
-  ASSERT_TRUE(ledger->PutTuning("batch.size/abc/gpu", "4096").ok());
-  EXPECT_EQ(ledger->GetTuning("batch.size/abc/cpu").value(), "512");
-  EXPECT_EQ(ledger->GetTuning("batch.size/abc/gpu").value(), "4096");
-}
-
-TEST_F(SqliteLedgerTest, ReopeningSeesEverything) {
-  RunRecord stored;
-  {
-    auto ledger = OpenWithRun("r1");
-    ASSERT_NE(ledger, nullptr);
-    int64_t e = ledger->ClaimShard("r1", 0).value();
-    ASSERT_TRUE(ledger->CommitShard("r1", 0, e, 99, "part-0", "dl-0", {Failure(0, 9)}).ok());
-    ASSERT_TRUE(ledger->ClaimShard("r1", 1).has_value());
-    ASSERT_TRUE(ledger->SetRunState("r1", RunState::kInterrupted, "SIGINT").ok());
-    ASSERT_TRUE(ledger->PutTuning("k", "v").ok());
-    stored = ledger->GetRun("r1").value();
-  }
-  auto ledger = Open(path_);
-  ASSERT_NE(ledger, nullptr);
-  ExpectSameRun(ledger->GetRun("r1").value(), stored);
-  auto shards = ledger->ListShards("r1").value();
-  EXPECT_EQ(shards[0].state, ShardState::kCommitted);
-  EXPECT_EQ(shards[0].output_file, "part-0");
-  EXPECT_EQ(shards[1].state, ShardState::kRunning);
-  EXPECT_EQ(shards[1].epoch, 1);
-  EXPECT_EQ(ledger->ListFailures("r1", -1).value().size(), 1u);
-  EXPECT_EQ(ledger->GetTuning("k").value(), "v");
-  RunCounts c = ledger->Counts("r1").value();
-  EXPECT_EQ(c.succeeded, 99);
-  EXPECT_EQ(c.shards_committed, 1);
-  // Resuming claims shard 1 with a new epoch.
-  EXPECT_EQ(ledger->ClaimShard("r1", 1).value(), 2);
-}
-
-TEST_F(SqliteLedgerTest, TwoLedgersOnOneFileBothWork) {
-  auto first = OpenWithRun("r1");
-  auto second = Open(path_);
-  ASSERT_NE(first, nullptr);
-  ASSERT_NE(second, nullptr);
-  int64_t e0 = first->ClaimShard("r1", 0).value();
-  int64_t e1 = second->ClaimShard("r1", 1).value();
-  ASSERT_TRUE(second->CommitShard("r1", 1, e1, 100, "part-1", "", {}).ok());
-  ASSERT_TRUE(first->CommitShard("r1", 0, e0, 100, "part-0", "", {}).ok());
-  // A claim by one is seen by the other: the first's epoch becomes stale.
-  int64_t stale = first->ClaimShard("r1", 2).value();
-  int64_t current = second->ClaimShard("r1", 2).value();
-  EXPECT_EQ(current, stale + 1);
-  EXPECT_EQ(first->CommitShard("r1", 2, stale, 100, "p", "", {}).code(), Code::kConflict);
-  EXPECT_EQ(first->Counts("r1").value().shards_committed, 2);
-  EXPECT_EQ(second->Counts("r1").value().succeeded, 200);
-}
-
-TEST_F(SqliteLedgerTest, GarbageFileGivesACleanError) {
-  std::string path = dir_ + "/x.db";
-  {
-    std::mt19937 rng(42);
-    std::ofstream out(path, std::ios::binary);
-    for (int i = 0; i < 8192; ++i) out.put(static_cast<char>(rng() & 0xff));
-  }
-  auto ledger = Ledger::Open(path);
-  ASSERT_FALSE(ledger.has_value());
-  EXPECT_EQ(ledger.error().code(), Code::kIoError);
-  EXPECT_NE(ledger.error().message().find(path), std::string::npos) << ledger.error().message();
-}
-
-TEST_F(SqliteLedgerTest, LedgerFromANewerVersionIsRefused) {
-  ASSERT_NE(Open(path_), nullptr);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 999", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
-  auto ledger = Ledger::Open(path_);
-  ASSERT_FALSE(ledger.has_value());
-  EXPECT_EQ(ledger.error().code(), Code::kIoError);
-  EXPECT_NE(ledger.error().message().find("newer"), std::string::npos);
-}
-
-TEST_F(SqliteLedgerTest, WriteLockHeldElsewhereIsTransient) {
-  auto ledger = OpenSqliteLedger(path_, {.busy_timeout_ms = 50});
-  ASSERT_TRUE(ledger.has_value()) << ledger.error().ToString();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
-  Status s = (*ledger)->PutTuning("k", "v");
-  EXPECT_EQ(s.code(), Code::kTransient) << s.ToString();
-  // Readers are not blocked by a writer in WAL mode.
-  EXPECT_EQ((*ledger)->GetTuning("k").value(), std::nullopt);
-  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
-  EXPECT_TRUE((*ledger)->PutTuning("k", "v").ok());
-}
-
-TEST_F(SqliteLedgerTest, ConcurrentClaimsGetDistinctEpochs) {
-  auto ledger = OpenWithRun("r1");
-  ASSERT_NE(ledger, nullptr);
-  constexpr int kThreads = 4;
-  constexpr int kClaimsEach = 25;
-  std::vector<std::vector<int64_t>> epochs(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kClaimsEach; ++i) {
-        auto e = ledger->ClaimShard("r1", 0);
-        epochs[t].push_back(e.has_value() ? *e : -1);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  std::set<int64_t> all;
-  for (const auto& v : epochs) all.insert(v.begin(), v.end());
-  EXPECT_EQ(all.size(), size_t{kThreads * kClaimsEach});
-  EXPECT_EQ(*all.begin(), 1);
-  EXPECT_EQ(*all.rbegin(), kThreads * kClaimsEach);
-  EXPECT_EQ(ledger->ListShards("r1").value()[0].attempts, kThreads * kClaimsEach);
-}
-
-TEST_F(SqliteLedgerTest, ConcurrentClaimsThroughSeparateConnectionsGetDistinctEpochs) {
-  ASSERT_NE(OpenWithRun("r1"), nullptr);
-  constexpr int kThreads = 4;
-  constexpr int kClaimsEach = 10;
-  std::vector<std::unique_ptr<Ledger>> ledgers;
-  for (int t = 0; t < kThreads; ++t) {
-    ledgers.push_back(Open(path_));
-    ASSERT_NE(ledgers.back(), nullptr);
-  }
-  std::vector<std::vector<int64_t>> epochs(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kClaimsEach; ++i) {
-        auto e = ledgers[t]->ClaimShard("r1", 3);
-        epochs[t].push_back(e.has_value() ? *e : -1);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  std::set<int64_t> all;
-  for (const auto& v : epochs) all.insert(v.begin(), v.end());
-  EXPECT_EQ(all.size(), size_t{kThreads * kClaimsEach});
-  EXPECT_EQ(*all.begin(), 1);
-  EXPECT_EQ(*all.rbegin(), kThreads * kClaimsEach);
 }
 
 }  // namespace
