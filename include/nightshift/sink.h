@@ -54,6 +54,10 @@ struct SinkLayout {
   std::string table;
   OutputMode mode = OutputMode::kUpsert;
   std::string run_id;
+  // Other processes (workers of a shared ledger) write this output at the same
+  // time: opening leaves temp files alone (they may be a live worker's); the
+  // worker completing the run removes leftovers (WriteSuccess).
+  bool shared = false;
 };
 
 // A shard (or retry part) whose rows a database sink already made visible,

@@ -13,7 +13,10 @@ Status Env::PublishFile(const std::string& tmp, const std::string& final_path) {
 }
 
 Status Env::WriteFileAtomic(const std::string& path, const std::string& data) {
-  std::string tmp = JoinPath(DirName(path), "." + path.substr(path.find_last_of('/') + 1) + ".tmp");
+  // The temp name holds the process id: processes writing the same file at
+  // once (workers of a shared run) must not rename one another's temp file.
+  std::string tmp = JoinPath(DirName(path), "." + path.substr(path.find_last_of('/') + 1) +
+                                                ".tmp-" + std::to_string(ProcessId()));
   NS_RETURN_IF_ERROR(WriteFile(tmp, data));
   return PublishFile(tmp, path);
 }

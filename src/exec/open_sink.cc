@@ -20,6 +20,7 @@ std::string DatabaseOutputPath(const OutputSpec& output) {
 
 Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run, SinkLayout layout,
                                        Ledger* ledger) {
+  layout.shared = ledger->shared();
   if (!IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(ClaimOutputFolders(job, run, layout, ledger));
     return OpenFileSink(layout, 1);
@@ -42,6 +43,9 @@ Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run,
 }
 
 Status AdoptHeldShards(Sink* sink, Ledger* ledger, const std::string& run_id) {
+  // A shared run's shards may be held by live workers: there the claim loop
+  // adopts a shard when the sink refuses it (ShardCommitter), under a claim.
+  if (ledger->shared()) return Status::Ok();
   NS_ASSIGN_OR_RETURN(auto held, sink->HeldShards());
   if (held.empty()) return Status::Ok();
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run_id));

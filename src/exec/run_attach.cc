@@ -37,7 +37,9 @@ Status CreateRun(const JobSpec& job, JobContext& ctx, Ledger* ledger, const std:
   rec.total_rows = plan->total_rows;
   auto created = ledger->CreateOrAttachRun(rec, plan->files, plan->shards);
   if (!created.has_value()) return created.error();
-  return RecordInput(job, ctx, ledger, run_id);
+  // Another worker may have created the run a moment before: then its inputs
+  // are checked against this job's (or recorded, when it has not yet).
+  return AttachInput(job, ctx, ledger, run_id);
 }
 
 // The model a run started with is the model it finishes with: a resumed run

@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "env/crash_point.h"
 #include "exec/batch_sizer.h"
 #include "exec/job_context.h"
+#include "exec/missing_success.h"
 #include "exec/open_sink.h"
 #include "exec/run_attach.h"
 #include "exec/run_ending.h"
@@ -119,7 +121,15 @@ Status CompleteShared(const RunOptions& options, Ledger* ledger, Sink* sink, Env
   const RunRecord& run = report->run;
   while (true) {
     NS_ASSIGN_OR_RETURN(bool mine, ledger->CompleteRunIfDone(run.run_id));
-    if (mine) return exec::WriteManifest(sink, ledger, run, env);
+    if (mine) {
+      MaybeCrash("after_complete");  // _SUCCESS is then written by a later run
+      NS_RETURN_IF_ERROR(exec::WriteManifest(sink, ledger, run, env));
+      obs::Log(
+          obs::LogLevel::kInfo, "run_completed_here",
+          fmt::format("this worker completed the run {}: every shard is committed", run.run_id),
+          obs::LogFields("", run.run_id));
+      return Status::Ok();
+    }
     NS_ASSIGN_OR_RETURN(RunRecord now, ledger->GetRun(run.run_id));
     if (now.state == RunState::kCompleted) return Status::Ok();
     if (!options.wait) break;
@@ -186,7 +196,10 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(exec::AttachedRun attached,
                       exec::PlanOrAttach(job, ctx, ledger.get(), run_id, fingerprint, env));
   RunReport report = std::move(attached.report);
-  if (attached.completed) return report;
+  if (attached.completed) {
+    NS_RETURN_IF_ERROR(exec::WriteMissingSuccess(job, ctx, ledger.get(), report.run, env));
+    return report;
+  }
   const RunRecord run = report.run;
 
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, env));

@@ -58,13 +58,31 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
   // Publishing and committing retry I/O hiccups with backoff; both are
   // idempotent (the same file under the same name; the same epoch).
   ShardOutput out;
-  NS_RETURN_IF_ERROR(RetryIo(config_.env, config_.errors.max_retries, [&]() -> Status {
+  Status finished = RetryIo(config_.env, config_.errors.max_retries, [&]() -> Status {
     auto r = writer_->Finish();
     if (!r.has_value()) return r.error();
     out = std::move(*r);
     return Status::Ok();
-  }));
+  });
   writer_.reset();
+  // A database sink refuses a shard another epoch committed to the table: a
+  // worker that died between its table commit and its ledger commit. The
+  // table holds the shard, so the ledger records it from there (adopted).
+  if (finished.code() == Code::kConflict && config_.feed->fenced()) {
+    NS_ASSIGN_OR_RETURN(std::optional<ShardOutput> held, HeldOutput(task));
+    if (!held.has_value()) return finished;
+    out = std::move(*held);
+    finished = Status::Ok();
+  }
+  // Publishing failed after the claim check: if the claim was lost meanwhile
+  // (paused past the lease; the run's finisher may have removed the temp
+  // files), the failure is the lost claim's, not the run's.
+  if (!finished.ok() && config_.feed->fenced() &&
+      config_.feed->CheckClaim(task).code() == Code::kConflict) {
+    Drop(task);
+    return Status::Ok();
+  }
+  NS_RETURN_IF_ERROR(finished);
   MaybeCrash("after_publish");
   Status committed =
       RetryIo(config_.env, config_.errors.max_retries, [&] { return config_.commit(task, out); });
@@ -86,6 +104,21 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
                               failed_total_, config_.failure_limit));
   }
   return Status::Ok();
+}
+
+Result<std::optional<ShardOutput>> ShardCommitter::HeldOutput(const ShardTask& task) {
+  NS_ASSIGN_OR_RETURN(std::vector<HeldShard> held, config_.sink->HeldShards());
+  for (const HeldShard& h : held) {
+    if (h.shard_id != task.shard_id || h.retry_seq != task.retry_seq) continue;
+    std::fprintf(stderr,
+                 "nightshift: shard %lld was already in the table (a worker committed it there "
+                 "and stopped before recording it): adopted, not written again\n",
+                 static_cast<long long>(task.shard_id));
+    ShardOutput out;
+    out.rows_written = h.rows;
+    return std::optional<ShardOutput>(std::move(out));
+  }
+  return std::optional<ShardOutput>();
 }
 
 void ShardCommitter::Drop(const ShardTask& task) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "exec/pipeline.h"
 
@@ -40,6 +41,9 @@ class ShardCommitter {
 
  private:
   Status FinishShard(const ShardTask& task);
+  // What the sink already holds of `task`'s shard (committed there by an
+  // earlier epoch); nullopt when it holds nothing of it.
+  Result<std::optional<ShardOutput>> HeldOutput(const ShardTask& task);
   // Drops a shard whose claim was lost: nothing of it is committed.
   void Drop(const ShardTask& task);
 

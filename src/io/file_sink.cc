@@ -60,9 +60,7 @@ class FileSink final : public Sink {
   Result<std::unique_ptr<ShardWriter>> BeginShard(int64_t shard_id, int64_t epoch,
                                                   int32_t retry_seq) override;
 
-  Status WriteSuccess(const std::string& manifest_json) override {
-    return env()->WriteFileAtomic(JoinPath(layout_.output_dir, "_SUCCESS"), manifest_json);
-  }
+  Status WriteSuccess(const std::string& manifest_json) override;
 
   const SinkLayout& layout() const { return layout_; }
   Env* env() const { return layout_.env != nullptr ? layout_.env : Env::Default(); }
@@ -163,6 +161,14 @@ Status RemoveTemps(Env* env, const std::string& dir) {
   return Status::Ok();
 }
 
+// The run is complete: no worker may publish any more, so temp files left by
+// workers that died are removed before _SUCCESS says the folder is final.
+Status FileSink::WriteSuccess(const std::string& manifest_json) {
+  NS_RETURN_IF_ERROR(RemoveTemps(env(), layout_.output_dir));
+  NS_RETURN_IF_ERROR(RemoveTemps(env(), layout_.dead_letter_dir));
+  return env()->WriteFileAtomic(JoinPath(layout_.output_dir, "_SUCCESS"), manifest_json);
+}
+
 }  // namespace
 }  // namespace nightshift::io
 
@@ -184,8 +190,10 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_
     return Error(Code::kIoError, fmt::format("output.path '{}' is not writable ({})",
                                              layout.output_dir, w.message()));
   }
-  NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.output_dir));
-  NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.dead_letter_dir));
+  if (!layout.shared) {  // one writer: any temp file is a dead attempt's
+    NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.output_dir));
+    NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.dead_letter_dir));
+  }
   NS_ASSIGN_OR_RETURN(auto db, DuckDatabase::OpenInMemory(duckdb_threads));
   NS_ASSIGN_OR_RETURN(auto conn, io::DuckConnection::Open(db));
   NS_ASSIGN_OR_RETURN(auto registry, io::ChunkScanRegistry::Install(conn.get()));

@@ -85,6 +85,7 @@ class PgSink final : public DbSink {
   Status CheckColumns(const std::map<std::string, std::string>& have);
   Status CheckUniqueKey();
   Status CreateTables(bool target_exists);
+  Status CreateTablesUnlocked(bool target_exists);
   Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck);
   std::string Table() const { return fmt::format("table '{}'", layout_.table); }
 
@@ -184,7 +185,20 @@ Status PgSink::CheckUniqueKey() {
                             layout_.table, want));
 }
 
+// Workers of one run open the sink together: CREATE TABLE IF NOT EXISTS is
+// not safe against itself (both may try to create the table's row type), so
+// the creations take turns under a transaction-scoped advisory lock.
 Status PgSink::CreateTables(bool target_exists) {
+  NS_RETURN_IF_ERROR(pg_->Run("BEGIN", "creating the tables"));
+  Status s =
+      pg_->Run("SELECT pg_advisory_xact_lock(hashtext($1))", "creating the tables", {n_.commits});
+  if (s.ok()) s = CreateTablesUnlocked(target_exists);
+  if (s.ok()) return pg_->Run("COMMIT", "creating the tables");
+  (void)pg_->Run("ROLLBACK", "rolling back");
+  return s;
+}
+
+Status PgSink::CreateTablesUnlocked(bool target_exists) {
   std::string defs;
   for (const auto& c : cols_) {
     defs += fmt::format("{}{} {}", defs.empty() ? "" : ", ", pg::QuoteIdent(c.name), c.pg_type);

@@ -145,6 +145,11 @@ Status UpdateRunModel(PgConn* conn, const std::string& run_id, const std::string
 }
 
 Status StoreRunInputs(PgConn* conn, const std::string& run_id, const RunInputs& inputs) {
+  // Workers starting together each record the run's inputs: the run's row
+  // lock makes their delete-then-insert take turns (the later one sees the
+  // earlier one's rows and replaces them) instead of colliding on the keys.
+  NS_RETURN_IF_ERROR(conn->Run("SELECT 1 FROM nightshift.runs WHERE run_id = $1::text FOR UPDATE",
+                               "locking a run to record its inputs", {run_id}));
   NS_RETURN_IF_ERROR(conn->Run("DELETE FROM nightshift.run_job_keys WHERE run_id = $1::text",
                                "replacing a run's inputs", {run_id}));
   NS_RETURN_IF_ERROR(conn->Run("DELETE FROM nightshift.run_input_files WHERE run_id = $1::text",

@@ -1,5 +1,9 @@
 #include "ledger/postgres/pg_session.h"
 
+#include <algorithm>
+
+#include "nightshift/env.h"
+
 namespace nightshift::pgledger {
 
 Result<Txn> Txn::Begin(PgConn* conn) {
@@ -34,6 +38,11 @@ Status Session::SetUp() {
   // the server, not by our discipline.
   if (!read_only_) return Status::Ok();
   return conn_->Run("SET default_transaction_read_only = on", "opening the ledger read-only");
+}
+
+void Session::PauseBeforeRetry(int attempt) {
+  const int64_t ms = std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 5));
+  Env::Default()->SleepMicros(ms * 1000);
 }
 
 Status Session::Restore() {

@@ -50,13 +50,26 @@ class Session {
   // Runs fn(PgConn*) holding the session: first restores a broken
   // connection (Transient when it stays down), and after a failure that
   // broke the connection, reconnects once so that the retry finds it up.
+  //
+  // A call that failed on a broken connection is run again on a fresh one, a
+  // few times with backoff (about 6 s in all: a database restart or a dropped
+  // connection, not an outage): each call is one transaction, rolled back by
+  // the break, and the ledger's writes are idempotent when repeated (a
+  // commit whose reply was lost is the same commit again).
   template <typename Fn>
   auto Call(Fn&& fn) -> decltype(fn(std::declval<PgConn*>())) {
     std::lock_guard lock(mu_);
-    if (Status s = Restore(); !s.ok()) return Error(s);
-    auto result = fn(conn_.get());
-    if (StatusOf(result).code() == Code::kTransient) (void)Restore();
-    return result;
+    for (int attempt = 0;; ++attempt) {
+      Status up = Restore();
+      if (up.ok()) {
+        auto result = fn(conn_.get());
+        if (StatusOf(result).code() != Code::kTransient || attempt >= kReconnectTries)
+          return result;
+      } else if (attempt >= kReconnectTries) {
+        return Error(up);
+      }
+      PauseBeforeRetry(attempt);
+    }
   }
 
   const std::string& described() const { return conn_->described(); }
@@ -64,6 +77,9 @@ class Session {
  private:
   Session(std::unique_ptr<PgConn> conn, bool read_only)
       : conn_(std::move(conn)), read_only_(read_only) {}
+  static constexpr int kReconnectTries = 6;
+  // Sleeps 100 ms doubling per attempt, at most 2 s.
+  static void PauseBeforeRetry(int attempt);
   // Reconnects when the connection is broken and sets the session up again.
   Status Restore();
   Status SetUp();
