@@ -21,27 +21,6 @@ SHARD_ROWS = 10_000
 # tools/nightshift/test_batch_sleep.h): ~4 s of model time in all, so that
 # the four tasks overlap however Slurm staggers their starts.
 BATCH_SLEEP_MS = "20"
-# TEMPORARY: task I starts I x STAGGER_S seconds late (a wrapper around the
-# binary; score.sbatch itself is as users run it). Without the stagger, three
-# of the four tasks fail at start with "duplicate key value violates unique
-# constraint run_input_files_pkey": workers creating the same run at the same
-# moment race on recording its input files, fixed on the `workers` branch.
-# A second race shows then too: every worker writes the output folder's owner
-# marker through Env::WriteFileAtomic, whose temp name (._NAME.tmp) is the
-# same for all, so one renames another's temp away ("cannot open for fsync
-# .../._nightshift_owner.json.tmp: No such file or directory", exit 2).
-# Set to 0 once both are fixed: the test must then pass as it is.
-STAGGER_S = 0.5
-
-
-def stagger_wrapper(tmp_path):
-    """NIGHTSHIFT for score.sbatch: the binary, started STAGGER_S x the task's index late."""
-    w = tmp_path / "nightshift-staggered"
-    w.write_text(f"#!/bin/sh\nsleep $(awk \"BEGIN {{ print $SLURM_ARRAY_TASK_ID * {STAGGER_S} }}\")\n"
-                 f"exec {BIN} \"$@\"\n")
-    w.chmod(0o755)
-    return w
-
 
 def test_job_array_of_four_workers_on_one_pg_ledger(slurm_cluster, pg_server, tmp_path):
     pg = pg_server
@@ -58,7 +37,7 @@ def test_job_array_of_four_workers_on_one_pg_ledger(slurm_cluster, pg_server, tm
     t0 = time.monotonic()
     p = slurm_cluster.sbatch(["--array=0-3", f"--output={tmp_path}/slurm-%A_%a.out", f"--chdir={tmp_path}",
                               str(SBATCH), str(job_path), "slurm-night-1"],
-                             env={"NIGHTSHIFT": str(stagger_wrapper(tmp_path) if STAGGER_S else BIN),
+                             env={"NIGHTSHIFT": str(BIN),
                                   "PGPASSWORD": PASSWORD, "NIGHTSHIFT_TEST_BATCH_SLEEP_MS": BATCH_SLEEP_MS},
                              timeout=300)
     took = time.monotonic() - t0
