@@ -47,7 +47,7 @@ struct BatchRunnerOptions {
   std::stop_token cancel;                   // requested: cancel the call in flight, stop retrying
   Env* env = nullptr;                       // for backoff sleeps; nullptr: Env::Default()
   const std::vector<TopKStep>* top_k = nullptr;  // run on the outputs of each batch
-  obs::RunObserver* observer = nullptr;     // told of each retry; nullptr: none
+  obs::RunObserver* observer = nullptr;          // told of each retry; nullptr: none
 };
 
 class BatchRunner {
