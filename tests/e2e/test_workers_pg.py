@@ -173,7 +173,10 @@ def chaos(case, pg, d, run_id, output=None, kills=6):
     landed = 0
     while any(p.poll() is None for p in procs.values()):
         assert time.time() < deadline, f"seed {SEED}: workers did not finish\n{logs(d)}"
-        time.sleep(rng.uniform(0.1, 0.4))
+        # Quick enough that all the kills land while the paused worker's
+        # lease (renewed every LEASE_S / 3 until the pause) still holds the
+        # run open: at least 2/3 of LEASE_S.
+        time.sleep(rng.uniform(0.05, 0.25))
         if stopped is not None and time.time() - stopped_at > 2 * LEASE_S + 1:
             os.kill(procs[stopped].pid, signal.SIGCONT)
             stopped = None
