@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "nightshift/env.h"
 #include "obs/log.h"
@@ -116,6 +117,139 @@ InputFormat FormatFromExtension(const std::string& path) {
   return InputFormat::kAuto;
 }
 
+namespace {
+
+// The paths a trigger run was handed: each must still be there.
+Status TriggerPaths(const InputSpec& spec, Env* env, std::vector<std::string>* paths) {
+  for (const auto& p : spec.files) {
+    if (auto info = env->Stat(p); !info.has_value()) {
+      return Status(info.error().code(),
+                    fmt::format("trigger file '{}': {}", p, info.error().message()));
+    }
+  }
+  *paths = spec.files;
+  return Status::Ok();
+}
+
+// The files a glob matches (folders, and files gone since, left out).
+Status GlobPaths(const InputSpec& spec, Env* env, std::vector<std::string>* paths) {
+  auto matched = env->Glob(spec.path);
+  if (!matched.has_value()) {
+    return Status(Code::kIoError,
+                  fmt::format("input.path '{}': {}", spec.path, matched.error().message()));
+  }
+  for (const auto& p : *matched) {
+    auto info = env->Stat(p);
+    if (!info.has_value() && info.error().code() == Code::kNotFound) continue;  // gone, dangling
+    if (!info.has_value()) return Status(Code::kIoError, "input file " + info.error().message());
+    if (!info->is_dir) paths->push_back(p);
+  }
+  if (paths->empty()) {
+    return Status(Code::kNotFound, fmt::format("input.path '{}' matches no files", spec.path));
+  }
+  return Status::Ok();
+}
+
+// One file, or the data files of a folder (*from_dir set).
+Status PathOrFolder(const InputSpec& spec, Env* env, std::vector<std::string>* paths,
+                    bool* from_dir) {
+  auto info = env->Stat(spec.path);
+  if (!info.has_value()) {
+    if (info.error().code() != Code::kNotFound) {
+      return Status(info.error().code(),
+                    fmt::format("input.path '{}': {}", spec.path, info.error().message()));
+    }
+    return Status(info.error().code(), fmt::format("input.path '{}' does not exist", spec.path));
+  }
+  if (!info->is_dir) {
+    paths->push_back(spec.path);
+    return Status::Ok();
+  }
+  *from_dir = true;
+  NS_RETURN_IF_ERROR(WalkDir(env, spec.path, paths));
+  if (paths->empty()) {
+    return Status(Code::kNotFound,
+                  fmt::format("input.path '{}' is a folder with no data files", spec.path));
+  }
+  return Status::Ok();
+}
+
+// The format of `p`, or nullopt for a stray file of a folder (skipped).
+Result<std::optional<InputFormat>> FormatOf(const InputSpec& spec, const std::string& p,
+                                            bool from_dir) {
+  if (spec.format != InputFormat::kAuto) return std::optional<InputFormat>(spec.format);
+  const InputFormat f = FormatFromExtension(p);
+  if (f != InputFormat::kAuto) return std::optional<InputFormat>(f);
+  // A folder may hold stray files (READMEs, checksums): skip those.
+  if (from_dir) return std::optional<InputFormat>();
+  return Error(Code::kInvalidJob, fmt::format("cannot tell the format of '{}' from its extension; "
+                                              "set input.format to parquet, csv or jsonl",
+                                              p));
+}
+
+// Checks and stats each path into `files`; 0-byte CSV/JSONL files go to `empty`.
+Status StatFiles(const InputSpec& spec, Env* env, const std::vector<std::string>& paths,
+                 bool from_dir, std::vector<InputFile>* files, std::vector<std::string>* empty) {
+  for (const auto& p : paths) {
+    NS_ASSIGN_OR_RETURN(std::optional<InputFormat> fmt_of, FormatOf(spec, p, from_dir));
+    if (!fmt_of.has_value()) continue;
+    if (!files->empty() && files->front().format != *fmt_of) {
+      return Status(
+          Code::kInvalidJob,
+          fmt::format("input.path '{}' mixes formats: '{}' is {} but '{}' is {}", spec.path,
+                      files->front().path, InputFormatName(files->front().format), p,
+                      InputFormatName(*fmt_of)));
+    }
+    if (!env->CheckAccess(p, Env::Access::kRead).ok()) {
+      return Status(Code::kIoError, fmt::format("input file '{}' is not readable", p));
+    }
+    NS_ASSIGN_OR_RETURN(FileInfo info, env->Stat(p));
+    if (info.size == 0) {
+      NS_RETURN_IF_ERROR(EmptyFile(p, *fmt_of, empty));
+      continue;
+    }
+    InputFile f;
+    f.index = static_cast<int32_t>(files->size());
+    f.path = p;
+    f.format = *fmt_of;
+    f.size = info.size;
+    f.mtime_ns = info.mtime_ns;
+    f.device = info.device;
+    f.inode = info.inode;
+    files->push_back(std::move(f));
+  }
+  return Status::Ok();
+}
+
+// Files left, or the error for an input with none (only empty files: nothing
+// to bind the job's columns to; a CSV with only its header has columns).
+Status CheckSomeFiles(const InputSpec& spec, const std::vector<InputFile>& files,
+                      const std::vector<std::string>& empty) {
+  if (files.empty() && !empty.empty()) {
+    return Status(Code::kInvalidData,
+                  empty.size() == 1 && empty[0] == spec.path
+                      ? fmt::format("input file '{}' is empty (0 bytes): it has no header or rows "
+                                    "to check the job's columns against",
+                                    empty[0])
+                      : fmt::format("input.path '{}' holds only empty files (0 bytes, e.g. '{}'): "
+                                    "no header or rows to check the job's columns against",
+                                    spec.path, empty[0]));
+  }
+  for (const auto& p : empty) {
+    obs::Log(obs::LogLevel::kInfo, "input_file_skipped",
+             fmt::format("note: skipping empty input file '{}' (0 bytes: no rows)", p),
+             obs::LogFields("", "", -1, {{"file", p}}));
+  }
+  if (files.empty()) {
+    return Status(
+        Code::kNotFound,
+        fmt::format("input.path '{}' holds no .parquet, .csv or .jsonl files", spec.path));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec, Env* env) {
   if (spec.path.empty() && spec.query.empty() && spec.files.empty()) {
     // Only a job with a `trigger:` parses without both (job-spec.md).
@@ -126,110 +260,17 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec, Env* env) {
   std::vector<std::string> paths;
   bool from_dir = false;
   if (!spec.files.empty()) {
-    paths = spec.files;  // a trigger run: exactly its files, each must still be there
-    for (const auto& p : paths) {
-      if (auto info = env->Stat(p); !info.has_value()) {
-        return Error(info.error().code(),
-                     fmt::format("trigger file '{}': {}", p, info.error().message()));
-      }
-    }
+    NS_RETURN_IF_ERROR(TriggerPaths(spec, env, &paths));
   } else if (HasGlobChars(spec.path)) {
-    auto matched = env->Glob(spec.path);
-    if (!matched.has_value()) {
-      return Error(Code::kIoError,
-                   fmt::format("input.path '{}': {}", spec.path, matched.error().message()));
-    }
-    for (const auto& p : *matched) {
-      auto info = env->Stat(p);
-      if (!info.has_value() && info.error().code() == Code::kNotFound) continue;  // gone, dangling
-      if (!info.has_value()) return Error(Code::kIoError, "input file " + info.error().message());
-      if (!info->is_dir) paths.push_back(p);
-    }
-    if (paths.empty()) {
-      return Error(Code::kNotFound, fmt::format("input.path '{}' matches no files", spec.path));
-    }
+    NS_RETURN_IF_ERROR(GlobPaths(spec, env, &paths));
   } else {
-    auto info = env->Stat(spec.path);
-    if (!info.has_value()) {
-      if (info.error().code() != Code::kNotFound) {
-        return Error(info.error().code(),
-                     fmt::format("input.path '{}': {}", spec.path, info.error().message()));
-      }
-      return Error(info.error().code(), fmt::format("input.path '{}' does not exist", spec.path));
-    }
-    if (info->is_dir) {
-      from_dir = true;
-      NS_RETURN_IF_ERROR(WalkDir(env, spec.path, &paths));
-      if (paths.empty()) {
-        return Error(Code::kNotFound,
-                     fmt::format("input.path '{}' is a folder with no data files", spec.path));
-      }
-    } else {
-      paths.push_back(spec.path);
-    }
+    NS_RETURN_IF_ERROR(PathOrFolder(spec, env, &paths, &from_dir));
   }
   std::sort(paths.begin(), paths.end());
-
   std::vector<InputFile> files;
   std::vector<std::string> empty;  // 0-byte CSV/JSONL files: no rows, skipped
-  for (const auto& p : paths) {
-    InputFormat fmt_of = spec.format;
-    if (fmt_of == InputFormat::kAuto) {
-      fmt_of = FormatFromExtension(p);
-      if (fmt_of == InputFormat::kAuto) {
-        // A folder may hold stray files (READMEs, checksums): skip those.
-        if (from_dir) continue;
-        return Error(Code::kInvalidJob,
-                     fmt::format("cannot tell the format of '{}' from its extension; set "
-                                 "input.format to parquet, csv or jsonl",
-                                 p));
-      }
-    }
-    if (!files.empty() && files.front().format != fmt_of) {
-      return Error(Code::kInvalidJob,
-                   fmt::format("input.path '{}' mixes formats: '{}' is {} but '{}' is {}",
-                               spec.path, files.front().path, InputFormatName(files.front().format),
-                               p, InputFormatName(fmt_of)));
-    }
-    if (!env->CheckAccess(p, Env::Access::kRead).ok()) {
-      return Error(Code::kIoError, fmt::format("input file '{}' is not readable", p));
-    }
-    NS_ASSIGN_OR_RETURN(FileInfo info, env->Stat(p));
-    if (info.size == 0) {
-      NS_RETURN_IF_ERROR(EmptyFile(p, fmt_of, &empty));
-      continue;
-    }
-    InputFile f;
-    f.index = static_cast<int32_t>(files.size());
-    f.path = p;
-    f.format = fmt_of;
-    f.size = info.size;
-    f.mtime_ns = info.mtime_ns;
-    f.device = info.device;
-    f.inode = info.inode;
-    files.push_back(std::move(f));
-  }
-  if (files.empty() && !empty.empty()) {
-    // Nothing to bind the job's columns to, so not an empty run (a CSV with
-    // only its header is one: it has columns).
-    return Error(Code::kInvalidData,
-                 empty.size() == 1 && empty[0] == spec.path
-                     ? fmt::format("input file '{}' is empty (0 bytes): it has no header or rows "
-                                   "to check the job's columns against",
-                                   empty[0])
-                     : fmt::format("input.path '{}' holds only empty files (0 bytes, e.g. '{}'): "
-                                   "no header or rows to check the job's columns against",
-                                   spec.path, empty[0]));
-  }
-  for (const auto& p : empty) {
-    obs::Log(obs::LogLevel::kInfo, "input_file_skipped",
-             fmt::format("note: skipping empty input file '{}' (0 bytes: no rows)", p),
-             obs::LogFields("", "", -1, {{"file", p}}));
-  }
-  if (files.empty()) {
-    return Error(Code::kNotFound,
-                 fmt::format("input.path '{}' holds no .parquet, .csv or .jsonl files", spec.path));
-  }
+  NS_RETURN_IF_ERROR(StatFiles(spec, env, paths, from_dir, &files, &empty));
+  NS_RETURN_IF_ERROR(CheckSomeFiles(spec, files, empty));
   return files;
 }
 
