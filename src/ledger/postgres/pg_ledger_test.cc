@@ -322,6 +322,9 @@ TEST_F(PgLedgerTest, RenewedLeaseHoldsAndWorkersAreListed) {
   }
   // 1.5 s after the claim, renewed: still held, and passes the fence.
   EXPECT_TRUE(ledger_->CheckClaim(id, (*a)->shard_id, (*a)->epoch, 500).ok());
+  // Heartbeats are whole milliseconds of the database clock: on a fast machine the
+  // renewal and the claim below can share one, and the order would fall to the pid.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ClaimPolicy other{.worker_index = 1, .workers = 2, .lease_ms = 1000};
   auto b = ledger_->ClaimNextShard(id, Worker(2), other);
   ASSERT_TRUE(b.has_value() && b->has_value());
