@@ -29,6 +29,9 @@ struct OutputColumn {
   bool is_list = false;
   int32_t output_index = 0;  // which model output tensor
   int64_t element = 0;       // which element of its last axis (scalar columns)
+  // A top_k ids column with text labels: the tensor holds int64 indices and
+  // the column is VARCHAR[] of (*labels)[index].
+  std::shared_ptr<const std::vector<std::string>> labels = nullptr;
 };
 
 class Env;

@@ -50,11 +50,15 @@ Status LoadTopKLabels(const JobSpec& job, Env* env, Binding* binding) {
     const TopKSpec& t = job.model.top_k[i];
     if (t.labels.empty()) continue;
     TopKStep& step = binding->top_k[i];
-    NS_ASSIGN_OR_RETURN(step.labels, ReadLabels(env, t.labels, step.where));
-    if (static_cast<int64_t>(step.labels.size()) < step.k) {
-      return Status(Code::kInvalidJob,
-                    fmt::format("{}.labels '{}' has {} ids, fewer than k = {}", step.where,
-                                t.labels, step.labels.size(), step.k));
+    NS_ASSIGN_OR_RETURN(Labels labels, ReadLabels(env, t.labels, step.where));
+    if (static_cast<int64_t>(labels.size()) < step.k) {
+      return Status(Code::kInvalidJob, fmt::format("{}.labels '{}' has {} ids, fewer than k = {}",
+                                                   step.where, t.labels, labels.size(), step.k));
+    }
+    step.labels = std::move(labels.ids);
+    step.text_labels = labels.text;
+    for (auto& c : binding->sink.outputs) {  // text ids: the ids column writes their text
+      if (c.name == t.ids_column) c.labels = labels.text;
     }
   }
   return Status::Ok();

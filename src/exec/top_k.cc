@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 namespace nightshift::exec {
 
@@ -18,40 +19,75 @@ std::vector<std::string> ModelOutputNames(const JobSpec& job) {
   return names;
 }
 
-Result<std::vector<int64_t>> ReadLabels(Env* env, const std::string& path,
-                                        const std::string& where) {
+namespace {
+
+// `item` as an integer id when it is one written plainly (to_string gives it back).
+std::optional<int64_t> PlainInteger(std::string_view item) {
+  int64_t id = 0;
+  auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
+  if (ec != std::errc() || p != item.data() + item.size() || std::to_string(id) != item) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+}  // namespace
+
+Result<Labels> ReadLabels(Env* env, const std::string& path, const std::string& where) {
   auto text = env->ReadFile(path);
   if (!text.has_value()) {
     return Error(Code::kInvalidJob,
                  fmt::format("{}.labels '{}': {}", where, path, text.error().message()));
   }
-  std::vector<int64_t> labels;
+  std::vector<std::string> lines;
   std::string_view rest = *text;
   for (int line = 1; !rest.empty(); ++line) {
     const size_t end = std::min(rest.find('\n'), rest.size());
     std::string_view item = rest.substr(0, end);
     if (!item.empty() && item.back() == '\r') item.remove_suffix(1);
     rest.remove_prefix(std::min(end + 1, rest.size()));
-    int64_t id = 0;
-    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
-    if (item.empty() || ec != std::errc() || p != item.data() + item.size()) {
+    if (item.empty()) {
       return Error(Code::kInvalidJob,
-                   fmt::format("{}.labels '{}' line {}: '{}' is not an integer id (labels are "
-                               "one integer id per line)",
-                               where, path, line, item));
+                   fmt::format("{}.labels '{}' line {} is blank (labels are one id per line: line "
+                               "i is the id of index i)",
+                               where, path, line));
     }
-    labels.push_back(id);
+    lines.emplace_back(item);
+  }
+  Labels labels;
+  for (const auto& item : lines) {
+    std::optional<int64_t> id = PlainInteger(item);
+    if (!id) {  // one text id makes them all text: ids of one column share a type
+      labels.ids.clear();
+      labels.text = std::make_shared<const std::vector<std::string>>(std::move(lines));
+      return labels;
+    }
+    labels.ids.push_back(*id);
   }
   return labels;
 }
 
 namespace {
 
+constexpr int64_t kBlock = 64;
+
+// Whether any of the kBlock values at `v` is above `worst` (a fixed count and
+// no early exit, so the compiler vectorises it).
+bool AnyAbove(const float* v, float worst) {
+  bool any = false;
+  for (int64_t j = 0; j < kBlock; ++j) any |= v[j] > worst;
+  return any;
+}
+
 // Row `r`'s k best (value descending, index ascending; NaN last) into ids/values.
-void TopKOfRow(const float* row, int64_t n, const TopKStep& step, std::vector<int64_t>* order,
+//
+// One pass with a heap of the k best so far, its worst on top: most of a
+// long row (50,000 items, k = 20) is rejected by one comparison with the
+// worst kept value, where sorting indices would touch every value log k
+// times through an indirection. A later index never beats an equal value
+// (the lower index wins ties), so `v > worst` is the whole test for numbers.
+void TopKOfRow(const float* row, int64_t n, const TopKStep& step, std::vector<int64_t>* heap,
                int64_t* ids, float* values) {
-  order->resize(static_cast<size_t>(n));
-  std::iota(order->begin(), order->end(), int64_t{0});
   auto better = [row](int64_t a, int64_t b) {
     const float va = row[a], vb = row[b];
     const bool na = std::isnan(va), nb = std::isnan(vb);
@@ -59,9 +95,27 @@ void TopKOfRow(const float* row, int64_t n, const TopKStep& step, std::vector<in
     if (!na && va != vb) return va > vb;
     return a < b;
   };
-  std::partial_sort(order->begin(), order->begin() + step.k, order->end(), better);
+  heap->resize(static_cast<size_t>(step.k));
+  std::iota(heap->begin(), heap->end(), int64_t{0});
+  std::make_heap(heap->begin(), heap->end(), better);  // front: the worst kept
+  float worst = row[heap->front()];
+  for (int64_t i = step.k; i < n; ++i) {
+    // A whole block below the worst kept number is skipped in one
+    // (vectorised) look; NaNs never enter once a number is kept.
+    if (i % kBlock == 0 && i + kBlock <= n && !std::isnan(worst) && !AnyAbove(row + i, worst)) {
+      i += kBlock - 1;
+      continue;
+    }
+    const float v = row[i];
+    if (!(v > worst) && !(std::isnan(worst) && !std::isnan(v))) continue;
+    std::pop_heap(heap->begin(), heap->end(), better);
+    heap->back() = i;
+    std::push_heap(heap->begin(), heap->end(), better);
+    worst = row[heap->front()];
+  }
+  std::sort_heap(heap->begin(), heap->end(), better);  // best first
   for (int64_t j = 0; j < step.k; ++j) {
-    const int64_t i = (*order)[static_cast<size_t>(j)];
+    const int64_t i = (*heap)[static_cast<size_t>(j)];
     ids[j] = step.labels.empty() ? i : step.labels[static_cast<size_t>(i)];
     values[j] = row[i];
   }
@@ -80,10 +134,11 @@ Status ApplyTopK(const std::vector<TopKStep>& steps, RowBatch* batch) {
                                 "returned {}",
                                 step.where, step.k, scores.DebugString()));
     }
-    if (!step.labels.empty() && static_cast<int64_t>(step.labels.size()) < shape[1]) {
+    const size_t labels = step.text_labels ? step.text_labels->size() : step.labels.size();
+    if (labels != 0 && static_cast<int64_t>(labels) < shape[1]) {
       return Status(Code::kSchemaMismatch,
                     fmt::format("{}.labels has {} ids but the output has {} values per row",
-                                step.where, step.labels.size(), shape[1]));
+                                step.where, labels, shape[1]));
     }
     Tensor ids = Tensor::Allocate(DType::kInt64, {batch->num_rows, step.k});
     Tensor values = Tensor::Allocate(DType::kFloat32, {batch->num_rows, step.k});

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,26 +18,42 @@
 
 namespace nightshift::exec {
 
+// Text ids shared by a top_k step and the output column that writes them.
+using TextLabels = std::shared_ptr<const std::vector<std::string>>;
+
 struct TopKStep {
   size_t source = 0;  // index of the scored model output
   size_t out = 0;     // index of its ids tensor (values: out + 1)
   int64_t k = 0;
   std::vector<int64_t> labels;  // index -> id; empty: the index is the id
   std::string where;            // "postprocess[0].top_k", for messages
+  // Text ids: the ids tensor keeps the indices and the sink writes
+  // (*text_labels)[index] (OutputColumn::labels), so only k indices per row
+  // travel to the writer.
+  TextLabels text_labels = nullptr;
+};
+
+// A labels file: integer ids when every line is an integer written plainly
+// (`42`, `-3`; not `007` or `+5`, whose text an integer would lose), else
+// every line is a text id.
+struct Labels {
+  std::vector<int64_t> ids;  // integer ids
+  TextLabels text;           // text ids; null when the ids are integers
+  size_t size() const { return text ? text->size() : ids.size(); }
 };
 
 // The model outputs the engine asks the model for, in tensor order.
 std::vector<std::string> ModelOutputNames(const JobSpec& job);
 
-// Reads `path`: one integer id per line (blank lines are not allowed).
-// InvalidJob naming `where`, the file and the line otherwise.
-Result<std::vector<int64_t>> ReadLabels(Env* env, const std::string& path,
-                                        const std::string& where);
+// Reads `path`: one id per line (a trailing newline is fine, a `\r` before
+// it is dropped). InvalidJob naming `where`, the file and the line for an
+// unreadable file or a blank line.
+Result<Labels> ReadLabels(Env* env, const std::string& path, const std::string& where);
 
 // Sets each step's ids and values tensors in batch->outputs. Ties are
-// broken by the lower index; NaN ranks below every number. InvalidData when a
-// scored output is not float32 [rows, n] with n >= k or the labels are
-// fewer than n.
+// broken by the lower index; NaN ranks below every number. SchemaMismatch when
+// a scored output is not float32 [rows, n] with n >= k or the labels (integer
+// or text) are fewer than n.
 Status ApplyTopK(const std::vector<TopKStep>& steps, RowBatch* batch);
 
 }  // namespace nightshift::exec

@@ -44,6 +44,14 @@ std::string TextPgType(const std::string& t) {
   return "text";
 }
 
+// A VARCHAR[] column as PostgreSQL's array text: {"a","b \"c\""}, each
+// element quoted with its backslashes and quotes escaped.
+std::string TextArraySql(const std::string& q) {
+  return fmt::format(
+      R"('{{' || array_to_string(list_transform({}, x -> '"' || replace(replace(x, '\', '\\'), '"', '\"') || '"'), ',') || '}}')",
+      q);
+}
+
 }  // namespace
 
 std::vector<DbColumn> DbColumns(const SinkLayout& layout) {
@@ -67,7 +75,11 @@ std::vector<DbColumn> DbColumns(const SinkLayout& layout) {
     c.name = o.name;
     c.duck_type = OutputSqlType(o);
     auto k = ScalarKind(c.duck_type);
-    if (k) {
+    if (o.labels) {  // text ids: PostgreSQL reads its array text (TextArraySql), SQLite JSON
+      c.kind = DbKind::kText;
+      c.as_text = true;
+      c.pg_type = "text[]";
+    } else if (k) {
       c.kind = k->kind;
       c.pg_type = k->pg;
     } else {  // TINYINT[] and the like: their integers
@@ -86,7 +98,13 @@ std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json)
     const std::string q = QuoteIdent(c.name);
     switch (c.kind) {
       case DbKind::kInt64: sql += fmt::format("CAST({} AS BIGINT)", q); break;
-      case DbKind::kText: sql += c.as_text ? fmt::format("CAST({} AS VARCHAR)", q) : q; break;
+      case DbKind::kText:
+        if (c.pg_type == "text[]") {
+          sql += lists_as_json ? fmt::format("CAST(to_json({}) AS VARCHAR)", q) : TextArraySql(q);
+        } else {
+          sql += c.as_text ? fmt::format("CAST({} AS VARCHAR)", q) : q;
+        }
+        break;
       case DbKind::kFloat32List:
       case DbKind::kFloat64List:
       case DbKind::kInt64List:

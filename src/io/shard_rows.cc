@@ -58,6 +58,7 @@ std::string KeyType(const SinkLayout& layout, const std::string& key) {
 }  // namespace
 
 std::string OutputSqlType(const OutputColumn& c) {
+  if (c.labels) return "VARCHAR[]";
   const std::string t = SqlTypeFor(c.dtype);
   return c.is_list ? t + "[]" : t;
 }
@@ -254,6 +255,32 @@ Status ShardRows::AppendFailures(const RowBatch& batch, const DuckCarriedRows& c
   return Status::Ok();
 }
 
+// A text-labelled top_k ids column: each index of the [rows, k] int64 tensor
+// `t` becomes its label's text in `child` (the list's VARCHAR elements), from
+// element `base` on.
+namespace {
+Status WriteLabels(const OutputColumn& c, const Tensor& t, duckdb_vector child, const sel_t* rows,
+                   idx_t n, idx_t base) {
+  const int64_t width = t.shape()[1];
+  const std::vector<std::string>& labels = *c.labels;
+  for (idx_t i = 0; i < n; ++i) {
+    const int64_t* ids = t.data_as<int64_t>() + static_cast<int64_t>(rows[i]) * width;
+    for (int64_t j = 0; j < width; ++j) {
+      if (ids[j] < 0 || static_cast<size_t>(ids[j]) >= labels.size()) {
+        return Status(Code::kInternal,
+                      fmt::format("output column '{}': index {} has no label ({} labels)", c.name,
+                                  ids[j], labels.size()));
+      }
+      const std::string& text = labels[static_cast<size_t>(ids[j])];
+      duckdb_vector_assign_string_element_len(
+          child, base + i * static_cast<idx_t>(width) + static_cast<idx_t>(j), text.data(),
+          text.size());
+    }
+  }
+  return Status::Ok();
+}
+}  // namespace
+
 // Writes output column `c` of the batch rows `rows[0, n)` to rows
 // [offset, offset + n) of `vec`.
 Status ShardRows::WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,
@@ -288,11 +315,15 @@ Status ShardRows::WriteOutput(const OutputColumn& c, const RowBatch& batch, duck
     return Status(Code::kOutOfMemory, "cannot reserve a list vector");
   }
   auto* entries = static_cast<duckdb_list_entry*>(duckdb_vector_get_data(vec)) + offset;
-  auto* child = static_cast<char*>(duckdb_vector_get_data(duckdb_list_vector_get_child(vec)));
-  const auto* src = static_cast<const char*>(t.data());
   for (idx_t i = 0; i < n; ++i) {
     entries[i].offset = base + i * width;
     entries[i].length = width;
+  }
+  duckdb_vector child_vec = duckdb_list_vector_get_child(vec);
+  if (c.labels) return WriteLabels(c, t, child_vec, rows, n, base);
+  auto* child = static_cast<char*>(duckdb_vector_get_data(child_vec));
+  const auto* src = static_cast<const char*>(t.data());
+  for (idx_t i = 0; i < n; ++i) {
     std::memcpy(child + (base + i * width) * esize,
                 src + static_cast<size_t>(rows[i]) * width * esize, width * esize);
   }
