@@ -4,6 +4,8 @@ user vector; the item matrix inside the graph; scores = dot products over
 best items per user, mapped through a labels file, as two list columns.
 Checked against numpy (a stable sort by score descending, index ascending:
 the documented tie rule; the integer-valued weights make ties common)."""
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -99,3 +101,30 @@ def test_labels_without_blank_lines(recs):
     rc, out, err = run("validate", write_job(root / "job.yaml", job), cwd=root)
     assert rc == 2, err
     assert "items.txt' line 2 is blank" in err, err
+
+
+@pytest.mark.parametrize("fmt", ["sqlite", "duckdb"])
+def test_text_labels_into_sqlite_and_duckdb(recs, fmt):
+    """Text ids are a VARCHAR[] column in DuckDB and JSON text in SQLite, in rank order."""
+    root, job, user_w, items, labels = recs
+    texts = np.array([f"item-{n}" for n in labels])
+    (root / "items.txt").write_text("\n".join(texts) + "\n")
+    job["output"] = {"format": fmt, "url": f"recs.{fmt}", "table": "recs", "keep": ["user_id"]}
+    rc, out, err = run("run", write_job(root / "job.yaml", job), cwd=root)
+    assert rc == 0, err
+    db = root / f"recs.{fmt}"
+    if fmt == "sqlite":
+        import sqlite3
+        with sqlite3.connect(db) as c:
+            got = {u: json.loads(ids) for u, ids in c.execute("SELECT user_id, item_ids FROM recs")}
+    else:
+        kind = sql(f"ATTACH '{db}' AS r (READ_ONLY); SELECT data_type FROM duckdb_columns() "
+                   "WHERE table_name = 'recs' AND column_name = 'item_ids'")
+        assert kind.splitlines()[1:] == ["VARCHAR[]"], kind
+        rows = sql(f"ATTACH '{db}' AS r (READ_ONLY); SELECT user_id, to_json(item_ids) FROM r.recs").splitlines()[1:]
+        got = {int(l.split(",", 1)[0]): json.loads(l.split(",", 1)[1].strip('"').replace('""', '"')) for l in rows}
+    assert len(got) == USERS
+    feats = features_of(None, root)
+    for user, ids in got.items():
+        scores = (feats[user] @ user_w) @ items
+        assert ids == texts[np.lexsort((np.arange(ITEMS), -scores))[:K]].tolist(), user
