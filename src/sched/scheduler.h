@@ -69,8 +69,10 @@ class Scheduler {
   Scheduler(std::vector<JobSpec> jobs, RunLauncher* launcher, SchedulerOptions options);
   ~Scheduler();
 
-  // Reads each job's runs from its ledger and plans resumes and catch-ups
-  // (nothing starts before Step). IoError when a ledger cannot be opened.
+  // Opens each job's ledger and asks for the job's lock; for each job it
+  // holds, reads the job's runs and plans resumes and catch-ups (nothing
+  // starts before Step); the others stand by. IoError when a ledger cannot
+  // be opened.
   Status Start();
   // One pass at the Env's now: ended runs, due fires, settled files, queued
   // runs. Starts nothing once the signal counter is non-zero.
