@@ -5,12 +5,19 @@ standby and takes over when the first is SIGKILLed, so that
 - on a file trigger, every settled file's rows land in exactly one completed
   run (50 files dropped in bursts while both watch, then more after the kill);
 - on a `* * * * *` schedule (NIGHTSHIFT_TEST_TIME_SCALE), each interval is
-  started by one scheduler only, and the standby goes on after the kill.
+  started by one scheduler only, and the standby goes on after the kill;
+- the same on a shared PostgreSQL ledger (pg_fixture), where the lock is a
+  row taken under an advisory lock.
 """
 import re
 import time
 
+import pytest
+import yaml
+
 from conftest import EXIT_OK, read_part
+from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
+from test_pg_ledger import fresh_database
 from test_scheduler import (assert_each_row_in_exactly_one_run, completed_runs, drop,  # noqa: F401
                             minutely_job, schedulers, trigger_job)
 
@@ -40,10 +47,21 @@ def lines_before(s, pattern):
     return out
 
 
-def test_two_schedulers_on_one_trigger_job_take_each_file_once(case_factory, schedulers):
+@pytest.mark.parametrize("ledger", ["sqlite", "postgres"])
+def test_two_schedulers_on_one_trigger_job_take_each_file_once(case_factory, schedulers, ledger,
+                                                                request, monkeypatch):
     files = 50
     case = case_factory(n=files * ROWS_PER_FILE)
     job = trigger_job(case, settle="300ms")
+    if ledger == "postgres":
+        pg = request.getfixturevalue("pg_server")
+        monkeypatch.setenv("PGPASSWORD", PASSWORD)
+        spec = yaml.safe_load(job.read_text())
+        # A database of its own: the server outlives this test.
+        db = fresh_database(pg, "sched_lock")
+        spec["run"]["ledger"] = pg.url(db=db, with_password=False)
+        spec["run"]["lease"] = "3s"  # shards of the killed scheduler's run come back soon
+        job.write_text(yaml.safe_dump(spec, sort_keys=False))
     a = schedulers(job)
     a.wait_for(r"scheduling this job \(ledger lock 'schedule:e2e-job'\)")
     b = schedulers(job)
@@ -68,6 +86,9 @@ def test_two_schedulers_on_one_trigger_job_take_each_file_once(case_factory, sch
     b.wait_for(rf"taking over: the scheduler that held 'schedule:e2e-job' \(pid {a.proc.pid} ",
                timeout=30)
     wait_until(lambda: rows_done(case) >= files * ROWS_PER_FILE, 90, "every file's rows")
+    if ledger == "postgres":  # the lock is the ledger's row, now b's
+        held = pg.query("SELECT pid FROM nightshift.locks WHERE name = 'schedule:e2e-job'", db=db)
+        assert held == [[str(b.proc.pid)]], held
     assert b.stop() == EXIT_OK, b.log()
 
     assert_each_row_in_exactly_one_run(case, range(files * ROWS_PER_FILE))
