@@ -34,8 +34,9 @@ Result<std::unique_ptr<SentencePieceModel>> SentencePieceModel::Load(std::string
   auto s = m->sp_->LoadFromSerializedProto(bytes);
   if (s.ok()) s = m->keep_spaces_->LoadFromSerializedProto(KeepingSpaces(bytes));
   if (!s.ok()) {
-    return Error(Code::kInvalidJob,
-                 fmt::format("{}: not a SentencePiece model: {}", where, s.ToString()));
+    return Error(
+        Code::kInvalidJob,
+        fmt::format("{}: not a SentencePiece model (libsentencepiece: {})", where, s.message()));
   }
   const auto& sp = *m->sp_;
   if (sp.unk_id() != 0 || sp.bos_id() != 1 || sp.eos_id() != 2) {
