@@ -22,6 +22,45 @@ std::string KeepingSpaces(std::string_view model) {
   return out;
 }
 
+// Reads a protobuf varint at `*i`; false past the end.
+bool ReadVarint(std::string_view b, size_t* i, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; *i < b.size() && shift < 64; shift += 7) {
+    const auto byte = static_cast<unsigned char>(b[(*i)++]);
+    *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+// The value of varint field `field` in the message `b` (the last one
+// written, as protobuf reads it), or `otherwise`. With `into` set, looks
+// instead inside the message field `into`.
+uint64_t VarintField(std::string_view b, uint64_t field, uint64_t otherwise, uint64_t into = 0) {
+  uint64_t found = otherwise;
+  for (size_t i = 0; i < b.size();) {
+    uint64_t key = 0, v = 0;
+    if (!ReadVarint(b, &i, &key)) break;
+    const uint64_t wire = key & 7;
+    if (wire == 0) {
+      if (!ReadVarint(b, &i, &v)) break;
+      if (into == 0 && key >> 3 == field) found = v;
+    } else if (wire == 2) {
+      if (!ReadVarint(b, &i, &v) || v > b.size() - i) break;
+      if (into != 0 && key >> 3 == into) found = VarintField(b.substr(i, v), field, found);
+      i += v;
+    } else if (wire == 1 || wire == 5) {
+      i += wire == 1 ? 8 : 4;
+    } else {
+      break;
+    }
+  }
+  return found;
+}
+
+// ModelProto.trainer_spec (2) .model_type (3): UNIGRAM is 1, the default.
+constexpr uint64_t kTrainerSpec = 2, kModelType = 3, kUnigram = 1;
+
 }  // namespace
 
 SentencePieceModel::~SentencePieceModel() = default;
@@ -37,6 +76,15 @@ Result<std::unique_ptr<SentencePieceModel>> SentencePieceModel::Load(std::string
     return Error(
         Code::kInvalidJob,
         fmt::format("{}: not a SentencePiece model (libsentencepiece: {})", where, s.message()));
+  }
+  // Hugging Face converts only Unigram models to the same algorithm (a BPE
+  // .model becomes its BPE, which splits differently): refuse the others.
+  if (const uint64_t type = VarintField(bytes, kModelType, kUnigram, kTrainerSpec);
+      type != kUnigram) {
+    return Error(Code::kInvalidJob,
+                 fmt::format("{}: nightshift reads Unigram SentencePiece models (XLM-R's kind); "
+                             "this one is of model_type {} (2: BPE, 3: word, 4: char)",
+                             where, type));
   }
   const auto& sp = *m->sp_;
   if (sp.unk_id() != 0 || sp.bos_id() != 1 || sp.eos_id() != 2) {

@@ -32,7 +32,7 @@ class Sentences : public sentencepiece::SentenceIterator {
 
 // A Unigram model numbered as XLM-R's (SentencePiece's defaults), trained
 // once on a few sentences; `extra` adds trainer flags.
-std::string TrainModel(const std::string& extra = "") {
+std::string TrainModel(const std::string& extra = "--model_type=unigram") {
   std::vector<std::string> corpus;
   for (int i = 0; i < 50; ++i) {
     corpus.push_back("the quick brown fox jumps over the lazy dog");
@@ -42,7 +42,7 @@ std::string TrainModel(const std::string& extra = "") {
   Sentences it(std::move(corpus));
   std::string model;
   auto s = sentencepiece::SentencePieceTrainer::Train(
-      "--model_type=unigram --vocab_size=60 --hard_vocab_limit=false --num_threads=1 "
+      "--vocab_size=60 --hard_vocab_limit=false --num_threads=1 "
       "--minloglevel=2 " +
           extra,
       &it, &model);
@@ -168,12 +168,21 @@ TEST(SentencePieceTest, RefusesWhatIsNotAModel) {
 }
 
 TEST(SentencePieceTest, RefusesAModelNotNumberedAsXlmR) {
-  const std::string other = TrainModel("--pad_id=0 --unk_id=1 --bos_id=2 --eos_id=3");
+  const std::string other =
+      TrainModel("--model_type=unigram --pad_id=0 --unk_id=1 --bos_id=2 --eos_id=3");
   auto t = Tokenizer::FromSentencePiece(other, "tokenizer 'x.model'");
   ASSERT_FALSE(t.has_value());
   EXPECT_EQ(t.error().code(), Code::kInvalidJob);
   EXPECT_NE(t.error().message().find("<unk>=1, <s>=2, </s>=3"), std::string::npos)
       << t.error().message();
+}
+
+TEST(SentencePieceTest, RefusesABpeModel) {
+  const std::string bpe = TrainModel("--model_type=bpe");
+  auto t = Tokenizer::FromSentencePiece(bpe, "tokenizer 'x.model'");
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().code(), Code::kInvalidJob);
+  EXPECT_NE(t.error().message().find("model_type 2"), std::string::npos) << t.error().message();
 }
 
 }  // namespace
