@@ -69,8 +69,10 @@ function benchOne(name, ours, hf, o) {
     tokens = { ours: mine.tokens, hf: theirs.tokens };
   }
   const ours_s = median(runs.ours), hf_s = median(runs.hf);
+  const pairs = runs.hf.map((h, i) => h / runs.ours[i]);
   const line = `| ${name} | ${o.texts} | ${tokens.hf} | ${(tokens.ours / ours_s / 1e6).toFixed(2)} | ` +
-               `${(tokens.hf / hf_s / 1e6).toFixed(2)} | ${(hf_s / ours_s).toFixed(2)} |`;
+               `${(tokens.hf / hf_s / 1e6).toFixed(2)} | ${(hf_s / ours_s).toFixed(2)} | ` +
+               `${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)} |`;
   console.log(line);
   if (tokens.ours !== tokens.hf) console.log(`  (token counts differ: ours ${tokens.ours}, hf ${tokens.hf})`);
   return hf_s / ours_s;
@@ -104,8 +106,8 @@ function main() {
 
   console.log(`one core (taskset -c ${o.core}), median of ${o.repeat} alternating runs, ` +
               `max_length ${MAX_LENGTH}; ${os.cpus()[0].model}`);
-  console.log('| tokenizer | texts | tokens | nightshift M tok/s | HF tokenizers M tok/s | ratio (HF s ÷ ours) |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| tokenizer | texts | tokens | nightshift M tok/s | HF tokenizers M tok/s | ratio (HF s ÷ ours) | range (paired) |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   benchOne('wordpiece (bert-base-uncased)', bert, bert, o);
   benchOne('sentencepiece (XLM-R ids, 8k Unigram)', model, xlmr, o);
   fs.rmSync(tmp, { recursive: true, force: true });
