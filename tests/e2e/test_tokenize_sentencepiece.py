@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, assert_not_crashed, part_files, read_part, run, sql, write_job
+from conftest import (REPO, assert_not_crashed, part_files, read_dead_letters, read_part, run, sql,
+                      write_job)
 
 sys.path.insert(0, str(REPO / "examples" / "embeddings"))
 import make_example  # noqa: E402  (the embedding model and the texts)
@@ -82,8 +83,8 @@ def spm_case(tmp_path_factory):
     return root, data, texts, ref, table
 
 
-def job_file(root, data, tokenizer="xlmr.model"):
-    return write_job(root / "job.yaml", {
+def job_file(root, data, tokenizer="xlmr.model", **extra):
+    return write_job(root / "job.yaml", {**extra,
         "name": "embed-spm",
         "input": {"path": str(data), "key": "id"},
         "preprocess": [{"tokenize": {"column": "body", "tokenizer": tokenizer,
@@ -120,3 +121,21 @@ def test_a_model_file_that_is_not_sentencepiece_is_refused(spm_case):
     assert rc == 2, err
     assert "preprocess[0].tokenize.tokenizer" in err, err
     assert "bad.model': not a SentencePiece model" in err, err
+
+
+def test_text_that_is_not_utf8_is_a_dead_letter(spm_case):
+    root, _, _, ref, table = spm_case
+    data = root / "blob.parquet"
+    sql(f"COPY (SELECT * FROM (VALUES (1, 'fine text'::BLOB), (2, 'bad \\xFF\\xFE'::BLOB), "
+        f"(3, NULL::BLOB)) t(id, body)) TO '{data}' (FORMAT parquet)")
+    shutil.rmtree(root / "out", ignore_errors=True)
+    (root / "ledger.db").unlink(missing_ok=True)
+    rc, out, err = run("run", job_file(root, data, errors={"max_failed_items": -1}), cwd=root)
+    assert_not_crashed(rc, err)
+    assert rc == 0, err
+    rows = [r for p in part_files(root / "out") for r in read_part(p)]
+    assert [r["id"] for r in rows] == [1]
+    letters = [d["error"] for _, d in read_dead_letters(root / "out" / "_failed")]
+    assert len(letters) == 2, letters
+    for error in letters:
+        assert "text column 'body' is null or not valid UTF-8" in error, letters
