@@ -123,8 +123,9 @@ function train(texts, dir, spmTrain = 'spm_train') {
 //    or differ by less than float32's rounding of the running sum, the two
 //    can choose differently. Allowed only word by word (a word: a piece
 //    starting with "▁" and the pieces after it): the same number of words,
-//    and each differing word's pieces score no better than Hugging Face's and
-//    at most a few float32 roundings of the running sum worse.
+//    and each differing word's pieces spell the same word, score no better
+//    than Hugging Face's and at most a few float32 roundings of the running
+//    sum worse.
 //  - grapheme: Hugging Face's Precompiled normalizer replaces a whole
 //    grapheme cluster shorter than 6 bytes by the mapping of its first
 //    matching prefix, dropping the rest ("o\u0308\u0304" becomes "ö");
@@ -148,6 +149,23 @@ class Checker {
     return words;
   }
 
+  surface(ids) {
+    return ids.map((id) => this.pieces[id]).join('');
+  }
+
+  // The checker must fail what it should: other pieces, pieces out of order.
+  selfTest() {
+    const word = [...this.pieces.keys()].filter((id) => id > 3 && this.pieces[id].length > 1 &&
+                                                      !this.pieces[id].startsWith('\u2581'));
+    const [x, y] = [word[0], word[1]];
+    const lead = this.pieces.findIndex((p, id) => id > 3 && p.startsWith('\u2581'));
+    for (const bad of [[0, lead, x, y + 1, 2], [0, lead, y, x, 2], [0, lead, x, 2]]) {
+      if (this.compare('t', [0, lead, x, y, 2], bad.join(' ')) !== 'failed') {
+        throw new Error(`the checker lets ${bad} pass for ${[0, lead, x, y, 2]}`);
+      }
+    }
+  }
+
   compare(text, want, oursLine) {
     if (oursLine === want.join(' ')) return 'same';
     if (/\p{M}{2,}/u.test(text)) return 'grapheme';
@@ -160,6 +178,7 @@ class Checker {
       const sb = b[w].reduce((s, id) => s + this.scores[id], 0);
       running += sa;
       if (a[w].join(' ') === b[w].join(' ')) continue;
+      if (this.surface(a[w]) !== this.surface(b[w])) return 'failed';  // not a split of the same word
       const ulp = Math.abs(running) * 2 ** -23;
       if (sb > sa + 1e-9 || sa - sb > 4 * ulp) return 'failed';
     }
@@ -185,6 +204,7 @@ async function main() {
   const hf = Tokenizer.fromFile(jsonPath);
   hf.setTruncation(MAX_LENGTH);
   const check = new Checker(JSON.parse(fs.readFileSync(jsonPath, 'utf8')).model.vocab);
+  check.selfTest();
   const counts = { texts: texts.length, tokens: 0, same: 0, nearTie: 0, grapheme: 0, failed: 0 };
   for (let i = 0; i < texts.length; ++i) {
     const want = (await hf.encode(texts[i])).getIds();
