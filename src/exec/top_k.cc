@@ -58,12 +58,12 @@ Result<Labels> ReadLabels(Env* env, const std::string& path, const std::string& 
   Labels labels;
   for (const auto& item : lines) {
     std::optional<int64_t> id = PlainInteger(item);
-    if (!id) {  // one text id makes them all text: ids of one column share a type
-      labels.ids.clear();
-      labels.text = std::make_shared<const std::vector<std::string>>(std::move(lines));
-      return labels;
-    }
+    if (!id) break;
     labels.ids.push_back(*id);
+  }
+  if (labels.ids.size() != lines.size()) {  // one text id makes them all text: one column type
+    labels.ids.clear();
+    labels.text = std::make_shared<const std::vector<std::string>>(std::move(lines));
   }
   return labels;
 }
