@@ -362,6 +362,9 @@ Status BindTopK(const JobSpec& job, const Model& model, Binding* b,
     step.out = tensors.size() + 2 * i;
     step.k = t.k;
     step.where = where;
+    step.release_source =
+        std::none_of(job.model.outputs.begin(), job.model.outputs.end(),
+                     [&](const ModelOutputSpec& o) { return o.name == t.output; });
     b->top_k.push_back(std::move(step));
     const auto out = static_cast<int32_t>(tensors.size() + 2 * i);
     b->sink.outputs.push_back({t.ids_column, DType::kInt64, true, out, 0});

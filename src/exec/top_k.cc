@@ -160,6 +160,9 @@ Status ApplyTopK(const std::vector<TopKStep>& steps, RowBatch* batch) {
     batch->outputs[step.out] = std::move(ids);
     batch->outputs[step.out + 1] = std::move(values);
   }
+  for (const TopKStep& step : steps) {
+    if (step.release_source) batch->outputs[step.source] = Tensor();
+  }
   return Status::Ok();
 }
 

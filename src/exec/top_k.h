@@ -31,6 +31,10 @@ struct TopKStep {
   // (*text_labels)[index] (OutputColumn::labels), so only k indices per row
   // travel to the writer.
   TextLabels text_labels = nullptr;
+  // The scored output is not written itself (not in model.outputs): freed
+  // once every step ran, so that batches waiting for the writer hold k values
+  // per row, not [rows, n] scores.
+  bool release_source = false;
 };
 
 // A labels file: integer ids when every line is an integer written plainly

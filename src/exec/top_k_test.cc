@@ -75,6 +75,17 @@ TEST(TopKTest, SameAsAStableSortOnRowsWithTiesAndNans) {
   }
 }
 
+TEST(TopKTest, AScoredOutputNotWrittenItselfIsFreedAfterTheSteps) {
+  RowBatch b = BatchOf({{0.1f, 0.9f, 0.5f}});
+  TopKStep first{0, 1, 1, {}, "postprocess[0].top_k"};
+  TopKStep second{0, 3, 2, {}, "postprocess[1].top_k"};
+  first.release_source = second.release_source = true;
+  ASSERT_TRUE(ApplyTopK({first, second}, &b).ok());
+  EXPECT_EQ(b.outputs[0].data(), nullptr);  // the [1, 3] scores are gone
+  EXPECT_EQ(Ids(b, 1, 0, 1), (std::vector<int64_t>{1}));
+  EXPECT_EQ(Ids(b, 3, 0, 2), (std::vector<int64_t>{1, 2}));
+}
+
 TEST(TopKTest, OutputNarrowerThanKIsAnError) {
   RowBatch b = BatchOf({{1, 2}});
   std::vector<TopKStep> steps = {{0, 1, 3, {}, "postprocess[0].top_k"}};

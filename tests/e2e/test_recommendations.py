@@ -5,6 +5,7 @@ numpy (argsort by score descending, ties by the lower index) on the same
 scores; written to Parquet and upserted into PostgreSQL (text[] / real[]),
 equal to the Parquet rows; and the process's peak RSS stays well below one
 shard's score matrix (top-k runs per batch, right after the model)."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,8 +17,11 @@ import pytest
 from conftest import BIN, REPO, assert_not_crashed, run, sql, write_job
 from pg_fixture import pg_server  # noqa: F401  (the session fixture)
 
-sys.path.insert(0, str(REPO / "examples" / "recommendations"))
-import make_example as recs  # noqa: E402
+# By path, under its own name: examples/embeddings has a make_example module too.
+_spec = importlib.util.spec_from_file_location("recommendations_example",
+                                               REPO / "examples" / "recommendations" / "make_example.py")
+recs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(recs)
 
 USERS, ITEMS, K, SHARD_ROWS = 4000, 50000, 20, 4000
 
