@@ -8,6 +8,7 @@ nightshift="${NIGHTSHIFT:-$here/../../build/tools/nightshift/nightshift}"
 cd "$here"
 /usr/bin/python3 make_example.py data --users "${USERS:-20000}"
 "$nightshift" run job.yaml
-"$nightshift" sql "SELECT user_id, item_ids[1:5] AS top5, item_scores[1:5] AS scores
+"$nightshift" sql "SELECT user_id, array_to_string(item_ids[1:5], ' ') AS top5,
+  array_to_string(item_scores[1:5], ' ') AS scores
   FROM read_parquet('out/*/part-*.parquet') ORDER BY user_id LIMIT 3"
 if [[ -n "${RECS_PG_URL:-}" ]]; then "$nightshift" run job_postgres.yaml; fi
