@@ -85,15 +85,24 @@ class PgConn {
   // from another thread (the statement then fails, as an Exec error).
   void Cancel();
   const std::string& described() const { return described_; }
+  // The SQLSTATE of the last statement's error ("" when the server sent none:
+  // success, or a lost connection), and the server's reason for it without
+  // the context: "SQLSTATE 23514: new row for relation ... (column p0)".
+  const std::string& sqlstate() const { return sqlstate_; }
+  const std::string& reason() const { return reason_; }
 
  private:
   PgConn() = default;
   Status ErrorOf(std::string_view context, const char* message) const;
+  // ErrorOf for a failed result, recording its SQLSTATE and reason.
+  Status ResultError(std::string_view context, const PGresult* r);
+  std::string Scrub(std::string m) const;
   PGconn* conn_ = nullptr;
   std::string conninfo_;
   std::string what_;
   std::string described_;
   std::string password_;  // scrubbed from every message
+  std::string sqlstate_, reason_;
 };
 
 }  // namespace nightshift::io::pg

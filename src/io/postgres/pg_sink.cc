@@ -75,8 +75,8 @@ class PgSink final : public DbSink {
   Result<std::vector<HeldShard>> HeldShards() override;
 
   // One shard's transaction; see pg_sink.h.
-  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                              DuckConnection* duck) override;
+  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                              const BeforeCommit& before_commit) override;
 
  private:
   Status ResolveNames();
@@ -86,7 +86,18 @@ class PgSink final : public DbSink {
   Status CheckUniqueKey();
   Status CreateTables(bool target_exists);
   Status CreateTablesUnlocked(bool target_exists);
-  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck);
+  // The transaction of CommitShard; with `isolate`, each refused row is found
+  // (WriteIsolating) and left out instead of failing the shard.
+  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                                const BeforeCommit& before_commit, bool isolate);
+  // Writes rows [begin, end) of the shard in the open transaction.
+  Status WriteRange(const ShardRows& rows, DuckConnection* duck, int64_t begin, int64_t end,
+                    std::string_view what);
+  // WriteRange under a savepoint; when the server refuses a row, rolls back
+  // to it and halves the range until each refused row stands alone, adding it
+  // to `rejected`. Costs about log2(rows) extra attempts per refused row.
+  Status WriteIsolating(const ShardRows& rows, DuckConnection* duck, int64_t begin, int64_t end,
+                        std::string_view what, std::vector<RejectedRow>* rejected);
   std::string Table() const { return fmt::format("table '{}'", layout_.table); }
 
   std::unique_ptr<PgConn> pg_;
@@ -241,10 +252,14 @@ Status PgSink::Open() {
   for (const auto& c : cols_) {
     const std::string q = pg::QuoteIdent(c.name);
     stage += fmt::format("{}{} {}", stage.empty() ? "" : ", ", q, pg::StageType(c.kind));
-    select += fmt::format("{}CAST({} AS {})", select.empty() ? "" : ", ", q, types_[c.name]);
+    // An explicit CAST to varchar(n) or char(n) cuts a longer text short
+    // silently; the INSERT's own (assignment) cast refuses it instead.
+    const bool chars = types_[c.name].starts_with("character");
+    select += fmt::format("{}{}", select.empty() ? "" : ", ",
+                          chars ? q : fmt::format("CAST({} AS {})", q, types_[c.name]));
     if (!c.is_key) update += fmt::format("{}{} = EXCLUDED.{}", update.empty() ? "" : ", ", q, q);
   }
-  stage_sql_ = fmt::format("CREATE TEMP TABLE ns_stage ({}) ON COMMIT DROP", stage);
+  stage_sql_ = fmt::format("CREATE TEMP TABLE IF NOT EXISTS ns_stage ({}) ON COMMIT DROP", stage);
   insert_sql_ = fmt::format("INSERT INTO {} ({}) SELECT {} FROM ns_stage", n_.write,
                             ColumnList(cols_), select);
   if (layout_.mode == OutputMode::kUpsert) {
@@ -265,15 +280,59 @@ Status PgSink::Open() {
 }
 
 Result<int64_t> PgSink::CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                                    DuckConnection* duck) {
+                                    DuckConnection* duck, const BeforeCommit& before_commit) {
   NS_RETURN_IF_ERROR(pg_->EnsureConnected());
-  auto r = CommitShardTx(rows, a, duck);
+  // The fast path: the whole shard in one COPY. Only when the server refuses
+  // a row is the shard written again, finding the refused rows.
+  auto r = CommitShardTx(rows, a, duck, before_commit, false);
+  if (!r.has_value() && IsRowRejection(pg_->sqlstate())) {
+    (void)pg_->Run("ROLLBACK", "rolling back");
+    r = CommitShardTx(rows, a, duck, before_commit, true);
+  }
   if (!r.has_value()) (void)pg_->Run("ROLLBACK", "rolling back");
   return r;
 }
 
+Status PgSink::WriteRange(const ShardRows& rows, DuckConnection* duck, int64_t begin, int64_t end,
+                          std::string_view what) {
+  if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(stage_sql_, what));
+  const std::string select =
+      fmt::format("SELECT {} FROM {}", ScanSelect(cols_),
+                  begin == 0 && end == rows.rows() ? rows.RowsSql() : rows.RowsSql(begin, end));
+  NS_RETURN_IF_ERROR(pg_->CopyIn(
+      copy_sql_,
+      [&](const pg::PgConn::CopyPut& put) {
+        return pg::EncodeCopyBinary(duck, select, cols_, put);
+      },
+      what));
+  if (direct_) return Status::Ok();
+  NS_RETURN_IF_ERROR(pg_->Run(insert_sql_, what));
+  return pg_->Run("TRUNCATE ns_stage", what);
+}
+
+Status PgSink::WriteIsolating(const ShardRows& rows, DuckConnection* duck, int64_t begin,
+                              int64_t end, std::string_view what,
+                              std::vector<RejectedRow>* rejected) {
+  NS_RETURN_IF_ERROR(pg_->Run("SAVEPOINT ns_range", what));
+  Status s = WriteRange(rows, duck, begin, end, what);
+  if (s.ok()) return pg_->Run("RELEASE SAVEPOINT ns_range", what);
+  if (!IsRowRejection(pg_->sqlstate())) return s;
+  const std::string reason = pg_->reason();
+  NS_RETURN_IF_ERROR(pg_->Run("ROLLBACK TO SAVEPOINT ns_range", what));
+  NS_RETURN_IF_ERROR(pg_->Run("RELEASE SAVEPOINT ns_range", what));
+  if (end - begin == 1) {
+    rejected->push_back(
+        RejectedRow{begin, fmt::format("the database refused the row: {}", reason)});
+    return Status::Ok();
+  }
+  const int64_t mid = begin + (end - begin) / 2;
+  NS_RETURN_IF_ERROR(WriteIsolating(rows, duck, begin, mid, what, rejected));
+  return WriteIsolating(rows, duck, mid, end, what, rejected);
+}
+
 Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt& a,
-                                      DuckConnection* duck) {
+                                      DuckConnection* duck, const BeforeCommit& before_commit,
+                                      bool isolate) {
   const std::string what = fmt::format("writing shard {} into {}", a.shard_id, Table());
   const std::vector<std::string> key = {layout_.run_id, std::to_string(a.shard_id),
                                         std::to_string(a.part)};
@@ -299,21 +358,23 @@ Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt&
     if (had.rows() == 0) return Error(Code::kTransient, what + ": the commit row vanished");
     return AlreadyCommitted(layout_, a, had.Int(0, 0), had.Int(0, 1));
   }
-  if (rows.rows() > 0) {
-    if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(stage_sql_, what));
-    const std::string select = fmt::format("SELECT {} FROM {}", ScanSelect(cols_), rows.RowsSql());
-    NS_RETURN_IF_ERROR(pg_->CopyIn(
-        copy_sql_,
-        [&](const pg::PgConn::CopyPut& put) {
-          return pg::EncodeCopyBinary(duck, select, cols_, put);
-        },
-        what));
-    if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(insert_sql_, what));
+  std::vector<RejectedRow> rejected;
+  if (rows.rows() > 0 && !isolate) NS_RETURN_IF_ERROR(WriteRange(rows, duck, 0, rows.rows(), what));
+  if (rows.rows() > 0 && isolate) {
+    NS_RETURN_IF_ERROR(WriteIsolating(rows, duck, 0, rows.rows(), what, &rejected));
   }
+  const auto written = rows.rows() - static_cast<int64_t>(rejected.size());
+  if (!rejected.empty()) {
+    NS_RETURN_IF_ERROR(pg_->Run(fmt::format("UPDATE {} SET rows = $4 WHERE run_id = $1 AND "
+                                            "shard_id = $2 AND part = $3",
+                                            n_.commits),
+                                what, {key[0], key[1], key[2], std::to_string(written)}));
+  }
+  NS_RETURN_IF_ERROR(before_commit(rejected));
   MaybeCrash("db_before_commit");
   NS_RETURN_IF_ERROR(pg_->Run("COMMIT", what));
   MaybeCrash("db_after_commit");
-  return rows.rows();
+  return written;
 }
 
 Result<std::vector<HeldShard>> PgSink::HeldShards() {
