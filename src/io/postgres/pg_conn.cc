@@ -26,6 +26,10 @@ std::string Trimmed(std::string s) {
 
 }  // namespace
 
+int64_t ReconnectPauseMicros(int attempt) {
+  return std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 5)) * 1000;
+}
+
 std::string Describe(const std::string& conninfo) {
   Options o;
   char* err = nullptr;

@@ -26,6 +26,15 @@ std::string QuoteIdent(std::string_view name);
 std::string QuoteQualified(std::string_view schema, std::string_view table);
 std::string QuoteLiteral(std::string_view text);
 
+// The rule for a lost connection, shared by the PostgreSQL ledger and sink: a
+// call that failed because the connection broke (Transient) is run again on a
+// fresh connection, up to kReconnectTries more times, pausing
+// ReconnectPauseMicros(attempt) before each (100 ms doubling, at most 2 s:
+// about 6 s in all, enough for a database restart or a dropped connection,
+// not an outage). Each call must be one transaction, safe to repeat.
+inline constexpr int kReconnectTries = 6;
+int64_t ReconnectPauseMicros(int attempt);
+
 class PgResult {
  public:
   explicit PgResult(PGresult* r = nullptr) : r_(r) {}

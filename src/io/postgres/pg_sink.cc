@@ -65,6 +65,14 @@ std::string KeyList(const std::vector<DbColumn>& cols) {
   return s;
 }
 
+inline const Status& StatusOf(const Status& s) {
+  return s;
+}
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.has_value() ? Status::Ok() : r.error();
+}
+
 class PgSink final : public DbSink {
  public:
   PgSink(SinkLayout layout, std::unique_ptr<PgConn> pg)
@@ -79,6 +87,28 @@ class PgSink final : public DbSink {
                               const BeforeCommit& before_commit) override;
 
  private:
+  // Runs `fn` (one transaction) on a live connection; when the connection
+  // breaks, again on a fresh one (pg::kReconnectTries, with backoff): a
+  // dropped session or a database restart costs a retry, not the shard. A
+  // repeat is safe: the commit row makes a shard's transaction idempotent.
+  template <typename Fn>
+  auto OnFreshConnection(Fn&& fn) -> decltype(fn()) {
+    for (int attempt = 0;; ++attempt) {
+      Status up = pg_->EnsureConnected();
+      if (up.ok()) {
+        auto result = fn();
+        if (StatusOf(result).code() != Code::kTransient || attempt >= pg::kReconnectTries) {
+          return result;
+        }
+      } else if (attempt >= pg::kReconnectTries) {
+        return Error(up);
+      }
+      env()->SleepMicros(pg::ReconnectPauseMicros(attempt));
+    }
+  }
+  Result<int64_t> CommitOnce(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                             const BeforeCommit& before_commit);
+  Status SwapOnce();
   Status ResolveNames();
   // The table's columns and types (format_type); empty when it does not exist.
   Result<std::map<std::string, std::string>> TableColumns(const std::string& table);
@@ -281,7 +311,11 @@ Status PgSink::Open() {
 
 Result<int64_t> PgSink::CommitShard(const ShardRows& rows, const ShardAttempt& a,
                                     DuckConnection* duck, const BeforeCommit& before_commit) {
-  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
+  return OnFreshConnection([&] { return CommitOnce(rows, a, duck, before_commit); });
+}
+
+Result<int64_t> PgSink::CommitOnce(const ShardRows& rows, const ShardAttempt& a,
+                                   DuckConnection* duck, const BeforeCommit& before_commit) {
   // The fast path: the whole shard in one COPY. Only when the server refuses
   // a row is the shard written again, finding the refused rows.
   auto r = CommitShardTx(rows, a, duck, before_commit, false);
@@ -378,12 +412,12 @@ Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt&
 }
 
 Result<std::vector<HeldShard>> PgSink::HeldShards() {
-  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
-  NS_ASSIGN_OR_RETURN(
-      auto r, pg_->Exec(fmt::format("SELECT shard_id, part, rows FROM {} WHERE run_id = $1 AND "
-                                    "shard_id >= 0",
-                                    n_.commits),
-                        "reading the commit table", {layout_.run_id}));
+  NS_ASSIGN_OR_RETURN(auto r, OnFreshConnection([&] {
+                        return pg_->Exec(fmt::format("SELECT shard_id, part, rows FROM {} WHERE "
+                                                     "run_id = $1 AND shard_id >= 0",
+                                                     n_.commits),
+                                         "reading the commit table", {layout_.run_id});
+                      }));
   std::vector<HeldShard> held;
   for (int i = 0; i < r.rows(); ++i) {
     held.push_back(HeldShard{r.Int(i, 0), static_cast<int32_t>(r.Int(i, 1)), r.Int(i, 2)});
@@ -393,7 +427,10 @@ Result<std::vector<HeldShard>> PgSink::HeldShards() {
 
 Status PgSink::WriteSuccess(const std::string& /*manifest_json*/) {
   if (layout_.mode != OutputMode::kSwap) return Status::Ok();
-  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
+  return OnFreshConnection([&] { return SwapOnce(); });
+}
+
+Status PgSink::SwapOnce() {
   const std::string what = fmt::format("replacing {} with the run's table", Table());
   NS_RETURN_IF_ERROR(pg_->Run("BEGIN", what));
   auto swap = [&]() -> Status {
