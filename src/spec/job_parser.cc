@@ -15,6 +15,7 @@
 
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "nightshift/pg_location.h"
 #include "spec/database_output.h"
 #include "spec/document_loader.h"
 #include "spec/env_vars.h"
@@ -138,7 +139,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
     job.errors.dead_letter = Resolve(job.job_dir, job.errors.dead_letter);
   }
   if (job.run.ledger.empty()) job.run.ledger = ".nightshift/ledger.db";
-  if (!job.run.ledger.starts_with("postgresql://") && !job.run.ledger.starts_with("postgres://")) {
+  if (!IsPostgresLocation(job.run.ledger)) {
     job.run.ledger = Resolve(job.job_dir, job.run.ledger);
   }
 
