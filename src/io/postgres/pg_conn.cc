@@ -122,6 +122,7 @@ Status PgConn::ResultError(std::string_view context, const PGresult* r) {
     return std::string(v != nullptr ? v : "");
   };
   sqlstate_ = field(PG_DIAG_SQLSTATE);
+  error_context_ = Scrub(field(PG_DIAG_CONTEXT));
   std::string column = field(PG_DIAG_COLUMN_NAME);
   reason_ = Scrub(fmt::format("SQLSTATE {}: {}{}", sqlstate_, field(PG_DIAG_MESSAGE_PRIMARY),
                               column.empty() ? "" : fmt::format(" (column {})", column)));
@@ -154,6 +155,7 @@ Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
                               const std::vector<std::string>& params, bool binary) {
   sqlstate_.clear();
   reason_.clear();
+  error_context_.clear();
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
   PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
@@ -176,6 +178,7 @@ Status PgConn::CopyIn(const std::string& copy_sql,
                       std::string_view context) {
   sqlstate_.clear();
   reason_.clear();
+  error_context_.clear();
   PgResult start(PQexec(conn_, copy_sql.c_str()));
   if (PQresultStatus(start.get()) != PGRES_COPY_IN) return ResultError(context, start.get());
   // Blocking mode: each piece is queued (and sent as libpq's buffer fills).

@@ -99,6 +99,8 @@ class PgConn {
   // the context: "SQLSTATE 23514: new row for relation ... (column p0)".
   const std::string& sqlstate() const { return sqlstate_; }
   const std::string& reason() const { return reason_; }
+  // Where the server was when it failed, e.g. "COPY scores, line 57".
+  const std::string& error_context() const { return error_context_; }
 
  private:
   PgConn() = default;
@@ -111,7 +113,7 @@ class PgConn {
   std::string what_;
   std::string described_;
   std::string password_;  // scrubbed from every message
-  std::string sqlstate_, reason_;
+  std::string sqlstate_, reason_, error_context_;
 };
 
 }  // namespace nightshift::io::pg

@@ -12,6 +12,7 @@
 #include "io/duck.h"
 #include "io/postgres/pg_conn.h"
 #include "io/postgres/pg_copy.h"
+#include "io/postgres/pg_shard_write.h"
 #include "io/shard_rows.h"
 #include "nightshift/env.h"
 
@@ -110,34 +111,25 @@ class PgSink final : public DbSink {
                              const BeforeCommit& before_commit);
   Status SwapOnce();
   Status ResolveNames();
+  // The statements of a shard's write (pg_shard_write.h), from types_.
+  Status MakeWriteSql();
   // The table's columns and types (format_type); empty when it does not exist.
   Result<std::map<std::string, std::string>> TableColumns(const std::string& table);
   Status CheckColumns(const std::map<std::string, std::string>& have);
   Status CheckUniqueKey();
   Status CreateTables(bool target_exists);
   Status CreateTablesUnlocked(bool target_exists);
-  // The transaction of CommitShard; with `isolate`, each refused row is found
-  // (WriteIsolating) and left out instead of failing the shard.
+  // The transaction of CommitShard; with `rejecting`, the rows the server
+  // refuses are found and left out instead of failing the shard.
   Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
-                                const BeforeCommit& before_commit, bool isolate);
-  // Writes rows [begin, end) of the shard in the open transaction.
-  Status WriteRange(const ShardRows& rows, DuckConnection* duck, int64_t begin, int64_t end,
-                    std::string_view what);
-  // WriteRange under a savepoint; when the server refuses a row, rolls back
-  // to it and halves the range until each refused row stands alone, adding it
-  // to `rejected`. Costs about log2(rows) extra attempts per refused row.
-  Status WriteIsolating(const ShardRows& rows, DuckConnection* duck, int64_t begin, int64_t end,
-                        std::string_view what, std::vector<RejectedRow>* rejected);
+                                const BeforeCommit& before_commit, bool rejecting);
   std::string Table() const { return fmt::format("table '{}'", layout_.table); }
 
   std::unique_ptr<PgConn> pg_;
   std::vector<DbColumn> cols_;
   Names n_;
   std::map<std::string, std::string> types_;  // column -> the table's type
-  std::string stage_sql_, insert_sql_, select_sql_;
-  // COPY straight into the table (see Open), else into ns_stage.
-  bool direct_ = false;
-  std::string copy_sql_;
+  pg::ShardWriteSql sql_;
 };
 
 Status PgSink::ResolveNames() {
@@ -266,6 +258,44 @@ Status PgSink::CreateTablesUnlocked(bool target_exists) {
       "creating the commit table");
 }
 
+Status PgSink::MakeWriteSql() {
+  std::string stage, select, update;
+  for (const auto& c : cols_) {
+    const std::string q = pg::QuoteIdent(c.name);
+    stage += fmt::format("{}{} {}", stage.empty() ? "" : ", ", q, pg::StageType(c.kind));
+    // An explicit CAST to varchar(n) or char(n) cuts a longer text short
+    // silently; the INSERT's own (assignment) cast refuses it instead.
+    const bool chars = types_[c.name].starts_with("character");
+    select += fmt::format("{}{}", select.empty() ? "" : ", ",
+                          chars ? q : fmt::format("CAST({} AS {})", q, types_[c.name]));
+    if (!c.is_key) update += fmt::format("{}{} = EXCLUDED.{}", update.empty() ? "" : ", ", q, q);
+  }
+  sql_.columns = cols_;
+  sql_.stage = fmt::format("CREATE TEMP TABLE ns_stage ({}) ON COMMIT DROP", stage);
+  sql_.stage_numbered =
+      fmt::format("CREATE TEMP TABLE ns_stage_n ({}, __ns_i int8) ON COMMIT DROP", stage);
+  const std::string insert =
+      fmt::format("INSERT INTO {} ({}) SELECT {} FROM ", n_.write, ColumnList(cols_), select);
+  std::string conflict;
+  if (layout_.mode == OutputMode::kUpsert) {
+    conflict = fmt::format(" ON CONFLICT ({}) DO {}", KeyList(cols_),
+                           update.empty() ? "NOTHING" : "UPDATE SET " + update);
+  }
+  sql_.insert = insert + "ns_stage" + conflict;
+  sql_.insert_range = insert + "ns_stage_n WHERE __ns_i >= $1 AND __ns_i < $2" + conflict;
+  // Insert and swap need no ON CONFLICT: when every column of the table has
+  // the staging type, the rows are copied straight into it, which halves the
+  // server's work (no temporary table, no INSERT ... SELECT).
+  sql_.direct = layout_.mode != OutputMode::kUpsert &&
+                std::all_of(cols_.begin(), cols_.end(), [&](const DbColumn& c) {
+                  return types_[c.name] == StageFormatType(c.kind);
+                });
+  sql_.copy = sql_.direct ? fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", n_.write,
+                                        ColumnList(cols_))
+                          : "COPY ns_stage FROM STDIN (FORMAT binary)";
+  return Status::Ok();
+}
+
 Status PgSink::Open() {
   cols_ = DbColumns(layout_);
   NS_RETURN_IF_ERROR(ResolveNames());
@@ -278,34 +308,7 @@ Status PgSink::Open() {
   NS_RETURN_IF_ERROR(CreateTables(exists));
   NS_ASSIGN_OR_RETURN(types_,
                       TableColumns(layout_.mode == OutputMode::kSwap ? n_.swap_name : n_.table));
-  std::string stage, select, update;
-  for (const auto& c : cols_) {
-    const std::string q = pg::QuoteIdent(c.name);
-    stage += fmt::format("{}{} {}", stage.empty() ? "" : ", ", q, pg::StageType(c.kind));
-    // An explicit CAST to varchar(n) or char(n) cuts a longer text short
-    // silently; the INSERT's own (assignment) cast refuses it instead.
-    const bool chars = types_[c.name].starts_with("character");
-    select += fmt::format("{}{}", select.empty() ? "" : ", ",
-                          chars ? q : fmt::format("CAST({} AS {})", q, types_[c.name]));
-    if (!c.is_key) update += fmt::format("{}{} = EXCLUDED.{}", update.empty() ? "" : ", ", q, q);
-  }
-  stage_sql_ = fmt::format("CREATE TEMP TABLE IF NOT EXISTS ns_stage ({}) ON COMMIT DROP", stage);
-  insert_sql_ = fmt::format("INSERT INTO {} ({}) SELECT {} FROM ns_stage", n_.write,
-                            ColumnList(cols_), select);
-  if (layout_.mode == OutputMode::kUpsert) {
-    insert_sql_ += fmt::format(" ON CONFLICT ({}) DO {}", KeyList(cols_),
-                               update.empty() ? "NOTHING" : "UPDATE SET " + update);
-  }
-  // Insert and swap need no ON CONFLICT: when every column of the table has
-  // the staging type, the rows are copied straight into it, which halves the
-  // server's work (no temporary table, no INSERT ... SELECT).
-  direct_ = layout_.mode != OutputMode::kUpsert &&
-            std::all_of(cols_.begin(), cols_.end(), [&](const DbColumn& c) {
-              return types_[c.name] == StageFormatType(c.kind);
-            });
-  copy_sql_ =
-      direct_ ? fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", n_.write, ColumnList(cols_))
-              : "COPY ns_stage FROM STDIN (FORMAT binary)";
+  NS_RETURN_IF_ERROR(MakeWriteSql());
   return OpenShardRows();
 }
 
@@ -327,46 +330,9 @@ Result<int64_t> PgSink::CommitOnce(const ShardRows& rows, const ShardAttempt& a,
   return r;
 }
 
-Status PgSink::WriteRange(const ShardRows& rows, DuckConnection* duck, int64_t begin, int64_t end,
-                          std::string_view what) {
-  if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(stage_sql_, what));
-  const std::string select =
-      fmt::format("SELECT {} FROM {}", ScanSelect(cols_),
-                  begin == 0 && end == rows.rows() ? rows.RowsSql() : rows.RowsSql(begin, end));
-  NS_RETURN_IF_ERROR(pg_->CopyIn(
-      copy_sql_,
-      [&](const pg::PgConn::CopyPut& put) {
-        return pg::EncodeCopyBinary(duck, select, cols_, put);
-      },
-      what));
-  if (direct_) return Status::Ok();
-  NS_RETURN_IF_ERROR(pg_->Run(insert_sql_, what));
-  return pg_->Run("TRUNCATE ns_stage", what);
-}
-
-Status PgSink::WriteIsolating(const ShardRows& rows, DuckConnection* duck, int64_t begin,
-                              int64_t end, std::string_view what,
-                              std::vector<RejectedRow>* rejected) {
-  NS_RETURN_IF_ERROR(pg_->Run("SAVEPOINT ns_range", what));
-  Status s = WriteRange(rows, duck, begin, end, what);
-  if (s.ok()) return pg_->Run("RELEASE SAVEPOINT ns_range", what);
-  if (!IsRowRejection(pg_->sqlstate())) return s;
-  const std::string reason = pg_->reason();
-  NS_RETURN_IF_ERROR(pg_->Run("ROLLBACK TO SAVEPOINT ns_range", what));
-  NS_RETURN_IF_ERROR(pg_->Run("RELEASE SAVEPOINT ns_range", what));
-  if (end - begin == 1) {
-    rejected->push_back(
-        RejectedRow{begin, fmt::format("the database refused the row: {}", reason)});
-    return Status::Ok();
-  }
-  const int64_t mid = begin + (end - begin) / 2;
-  NS_RETURN_IF_ERROR(WriteIsolating(rows, duck, begin, mid, what, rejected));
-  return WriteIsolating(rows, duck, mid, end, what, rejected);
-}
-
 Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt& a,
                                       DuckConnection* duck, const BeforeCommit& before_commit,
-                                      bool isolate) {
+                                      bool rejecting) {
   const std::string what = fmt::format("writing shard {} into {}", a.shard_id, Table());
   const std::vector<std::string> key = {layout_.run_id, std::to_string(a.shard_id),
                                         std::to_string(a.part)};
@@ -393,9 +359,10 @@ Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt&
     return AlreadyCommitted(layout_, a, had.Int(0, 0), had.Int(0, 1));
   }
   std::vector<RejectedRow> rejected;
-  if (rows.rows() > 0 && !isolate) NS_RETURN_IF_ERROR(WriteRange(rows, duck, 0, rows.rows(), what));
-  if (rows.rows() > 0 && isolate) {
-    NS_RETURN_IF_ERROR(WriteIsolating(rows, duck, 0, rows.rows(), what, &rejected));
+  if (rows.rows() > 0 && !rejecting)
+    NS_RETURN_IF_ERROR(pg::WriteShard(pg_.get(), sql_, rows, duck, what));
+  if (rows.rows() > 0 && rejecting) {
+    NS_RETURN_IF_ERROR(pg::WriteShardRejecting(pg_.get(), sql_, rows, duck, what, &rejected));
   }
   const auto written = rows.rows() - static_cast<int64_t>(rejected.size());
   if (!rejected.empty()) {
