@@ -93,6 +93,28 @@ std::string RetargetCreateTable(const std::string& create_sql, const std::string
   return fmt::format("CREATE TABLE IF NOT EXISTS {} {}", new_name, create_sql.substr(open));
 }
 
+std::vector<CreateStatement> CreateTablesSql(const DbTableNames& names, OutputMode mode,
+                                             bool target_exists, const std::string& defs,
+                                             const std::string& existing_sql,
+                                             const std::string& commit_defs) {
+  std::vector<CreateStatement> out;
+  const std::string pk = fmt::format(", PRIMARY KEY ({})", names.key_list);
+  if (!target_exists && mode != OutputMode::kSwap) {
+    out.push_back({fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", names.target, defs,
+                               mode == OutputMode::kUpsert ? pk : ""),
+                   "creating the table"});
+  }
+  if (mode == OutputMode::kSwap) {
+    out.push_back({existing_sql.empty()
+                       ? fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", names.swap, defs, pk)
+                       : RetargetCreateTable(existing_sql, names.swap),
+                   "creating the run's swap table"});
+  }
+  out.push_back({fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", names.commits, commit_defs),
+                 "creating the commit table"});
+  return out;
+}
+
 Result<int64_t> AlreadyCommitted(const SinkLayout& layout, const ShardAttempt& a,
                                  int64_t their_epoch, int64_t their_rows) {
   if (their_epoch == a.epoch) return their_rows;

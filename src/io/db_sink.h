@@ -46,6 +46,27 @@ std::string SwapTableName(const std::string& table, const std::string& run_id);
 // staging table of mode swap, with the same columns and constraints.
 std::string RetargetCreateTable(const std::string& create_sql, const std::string& new_name);
 
+// The statements (and what each does, for its error) that create, when
+// missing, the tables a run writes, in order: the table (not in mode swap;
+// with a primary key on `key_list` in mode upsert only, so that later runs
+// of insert can append to it); in mode swap the run's table `swap`: the
+// table's own CREATE TABLE `existing_sql` (as the database keeps it)
+// retargeted when there is one, so that it has the same columns and
+// constraints, else `defs` and the key; then the commit table `commits`
+// with `commit_defs`. Names are quoted. For the SQLite and DuckDB sinks
+// (PostgreSQL copies a table with LIKE, under a lock).
+struct CreateStatement {
+  std::string sql;
+  const char* what;
+};
+struct DbTableNames {
+  std::string target, swap, commits, key_list;
+};
+std::vector<CreateStatement> CreateTablesSql(const DbTableNames& names, OutputMode mode,
+                                             bool target_exists, const std::string& defs,
+                                             const std::string& existing_sql,
+                                             const std::string& commit_defs);
+
 // What a commit transaction does when the commit table already has a row for
 // `a`, committed by `their_epoch`: the rows it recorded when it is the same
 // epoch (a repeat), kConflict (final) saying another worker committed the

@@ -177,38 +177,27 @@ Status DuckdbSink::CheckUniqueKey() {
 }
 
 Status DuckdbSink::CreateTables(bool target_exists) {
-  std::string defs;
+  std::string defs, existing;
   for (const auto& c : cols_) {
     defs += fmt::format("{}{} {}", defs.empty() ? "" : ", ", QuoteIdent(c.name), c.duck_type);
   }
-  const std::string pk = fmt::format(", PRIMARY KEY ({})", key_list_);
-  if (!target_exists && layout_.mode != OutputMode::kSwap) {
-    // A table insert creates has no key, so later runs can append to it.
-    NS_RETURN_IF_ERROR(conn_->Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", target_,
-                                               defs, layout_.mode == OutputMode::kUpsert ? pk : ""),
-                                   "creating the table"));
-  }
-  if (layout_.mode == OutputMode::kSwap) {
-    std::string create = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", swap_, defs, pk);
-    if (target_exists) {  // the same columns and constraints as the table it replaces
-      NS_ASSIGN_OR_RETURN(
-          DuckResult r, conn_->Query(fmt::format("SELECT sql FROM duckdb_tables() "
-                                                 "WHERE database_name = '{}' AND "
-                                                 "schema_name = {} AND "
+  if (target_exists && layout_.mode == OutputMode::kSwap) {
+    NS_ASSIGN_OR_RETURN(DuckResult r,
+                        conn_->Query(fmt::format("SELECT sql FROM duckdb_tables() WHERE "
+                                                 "database_name = '{}' AND schema_name = {} AND "
                                                  "table_name = {}",
                                                  kAlias, QuoteString(schema_), QuoteString(table_)),
                                      "reading the table's definition"));
-      if (r.row_count() > 0) create = RetargetCreateTable(r.Text(0, 0), swap_);
-    }
-    NS_RETURN_IF_ERROR(conn_->Exec(create, "creating the run's swap table"));
+    if (r.row_count() > 0) existing = r.Text(0, 0);
   }
-  return conn_->Exec(
-      fmt::format("CREATE TABLE IF NOT EXISTS {} (run_id VARCHAR NOT NULL, shard_id BIGINT NOT "
-                  "NULL, part INTEGER NOT NULL, epoch BIGINT NOT NULL, rows BIGINT NOT NULL, "
-                  "committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp, PRIMARY KEY "
-                  "(run_id, shard_id, part))",
-                  commits_),
-      "creating the commit table");
+  for (const CreateStatement& c : CreateTablesSql(
+           {target_, swap_, commits_, key_list_}, layout_.mode, target_exists, defs, existing,
+           "run_id VARCHAR NOT NULL, shard_id BIGINT NOT NULL, part INTEGER NOT NULL, epoch "
+           "BIGINT NOT NULL, rows BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL DEFAULT "
+           "current_timestamp, PRIMARY KEY (run_id, shard_id, part)")) {
+    NS_RETURN_IF_ERROR(conn_->Exec(c.sql, c.what));
+  }
+  return Status::Ok();
 }
 
 Status DuckdbSink::Open() {

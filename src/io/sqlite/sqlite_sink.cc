@@ -269,36 +269,26 @@ Status SqliteSink::CheckUniqueKey(const std::map<std::string, ColumnInfo>& have)
 }
 
 Status SqliteSink::CreateTables(bool target_exists) {
-  std::string defs;
+  std::string defs, existing;
   for (const auto& c : cols_) {
     defs += fmt::format("{}{} {}", defs.empty() ? "" : ", ", QuoteIdent(c.name), DeclType(c));
   }
-  const std::string pk = fmt::format(", PRIMARY KEY ({})", key_list_);
-  if (!target_exists && layout_.mode != OutputMode::kSwap) {
-    // A table insert creates has no key, so later runs can append to it.
-    NS_RETURN_IF_ERROR(db_->Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", target_, defs,
-                                             layout_.mode == OutputMode::kUpsert ? pk : ""),
-                                 "creating the table"));
+  if (target_exists && layout_.mode == OutputMode::kSwap) {
+    NS_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT sql FROM sqlite_master WHERE type = "
+                                             "'table' AND name = ?",
+                                             "reading the table's definition"));
+    BindText(s.get(), 1, table_);
+    NS_ASSIGN_OR_RETURN(bool row, db_->Step(s.get(), "reading the table's definition"));
+    if (row) existing = Text(s.get(), 0);
   }
-  if (layout_.mode == OutputMode::kSwap) {
-    std::string create = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", swap_, defs, pk);
-    if (target_exists) {  // the same columns and constraints as the table it replaces
-      NS_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT sql FROM sqlite_master WHERE type = "
-                                               "'table' AND name = ?",
-                                               "reading the table's definition"));
-      BindText(s.get(), 1, table_);
-      NS_ASSIGN_OR_RETURN(bool row, db_->Step(s.get(), "reading the table's definition"));
-      if (row) create = RetargetCreateTable(Text(s.get(), 0), swap_);
-    }
-    NS_RETURN_IF_ERROR(db_->Exec(create, "creating the run's swap table"));
+  for (const CreateStatement& c : CreateTablesSql(
+           {target_, swap_, commits_, key_list_}, layout_.mode, target_exists, defs, existing,
+           "run_id TEXT NOT NULL, shard_id INTEGER NOT NULL, part INTEGER NOT NULL, "
+           "epoch INTEGER NOT NULL, rows INTEGER NOT NULL, committed_at TEXT NOT NULL "
+           "DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (run_id, shard_id, part)")) {
+    NS_RETURN_IF_ERROR(db_->Exec(c.sql, c.what));
   }
-  return db_->Exec(
-      fmt::format("CREATE TABLE IF NOT EXISTS {} (run_id TEXT NOT NULL, shard_id INTEGER NOT "
-                  "NULL, part INTEGER NOT NULL, epoch INTEGER NOT NULL, rows INTEGER NOT NULL, "
-                  "committed_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (run_id, "
-                  "shard_id, part))",
-                  commits_),
-      "creating the commit table");
+  return Status::Ok();
 }
 
 Status SqliteSink::Open() {
