@@ -211,3 +211,27 @@ def test_file_database_refused_rows_are_dead_letters(case, tmp_path, fmt):
     rc, out, err = run("run", job, "--run-id", "again")
     assert rc == EXIT_OK, err
     check_rows(case, db_query(fmt, path, f"SELECT id, name, p0, p1, p2 FROM {table}"), set(range(case.n)) - refused)
+
+
+def test_pg_retry_after_the_table_is_fixed_writes_the_refused_rows(case, pg_server, tmp_path):
+    """The dead letters of refused rows name their file and row, so `nightshift
+    retry` finds them: once the constraint is dropped they go in, once each."""
+    pg = pg_server
+    table = "analytics.rej_retry"
+    pg_create(pg, table, f"id bigint PRIMARY KEY, name text, p0 real CONSTRAINT p0_low CHECK (p0 < {case.threshold!r}), "
+                         f"p1 real, p2 real")
+    job = make_job(case, tmp_path, {"format": "postgres", "url": pg.url(with_password=False), "table": table,
+                                    "mode": "upsert"})
+    rc, out, err = run("run", job, env=ENV)
+    assert rc == EXIT_OK, err
+    refused = refused_by_check(case)
+    assert status_json(job)["counts"]["failed"] == len(refused)
+    pg.admin(f"ALTER TABLE {table} DROP CONSTRAINT p0_low", db="crm")
+    rc, out, err = run("retry", job, env=ENV)
+    assert rc == EXIT_OK, err
+    rows = pg.query(f"SELECT id, name, p0, p1, p2 FROM {table}")
+    assert len(rows) == case.n
+    non_nan = {int(r[0]): r for r in rows if r[2] != "NaN"}
+    check_rows(case, list(non_nan.values()), set(range(case.n)) - set(NAN_ROWS))
+    st = status_json(job)
+    assert st["counts"]["failed"] == 0 and st["counts"]["succeeded"] == case.n, st
