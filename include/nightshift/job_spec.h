@@ -90,6 +90,7 @@ struct CtcDecodeSpec {
   std::string alphabet;  // absolute path: one symbol per line
   std::string into;
   int64_t blank = 0;
+  std::string where;  // "postprocess[1].ctc_decode", for messages
 };
 
 // `postprocess: - text_boxes: {...}`: DB-style detection map into a list of
@@ -100,6 +101,7 @@ struct TextBoxesSpec {
   double box_threshold = 0.6;
   double unclip = 1.5;
   std::string into;
+  std::string where;  // "postprocess[0].text_boxes", for messages
 };
 
 struct ModelSpec {

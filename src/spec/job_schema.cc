@@ -81,8 +81,8 @@ constexpr SchemaNode kCtcDecode[] = {
     {"blank", K::kValue, {}},
 };
 constexpr SchemaNode kTextBoxes[] = {
-    {"output", K::kValue, {}},         {"threshold", K::kValue, {}}, {"box_threshold", K::kValue, {}},
-    {"unclip", K::kValue, {}},         {"into", K::kValue, {}},
+    {"output", K::kValue, {}}, {"threshold", K::kValue, {}}, {"box_threshold", K::kValue, {}},
+    {"unclip", K::kValue, {}}, {"into", K::kValue, {}},
 };
 constexpr SchemaNode kPostprocessStep[] = {
     {"top_k", K::kMap, kTopK},

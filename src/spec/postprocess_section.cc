@@ -24,12 +24,14 @@ Status ReadNumber(const NodeReader& r, const YAML::Node& map, const std::string&
   std::optional<YAML::Node> node = NodeReader::Find(map, key);
   if (!node) return Status::Ok();
   const std::string where = JoinKey(path, key);
-  const std::string range = fmt::format("a number {} {} and <= {}", lo_inclusive ? ">=" : ">", lo, hi);
+  const std::string range =
+      fmt::format("a number {} {} and <= {}", lo_inclusive ? ">=" : ">", lo, hi);
   double v = 0;
   try {
     v = node->as<double>();
   } catch (const std::exception&) {
-    return r.Fail(*node, where, fmt::format("expected {}, got {}", range, NodeReader::Describe(*node)));
+    return r.Fail(*node, where,
+                  fmt::format("expected {}, got {}", range, NodeReader::Describe(*node)));
   }
   if (!(lo_inclusive ? v >= lo : v > lo) || !(v <= hi)) {
     return r.Fail(*node, where, fmt::format("expected {}, got {}", range, v));
@@ -59,16 +61,19 @@ Result<TopKSpec> ReadTopK(const NodeReader& r, const YAML::Node& map, const std:
 Result<CtcDecodeSpec> ReadCtcDecode(const NodeReader& r, const YAML::Node& map,
                                     const std::string& path) {
   CtcDecodeSpec c;
+  c.where = path;
   NS_ASSIGN_OR_RETURN(c.output, RequiredText(r, map, path, "output"));
   NS_ASSIGN_OR_RETURN(c.alphabet, RequiredText(r, map, path, "alphabet"));
   NS_ASSIGN_OR_RETURN(c.into, RequiredText(r, map, path, "into"));
-  NS_RETURN_IF_ERROR(r.ReadInt(map, path, "blank", 0, &c.blank));  // checked against the model later
+  NS_RETURN_IF_ERROR(
+      r.ReadInt(map, path, "blank", 0, &c.blank));  // checked against the model later
   return c;
 }
 
 Result<TextBoxesSpec> ReadTextBoxes(const NodeReader& r, const YAML::Node& map,
                                     const std::string& path) {
   TextBoxesSpec t;
+  t.where = path;
   NS_ASSIGN_OR_RETURN(t.output, RequiredText(r, map, path, "output"));
   NS_ASSIGN_OR_RETURN(t.into, RequiredText(r, map, path, "into"));
   NS_RETURN_IF_ERROR(ReadNumber(r, map, path, "threshold", 0, true, 1, &t.threshold));

@@ -41,6 +41,8 @@ TEST_F(PostprocessSectionTest, StepsOfEveryKindWithDefaultsAndResolvedPaths) {
   EXPECT_EQ(c.output, "logits");
   EXPECT_EQ(c.alphabet, dir_ + "/m/keys.txt");
   EXPECT_EQ(c.into, "text");
+  EXPECT_EQ(c.where, "postprocess[1].ctc_decode");
+  EXPECT_EQ(t.where, "postprocess[0].text_boxes");
   EXPECT_EQ(c.blank, 0);
   EXPECT_EQ(job->model.ctc_decode[1].alphabet, "/abs/k.txt");
   EXPECT_EQ(job->model.ctc_decode[1].blank, 3);
@@ -50,15 +52,15 @@ TEST_F(PostprocessSectionTest, StepsOfEveryKindWithDefaultsAndResolvedPaths) {
 TEST_F(PostprocessSectionTest, ErrorsNameTheStepAndKey) {
   EXPECT_THAT(ErrorOf(kMinimalJob + "postprocess:\n  - ctc_decode: {output: l, into: t}\n"),
               HasSubstr("postprocess[0].ctc_decode.alphabet"));
-  EXPECT_THAT(ErrorOf(kMinimalJob +
-                      "postprocess:\n  - top_k: {output: s, k: 1, into: [a, b]}\n"
-                      "  - text_boxes: {output: m, into: b, threshold: 1.5}\n"),
+  EXPECT_THAT(ErrorOf(kMinimalJob + "postprocess:\n  - top_k: {output: s, k: 1, into: [a, b]}\n"
+                                    "  - text_boxes: {output: m, into: b, threshold: 1.5}\n"),
               HasSubstr("postprocess[1].text_boxes.threshold: expected a number >= 0 and <= 1"));
-  EXPECT_THAT(ErrorOf(kMinimalJob + "postprocess:\n  - text_boxes: {output: m, into: b, unclip: 0}\n"),
-              HasSubstr("postprocess[0].text_boxes.unclip: expected a number > 0"));
   EXPECT_THAT(
-      ErrorOf(kMinimalJob + "postprocess:\n  - text_boxes: {output: m, into: b, box_treshold: 1}\n"),
-      HasSubstr("did you mean 'postprocess[0].text_boxes.box_threshold'"));
+      ErrorOf(kMinimalJob + "postprocess:\n  - text_boxes: {output: m, into: b, unclip: 0}\n"),
+      HasSubstr("postprocess[0].text_boxes.unclip: expected a number > 0"));
+  EXPECT_THAT(ErrorOf(kMinimalJob +
+                      "postprocess:\n  - text_boxes: {output: m, into: b, box_treshold: 1}\n"),
+              HasSubstr("did you mean 'postprocess[0].text_boxes.box_threshold'"));
   EXPECT_THAT(
       ErrorOf(kMinimalJob + "postprocess:\n  - ctc_decode: {output: l, alphabet: k, into: t, "
                             "blank: -1}\n"),
