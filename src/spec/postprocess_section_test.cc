@@ -49,6 +49,16 @@ TEST_F(PostprocessSectionTest, StepsOfEveryKindWithDefaultsAndResolvedPaths) {
   EXPECT_EQ(job->model.top_k[0].k, 2);
 }
 
+TEST_F(PostprocessSectionTest, ModelOutputsMayBeLeftOutWhenAStepWritesColumns) {
+  const std::string job = Edit("  outputs:\n    - name: y\n      column: y\n", "");
+  EXPECT_THAT(ErrorOf(job), HasSubstr("missing required key 'model.outputs'"));
+  Result<JobSpec> parsed = Parse(job + "postprocess:\n  - text_boxes: {output: m, into: b}\n");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message();
+  EXPECT_TRUE(parsed->model.outputs.empty());
+  EXPECT_THAT(ErrorOf(job + "postprocess: []\n"),
+              HasSubstr("missing required key 'model.outputs'"));
+}
+
 TEST_F(PostprocessSectionTest, ErrorsNameTheStepAndKey) {
   EXPECT_THAT(ErrorOf(kMinimalJob + "postprocess:\n  - ctc_decode: {output: l, into: t}\n"),
               HasSubstr("postprocess[0].ctc_decode.alphabet"));

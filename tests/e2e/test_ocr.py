@@ -14,6 +14,7 @@ Until the `image` preprocess step exists, the normalised image tensors are
 made here (numpy, as PaddleOCR's DetResizeForTest/NormalizeImage and
 RecResizeImg do) and fed as list columns; the models are given fixed
 input sizes (the engine feeds inputs whose non-batch dimensions are fixed).
+The jobs leave model.outputs out: the postprocess steps write the columns.
 """
 import json
 from pathlib import Path
@@ -31,7 +32,7 @@ FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 def reshape_model(path, in_width, out_shape, out_name):
     """x: float [batch, in_width] -> out_name: x reshaped to [batch, *out_shape], and peak: its
-    largest value [batch, 1] (model.outputs needs one output written as it is)."""
+    largest value [batch, 1]."""
     shape = numpy_helper.from_array(np.array([-1, *out_shape], dtype=np.int64), "shape")
     graph = helper.make_graph(
         [helper.make_node("Reshape", ["x", "shape"], [out_name]),
@@ -63,11 +64,12 @@ def run_job(root, name, job):
     return sorted(rows, key=lambda r: r["id"])
 
 
-def job_of(name, data, model, post, keep=("id",)):
-    return {"name": name, "input": {"path": str(data), "key": "id"},
-            "model": {"path": str(model), "threads": 2,
-                      "inputs": [{"name": "x", "columns": ["x"]}],
-                      "outputs": [{"name": "peak", "columns": ["peak"]}]},
+def job_of(name, data, model, post, keep=("id",), outputs=()):
+    """model.outputs may be left out: the postprocess steps write the columns."""
+    model_spec = {"path": str(model), "threads": 2, "inputs": [{"name": "x", "columns": ["x"]}]}
+    if outputs:
+        model_spec["outputs"] = [{"name": o, "columns": [o]} for o in outputs]
+    return {"name": name, "input": {"path": str(data), "key": "id"}, "model": model_spec,
             "postprocess": post, "batch": {"size": 2},
             "output": {"path": f"out_{name}", "keep": list(keep)},
             "run": {"ledger": "ledger.db"}}
@@ -90,7 +92,7 @@ def test_text_boxes_writes_each_rows_boxes_and_scores(tmp_path):
     write_rows(tmp_path / "maps.parquet", [{"id": i, "x": maps[i].ravel()} for i in range(3)])
     job = job_of("boxes", tmp_path / "maps.parquet", tmp_path / "det.onnx",
                  [{"text_boxes": {"output": "maps", "threshold": 0.3, "box_threshold": 0.6,
-                                  "unclip": 1.5, "into": "boxes"}}])
+                                  "unclip": 1.5, "into": "boxes"}}], outputs=["peak"])
     rows = run_job(tmp_path, "boxes", job)
     assert [r["id"] for r in rows] == [0, 1, 2]
 
@@ -106,6 +108,7 @@ def test_text_boxes_writes_each_rows_boxes_and_scores(tmp_path):
     assert rows[1]["boxes"] == expected(2, 2, 19, 7) + expected(10, 20, 39, 27)
     assert rows[1]["boxes_score"] == pytest.approx([0.8, 0.7])
     assert rows[2]["boxes"] == [] and rows[2]["boxes_score"] == []
+    assert [r["peak"] for r in rows] == pytest.approx([0.9, 0.8, 0.2])
 
 
 T, ALPHABET = 6, ["a", "b", "c", "\u00e9"]
@@ -133,6 +136,37 @@ def test_ctc_decode_writes_text_and_score(tmp_path):
     rows = run_job(tmp_path, "text", job)
     assert [r["text"] for r in rows] == ["aa \u00e9", "", "cb"]
     assert [r["text_score"] for r in rows] == pytest.approx([0.9, 0.0, 0.6])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "sqlite", "duckdb"])
+def test_text_and_box_lists_reach_every_output_format(tmp_path, fmt):
+    C = len(ALPHABET) + 2
+    reshape_model(tmp_path / "rec.onnx", T * C, [T, C], "probs")
+    (tmp_path / "keys.txt").write_text("\n".join(ALPHABET) + "\n", encoding="utf-8")
+    probs = [steps([1, 5, 4, 0, 2, 3]), steps([0] * T)]
+    write_rows(tmp_path / "probs.parquet", [{"id": i, "x": p.ravel()} for i, p in enumerate(probs)])
+    job = job_of("fmt", tmp_path / "probs.parquet", tmp_path / "rec.onnx",
+                 [{"ctc_decode": {"output": "probs", "alphabet": "keys.txt", "into": "text"}}])
+    if fmt == "csv":
+        job["output"]["format"] = "csv"
+        rows = run_job(tmp_path, "fmt", job)
+        assert rows[0]["text"] == "a \u00e9bc" and rows[1]["text"] in ("", None)  # CSV: empty reads as null
+        return
+    job["output"] = {"format": fmt, "url": f"out.{fmt}", "table": "lines", "mode": "upsert", "keep": ["id"]}
+    rc, out, err = run("run", write_job(tmp_path / "fmt.yaml", job), cwd=tmp_path)
+    assert rc == 0, err
+    q = "SELECT id, text, text_score FROM lines ORDER BY id"
+    if fmt == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(tmp_path / f"out.{fmt}")
+        rows = [list(r) for r in con.execute(q)]
+        con.close()
+    else:
+        import csv
+        import io
+        rows = list(csv.reader(io.StringIO(sql(f"ATTACH '{tmp_path / 'out.duckdb'}' AS o (READ_ONLY); USE o; {q}"))))[1:]
+    assert [r[1] for r in rows] == ["a \u00e9bc", ""]
+    assert float(rows[0][2]) == pytest.approx(0.9)
 
 
 def test_alphabet_that_does_not_fit_the_model_is_refused_before_any_row(tmp_path):
@@ -164,17 +198,12 @@ PAGES = [
 REC_H, REC_W = 48, 640
 
 
-def fixed_input(src, dst, dims, axes):
-    """The model with its input's non-batch dimensions fixed to dims, and an extra output
-    peak: the largest value of its output (of rank len(axes) + 1), [batch, 1]."""
+def fixed_input(src, dst, dims):
+    """The model with its input's non-batch dimensions fixed to dims."""
     m = onnx.load(str(src))
     for d, v in zip(m.graph.input[0].type.tensor_type.shape.dim[1:], dims):
         d.ClearField("dim_param")
         d.dim_value = v
-    out = m.graph.output[0].name
-    m.graph.node.append(helper.make_node("ReduceMax", [out], ["peak_all"], axes=axes, keepdims=1))
-    m.graph.node.append(helper.make_node("Flatten", ["peak_all"], ["peak"], axis=1))
-    m.graph.output.append(helper.make_tensor_value_info("peak", TensorProto.FLOAT, ["batch", 1]))
     onnx.save(m, str(dst))
 
 
@@ -258,8 +287,8 @@ def edit_distance(a, b):
 @pytest.mark.skipif(not (MODELS / "ch_PP-OCRv4_det_infer.onnx").is_file(),
                     reason="run scripts/bootstrap.sh (third_party/ocr-models)")
 def test_real_paddleocr_detector_and_recogniser(tmp_path):
-    fixed_input(MODELS / "ch_PP-OCRv4_det_infer.onnx", tmp_path / "det.onnx", [3, PAGE_H, PAGE_W], [1, 2, 3])
-    fixed_input(MODELS / "ch_PP-OCRv4_rec_infer.onnx", tmp_path / "rec.onnx", [3, REC_H, REC_W], [1, 2])
+    fixed_input(MODELS / "ch_PP-OCRv4_det_infer.onnx", tmp_path / "det.onnx", [3, PAGE_H, PAGE_W])
+    fixed_input(MODELS / "ch_PP-OCRv4_rec_infer.onnx", tmp_path / "rec.onnx", [3, REC_H, REC_W])
     pages = [render_page(PAGES[0], 0, jpeg_quality=60), render_page(PAGES[1], 1, angle=4.0)]
     write_rows(tmp_path / "pages.parquet",
                [{"id": i, "x": det_tensor(rgb).ravel()} for i, (rgb, _) in enumerate(pages)])
