@@ -21,6 +21,7 @@ APT_PACKAGES=(
   slurm-wlm munge python3-kubernetes
   prometheus-cpp-dev zlib1g-dev
   chromium   # tests only: the HTML report is checked in a real headless browser
+  python3-opencv python3-pyclipper python3-shapely  # tests only: the reference for text_boxes
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)

@@ -58,22 +58,53 @@ std::vector<Region> FindRegions(const float* map, int64_t h, int64_t w, float th
   return regions;
 }
 
-// Mean of the map over the pixels whose centres lie in the quad (PaddleOCR's
-// box_score_fast fills the polygon over its bounding box and averages).
-float BoxScore(const float* map, int64_t h, int64_t w, const Quad& q) {
-  double x0 = q[0].x, x1 = q[0].x, y0 = q[0].y, y1 = q[0].y;
-  for (const Point& p : q) {
-    x0 = std::min(x0, p.x), x1 = std::max(x1, p.x);
-    y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+// True when pixel (x, y) is one OpenCV's fillPoly draws for an edge of `q`
+// (integer corners): the edge's pixel in each column of a shallow edge, in
+// each row of a steep one, i.e. within half a pixel along the minor axis.
+bool OnOutline(const Quad& q, double x, double y) {
+  for (int i = 0; i < 4; ++i) {
+    const Point& a = q[i];
+    const Point& b = q[(i + 1) % 4];
+    const double dx = b.x - a.x, dy = b.y - a.y;
+    if (std::fabs(dx) >= std::fabs(dy)) {
+      if (dx == 0) return x == a.x && y == a.y;
+      if (x < std::min(a.x, b.x) || x > std::max(a.x, b.x)) continue;
+      if (std::fabs(y - (a.y + (x - a.x) * dy / dx)) <= 0.5) return true;
+    } else {
+      if (y < std::min(a.y, b.y) || y > std::max(a.y, b.y)) continue;
+      if (std::fabs(x - (a.x + (y - a.y) * dx / dy)) <= 0.5) return true;
+    }
+  }
+  return false;
+}
+
+// Mean of the map over the pixels of the quad and of its outline, with its
+// corners moved to whole pixels as PaddleOCR's box_score_fast does (it casts
+// them to int relative to the clipped bounding box's corner). On a thin text
+// line that shift changes the score by several hundredths, enough to flip
+// box_threshold, so it is kept.
+float BoxScore(const float* map, int64_t h, int64_t w, const Quad& corners) {
+  double lo_x = corners[0].x, hi_x = lo_x, lo_y = corners[0].y, hi_y = lo_y;
+  for (const Point& p : corners) {
+    lo_x = std::min(lo_x, p.x), hi_x = std::max(hi_x, p.x);
+    lo_y = std::min(lo_y, p.y), hi_y = std::max(hi_y, p.y);
   }
   const auto clampi = [](double v, int64_t hi) {
     return std::clamp<int64_t>(static_cast<int64_t>(v), 0, hi - 1);
   };
+  const int64_t x0 = clampi(std::floor(lo_x), w), x1 = clampi(std::ceil(hi_x), w);
+  const int64_t y0 = clampi(std::floor(lo_y), h), y1 = clampi(std::ceil(hi_y), h);
+  Quad q;
+  for (int i = 0; i < 4; ++i) {
+    q[i] = {std::trunc(corners[i].x - static_cast<double>(x0)) + static_cast<double>(x0),
+            std::trunc(corners[i].y - static_cast<double>(y0)) + static_cast<double>(y0)};
+  }
   double sum = 0;
   int64_t n = 0;
-  for (int64_t y = clampi(std::floor(y0), h); y <= clampi(std::ceil(y1), h); ++y) {
-    for (int64_t x = clampi(std::floor(x0), w); x <= clampi(std::ceil(x1), w); ++x) {
-      if (!InsideConvexQuad(q, static_cast<double>(x), static_cast<double>(y), 0.01)) continue;
+  for (int64_t y = y0; y <= y1; ++y) {
+    for (int64_t x = x0; x <= x1; ++x) {
+      const auto px = static_cast<double>(x), py = static_cast<double>(y);
+      if (!InsideConvexQuad(q, px, py, 0.01) && !OnOutline(q, px, py)) continue;
       sum += map[y * w + x];
       ++n;
     }

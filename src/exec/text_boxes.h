@@ -4,7 +4,8 @@
 //  2. connected regions (8-connected, like OpenCV's contours of the bitmap);
 //  3. each region's minimum-area rotated rectangle; regions whose short side
 //     is under 3 pixels are dropped;
-//  4. box score = mean probability of the map inside that rectangle; boxes
+//  4. box score = mean probability of the map inside that rectangle (its
+//     corners cast to whole pixels, as PaddleOCR does); boxes
 //     under `box_threshold` are dropped;
 //  5. "unclip": the rectangle grown by area * unclip / perimeter on every
 //     side (PaddleOCR: a pyclipper round-join offset, whose minimum-area

@@ -79,7 +79,10 @@ TEST(TextBoxesTest, RotatedRectangleGivesARotatedBoxInClockwiseOrder) {
   const double d = 100.0 * 20 * 1.5 / 240;  // unclip distance of a ~100 x 20 box
   EXPECT_NEAR(long_side, 100 + 2 * d, 3);
   EXPECT_NEAR(short_side, 20 + 2 * d, 3);
-  EXPECT_NEAR(boxes[0].score, 0.95f, 0.03);
+  // The score counts the pixels of the box's outline too (as PaddleOCR's
+  // fillPoly does), some of them background on a rotated box: under 0.95.
+  EXPECT_GT(boxes[0].score, 0.85f);
+  EXPECT_LT(boxes[0].score, 0.94f);
 }
 
 TEST(TextBoxesTest, NoiseBelowThresholdAndWeakOrTinyRegionsGiveNoBox) {

@@ -4,6 +4,10 @@ Synthetic part: tiny ONNX models that only reshape their input, so the test
 controls the probability map and the per-step class probabilities exactly
 and knows the boxes and texts nightshift must write.
 
+Reference part: text_boxes against OpenCV (contours, minAreaRect, fillPoly), pyclipper and
+shapely, the libraries PaddleOCR's DBPostProcess is built on (python3-opencv, python3-pyclipper,
+python3-shapely), on synthetic maps and on the real detector's maps.
+
 Real part: the PaddleOCR PP-OCRv4 detector and recogniser (fetched by
 scripts/bootstrap.sh into third_party/ocr-models). The test renders pages
 with known English lines (python3-pil, DejaVu Sans), runs the detector
@@ -296,7 +300,13 @@ def test_real_paddleocr_detector_and_recogniser(tmp_path):
                  [{"text_boxes": {"output": "sigmoid_0.tmp_0", "threshold": 0.3, "box_threshold": 0.6,
                                   "unclip": 1.5, "into": "boxes"}}])
     det["batch"]["size"] = 1
+    det["model"]["outputs"] = [{"name": "sigmoid_0.tmp_0", "column": "map"}]  # for the reference
     found = run_job(tmp_path, "det", det)
+    for row in found:
+        prob = np.array(row["map"], dtype=np.float32).reshape(PAGE_H, PAGE_W)
+        diffs = match_reference(reference_boxes(prob), row["boxes"], row["boxes_score"])
+        print(f"real map: {len(diffs)} boxes as the reference, score differences max {max(diffs):.4f}")
+        assert len(diffs) >= 4 and max(diffs) <= 0.03, diffs
     crops, truth = [], []
     for (rgb, line_boxes), row, lines in zip(pages, found, PAGES):
         boxes = [row["boxes"][i:i + 8] for i in range(0, len(row["boxes"]), 8)]
@@ -324,3 +334,112 @@ def test_real_paddleocr_detector_and_recogniser(tmp_path):
     assert without_spaces >= 0.95, [(r["text"], t) for r, t in zip(rows, truth)]
     assert with_spaces >= 0.8, [(r["text"], t) for r, t in zip(rows, truth)]
     assert all(0.5 < r["text_score"] <= 1 for r in rows)
+
+
+# --------------------------------------------------------------------------
+# text_boxes against the reference libraries PaddleOCR's DBPostProcess uses
+# --------------------------------------------------------------------------
+
+def reference_boxes(prob, threshold=0.3, box_threshold=0.6, unclip=1.5):
+    """DB post-processing with OpenCV contours and rectangles, shapely and pyclipper (the
+    libraries PaddleOCR's DBPostProcess builds on), written here from its documented steps."""
+    import cv2
+    import pyclipper
+    from shapely.geometry import Polygon
+
+    def mini_box(points):
+        rect = cv2.minAreaRect(points)
+        p = sorted(cv2.boxPoints(rect).tolist(), key=lambda q: q[0])
+        left = (p[0], p[1]) if p[1][1] > p[0][1] else (p[1], p[0])   # (top, bottom)
+        right = (p[2], p[3]) if p[3][1] > p[2][1] else (p[3], p[2])
+        return np.array([left[0], right[0], right[1], left[1]]), min(rect[1])
+
+    def mean_inside(box):
+        h, w = prob.shape
+        x0, x1 = (int(np.clip(f(box[:, 0]), 0, w - 1)) for f in (lambda v: np.floor(v.min()),
+                                                                  lambda v: np.ceil(v.max())))
+        y0, y1 = (int(np.clip(f(box[:, 1]), 0, h - 1)) for f in (lambda v: np.floor(v.min()),
+                                                                  lambda v: np.ceil(v.max())))
+        mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), dtype=np.uint8)
+        cv2.fillPoly(mask, (box - [x0, y0]).reshape(1, -1, 2).astype(np.int32), 1)
+        return cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0]
+
+    bitmap = ((prob > threshold) * 255).astype(np.uint8)
+    contours, _ = cv2.findContours(bitmap, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for contour in contours[:1000]:
+        box, short = mini_box(contour)
+        if short < 3:
+            continue
+        score = mean_inside(box)
+        if score < box_threshold:
+            continue
+        poly = Polygon(box)
+        offset = pyclipper.PyclipperOffset()
+        offset.AddPath(box.tolist(), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
+        grown = np.array(offset.Execute(poly.area * unclip / poly.length)).reshape(-1, 1, 2)
+        box, short = mini_box(grown.astype(np.float32))
+        if short < 5:
+            continue
+        h, w = prob.shape
+        box[:, 0] = np.clip(np.round(box[:, 0]), 0, w)
+        box[:, 1] = np.clip(np.round(box[:, 1]), 0, h)
+        out.append((box.ravel().tolist(), score))
+    return out
+
+
+def synthetic_maps(n, h, w, seed):
+    """Maps with rotated bars of several sizes and strengths, blobs and noise."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    maps = []
+    for _ in range(n):
+        m = rng.uniform(0, 0.25, size=(h, w)).astype(np.float32)
+        for _ in range(int(rng.integers(3, 9))):
+            centre = (float(rng.uniform(10, w - 10)), float(rng.uniform(10, h - 10)))
+            size = (float(rng.uniform(8, 80)), float(rng.uniform(4, 20)))
+            pts = cv2.boxPoints((centre, size, float(rng.uniform(-30, 30)))).astype(np.int32)
+            cv2.fillPoly(m, [pts], float(rng.uniform(0.4, 1.0)))
+        maps.append(m)
+    return maps
+
+
+def match_reference(found, boxes, scores, tol_px=2.0, box_threshold=0.6, margin=0.03):
+    """Every box on either side has one on the other whose corners are within tol_px, except
+    boxes scored within `margin` of box_threshold (the scores differ by a few thousandths, so
+    either side may keep a borderline box the other drops); returns the score differences."""
+    ours = [(boxes[i:i + 8], scores[i // 8]) for i in range(0, len(boxes), 8)]
+    diffs = []
+
+    def nearest(box, others):
+        return min(others, key=lambda o: np.abs(np.array(o[0]) - box).max(), default=None)
+
+    for ref_box, ref_score in found:
+        best = nearest(ref_box, ours)
+        if ref_score < box_threshold + margin and (
+                best is None or np.abs(np.array(best[0]) - ref_box).max() > tol_px):
+            continue
+        assert best is not None and np.abs(np.array(best[0]) - ref_box).max() <= tol_px, (ref_box, best)
+        diffs.append(abs(best[1] - ref_score))
+    for box, score in ours:
+        if score >= box_threshold + margin:
+            best = nearest(box, found)
+            assert best is not None and np.abs(np.array(best[0]) - box).max() <= tol_px, (box, best)
+    return diffs
+
+
+def test_text_boxes_matches_the_reference_libraries_on_synthetic_maps(tmp_path):
+    h, w = 96, 128
+    maps = synthetic_maps(30, h, w, seed=5)
+    reshape_model(tmp_path / "det.onnx", h * w, [1, h, w], "maps")
+    write_rows(tmp_path / "maps.parquet", [{"id": i, "x": m.ravel()} for i, m in enumerate(maps)])
+    job = job_of("ref", tmp_path / "maps.parquet", tmp_path / "det.onnx",
+                 [{"text_boxes": {"output": "maps", "into": "boxes"}}])
+    rows = run_job(tmp_path, "ref", job)
+    diffs = []
+    for m, row in zip(maps, rows):
+        ref = reference_boxes(np.round(m, 5))  # the Parquet holds the map rounded to 5 places
+        diffs += match_reference(ref, row["boxes"], row["boxes_score"])
+    print(f"{len(diffs)} boxes; score differences: median {np.median(diffs):.4f}, max {max(diffs):.4f}")
+    assert len(diffs) >= 30
+    assert np.median(diffs) <= 0.005 and max(diffs) <= 0.03
