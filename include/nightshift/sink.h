@@ -32,7 +32,7 @@ struct OutputColumn {
   // Lists whose length varies by row: the int64 [rows] tensor holding each
   // row's length (the rest of its row is padding); -1: every row is whole.
   int32_t length_index = -1;
-  bool is_text = false;  // uint8 UTF-8 bytes (a list with length_index), written as text
+  bool is_text = false;  // uint8 UTF-8 bytes (with length_index), written as one string
 };
 
 class Env;

@@ -58,7 +58,7 @@ Status BindCtc(const JobSpec& job, const Model& model, size_t out, OcrSteps* ste
     step.blank = c.blank;
     step.classes = spec->shape[2];
     const auto o = static_cast<int32_t>(out);
-    sink->outputs.push_back({c.into, DType::kUInt8, true, o, 0, o + 1, true});
+    sink->outputs.push_back({c.into, DType::kUInt8, false, o, 0, o + 1, true});
     sink->outputs.push_back({c.into + "_score", DType::kFloat32, false, o + 2, 0});
     names->push_back({c.into, step.where + ".into"});
     names->push_back({c.into + "_score", step.where + ".into"});

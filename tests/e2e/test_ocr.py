@@ -180,9 +180,10 @@ def test_alphabet_that_does_not_fit_the_model_is_refused_before_any_row(tmp_path
     write_rows(tmp_path / "probs.parquet", [{"id": 0, "x": steps([1] * T).ravel()}])
     job = job_of("bad", tmp_path / "probs.parquet", tmp_path / "rec.onnx",
                  [{"ctc_decode": {"output": "probs", "alphabet": "keys.txt", "into": "text"}}])
-    rc, out, err = run("run", write_job(tmp_path / "bad.yaml", job), cwd=tmp_path)
-    assert rc == 2, err
-    assert "postprocess[0].ctc_decode: the model has 6 classes but the alphabet has 2 symbols" in err
+    for command in ("validate", "run"):
+        rc, out, err = run(command, write_job(tmp_path / "bad.yaml", job), cwd=tmp_path)
+        assert rc == 2, err
+        assert "postprocess[0].ctc_decode: the model has 6 classes but the alphabet has 2 symbols" in err
     job["postprocess"] = [{"text_boxes": {"output": "peak", "into": "boxes"}}]  # [batch, 1]: no map
     rc, out, err = run("run", write_job(tmp_path / "bad.yaml", job), cwd=tmp_path)
     assert rc == 2, err
