@@ -40,7 +40,7 @@ RotatedRect MinAreaRect(const std::vector<Point>& hull) {
   if (hull.empty()) return best;
   double best_area = std::numeric_limits<double>::infinity();
   const size_t n = hull.size();
-  for (size_t i = 0; i < std::max<size_t>(n, 1); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     const Point& a = hull[i];
     const Point& b = hull[(i + 1) % n];
     double ux = b.x - a.x, uy = b.y - a.y;
