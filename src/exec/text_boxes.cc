@@ -130,7 +130,7 @@ std::vector<TextBox> FindTextBoxes(const float* map, int64_t height, int64_t wid
     const RotatedRect rect = MinAreaRect(ConvexHull(region.extremes));
     if (rect.ShortSide() < kMinSize) continue;
     const float score = BoxScore(map, height, width, OrderCorners(rect.corners));
-    if (score < params.box_threshold) continue;
+    if (!(score >= params.box_threshold)) continue;  // a NaN in the map drops the box
     const double perimeter = 2 * (rect.width + rect.height);
     const double distance = rect.width * rect.height * params.unclip / perimeter;
     const RotatedRect grown = GrowRect(rect, distance);

@@ -100,6 +100,15 @@ TEST(TextBoxesTest, NoiseBelowThresholdAndWeakOrTinyRegionsGiveNoBox) {
   EXPECT_EQ(m.Boxes(lower).size(), 1u);
 }
 
+TEST(TextBoxesTest, NanInTheMapIsBackgroundAndABoxItTouchesIsDropped) {
+  Map m(64, 128);
+  m.Rect(20, 20, 99, 39, 0.9f);
+  m.at(5, 5) = std::nanf("");  // alone: background
+  EXPECT_EQ(m.Boxes().size(), 1u);
+  m.at(30, 60) = std::nanf("");  // inside the box: its score is NaN, not >= box_threshold
+  EXPECT_TRUE(m.Boxes().empty());
+}
+
 TEST(TextBoxesTest, TouchingRegionsMergeAndSeparatedOnesDoNot) {
   Map m(64, 128);
   m.Rect(10, 10, 40, 20, 0.9f);
