@@ -23,6 +23,7 @@
 #include "spec/key_sites.h"
 #include "spec/node_reader.h"
 #include "spec/overrides.h"
+#include "spec/postprocess_section.h"
 #include "spec/preprocess_section.h"
 #include "spec/schedule_section.h"
 
@@ -106,7 +107,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
   NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize));
-  NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model.top_k));
+  NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model));
   // Only now: the tree passed the schema, so it is finite (no alias cycles).
   job.key_sites = spec::KeySites(root, file, sites);
 
@@ -129,6 +130,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   for (auto& t : job.model.top_k) {
     if (!t.labels.empty()) t.labels = Resolve(job.job_dir, t.labels);
   }
+  for (auto& c : job.model.ctc_decode) c.alphabet = Resolve(job.job_dir, c.alphabet);
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   if (IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(job.job_dir, &job.output, &job.errors));
