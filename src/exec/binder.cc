@@ -330,6 +330,16 @@ Status BindOutput(const ModelOutputSpec& out, size_t o, const TensorSpec& spec, 
   return Status::Ok();
 }
 
+// Whether output `name` is written itself or read by a postprocess step
+// that runs after top_k (ctc_decode, text_boxes): top_k must not free it.
+bool OutputReadAfterTopK(const JobSpec& job, const std::string& name) {
+  auto named = [&name](const auto& x) { return x.output == name; };
+  return std::any_of(job.model.outputs.begin(), job.model.outputs.end(),
+                     [&](const ModelOutputSpec& o) { return o.name == name; }) ||
+         std::any_of(job.model.ctc_decode.begin(), job.model.ctc_decode.end(), named) ||
+         std::any_of(job.model.text_boxes.begin(), job.model.text_boxes.end(), named);
+}
+
 // postprocess top_k steps: each scores a float32 [batch, n] output with
 // n >= k (when the model says n), and writes two list columns.
 Status BindTopK(const JobSpec& job, const Model& model, Binding* b,
@@ -362,9 +372,7 @@ Status BindTopK(const JobSpec& job, const Model& model, Binding* b,
     step.out = tensors.size() + 2 * i;
     step.k = t.k;
     step.where = where;
-    step.release_source =
-        std::none_of(job.model.outputs.begin(), job.model.outputs.end(),
-                     [&](const ModelOutputSpec& o) { return o.name == t.output; });
+    step.release_source = !OutputReadAfterTopK(job, t.output);
     b->top_k.push_back(std::move(step));
     const auto out = static_cast<int32_t>(tensors.size() + 2 * i);
     b->sink.outputs.push_back({t.ids_column, DType::kInt64, true, out, 0});
@@ -396,6 +404,9 @@ Status BindOutputs(const JobSpec& job, const Model& model, Binding* b) {
     NS_RETURN_IF_ERROR(BindOutput(out, o, *it, b, &names));
   }
   NS_RETURN_IF_ERROR(BindTopK(job, model, b, &names));
+  NS_RETURN_IF_ERROR(BindOcrSteps(job, model,
+                                  ModelOutputNames(job).size() + 2 * job.model.top_k.size(),
+                                  &b->ocr, &b->sink, &names));
   return CheckOutputNames(names);
 }
 
