@@ -89,7 +89,9 @@ def test_peak_rss_is_below_one_shards_score_matrix(parquet_run):
     _, rss = parquet_run
     matrix = SHARD_ROWS * ITEMS * 4
     print(f"\nrecommendations: peak RSS {rss / 2**20:.0f} MiB; one shard's score matrix {matrix / 2**20:.0f} MiB")
-    assert rss < matrix / 2, (rss, matrix)
+    # Holding the shard's scores would put RSS above the matrix itself; under a loaded CI machine
+    # more batches wait in flight (the pool bounds them), so the bar is 0.8 of it, not a tight one.
+    assert rss < matrix * 0.8, (rss, matrix)
 
 
 def test_postgres_upsert_equals_parquet(example, parquet_run, pg_server):
