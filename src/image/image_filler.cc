@@ -49,7 +49,7 @@ ImageFiller::ImageFiller(const ImageSpec& spec, bool bytes, bool allow_outside, 
       bytes_(bytes),
       allow_outside_(allow_outside),
       env_(env),
-      pool_(WorkerThreads(threads)) {}
+      threads_(WorkerThreads(threads)) {}
 
 std::string ImageFiller::FillOne(const Row& row) const {
   if (bytes_) {
@@ -68,8 +68,9 @@ std::string ImageFiller::FillOne(const Row& row) const {
 }
 
 void ImageFiller::Fill(std::span<Row> rows) const {
-  pool_.ForEach(static_cast<int64_t>(rows.size()),
-                [&](int64_t i) { rows[static_cast<size_t>(i)].error = FillOne(rows[i]); });
+  std::call_once(pool_once_, [this] { pool_ = std::make_unique<WorkerPool>(threads_); });
+  pool_->ForEach(static_cast<int64_t>(rows.size()),
+                 [&](int64_t i) { rows[static_cast<size_t>(i)].error = FillOne(rows[i]); });
 }
 
 }  // namespace nightshift::image

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "image/image_transform.h"
 #include "image/worker_pool.h"
@@ -37,7 +38,10 @@ class ImageFiller final : public RowFiller {
   const bool bytes_;
   const bool allow_outside_;
   Env* const env_;
-  mutable WorkerPool pool_;
+  const int threads_;
+  // Started by the first Fill: `validate` and `plan` bind the job but read no rows.
+  mutable std::once_flag pool_once_;
+  mutable std::unique_ptr<WorkerPool> pool_;
 };
 
 }  // namespace nightshift::image

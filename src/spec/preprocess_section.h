@@ -1,6 +1,6 @@
 // Readers for the `preprocess:` and `postprocess:` lists of a job file
 // (job-spec.md, "Text, recommendations and documents"): `tokenize` and
-// `top_k` steps for now.
+// `image` (spec/image_section.h) steps, and `top_k` steps.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -17,7 +17,7 @@ namespace nightshift::spec {
 // (`preprocess[0].tokenize.into`) for a missing or bad key, a step that is
 // not one mapping with one known key, or two steps with the same `into`.
 Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
-                      std::vector<TokenizeSpec>* tokenize);
+                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images);
 
 // The `postprocess:` list (top_k steps), checked the same way; labels paths
 // are stored as written.
