@@ -10,6 +10,7 @@
 // Properties checked (abort = bug): Render fills exactly elements() floats
 // (a guard float after them is untouched); on failure they are all zero and
 // the status is InvalidData; on success every value is finite.
+// NS_FUZZ_VERBOSE=1 prints each input's outcome.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -74,5 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s.ok() && !std::isfinite(out[i])) Fail("a successful Render gave a non-finite value");
   }
   if (!s.ok() && s.code() != Code::kInvalidData) Fail("a failure that is not InvalidData");
+  static const bool verbose = std::getenv("NS_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "%s\n", s.ok() ? "ok" : s.message().c_str());
   return 0;
 }
