@@ -52,7 +52,9 @@ Placement Place(int src_w, int src_h, const ImageTransform& t) {
 void WriteTensor(const Pixels& resized, const Placement& p, const ImageTransform& t, float* out) {
   const int ch = t.channels();
   const int64_t plane = int64_t{t.height} * t.width;
-  std::fill(out, out + t.elements(), 0.0f);
+  // Only a letterbox leaves part of the output uncovered (the rest is
+  // written whole below).
+  if (t.resize == ResizeMode::kLetterbox) std::fill(out, out + t.elements(), 0.0f);
   // Per output channel, the float of each byte value: the same float32
   // arithmetic as numpy's (x / 255 - mean) / std.
   std::array<std::array<float, 256>, 3> lut;
@@ -81,8 +83,10 @@ void WriteTensor(const Pixels& resized, const Placement& p, const ImageTransform
   }
 }
 
-Status Render(std::span<const uint8_t> bytes, const ImageTransform& t, float* out) {
-  std::fill(out, out + t.elements(), 0.0f);
+namespace {
+
+// Render without zeroing `out` on failure.
+Status RenderInto(std::span<const uint8_t> bytes, const ImageTransform& t, float* out) {
   NS_ASSIGN_OR_RETURN(ImageHeader header, ReadImageHeader(bytes));
   NS_RETURN_IF_ERROR(CheckPixelLimit(header, t.max_pixels));
   const Placement p = Place(header.width, header.height, t);
@@ -94,6 +98,14 @@ Status Render(std::span<const uint8_t> bytes, const ImageTransform& t, float* ou
   NS_ASSIGN_OR_RETURN(Pixels decoded, DecodeImage(bytes, header, req));
   WriteTensor(Resample(decoded, p.resize_w, p.resize_h), p, t, out);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status Render(std::span<const uint8_t> bytes, const ImageTransform& t, float* out) {
+  Status s = RenderInto(bytes, t, out);
+  if (!s.ok()) std::fill(out, out + t.elements(), 0.0f);
+  return s;
 }
 
 }  // namespace nightshift::image

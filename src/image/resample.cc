@@ -58,22 +58,32 @@ inline uint8_t Clip8(int32_t v) {
   return static_cast<uint8_t>(std::clamp(v >> kPrecisionBits, 0, 255));
 }
 
+// One row's horizontal pass with the channel count known at compile time,
+// all channels accumulated in one walk over the taps (the hot loop of a
+// decode + resize job: several times faster than a channel-outer loop).
+template <int kChannels>
+void HorizontalRow(const uint8_t* in, const Taps& t, int width, uint8_t* o) {
+  for (int xx = 0; xx < width; ++xx) {
+    const int32_t* k = &t.weights[static_cast<size_t>(xx) * t.ksize];
+    const uint8_t* p = in + static_cast<size_t>(t.first[xx]) * kChannels;
+    int32_t ss[kChannels];
+    for (int c = 0; c < kChannels; ++c) ss[c] = 1 << (kPrecisionBits - 1);
+    for (int x = 0; x < t.count[xx]; ++x, p += kChannels) {
+      for (int c = 0; c < kChannels; ++c) ss[c] += p[c] * k[x];
+    }
+    for (int c = 0; c < kChannels; ++c) o[xx * kChannels + c] = Clip8(ss[c]);
+  }
+}
+
 Pixels Horizontal(const Pixels& src, int width) {
   const Taps t = ComputeTaps(src.width, width);
-  const int ch = src.channels;
-  Pixels out{width, src.height, ch, {}};
-  out.data.resize(static_cast<size_t>(width) * src.height * ch);
+  Pixels out{width, src.height, src.channels, {}};
+  out.data.resize(static_cast<size_t>(width) * src.height * src.channels);
   for (int y = 0; y < src.height; ++y) {
-    const uint8_t* in = src.row(y);
-    uint8_t* o = out.row(y);
-    for (int xx = 0; xx < width; ++xx) {
-      const int32_t* k = &t.weights[static_cast<size_t>(xx) * t.ksize];
-      const uint8_t* p = in + static_cast<size_t>(t.first[xx]) * ch;
-      for (int c = 0; c < ch; ++c) {
-        int32_t ss = 1 << (kPrecisionBits - 1);
-        for (int x = 0; x < t.count[xx]; ++x) ss += p[x * ch + c] * k[x];
-        o[xx * ch + c] = Clip8(ss);
-      }
+    if (src.channels == 3) {
+      HorizontalRow<3>(src.row(y), t, width, out.row(y));
+    } else {
+      HorizontalRow<1>(src.row(y), t, width, out.row(y));
     }
   }
   return out;
