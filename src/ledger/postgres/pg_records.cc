@@ -62,6 +62,7 @@ Result<ShardRecord> ReadShard(const PgResult& r, int row) {
   s.file_last = static_cast<int32_t>(r.Int(row, 14));
   s.key_after = r.Text(row, 15);
   s.key_upto = r.Text(row, 16);
+  s.worker = r.Text(row, 17);
   return s;
 }
 

@@ -39,6 +39,7 @@ Result<ShardRecord> ReadShard(const Statement& s, const Connection& conn) {
   r.file_last = static_cast<int32_t>(s.Int(14));
   r.key_after = s.Text(15);
   r.key_upto = s.Text(16);
+  r.worker = s.Text(17);
   return r;
 }
 

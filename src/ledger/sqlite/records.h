@@ -18,7 +18,7 @@ namespace nightshift::sqlite {
   "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, "      \
   "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, " \
   "file_last, "                                                                           \
-  "key_after, key_upto"
+  "key_after, key_upto, claimed_by"
 
 // A state name read back from the file; anything unknown means the file was
 // damaged or written by something else: IoError naming the ledger.
