@@ -278,3 +278,23 @@ def test_model_shape_mismatch_is_refused_before_reading(tmp_path):
     rc, out, err = run("validate", image_job(tmp_path, data, (24, 24), "stretch"), cwd=tmp_path)
     assert rc == 2, err
     assert "image step 'pixels' makes rows of [3, 24, 24]" in err and "[?, 3, 32, 32]" in err, err
+
+
+def test_csv_paths_resolve_against_the_csv_folder_and_query_paths_against_the_job(tmp_path):
+    folder = tmp_path / "data"
+    save(folder / "img", IMAGES[0], 0)
+    (folder / "list.csv").write_text("id,path\n0,img/a.jpg\n1,img/missing.jpg\n")
+    identity_model(tmp_path / "identity.onnx", 24, 24)
+    run_ok(image_job(tmp_path, folder / "list.csv", (24, 24), "stretch"), tmp_path)
+    assert sorted(outputs(tmp_path)) == [0]
+    want = reference((folder / "img" / "a.jpg").read_bytes(), 24, 24, "stretch")
+    np.testing.assert_allclose(np.array(outputs(tmp_path)[0]["out"], np.float32), want.ravel(), atol=TOL_EXACT)
+    # A query's paths are relative to the job file's folder.
+    job = image_job(tmp_path, folder / "list.csv", (24, 24), "stretch", output={"path": "out2", "keep": ["id"]})
+    text = job.read_text().replace(f"path: {folder / 'list.csv'}",
+                                   "query: SELECT id, 'data/' || path AS path FROM read_csv('data/list.csv')")
+    job.write_text(text)
+    run_ok(job, tmp_path)
+    rows = {r["id"]: r for p in part_files(tmp_path / "out2") for r in read_part(p)}
+    assert sorted(rows) == [0]
+    assert rows[0]["out"] == outputs(tmp_path)[0]["out"]
