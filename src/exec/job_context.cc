@@ -125,6 +125,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
   NS_RETURN_IF_ERROR(LoadTopKLabels(job, env, &ctx.binding));
   AttachImageFillers(job, ctx.columns, env, &ctx.binding.read);
+  NS_RETURN_IF_ERROR(LoadAlphabets(job, env, &ctx.binding.ocr));
   return ctx;
 }
 

@@ -65,7 +65,9 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
     pc.output_names.push_back(t.ids_column);
     pc.output_names.push_back(t.scores_column);
   }
+  for (auto& name : OcrTensorNames(job)) pc.output_names.push_back(std::move(name));
   pc.top_k = ctx.binding.top_k;
+  pc.ocr = ctx.binding.ocr;
   pc.output_columns = ctx.binding.sink.outputs;
   pc.run_id = run.run_id;
   ListFeed list(std::move(task_run.tasks));

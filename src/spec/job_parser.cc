@@ -15,6 +15,7 @@
 
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "nightshift/pg_location.h"
 #include "spec/database_output.h"
 #include "spec/document_loader.h"
 #include "spec/env_vars.h"
@@ -22,6 +23,7 @@
 #include "spec/key_sites.h"
 #include "spec/node_reader.h"
 #include "spec/overrides.h"
+#include "spec/postprocess_section.h"
 #include "spec/preprocess_section.h"
 #include "spec/schedule_section.h"
 
@@ -105,7 +107,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
   NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize, &job.input.images));
-  NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model.top_k));
+  NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model));
   // Only now: the tree passed the schema, so it is finite (no alias cycles).
   job.key_sites = spec::KeySites(root, file, sites);
 
@@ -128,6 +130,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   for (auto& t : job.model.top_k) {
     if (!t.labels.empty()) t.labels = Resolve(job.job_dir, t.labels);
   }
+  for (auto& c : job.model.ctc_decode) c.alphabet = Resolve(job.job_dir, c.alphabet);
   if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
   if (IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(job.job_dir, &job.output, &job.errors));
@@ -138,7 +141,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
     job.errors.dead_letter = Resolve(job.job_dir, job.errors.dead_letter);
   }
   if (job.run.ledger.empty()) job.run.ledger = ".nightshift/ledger.db";
-  if (!job.run.ledger.starts_with("postgresql://") && !job.run.ledger.starts_with("postgres://")) {
+  if (!IsPostgresLocation(job.run.ledger)) {
     job.run.ledger = Resolve(job.job_dir, job.run.ledger);
   }
 
