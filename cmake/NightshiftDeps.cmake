@@ -40,6 +40,13 @@ find_package(ZLIB REQUIRED)
 if(NIGHTSHIFT_WITH_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# Image codecs for `preprocess: image` (Debian: libturbojpeg0-dev, libpng-dev,
+# libwebp-dev), through their pkg-config files.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(LIBPNG REQUIRED IMPORTED_TARGET libpng)
+pkg_check_modules(LIBWEBP REQUIRED IMPORTED_TARGET libwebp)
+
 # Unicode tables for tokenization (Debian: libutf8proc-dev).
 find_path(UTF8PROC_INCLUDE_DIR utf8proc.h)
 find_library(UTF8PROC_LIBRARY NAMES utf8proc)

@@ -20,6 +20,7 @@ APT_PACKAGES=(
   sqlite3 libpq-dev postgresql python3-sqlalchemy python3-psycopg2
   slurm-wlm munge python3-kubernetes
   prometheus-cpp-dev zlib1g-dev
+  libpng-dev libturbojpeg0-dev libwebp-dev python3-pil
   chromium   # tests only: the HTML report is checked in a real headless browser
   python3-opencv python3-pyclipper python3-shapely  # tests only: the reference for text_boxes
 )

@@ -90,6 +90,10 @@ class Env {
   // Watches folder `dir` for changes (inotify on Linux). IoError where the OS or the file system
   // offers no such notice (the default), or the folder cannot be watched: the caller polls instead.
   virtual Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& dir);
+  // `path` with every symlink, `.` and `..` resolved (realpath(3)): where a
+  // file named by untrusted input really is. NotFound/IoError naming it; the
+  // default (an Env without a file system of its own) says it cannot.
+  virtual Result<std::string> RealPath(const std::string& path);
 
   // Wall-clock time (timestamps in the ledger, markers, dates in paths).
   virtual int64_t NowMicros() = 0;

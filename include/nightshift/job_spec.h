@@ -41,6 +41,20 @@ struct TokenizeSpec {
   std::string into;
 };
 
+// `preprocess: - image: {...}` (job-spec.md, "Text, recommendations and
+// documents"): the path or BLOB column `column` becomes the float32 image
+// tensor `into`, fed to a model input that names it.
+struct ImageSpec {
+  std::string column;
+  std::string into;
+  int64_t height = 0, width = 0;    // `size: [height, width]`
+  std::string resize = "stretch";   // stretch | shorter_side | letterbox
+  std::vector<double> mean, std;    // one per output channel (default 0 and 1)
+  std::string layout = "nchw";      // nchw | nhwc
+  std::string color = "rgb";        // rgb | bgr | gray
+  int64_t max_pixels = 50'000'000;  // larger images are dead letters (decompression bombs)
+};
+
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query (PostgreSQL's for kPostgres); empty when `path` is set
@@ -55,6 +69,12 @@ struct InputSpec {
   // The job's `preprocess:` tokenize steps: the Source makes their columns
   // as it reads, so they are input columns like any other to the engine.
   std::vector<TokenizeSpec> tokenize;
+  // The job's `preprocess:` image steps (src/image): decoded per row as the
+  // batch is packed, on worker threads.
+  std::vector<ImageSpec> images;
+  // `input.allow_outside`: a relative path in a column may leave the input
+  // file's folder (through `..` or a symlink).
+  bool allow_outside = false;
 };
 
 struct ModelInputSpec {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nightshift/env.h"
@@ -85,6 +86,26 @@ struct KeyRange {
   int64_t rows = 0;
 };
 
+// A preprocess step that makes one row of a model input from one raw
+// column value (an image step: a path or the encoded bytes). Thread-safe.
+class RowFiller {
+ public:
+  struct Row {
+    std::string_view value;     // the column's text (a path) or bytes (BLOB)
+    std::string_view base_dir;  // relative paths resolve against it
+    float* out = nullptr;       // the row's elements in the input tensor
+    std::string error;          // set by Fill: the row's dead-letter reason
+  };
+  virtual ~RowFiller() = default;
+  // The input column read (its raw value, not cast).
+  virtual const std::string& column() const = 0;
+  // True when the column holds encoded bytes (BLOB), not paths.
+  virtual bool bytes() const = 0;
+  // Fills every row, on the step's worker threads; a row that cannot be
+  // filled gets zeros and `error`.
+  virtual void Fill(std::span<Row> rows) const = 0;
+};
+
 // How one model input is packed from columns.
 struct InputPacking {
   std::vector<std::string> columns;
@@ -100,6 +121,10 @@ struct InputPacking {
   // The dead-letter reason for a null in the (list) column, when it says more
   // than "null value" (a token column: its text was null or not UTF-8).
   std::string null_reason;
+  // When set, the input is made by this step from its column (read raw,
+  // with the file's folder beside it) instead of from `columns`, which then
+  // names the step's `into`; the input is float32 of fixed row_shape.
+  std::shared_ptr<const RowFiller> filler;
 };
 
 struct ReadLayout {

@@ -6,6 +6,10 @@ Result<std::unique_ptr<DirWatch>> Env::WatchDir(const std::string& dir) {
   return Error(Code::kIoError, "cannot watch '" + dir + "': this Env has no change notices");
 }
 
+Result<std::string> Env::RealPath(const std::string& path) {
+  return Error(Code::kIoError, "cannot resolve '" + path + "': this Env has no file system");
+}
+
 Status Env::PublishFile(const std::string& tmp, const std::string& final_path) {
   NS_RETURN_IF_ERROR(SyncPath(tmp));
   NS_RETURN_IF_ERROR(RenameFile(tmp, final_path));

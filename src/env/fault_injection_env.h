@@ -65,6 +65,7 @@ class FaultInjectionEnv final : public Env {
   Result<std::vector<std::string>> Glob(const std::string& pattern) override;
   Status CheckAccess(const std::string& path, Access mode) override;
   Result<std::string> ExecutablePath() override { return base_->ExecutablePath(); }
+  Result<std::string> RealPath(const std::string& p) override { return base_->RealPath(p); }
   Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& dir) override;
   int64_t NowMicros() override;
   int64_t MonotonicMicros() override { return base_->MonotonicMicros(); }

@@ -232,6 +232,12 @@ class PosixEnv final : public Env {
     return std::string(buf, static_cast<size_t>(n));
   }
 
+  Result<std::string> RealPath(const std::string& path) override {
+    std::unique_ptr<char, decltype(&std::free)> real(::realpath(path.c_str(), nullptr), &std::free);
+    if (real == nullptr) return Error(PosixError("cannot resolve", path, errno));
+    return std::string(real.get());
+  }
+
   Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& dir) override {
     const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return Error(PosixError("cannot start inotify for", dir, errno));

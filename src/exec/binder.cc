@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "exec/image_binding.h"
 #include "exec/output_names.h"
 #include "io/token_columns.h"
 
@@ -262,6 +263,11 @@ Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
                                 spec.name, DTypeName(spec.dtype), ShapeText(spec.shape)));
     }
     InputPacking p;
+    if (const ImageSpec* image = ImageStepOf(job, *it)) {
+      NS_RETURN_IF_ERROR(BindImageInput(*image, *it, spec, cols, where, &p));
+      b->read.inputs.push_back(std::move(p));
+      continue;
+    }
     NS_RETURN_IF_ERROR(BindInput(*it, spec, cols, where, &p));
     if (p.columns.size() == 1)
       p.null_reason = io::TokenColumnNullReason(job.input.tokenize, p.columns[0]);

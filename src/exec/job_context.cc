@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "exec/image_binding.h"
 #include "exec/output_folders.h"
 #include "nightshift/digest.h"
 #include "nightshift/env.h"
@@ -127,6 +128,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   NS_ASSIGN_OR_RETURN(ctx.binding,
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
   NS_RETURN_IF_ERROR(LoadTopKLabels(job, env, &ctx.binding));
+  AttachImageFillers(job, ctx.columns, env, &ctx.binding.read);
   NS_RETURN_IF_ERROR(LoadAlphabets(job, env, &ctx.binding.ocr));
   return ctx;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -94,6 +95,10 @@ void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBa
     } else {
       t.Reshape(shape);
     }
+    if (in.filler) {
+      PackFilled(i, slices, batch);
+      continue;
+    }
     switch (in.dtype) {
       case DType::kFloat32: PackInput<float>(i, slices, padded, batch); break;
       case DType::kFloat64: PackInput<double>(i, slices, padded, batch); break;
@@ -105,6 +110,49 @@ void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBa
       case DType::kFloat16:
       case DType::kBFloat16: break;  // rejected when the layout is bound (no SQL type to cast to)
     }
+  }
+}
+
+void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
+                              RowBatch* batch) const {
+  const InputPacking& in = inputs_[input];
+  Tensor& t = batch->inputs[input];
+  const int64_t stride = batch->num_rows > 0 ? t.NumElements() / batch->num_rows : 0;
+  float* out = t.data_as<float>();
+  std::vector<RowFiller::Row> rows;
+  std::vector<int64_t> batch_rows;  // rows[k] is batch row batch_rows[k]
+  rows.reserve(static_cast<size_t>(batch->num_rows));
+  int64_t r = 0;
+  for (const auto& slice : slices) {
+    duckdb_vector vec = duckdb_data_chunk_get_vector(slice.chunk->get(), first_column_[input]);
+    duckdb_vector dir = duckdb_data_chunk_get_vector(slice.chunk->get(), first_column_[input] + 1);
+    auto* values = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vec));
+    uint64_t* validity = duckdb_vector_get_validity(vec);
+    // The folder is one constant per query: entry 0 holds it whether DuckDB
+    // hands the vector over flat or constant.
+    auto* dir_value = static_cast<duckdb_string_t*>(duckdb_vector_get_data(dir));
+    const std::string_view base(duckdb_string_t_data(dir_value),
+                                duckdb_string_t_length(*dir_value));
+    for (idx_t i = 0; i < slice.count; ++i, ++r) {
+      const idx_t row = slice.row(i);
+      float* dst = out + r * stride;
+      if (!Valid(validity, row)) {
+        std::fill(dst, dst + stride, 0.0f);
+        batch->SetRowError(r, fmt::format("null value in column '{}' (preprocess image into '{}')",
+                                          in.filler->column(), in.columns[0]));
+        continue;
+      }
+      rows.push_back({std::string_view(duckdb_string_t_data(&values[row]),
+                                       duckdb_string_t_length(values[row])),
+                      base,
+                      dst,
+                      {}});
+      batch_rows.push_back(r);
+    }
+  }
+  in.filler->Fill(rows);
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (!rows[k].error.empty()) batch->SetRowError(batch_rows[k], std::move(rows[k].error));
   }
 }
 

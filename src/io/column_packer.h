@@ -38,6 +38,9 @@ class ColumnPacker {
   template <typename T>
   void PackInput(size_t input, const std::vector<DuckCarriedRows::Slice>& slices, int64_t padded,
                  RowBatch* batch) const;
+  // Input i made by its RowFiller from the raw column and folder columns.
+  void PackFilled(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
+                  RowBatch* batch) const;
   // The longest list of input i's (single, variable-length) column in the batch.
   int64_t MaxLength(size_t input, const std::vector<DuckCarriedRows::Slice>& slices) const;
 

@@ -180,7 +180,7 @@ class DuckSource final : public Source {
   Status ReadFile(const ReadLayout& layout, std::span<const ShardTask> group,
                   ShardScanner* scanner) {
     const int32_t f = group[0].file_index;
-    const std::string select = ShardScanner::SelectList(layout);
+    const std::string select = ShardScanner::SelectList(layout, BaseDir(f));
     if (seekable()) {
       for (const ShardTask& s : group) {
         std::string sql =
@@ -236,6 +236,13 @@ class DuckSource final : public Source {
     return TextDialect{delim[0], unset(quote) ? '\0' : '"', true};
   }
 
+  // The folder relative paths in a column of file `file_index` resolve
+  // against (job-spec.md): the file's own, or the job file's for a query.
+  std::string BaseDir(int32_t file_index) const {
+    if (!spec_.query.empty()) return spec_.query_dir;
+    return DirName(files_[file_index].path);
+  }
+
   std::string Where(int32_t file_index) const {
     if (!spec_.query.empty()) return "input.query";
     return "input file '" + files_[file_index].path + "'";
@@ -286,6 +293,7 @@ class DuckSource final : public Source {
   static std::string CsvFeatureTypes(const ReadLayout& layout, TextColumns text) {
     std::vector<std::pair<std::string, bool>> columns;  // name, typed
     for (const auto& in : layout.inputs) {
+      if (in.filler) continue;  // its column is read as it is
       const bool is_float = in.dtype == DType::kFloat32 || in.dtype == DType::kFloat64;
       for (size_t c = 0; c < in.columns.size(); ++c) {
         if (in.column_is_list[c]) continue;

@@ -18,14 +18,16 @@ ShardScanner::ShardScanner(DuckConnection* conn, const std::atomic<bool>* interr
       next_batch_(next_batch),
       emit_(emit) {
   // The select list's columns: each input's, consecutive, then the carried.
+  // A filled input has two: its raw column and the folder beside it.
   std::vector<idx_t> first_column;
   idx_t col = 0;
   for (const auto& in : layout.inputs) {
     first_column.push_back(col);
-    col += in.columns.size();
+    col += in.filler ? 2 : in.columns.size();
   }
   for (size_t i = 0; i < layout.carried.size(); ++i) carried_columns_.push_back(col++);
   for (size_t i = 0; i < layout.inputs.size(); ++i) {
+    if (layout.inputs[i].filler) continue;
     for (size_t c = 0; c < layout.inputs[i].columns.size(); ++c) {
       if (layout.inputs[i].columns[c] == layout.sort_by_length) sort_column_ = first_column[i] + c;
     }
@@ -33,9 +35,13 @@ ShardScanner::ShardScanner(DuckConnection* conn, const std::atomic<bool>* interr
   packer_ = std::make_unique<ColumnPacker>(layout.inputs, std::move(first_column));
 }
 
-std::string ShardScanner::SelectList(const ReadLayout& layout) {
+std::string ShardScanner::SelectList(const ReadLayout& layout, const std::string& base_dir) {
   std::string s;
   for (const auto& in : layout.inputs) {
+    if (in.filler) {
+      s += (s.empty() ? "" : ", ") + QuoteIdent(in.filler->column()) + ", " + QuoteString(base_dir);
+      continue;
+    }
     for (size_t c = 0; c < in.columns.size(); ++c) {
       if (!s.empty()) s += ", ";
       const std::string t = ReadType(in.dtype, in.column_is_list[c]);

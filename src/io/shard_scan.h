@@ -35,7 +35,9 @@ class ShardScanner {
 
   // The select list that reads `layout`'s inputs, then its carried columns,
   // in the order the scanner expects them.
-  static std::string SelectList(const ReadLayout& layout);
+  // An input made by a RowFiller (an image step) reads its raw column and
+  // `base_dir` (the folder its relative paths resolve against) instead.
+  static std::string SelectList(const ReadLayout& layout, const std::string& base_dir = "");
 
   // Streams `sql` (rows of `file`, read as `where`) into the batches of
   // `shards`, all of that file. With `fallback`: when `sql` fails (before or

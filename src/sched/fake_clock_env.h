@@ -43,6 +43,7 @@ class FakeClockEnv final : public Env {
     return base_->CheckAccess(p, mode);
   }
   Result<std::string> ExecutablePath() override { return base_->ExecutablePath(); }
+  Result<std::string> RealPath(const std::string& p) override { return base_->RealPath(p); }
   Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& d) override {
     if (!watch_) return Env::WatchDir(d);
     return base_->WatchDir(d);

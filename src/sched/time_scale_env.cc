@@ -39,6 +39,7 @@ class TimeScaleEnv final : public Env {
     return base_->CheckAccess(p, mode);
   }
   Result<std::string> ExecutablePath() override { return base_->ExecutablePath(); }
+  Result<std::string> RealPath(const std::string& p) override { return base_->RealPath(p); }
   Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& d) override {
     return base_->WatchDir(d);
   }

@@ -106,7 +106,7 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job.run));
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
-  NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize));
+  NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize, &job.input.images));
   NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model));
   // Only now: the tree passed the schema, so it is finite (no alias cycles).
   job.key_sites = spec::KeySites(root, file, sites);

@@ -11,7 +11,7 @@ using K = SchemaKind;
 
 constexpr SchemaNode kInput[] = {
     {"path", K::kValue, {}}, {"format", K::kValue, {}}, {"query", K::kValue, {}},
-    {"key", K::kValue, {}},  {"url", K::kValue, {}},
+    {"key", K::kValue, {}},  {"url", K::kValue, {}},    {"allow_outside", K::kValue, {}},
 };
 constexpr SchemaNode kModelInput[] = {
     {"name", K::kValue, {}},      {"columns", K::kValue, {}},   {"dtype", K::kValue, {}},
@@ -65,8 +65,14 @@ constexpr SchemaNode kTokenize[] = {
     {"max_length", K::kValue, {}},
     {"into", K::kValue, {}},
 };
+constexpr SchemaNode kImage[] = {
+    {"column", K::kValue, {}}, {"into", K::kValue, {}},  {"size", K::kValue, {}},
+    {"resize", K::kValue, {}}, {"mean", K::kValue, {}},  {"std", K::kValue, {}},
+    {"layout", K::kValue, {}}, {"color", K::kValue, {}}, {"max_pixels", K::kValue, {}},
+};
 constexpr SchemaNode kPreprocessStep[] = {
     {"tokenize", K::kMap, kTokenize},
+    {"image", K::kMap, kImage},
 };
 constexpr SchemaNode kTopK[] = {
     {"output", K::kValue, {}},

@@ -224,7 +224,7 @@ Status ReadInput(const NodeReader& r, const YAML::Node& root, InputSpec* input) 
   }
   NS_ASSIGN_OR_RETURN(YAML::Node key, r.Require(map, "input", "key"));
   NS_ASSIGN_OR_RETURN(input->key, r.StringList(key, "input.key", 1, true));
-  return Status::Ok();
+  return r.ReadBool(map, "input", "allow_outside", &input->allow_outside);
 }
 
 Status ReadModel(const NodeReader& r, const YAML::Node& root, ModelSpec* model) {

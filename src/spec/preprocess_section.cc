@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "spec/image_section.h"
 #include "spec/job_schema.h"
 
 namespace nightshift::spec {
@@ -27,17 +30,18 @@ Result<TokenizeSpec> ReadTokenize(const NodeReader& r, const YAML::Node& map,
   return t;
 }
 
-// Calls `read(step's mapping, its key path, its schema)` for each step of the
-// list `name`, after checking each is a one-key mapping of `name`'s schema.
+// Calls `read(step key, step's mapping, its key path, its schema)` for each
+// step of the list `name`, after checking each is a one-key mapping of
+// `name`'s schema (`step_keys` lists the keys, for messages).
 template <typename Fn>
 Status ForEachStep(const NodeReader& r, const YAML::Node& root, std::string_view name,
-                   std::string_view step_key, Fn&& read) {
+                   std::string_view step_keys, Fn&& read) {
   std::optional<YAML::Node> steps = NodeReader::Find(root, name);
   if (!steps) return Status::Ok();
   const std::string list(name);
   if (!steps->IsSequence()) {
     return r.Fail(*steps, list,
-                  fmt::format("expected a list of steps (- {}: {{...}}), got {}", step_key,
+                  fmt::format("expected a list of steps (- {}: {{...}}), got {}", step_keys,
                               NodeReader::Describe(*steps)));
   }
   const SchemaNode& step_schema = *FindChild(JobSchema(), name);
@@ -46,10 +50,12 @@ Status ForEachStep(const NodeReader& r, const YAML::Node& root, std::string_view
     const std::string path = JoinIndex(list, i);
     NS_RETURN_IF_ERROR(r.CheckMap(step, path, step_schema));
     if (step.size() != 1) {
-      return r.Fail(step, path, fmt::format("a step is one mapping with one key ({})", step_key));
+      return r.Fail(step, path, fmt::format("a step is one mapping with one key ({})", step_keys));
     }
-    NS_ASSIGN_OR_RETURN(YAML::Node map, r.Require(step, path, step_key));
-    NS_RETURN_IF_ERROR(read(map, JoinKey(path, step_key), *FindChild(step_schema, step_key)));
+    // CheckMap vouched for the key: one of the schema's.
+    const std::string key = step.begin()->first.as<std::string>();
+    NS_ASSIGN_OR_RETURN(YAML::Node map, r.Require(step, path, key));
+    NS_RETURN_IF_ERROR(read(key, map, JoinKey(path, key), *FindChild(step_schema, key)));
   }
   return Status::Ok();
 }
@@ -57,20 +63,29 @@ Status ForEachStep(const NodeReader& r, const YAML::Node& root, std::string_view
 }  // namespace
 
 Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
-                      std::vector<TokenizeSpec>* tokenize) {
-  return ForEachStep(
-      r, root, "preprocess", "tokenize",
-      [&](const YAML::Node& map, const std::string& path, const SchemaNode& schema) -> Status {
-        NS_ASSIGN_OR_RETURN(TokenizeSpec t, ReadTokenize(r, map, path, schema));
-        for (const auto& other : *tokenize) {
-          if (other.into == t.into) {
-            return r.Fail(map["into"], JoinKey(path, "into"),
-                          fmt::format("'{}' is already the `into` of an earlier step", t.into));
-          }
-        }
-        tokenize->push_back(std::move(t));
-        return Status::Ok();
-      });
+                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images) {
+  std::vector<std::string> intos;  // every step's, for duplicates
+  return ForEachStep(r, root, "preprocess", "tokenize or image",
+                     [&](const std::string& key, const YAML::Node& map, const std::string& path,
+                         const SchemaNode& schema) -> Status {
+                       std::string into;
+                       if (key == "image") {
+                         NS_ASSIGN_OR_RETURN(ImageSpec s, ReadImageStep(r, map, path, schema));
+                         into = s.into;
+                         images->push_back(std::move(s));
+                       } else {
+                         NS_ASSIGN_OR_RETURN(TokenizeSpec t, ReadTokenize(r, map, path, schema));
+                         into = t.into;
+                         tokenize->push_back(std::move(t));
+                       }
+                       if (std::find(intos.begin(), intos.end(), into) != intos.end()) {
+                         return r.Fail(
+                             map["into"], JoinKey(path, "into"),
+                             fmt::format("'{}' is already the `into` of an earlier step", into));
+                       }
+                       intos.push_back(into);
+                       return Status::Ok();
+                     });
 }
 
 }  // namespace nightshift::spec

@@ -1,0 +1,116 @@
+"""Images per second of a `preprocess: image` job (decode + shorter_side resize
+to 224 + centre crop + ImageNet normalisation, fed to a tiny model that
+averages each channel), against (a) a bare TurboJPEG decode loop over the same
+files on the same cores (bench/raw_turbojpeg) and (b) a PIL + numpy peer doing
+the same steps in one Python process.
+
+    python3 bench/images.py [--n 600] [--size 640x480] [--threads N]
+
+NIGHTSHIFT_BIN and RAW_TURBOJPEG point at the binaries (default: build/).
+Prints one line per contender and the two ratios."""
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = os.environ.get("NIGHTSHIFT_BIN", str(REPO / "build/tools/nightshift/nightshift"))
+RAW = os.environ.get("RAW_TURBOJPEG", str(REPO / "build/bench/raw_turbojpeg"))
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def make_images(folder, n, w, h):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    paths = []
+    for i in range(n):
+        base = np.stack([(xx + i * 7) % 256, (yy + i * 3) % 256, (xx + yy) // 4 % 256], -1)
+        img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+        p = folder / f"img{i:05d}.jpg"
+        Image.fromarray(img).save(p, "JPEG", quality=90)
+        paths.append(p)
+    return paths
+
+
+def channel_mean_model(path):
+    x = helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 3, 224, 224])
+    y = helper.make_tensor_value_info("means", TensorProto.FLOAT, ["N", 3])
+    node = helper.make_node("ReduceMean", ["pixels"], ["means"], axes=[2, 3], keepdims=0)
+    model = helper.make_model(helper.make_graph([node], "means", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def nightshift(work, paths):
+    data = work / "in.parquet"
+    values = ", ".join(f"({i}, '{p.name}')" for i, p in enumerate(paths))
+    subprocess.run([BIN, "sql", f"COPY (SELECT * FROM (VALUES {values}) t(id, path)) TO '{data}' "
+                    "(FORMAT parquet)"], check=True, cwd=work)
+    channel_mean_model(work / "means.onnx")
+    (work / "job.yaml").write_text(f"""name: images-bench
+input: {{path: in.parquet, key: id}}
+preprocess:
+  - image: {{column: path, into: pixels, size: [224, 224], resize: shorter_side,
+            mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}}
+model:
+  path: means.onnx
+  threads: 1
+  inputs: [{{name: pixels, columns: [pixels]}}]
+  outputs: [{{name: means, columns: [r, g, b]}}]
+batch: {{size: 32}}
+output: {{path: out, keep: [id]}}
+run: {{ledger: ledger.db}}
+""")
+    start = time.perf_counter()
+    subprocess.run([BIN, "run", "job.yaml"], check=True, cwd=work, capture_output=True)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def pil_numpy(paths):
+    start = time.perf_counter()
+    for p in paths:
+        img = Image.open(p).convert("RGB")
+        s = max(224 / img.width, 224 / img.height)
+        rw, rh = max(224, math.floor(img.width * s + 0.5)), max(224, math.floor(img.height * s + 0.5))
+        arr = np.asarray(img.resize((rw, rh), Image.BILINEAR))
+        cx, cy = (rw - 224) // 2, (rh - 224) // 2
+        arr = arr[cy:cy + 224, cx:cx + 224]
+        x = ((arr.astype(np.float32) / np.float32(255) - MEAN) / STD).transpose(2, 0, 1)
+        x.mean(axis=(1, 2))
+    return len(paths) / (time.perf_counter() - start)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--size", default="640x480")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    a = ap.parse_args()
+    w, h = map(int, a.size.split("x"))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        paths = make_images(work, a.n, w, h)
+        raw = float(subprocess.run([RAW, str(a.threads)] + [str(p) for p in paths], check=True,
+                                   capture_output=True, text=True).stdout)
+        ns = nightshift(work, paths)
+        pil = pil_numpy(paths)
+    print(f"{a.n} JPEGs {w}x{h} -> 224x224, {a.threads} cores")
+    print(f"nightshift job (decode+resize+normalise+model+write): {ns:.1f} images/s")
+    print(f"raw TurboJPEG decode loop ({a.threads} threads):      {raw:.1f} images/s")
+    print(f"PIL + numpy peer (1 process):                        {pil:.1f} images/s")
+    print(f"nightshift / raw TurboJPEG = {ns / raw:.2f}; nightshift / PIL+numpy = {ns / pil:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+// The ceiling for `preprocess: image` on JPEGs: a bare TurboJPEG decode loop
+// (full size, RGB, files already read into memory) over the same files, on
+// `threads` threads. Prints images per second. Used by bench/images.py.
+//
+//   raw_turbojpeg THREADS FILE...
+#include <turbojpeg.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: raw_turbojpeg THREADS FILE...\n");
+    return 2;
+  }
+  const int threads = std::atoi(argv[1]);
+  std::vector<std::string> files;
+  for (int i = 2; i < argc; ++i) {
+    std::ifstream f(argv[i], std::ios::binary);
+    files.emplace_back(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  std::atomic<size_t> next{0}, failed{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::jthread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      tjhandle h = tjInitDecompress();
+      std::vector<unsigned char> out;
+      for (size_t i = next++; i < files.size(); i = next++) {
+        const auto* data = reinterpret_cast<const unsigned char*>(files[i].data());
+        int w = 0, h_ = 0, sub = 0, cs = 0;
+        if (tjDecompressHeader3(h, data, files[i].size(), &w, &h_, &sub, &cs) != 0) {
+          ++failed;
+          continue;
+        }
+        out.resize(static_cast<size_t>(w) * h_ * 3);
+        if (tjDecompress2(h, data, files[i].size(), out.data(), w, 0, h_, TJPF_RGB, 0) != 0)
+          ++failed;
+      }
+      tjDestroy(h);
+    });
+  }
+  pool.clear();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%.1f\n", static_cast<double>(files.size()) / s);
+  return failed == 0 ? 0 : 1;
+}

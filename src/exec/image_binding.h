@@ -1,0 +1,33 @@
+// The binder's half for `preprocess: image` steps: a model input whose one
+// column is an image step's `into` is made per row from the step's path or
+// BLOB column (src/image), not read from a column of that name.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nightshift/backend.h"
+#include "nightshift/env.h"
+#include "nightshift/job_spec.h"
+#include "nightshift/source.h"
+
+namespace nightshift::exec {
+
+// The image step model input `in` names (its only column is the step's
+// `into`), or nullptr.
+const ImageSpec* ImageStepOf(const JobSpec& job, const ModelInputSpec& in);
+
+// Packs `in` from image step `step`: SchemaMismatch naming both sides when
+// the step's column is missing or neither text nor BLOB, the input takes
+// more than the step's column, the model's input is not float32, or its
+// shape does not hold the step's [C, H, W] / [H, W, C] rows.
+Status BindImageInput(const ImageSpec& step, const ModelInputSpec& in, const TensorSpec& spec,
+                      const std::vector<InputColumn>& cols, const std::string& where,
+                      InputPacking* out);
+
+// Gives every input bound to an image step its filler (decoding through
+// `env`, on worker threads). REQUIRES: `layout` from Bind(job, cols, ...).
+void AttachImageFillers(const JobSpec& job, const std::vector<InputColumn>& cols, Env* env,
+                        ReadLayout* layout);
+
+}  // namespace nightshift::exec

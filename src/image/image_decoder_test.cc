@@ -1,0 +1,175 @@
+// Decoding each format, and hostile bytes: every one an error with a reason.
+#include "image/image_decoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "image/image_transform.h"
+#include "image/resample.h"
+#include "image/test_images.h"
+
+namespace nightshift::image {
+namespace {
+
+using testing::Gradient;
+using ::testing::HasSubstr;
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+Result<Pixels> Decode(const std::string& bytes, int channels = 3, int64_t max_pixels = 1 << 24) {
+  NS_ASSIGN_OR_RETURN(ImageHeader h, ReadImageHeader(Bytes(bytes)));
+  DecodeRequest req;
+  req.channels = channels;
+  req.max_pixels = max_pixels;
+  return DecodeImage(Bytes(bytes), h, req);
+}
+
+std::string ErrorOf(const std::string& bytes) {
+  auto r = Decode(bytes);
+  if (r.has_value()) return "(decoded)";
+  EXPECT_EQ(r.error().code(), Code::kInvalidData);
+  return r.error().message();
+}
+
+TEST(ImageDecoderTest, PngAndLosslessWebpDecodeExactly) {
+  const Pixels src = Gradient(37, 21);
+  for (const std::string& bytes : {testing::Png(src), testing::Webp(src)}) {
+    auto p = Decode(bytes);
+    ASSERT_TRUE(p.has_value()) << p.error().message();
+    EXPECT_EQ(p->width, 37);
+    EXPECT_EQ(p->height, 21);
+    EXPECT_EQ(p->data, src.data);
+  }
+}
+
+TEST(ImageDecoderTest, JpegDecodesCloseToItsSource) {
+  const Pixels src = Gradient(64, 48);
+  auto p = Decode(testing::Jpeg(src));
+  ASSERT_TRUE(p.has_value()) << p.error().message();
+  ASSERT_EQ(p->data.size(), src.data.size());
+  double sum = 0;
+  for (size_t i = 0; i < src.data.size(); ++i) sum += std::abs(p->data[i] - src.data[i]);
+  EXPECT_LT(sum / src.data.size(), 6.0);
+}
+
+TEST(ImageDecoderTest, GrayIsPilLuma) {
+  Pixels src{1, 1, 3, {200, 100, 50}};
+  auto p = Decode(testing::Png(src), 1);
+  ASSERT_TRUE(p.has_value());
+  // (200*19595 + 100*38470 + 50*7471 + 0x8000) >> 16 = 124
+  EXPECT_EQ(p->data, std::vector<uint8_t>{124});
+}
+
+TEST(ImageDecoderTest, JpegShrinksInTheDctDomainOnlyDownToTheRequestedSize) {
+  const std::string bytes = testing::Jpeg(Gradient(800, 400));
+  auto h = ReadImageHeader(Bytes(bytes));
+  ASSERT_TRUE(h.has_value());
+  DecodeRequest req;
+  req.min_width = 150;
+  req.min_height = 90;
+  auto p = DecodeImage(Bytes(bytes), *h, req);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->width, 200);  // 1/4; 1/8 would give 100 x 50 < 150 x 90
+  EXPECT_EQ(p->height, 100);
+}
+
+TEST(ImageDecoderTest, ZeroBytesIsRefused) {
+  EXPECT_THAT(ErrorOf(""), HasSubstr("empty file (0 bytes)"));
+}
+
+TEST(ImageDecoderTest, TextFileNamedJpgIsRefused) {
+  EXPECT_THAT(ErrorOf("hello, this is not a picture\n"),
+              HasSubstr("not a JPEG, PNG or WebP image (29 bytes starting 'hello, this '"));
+}
+
+TEST(ImageDecoderTest, TruncatedFilesAreRefused) {
+  const Pixels src = Gradient(64, 64);
+  std::string jpeg = testing::Jpeg(src), png = testing::Png(src), webp = testing::Webp(src);
+  EXPECT_THAT(ErrorOf(jpeg.substr(0, jpeg.size() / 2)), HasSubstr("corrupt or truncated JPEG"));
+  EXPECT_THAT(ErrorOf(png.substr(0, png.size() / 2)), HasSubstr("corrupt or truncated PNG"));
+  EXPECT_THAT(ErrorOf(webp.substr(0, webp.size() / 2)), HasSubstr("corrupt or truncated WebP"));
+  // Cut inside the header, too.
+  EXPECT_THAT(ErrorOf(jpeg.substr(0, 40)), HasSubstr("corrupt or truncated JPEG"));
+  EXPECT_THAT(ErrorOf(png.substr(0, 20)), HasSubstr("corrupt or truncated PNG"));
+}
+
+TEST(ImageDecoderTest, CorruptJpegMarkerIsRefused) {
+  std::string jpeg = testing::Jpeg(Gradient(64, 64));
+  // The start-of-scan marker made into an unknown one: no image data follows.
+  const size_t sos = jpeg.find("\xff\xda");
+  ASSERT_NE(sos, std::string::npos);
+  jpeg[sos + 1] = '\x01';
+  EXPECT_THAT(ErrorOf(jpeg), HasSubstr("corrupt or truncated JPEG"));
+  // A marker length running past the end of the file.
+  std::string bad_len = testing::Jpeg(Gradient(64, 64));
+  bad_len[4] = '\x7f';
+  EXPECT_THAT(ErrorOf(bad_len), HasSubstr("JPEG"));
+}
+
+TEST(ImageDecoderTest, PngBombIsRefusedFromItsHeader) {
+  const std::string bomb = testing::PngBomb(60000, 60000);
+  EXPECT_LT(bomb.size(), 100u);
+  EXPECT_THAT(ErrorOf(bomb), HasSubstr("60000x60000 = 3600000000 pixels, over the limit of"));
+  ImageTransform t;
+  t.height = t.width = 8;
+  t.mean = {0, 0, 0};
+  t.std = {1, 1, 1};
+  t.max_pixels = 1000;
+  std::vector<float> out(t.elements(), 7.0f);
+  Status s = Render(Bytes(testing::Png(Gradient(40, 30))), t, out.data());
+  EXPECT_THAT(s.message(), HasSubstr("40x30 = 1200 pixels, over the limit of 1000 (max_pixels)"));
+  EXPECT_EQ(out, std::vector<float>(t.elements(), 0.0f));
+}
+
+TEST(ImageTransformTest, PlacesShorterSideAndLetterbox) {
+  ImageTransform t;
+  t.height = 100;
+  t.width = 100;
+  t.resize = ResizeMode::kShorterSide;
+  Placement p = Place(400, 200, t);  // scale 0.5: 200 x 100, crop x from 50
+  EXPECT_EQ(p.resize_w, 200);
+  EXPECT_EQ(p.resize_h, 100);
+  EXPECT_EQ(p.crop_x, 50);
+  EXPECT_EQ(p.crop_y, 0);
+  t.resize = ResizeMode::kLetterbox;
+  p = Place(400, 200, t);  // scale 0.25: 100 x 50, placed from y 25
+  EXPECT_EQ(p.resize_w, 100);
+  EXPECT_EQ(p.resize_h, 50);
+  EXPECT_EQ(p.pad_x, 0);
+  EXPECT_EQ(p.pad_y, 25);
+}
+
+TEST(ImageTransformTest, NormalisesIntoNchwAndNhwcWithBgr) {
+  Pixels px{2, 1, 3, {10, 20, 30, 40, 50, 60}};
+  ImageTransform t;
+  t.height = 1;
+  t.width = 2;
+  t.mean = {0, 0, 0};
+  t.std = {1, 1, 1};
+  std::vector<float> out(6);
+  WriteTensor(px, Place(2, 1, t), t, out.data());
+  EXPECT_FLOAT_EQ(out[0], 10 / 255.0f);  // R plane: 10, 40
+  EXPECT_FLOAT_EQ(out[1], 40 / 255.0f);
+  EXPECT_FLOAT_EQ(out[2], 20 / 255.0f);
+  t.layout = Layout::kNhwc;
+  t.color = ColorOrder::kBgr;
+  WriteTensor(px, Place(2, 1, t), t, out.data());
+  EXPECT_FLOAT_EQ(out[0], 30 / 255.0f);  // first pixel B, G, R
+  EXPECT_FLOAT_EQ(out[2], 10 / 255.0f);
+  EXPECT_FLOAT_EQ(out[3], 60 / 255.0f);
+}
+
+TEST(ResampleTest, ConstantStaysConstantAndSameSizeIsIdentity) {
+  Pixels flat{50, 30, 3, std::vector<uint8_t>(50 * 30 * 3, 77)};
+  Pixels small = Resample(flat, 7, 5);
+  EXPECT_EQ(small.data, std::vector<uint8_t>(7 * 5 * 3, 77));
+  Pixels big = Resample(flat, 120, 61);
+  EXPECT_EQ(big.data, std::vector<uint8_t>(120 * 61 * 3, 77));
+  const Pixels g = Gradient(9, 4);
+  EXPECT_EQ(Resample(g, 9, 4).data, g.data);
+}
+
+}  // namespace
+}  // namespace nightshift::image

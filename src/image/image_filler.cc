@@ -1,0 +1,76 @@
+#include "image/image_filler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "image/image_file.h"
+
+namespace nightshift::image {
+namespace {
+
+int WorkerThreads(int threads) {
+  if (threads > 0) return threads;
+  // The reader thread decodes too: one worker fewer than the cores.
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+}
+
+std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+ImageTransform TransformOf(const ImageSpec& spec) {
+  ImageTransform t;
+  t.height = static_cast<int>(spec.height);
+  t.width = static_cast<int>(spec.width);
+  t.resize = spec.resize == "shorter_side" ? ResizeMode::kShorterSide
+             : spec.resize == "letterbox"  ? ResizeMode::kLetterbox
+                                           : ResizeMode::kStretch;
+  t.color = spec.color == "bgr"    ? ColorOrder::kBgr
+            : spec.color == "gray" ? ColorOrder::kGray
+                                   : ColorOrder::kRgb;
+  t.layout = spec.layout == "nhwc" ? Layout::kNhwc : Layout::kNchw;
+  const size_t ch = static_cast<size_t>(t.channels());
+  for (size_t c = 0; c < ch; ++c) {
+    t.mean.push_back(spec.mean.empty() ? 0.0f : static_cast<float>(spec.mean[c]));
+    t.std.push_back(spec.std.empty() ? 1.0f : static_cast<float>(spec.std[c]));
+  }
+  t.max_pixels = spec.max_pixels;
+  return t;
+}
+
+ImageFiller::ImageFiller(const ImageSpec& spec, bool bytes, bool allow_outside, int threads,
+                         Env* env)
+    : column_(spec.column),
+      transform_(TransformOf(spec)),
+      bytes_(bytes),
+      allow_outside_(allow_outside),
+      env_(env),
+      threads_(WorkerThreads(threads)) {}
+
+std::string ImageFiller::FillOne(const Row& row) const {
+  if (bytes_) {
+    Status s = Render(AsBytes(row.value), transform_, row.out);
+    if (s.ok()) return "";
+    return fmt::format("image in column '{}' ({} bytes): {}", column_, row.value.size(),
+                       s.message());
+  }
+  auto file = ReadImageFile(env_, row.value, row.base_dir, allow_outside_);
+  if (!file.has_value()) {
+    std::fill(row.out, row.out + transform_.elements(), 0.0f);
+    return file.error().message();
+  }
+  Status s = Render(AsBytes(*file), transform_, row.out);
+  return s.ok() ? "" : fmt::format("image path '{}': {}", row.value, s.message());
+}
+
+void ImageFiller::Fill(std::span<Row> rows) const {
+  std::call_once(pool_once_, [this] { pool_ = std::make_unique<WorkerPool>(threads_); });
+  pool_->ForEach(static_cast<int64_t>(rows.size()),
+                 [&](int64_t i) { rows[static_cast<size_t>(i)].error = FillOne(rows[i]); });
+}
+
+}  // namespace nightshift::image

@@ -1,0 +1,111 @@
+#include "image/image_transform.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "image/resample.h"
+
+namespace nightshift::image {
+namespace {
+
+int RoundHalfUp(double v) {
+  return static_cast<int>(std::floor(v + 0.5));
+}
+
+// JPEG decoding may shrink in the DCT domain while the image stays at least
+// this many times the size it is resampled to: the antialiased resample from
+// there hides the difference (measured in docs/images.md).
+constexpr int kDctMargin = 2;
+
+}  // namespace
+
+Placement Place(int src_w, int src_h, const ImageTransform& t) {
+  Placement p;
+  const double sx = static_cast<double>(t.width) / src_w;
+  const double sy = static_cast<double>(t.height) / src_h;
+  switch (t.resize) {
+    case ResizeMode::kStretch:
+      p.resize_w = t.width;
+      p.resize_h = t.height;
+      break;
+    case ResizeMode::kShorterSide: {  // cover the output, then crop the centre
+      const double s = std::max(sx, sy);
+      p.resize_w = std::max(t.width, RoundHalfUp(src_w * s));
+      p.resize_h = std::max(t.height, RoundHalfUp(src_h * s));
+      p.crop_x = (p.resize_w - t.width) / 2;
+      p.crop_y = (p.resize_h - t.height) / 2;
+      break;
+    }
+    case ResizeMode::kLetterbox: {  // fit inside the output, centred
+      const double s = std::min(sx, sy);
+      p.resize_w = std::clamp(RoundHalfUp(src_w * s), 1, t.width);
+      p.resize_h = std::clamp(RoundHalfUp(src_h * s), 1, t.height);
+      p.pad_x = (t.width - p.resize_w) / 2;
+      p.pad_y = (t.height - p.resize_h) / 2;
+      break;
+    }
+  }
+  return p;
+}
+
+void WriteTensor(const Pixels& resized, const Placement& p, const ImageTransform& t, float* out) {
+  const int ch = t.channels();
+  const int64_t plane = int64_t{t.height} * t.width;
+  // Only a letterbox leaves part of the output uncovered (the rest is
+  // written whole below).
+  if (t.resize == ResizeMode::kLetterbox) std::fill(out, out + t.elements(), 0.0f);
+  // Per output channel, the float of each byte value: the same float32
+  // arithmetic as numpy's (x / 255 - mean) / std.
+  std::array<std::array<float, 256>, 3> lut;
+  for (int c = 0; c < ch; ++c) {
+    for (int v = 0; v < 256; ++v)
+      lut[c][v] = (static_cast<float>(v) / 255.0f - t.mean[c]) / t.std[c];
+  }
+  const int rows = std::min(t.height - p.pad_y, resized.height - p.crop_y);
+  const int cols = std::min(t.width - p.pad_x, resized.width - p.crop_x);
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* src = resized.row(y + p.crop_y) + static_cast<size_t>(p.crop_x) * ch;
+    const int64_t oy = y + p.pad_y;
+    for (int x = 0; x < cols; ++x) {
+      const int64_t ox = x + p.pad_x;
+      for (int c = 0; c < ch; ++c) {
+        // BGR: output channel c is source channel 2 - c.
+        const int sc = t.color == ColorOrder::kBgr ? 2 - c : c;
+        const float v = lut[c][src[x * ch + sc]];
+        if (t.layout == Layout::kNchw) {
+          out[c * plane + oy * t.width + ox] = v;
+        } else {
+          out[(oy * t.width + ox) * ch + c] = v;
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// Render without zeroing `out` on failure.
+Status RenderInto(std::span<const uint8_t> bytes, const ImageTransform& t, float* out) {
+  NS_ASSIGN_OR_RETURN(ImageHeader header, ReadImageHeader(bytes));
+  NS_RETURN_IF_ERROR(CheckPixelLimit(header, t.max_pixels));
+  const Placement p = Place(header.width, header.height, t);
+  DecodeRequest req;
+  req.channels = t.channels();
+  req.max_pixels = t.max_pixels;
+  req.min_width = p.resize_w * kDctMargin;
+  req.min_height = p.resize_h * kDctMargin;
+  NS_ASSIGN_OR_RETURN(Pixels decoded, DecodeImage(bytes, header, req));
+  WriteTensor(Resample(decoded, p.resize_w, p.resize_h), p, t, out);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Render(std::span<const uint8_t> bytes, const ImageTransform& t, float* out) {
+  Status s = RenderInto(bytes, t, out);
+  if (!s.ok()) std::fill(out, out + t.elements(), 0.0f);
+  return s;
+}
+
+}  // namespace nightshift::image
