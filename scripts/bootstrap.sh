@@ -14,7 +14,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhowardhinnant-date-dev libdate-tz3 tzdata
   libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-  libutf8proc-dev fortunes fortunes-de
+  libutf8proc-dev libsentencepiece-dev sentencepiece fortunes fortunes-de
   python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
   sqlite3 libpq-dev postgresql python3-sqlalchemy python3-psycopg2

@@ -76,6 +76,9 @@ struct ShardRecord {
   // JSON value ("" = unbounded on that side); file_index is then 0.
   std::string key_after;
   std::string key_upto;
+  // The worker of the shard's last claim, "host/pid/start_time" (the report's
+  // timeline lane); "" when it was claimed by id (ClaimShard).
+  std::string worker;
 };
 
 // A row that failed for good, recorded with its shard's commit.
@@ -305,6 +308,17 @@ class Ledger {
   virtual Result<bool> CompleteRunIfDone(const std::string& run_id) = 0;
   // Workers that renewed leases on the run, by last heartbeat, newest first.
   virtual Result<std::vector<WorkerRecord>> ListWorkers(const std::string& run_id) = 0;
+
+  // Named locks with the contract of AcquireRun / Heartbeat / ReleaseRun, on
+  // a name rather than a run (nothing else need exist): `nightshift schedule`
+  // holds "schedule:JOB" so that one scheduler at a time decides a job's runs
+  // (sched/scheduler.h). RenewLock is kFailed when `me` no longer holds it.
+  virtual Result<RunAcquisition> AcquireLock(
+      const std::string& name, const RunOwner& me,
+      const std::function<bool(const RunOwner&)>& holder_gone) = 0;
+  virtual Status RenewLock(const std::string& name, const RunOwner& me) = 0;
+  // OK (and no change) when `me` does not hold it.
+  virtual Status ReleaseLock(const std::string& name, const RunOwner& me) = 0;
 
   virtual Result<std::optional<std::string>> GetTuning(const std::string& key) = 0;
   virtual Status PutTuning(const std::string& key, const std::string& value) = 0;

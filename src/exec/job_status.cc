@@ -11,6 +11,7 @@
 #include "exec/status_workers.h"
 #include "exec/which_run.h"
 #include "nightshift/engine.h"
+#include "nightshift/pg_location.h"
 #include "nightshift/utc_time.h"
 #include "plan/planner.h"
 
@@ -110,8 +111,8 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
   if (!run.has_value()) {
     if (run.error().code() != Code::kNotFound) return Error(run.error());
     if (!run_id.empty())
-      return Error(Code::kNotFound,
-                   fmt::format("no run '{}' in ledger {}", run_id, job.run.ledger));
+      return Error(Code::kNotFound, fmt::format("no run '{}' in ledger {}", run_id,
+                                                RedactPostgresLocation(job.run.ledger)));
     report.run.run_id = id;
     report.run.job_name = job.name;
     return report;

@@ -12,6 +12,7 @@
 
 #include "io/input_listing.h"
 #include "nightshift/env.h"
+#include "nightshift/pg_location.h"
 #include "nightshift/utc_time.h"
 
 namespace nightshift::exec {
@@ -38,14 +39,7 @@ bool Inside(const std::string& dir, const std::string& parent) {
 // The ledger's location as the marker records it: a URL without its password
 // (the marker is a file anyone who reads the output can read).
 std::string RedactedLedger(const std::string& ledger) {
-  const size_t scheme = ledger.find("://");
-  if (scheme == std::string::npos) return ledger;
-  const size_t at = ledger.find('@', scheme + 3);
-  const size_t colon = ledger.find(':', scheme + 3);
-  const size_t slash = ledger.find('/', scheme + 3);
-  if (at == std::string::npos || colon > at || (slash != std::string::npos && slash < at))
-    return ledger;
-  return ledger.substr(0, colon) + ledger.substr(at);
+  return RedactPostgresLocation(ledger);
 }
 
 struct Marker {

@@ -113,6 +113,17 @@ class SharedView final : public Ledger {
   Result<std::vector<WorkerRecord>> ListWorkers(const std::string& run_id) override {
     return base_->ListWorkers(run_id);
   }
+  Result<RunAcquisition> AcquireLock(
+      const std::string& name, const RunOwner& me,
+      const std::function<bool(const RunOwner&)>& holder_gone) override {
+    return base_->AcquireLock(name, me, holder_gone);
+  }
+  Status RenewLock(const std::string& name, const RunOwner& me) override {
+    return base_->RenewLock(name, me);
+  }
+  Status ReleaseLock(const std::string& name, const RunOwner& me) override {
+    return base_->ReleaseLock(name, me);
+  }
   Result<std::optional<std::string>> GetTuning(const std::string& key) override {
     return base_->GetTuning(key);
   }

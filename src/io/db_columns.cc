@@ -107,7 +107,7 @@ bool PgTypeFits(const DbColumn& c, const std::string& t) {
     return std::any_of(prefixes.begin(), prefixes.end(),
                        [&](const char* p) { return t.starts_with(p); });
   };
-  if (c.as_text) return true;  // the database casts the text; a bad value fails the shard
+  if (c.as_text) return true;  // the database casts the text; a bad value is a dead letter
   switch (c.kind) {
     case DbKind::kInt64: return any({"smallint", "integer", "bigint", "numeric"});
     case DbKind::kFloat32:

@@ -26,12 +26,22 @@ class DbShardWriter final : public ShardWriter {
 
   Result<ShardOutput> Finish() override {
     ShardOutput out;
-    // Dead letters first, published under their final name: a crash before
-    // the database commit leaves a file the next attempt rewrites.
-    NS_RETURN_IF_ERROR(rows_.WriteDeadLetters(conn_.get(), sink_->env(), attempt_.shard_id,
-                                              attempt_.epoch, &out, &temps_));
-    temps_.clear();
-    NS_ASSIGN_OR_RETURN(out.rows_written, sink_->CommitShard(rows_, attempt_, conn_.get()));
+    bool published = false;
+    // Dead letters are published under their final name before the commit:
+    // a crash before it leaves a file the next attempt rewrites.
+    auto publish = [&](const std::vector<RejectedRow>& rejected) -> Status {
+      NS_RETURN_IF_ERROR(rows_.WriteDeadLetters(conn_.get(), sink_->env(), attempt_.shard_id,
+                                                attempt_.epoch, rejected, &out, &temps_));
+      temps_.clear();
+      rejected_ = rejected;
+      published = true;
+      return Status::Ok();
+    };
+    NS_ASSIGN_OR_RETURN(out.rows_written,
+                        sink_->CommitShard(rows_, attempt_, conn_.get(), publish));
+    // Already committed (a retry after a lost acknowledgement): the dead
+    // letters are those of the attempt that committed.
+    if (!published) NS_RETURN_IF_ERROR(publish(rejected_));
     return out;
   }
 
@@ -41,9 +51,15 @@ class DbShardWriter final : public ShardWriter {
   std::unique_ptr<DuckConnection> conn_;
   ShardRows rows_;
   std::vector<std::string> temps_;
+  // The rows the database rejected in the last attempt that reached COMMIT.
+  std::vector<RejectedRow> rejected_;
 };
 
 }  // namespace
+
+bool IsRowRejection(std::string_view sqlstate) {
+  return sqlstate.starts_with("22") || sqlstate.starts_with("23");
+}
 
 std::string CommitTableName(const std::string& table) {
   return table + "__nightshift_commits";
@@ -75,6 +91,28 @@ std::string RetargetCreateTable(const std::string& create_sql, const std::string
   }
   if (open == std::string::npos) return create_sql;
   return fmt::format("CREATE TABLE IF NOT EXISTS {} {}", new_name, create_sql.substr(open));
+}
+
+std::vector<CreateStatement> CreateTablesSql(const DbTableNames& names, OutputMode mode,
+                                             bool target_exists, const std::string& defs,
+                                             const std::string& existing_sql,
+                                             const std::string& commit_defs) {
+  std::vector<CreateStatement> out;
+  const std::string pk = fmt::format(", PRIMARY KEY ({})", names.key_list);
+  if (!target_exists && mode != OutputMode::kSwap) {
+    out.push_back({fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", names.target, defs,
+                               mode == OutputMode::kUpsert ? pk : ""),
+                   "creating the table"});
+  }
+  if (mode == OutputMode::kSwap) {
+    out.push_back({existing_sql.empty()
+                       ? fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", names.swap, defs, pk)
+                       : RetargetCreateTable(existing_sql, names.swap),
+                   "creating the run's swap table"});
+  }
+  out.push_back({fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", names.commits, commit_defs),
+                 "creating the commit table"});
+  return out;
 }
 
 Result<int64_t> AlreadyCommitted(const SinkLayout& layout, const ShardAttempt& a,

@@ -7,11 +7,21 @@
 // shard_id, part) refuses a second commit of a shard: a repeat by the same
 // epoch (a retried commit whose acknowledgement was lost) reports the rows
 // recorded; another epoch (another worker's, or a stale one) is kConflict.
+//
+// A row the database refuses (a CHECK or NOT NULL constraint, a value its
+// column type cannot hold) is a dead letter, not a failed shard: the sink
+// finds the refused rows (its own way, see each sink) and commits the others
+// with the commit row, recording the good rows only. Just before COMMIT it
+// calls BeforeCommit with the refused rows, which publishes the shard's dead
+// letters (the model's failures and the refused rows): a crash before COMMIT
+// leaves a file the next attempt rewrites.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/duck.h"
 #include "io/shard_rows.h"
@@ -36,12 +46,42 @@ std::string SwapTableName(const std::string& table, const std::string& run_id);
 // staging table of mode swap, with the same columns and constraints.
 std::string RetargetCreateTable(const std::string& create_sql, const std::string& new_name);
 
+// The statements (and what each does, for its error) that create, when
+// missing, the tables a run writes, in order: the table (not in mode swap;
+// with a primary key on `key_list` in mode upsert only, so that later runs
+// of insert can append to it); in mode swap the run's table `swap`: the
+// table's own CREATE TABLE `existing_sql` (as the database keeps it)
+// retargeted when there is one, so that it has the same columns and
+// constraints, else `defs` and the key; then the commit table `commits`
+// with `commit_defs`. Names are quoted. For the SQLite and DuckDB sinks
+// (PostgreSQL copies a table with LIKE, under a lock).
+struct CreateStatement {
+  std::string sql;
+  const char* what;
+};
+struct DbTableNames {
+  std::string target, swap, commits, key_list;
+};
+std::vector<CreateStatement> CreateTablesSql(const DbTableNames& names, OutputMode mode,
+                                             bool target_exists, const std::string& defs,
+                                             const std::string& existing_sql,
+                                             const std::string& commit_defs);
+
 // What a commit transaction does when the commit table already has a row for
 // `a`, committed by `their_epoch`: the rows it recorded when it is the same
 // epoch (a repeat), kConflict (final) saying another worker committed the
 // shard otherwise. The caller rolled its transaction back.
 Result<int64_t> AlreadyCommitted(const SinkLayout& layout, const ShardAttempt& a,
                                  int64_t their_epoch, int64_t their_rows);
+
+// Publishes the shard's dead letters, with `rejected` among them.
+using BeforeCommit = std::function<Status(const std::vector<RejectedRow>& rejected)>;
+
+// True for a database error that is about the rows, not the connection or
+// the table: SQLSTATE class 22 (data exception: a value out of range, too
+// long, not a number the column takes) or 23 (a constraint: CHECK, NOT NULL,
+// unique, foreign key).
+bool IsRowRejection(std::string_view sqlstate);
 
 class DbSink : public Sink {
  public:
@@ -51,9 +91,11 @@ class DbSink : public Sink {
                                                   int32_t retry_seq) final;
 
   // Makes `rows` visible with the commit row of `a`, in one transaction (see
-  // above); returns the rows recorded. `duck` reads the rows (RowsSql()).
+  // above), calling `before_commit` just before its COMMIT (not when the
+  // shard was already committed); returns the rows recorded. `duck` reads
+  // the rows (RowsSql()).
   virtual Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                                      DuckConnection* duck) = 0;
+                                      DuckConnection* duck, const BeforeCommit& before_commit) = 0;
 
   const SinkLayout& layout() const { return layout_; }
   Env* env() const { return layout_.env != nullptr ? layout_.env : Env::Default(); }

@@ -48,5 +48,37 @@ TEST(DbSinkTest, SameEpochIsARepeatAnotherIsAConflict) {
   EXPECT_NE(part.error().message().find("shard 3 (retry part 2)"), std::string::npos);
 }
 
+TEST(DbSinkTest, CreateTablesSqlPerMode) {
+  const DbTableNames names{"\"t\"", "\"t__ns_swap_x\"", "\"t__nightshift_commits\"", "\"id\""};
+  auto upsert = CreateTablesSql(names, OutputMode::kUpsert, false, "\"id\" BIGINT", "", "c INT");
+  ASSERT_EQ(upsert.size(), 2u);
+  EXPECT_EQ(upsert[0].sql,
+            "CREATE TABLE IF NOT EXISTS \"t\" (\"id\" BIGINT, PRIMARY KEY (\"id\"))");
+  EXPECT_EQ(upsert[1].sql, "CREATE TABLE IF NOT EXISTS \"t__nightshift_commits\" (c INT)");
+  // insert: no key, so that later runs can append; nothing for a table that exists.
+  auto insert = CreateTablesSql(names, OutputMode::kInsert, false, "\"id\" BIGINT", "", "c INT");
+  EXPECT_EQ(insert[0].sql, "CREATE TABLE IF NOT EXISTS \"t\" (\"id\" BIGINT)");
+  EXPECT_EQ(CreateTablesSql(names, OutputMode::kInsert, true, "", "", "c INT").size(), 1u);
+  // swap: the existing table's definition, retargeted; else the columns and the key.
+  auto swap = CreateTablesSql(names, OutputMode::kSwap, true, "\"id\" BIGINT",
+                              "CREATE TABLE t(id BIGINT CHECK (id > 0))", "c INT");
+  ASSERT_EQ(swap.size(), 2u);
+  EXPECT_EQ(swap[0].sql, "CREATE TABLE IF NOT EXISTS \"t__ns_swap_x\" (id BIGINT CHECK (id > 0))");
+  auto fresh = CreateTablesSql(names, OutputMode::kSwap, false, "\"id\" BIGINT", "", "c INT");
+  EXPECT_EQ(fresh[0].sql,
+            "CREATE TABLE IF NOT EXISTS \"t__ns_swap_x\" (\"id\" BIGINT, PRIMARY KEY (\"id\"))");
+}
+
+TEST(DbSinkTest, OnlyDataAndConstraintErrorsAreAboutARow) {
+  EXPECT_TRUE(IsRowRejection("23514"));   // check_violation
+  EXPECT_TRUE(IsRowRejection("23502"));   // not_null_violation
+  EXPECT_TRUE(IsRowRejection("22001"));   // string_data_right_truncation
+  EXPECT_TRUE(IsRowRejection("22003"));   // numeric_value_out_of_range
+  EXPECT_FALSE(IsRowRejection(""));       // no server error: a lost connection
+  EXPECT_FALSE(IsRowRejection("42501"));  // insufficient_privilege
+  EXPECT_FALSE(IsRowRejection("08006"));  // connection_failure
+  EXPECT_FALSE(IsRowRejection("57014"));  // query_canceled
+}
+
 }  // namespace
 }  // namespace nightshift::io

@@ -47,8 +47,8 @@ class DuckdbSink final : public DbSink {
   explicit DuckdbSink(SinkLayout layout) : DbSink(std::move(layout)) {}
 
   Status Open();
-  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                              DuckConnection* duck) override;
+  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                              const BeforeCommit& before_commit) override;
   Status WriteSuccess(const std::string& manifest_json) override;
   Result<std::vector<HeldShard>> HeldShards() override;
 
@@ -59,7 +59,15 @@ class DuckdbSink final : public DbSink {
   Status CheckColumns(const std::map<std::string, std::string>& have);
   Status CheckUniqueKey();
   Status CreateTables(bool target_exists);
-  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck);
+  // The transaction of CommitShard, leaving out the rows in `rejected`.
+  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                                const BeforeCommit& before_commit,
+                                const std::vector<RejectedRow>& rejected);
+  // The rows of [begin, end) DuckDB refuses: DuckDB has no savepoints, so
+  // each range is tried in a transaction that is rolled back, halving a
+  // refused range until each refused row stands alone.
+  Status FindRejected(const ShardRows& rows, DuckConnection* duck, int64_t begin, int64_t end,
+                      std::vector<RejectedRow>* rejected);
   // The commit row of (shard, part) in this run: its epoch and rows.
   Result<std::optional<std::pair<int64_t, int64_t>>> CommitRow(DuckConnection* conn,
                                                                int64_t shard_id, int32_t part);
@@ -169,38 +177,27 @@ Status DuckdbSink::CheckUniqueKey() {
 }
 
 Status DuckdbSink::CreateTables(bool target_exists) {
-  std::string defs;
+  std::string defs, existing;
   for (const auto& c : cols_) {
     defs += fmt::format("{}{} {}", defs.empty() ? "" : ", ", QuoteIdent(c.name), c.duck_type);
   }
-  const std::string pk = fmt::format(", PRIMARY KEY ({})", key_list_);
-  if (!target_exists && layout_.mode != OutputMode::kSwap) {
-    // A table insert creates has no key, so later runs can append to it.
-    NS_RETURN_IF_ERROR(conn_->Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", target_,
-                                               defs, layout_.mode == OutputMode::kUpsert ? pk : ""),
-                                   "creating the table"));
-  }
-  if (layout_.mode == OutputMode::kSwap) {
-    std::string create = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", swap_, defs, pk);
-    if (target_exists) {  // the same columns and constraints as the table it replaces
-      NS_ASSIGN_OR_RETURN(
-          DuckResult r, conn_->Query(fmt::format("SELECT sql FROM duckdb_tables() "
-                                                 "WHERE database_name = '{}' AND "
-                                                 "schema_name = {} AND "
+  if (target_exists && layout_.mode == OutputMode::kSwap) {
+    NS_ASSIGN_OR_RETURN(DuckResult r,
+                        conn_->Query(fmt::format("SELECT sql FROM duckdb_tables() WHERE "
+                                                 "database_name = '{}' AND schema_name = {} AND "
                                                  "table_name = {}",
                                                  kAlias, QuoteString(schema_), QuoteString(table_)),
                                      "reading the table's definition"));
-      if (r.row_count() > 0) create = RetargetCreateTable(r.Text(0, 0), swap_);
-    }
-    NS_RETURN_IF_ERROR(conn_->Exec(create, "creating the run's swap table"));
+    if (r.row_count() > 0) existing = r.Text(0, 0);
   }
-  return conn_->Exec(
-      fmt::format("CREATE TABLE IF NOT EXISTS {} (run_id VARCHAR NOT NULL, shard_id BIGINT NOT "
-                  "NULL, part INTEGER NOT NULL, epoch BIGINT NOT NULL, rows BIGINT NOT NULL, "
-                  "committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp, PRIMARY KEY "
-                  "(run_id, shard_id, part))",
-                  commits_),
-      "creating the commit table");
+  for (const CreateStatement& c : CreateTablesSql(
+           {target_, swap_, commits_, key_list_}, layout_.mode, target_exists, defs, existing,
+           "run_id VARCHAR NOT NULL, shard_id BIGINT NOT NULL, part INTEGER NOT NULL, epoch "
+           "BIGINT NOT NULL, rows BIGINT NOT NULL, committed_at TIMESTAMPTZ NOT NULL DEFAULT "
+           "current_timestamp, PRIMARY KEY (run_id, shard_id, part)")) {
+    NS_RETURN_IF_ERROR(conn_->Exec(c.sql, c.what));
+  }
+  return Status::Ok();
 }
 
 Status DuckdbSink::Open() {
@@ -246,15 +243,51 @@ Result<std::optional<std::pair<int64_t, int64_t>>> DuckdbSink::CommitRow(DuckCon
   return std::optional<std::pair<int64_t, int64_t>>(std::pair{r.Int(0, 0), r.Int(1, 0)});
 }
 
+// DuckDB's refusals of a row (its error types): a constraint (CHECK, NOT
+// NULL, a key), a value its column type cannot hold. The position of the
+// reason in `message`, or npos.
+size_t RowRefusal(const std::string& message) {
+  for (const char* kind : {"Constraint Error:", "Conversion Error:", "Out of Range Error:"}) {
+    if (auto at = message.find(kind); at != std::string::npos) return at;
+  }
+  return std::string::npos;
+}
+
 Result<int64_t> DuckdbSink::CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                                        DuckConnection* duck) {
-  auto r = CommitShardTx(rows, a, duck);
-  if (!r.has_value()) (void)duck->Exec("ROLLBACK");  // none open: an error we ignore
+                                        DuckConnection* duck, const BeforeCommit& before_commit) {
+  auto r = CommitShardTx(rows, a, duck, before_commit, {});
+  if (r.has_value()) return r;
+  (void)duck->Exec("ROLLBACK");  // none open: an error we ignore
+  if (RowRefusal(r.error().message()) == std::string::npos) return r;
+  std::vector<RejectedRow> rejected;
+  NS_RETURN_IF_ERROR(FindRejected(rows, duck, 0, rows.rows(), &rejected));
+  r = CommitShardTx(rows, a, duck, before_commit, rejected);
+  if (!r.has_value()) (void)duck->Exec("ROLLBACK");
   return r;
 }
 
+Status DuckdbSink::FindRejected(const ShardRows& rows, DuckConnection* duck, int64_t begin,
+                                int64_t end, std::vector<RejectedRow>* rejected) {
+  const std::string what = fmt::format("checking rows for table '{}'", layout_.table);
+  NS_RETURN_IF_ERROR(duck->Exec("BEGIN TRANSACTION", what));
+  Status s = duck->Exec(fmt::format(fmt::runtime(insert_sql_), rows.RowsSql(begin, end)), what);
+  NS_RETURN_IF_ERROR(duck->Exec("ROLLBACK", what));
+  if (s.ok()) return s;
+  const size_t at = RowRefusal(s.message());
+  if (at == std::string::npos) return s;
+  if (end - begin == 1) {
+    rejected->push_back(
+        RejectedRow{begin, "the database refused the row: " + s.message().substr(at)});
+    return Status::Ok();
+  }
+  const int64_t mid = begin + (end - begin) / 2;
+  NS_RETURN_IF_ERROR(FindRejected(rows, duck, begin, mid, rejected));
+  return FindRejected(rows, duck, mid, end, rejected);
+}
+
 Result<int64_t> DuckdbSink::CommitShardTx(const ShardRows& rows, const ShardAttempt& a,
-                                          DuckConnection* duck) {
+                                          DuckConnection* duck, const BeforeCommit& before_commit,
+                                          const std::vector<RejectedRow>& rejected) {
   const std::string what =
       fmt::format("writing shard {} into table '{}'", a.shard_id, layout_.table);
   NS_RETURN_IF_ERROR(duck->Exec("BEGIN TRANSACTION", what));
@@ -263,18 +296,21 @@ Result<int64_t> DuckdbSink::CommitShardTx(const ShardRows& rows, const ShardAtte
     NS_RETURN_IF_ERROR(duck->Exec("ROLLBACK", what));
     return AlreadyCommitted(layout_, a, had->first, had->second);
   }
+  const auto written = rows.rows() - static_cast<int64_t>(rejected.size());
   NS_RETURN_IF_ERROR(duck->Exec(
       fmt::format("INSERT INTO {} (run_id, shard_id, part, epoch, rows) VALUES ({}, {}, "
                   "{}, {}, {})",
-                  commits_, QuoteString(layout_.run_id), a.shard_id, a.part, a.epoch, rows.rows()),
+                  commits_, QuoteString(layout_.run_id), a.shard_id, a.part, a.epoch, written),
       what));
-  if (rows.rows() > 0) {
-    NS_RETURN_IF_ERROR(duck->Exec(fmt::format(fmt::runtime(insert_sql_), rows.RowsSql()), what));
+  if (written > 0) {
+    NS_RETURN_IF_ERROR(
+        duck->Exec(fmt::format(fmt::runtime(insert_sql_), rows.RowsSqlExcept(rejected)), what));
   }
+  NS_RETURN_IF_ERROR(before_commit(rejected));
   MaybeCrash("db_before_commit");
   NS_RETURN_IF_ERROR(duck->Exec("COMMIT", what));
   MaybeCrash("db_after_commit");
-  return rows.rows();
+  return written;
 }
 
 Result<std::vector<HeldShard>> DuckdbSink::HeldShards() {

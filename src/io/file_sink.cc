@@ -99,7 +99,8 @@ class FileShardWriter final : public ShardWriter {
     Env* env = sink_->env();
     ShardOutput out;
     out.rows_written = rows_.rows();
-    NS_RETURN_IF_ERROR(rows_.WriteDeadLetters(conn_.get(), env, shard_id_, epoch_, &out, &temps_));
+    NS_RETURN_IF_ERROR(
+        rows_.WriteDeadLetters(conn_.get(), env, shard_id_, epoch_, {}, &out, &temps_));
     std::string name = PartFileName(shard_id_, layout_.format, retry_seq_);
     std::string tmp = JoinPath(layout_.output_dir, fmt::format(".{}.tmp-{}", name, epoch_));
     temps_.push_back(tmp);

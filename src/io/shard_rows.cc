@@ -125,6 +125,9 @@ Status ShardRows::Append(const RowBatch& batch) {
         ++n;
       }
     }
+    for (idx_t i = 0; i < n; ++i) {
+      origin_.push_back((int64_t{batch.file_index} << 40) + batch.RowNumber(batch_rows[i]));
+    }
     // Good rows [done, n) go to the free rows of the table's last chunk,
     // then to a new one.
     for (idx_t done = 0; done < n;) {
@@ -159,51 +162,98 @@ Status ShardRows::Append(const RowBatch& batch) {
   return Status::Ok();
 }
 
+std::string ShardRows::RowsSql(int64_t begin, int64_t end) const {
+  return fmt::format("(SELECT * FROM {} LIMIT {} OFFSET {})", out_scan_.Sql(), end - begin, begin);
+}
+
+std::string ShardRows::RowsSqlExcept(const std::vector<RejectedRow>& rejected) const {
+  if (rejected.empty()) return out_scan_.Sql();
+  std::string list;
+  for (const RejectedRow& r : rejected)
+    list += fmt::format("{}{}", list.empty() ? "" : ", ", r.index);
+  return fmt::format(
+      "(SELECT * EXCLUDE (__ns_i) FROM (SELECT *, row_number() OVER () - 1 AS "
+      "__ns_i FROM {}) WHERE __ns_i NOT IN ({}))",
+      out_scan_.Sql(), list);
+}
+
+std::string ShardRows::KeyExpr() const {
+  if (layout_.key.size() == 1) return QuoteIdent(layout_.key[0]);
+  std::string e = "{";
+  for (size_t k = 0; k < layout_.key.size(); ++k) {
+    e += fmt::format("{}{}: {}", k ? ", " : "", QuoteString(layout_.key[k]),
+                     QuoteIdent(layout_.key[k]));
+  }
+  return e + "}";
+}
+
+std::string ShardRows::RejectedSql(const std::vector<RejectedRow>& rejected) const {
+  constexpr int64_t kRowMask = (int64_t{1} << 40) - 1;
+  std::string values;
+  for (const RejectedRow& r : rejected) {
+    const int64_t origin = origin_[static_cast<size_t>(r.index)];
+    const auto file_index = static_cast<size_t>(origin >> 40);
+    const std::string& path =
+        file_index < layout_.input_paths.size() ? layout_.input_paths[file_index] : std::string();
+    values += fmt::format("{}({}::BIGINT, {}, {}::INTEGER, {}::BIGINT, {})",
+                          values.empty() ? "" : ", ", r.index, QuoteString(r.error), file_index,
+                          origin & kRowMask, QuoteString(path));
+  }
+  return fmt::format("(VALUES {}) AS r(i, error, file_index, row, file)", values);
+}
+
+std::string ShardRows::DeadLetterSql(const std::vector<RejectedRow>& rejected) const {
+  const std::string key = KeyExpr();
+  std::string sql = fmt::format(
+      "SELECT {} AS key, __ns_row AS row, __ns_error AS error, __ns_attempts AS attempts, "
+      "__ns_file_index AS file_index, __ns_file AS file FROM {}",
+      key, dl_scan_.Sql());
+  if (!rejected.empty()) {
+    // The rejected rows' keys, by their position among the good rows.
+    sql += fmt::format(
+        " UNION ALL SELECT {} AS key, r.row, r.error, 1, r.file_index, r.file FROM (SELECT *, "
+        "row_number() OVER () - 1 AS __ns_i FROM {}) o JOIN {} ON o.__ns_i = r.i",
+        key, out_scan_.Sql(), RejectedSql(rejected));
+  }
+  return sql;
+}
+
 Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard_id, int64_t epoch,
-                                   ShardOutput* out, std::vector<std::string>* temps) const {
+                                   const std::vector<RejectedRow>& rejected, ShardOutput* out,
+                                   std::vector<std::string>* temps) const {
   std::string dl_name = fmt::format("part-{:06d}.jsonl", shard_id);
   std::string dl_final = JoinPath(layout_.dead_letter_dir, dl_name);
-  if (dl_.rows() > 0) {
-    NS_RETURN_IF_ERROR(env->CreateDirs(layout_.dead_letter_dir));
-    std::string key_expr;
-    if (layout_.key.size() == 1) {
-      key_expr = QuoteIdent(layout_.key[0]);
-    } else {
-      key_expr = "{";
-      for (size_t k = 0; k < layout_.key.size(); ++k) {
-        key_expr += fmt::format("{}{}: {}", k ? ", " : "", QuoteString(layout_.key[k]),
-                                QuoteIdent(layout_.key[k]));
-      }
-      key_expr += "}";
-    }
-    std::string tmp = JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch));
-    temps->push_back(tmp);
-    NS_RETURN_IF_ERROR(conn->Exec(
-        fmt::format("COPY (SELECT {} AS key, {} AS shard, __ns_file AS file, __ns_row AS row, "
-                    "__ns_error AS error, __ns_attempts AS attempts FROM {} "
-                    "ORDER BY __ns_file_index, __ns_row) TO {} (FORMAT json)",
-                    key_expr, shard_id, dl_scan_.Sql(), QuoteString(tmp)),
-        "writing dead letters"));
-    NS_ASSIGN_OR_RETURN(
-        DuckResult r,
-        conn->Query(fmt::format("SELECT to_json({})::VARCHAR, __ns_row, __ns_error, __ns_attempts, "
-                                "__ns_file_index FROM {} ORDER BY __ns_file_index, __ns_row",
-                                key_expr, dl_scan_.Sql())));
-    for (idx_t i = 0; i < r.row_count(); ++i) {
-      ItemFailure f;
-      f.shard_id = shard_id;
-      f.key_json = r.Text(0, i);
-      f.row = r.Int(1, i);
-      f.error = r.Text(2, i);
-      f.attempts = static_cast<int32_t>(r.Int(3, i));
-      f.file_index = static_cast<int32_t>(r.Int(4, i));
-      out->failures.push_back(std::move(f));
-    }
-    NS_RETURN_IF_ERROR(env->PublishFile(tmp, dl_final));
-    out->dead_letter_file = dl_name;
-  } else {
-    NS_RETURN_IF_ERROR(env->RemoveFile(dl_final));  // a stale one from an earlier attempt
+  out->failures.clear();
+  out->dead_letter_file.clear();
+  if (dl_.rows() == 0 && rejected.empty()) {
+    return env->RemoveFile(dl_final);  // a stale one from an earlier attempt
   }
+  NS_RETURN_IF_ERROR(env->CreateDirs(layout_.dead_letter_dir));
+  const std::string rows = DeadLetterSql(rejected);
+  std::string tmp = JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch));
+  temps->push_back(tmp);
+  NS_RETURN_IF_ERROR(
+      conn->Exec(fmt::format("COPY (SELECT key, {} AS shard, file, row, error, attempts FROM ({}) "
+                             "ORDER BY file_index, row) TO {} (FORMAT json)",
+                             shard_id, rows, QuoteString(tmp)),
+                 "writing dead letters"));
+  NS_ASSIGN_OR_RETURN(
+      DuckResult r,
+      conn->Query(fmt::format("SELECT to_json(key)::VARCHAR, row, error, attempts, file_index FROM "
+                              "({}) ORDER BY file_index, row",
+                              rows)));
+  for (idx_t i = 0; i < r.row_count(); ++i) {
+    ItemFailure f;
+    f.shard_id = shard_id;
+    f.key_json = r.Text(0, i);
+    f.row = r.Int(1, i);
+    f.error = r.Text(2, i);
+    f.attempts = static_cast<int32_t>(r.Int(3, i));
+    f.file_index = static_cast<int32_t>(r.Int(4, i));
+    out->failures.push_back(std::move(f));
+  }
+  NS_RETURN_IF_ERROR(env->PublishFile(tmp, dl_final));
+  out->dead_letter_file = dl_name;
   return Status::Ok();
 }
 

@@ -33,6 +33,13 @@ struct ShardRowSchemas {
 };
 Result<ShardRowSchemas> MakeShardRowSchemas(DuckConnection* conn, const SinkLayout& layout);
 
+// A good row (by its position in RowsSql(), 0-based) that the database
+// refused, and the database's reason: it becomes a dead letter instead.
+struct RejectedRow {
+  int64_t index = 0;
+  std::string error;
+};
+
 class ShardRows {
  public:
   // REQUIRES: `layout` and `schemas` outlive this; `registry` is installed in
@@ -50,17 +57,31 @@ class ShardRows {
   int64_t rows() const { return out_.rows(); }
   // "ns_chunks(<id>)": the good rows as a table, columns as in ShardRowSchemas::out.
   std::string RowsSql() const { return out_scan_.Sql(); }
+  // Good rows [begin, end) of RowsSql(), as a table (the single-threaded scan
+  // keeps the append order).
+  std::string RowsSql(int64_t begin, int64_t end) const;
+  // The good rows but `rejected`, as a table.
+  std::string RowsSqlExcept(const std::vector<RejectedRow>& rejected) const;
 
-  // Writes the dead letters of shard `shard_id` (when any row failed) to
+  // Writes the dead letters of shard `shard_id` (when any row failed, or the
+  // database rejected any of `rejected`) to
   // <dead_letter_dir>/part-<shard>.jsonl through a temp file (its name added
   // to `temps`) published atomically, and fills out->failures and
   // out->dead_letter_file; removes a stale file of an earlier attempt when
   // none failed.
   Status WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard_id, int64_t epoch,
-                          ShardOutput* out, std::vector<std::string>* temps) const;
+                          const std::vector<RejectedRow>& rejected, ShardOutput* out,
+                          std::vector<std::string>* temps) const;
 
  private:
   size_t KeyIndex(size_t k) const;
+  std::string KeyExpr() const;
+  // `rejected` as a table r(i, error, file_index, row, file) (a VALUES list:
+  // no temp table, which would be a second database written in the DuckDB
+  // sink's transaction).
+  std::string RejectedSql(const std::vector<RejectedRow>& rejected) const;
+  // The dead-letter rows (key, row, error, attempts, file_index, file) as SQL.
+  std::string DeadLetterSql(const std::vector<RejectedRow>& rejected) const;
   Status AppendFailures(const RowBatch& batch, const DuckCarriedRows& carried,
                         const DuckCarriedRows::Slice& slice, int64_t row);
   Status WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,
@@ -70,6 +91,9 @@ class ShardRows {
   ChunkTable out_;  // good rows
   ChunkTable dl_;   // failed rows
   ChunkScanRegistry::Handle out_scan_, dl_scan_;
+  // Where each good row came from: (file index << 40) + row within the file,
+  // so that a row the database rejects is a dead letter `retry` can find.
+  std::vector<int64_t> origin_;
   duckdb_selection_vector sel_;
 };
 

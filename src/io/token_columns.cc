@@ -61,7 +61,7 @@ Result<std::unique_ptr<TokenizeFunction>> LoadStep(const TokenizeSpec& step, siz
     return Error(Code::kInvalidJob, fmt::format("{}: {}", where, json.error().message()));
   }
   auto fn = std::make_unique<TokenizeFunction>();
-  NS_ASSIGN_OR_RETURN(fn->tokenizer, Tokenizer::FromJson(*json, where));
+  NS_ASSIGN_OR_RETURN(fn->tokenizer, Tokenizer::FromFile(*json, step.tokenizer, where));
   fn->max_length = step.max_length > 0 ? step.max_length : fn->tokenizer->truncation_max_length();
   if (fn->max_length > 0 && fn->max_length < fn->tokenizer->special_tokens()) {
     return Error(Code::kInvalidJob,

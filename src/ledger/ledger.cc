@@ -6,12 +6,14 @@
 
 #include "ledger/postgres/pg_ledger.h"
 #include "ledger/sqlite/sqlite_ledger.h"
+#include "nightshift/pg_location.h"
 
 namespace nightshift {
 namespace {
 
+// A URL or a libpq key=value string.
 bool IsPostgresUrl(std::string_view location) {
-  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+  return IsPostgresLocation(location);
 }
 
 }  // namespace

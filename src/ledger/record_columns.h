@@ -13,10 +13,12 @@
 #define NS_LEDGER_RUN_COLUMNS                                                              \
   "run_id, job_name, fingerprint, state, message, output_path, model_path, model_sha256, " \
   "total_rows, total_shards, created_at_ms, updated_at_ms, finished_at_ms"
-#define NS_LEDGER_SHARD_COLUMNS                                                           \
+// The shard columns; `worker` is the ledger's own expression for column 17,
+// the worker that holds the shard's claim ("" when none).
+#define NS_LEDGER_SHARD_COLUMNS(worker)                                                   \
   "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, "      \
   "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, " \
-  "file_last, key_after, key_upto"
+  "file_last, key_after, key_upto, " worker
 
 namespace nightshift::ledger {
 
@@ -62,6 +64,7 @@ Result<ShardRecord> ShardFromRow(const Row& row) {
   s.file_last = static_cast<int32_t>(row.Int(14));
   s.key_after = row.Text(15);
   s.key_upto = row.Text(16);
+  s.worker = row.Text(17);
   return s;
 }
 

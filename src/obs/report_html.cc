@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "nightshift/utc_time.h"
 #include "obs/progress.h"
@@ -25,14 +26,16 @@ svg text{font-size:11px;fill:#555}pre{background:#f6f8fa;padding:1em;overflow:au
 .muted{color:#777}
 )";
 
-std::string Svg(const std::string& id, const std::string& title, const std::string& body) {
+// `height`: taller than kHeight when a chart needs it (many timeline lanes).
+std::string Svg(const std::string& id, const std::string& title, const std::string& body,
+                int height = kHeight) {
   return fmt::format(
       "<svg id=\"{}\" role=\"img\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\">"
       "<title>{}</title>"
       "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>"
       "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>{}</svg>\n",
-      id, kWidth, kHeight, kWidth, kHeight, HtmlEscape(title), kPad, kHeight - kPad, kWidth - 10,
-      kHeight - kPad, kPad, 10, kPad, kHeight - kPad, body);
+      id, kWidth, height, kWidth, height, HtmlEscape(title), kPad, height - kPad, kWidth - 10,
+      height - kPad, kPad, 10, kPad, height - kPad, body);
 }
 
 std::string Counts(const ReportData& d) {
@@ -128,40 +131,105 @@ std::string Latency(const ReportData& d) {
                      Svg("latency", "Batch latency distribution", body));
 }
 
-std::string Timeline(const ReportData& d) {
+// One lane of the timeline: the shards one worker claimed last, in start
+// order. `worker` is ShardRecord::worker, "host/pid/start_time" ("" when the
+// ledger does not know).
+struct Lane {
+  std::string worker;
   std::vector<const ShardRecord*> shards;
-  for (const auto& s : d.shards)
-    if (s.started_at_ms > 0) shards.push_back(&s);
-  if (shards.empty()) return "<h2>Shard timeline</h2><p class=\"muted\">No shard started.</p>\n";
-  const size_t step = (shards.size() + kMaxTimelineShards - 1) / kMaxTimelineShards;
-  int64_t t0 = shards.front()->started_at_ms, t1 = t0;
-  for (const auto* s : shards) {
-    t0 = std::min(t0, s->started_at_ms);
-    t1 = std::max({t1, s->started_at_ms, s->committed_at_ms});
+};
+
+// "host pid 1234" for "host/1234/start_time": the start time only tells a
+// reused pid apart, which the lane's order already does.
+std::string LaneLabel(const std::string& worker) {
+  if (worker.empty()) return "worker unknown";
+  const size_t a = worker.find('/');
+  const size_t b = worker.find('/', a == std::string::npos ? a : a + 1);
+  if (a == std::string::npos || b == std::string::npos) return worker;
+  return fmt::format("{} pid {}", worker.substr(0, a), worker.substr(a + 1, b - a - 1));
+}
+
+// The started shards by worker, lanes in the order their first shard
+// started; every `step`th shard of a lane when there are too many to draw.
+std::vector<Lane> Lanes(const std::vector<ShardRecord>& all, size_t* drawn, size_t* started) {
+  std::vector<Lane> lanes;
+  *started = 0;
+  for (const auto& s : all) {
+    if (s.started_at_ms <= 0) continue;
+    ++*started;
+    auto it = std::find_if(lanes.begin(), lanes.end(),
+                           [&](const Lane& l) { return l.worker == s.worker; });
+    if (it == lanes.end()) it = lanes.insert(lanes.end(), Lane{s.worker, {}});
+    it->shards.push_back(&s);
+  }
+  auto by_start = [](const ShardRecord* x, const ShardRecord* y) {
+    return std::tie(x->started_at_ms, x->shard_id) < std::tie(y->started_at_ms, y->shard_id);
+  };
+  for (Lane& l : lanes) std::sort(l.shards.begin(), l.shards.end(), by_start);
+  std::sort(lanes.begin(), lanes.end(), [&](const Lane& x, const Lane& y) {
+    return by_start(x.shards.front(), y.shards.front());
+  });
+  const size_t step = (*started + kMaxTimelineShards - 1) / kMaxTimelineShards;
+  *drawn = 0;
+  for (Lane& l : lanes) {
+    std::vector<const ShardRecord*> kept;
+    for (size_t i = 0; i < l.shards.size(); i += step) kept.push_back(l.shards[i]);
+    l.shards = std::move(kept);
+    *drawn += l.shards.size();
+  }
+  return lanes;
+}
+
+// One bar per shard from its claim to its commit, in one lane per worker
+// (its label above it), so that a worker that idled or a shard that hung
+// stands out.
+std::string Timeline(const ReportData& d) {
+  size_t drawn = 0, started = 0;
+  const std::vector<Lane> lanes = Lanes(d.shards, &drawn, &started);
+  if (lanes.empty()) return "<h2>Shard timeline</h2><p class=\"muted\">No shard started.</p>\n";
+  int64_t t0 = lanes.front().shards.front()->started_at_ms, t1 = t0;
+  for (const Lane& l : lanes) {
+    for (const auto* s : l.shards) {
+      t0 = std::min(t0, s->started_at_ms);
+      t1 = std::max({t1, s->started_at_ms, s->committed_at_ms});
+    }
   }
   const double span = std::max<double>(1, static_cast<double>(t1 - t0));
-  const double rows = static_cast<double>((shards.size() + step - 1) / step);
-  const double bh = std::max(1.0, (kHeight - kPad - 10) / rows);
+  constexpr double kLabel = 16;  // room for a lane's label above its bars
+  const double bars = kHeight - kPad - 10 - kLabel * static_cast<double>(lanes.size());
+  const double bh = std::clamp(bars / static_cast<double>(drawn), 2.0, 14.0);
   std::string body;
-  size_t k = 0;
-  for (size_t i = 0; i < shards.size(); i += step, ++k) {
-    const ShardRecord& s = *shards[i];
-    const bool done = s.state == ShardState::kCommitted && s.committed_at_ms >= s.started_at_ms;
-    int64_t end = done ? s.committed_at_ms : t1;
-    double x = kPad + (kWidth - kPad - 10) * static_cast<double>(s.started_at_ms - t0) / span;
-    double w =
-        std::max(1.0, (kWidth - kPad - 10) * static_cast<double>(end - s.started_at_ms) / span);
+  double y = 10;
+  for (size_t w = 0; w < lanes.size(); ++w) {
+    const Lane& l = lanes[w];
     body += fmt::format(
-        "<rect class=\"shard\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-        "fill=\"{}\"><title>shard {}: {} ({} ms)</title></rect>",
-        x, 10 + bh * static_cast<double>(k), w, std::max(1.0, bh - 1), done ? "#1a7f37" : "#cf222e",
-        s.shard_id, ShardStateName(s.state), end - s.started_at_ms);
+        "<g class=\"lane\" data-worker=\"{}\"><text class=\"lane-label\" x=\"{}\" "
+        "y=\"{:.1f}\">{} ({} shard(s))</text>",
+        HtmlEscape(l.worker), kPad + 2, y + 11, HtmlEscape(LaneLabel(l.worker)), l.shards.size());
+    y += kLabel;
+    for (const auto* s : l.shards) {
+      const bool done =
+          s->state == ShardState::kCommitted && s->committed_at_ms >= s->started_at_ms;
+      const int64_t end = done ? s->committed_at_ms : t1;
+      const double x =
+          kPad + (kWidth - kPad - 10) * static_cast<double>(s->started_at_ms - t0) / span;
+      const double bw =
+          std::max(1.0, (kWidth - kPad - 10) * static_cast<double>(end - s->started_at_ms) / span);
+      body += fmt::format(
+          "<rect class=\"shard\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+          "fill=\"{}\"><title>shard {}: {} ({} ms)</title></rect>",
+          x, y, bw, std::max(1.0, bh - 1), done ? "#1a7f37" : "#cf222e", s->shard_id,
+          ShardStateName(s->state), end - s->started_at_ms);
+      y += bh;
+    }
+    body += "</g>";
   }
+  const int height = std::max(kHeight, static_cast<int>(y) + kPad);
   return fmt::format(
       "<h2>Shard timeline</h2><p>Each bar is one shard, from its claim to its commit{} (red: not "
-      "committed).</p>\n{}",
-      step > 1 ? fmt::format(" (every {}th of {})", step, shards.size()) : "",
-      Svg("timeline", "Shard timeline", body));
+      "committed), in one lane per worker ({} worker(s)).</p>\n{}",
+      drawn < started ? fmt::format(" ({} of {} drawn)", drawn, started) : "", lanes.size(),
+      Svg("timeline", "Shard timeline per worker", body, height));
 }
 
 std::string Failures(const ReportData& d) {

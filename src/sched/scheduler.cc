@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "exec/run_owner.h"
 #include "nightshift/utc_time.h"
 #include "obs/log.h"
 #include "sched/catchup.h"
@@ -18,10 +19,13 @@ struct Scheduler::Job {
   std::optional<Fire> next;  // the next fire of the schedule
   std::unique_ptr<FileTrigger> trigger;
   std::unique_ptr<Ledger> ledger;
-  std::deque<RunRequest> queue;  // runs waiting for the one going
-  std::string running;           // the run id going; "" when none
-  bool fire_pending = false;     // a trigger+schedule fire queued behind `running`
-  std::string look_error;        // the last failure to list trigger.watch (logged once)
+  std::deque<RunRequest> queue;            // runs waiting for the one going
+  std::string running;                     // the run id going; "" when none
+  bool fire_pending = false;               // a trigger+schedule fire queued behind `running`
+  std::string look_error;                  // the last failure to list trigger.watch (logged once)
+  std::unique_ptr<JobLock> lock;           // held: this scheduler decides the job's runs
+  std::optional<RunOwner> standby_behind;  // the holder last logged while on standby
+  std::string lock_error;                  // the last failure to reach the lock (logged once)
 };
 
 namespace {
@@ -78,12 +82,63 @@ void Scheduler::Log(const Job& job, std::string_view event, const std::string& w
 }
 
 Status Scheduler::Start() {
-  for (auto& job : jobs_) NS_RETURN_IF_ERROR(StartJob(*job));
+  const RunOwner me = options_.identity ? *options_.identity : exec::ThisProcess(env_);
+  for (auto& job : jobs_) {
+    NS_ASSIGN_OR_RETURN(job->ledger, Ledger::Open(job->spec.run.ledger, env_));
+    job->lock = std::make_unique<JobLock>(job->ledger.get(), job->spec.name, env_, me);
+    NS_ASSIGN_OR_RETURN(bool mine, PollLock(*job, env_->NowMicros()));
+    (void)mine;  // a standby job starts nothing until it takes the lock (Step)
+  }
   return Status::Ok();
 }
 
-Status Scheduler::StartJob(Job& job) {
-  NS_ASSIGN_OR_RETURN(job.ledger, Ledger::Open(job.spec.run.ledger, env_));
+Result<bool> Scheduler::PollLock(Job& job, int64_t now_micros) {
+  Result<JobLock::Change> change = job.lock->Poll(now_micros);
+  if (!change.has_value()) {
+    // A busy or unreachable ledger: keep doing what we did, ask again later.
+    if (change.error().message() != job.lock_error) {
+      job.lock_error = change.error().message();
+      Log(job, "lock_failed", "cannot reach the job's ledger lock: " + job.lock_error);
+    }
+    return job.lock->held();
+  }
+  job.lock_error.clear();
+  const RunOwner& h = job.lock->holder();
+  if (*change == JobLock::Change::kTaken) {
+    Log(job, "lock_taken",
+        job.standby_behind
+            ? fmt::format("taking over: the scheduler that held '{}' (pid {} on host {}) is gone",
+                          job.lock->name(), job.standby_behind->pid, job.standby_behind->host)
+            : fmt::format("scheduling this job (ledger lock '{}')", job.lock->name()));
+    job.standby_behind.reset();
+    NS_RETURN_IF_ERROR(TakeOver(job));
+  } else if (*change == JobLock::Change::kLost) {
+    Log(job, "lock_lost",
+        fmt::format("ledger lock '{}' was taken over by another scheduler: standing by",
+                    job.lock->name()));
+    Forget(job);
+  } else if (!job.lock->held() && !(job.standby_behind && job.standby_behind->SameProcess(h))) {
+    Log(job, "standby",
+        fmt::format("standby: pid {} on host {} schedules this job (ledger lock '{}' since {}); "
+                    "taking over when it stops",
+                    h.pid, h.host, job.lock->name(), UtcSeconds(h.acquired_at_ms)),
+        "", {{"holder_pid", h.pid}, {"holder_host", h.host}});
+    job.standby_behind = h;
+  }
+  return job.lock->held();
+}
+
+// The job's plan, dropped when another scheduler took the lock over; its
+// running run (if any) ends on its own and is reaped.
+void Scheduler::Forget(Job& job) {
+  job.queue.clear();
+  job.trigger.reset();
+  job.schedule.reset();
+  job.next.reset();
+  job.fire_pending = false;
+}
+
+Status Scheduler::TakeOver(Job& job) {
   const int64_t look_back = job.spec.trigger ? -1 : kRunsLookedAt;
   NS_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, job.ledger->ListRuns(job.spec.name, look_back));
   const SysSeconds now = ToSeconds(env_->NowMicros());
@@ -149,6 +204,8 @@ Status Scheduler::Step() {
   if (Stopping()) return Status::Ok();
   const int64_t now = env_->NowMicros();
   for (auto& job : jobs_) {
+    NS_ASSIGN_OR_RETURN(bool mine, PollLock(*job, now));
+    if (!mine) continue;  // another scheduler decides this job's runs
     // A trigger with a schedule watches between fires, so that files settle
     // before the fire that takes them (a failure to look is said then).
     if (job->trigger && job->schedule) (void)job->trigger->Look(now);
@@ -336,6 +393,11 @@ int Scheduler::Drain() {
   }
   launcher_->JoinAll();
   Reap();
+  for (auto& job : jobs_) {
+    if (job->lock == nullptr) continue;
+    Status s = job->lock->Release();
+    if (!s.ok()) Log(*job, "lock_failed", "could not give the ledger lock up: " + s.message());
+  }
   return interrupted_ ? static_cast<int>(ExitCode::kInterrupted) : 0;
 }
 

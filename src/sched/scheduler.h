@@ -20,6 +20,10 @@
 //  - a stop (the signal counter): no run starts any more; the running ones
 //    drain (they watch the same counter); Drain returns 75 when one was
 //    interrupted, else 0.
+//  - another scheduler on the same job (same name, same ledger): only the one
+//    holding the job's ledger lock decides its runs; this one waits on
+//    standby and takes over, reading the ledger as at a start, when that one
+//    is gone (job_lock.h). A stop gives the lock up.
 // Every clock read and sleep goes through the Env (a fake clock in tests).
 #pragma once
 
@@ -37,6 +41,7 @@
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
+#include "sched/job_lock.h"
 #include "sched/run_launcher.h"
 #include "sched/schedule.h"
 #include "sched/trigger.h"
@@ -52,6 +57,9 @@ struct SchedulerOptions {
   // One call per decision (its event name and line); nullptr: obs::Log, so
   // --log-format json gives each its own JSON line (docs/cli.md, "schedule").
   std::function<void(std::string_view event, const std::string& line)> log;
+  // Who this scheduler is to the job locks; nullopt: this process
+  // (exec::ThisProcess). Tests give two schedulers two identities.
+  std::optional<RunOwner> identity;
 };
 
 class Scheduler {
@@ -61,8 +69,10 @@ class Scheduler {
   Scheduler(std::vector<JobSpec> jobs, RunLauncher* launcher, SchedulerOptions options);
   ~Scheduler();
 
-  // Reads each job's runs from its ledger and plans resumes and catch-ups
-  // (nothing starts before Step). IoError when a ledger cannot be opened.
+  // Opens each job's ledger and asks for the job's lock; for each job it
+  // holds, reads the job's runs and plans resumes and catch-ups (nothing
+  // starts before Step); the others stand by. IoError when a ledger cannot
+  // be opened.
   Status Start();
   // One pass at the Env's now: ended runs, due fires, settled files, queued
   // runs. Starts nothing once the signal counter is non-zero.
@@ -80,7 +90,11 @@ class Scheduler {
   // into the JSON line too.
   void Log(const Job& job, std::string_view event, const std::string& what,
            const std::string& run_id = "", nlohmann::json fields = nlohmann::json::object());
-  Status StartJob(Job& job);
+  // Asks for or renews the job's lock; true when this scheduler decides
+  // the job's runs now (taking over reads the ledger: TakeOver).
+  Result<bool> PollLock(Job& job, int64_t now_micros);
+  Status TakeOver(Job& job);
+  void Forget(Job& job);
   Status ResumeTriggerRuns(Job& job, const std::vector<RunRecord>& runs);
   void Reap();
   Status FireDue(Job& job, int64_t now_micros);

@@ -96,8 +96,10 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_TRUE((*ledger)->SetRunState(run_id, state, "").ok());
   }
 
-  std::unique_ptr<Scheduler> Make(JobSpec job) {
+  std::unique_ptr<Scheduler> Make(JobSpec job, std::optional<RunOwner> identity = std::nullopt,
+                                  RunLauncher* launcher = nullptr) {
     SchedulerOptions o;
+    o.identity = std::move(identity);
     o.env = &env_;
     o.signals = &signals_;
     o.log = [this](std::string_view event, const std::string& line) {
@@ -106,7 +108,7 @@ class SchedulerTest : public ::testing::Test {
     };
     std::vector<JobSpec> jobs;
     jobs.push_back(std::move(job));
-    return std::make_unique<Scheduler>(std::move(jobs), &launcher_, o);
+    return std::make_unique<Scheduler>(std::move(jobs), launcher ? launcher : &launcher_, o);
   }
 
   std::string Log() const {
@@ -144,7 +146,7 @@ TEST_F(SchedulerTest, FirstStartEverCatchesNothingUpAndWaitsForTheNextFire) {
   EXPECT_EQ(launcher_.started[0].date, "2026-01-01");
   EXPECT_THAT(Log(), HasSubstr("fired (due 2026-01-01T11:00:00+00:00): starting run "
                                "nightly-20260101T1100"));
-  EXPECT_THAT(events_, ElementsAre("next_fire", "fired"));
+  EXPECT_THAT(events_, ElementsAre("lock_taken", "next_fire", "fired"));
 }
 
 TEST_F(SchedulerTest, CatchUpRunsTheNewestMaxCatchupMissedIntervalsOldestFirst) {
@@ -345,6 +347,45 @@ TEST(ScheduledRunIds, ParseWhatScheduledRunIdMakes) {
   EXPECT_EQ(ParseScheduledRunId("a", id), std::nullopt);
   EXPECT_EQ(ParseScheduledRunId("a-b", "a-b-files-0123456789abcdef"), std::nullopt);
   EXPECT_EQ(ParseScheduledRunId("a-b", "a-b-20260230T0230"), std::nullopt);
+}
+
+// Two schedulers of one job on other hosts (so that only the heartbeat tells
+// whether the holder lives): one runs the job, the other stands by; when the
+// first falls silent past exec::kOwnerStaleMs the second takes over, and the
+// first, waking, finds its lock gone and starts nothing more.
+TEST_F(SchedulerTest, OneOfTwoSchedulersRunsTheJobAndTheOtherTakesOverWhenItFallsSilent) {
+  env_.Set(At("2026-01-01T10:00:30Z"));
+  FakeLauncher b_launcher{&env_};
+  auto a = Make(Job("* * * * *"), RunOwner{.host = "host-a", .pid = 1, .start_time = 1});
+  auto b =
+      Make(Job("* * * * *"), RunOwner{.host = "host-b", .pid = 2, .start_time = 2}, &b_launcher);
+  ASSERT_TRUE(a->Start().ok());
+  ASSERT_TRUE(b->Start().ok());
+  auto both_for = [&](int seconds, bool step_a) {
+    for (int i = 0; i < seconds; ++i) {
+      if (step_a) {
+        ASSERT_TRUE(a->Step().ok());
+      }
+      ASSERT_TRUE(b->Step().ok());
+      if (!launcher_.running.empty()) launcher_.Finish();
+      if (!b_launcher.running.empty()) b_launcher.Finish();
+      env_.Advance(1000000);
+    }
+  };
+  both_for(180, true);  // 10:01, 10:02, 10:03
+  EXPECT_THAT(launcher_.Ids(), ElementsAre("nightly-20260101T1001", "nightly-20260101T1002",
+                                           "nightly-20260101T1003"));
+  EXPECT_TRUE(b_launcher.started.empty());
+  EXPECT_THAT(Log(), HasSubstr("standby: pid 1 on host host-a schedules this job"));
+  both_for(100, false);  // a is silent: b takes over after 60 s, fires 10:05
+  EXPECT_THAT(Log(), HasSubstr("taking over: the scheduler that held 'schedule:nightly' (pid 1 "
+                               "on host host-a) is gone"));
+  EXPECT_THAT(b_launcher.Ids(), ElementsAre("nightly-20260101T1005"));
+  both_for(120, true);  // a wakes: it stands by; b goes on
+  EXPECT_THAT(Log(), HasSubstr("was taken over by another scheduler: standing by"));
+  EXPECT_EQ(launcher_.started.size(), 3u);
+  EXPECT_THAT(b_launcher.Ids(), ElementsAre("nightly-20260101T1005", "nightly-20260101T1006",
+                                            "nightly-20260101T1007"));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "nightshift/pg_location.h"
 #include "spec/database_output.h"
 #include "spec/document_loader.h"
 #include "spec/env_vars.h"
@@ -134,8 +135,7 @@ Status ResolvePaths(const std::string& file, JobSpec* job) {
     job->errors.dead_letter = Resolve(dir, job->errors.dead_letter);
   }
   if (job->run.ledger.empty()) job->run.ledger = ".nightshift/ledger.db";
-  if (!job->run.ledger.starts_with("postgresql://") &&
-      !job->run.ledger.starts_with("postgres://")) {
+  if (!IsPostgresLocation(job->run.ledger)) {
     job->run.ledger = Resolve(dir, job->run.ledger);
   }
   return Status::Ok();

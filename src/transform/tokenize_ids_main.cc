@@ -1,8 +1,10 @@
-// tokenize_ids TOKENIZER_JSON MAX_LENGTH: reads texts, one JSON string per
-// line of stdin, and prints each text's ids on one line (space separated), or
-// "error: <reason>". On stderr: the texts, tokens and seconds spent encoding
-// (decoding the JSON lines and printing are not counted). Used by
-// tokenizer_diff_test.cjs to compare with Hugging Face tokenizers.
+// tokenize_ids TOKENIZER MAX_LENGTH: TOKENIZER is a tokenizer.json or a
+// SentencePiece .model. Reads texts, one JSON string per line of stdin, and
+// prints each text's ids on one line (space separated), or "error: <reason>".
+// On stderr: the texts, tokens and seconds spent encoding (decoding the JSON
+// lines and printing are not counted). Used by tokenizer_diff_test.cjs and
+// sentencepiece_diff_test.cjs to compare with Hugging Face tokenizers, and by
+// bench/tokenize_bench.cjs.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -17,7 +19,7 @@
 int main(int argc, char** argv) {
   using nightshift::transform::Tokenizer;
   if (argc != 3) {
-    std::cerr << "usage: tokenize_ids TOKENIZER_JSON MAX_LENGTH < texts.jsonl\n";
+    std::cerr << "usage: tokenize_ids TOKENIZER(.json or .model) MAX_LENGTH < texts.jsonl\n";
     return 2;
   }
   auto json = nightshift::Env::Default()->ReadFile(argv[1]);
@@ -25,7 +27,7 @@ int main(int argc, char** argv) {
     std::cerr << json.error().message() << "\n";
     return 2;
   }
-  auto tokenizer = Tokenizer::FromJson(*json, argv[1]);
+  auto tokenizer = Tokenizer::FromFile(*json, argv[1], argv[1]);
   if (!tokenizer.has_value()) {
     std::cerr << tokenizer.error().message() << "\n";
     return 2;

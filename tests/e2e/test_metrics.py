@@ -429,6 +429,8 @@ def test_report_in_a_real_headless_browser(case_factory, tmp_path):
     for chart in ("throughput", "latency", "timeline"):
         assert re.search(rf'<svg id="{chart}"', dom.stdout), chart
     assert dom.stdout.count('class="shard"') == 3 and "<polyline" in dom.stdout
+    # One process ran it: one timeline lane, named by its host and pid.
+    assert dom.stdout.count('<g class="lane"') == 1 and re.search(r'class="lane-label"[^>]*>\S+ pid \d+ \(3 shard', dom.stdout)
     assert status_json(path)["run_id"] in dom.stdout
     # No console error and no network request that failed (there is none to make).
     noise = [line for line in dom.stderr.splitlines()

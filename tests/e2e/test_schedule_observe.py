@@ -58,6 +58,7 @@ def test_schedule_serves_the_metrics_of_its_runs_and_logs_decisions_as_json(case
     ended = by_event["run_ended"]
     assert ended[0]["outcome"] == "completed" and ended[0]["exit_code"] == 0, ended
     assert "file_seen" in by_event and "trigger_watching" in by_event, by_event.keys()
+    assert [j["job"] for j in by_event["lock_taken"]] == ["e2e-job"], by_event.keys()
     # One line per shard commit from the run itself, never one per row.
     assert len(by_event.get("shard_committed", [])) == 3, by_event.keys()
 

@@ -5,6 +5,7 @@
 #include "nightshift/engine.h"
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
+#include "nightshift/pg_location.h"
 #include "obs/batch_record.h"
 #include "obs/log.h"
 #include "obs/report_html.h"
@@ -29,7 +30,7 @@ Result<obs::ReportData> Collect(const ReportArgs& args) {
                  fmt::format("run {} of job '{}' does not exist in the ledger ({}): nothing to "
                              "report",
                              status.run.run_id.empty() ? args.run_id : status.run.run_id, job.name,
-                             job.run.ledger));
+                             RedactPostgresLocation(job.run.ledger)));
   }
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::OpenForReading(job.run.ledger));
   obs::ReportData d;

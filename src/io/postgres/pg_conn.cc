@@ -26,6 +26,10 @@ std::string Trimmed(std::string s) {
 
 }  // namespace
 
+int64_t ReconnectPauseMicros(int attempt) {
+  return std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 5)) * 1000;
+}
+
 std::string Describe(const std::string& conninfo) {
   Options o;
   char* err = nullptr;
@@ -103,12 +107,30 @@ PgConn::~PgConn() {
   PQfinish(conn_);
 }
 
-Status PgConn::ErrorOf(std::string_view context, const char* message) const {
-  std::string m = Trimmed(message != nullptr ? message : "");
+std::string PgConn::Scrub(std::string m) const {
   if (password_.size() >= 1) {
     for (auto pos = m.find(password_); pos != std::string::npos; pos = m.find(password_))
       m.replace(pos, password_.size(), "***");
   }
+  return m;
+}
+
+Status PgConn::ResultError(std::string_view context, const PGresult* r) {
+  if (r == nullptr) return ErrorOf(context, PQerrorMessage(conn_));
+  auto field = [&](int code) {
+    const char* v = PQresultErrorField(r, code);
+    return std::string(v != nullptr ? v : "");
+  };
+  sqlstate_ = field(PG_DIAG_SQLSTATE);
+  error_context_ = Scrub(field(PG_DIAG_CONTEXT));
+  std::string column = field(PG_DIAG_COLUMN_NAME);
+  reason_ = Scrub(fmt::format("SQLSTATE {}: {}{}", sqlstate_, field(PG_DIAG_MESSAGE_PRIMARY),
+                              column.empty() ? "" : fmt::format(" (column {})", column)));
+  return ErrorOf(context, PQresultErrorMessage(r));
+}
+
+Status PgConn::ErrorOf(std::string_view context, const char* message) const {
+  std::string m = Scrub(Trimmed(message != nullptr ? message : ""));
   bool lost = conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
   return Status(lost ? Code::kTransient : Code::kIoError,
                 fmt::format("{} ({}): {}: {}", what_, described_, context, m));
@@ -131,14 +153,16 @@ void PgConn::Cancel() {
 
 Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
                               const std::vector<std::string>& params, bool binary) {
+  sqlstate_.clear();
+  reason_.clear();
+  error_context_.clear();
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
   PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                           values.data(), nullptr, nullptr, binary ? 1 : 0));
   ExecStatusType st = PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
-  return Error(
-      ErrorOf(context, r.get() != nullptr ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_)));
+  return Error(ResultError(context, r.get()));
 }
 
 Status PgConn::RunScript(const std::string& script, std::string_view context) {
@@ -152,29 +176,35 @@ Status PgConn::RunScript(const std::string& script, std::string_view context) {
 Status PgConn::CopyIn(const std::string& copy_sql,
                       const std::function<Status(const CopyPut&)>& produce,
                       std::string_view context) {
+  sqlstate_.clear();
+  reason_.clear();
+  error_context_.clear();
   PgResult start(PQexec(conn_, copy_sql.c_str()));
-  if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
-    return ErrorOf(context, start.get() != nullptr ? PQresultErrorMessage(start.get())
-                                                   : PQerrorMessage(conn_));
-  }
+  if (PQresultStatus(start.get()) != PGRES_COPY_IN) return ResultError(context, start.get());
   // Blocking mode: each piece is queued (and sent as libpq's buffer fills).
+  bool refused = false;  // libpq refused a piece: the server ended the COPY
   Status sent = produce([&](std::string_view piece) -> Status {
     if (PQputCopyData(conn_, piece.data(), static_cast<int>(piece.size())) != 1) {
+      refused = true;
       return ErrorOf(context, PQerrorMessage(conn_));
     }
     return Status::Ok();
   });
   if (!sent.ok()) {
     (void)PQputCopyEnd(conn_, "nightshift: the rows could not be sent");
-    while (PGresult* raw = PQgetResult(conn_)) PQclear(raw);
-    return sent;
+    Status server;  // why the server ended the COPY (e.g. a row it rejected)
+    while (PGresult* raw = PQgetResult(conn_)) {
+      PgResult r(raw);
+      if (PQresultStatus(raw) == PGRES_FATAL_ERROR && server.ok())
+        server = ResultError(context, raw);
+    }
+    return refused && !server.ok() ? server : sent;
   }
   if (PQputCopyEnd(conn_, nullptr) != 1) return ErrorOf(context, PQerrorMessage(conn_));
   Status s;
   while (PGresult* raw = PQgetResult(conn_)) {
     PgResult r(raw);
-    if (PQresultStatus(raw) != PGRES_COMMAND_OK && s.ok())
-      s = ErrorOf(context, PQresultErrorMessage(raw));
+    if (PQresultStatus(raw) != PGRES_COMMAND_OK && s.ok()) s = ResultError(context, raw);
   }
   return s;
 }

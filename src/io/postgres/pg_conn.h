@@ -26,6 +26,15 @@ std::string QuoteIdent(std::string_view name);
 std::string QuoteQualified(std::string_view schema, std::string_view table);
 std::string QuoteLiteral(std::string_view text);
 
+// The rule for a lost connection, shared by the PostgreSQL ledger and sink: a
+// call that failed because the connection broke (Transient) is run again on a
+// fresh connection, up to kReconnectTries more times, pausing
+// ReconnectPauseMicros(attempt) before each (100 ms doubling, at most 2 s:
+// about 6 s in all, enough for a database restart or a dropped connection,
+// not an outage). Each call must be one transaction, safe to repeat.
+inline constexpr int kReconnectTries = 6;
+int64_t ReconnectPauseMicros(int attempt);
+
 class PgResult {
  public:
   explicit PgResult(PGresult* r = nullptr) : r_(r) {}
@@ -85,15 +94,26 @@ class PgConn {
   // from another thread (the statement then fails, as an Exec error).
   void Cancel();
   const std::string& described() const { return described_; }
+  // The SQLSTATE of the last statement's error ("" when the server sent none:
+  // success, or a lost connection), and the server's reason for it without
+  // the context: "SQLSTATE 23514: new row for relation ... (column p0)".
+  const std::string& sqlstate() const { return sqlstate_; }
+  const std::string& reason() const { return reason_; }
+  // Where the server was when it failed, e.g. "COPY scores, line 57".
+  const std::string& error_context() const { return error_context_; }
 
  private:
   PgConn() = default;
   Status ErrorOf(std::string_view context, const char* message) const;
+  // ErrorOf for a failed result, recording its SQLSTATE and reason.
+  Status ResultError(std::string_view context, const PGresult* r);
+  std::string Scrub(std::string m) const;
   PGconn* conn_ = nullptr;
   std::string conninfo_;
   std::string what_;
   std::string described_;
   std::string password_;  // scrubbed from every message
+  std::string sqlstate_, reason_, error_context_;
 };
 
 }  // namespace nightshift::io::pg

@@ -12,6 +12,7 @@
 #include "io/duck.h"
 #include "io/postgres/pg_conn.h"
 #include "io/postgres/pg_copy.h"
+#include "io/postgres/pg_shard_write.h"
 #include "io/shard_rows.h"
 #include "nightshift/env.h"
 
@@ -65,6 +66,14 @@ std::string KeyList(const std::vector<DbColumn>& cols) {
   return s;
 }
 
+inline const Status& StatusOf(const Status& s) {
+  return s;
+}
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.has_value() ? Status::Ok() : r.error();
+}
+
 class PgSink final : public DbSink {
  public:
   PgSink(SinkLayout layout, std::unique_ptr<PgConn> pg)
@@ -75,28 +84,52 @@ class PgSink final : public DbSink {
   Result<std::vector<HeldShard>> HeldShards() override;
 
   // One shard's transaction; see pg_sink.h.
-  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                              DuckConnection* duck) override;
+  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                              const BeforeCommit& before_commit) override;
 
  private:
+  // Runs `fn` (one transaction) on a live connection; when the connection
+  // breaks, again on a fresh one (pg::kReconnectTries, with backoff): a
+  // dropped session or a database restart costs a retry, not the shard. A
+  // repeat is safe: the commit row makes a shard's transaction idempotent.
+  template <typename Fn>
+  auto OnFreshConnection(Fn&& fn) -> decltype(fn()) {
+    for (int attempt = 0;; ++attempt) {
+      Status up = pg_->EnsureConnected();
+      if (up.ok()) {
+        auto result = fn();
+        if (StatusOf(result).code() != Code::kTransient || attempt >= pg::kReconnectTries) {
+          return result;
+        }
+      } else if (attempt >= pg::kReconnectTries) {
+        return Error(up);
+      }
+      env()->SleepMicros(pg::ReconnectPauseMicros(attempt));
+    }
+  }
+  Result<int64_t> CommitOnce(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                             const BeforeCommit& before_commit);
+  Status SwapOnce();
   Status ResolveNames();
+  // The statements of a shard's write (pg_shard_write.h), from types_.
+  Status MakeWriteSql();
   // The table's columns and types (format_type); empty when it does not exist.
   Result<std::map<std::string, std::string>> TableColumns(const std::string& table);
   Status CheckColumns(const std::map<std::string, std::string>& have);
   Status CheckUniqueKey();
   Status CreateTables(bool target_exists);
   Status CreateTablesUnlocked(bool target_exists);
-  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck);
+  // The transaction of CommitShard; with `rejecting`, the rows the server
+  // refuses are found and left out instead of failing the shard.
+  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                                const BeforeCommit& before_commit, bool rejecting);
   std::string Table() const { return fmt::format("table '{}'", layout_.table); }
 
   std::unique_ptr<PgConn> pg_;
   std::vector<DbColumn> cols_;
   Names n_;
   std::map<std::string, std::string> types_;  // column -> the table's type
-  std::string stage_sql_, insert_sql_, select_sql_;
-  // COPY straight into the table (see Open), else into ns_stage.
-  bool direct_ = false;
-  std::string copy_sql_;
+  pg::ShardWriteSql sql_;
 };
 
 Status PgSink::ResolveNames() {
@@ -225,6 +258,44 @@ Status PgSink::CreateTablesUnlocked(bool target_exists) {
       "creating the commit table");
 }
 
+Status PgSink::MakeWriteSql() {
+  std::string stage, select, update;
+  for (const auto& c : cols_) {
+    const std::string q = pg::QuoteIdent(c.name);
+    stage += fmt::format("{}{} {}", stage.empty() ? "" : ", ", q, pg::StageType(c.kind));
+    // An explicit CAST to varchar(n) or char(n) cuts a longer text short
+    // silently; the INSERT's own (assignment) cast refuses it instead.
+    const bool chars = types_[c.name].starts_with("character");
+    select += fmt::format("{}{}", select.empty() ? "" : ", ",
+                          chars ? q : fmt::format("CAST({} AS {})", q, types_[c.name]));
+    if (!c.is_key) update += fmt::format("{}{} = EXCLUDED.{}", update.empty() ? "" : ", ", q, q);
+  }
+  sql_.columns = cols_;
+  sql_.stage = fmt::format("CREATE TEMP TABLE ns_stage ({}) ON COMMIT DROP", stage);
+  sql_.stage_numbered =
+      fmt::format("CREATE TEMP TABLE ns_stage_n ({}, __ns_i int8) ON COMMIT DROP", stage);
+  const std::string insert =
+      fmt::format("INSERT INTO {} ({}) SELECT {} FROM ", n_.write, ColumnList(cols_), select);
+  std::string conflict;
+  if (layout_.mode == OutputMode::kUpsert) {
+    conflict = fmt::format(" ON CONFLICT ({}) DO {}", KeyList(cols_),
+                           update.empty() ? "NOTHING" : "UPDATE SET " + update);
+  }
+  sql_.insert = insert + "ns_stage" + conflict;
+  sql_.insert_range = insert + "ns_stage_n WHERE __ns_i >= $1 AND __ns_i < $2" + conflict;
+  // Insert and swap need no ON CONFLICT: when every column of the table has
+  // the staging type, the rows are copied straight into it, which halves the
+  // server's work (no temporary table, no INSERT ... SELECT).
+  sql_.direct = layout_.mode != OutputMode::kUpsert &&
+                std::all_of(cols_.begin(), cols_.end(), [&](const DbColumn& c) {
+                  return types_[c.name] == StageFormatType(c.kind);
+                });
+  sql_.copy = sql_.direct ? fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", n_.write,
+                                        ColumnList(cols_))
+                          : "COPY ns_stage FROM STDIN (FORMAT binary)";
+  return Status::Ok();
+}
+
 Status PgSink::Open() {
   cols_ = DbColumns(layout_);
   NS_RETURN_IF_ERROR(ResolveNames());
@@ -237,43 +308,31 @@ Status PgSink::Open() {
   NS_RETURN_IF_ERROR(CreateTables(exists));
   NS_ASSIGN_OR_RETURN(types_,
                       TableColumns(layout_.mode == OutputMode::kSwap ? n_.swap_name : n_.table));
-  std::string stage, select, update;
-  for (const auto& c : cols_) {
-    const std::string q = pg::QuoteIdent(c.name);
-    stage += fmt::format("{}{} {}", stage.empty() ? "" : ", ", q, pg::StageType(c.kind));
-    select += fmt::format("{}CAST({} AS {})", select.empty() ? "" : ", ", q, types_[c.name]);
-    if (!c.is_key) update += fmt::format("{}{} = EXCLUDED.{}", update.empty() ? "" : ", ", q, q);
-  }
-  stage_sql_ = fmt::format("CREATE TEMP TABLE ns_stage ({}) ON COMMIT DROP", stage);
-  insert_sql_ = fmt::format("INSERT INTO {} ({}) SELECT {} FROM ns_stage", n_.write,
-                            ColumnList(cols_), select);
-  if (layout_.mode == OutputMode::kUpsert) {
-    insert_sql_ += fmt::format(" ON CONFLICT ({}) DO {}", KeyList(cols_),
-                               update.empty() ? "NOTHING" : "UPDATE SET " + update);
-  }
-  // Insert and swap need no ON CONFLICT: when every column of the table has
-  // the staging type, the rows are copied straight into it, which halves the
-  // server's work (no temporary table, no INSERT ... SELECT).
-  direct_ = layout_.mode != OutputMode::kUpsert &&
-            std::all_of(cols_.begin(), cols_.end(), [&](const DbColumn& c) {
-              return types_[c.name] == StageFormatType(c.kind);
-            });
-  copy_sql_ =
-      direct_ ? fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", n_.write, ColumnList(cols_))
-              : "COPY ns_stage FROM STDIN (FORMAT binary)";
+  NS_RETURN_IF_ERROR(MakeWriteSql());
   return OpenShardRows();
 }
 
 Result<int64_t> PgSink::CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                                    DuckConnection* duck) {
-  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
-  auto r = CommitShardTx(rows, a, duck);
+                                    DuckConnection* duck, const BeforeCommit& before_commit) {
+  return OnFreshConnection([&] { return CommitOnce(rows, a, duck, before_commit); });
+}
+
+Result<int64_t> PgSink::CommitOnce(const ShardRows& rows, const ShardAttempt& a,
+                                   DuckConnection* duck, const BeforeCommit& before_commit) {
+  // The fast path: the whole shard in one COPY. Only when the server refuses
+  // a row is the shard written again, finding the refused rows.
+  auto r = CommitShardTx(rows, a, duck, before_commit, false);
+  if (!r.has_value() && IsRowRejection(pg_->sqlstate())) {
+    (void)pg_->Run("ROLLBACK", "rolling back");
+    r = CommitShardTx(rows, a, duck, before_commit, true);
+  }
   if (!r.has_value()) (void)pg_->Run("ROLLBACK", "rolling back");
   return r;
 }
 
 Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt& a,
-                                      DuckConnection* duck) {
+                                      DuckConnection* duck, const BeforeCommit& before_commit,
+                                      bool rejecting) {
   const std::string what = fmt::format("writing shard {} into {}", a.shard_id, Table());
   const std::vector<std::string> key = {layout_.run_id, std::to_string(a.shard_id),
                                         std::to_string(a.part)};
@@ -299,30 +358,33 @@ Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt&
     if (had.rows() == 0) return Error(Code::kTransient, what + ": the commit row vanished");
     return AlreadyCommitted(layout_, a, had.Int(0, 0), had.Int(0, 1));
   }
-  if (rows.rows() > 0) {
-    if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(stage_sql_, what));
-    const std::string select = fmt::format("SELECT {} FROM {}", ScanSelect(cols_), rows.RowsSql());
-    NS_RETURN_IF_ERROR(pg_->CopyIn(
-        copy_sql_,
-        [&](const pg::PgConn::CopyPut& put) {
-          return pg::EncodeCopyBinary(duck, select, cols_, put);
-        },
-        what));
-    if (!direct_) NS_RETURN_IF_ERROR(pg_->Run(insert_sql_, what));
+  std::vector<RejectedRow> rejected;
+  if (rows.rows() > 0 && !rejecting)
+    NS_RETURN_IF_ERROR(pg::WriteShard(pg_.get(), sql_, rows, duck, what));
+  if (rows.rows() > 0 && rejecting) {
+    NS_RETURN_IF_ERROR(pg::WriteShardRejecting(pg_.get(), sql_, rows, duck, what, &rejected));
   }
+  const auto written = rows.rows() - static_cast<int64_t>(rejected.size());
+  if (!rejected.empty()) {
+    NS_RETURN_IF_ERROR(pg_->Run(fmt::format("UPDATE {} SET rows = $4 WHERE run_id = $1 AND "
+                                            "shard_id = $2 AND part = $3",
+                                            n_.commits),
+                                what, {key[0], key[1], key[2], std::to_string(written)}));
+  }
+  NS_RETURN_IF_ERROR(before_commit(rejected));
   MaybeCrash("db_before_commit");
   NS_RETURN_IF_ERROR(pg_->Run("COMMIT", what));
   MaybeCrash("db_after_commit");
-  return rows.rows();
+  return written;
 }
 
 Result<std::vector<HeldShard>> PgSink::HeldShards() {
-  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
-  NS_ASSIGN_OR_RETURN(
-      auto r, pg_->Exec(fmt::format("SELECT shard_id, part, rows FROM {} WHERE run_id = $1 AND "
-                                    "shard_id >= 0",
-                                    n_.commits),
-                        "reading the commit table", {layout_.run_id}));
+  NS_ASSIGN_OR_RETURN(auto r, OnFreshConnection([&] {
+                        return pg_->Exec(fmt::format("SELECT shard_id, part, rows FROM {} WHERE "
+                                                     "run_id = $1 AND shard_id >= 0",
+                                                     n_.commits),
+                                         "reading the commit table", {layout_.run_id});
+                      }));
   std::vector<HeldShard> held;
   for (int i = 0; i < r.rows(); ++i) {
     held.push_back(HeldShard{r.Int(i, 0), static_cast<int32_t>(r.Int(i, 1)), r.Int(i, 2)});
@@ -332,7 +394,10 @@ Result<std::vector<HeldShard>> PgSink::HeldShards() {
 
 Status PgSink::WriteSuccess(const std::string& /*manifest_json*/) {
   if (layout_.mode != OutputMode::kSwap) return Status::Ok();
-  NS_RETURN_IF_ERROR(pg_->EnsureConnected());
+  return OnFreshConnection([&] { return SwapOnce(); });
+}
+
+Status PgSink::SwapOnce() {
   const std::string what = fmt::format("replacing {} with the run's table", Table());
   NS_RETURN_IF_ERROR(pg_->Run("BEGIN", what));
   auto swap = [&]() -> Status {

@@ -153,8 +153,8 @@ class SqliteSink final : public DbSink {
       : DbSink(std::move(layout)), db_(std::move(db)) {}
 
   Status Open();
-  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                              DuckConnection* duck) override;
+  Result<int64_t> CommitShard(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                              const BeforeCommit& before_commit) override;
   Status WriteSuccess(const std::string& manifest_json) override;
   Result<std::vector<HeldShard>> HeldShards() override;
 
@@ -164,8 +164,13 @@ class SqliteSink final : public DbSink {
   Status CheckColumns(const std::map<std::string, ColumnInfo>& have);
   Status CheckUniqueKey(const std::map<std::string, ColumnInfo>& have);
   Status CreateTables(bool target_exists);
-  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck);
-  Status InsertRows(const ShardRows& rows, DuckConnection* duck);
+  Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
+                                const BeforeCommit& before_commit);
+  // Inserts the rows, one prepared statement per row: a row SQLite refuses
+  // (a constraint; a STRICT column's type) fails only its own statement, and
+  // is added to `rejected` with SQLite's reason.
+  Status InsertRows(const ShardRows& rows, DuckConnection* duck,
+                    std::vector<RejectedRow>* rejected);
   Result<bool> SwapTx();
 
   std::unique_ptr<SqliteDb> db_;
@@ -264,36 +269,26 @@ Status SqliteSink::CheckUniqueKey(const std::map<std::string, ColumnInfo>& have)
 }
 
 Status SqliteSink::CreateTables(bool target_exists) {
-  std::string defs;
+  std::string defs, existing;
   for (const auto& c : cols_) {
     defs += fmt::format("{}{} {}", defs.empty() ? "" : ", ", QuoteIdent(c.name), DeclType(c));
   }
-  const std::string pk = fmt::format(", PRIMARY KEY ({})", key_list_);
-  if (!target_exists && layout_.mode != OutputMode::kSwap) {
-    // A table insert creates has no key, so later runs can append to it.
-    NS_RETURN_IF_ERROR(db_->Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", target_, defs,
-                                             layout_.mode == OutputMode::kUpsert ? pk : ""),
-                                 "creating the table"));
+  if (target_exists && layout_.mode == OutputMode::kSwap) {
+    NS_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT sql FROM sqlite_master WHERE type = "
+                                             "'table' AND name = ?",
+                                             "reading the table's definition"));
+    BindText(s.get(), 1, table_);
+    NS_ASSIGN_OR_RETURN(bool row, db_->Step(s.get(), "reading the table's definition"));
+    if (row) existing = Text(s.get(), 0);
   }
-  if (layout_.mode == OutputMode::kSwap) {
-    std::string create = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}{})", swap_, defs, pk);
-    if (target_exists) {  // the same columns and constraints as the table it replaces
-      NS_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT sql FROM sqlite_master WHERE type = "
-                                               "'table' AND name = ?",
-                                               "reading the table's definition"));
-      BindText(s.get(), 1, table_);
-      NS_ASSIGN_OR_RETURN(bool row, db_->Step(s.get(), "reading the table's definition"));
-      if (row) create = RetargetCreateTable(Text(s.get(), 0), swap_);
-    }
-    NS_RETURN_IF_ERROR(db_->Exec(create, "creating the run's swap table"));
+  for (const CreateStatement& c : CreateTablesSql(
+           {target_, swap_, commits_, key_list_}, layout_.mode, target_exists, defs, existing,
+           "run_id TEXT NOT NULL, shard_id INTEGER NOT NULL, part INTEGER NOT NULL, "
+           "epoch INTEGER NOT NULL, rows INTEGER NOT NULL, committed_at TEXT NOT NULL "
+           "DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (run_id, shard_id, part)")) {
+    NS_RETURN_IF_ERROR(db_->Exec(c.sql, c.what));
   }
-  return db_->Exec(
-      fmt::format("CREATE TABLE IF NOT EXISTS {} (run_id TEXT NOT NULL, shard_id INTEGER NOT "
-                  "NULL, part INTEGER NOT NULL, epoch INTEGER NOT NULL, rows INTEGER NOT NULL, "
-                  "committed_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (run_id, "
-                  "shard_id, part))",
-                  commits_),
-      "creating the commit table");
+  return Status::Ok();
 }
 
 Status SqliteSink::Open() {
@@ -352,13 +347,22 @@ struct BindColumn {
   }
 };
 
-Status SqliteSink::InsertRows(const ShardRows& rows, DuckConnection* duck) {
+// SQLite's refusals of one row: a constraint (CHECK, NOT NULL, UNIQUE, a
+// STRICT column's type), a type mismatch, a value too big.
+bool RowRefused(int rc) {
+  const int primary = rc & 0xff;
+  return primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH || primary == SQLITE_TOOBIG;
+}
+
+Status SqliteSink::InsertRows(const ShardRows& rows, DuckConnection* duck,
+                              std::vector<RejectedRow>* rejected) {
   const std::string what = fmt::format("writing rows into table '{}'", layout_.table);
   NS_ASSIGN_OR_RETURN(Stmt ins, db_->Prepare(insert_sql_, what));
   NS_ASSIGN_OR_RETURN(DuckResult res,
                       duck->Stream(fmt::format("SELECT {} FROM {}", select_sql_, rows.RowsSql()),
                                    "reading the shard's rows"));
   std::vector<BindColumn> bind(cols_.size());
+  int64_t index = 0;  // the row's position in the shard
   while (true) {
     NS_ASSIGN_OR_RETURN(DuckChunk chunk, res.Next());
     if (!chunk) break;
@@ -367,9 +371,16 @@ Status SqliteSink::InsertRows(const ShardRows& rows, DuckConnection* duck) {
       bind[c] = BindColumn{cols_[c].kind, BoundAsText(cols_[c]), duckdb_vector_get_data(v),
                            duckdb_vector_get_validity(v)};
     }
-    for (idx_t r = 0; r < chunk.size(); ++r) {
+    for (idx_t r = 0; r < chunk.size(); ++r, ++index) {
       for (size_t c = 0; c < bind.size(); ++c) bind[c].Bind(ins.get(), static_cast<int>(c) + 1, r);
-      NS_RETURN_IF_ERROR(db_->Run(ins.get(), what));
+      const int rc = sqlite3_step(ins.get());
+      if (rc != SQLITE_DONE && RowRefused(rc)) {
+        rejected->push_back(
+            RejectedRow{index, fmt::format("the database refused the row: {} ({})",
+                                           sqlite3_errmsg(db_->get()), sqlite3_errstr(rc))});
+      } else if (rc != SQLITE_DONE) {
+        return db_->Fail(rc, what);
+      }
       sqlite3_reset(ins.get());
     }
   }
@@ -377,14 +388,14 @@ Status SqliteSink::InsertRows(const ShardRows& rows, DuckConnection* duck) {
 }
 
 Result<int64_t> SqliteSink::CommitShard(const ShardRows& rows, const ShardAttempt& a,
-                                        DuckConnection* duck) {
-  auto r = CommitShardTx(rows, a, duck);
+                                        DuckConnection* duck, const BeforeCommit& before_commit) {
+  auto r = CommitShardTx(rows, a, duck, before_commit);
   if (!r.has_value()) db_->Rollback();
   return r;
 }
 
 Result<int64_t> SqliteSink::CommitShardTx(const ShardRows& rows, const ShardAttempt& a,
-                                          DuckConnection* duck) {
+                                          DuckConnection* duck, const BeforeCommit& before_commit) {
   const std::string what =
       fmt::format("writing shard {} into table '{}'", a.shard_id, layout_.table);
   // IMMEDIATE: the write lock up front, so that the check below holds.
@@ -414,11 +425,21 @@ Result<int64_t> SqliteSink::CommitShardTx(const ShardRows& rows, const ShardAtte
   sqlite3_bind_int64(rec.get(), 4, a.epoch);
   sqlite3_bind_int64(rec.get(), 5, rows.rows());
   NS_RETURN_IF_ERROR(db_->Run(rec.get(), what));
-  if (rows.rows() > 0) NS_RETURN_IF_ERROR(InsertRows(rows, duck));
+  std::vector<RejectedRow> rejected;
+  if (rows.rows() > 0) NS_RETURN_IF_ERROR(InsertRows(rows, duck, &rejected));
+  const auto written = rows.rows() - static_cast<int64_t>(rejected.size());
+  if (!rejected.empty()) {
+    NS_RETURN_IF_ERROR(
+        db_->Exec(fmt::format("UPDATE {} SET rows = {} WHERE run_id = {} AND "
+                              "shard_id = {} AND part = {}",
+                              commits_, written, QuoteString(layout_.run_id), a.shard_id, a.part),
+                  what));
+  }
+  NS_RETURN_IF_ERROR(before_commit(rejected));
   MaybeCrash("db_before_commit");
   NS_RETURN_IF_ERROR(db_->Exec("COMMIT", what));
   MaybeCrash("db_after_commit");
-  return rows.rows();
+  return written;
 }
 
 Result<std::vector<HeldShard>> SqliteSink::HeldShards() {

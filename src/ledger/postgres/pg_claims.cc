@@ -145,7 +145,7 @@ Result<std::optional<ShardRecord>> ClaimNextShard(PgConn* conn, const std::strin
                  "epoch = s.epoch + 1, started_at_ms = t.ms, lease_until_ms = t.ms + "
                  "$7::bigint, holder_host = $2::text, holder_pid = $3::bigint, holder_start = "
                  "$4::bigint FROM pick, t WHERE s.run_id = $1::text AND s.shard_id = "
-                 "pick.shard_id RETURNING s." NS_LEDGER_SHARD_COLUMNS,
+                 "pick.shard_id RETURNING s." NS_PG_SHARD_COLUMNS,
                  "claiming the next shard", WorkerParams(run_id, me, policy)));
   if (r.rows() == 0) {
     NS_RETURN_IF_ERROR(RequireRun(conn, run_id));

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "ledger/postgres/pg_claims.h"
+#include "ledger/postgres/pg_locks.h"
 #include "ledger/postgres/pg_results.h"
 #include "ledger/postgres/pg_runs.h"
 #include "ledger/postgres/pg_schema.h"
@@ -206,6 +207,20 @@ class PgLedger final : public Ledger {
 
   Result<std::vector<WorkerRecord>> ListWorkers(const std::string& run_id) override {
     return session_->Call([&](PgConn* c) { return pgledger::ListWorkers(c, run_id); });
+  }
+
+  Result<RunAcquisition> AcquireLock(
+      const std::string& name, const RunOwner& me,
+      const std::function<bool(const RunOwner&)>& holder_gone) override {
+    return session_->Call([&](PgConn* c) { return pgledger::TakeLock(c, name, me, holder_gone); });
+  }
+
+  Status RenewLock(const std::string& name, const RunOwner& me) override {
+    return session_->Call([&](PgConn* c) { return pgledger::TouchLock(c, name, me); });
+  }
+
+  Status ReleaseLock(const std::string& name, const RunOwner& me) override {
+    return session_->Call([&](PgConn* c) { return pgledger::DeleteLock(c, name, me); });
   }
 
   Result<std::optional<std::string>> GetTuning(const std::string& key) override {

@@ -450,6 +450,26 @@ TEST_F(PgLedgerTest, RunOwnership) {
   EXPECT_EQ(ledger_->AcquireRun("no-such-run", Worker(1), alive).error().code(), Code::kNotFound);
 }
 
+TEST_F(PgLedgerTest, NamedLockIsHeldByOneProcessUntilItIsGoneOrReleased) {
+  const std::string name = "schedule:" + fmt_id("lock", 0);
+  auto alive = [](const RunOwner&) { return false; };
+  auto gone = [](const RunOwner&) { return true; };
+  std::unique_ptr<Ledger> other = Open();
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(ledger_->AcquireLock(name, Worker(1), alive)->acquired);
+  auto refused = other->AcquireLock(name, Worker(2), alive);
+  ASSERT_TRUE(refused.has_value()) << refused.error().ToString();
+  EXPECT_FALSE(refused->acquired);
+  EXPECT_EQ(refused->holder.pid, 1);
+  EXPECT_TRUE(ledger_->RenewLock(name, Worker(1)).ok());
+  EXPECT_TRUE(other->AcquireLock(name, Worker(2), gone)->acquired);
+  EXPECT_EQ(ledger_->RenewLock(name, Worker(1)).code(), Code::kFailed);
+  EXPECT_TRUE(ledger_->ReleaseLock(name, Worker(1)).ok());  // not the holder: no change
+  EXPECT_FALSE(ledger_->AcquireLock(name, Worker(1), alive)->acquired);
+  EXPECT_TRUE(other->ReleaseLock(name, Worker(2)).ok());
+  EXPECT_TRUE(ledger_->AcquireLock(name, Worker(1), alive)->acquired);
+}
+
 TEST_F(PgLedgerTest, ReaderWritesNothing) {
   const std::string id = NewRun(1);
   auto reader = Ledger::OpenForReading(url_);

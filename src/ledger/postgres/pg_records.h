@@ -13,7 +13,14 @@
 
 namespace nightshift::pgledger {
 
-// Row `row` of `r`, selected with NS_LEDGER_RUN_COLUMNS / NS_LEDGER_SHARD_COLUMNS
+// The shard columns with the PostgreSQL ledger's worker: host/pid/start of
+// the claim's holder, '' when none.
+#define NS_PG_SHARD_COLUMNS                                  \
+  NS_LEDGER_SHARD_COLUMNS(                                   \
+      "CASE WHEN holder_host = '' THEN '' ELSE holder_host " \
+      "|| '/' || holder_pid || '/' || holder_start END")
+
+// Row `row` of `r`, selected with NS_LEDGER_RUN_COLUMNS / NS_PG_SHARD_COLUMNS
 // (ledger/record_columns.h).
 Result<RunRecord> ReadRun(const PgResult& r, int row);
 Result<ShardRecord> ReadShard(const PgResult& r, int row);

@@ -114,7 +114,7 @@ Result<std::vector<InputFileRecord>> SelectFiles(PgConn* conn, const std::string
 
 Result<std::vector<ShardRecord>> SelectShards(PgConn* conn, const std::string& run_id) {
   NS_RETURN_IF_ERROR(RequireRun(conn, run_id));
-  NS_ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT " NS_LEDGER_SHARD_COLUMNS
+  NS_ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT " NS_PG_SHARD_COLUMNS
                                              " FROM nightshift.shards WHERE run_id = $1::text "
                                              "ORDER BY shard_id",
                                              "listing a run's shards", {run_id}));

@@ -140,6 +140,18 @@ CREATE TABLE nightshift.workers (
   PRIMARY KEY (run_id, host, pid, start_time)
 );
 )sql"},
+    // Named locks (Ledger::AcquireLock): "schedule:JOB" is held by the one
+    // `nightshift schedule` process that decides that job's runs.
+    Migration{2, R"sql(
+CREATE TABLE nightshift.locks (
+  name            text PRIMARY KEY,
+  host            text NOT NULL,
+  pid             bigint NOT NULL,
+  start_time      bigint NOT NULL,
+  acquired_at_ms  bigint NOT NULL,
+  heartbeat_at_ms bigint NOT NULL
+);
+)sql"},
 };
 
 // Any constant serves, as long as every nightshift uses the same one: it

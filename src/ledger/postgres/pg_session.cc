@@ -41,8 +41,7 @@ Status Session::SetUp() {
 }
 
 void Session::PauseBeforeRetry(int attempt) {
-  const int64_t ms = std::min<int64_t>(2000, int64_t{100} << std::min(attempt, 5));
-  Env::Default()->SleepMicros(ms * 1000);
+  Env::Default()->SleepMicros(io::pg::ReconnectPauseMicros(attempt));
 }
 
 Status Session::Restore() {

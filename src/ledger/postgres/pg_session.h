@@ -52,8 +52,7 @@ class Session {
   // broke the connection, reconnects once so that the retry finds it up.
   //
   // A call that failed on a broken connection is run again on a fresh one, a
-  // few times with backoff (about 6 s in all: a database restart or a dropped
-  // connection, not an outage): each call is one transaction, rolled back by
+  // few times with backoff (io::pg::kReconnectTries): each call is one transaction, rolled back by
   // the break, and the ledger's writes are idempotent when repeated (a
   // commit whose reply was lost is the same commit again).
   template <typename Fn>
@@ -63,9 +62,9 @@ class Session {
       Status up = Restore();
       if (up.ok()) {
         auto result = fn(conn_.get());
-        if (StatusOf(result).code() != Code::kTransient || attempt >= kReconnectTries)
+        if (StatusOf(result).code() != Code::kTransient || attempt >= io::pg::kReconnectTries)
           return result;
-      } else if (attempt >= kReconnectTries) {
+      } else if (attempt >= io::pg::kReconnectTries) {
         return Error(up);
       }
       PauseBeforeRetry(attempt);
@@ -77,8 +76,7 @@ class Session {
  private:
   Session(std::unique_ptr<PgConn> conn, bool read_only)
       : conn_(std::move(conn)), read_only_(read_only) {}
-  static constexpr int kReconnectTries = 6;
-  // Sleeps 100 ms doubling per attempt, at most 2 s.
+  // Sleeps io::pg::ReconnectPauseMicros(attempt).
   static void PauseBeforeRetry(int attempt);
   // Reconnects when the connection is broken and sets the session up again.
   Status Restore();

@@ -75,9 +75,9 @@ Result<std::optional<ShardRecord>> ClaimNext(Connection* conn, const std::string
     NS_RETURN_IF_ERROR(update.Run());
   }
   NS_RETURN_IF_ERROR(UpsertWorker(conn, run_id, me, policy, now_ms));
-  NS_ASSIGN_OR_RETURN(Statement select,
-                      conn->Prepare("SELECT " NS_LEDGER_SHARD_COLUMNS
-                                    " FROM shards WHERE run_id = ?1 AND shard_id = ?2"));
+  NS_ASSIGN_OR_RETURN(
+      Statement select,
+      conn->Prepare("SELECT " NS_SHARD_COLUMNS " FROM shards WHERE run_id = ?1 AND shard_id = ?2"));
   select.Bind(1, run_id).Bind(2, *shard_id);
   NS_ASSIGN_OR_RETURN(bool row, select.Step());
   if (!row) return Error(Code::kInternal, fmt::format("shard {} vanished", *shard_id));

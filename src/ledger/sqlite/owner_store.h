@@ -1,5 +1,7 @@
 // The run owners of the SQLite ledger: the queries behind Ledger::AcquireRun,
-// Heartbeat, ReleaseRun and GetRunOwner (table run_owners, schema version 3).
+// Heartbeat, ReleaseRun and GetRunOwner (table run_owners, schema version 3),
+// and the same for named locks (AcquireLock, RenewLock, ReleaseLock; table
+// locks, schema version 8).
 //
 // REQUIRES for all: the caller holds the ledger's connection exclusively;
 // for the writes, inside a write transaction.
@@ -27,5 +29,12 @@ Status TouchOwner(Connection* conn, const std::string& run_id, const RunOwner& m
 
 // ReleaseRun: deletes the owner row if it is `me`'s.
 Status DeleteOwner(Connection* conn, const std::string& run_id, const RunOwner& me);
+
+// The same for the named lock `name` (it need not exist).
+Result<RunAcquisition> TakeLock(Connection* conn, const std::string& name, const RunOwner& me,
+                                const std::function<bool(const RunOwner&)>& holder_gone,
+                                int64_t now_ms);
+Status TouchLock(Connection* conn, const std::string& name, const RunOwner& me, int64_t now_ms);
+Status DeleteLock(Connection* conn, const std::string& name, const RunOwner& me);
 
 }  // namespace nightshift::sqlite

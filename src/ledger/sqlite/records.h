@@ -11,6 +11,9 @@
 
 namespace nightshift::sqlite {
 
+// The shard columns with the SQLite ledger's worker column (claimed_by).
+#define NS_SHARD_COLUMNS NS_LEDGER_SHARD_COLUMNS("claimed_by")
+
 // A state name read back from the file; anything unknown means the file was
 // damaged or written by something else: IoError naming the ledger.
 template <typename T>
@@ -20,7 +23,7 @@ Result<T> Checked(Result<T> parsed, const Connection& conn) {
                fmt::format("ledger '{}' is corrupt: {}", conn.path(), parsed.error().message()));
 }
 
-// A row selected with NS_LEDGER_RUN_COLUMNS / NS_LEDGER_SHARD_COLUMNS.
+// A row selected with NS_LEDGER_RUN_COLUMNS / NS_SHARD_COLUMNS.
 Result<RunRecord> ReadRun(const Statement& s, const Connection& conn);
 Result<ShardRecord> ReadShard(const Statement& s, const Connection& conn);
 

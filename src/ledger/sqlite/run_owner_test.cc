@@ -1,5 +1,6 @@
-// Ledger::AcquireRun / Heartbeat / ReleaseRun / GetRunOwner and
-// Ledger::OpenForReading on the SQLite ledger.
+// Ledger::AcquireRun / Heartbeat / ReleaseRun / GetRunOwner, the named
+// locks (AcquireLock / RenewLock / ReleaseLock) and Ledger::OpenForReading on
+// the SQLite ledger.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -141,6 +142,32 @@ TEST(LedgerOpenTest, ConcurrentOpensOfANewLedgerAllSucceed) {
     for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
   }
   std::filesystem::remove_all(tmpl);
+}
+
+TEST_F(RunOwnerTest, NamedLockIsHeldByOneProcessUntilItIsGoneOrReleased) {
+  // No run needed: the lock is a name.
+  auto got = ledger_->AcquireLock("schedule:nightly", a_, Never);
+  ASSERT_TRUE(got.has_value()) << got.error().ToString();
+  EXPECT_TRUE(got->acquired);
+  // From another connection (another process would open its own).
+  auto other = Ledger::Open(path_);
+  ASSERT_TRUE(other.has_value());
+  got = (*other)->AcquireLock("schedule:nightly", b_, Never);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->acquired);
+  EXPECT_TRUE(got->holder.SameProcess(a_));
+  EXPECT_TRUE((*other)->AcquireLock("schedule:other-job", b_, Never)->acquired);
+  EXPECT_TRUE(ledger_->RenewLock("schedule:nightly", a_).ok());
+  EXPECT_EQ((*other)->RenewLock("schedule:nightly", b_).code(), Code::kFailed);
+  // A holder found gone (SIGKILLed) is taken over; it then cannot renew.
+  EXPECT_TRUE((*other)->AcquireLock("schedule:nightly", b_, Always)->acquired);
+  EXPECT_EQ(ledger_->RenewLock("schedule:nightly", a_).code(), Code::kFailed);
+  // Releasing what one does not hold changes nothing; the holder's release
+  // frees it for anyone.
+  EXPECT_TRUE(ledger_->ReleaseLock("schedule:nightly", a_).ok());
+  EXPECT_FALSE(ledger_->AcquireLock("schedule:nightly", a_, Never)->acquired);
+  EXPECT_TRUE((*other)->ReleaseLock("schedule:nightly", b_).ok());
+  EXPECT_TRUE(ledger_->AcquireLock("schedule:nightly", a_, Never)->acquired);
 }
 
 }  // namespace

@@ -154,6 +154,18 @@ CREATE TABLE workers (
   PRIMARY KEY (run_id, worker)
 );
 )sql"},
+    // Named locks (Ledger::AcquireLock): "schedule:JOB" is held by the one
+    // `nightshift schedule` process that decides that job's runs.
+    Migration{8, R"sql(
+CREATE TABLE locks (
+  name            TEXT PRIMARY KEY,
+  host            TEXT NOT NULL,
+  pid             INTEGER NOT NULL,
+  start_time      INTEGER NOT NULL,
+  acquired_at_ms  INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL
+);
+)sql"},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {

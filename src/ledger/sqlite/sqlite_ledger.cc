@@ -155,7 +155,7 @@ class SqliteLedger final : public Ledger {
     std::vector<ShardRecord> shards;
     {
       NS_ASSIGN_OR_RETURN(Statement select,
-                          conn_->Prepare("SELECT " NS_LEDGER_SHARD_COLUMNS
+                          conn_->Prepare("SELECT " NS_SHARD_COLUMNS
                                          " FROM shards WHERE run_id = ?1 ORDER BY shard_id"));
       select.Bind(1, run_id);
       while (true) {
@@ -410,6 +410,33 @@ class SqliteLedger final : public Ledger {
     return txn.Commit();
   }
 
+  Result<RunAcquisition> AcquireLock(
+      const std::string& name, const RunOwner& me,
+      const std::function<bool(const RunOwner&)>& holder_gone) override {
+    std::lock_guard lock(mu_);
+    // BEGIN IMMEDIATE: the read of the holder and the write are one step
+    // against every other process.
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_ASSIGN_OR_RETURN(RunAcquisition got,
+                        sqlite::TakeLock(conn_.get(), name, me, holder_gone, NowMs()));
+    NS_RETURN_IF_ERROR(txn.Commit());
+    return got;
+  }
+
+  Status RenewLock(const std::string& name, const RunOwner& me) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(sqlite::TouchLock(conn_.get(), name, me, NowMs()));
+    return txn.Commit();
+  }
+
+  Status ReleaseLock(const std::string& name, const RunOwner& me) override {
+    std::lock_guard lock(mu_);
+    NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kWrite));
+    NS_RETURN_IF_ERROR(sqlite::DeleteLock(conn_.get(), name, me));
+    return txn.Commit();
+  }
+
   Result<std::optional<RunOwner>> GetRunOwner(const std::string& run_id) override {
     std::lock_guard lock(mu_);
     if (schema_version_ < 3) return std::optional<RunOwner>();
@@ -552,7 +579,7 @@ class SqliteLedger final : public Ledger {
 };
 
 #undef NS_LEDGER_RUN_COLUMNS
-#undef NS_LEDGER_SHARD_COLUMNS
+#undef NS_SHARD_COLUMNS
 
 }  // namespace
 

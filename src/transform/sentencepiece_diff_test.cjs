@@ -1,0 +1,228 @@
+// Differential test of nightshift's SentencePiece tokenizer (libsentencepiece
+// with XLM-R's ids) against Hugging Face tokenizers (npm `tokenizers`, its
+// Rust core under node), on the real texts of test_texts.cjs.
+//
+// No SentencePiece model ships offline, so one is trained here with spm_train
+// (Debian's `sentencepiece`): a Unigram model numbered as XLM-R's (<unk>=0,
+// <s>=1, </s>=2), nmt_nfkc normalization, 8,000 pieces, character coverage
+// below 1 so that rare characters are unknown. Hugging Face's side gets the
+// tokenizer.json that transformers' XLMRobertaConverter makes from that file
+// (built here from the model's protobuf): the vocabulary [<s>, <pad>, </s>,
+// <unk>] + pieces[3:] + [<mask>], a Precompiled normalizer with the model's
+// character map, then " {2,}" -> " ", a Metaspace pre-tokenizer, the
+// `<s> $A </s>` template, and the added tokens as in xlm-roberta-base's file
+// (<mask> with lstrip). Every text whose ids differ is printed; any
+// difference fails the test.
+//
+// usage: node sentencepiece_diff_test.cjs TOKENIZE_IDS TOKENIZERS_DIR [SPM_TRAIN] [MAX_TEXTS]
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFileSync, spawnSync } = require('child_process');
+const { allTexts } = require('./test_texts.cjs');
+
+const [tokenizeIds, tokenizersDir, spmTrainArg, maxTextsArg] = process.argv.slice(2);
+const spmTrain = spmTrainArg || 'spm_train';
+const MAX_LENGTH = 512;
+
+// The fields of one protobuf message: [field number, value] in file order
+// (varints as BigInt, length-delimited as bytes, fixed32 as float).
+function protoFields(buf) {
+  const fields = [];
+  let i = 0;
+  const varint = () => {
+    let v = 0n, shift = 0n;
+    for (;;) {
+      const b = buf[i++];
+      v |= BigInt(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+      shift += 7n;
+    }
+  };
+  while (i < buf.length) {
+    const key = Number(varint());
+    const no = key >> 3, wire = key & 7;
+    if (wire === 0) fields.push([no, varint()]);
+    else if (wire === 1) { fields.push([no, buf.subarray(i, i + 8)]); i += 8; }
+    else if (wire === 2) { const n = Number(varint()); fields.push([no, buf.subarray(i, i + n)]); i += n; }
+    else if (wire === 5) { fields.push([no, buf.readFloatLE(i)]); i += 4; }
+    else throw new Error(`protobuf wire type ${wire}`);
+  }
+  return fields;
+}
+
+// sentencepiece.ModelProto: pieces (1: {1 piece, 2 score}) and the
+// normalizer_spec's precompiled_charsmap (3: {2}).
+function readModel(file) {
+  const top = protoFields(fs.readFileSync(file));
+  const pieces = top.filter(([n]) => n === 1).map(([, b]) => {
+    const f = protoFields(b);
+    const score = f.find(([n]) => n === 2);
+    return { piece: Buffer.from(f.find(([n]) => n === 1)[1]).toString('utf8'), score: score ? score[1] : 0 };
+  });
+  const norm = protoFields(top.find(([n]) => n === 3)[1]);
+  const charsmap = norm.find(([n]) => n === 2);
+  return { pieces, charsmap: charsmap ? Buffer.from(charsmap[1]).toString('base64') : '' };
+}
+
+// What transformers' XLMRobertaConverter makes of the model.
+function xlmrTokenizerJson(modelFile) {
+  const m = readModel(modelFile);
+  const vocab = [['<s>', 0], ['<pad>', 0], ['</s>', 0], ['<unk>', 0]];
+  for (const p of m.pieces.slice(3)) vocab.push([p.piece, p.score]);
+  vocab.push(['<mask>', 0]);
+  const special = (id, content, lstrip) => ({ id, content, single_word: false, lstrip, rstrip: false,
+                                              normalized: false, special: true });
+  const normalizers = [{ type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }];
+  if (m.charsmap) normalizers.unshift({ type: 'Precompiled', precompiled_charsmap: m.charsmap });
+  const metaspace = { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true };
+  const tok = (id) => ({ SpecialToken: { id, type_id: 0 } });
+  const seq = (id) => ({ Sequence: { id, type_id: 0 } });
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [special(0, '<s>', false), special(1, '<pad>', false), special(2, '</s>', false),
+                   special(3, '<unk>', false), special(vocab.length - 1, '<mask>', true)],
+    normalizer: { type: 'Sequence', normalizers },
+    pre_tokenizer: metaspace,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [tok('<s>'), seq('A'), tok('</s>')],
+      pair: [tok('<s>'), seq('A'), tok('</s>'), tok('</s>'), seq('B'), tok('</s>')],
+      special_tokens: { '<s>': { id: '<s>', ids: [0], tokens: ['<s>'] },
+                        '</s>': { id: '</s>', ids: [2], tokens: ['</s>'] } },
+    },
+    decoder: metaspace,
+    model: { type: 'Unigram', unk_id: 3, vocab, byte_fallback: false },
+  };
+}
+
+// Texts that exercise the special tokens and the whitespace around them.
+function specialTokenTexts() {
+  return ['<s>', '</s>x<s>', 'a <mask>', 'a\u3000\t<mask> b', '<mask><mask>', ' <mask> ', 'x <pad> y ',
+          '<unk><unk>', 'a </s> ', '\u200b<mask>', 'end.\n'];
+}
+
+// Trains the test's model on `texts` in `dir`; returns the .model's path.
+function train(texts, dir, spmTrain = 'spm_train') {
+  const input = path.join(dir, 'train.txt');
+  fs.writeFileSync(input, texts.join('\n') + '\n');
+  execFileSync(spmTrain, [`--input=${input}`, `--model_prefix=${path.join(dir, 'xlmr')}`,
+    '--vocab_size=8000', '--model_type=unigram', '--character_coverage=0.9995',
+    '--input_sentence_size=300000', '--shuffle_input_sentence=true', '--num_threads=2',
+    '--minloglevel=2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return path.join(dir, 'xlmr.model');
+}
+
+// Judges one text's ids. 'same', or one of the two documented classes where
+// SentencePiece (and so nightshift) and Hugging Face part ways; anything
+// else is 'failed'.
+//  - nearTie: SentencePiece's Viterbi sums piece scores in float32 from the
+//    start of the text, Hugging Face's in float64. Where two segmentations of
+//    a word score equal (the same pieces in another order: "I|II" or "II|I")
+//    or differ by less than float32's rounding of the running sum, the two
+//    can choose differently. Allowed only word by word (a word: a piece
+//    starting with "▁" and the pieces after it): the same number of words,
+//    and each differing word's pieces spell the same word, score no better
+//    than Hugging Face's and at most a few float32 roundings of the running
+//    sum worse.
+//  - grapheme: Hugging Face's Precompiled normalizer replaces a whole
+//    grapheme cluster shorter than 6 bytes by the mapping of its first
+//    matching prefix, dropping the rest ("o\u0308\u0304" becomes "ö");
+//    SentencePiece maps the longest prefix and keeps the rest. Allowed only
+//    in texts where combining marks stand two or more in a row.
+class Checker {
+  constructor(vocab) {
+    this.pieces = vocab.map(([p]) => p);
+    const min = Math.min(...vocab.map(([, s]) => s));
+    this.scores = vocab.map(([, s]) => s);
+    this.scores[3] = min - 10;  // <unk>, as both libraries score it
+  }
+
+  words(ids) {
+    const words = [];
+    for (const id of ids) {
+      const starts = id < 4 || id === this.pieces.length - 1 || this.pieces[id].startsWith('\u2581');
+      if (starts || words.length === 0) words.push([]);
+      words[words.length - 1].push(id);
+    }
+    return words;
+  }
+
+  surface(ids) {
+    return ids.map((id) => this.pieces[id]).join('');
+  }
+
+  // The checker must fail what it should: other pieces, pieces out of order.
+  selfTest() {
+    const word = [...this.pieces.keys()].filter((id) => id > 3 && this.pieces[id].length > 1 &&
+                                                      !this.pieces[id].startsWith('\u2581'));
+    const [x, y] = [word[0], word[1]];
+    const lead = this.pieces.findIndex((p, id) => id > 3 && p.startsWith('\u2581'));
+    for (const bad of [[0, lead, x, y + 1, 2], [0, lead, y, x, 2], [0, lead, x, 2]]) {
+      if (this.compare('t', [0, lead, x, y, 2], bad.join(' ')) !== 'failed') {
+        throw new Error(`the checker lets ${bad} pass for ${[0, lead, x, y, 2]}`);
+      }
+    }
+  }
+
+  compare(text, want, oursLine) {
+    if (oursLine === want.join(' ')) return 'same';
+    if (/\p{M}{2,}/u.test(text)) return 'grapheme';
+    if (oursLine.startsWith('error')) return 'failed';
+    const a = this.words(want), b = this.words(oursLine.split(' ').map(Number));
+    if (a.length !== b.length) return 'failed';
+    let running = 0;
+    for (let w = 0; w < a.length; ++w) {
+      const sa = a[w].reduce((s, id) => s + this.scores[id], 0);
+      const sb = b[w].reduce((s, id) => s + this.scores[id], 0);
+      running += sa;
+      if (a[w].join(' ') === b[w].join(' ')) continue;
+      if (this.surface(a[w]) !== this.surface(b[w])) return 'failed';  // not a split of the same word
+      const ulp = Math.abs(running) * 2 ** -23;
+      if (sb > sa + 1e-9 || sa - sb > 4 * ulp) return 'failed';
+    }
+    return 'nearTie';
+  }
+}
+
+async function main() {
+  const { Tokenizer } = require(path.resolve(tokenizersDir, 'index.js'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-spm-'));
+  let texts = [...allTexts(), ...specialTokenTexts()];
+  if (maxTextsArg) texts = texts.slice(0, Number(maxTextsArg));
+  const model = train(texts.filter((t) => t.length < 100000), tmp, spmTrain);
+  const jsonPath = path.join(tmp, 'tokenizer.json');
+  fs.writeFileSync(jsonPath, JSON.stringify(xlmrTokenizerJson(model)));
+
+  const run = spawnSync(tokenizeIds, [model, String(MAX_LENGTH)], {
+    input: texts.map((t) => JSON.stringify(t)).join('\n') + '\n', maxBuffer: 1 << 30,
+  });
+  if (run.status !== 0) throw new Error(`tokenize_ids failed: ${run.stderr}`);
+  const ours = run.stdout.toString('utf8').split('\n');
+
+  const hf = Tokenizer.fromFile(jsonPath);
+  hf.setTruncation(MAX_LENGTH);
+  const check = new Checker(JSON.parse(fs.readFileSync(jsonPath, 'utf8')).model.vocab);
+  check.selfTest();
+  const counts = { texts: texts.length, tokens: 0, same: 0, nearTie: 0, grapheme: 0, failed: 0 };
+  for (let i = 0; i < texts.length; ++i) {
+    const want = (await hf.encode(texts[i])).getIds();
+    counts.tokens += want.length;
+    const verdict = check.compare(texts[i], want, ours[i]);
+    counts[verdict]++;
+    if (verdict !== 'same' && (verdict === 'failed' || process.env.VERBOSE)) {
+      console.log(`${verdict.toUpperCase()} text ${i}: ${JSON.stringify(texts[i].slice(0, 300))}\n` +
+                  `  hf:   ${want.join(' ').slice(0, 300)}\n  ours: ${ours[i].slice(0, 300)}`);
+    }
+  }
+  console.log(`${counts.texts} texts, ${counts.tokens} tokens: ${counts.same} identical, ` +
+              `${counts.nearTie} Viterbi near-ties (scores equal to float32 precision), ` +
+              `${counts.grapheme} differ in texts with stacked combining marks, ${counts.failed} mismatches`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  if (texts.length < 1000) { console.log('too few texts: is apt-cache available?'); process.exit(1); }
+  process.exit(counts.failed === 0 ? 0 : 1);
+}
+
+module.exports = { xlmrTokenizerJson, train };  // also used by bench/tokenize_bench.cjs
+if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });
