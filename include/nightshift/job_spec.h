@@ -83,6 +83,27 @@ struct TopKSpec {
   std::string labels;         // absolute path of a file of one integer id per line; "" = indices
 };
 
+// `postprocess: - ctc_decode: {...}`: greedy CTC decoding of a recogniser's
+// [batch, time, classes] output into a text column and `<into>_score`.
+struct CtcDecodeSpec {
+  std::string output;
+  std::string alphabet;  // absolute path: one symbol per line
+  std::string into;
+  int64_t blank = 0;
+  std::string where;  // "postprocess[1].ctc_decode", for messages
+};
+
+// `postprocess: - text_boxes: {...}`: DB-style detection map into a list of
+// boxes per row (`<into>`, 8 numbers per box) and their scores (`<into>_score`).
+struct TextBoxesSpec {
+  std::string output;
+  double threshold = 0.3;
+  double box_threshold = 0.6;
+  double unclip = 1.5;
+  std::string into;
+  std::string where;  // "postprocess[0].text_boxes", for messages
+};
+
 struct ModelSpec {
   std::string backend = "onnx";  // onnx | torchscript | xgboost
   std::string path;              // absolute
@@ -95,6 +116,8 @@ struct ModelSpec {
   std::vector<ModelInputSpec> inputs;
   std::vector<ModelOutputSpec> outputs;
   std::vector<TopKSpec> top_k;  // the job's `postprocess:` steps
+  std::vector<CtcDecodeSpec> ctc_decode;
+  std::vector<TextBoxesSpec> text_boxes;
 };
 
 struct BatchSpec {

@@ -29,6 +29,10 @@ struct OutputColumn {
   bool is_list = false;
   int32_t output_index = 0;  // which model output tensor
   int64_t element = 0;       // which element of its last axis (scalar columns)
+  // Lists whose length varies by row: the int64 [rows] tensor holding each
+  // row's length (the rest of its row is padding); -1: every row is whole.
+  int32_t length_index = -1;
+  bool is_text = false;  // uint8 UTF-8 bytes (with length_index), written as one string
 };
 
 class Env;

@@ -117,10 +117,11 @@ void BatchRunner::NoteSuccess() {
 
 Status BatchRunner::Run(RowBatch* batch) {
   NS_RETURN_IF_ERROR(RunModel(batch));
-  if (options_.top_k == nullptr || options_.top_k->empty() || batch->num_rows == 0) {
-    return Status::Ok();
+  if (batch->num_rows == 0) return Status::Ok();
+  if (options_.top_k != nullptr && !options_.top_k->empty()) {
+    NS_RETURN_IF_ERROR(ApplyTopK(*options_.top_k, batch));
   }
-  return ApplyTopK(*options_.top_k, batch);
+  return options_.ocr != nullptr ? ApplyOcrSteps(*options_.ocr, batch) : Status::Ok();
 }
 
 Status BatchRunner::RunModel(RowBatch* batch) {

@@ -27,6 +27,7 @@
 
 #include "exec/breaker.h"
 #include "exec/call_watchdog.h"
+#include "exec/ocr_steps.h"
 #include "exec/top_k.h"
 #include "nightshift/backend.h"
 #include "nightshift/env.h"
@@ -47,6 +48,7 @@ struct BatchRunnerOptions {
   std::stop_token cancel;                   // requested: cancel the call in flight, stop retrying
   Env* env = nullptr;                       // for backoff sleeps; nullptr: Env::Default()
   const std::vector<TopKStep>* top_k = nullptr;  // run on the outputs of each batch
+  const OcrSteps* ocr = nullptr;                 // likewise, after top_k
   obs::RunObserver* observer = nullptr;          // told of each retry; nullptr: none
 };
 

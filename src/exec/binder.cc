@@ -393,6 +393,9 @@ Status BindOutputs(const JobSpec& job, const Model& model, Binding* b) {
     NS_RETURN_IF_ERROR(BindOutput(out, o, *it, b, &names));
   }
   NS_RETURN_IF_ERROR(BindTopK(job, model, b, &names));
+  NS_RETURN_IF_ERROR(BindOcrSteps(job, model,
+                                  ModelOutputNames(job).size() + 2 * job.model.top_k.size(),
+                                  &b->ocr, &b->sink, &names));
   return CheckOutputNames(names);
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "exec/ocr_steps.h"
 #include "exec/top_k.h"
 #include "nightshift/backend.h"
 #include "nightshift/job_spec.h"
@@ -20,6 +21,7 @@ struct Binding {
   ReadLayout read;              // inputs in the model's input order
   SinkLayout sink;              // without directories
   std::vector<TopKStep> top_k;  // without labels (PrepareJob reads them)
+  OcrSteps ocr;                 // without alphabets (PrepareJob reads them)
 };
 
 // `where` names the input for messages ("input file 'a.parquet'").

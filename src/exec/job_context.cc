@@ -138,6 +138,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   NS_ASSIGN_OR_RETURN(ctx.binding,
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
   NS_RETURN_IF_ERROR(LoadTopKLabels(job, env, &ctx.binding));
+  NS_RETURN_IF_ERROR(LoadAlphabets(job, env, &ctx.binding.ocr));
   return ctx;
 }
 

@@ -239,6 +239,7 @@ void Pipeline::WorkLoop(Impl& impl, size_t worker) {
   ro.timeout_s = config_.errors.batch_timeout_s;
   ro.expected_last_dims = impl.expected_last;
   ro.top_k = &config_.top_k;
+  ro.ocr = &config_.ocr;
   ro.breaker = &impl.breaker;
   ro.cancel = cancel_.get_token();
   ro.env = config_.env;

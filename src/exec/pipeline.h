@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "exec/batch_runner.h"
+#include "exec/ocr_steps.h"
 #include "exec/top_k.h"
 #include "nightshift/backend.h"
 #include "nightshift/engine.h"
@@ -52,6 +53,7 @@ struct PipelineConfig {
   std::vector<std::string> output_names;  // for messages
   std::vector<OutputColumn> output_columns;
   std::vector<TopKStep> top_k;  // postprocess steps, run by the model workers
+  OcrSteps ocr;                 // likewise, after top_k
   std::string run_id;
   TaskFeed* feed = nullptr;  // the shards to read; outlives the pipeline
   ErrorsSpec errors;

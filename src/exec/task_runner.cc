@@ -73,7 +73,9 @@ PipelineConfig MakePipelineConfig(const JobSpec& job, const RunOptions& options,
     pc.output_names.push_back(t.ids_column);
     pc.output_names.push_back(t.scores_column);
   }
+  for (auto& name : OcrTensorNames(job)) pc.output_names.push_back(std::move(name));
   pc.top_k = ctx.binding.top_k;
+  pc.ocr = ctx.binding.ocr;
   pc.output_columns = ctx.binding.sink.outputs;
   pc.run_id = run.run_id;
   pc.feed = feed;

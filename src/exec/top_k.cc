@@ -12,9 +12,12 @@ namespace nightshift::exec {
 std::vector<std::string> ModelOutputNames(const JobSpec& job) {
   std::vector<std::string> names;
   for (const auto& o : job.model.outputs) names.push_back(o.name);
-  for (const auto& t : job.model.top_k) {
-    if (std::find(names.begin(), names.end(), t.output) == names.end()) names.push_back(t.output);
-  }
+  auto add = [&names](const std::string& output) {
+    if (std::find(names.begin(), names.end(), output) == names.end()) names.push_back(output);
+  };
+  for (const auto& t : job.model.top_k) add(t.output);
+  for (const auto& c : job.model.ctc_decode) add(c.output);
+  for (const auto& t : job.model.text_boxes) add(t.output);
   return names;
 }
 

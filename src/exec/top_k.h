@@ -3,7 +3,7 @@
 // shard's whole score matrix, travel on to the writer).
 //
 // Tensor layout of a batch's outputs: first the model outputs named by
-// ModelOutputNames() (model.outputs, then outputs only top_k reads), then two
+// ModelOutputNames() (model.outputs, then outputs only postprocess steps read), then two
 // tensors per top_k step, [rows, k] int64 ids and [rows, k] float32 values.
 #pragma once
 

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "io/ragged_columns.h"
 #include "io/sql_types.h"
 
 namespace nightshift::io {
@@ -58,6 +59,7 @@ std::string KeyType(const SinkLayout& layout, const std::string& key) {
 }  // namespace
 
 std::string OutputSqlType(const OutputColumn& c) {
+  if (c.is_text) return "VARCHAR";
   const std::string t = SqlTypeFor(c.dtype);
   return c.is_list ? t + "[]" : t;
 }
@@ -314,6 +316,7 @@ Status ShardRows::WriteOutput(const OutputColumn& c, const RowBatch& batch, duck
                   fmt::format("output column '{}' expects {} but the model returned {}", c.name,
                               DTypeName(c.dtype), t.DebugString()));
   }
+  if (c.length_index >= 0) return WriteRaggedOutput(c, batch, vec, rows, n, offset);
   if (!c.is_list) {
     void* dst = duckdb_vector_get_data(vec);
     switch (c.dtype) {

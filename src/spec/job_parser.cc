@@ -23,6 +23,7 @@
 #include "spec/key_sites.h"
 #include "spec/node_reader.h"
 #include "spec/overrides.h"
+#include "spec/postprocess_section.h"
 #include "spec/preprocess_section.h"
 #include "spec/schedule_section.h"
 
@@ -99,7 +100,7 @@ Status ReadSections(const spec::NodeReader& r, const YAML::Node& root, JobSpec* 
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job->schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job->trigger));
   NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job->input.tokenize));
-  return spec::ReadPostprocess(r, root, &job->model.top_k);
+  return spec::ReadPostprocess(r, root, &job->model);
 }
 
 // Sets job_file and job_dir, and resolves every relative path of the job
@@ -125,6 +126,7 @@ Status ResolvePaths(const std::string& file, JobSpec* job) {
   for (auto& t : job->model.top_k) {
     if (!t.labels.empty()) t.labels = Resolve(dir, t.labels);
   }
+  for (auto& c : job->model.ctc_decode) c.alphabet = Resolve(dir, c.alphabet);
   if (job->trigger) job->trigger->watch = Resolve(dir, job->trigger->watch);
   if (IsDatabase(job->output.format)) {
     NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(dir, &job->output, &job->errors));

@@ -74,8 +74,20 @@ constexpr SchemaNode kTopK[] = {
     {"into", K::kValue, {}},
     {"labels", K::kValue, {}},
 };
+constexpr SchemaNode kCtcDecode[] = {
+    {"output", K::kValue, {}},
+    {"alphabet", K::kValue, {}},
+    {"into", K::kValue, {}},
+    {"blank", K::kValue, {}},
+};
+constexpr SchemaNode kTextBoxes[] = {
+    {"output", K::kValue, {}}, {"threshold", K::kValue, {}}, {"box_threshold", K::kValue, {}},
+    {"unclip", K::kValue, {}}, {"into", K::kValue, {}},
+};
 constexpr SchemaNode kPostprocessStep[] = {
     {"top_k", K::kMap, kTopK},
+    {"ctc_decode", K::kMap, kCtcDecode},
+    {"text_boxes", K::kMap, kTextBoxes},
 };
 constexpr SchemaNode kRootChildren[] = {
     {"name", K::kValue, {}},

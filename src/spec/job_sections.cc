@@ -132,8 +132,13 @@ Status ReadModelInputs(const NodeReader& r, const YAML::Node& model, ModelSpec* 
   return Status::Ok();
 }
 
-Status ReadModelOutputs(const NodeReader& r, const YAML::Node& model, ModelSpec* spec) {
+// `optional`: postprocess steps write columns, so the model's own outputs may
+// be left out (or `[]`).
+Status ReadModelOutputs(const NodeReader& r, const YAML::Node& model, bool optional,
+                        ModelSpec* spec) {
   const SchemaNode& schema = *FindChild(Section("model"), "outputs");
+  std::optional<YAML::Node> given = NodeReader::Find(model, "outputs");
+  if (optional && (!given || (given->IsSequence() && given->size() == 0))) return Status::Ok();
   NS_ASSIGN_OR_RETURN(YAML::Node outputs, r.Require(model, "model", "outputs"));
   if (!outputs.IsSequence() || outputs.size() == 0) {
     return r.Fail(
@@ -263,7 +268,9 @@ Status ReadModel(const NodeReader& r, const YAML::Node& root, ModelSpec* model) 
     model->precision = std::move(name);
   }
   NS_RETURN_IF_ERROR(ReadModelInputs(r, map, model));
-  NS_RETURN_IF_ERROR(ReadModelOutputs(r, map, model));
+  std::optional<YAML::Node> post = NodeReader::Find(root, "postprocess");
+  const bool has_post = post && post->IsSequence() && post->size() > 0;
+  NS_RETURN_IF_ERROR(ReadModelOutputs(r, map, has_post, model));
   return Status::Ok();
 }
 

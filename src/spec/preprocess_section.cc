@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <limits>
-
 #include "spec/job_schema.h"
 
 namespace nightshift::spec {
@@ -26,26 +24,6 @@ Result<TokenizeSpec> ReadTokenize(const NodeReader& r, const YAML::Node& map,
   NS_ASSIGN_OR_RETURN(t.into, RequiredText(r, map, path, "into"));
   NS_RETURN_IF_ERROR(
       r.ReadInt(map, path, "max_length", 1, &t.max_length));  // checked against the tokenizer later
-  return t;
-}
-
-Result<TopKSpec> ReadTopK(const NodeReader& r, const YAML::Node& map, const std::string& path,
-                          const SchemaNode& schema) {
-  NS_RETURN_IF_ERROR(r.CheckMap(map, path, schema));
-  TopKSpec t;
-  NS_ASSIGN_OR_RETURN(t.output, RequiredText(r, map, path, "output"));
-  NS_ASSIGN_OR_RETURN(YAML::Node k, r.Require(map, path, "k"));
-  NS_ASSIGN_OR_RETURN(t.k, r.Int(k, JoinKey(path, "k"), 1, std::numeric_limits<int32_t>::max()));
-  NS_ASSIGN_OR_RETURN(YAML::Node into, r.Require(map, path, "into"));
-  NS_ASSIGN_OR_RETURN(std::vector<std::string> names, r.StringList(into, JoinKey(path, "into"), 2,
-                                                                   /*allow_single=*/false));
-  if (names.size() != 2) {
-    return Error(r.Fail(into, JoinKey(path, "into"),
-                        "expected two column names: [ids column, scores column]"));
-  }
-  t.ids_column = names[0];
-  t.scores_column = names[1];
-  NS_RETURN_IF_ERROR(r.ReadString(map, path, "labels", &t.labels));
   return t;
 }
 
@@ -91,16 +69,6 @@ Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
           }
         }
         tokenize->push_back(std::move(t));
-        return Status::Ok();
-      });
-}
-
-Status ReadPostprocess(const NodeReader& r, const YAML::Node& root, std::vector<TopKSpec>* top_k) {
-  return ForEachStep(
-      r, root, "postprocess", "top_k",
-      [&](const YAML::Node& map, const std::string& path, const SchemaNode& schema) -> Status {
-        NS_ASSIGN_OR_RETURN(TopKSpec t, ReadTopK(r, map, path, schema));
-        top_k->push_back(std::move(t));
         return Status::Ok();
       });
 }

@@ -1,6 +1,6 @@
-// Readers for the `preprocess:` and `postprocess:` lists of a job file
-// (job-spec.md, "Text, recommendations and documents"): `tokenize` and
-// `top_k` steps for now.
+// Reader for the `preprocess:` list of a job file (job-spec.md, "Text,
+// recommendations and documents"): `tokenize` steps for now. The
+// `postprocess:` list is read in postprocess_section.h.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -18,9 +18,5 @@ namespace nightshift::spec {
 // not one mapping with one known key, or two steps with the same `into`.
 Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
                       std::vector<TokenizeSpec>* tokenize);
-
-// The `postprocess:` list (top_k steps), checked the same way; labels paths
-// are stored as written.
-Status ReadPostprocess(const NodeReader& r, const YAML::Node& root, std::vector<TopKSpec>* top_k);
 
 }  // namespace nightshift::spec
