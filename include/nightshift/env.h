@@ -3,7 +3,8 @@
 // it does: the input listing, row counting, the model's stat and hash, the
 // output and dead-letter folders, the sink, the ledger's folder and clock.
 // Tests substitute a fault-injecting Env (src/env/fault_injection_env.h)
-// that fails the Nth operation. Implementations are thread-safe.
+// that fails the Nth operation. Implementations are thread-safe. An Env that
+// changes only some calls derives from EnvWrapper (src/env/env_wrapper.h).
 //
 // The documented exceptions, libraries that open files themselves and so
 // are out of an Env's reach: DuckDB (reads the input files, globs and lists

@@ -73,72 +73,72 @@ Status FaultInjectionEnv::Tick(Op op, const std::string& path) {
 Result<FileInfo> FaultInjectionEnv::Stat(const std::string& path) {
   Status s = Tick(Op::kStat, path);
   if (!s.ok()) return Error(s);
-  return base_->Stat(path);
+  return target()->Stat(path);
 }
 
 Result<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& dir) {
   Status s = Tick(Op::kList, dir);
   if (!s.ok()) return Error(s);
-  return base_->ListDir(dir);
+  return target()->ListDir(dir);
 }
 
 Status FaultInjectionEnv::CreateDirs(const std::string& dir) {
   NS_RETURN_IF_ERROR(Tick(Op::kCreateDirs, dir));
-  return base_->CreateDirs(dir);
+  return target()->CreateDirs(dir);
 }
 
 Status FaultInjectionEnv::WriteFile(const std::string& path, const std::string& data) {
   NS_RETURN_IF_ERROR(Tick(Op::kWrite, path));
-  return base_->WriteFile(path, data);
+  return target()->WriteFile(path, data);
 }
 
 Status FaultInjectionEnv::AppendFile(const std::string& path, const std::string& data) {
   NS_RETURN_IF_ERROR(Tick(Op::kWrite, path));
-  return base_->AppendFile(path, data);
+  return target()->AppendFile(path, data);
 }
 
 Result<std::string> FaultInjectionEnv::ReadFile(const std::string& path) {
   Status s = Tick(Op::kRead, path);
   if (!s.ok()) return Error(s);
-  return base_->ReadFile(path);
+  return target()->ReadFile(path);
 }
 
 Status FaultInjectionEnv::ReadFileBlocks(const std::string& path, size_t block,
                                          const std::function<bool(std::string_view)>& fn) {
   NS_RETURN_IF_ERROR(Tick(Op::kRead, path));
-  return base_->ReadFileBlocks(path, block, fn);
+  return target()->ReadFileBlocks(path, block, fn);
 }
 
 Result<std::unique_ptr<DirWatch>> FaultInjectionEnv::WatchDir(const std::string& dir) {
   Status s = Tick(Op::kWatch, dir);
   if (!s.ok()) return Error(s);
-  return base_->WatchDir(dir);
+  return target()->WatchDir(dir);
 }
 
 Result<std::vector<std::string>> FaultInjectionEnv::Glob(const std::string& pattern) {
   Status s = Tick(Op::kGlob, pattern);
   if (!s.ok()) return Error(s);
-  return base_->Glob(pattern);
+  return target()->Glob(pattern);
 }
 
 Status FaultInjectionEnv::CheckAccess(const std::string& path, Access mode) {
   NS_RETURN_IF_ERROR(Tick(Op::kAccess, path));
-  return base_->CheckAccess(path, mode);
+  return target()->CheckAccess(path, mode);
 }
 
 Status FaultInjectionEnv::SyncPath(const std::string& path) {
   NS_RETURN_IF_ERROR(Tick(Op::kSync, path));
-  return base_->SyncPath(path);
+  return target()->SyncPath(path);
 }
 
 Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
   NS_RETURN_IF_ERROR(Tick(Op::kRename, to));
-  return base_->RenameFile(from, to);
+  return target()->RenameFile(from, to);
 }
 
 Status FaultInjectionEnv::RemoveFile(const std::string& path) {
   NS_RETURN_IF_ERROR(Tick(Op::kRemove, path));
-  return base_->RemoveFile(path);
+  return target()->RemoveFile(path);
 }
 
 int64_t FaultInjectionEnv::NowMicros() {
@@ -147,7 +147,7 @@ int64_t FaultInjectionEnv::NowMicros() {
     std::lock_guard<std::mutex> lock(mu_);
     skew = skew_micros_;
   }
-  return base_->NowMicros() + skew;
+  return target()->NowMicros() + skew;
 }
 
 }  // namespace nightshift

@@ -1,4 +1,4 @@
-// FaultInjectionEnv: an Env that forwards to another Env but fails chosen
+// FaultInjectionEnv: an EnvWrapper that forwards to another Env but fails chosen
 // operations (leveldb's fault-injection idea), for tests of every failure
 // nightshift promises to survive. Test-only: it lives beside its code, not in
 // the public include folder. Thread-safe.
@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "nightshift/env.h"
+#include "env/env_wrapper.h"
 
 namespace nightshift {
 
-class FaultInjectionEnv final : public Env {
+class FaultInjectionEnv final : public EnvWrapper {
  public:
   // Every file operation, by kind. kRead counts ReadFile and ReadFileBlocks;
   // kAccess counts CheckAccess.
@@ -33,7 +33,7 @@ class FaultInjectionEnv final : public Env {
   };
   static const char* OpName(Op op);
 
-  explicit FaultInjectionEnv(Env* base) : base_(base) {}
+  explicit FaultInjectionEnv(Env* base) : EnvWrapper(base) {}
 
   // Makes calls n, n+1, ..., n+times-1 (1-based, counted from now on) of `op`
   // fail with `code`.
@@ -64,15 +64,10 @@ class FaultInjectionEnv final : public Env {
                         const std::function<bool(std::string_view)>& fn) override;
   Result<std::vector<std::string>> Glob(const std::string& pattern) override;
   Status CheckAccess(const std::string& path, Access mode) override;
-  Result<std::string> ExecutablePath() override { return base_->ExecutablePath(); }
-  Result<std::string> RealPath(const std::string& p) override { return base_->RealPath(p); }
+  // The clock, processes and ExecutablePath are forwarded untouched by
+  // EnvWrapper (NowMicros adds the skew).
   Result<std::unique_ptr<DirWatch>> WatchDir(const std::string& dir) override;
   int64_t NowMicros() override;
-  int64_t MonotonicMicros() override { return base_->MonotonicMicros(); }
-  void SleepMicros(int64_t micros) override { base_->SleepMicros(micros); }
-  std::string HostName() override { return base_->HostName(); }
-  int64_t ProcessId() override { return base_->ProcessId(); }
-  Result<int64_t> ProcessStartTime(int64_t pid) override { return base_->ProcessStartTime(pid); }
 
  private:
   struct Rule {
@@ -83,7 +78,6 @@ class FaultInjectionEnv final : public Env {
   // Counts a call of `op`; returns the injected error, or OK.
   Status Tick(Op op, const std::string& path);
 
-  Env* base_;
   mutable std::mutex mu_;
   std::array<int, static_cast<size_t>(Op::kCount)> calls_{};
   std::array<Rule, static_cast<size_t>(Op::kCount)> rules_{};

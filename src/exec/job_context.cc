@@ -65,41 +65,33 @@ Status LoadTopKLabels(const JobSpec& job, Env* env, Binding* binding) {
   return Status::Ok();
 }
 
-Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
-  JobContext ctx;
-  ctx.env = env;
-  NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1, env));
-  NS_RETURN_IF_ERROR(CheckOutputOutsideInput(
-      job, plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files())), env));
-  auto cols = ctx.source->Describe(0);
-  if (!cols.has_value()) {
-    Status s = cols.error();
-    // DuckDB's reasons for a file it cannot parse are I/O errors to it, but
-    // bad input to the user.
-    return Error(s.code() == Code::kInternal ? s : Status(Code::kInvalidData, s.message()));
-  }
-  ctx.columns = std::move(*cols);
-  NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), 0, &ctx.columns));
+namespace {
 
+// Stats the model file (once per run: ctx.model_file) and checks
+// model.sha256 when the job pins one.
+Status StatModel(const JobSpec& job, Env* env, JobContext& ctx) {
   auto info = env->Stat(job.model.path);
   if (!info.has_value() && info.error().code() == Code::kNotFound) {
-    return Error(Code::kNotFound, fmt::format("model.path '{}' does not exist", job.model.path));
+    return Status(Code::kNotFound, fmt::format("model.path '{}' does not exist", job.model.path));
   }
   if (!info.has_value()) {
-    return Error(Code::kModelError,
-                 fmt::format("model.path '{}': {}", job.model.path, info.error().message()));
+    return Status(Code::kModelError,
+                  fmt::format("model.path '{}': {}", job.model.path, info.error().message()));
   }
   ctx.model_file.info = *info;
   if (job.model.sha256.has_value()) {
     NS_ASSIGN_OR_RETURN(std::string sha, ModelSha256(job, ctx));
     if (sha != *job.model.sha256) {
-      return Error(Code::kModelError,
-                   fmt::format("model '{}' has sha256 {} but model.sha256 pins {}", job.model.path,
-                               sha, *job.model.sha256));
+      return Status(Code::kModelError,
+                    fmt::format("model '{}' has sha256 {} but model.sha256 pins {}", job.model.path,
+                                sha, *job.model.sha256));
     }
   }
-  RegisterBuiltinBackends();
-  NS_ASSIGN_OR_RETURN(ctx.backend, CreateBackend(job.model.backend));
+  return Status::Ok();
+}
+
+// What the backend loads the model with.
+ModelConfig ModelConfigFor(const JobSpec& job, const std::vector<InputColumn>& columns, Env* env) {
   ModelConfig mc;
   mc.path = job.model.path;
   mc.device = job.model.device;
@@ -117,14 +109,37 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
     hint.dtype = in.dtype;
     bool scalars = in.mask_of.empty();
     for (const auto& name : in.columns) {
-      auto it = std::find_if(ctx.columns.begin(), ctx.columns.end(),
+      auto it = std::find_if(columns.begin(), columns.end(),
                              [&](const InputColumn& c) { return c.name == name; });
-      scalars = scalars && it != ctx.columns.end() && !it->numeric_list;
+      scalars = scalars && it != columns.end() && !it->numeric_list;
     }
     if (scalars) hint.shape = {-1, static_cast<int64_t>(in.columns.size())};
     mc.input_hints.push_back(std::move(hint));
   }
-  NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(mc));
+  return mc;
+}
+
+}  // namespace
+
+Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
+  JobContext ctx;
+  ctx.env = env;
+  NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1, env));
+  NS_RETURN_IF_ERROR(CheckOutputOutsideInput(
+      job, plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files())), env));
+  auto cols = ctx.source->Describe(0);
+  if (!cols.has_value()) {
+    Status s = cols.error();
+    // DuckDB's reasons for a file it cannot parse are I/O errors to it, but
+    // bad input to the user.
+    return Error(s.code() == Code::kInternal ? s : Status(Code::kInvalidData, s.message()));
+  }
+  ctx.columns = std::move(*cols);
+  NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), 0, &ctx.columns));
+  NS_RETURN_IF_ERROR(StatModel(job, env, ctx));
+  RegisterBuiltinBackends();
+  NS_ASSIGN_OR_RETURN(ctx.backend, CreateBackend(job.model.backend));
+  NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(ModelConfigFor(job, ctx.columns, env)));
   NS_ASSIGN_OR_RETURN(ctx.binding,
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
   NS_RETURN_IF_ERROR(LoadTopKLabels(job, env, &ctx.binding));

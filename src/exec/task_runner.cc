@@ -40,24 +40,32 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
 
 namespace {
 
-Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& options, JobContext& ctx,
-                                     Sink* sink, Ledger* ledger, const RunRecord& run,
-                                     TaskRun task_run) {
-  MaybeThrow("main");
-  // Model instances: one per worker thread.
+// One model instance per worker thread; the first is the probe's instance
+// when batch.size auto already created one.
+Result<std::vector<std::unique_ptr<ModelInstance>>> CreateInstances(
+    const JobSpec& job, const RunOptions& options, JobContext& ctx,
+    std::unique_ptr<ModelInstance> first) {
   std::vector<std::unique_ptr<ModelInstance>> instances;
   for (int i = 0; i < std::max(1, job.model.instances); ++i) {
-    std::unique_ptr<ModelInstance> inst = std::move(task_run.first_instance);
+    std::unique_ptr<ModelInstance> inst = std::move(first);
     if (inst == nullptr) {
       NS_ASSIGN_OR_RETURN(inst, ctx.model->CreateInstance());
     }
     instances.push_back(options.wrap_instance ? options.wrap_instance(std::move(inst))
                                               : std::move(inst));
   }
+  return instances;
+}
+
+// The pipeline's configuration from the job, its binding and the tasks.
+// `feed` and `observers` must outlive the pipeline; every commit that succeeds
+// is also told to the observers.
+PipelineConfig MakePipelineConfig(const JobSpec& job, const RunOptions& options, JobContext& ctx,
+                                  Sink* sink, const RunRecord& run, TaskRun& task_run,
+                                  TaskFeed* feed, obs::ObserverList* observers) {
   PipelineConfig pc;
   pc.source = ctx.source.get();
   pc.sink = sink;
-  pc.instances = std::move(instances);
   pc.env = options.env;
   pc.layout = ctx.binding.read;
   pc.output_names = ModelOutputNames(job);
@@ -70,30 +78,37 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   pc.ocr = ctx.binding.ocr;
   pc.output_columns = ctx.binding.sink.outputs;
   pc.run_id = run.run_id;
-  ListFeed list(std::move(task_run.tasks));
-  pc.feed = task_run.feed != nullptr ? task_run.feed : &list;
+  pc.feed = feed;
   pc.errors = job.errors;
-  pc.commit = std::move(task_run.commit);
   pc.failure_limit = task_run.failure_limit;
   pc.failed_before = task_run.failed_before;
-  // What the report needs is recorded in the ledger whoever watches the run.
-  obs::LedgerBatchRecorder recorder(ledger, run.run_id);
-  obs::ObserverList observers({&recorder, options.observer});
-  observers.OnRunStarted(job.name, run.run_id, static_cast<int>(pc.instances.size()));
-  pc.observer = &observers;
-  pc.commit = [commit = std::move(pc.commit), &observers](const ShardTask& t,
-                                                          const ShardOutput& out) {
+  pc.observer = observers;
+  pc.commit = [commit = std::move(task_run.commit), observers](const ShardTask& t,
+                                                               const ShardOutput& out) {
     Status s = commit(t, out);
-    if (s.ok()) observers.OnShardCommitted(t.shard_id, out.rows_written, out.failures);
+    if (s.ok()) observers->OnShardCommitted(t.shard_id, out.rows_written, out.failures);
     return s;
   };
-  Pipeline pipeline(std::move(pc));
-  obs::Progress progress(options.progress_bar, task_run.rows_total, task_run.rows_before,
-                         obs::LogFields(job.name, run.run_id));
-  pipeline.on_commit = [&](int64_t shard, int64_t written, int64_t failed) {
-    progress.ShardCommitted(shard, written, failed, pipeline.rows_done());
-  };
+  return pc;
+}
 
+// In-flight work did not drain in time (a slow model): cancel it. The
+// pipeline returns once the calls in flight do; committed shards are durable
+// and the next run removes the temp files.
+void CancelAfterDrainTimeout(Pipeline& pipeline, const JobSpec& job, const RunRecord& run) {
+  obs::Log(obs::LogLevel::kWarn, "drain_timeout",
+           fmt::format("drain timeout ({:g} s) passed; cancelling the batches in flight",
+                       job.run.drain_timeout_s),
+           obs::LogFields(job.name, run.run_id));
+  pipeline.CancelInFlight();
+}
+
+// Runs `pipeline` on its own thread and watches it from another: ticks the
+// progress display, turns a signal into RequestStop and, past
+// run.drain_timeout, cancels the calls in flight. Returns once both threads
+// are joined.
+TaskResult RunWatched(Pipeline& pipeline, obs::Progress& progress, const JobSpec& job,
+                      const RunOptions& options, const RunRecord& run) {
   TaskResult result;
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -121,15 +136,8 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
       if (stopping && !result.drain_timed_out &&
           std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count() >
               job.run.drain_timeout_s) {
-        // In-flight work did not drain in time (a slow model): cancel it. The
-        // pipeline returns once the calls in flight do; committed shards are
-        // durable and the next run removes the temp files.
-        obs::Log(obs::LogLevel::kWarn, "drain_timeout",
-                 fmt::format("drain timeout ({:g} s) passed; cancelling the batches in flight",
-                             job.run.drain_timeout_s),
-                 obs::LogFields(job.name, run.run_id));
         result.drain_timed_out = true;
-        pipeline.CancelInFlight();
+        CancelAfterDrainTimeout(pipeline, job, run);
       }
       progress.Tick(pipeline.rows_done());
       // Wakes at once when the run ends, so a short run does not wait out a tick.
@@ -139,6 +147,31 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   });
   runner.join();
   watcher.join();
+  return result;
+}
+
+Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& options, JobContext& ctx,
+                                     Sink* sink, Ledger* ledger, const RunRecord& run,
+                                     TaskRun task_run) {
+  MaybeThrow("main");
+  NS_ASSIGN_OR_RETURN(auto instances,
+                      CreateInstances(job, options, ctx, std::move(task_run.first_instance)));
+  ListFeed list(std::move(task_run.tasks));
+  // What the report needs is recorded in the ledger whoever watches the run.
+  obs::LedgerBatchRecorder recorder(ledger, run.run_id);
+  obs::ObserverList observers({&recorder, options.observer});
+  observers.OnRunStarted(job.name, run.run_id, static_cast<int>(instances.size()));
+  PipelineConfig pc =
+      MakePipelineConfig(job, options, ctx, sink, run, task_run,
+                         task_run.feed != nullptr ? task_run.feed : &list, &observers);
+  pc.instances = std::move(instances);
+  Pipeline pipeline(std::move(pc));
+  obs::Progress progress(options.progress_bar, task_run.rows_total, task_run.rows_before,
+                         obs::LogFields(job.name, run.run_id));
+  pipeline.on_commit = [&](int64_t shard, int64_t written, int64_t failed) {
+    progress.ShardCommitted(shard, written, failed, pipeline.rows_done());
+  };
+  TaskResult result = RunWatched(pipeline, progress, job, options, run);
   progress.Finish(pipeline.rows_done());
   result.rows_processed = pipeline.rows_done();
   return result;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <type_traits>
 
 namespace nightshift::io {
@@ -58,6 +59,110 @@ void ForEachRow(const std::vector<DuckCarriedRows::Slice>& slices, Fn&& fn) {
   for (const auto& s : slices) {
     for (idx_t i = 0; i < s.count; ++i) fn(s.chunk->get(), s.row(i), r++);
   }
+}
+
+// Where one column of one input goes in the batch's tensor: row r's values
+// start at out[r * stride + offset] and take `width` elements.
+template <typename T>
+struct ColumnDest {
+  const InputPacking& in;
+  size_t column;  // within the input
+  T* out;
+  int64_t stride;
+  int64_t offset;
+  int64_t width;
+  RowBatch* batch;
+
+  T* Row(int64_t r) const { return out + r * stride + offset; }
+  const std::string& name() const { return in.columns[column]; }
+};
+
+// Converts one scalar column of `slice` (rows r, r+1, ...) into `dest`;
+// a null, out-of-range or (allow_nan false) non-finite value fails its row.
+// Returns the batch row after the slice's last.
+template <typename T>
+int64_t PackScalarRows(const ColumnDest<T>& dest, duckdb_vector vec,
+                       const DuckCarriedRows::Slice& slice, int64_t r) {
+  const InputPacking& in = dest.in;
+  const uint64_t* validity = duckdb_vector_get_validity(vec);
+  const auto* src = static_cast<const ScalarSource<T>*>(duckdb_vector_get_data(vec));
+  for (idx_t i = 0; i < slice.count; ++i, ++r) {
+    const idx_t row = slice.row(i);
+    const ScalarSource<T> raw = src[row];
+    T v{};
+    if (!Valid(validity, row)) {
+      dest.batch->SetRowError(
+          r, fmt::format("null or unconvertible value in column '{}'", dest.name()));
+    } else if (OutOfRange<T>(raw)) {
+      dest.batch->SetRowError(r, fmt::format("value {} in column '{}' is out of range for {}", raw,
+                                             dest.name(), DTypeName(in.dtype)));
+    } else {
+      v = static_cast<T>(raw);
+      if (!in.allow_nan && !Finite(v)) {
+        dest.batch->SetRowError(
+            r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", dest.name()));
+        v = T{};
+      }
+    }
+    *dest.Row(r) = v;
+  }
+  return r;
+}
+
+// Why a list cell cannot be packed: null, or (fixed width) the wrong length.
+template <typename T>
+std::string BadListReason(const ColumnDest<T>& dest, bool valid, uint64_t length) {
+  if (valid) {
+    return fmt::format("list column '{}' has {} elements, the model needs {}", dest.name(), length,
+                       dest.width);
+  }
+  return dest.in.null_reason.empty() ? fmt::format("null value in list column '{}'", dest.name())
+                                     : dest.in.null_reason;
+}
+
+// Copies one list column of `slice` (rows r, r+1, ...) into `dest`, padded
+// to dest.width (a mask input writes 1 per element instead); a null list, a
+// fixed-width list of another length or a null (or non-finite) element fails
+// its row. Returns the batch row after the slice's last.
+template <typename T>
+int64_t PackListRows(const ColumnDest<T>& dest, duckdb_vector vec,
+                     const DuckCarriedRows::Slice& slice, int64_t r) {
+  const InputPacking& in = dest.in;
+  const bool variable = in.column_widths[dest.column] < 0;
+  const T pad = static_cast<T>(in.pad_value);
+  const uint64_t* validity = duckdb_vector_get_validity(vec);
+  const auto* entries = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec));
+  duckdb_vector child = duckdb_list_vector_get_child(vec);
+  const T* child_data = static_cast<const T*>(duckdb_vector_get_data(child));
+  const uint64_t* child_validity = duckdb_vector_get_validity(child);
+  for (idx_t i = 0; i < slice.count; ++i, ++r) {
+    const idx_t row = slice.row(i);
+    T* dst = dest.Row(r);
+    const auto& e = entries[row];
+    const bool valid = Valid(validity, row);
+    const auto len = static_cast<int64_t>(e.length);
+    if (!valid || (!variable && len != dest.width)) {
+      dest.batch->SetRowError(r, BadListReason(dest, valid, e.length));
+      for (int64_t k = 0; k < dest.width; ++k) dst[k] = pad;
+      continue;
+    }
+    if (in.is_mask) {
+      for (int64_t k = 0; k < dest.width; ++k) dst[k] = static_cast<T>(k < len ? 1 : 0);
+      continue;
+    }
+    std::memcpy(static_cast<void*>(dst), child_data + e.offset,
+                sizeof(T) * static_cast<size_t>(len));
+    for (int64_t k = len; k < dest.width; ++k) dst[k] = pad;
+    for (int64_t k = 0; k < len; ++k) {
+      if (!Valid(child_validity, e.offset + static_cast<idx_t>(k)) ||
+          (!in.allow_nan && !Finite(dst[k]))) {
+        dest.batch->SetRowError(r, fmt::format("null{} element in list column '{}'",
+                                               in.allow_nan ? "" : ", NaN or Inf", dest.name()));
+        break;
+      }
+    }
+  }
+  return r;
 }
 
 }  // namespace
@@ -161,82 +266,22 @@ void ColumnPacker::PackInput(size_t input, const std::vector<DuckCarriedRows::Sl
                              int64_t padded, RowBatch* batch) const {
   const InputPacking& in = inputs_[input];
   Tensor& t = batch->inputs[input];
-  const int64_t stride = batch->num_rows > 0 ? t.NumElements() / batch->num_rows : 0;
-  T* out = t.data_as<T>();
-  const T pad = static_cast<T>(in.pad_value);
-  int64_t col_offset = 0;
+  ColumnDest<T> dest{
+      in, 0, t.data_as<T>(), batch->num_rows > 0 ? t.NumElements() / batch->num_rows : 0,
+      0,  0, batch};
   for (size_t c = 0; c < in.columns.size(); ++c) {
     const idx_t column = first_column_[input] + c;
-    const bool variable = in.column_widths[c] < 0;
-    const int64_t width = variable ? padded : in.column_widths[c];
+    dest.column = c;
+    dest.width = in.column_widths[c] < 0 ? padded : in.column_widths[c];
     // Per slice, the vector's data and validity are looked up once; the row
     // loop then only reads memory.
     int64_t r = 0;
     for (const auto& slice : slices) {
       duckdb_vector vec = duckdb_data_chunk_get_vector(slice.chunk->get(), column);
-      uint64_t* validity = duckdb_vector_get_validity(vec);
-      if (!in.column_is_list[c]) {
-        const auto* src = static_cast<const ScalarSource<T>*>(duckdb_vector_get_data(vec));
-        for (idx_t i = 0; i < slice.count; ++i, ++r) {
-          const idx_t row = slice.row(i);
-          const ScalarSource<T> raw = src[row];
-          T v{};
-          if (!Valid(validity, row)) {
-            batch->SetRowError(
-                r, fmt::format("null or unconvertible value in column '{}'", in.columns[c]));
-          } else if (OutOfRange<T>(raw)) {
-            batch->SetRowError(r, fmt::format("value {} in column '{}' is out of range for {}", raw,
-                                              in.columns[c], DTypeName(in.dtype)));
-          } else {
-            v = static_cast<T>(raw);
-            if (!in.allow_nan && !Finite(v)) {
-              batch->SetRowError(
-                  r, fmt::format("NaN or Inf in column '{}' (allow_nan is false)", in.columns[c]));
-              v = T{};
-            }
-          }
-          out[r * stride + col_offset] = v;
-        }
-        continue;
-      }
-      const auto* entries = static_cast<const duckdb_list_entry*>(duckdb_vector_get_data(vec));
-      duckdb_vector child = duckdb_list_vector_get_child(vec);
-      const T* child_data = static_cast<const T*>(duckdb_vector_get_data(child));
-      uint64_t* child_validity = duckdb_vector_get_validity(child);
-      for (idx_t i = 0; i < slice.count; ++i, ++r) {
-        const idx_t row = slice.row(i);
-        T* dst = out + r * stride + col_offset;
-        const auto& e = entries[row];
-        const bool valid = Valid(validity, row);
-        const auto len = static_cast<int64_t>(e.length);
-        if (!valid || (!variable && len != width)) {
-          batch->SetRowError(
-              r, valid ? fmt::format("list column '{}' has {} elements, the model needs {}",
-                                     in.columns[c], e.length, width)
-                       : (in.null_reason.empty()
-                              ? fmt::format("null value in list column '{}'", in.columns[c])
-                              : in.null_reason));
-          for (int64_t k = 0; k < width; ++k) dst[k] = pad;
-          continue;
-        }
-        if (in.is_mask) {
-          for (int64_t k = 0; k < width; ++k) dst[k] = static_cast<T>(k < len ? 1 : 0);
-          continue;
-        }
-        std::memcpy(static_cast<void*>(dst), child_data + e.offset,
-                    sizeof(T) * static_cast<size_t>(len));
-        for (int64_t k = len; k < width; ++k) dst[k] = pad;
-        for (int64_t k = 0; k < len; ++k) {
-          if (!Valid(child_validity, e.offset + static_cast<idx_t>(k)) ||
-              (!in.allow_nan && !Finite(dst[k]))) {
-            batch->SetRowError(r, fmt::format("null{} element in list column '{}'",
-                                              in.allow_nan ? "" : ", NaN or Inf", in.columns[c]));
-            break;
-          }
-        }
-      }
+      r = in.column_is_list[c] ? PackListRows(dest, vec, slice, r)
+                               : PackScalarRows(dest, vec, slice, r);
     }
-    col_offset += width;
+    dest.offset += dest.width;
   }
 }
 

@@ -20,11 +20,6 @@ namespace {
 
 class CsvReadTest : public DuckTest {
  protected:
-  std::string Write(const std::string& name, const std::string& text) {
-    std::string path = JoinPath(dir_, name);
-    EXPECT_TRUE(Env::Default()->WriteFile(path, text).ok());
-    return path;
-  }
   // "id,a,b" rows: a = id * 0.5 except where `a_text` overrides it.
   std::string WriteRows(const std::string& name, int64_t rows,
                         const std::map<int64_t, std::string>& a_text) {
@@ -58,6 +53,17 @@ class CsvReadTest : public DuckTest {
           return true;
         });
     return out;
+  }
+  // A folder of a.csv (3 plain rows) and b.csv (same header, 2 rows, the
+  // last with a stray quote: "3 does not read under '"' quoting).
+  std::unique_ptr<Source> OpenPlainAndStrayQuote() {
+    WriteRows("a.csv", 3, {});
+    Write("b.csv", "id,a,b\n0,1.5,2\n1,2.5,\"3\n");
+    InputSpec spec;
+    spec.path = dir_;
+    auto src = OpenSource(spec, 1).value();
+    EXPECT_EQ(src->files().size(), 2u);
+    return src;
   }
   static std::unique_ptr<Source> Open(const std::string& path) {
     InputSpec spec;
@@ -240,6 +246,39 @@ TEST_F(CsvReadTest, MoreRowsThanPlannedIsAnErrorNamingTheFile) {
   // Without file_end (a resumed run's earlier shard, say) later rows are not read.
   s.file_end = false;
   EXPECT_TRUE(ReadA(src.get(), {s}).status.ok());
+}
+
+// Files sharing a header line share the first one's sniffed dialect
+// (io/csv_dialects.h); one that does not read under it (a stray quote that
+// '"' quoting takes for an unterminated value) is described, counted and
+// read with DuckDB sniffing it, as every file was before.
+TEST_F(CsvReadTest, FileThatDoesNotReadUnderItsHeadersDialectIsSniffedAlone) {
+  auto src = OpenPlainAndStrayQuote();
+  ASSERT_TRUE(src->Describe(0).has_value());
+  auto cols = src->Describe(1);
+  ASSERT_TRUE(cols.has_value()) << cols.error().ToString();
+  EXPECT_EQ(cols->at(2).sql_type, "VARCHAR");  // "3, read as text
+  ASSERT_EQ(src->CountRows(1).value(), 2);
+  ShardTask s{0, 0, 1, 0, 2, 1};
+  s.file_end = true;
+  Rows rows = ReadA(src.get(), {s});
+  ASSERT_TRUE(rows.status.ok()) << rows.status.ToString();
+  ASSERT_EQ(rows.a.size(), 2u);
+  EXPECT_FLOAT_EQ(rows.a[0], 1.5f);
+  EXPECT_EQ(rows.errors, std::vector<int64_t>{1});  // its b does not parse
+}
+
+// A retry reads files without describing them first: such a file reads
+// with DuckDB sniffing it (no dialect was looked up for it).
+TEST_F(CsvReadTest, UndescribedFileIsReadWithDuckDbSniffingIt) {
+  auto src = OpenPlainAndStrayQuote();
+  ASSERT_EQ(src->CountRows(0).value(), 3);
+  ShardTask s{0, 0, 1, 0, 2, 1};
+  s.file_end = true;
+  Rows rows = ReadA(src.get(), {s});
+  ASSERT_TRUE(rows.status.ok()) << rows.status.ToString();
+  ASSERT_EQ(rows.a.size(), 2u);
+  EXPECT_EQ(rows.errors, std::vector<int64_t>{1});
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/duck.h"
+#include "nightshift/env.h"
 #include "nightshift/source.h"
 
 namespace nightshift::io {
@@ -31,6 +32,13 @@ class DuckTest : public ::testing::Test {
     db_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Writes `text` to file `name` in dir_; returns its path.
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    EXPECT_TRUE(Env::Default()->WriteFile(path, text).ok());
+    return path;
   }
 
   // Reads float32 features a and b (one input [batch, 2]) and carries

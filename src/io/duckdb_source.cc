@@ -13,10 +13,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 
+#include "io/csv_dialects.h"
 #include "io/duck.h"
 #include "io/input_listing.h"
 #include "io/multi_file.h"
@@ -54,9 +55,7 @@ class DuckSource final : public Source {
   }
 
   Result<std::vector<InputColumn>> Describe(int32_t file_index) override {
-    NS_ASSIGN_OR_RETURN(
-        DuckResult r,
-        conn_->Query("DESCRIBE SELECT * FROM " + Relation(file_index, false), Where(file_index)));
+    NS_ASSIGN_OR_RETURN(DuckResult r, DescribeQuery(file_index));
     std::vector<InputColumn> cols;
     for (idx_t row = 0; row < r.row_count(); ++row) {
       InputColumn c;
@@ -208,32 +207,50 @@ class DuckSource final : public Source {
   }
 
   // The dialect of an uncompressed CSV or JSONL file when TextRowCounter can
-  // count it (the CSV's as DuckDB's sniffer sees it), or nullopt.
+  // count it (the CSV's as DuckDB's sniffer sees it, once per header line:
+  // io/csv_dialects.h), or nullopt.
   Result<std::optional<TextDialect>> PlainTextDialect(int32_t file_index) {
     const InputFile& f = files_[file_index];
-    std::string lower = f.path;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    for (std::string_view ext : {".gz", ".zst", ".bz2", ".xz", ".lz4", ".zip"}) {
-      if (lower.ends_with(ext)) return std::nullopt;
-    }
+    if (CompressedPath(f.path)) return std::nullopt;
     if (f.format == InputFormat::kJsonl) return TextDialect{0, 0, false};
     if (f.format != InputFormat::kCsv) return std::nullopt;
-    NS_ASSIGN_OR_RETURN(DuckResult r, conn_->Query("SELECT Delimiter, Quote, Escape, Comment, "
-                                                   "SkipRows FROM sniff_csv(" +
-                                                       QuoteString(f.path) + ", header = true)",
-                                                   Where(file_index)));
-    if (r.row_count() != 1) return std::nullopt;
-    // sniff_csv spells an option that is not set "(empty)".
-    auto unset = [](const std::string& v) { return v.empty() || v == "(empty)"; };
-    const std::string delim = r.Text(0, 0), quote = r.Text(1, 0), escape = r.Text(2, 0);
-    if (delim.size() != 1 || delim[0] == '\n' || delim[0] == '\r' || delim[0] == '"') {
-      return std::nullopt;
+    TryDialect(file_index);
+    return dialects_.Of(file_index, f.path, Where(file_index));
+  }
+
+  bool IsCsvFile(int32_t file_index) const {
+    return spec_.query.empty() && files_[file_index].format == InputFormat::kCsv;
+  }
+
+  // DESCRIBE of file `file_index`. It is also the test of a CSV file's shared
+  // dialect (io/csv_dialects.h), run before any other query uses it: a file
+  // that does not read under it (a stray quote the shared dialect takes for
+  // quoting) is described again with DuckDB sniffing it, and left to DuckDB's
+  // sniffing for the rest of the run.
+  Result<DuckResult> DescribeQuery(int32_t file_index) {
+    if (IsCsvFile(file_index)) {
+      // A sniff error is left to the DESCRIBE to report, as it was before
+      // dialects were shared.
+      (void)dialects_.Of(file_index, files_[file_index].path, Where(file_index));
     }
-    if (!unset(quote) && quote != "\"") return std::nullopt;
-    if (!unset(escape) && escape != quote) return std::nullopt;
-    if (!unset(r.Text(3, 0)) || r.Int(4, 0) != 0) return std::nullopt;
-    return TextDialect{delim[0], unset(quote) ? '\0' : '"', true};
+    described_.insert(file_index);
+    auto describe = [&] {
+      return conn_->Query("DESCRIBE SELECT * FROM " + Relation(file_index, false),
+                          Where(file_index));
+    };
+    Result<DuckResult> r = describe();
+    if (r.has_value() || dialects_.ReadOptions(file_index).empty()) return r;
+    dialects_.Forget(file_index);
+    return describe();
+  }
+
+  // Tests a CSV file's shared dialect (DescribeQuery) before the row count
+  // uses it, where no DESCRIBE has. (A file read without either has no
+  // dialect looked up: DuckDB sniffs it.)
+  void TryDialect(int32_t file_index) {
+    if (IsCsvFile(file_index) && !described_.contains(file_index)) {
+      (void)DescribeQuery(file_index);
+    }
   }
 
   // The folder relative paths in a column of file `file_index` resolve
@@ -275,7 +292,7 @@ class DuckSource final : public Source {
                                : "read_parquet(" + path + ")";
       case InputFormat::kCsv: {
         const std::string types = layout == nullptr ? "" : CsvFeatureTypes(*layout, text);
-        return "read_csv(" + path + ", header = true" +
+        return "read_csv(" + path + ", header = true" + dialects_.ReadOptions(file_index) +
                (types.empty() ? "" : ", types = {" + types + "}") + ")";
       }
       case InputFormat::kJsonl: return "read_json(" + path + ", format = 'newline_delimited')";
@@ -324,6 +341,8 @@ class DuckSource final : public Source {
   std::vector<InputFile> read_files_;  // a query's: see io/query_files.h
   std::shared_ptr<DuckDatabase> db_;
   std::unique_ptr<DuckConnection> conn_;
+  CsvDialects dialects_{env_, conn_.get()};
+  std::unordered_set<int32_t> described_;  // files DescribeQuery ran for
   std::atomic<bool> interrupted_{false};
 };
 

@@ -88,6 +88,73 @@ Result<YAML::Node> Canonical(const YAML::Node& node, int depth) {
   return YAML::Node(YAML::NodeType::Null);
 }
 
+// Every section of the validated tree into `job`.
+Status ReadSections(const spec::NodeReader& r, const YAML::Node& root, JobSpec* job) {
+  NS_RETURN_IF_ERROR(spec::ReadName(r, root, &job->name));
+  NS_RETURN_IF_ERROR(spec::ReadInput(r, root, &job->input));
+  NS_RETURN_IF_ERROR(spec::ReadModel(r, root, &job->model));
+  NS_RETURN_IF_ERROR(spec::ReadBatch(r, root, &job->batch));
+  NS_RETURN_IF_ERROR(spec::ReadOutput(r, root, &job->output));
+  NS_RETURN_IF_ERROR(spec::ReadErrors(r, root, &job->errors));
+  NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job->run));
+  NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job->schedule));
+  NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job->trigger));
+  NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job->input.tokenize, &job->input.images));
+  return spec::ReadPostprocess(r, root, &job->model);
+}
+
+// Sets job_file and job_dir, and resolves every relative path of the job
+// against job_dir (wherever nightshift is started from).
+Status ResolvePaths(const std::string& file, JobSpec* job) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(file, ec);
+  if (ec) {
+    return Status(Code::kInvalidJob,
+                  fmt::format("{}: cannot make the path absolute: {}", file, ec.message()));
+  }
+  absolute = absolute.lexically_normal();
+  job->job_file = absolute.string();
+  job->job_dir = absolute.parent_path().string();
+  const std::string& dir = job->job_dir;
+
+  if (!IsUrl(job->input.path)) job->input.path = Resolve(dir, job->input.path);
+  // A postgres query runs on the server: no local paths in it.
+  if (!job->input.query.empty() && job->input.format != InputFormat::kPostgres)
+    job->input.query_dir = dir;
+  job->model.path = Resolve(dir, job->model.path);
+  for (auto& t : job->input.tokenize) t.tokenizer = Resolve(dir, t.tokenizer);
+  for (auto& t : job->model.top_k) {
+    if (!t.labels.empty()) t.labels = Resolve(dir, t.labels);
+  }
+  for (auto& c : job->model.ctc_decode) c.alphabet = Resolve(dir, c.alphabet);
+  if (job->trigger) job->trigger->watch = Resolve(dir, job->trigger->watch);
+  if (IsDatabase(job->output.format)) {
+    NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(dir, &job->output, &job->errors));
+  } else {
+    job->output.path = Resolve(dir, job->output.path);
+  }
+  if (!job->errors.dead_letter.starts_with("{output}")) {
+    job->errors.dead_letter = Resolve(dir, job->errors.dead_letter);
+  }
+  if (job->run.ledger.empty()) job->run.ledger = ".nightshift/ledger.db";
+  if (!IsPostgresLocation(job->run.ledger)) {
+    job->run.ledger = Resolve(dir, job->run.ledger);
+  }
+  return Status::Ok();
+}
+
+// JobSpec::text: the canonical form of the tree (Canonical), emitted.
+Result<std::string> CanonicalText(const YAML::Node& root, const std::string& file) {
+  NS_ASSIGN_OR_RETURN(YAML::Node canonical, Canonical(root, 0));
+  YAML::Emitter emitter;
+  emitter << canonical;
+  if (!emitter.good()) {
+    return Error(Code::kInternal,
+                 fmt::format("{}: cannot emit the job: {}", file, emitter.GetLastError()));
+  }
+  return std::string(emitter.c_str()) + "\n";
+}
+
 Result<JobSpec> Parse(const std::string& text, const std::string& file,
                       const std::vector<Override>& overrides) {
   NS_ASSIGN_OR_RETURN(YAML::Node root, spec::LoadJobDocument(text, file));
@@ -97,62 +164,11 @@ Result<JobSpec> Parse(const std::string& text, const std::string& file,
   NS_RETURN_IF_ERROR(r.CheckMap(root, "", spec::JobSchema()));
 
   JobSpec job;
-  NS_RETURN_IF_ERROR(spec::ReadName(r, root, &job.name));
-  NS_RETURN_IF_ERROR(spec::ReadInput(r, root, &job.input));
-  NS_RETURN_IF_ERROR(spec::ReadModel(r, root, &job.model));
-  NS_RETURN_IF_ERROR(spec::ReadBatch(r, root, &job.batch));
-  NS_RETURN_IF_ERROR(spec::ReadOutput(r, root, &job.output));
-  NS_RETURN_IF_ERROR(spec::ReadErrors(r, root, &job.errors));
-  NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job.run));
-  NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job.schedule));
-  NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job.trigger));
-  NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job.input.tokenize, &job.input.images));
-  NS_RETURN_IF_ERROR(spec::ReadPostprocess(r, root, &job.model));
+  NS_RETURN_IF_ERROR(ReadSections(r, root, &job));
   // Only now: the tree passed the schema, so it is finite (no alias cycles).
   job.key_sites = spec::KeySites(root, file, sites);
-
-  std::error_code ec;
-  fs::path absolute = fs::absolute(file, ec);
-  if (ec) {
-    return Error(Code::kInvalidJob,
-                 fmt::format("{}: cannot make the path absolute: {}", file, ec.message()));
-  }
-  absolute = absolute.lexically_normal();
-  job.job_file = absolute.string();
-  job.job_dir = absolute.parent_path().string();
-
-  if (!IsUrl(job.input.path)) job.input.path = Resolve(job.job_dir, job.input.path);
-  // A postgres query runs on the server: no local paths in it.
-  if (!job.input.query.empty() && job.input.format != InputFormat::kPostgres)
-    job.input.query_dir = job.job_dir;
-  job.model.path = Resolve(job.job_dir, job.model.path);
-  for (auto& t : job.input.tokenize) t.tokenizer = Resolve(job.job_dir, t.tokenizer);
-  for (auto& t : job.model.top_k) {
-    if (!t.labels.empty()) t.labels = Resolve(job.job_dir, t.labels);
-  }
-  for (auto& c : job.model.ctc_decode) c.alphabet = Resolve(job.job_dir, c.alphabet);
-  if (job.trigger) job.trigger->watch = Resolve(job.job_dir, job.trigger->watch);
-  if (IsDatabase(job.output.format)) {
-    NS_RETURN_IF_ERROR(spec::ResolveDatabaseOutput(job.job_dir, &job.output, &job.errors));
-  } else {
-    job.output.path = Resolve(job.job_dir, job.output.path);
-  }
-  if (!job.errors.dead_letter.starts_with("{output}")) {
-    job.errors.dead_letter = Resolve(job.job_dir, job.errors.dead_letter);
-  }
-  if (job.run.ledger.empty()) job.run.ledger = ".nightshift/ledger.db";
-  if (!IsPostgresLocation(job.run.ledger)) {
-    job.run.ledger = Resolve(job.job_dir, job.run.ledger);
-  }
-
-  NS_ASSIGN_OR_RETURN(YAML::Node canonical, Canonical(root, 0));
-  YAML::Emitter emitter;
-  emitter << canonical;
-  if (!emitter.good()) {
-    return Error(Code::kInternal,
-                 fmt::format("{}: cannot emit the job: {}", file, emitter.GetLastError()));
-  }
-  job.text = std::string(emitter.c_str()) + "\n";
+  NS_RETURN_IF_ERROR(ResolvePaths(file, &job));
+  NS_ASSIGN_OR_RETURN(job.text, CanonicalText(root, file));
   return job;
 }
 

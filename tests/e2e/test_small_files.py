@@ -116,3 +116,42 @@ def test_files_larger_than_a_shard_are_not_packed(tmp_path):
     # [f00+f01] 6 rows; f02 cut 10, 10, 5 (5 is not under a quarter of 10); [f03+f04] 6
     assert [len(parts[p]) for p in sorted(parts)] == [6, 10, 10, 5, 6], {p: len(v) for p, v in parts.items()}
     assert [r["id"] for p in sorted(parts) for r in parts[p]] == list(range(sum(sizes)))
+
+
+def test_files_sharing_a_header_read_each_files_quoting(tmp_path):
+    """CSV files that share a header line share the dialect sniffed from the
+    first (one sniff per header, not per file); a later file's quoted values
+    (a comma inside, doubled quotes) still read exactly, and a file with a
+    stray opening quote, which does not read under that dialect, is read as
+    DuckDB sniffs it alone, as before."""
+    Mlp(tmp_path / "model.onnx", n_in=2, n_out=2)
+    data = tmp_path / "data"
+    data.mkdir()
+    files = [
+        ["plain-0", "plain-1"],
+        ['"comma, inside"', '"say ""hi"""'],
+        ["before", '"open'],  # the quote opens and never closes
+    ]
+    expected = ["plain-0", "plain-1", "comma, inside", 'say "hi"', "before", '"open']
+    k = 0
+    for f, names in enumerate(files):
+        with open(data / f"f{f:02d}.csv", "w", encoding="utf-8") as out:
+            out.write("id,name,f0,f1\n")
+            for name in names:
+                out.write(f"{k},{name},{k * 0.5},{k * 0.25}\n")
+                k += 1
+    write_job(tmp_path / "job.yaml", {
+        "name": "shared_header",
+        "input": {"path": "data", "key": "id"},
+        "model": {"backend": "onnx", "path": "model.onnx", "threads": 1,
+                  "inputs": [{"name": "features", "columns": ["f0", "f1"], "dtype": "float32"}],
+                  "outputs": [{"name": "probabilities", "columns": ["p0", "p1"]}]},
+        "output": {"path": "out", "format": "parquet", "keep": ["id", "name"]},
+        "run": {"ledger": "ledger.db"},
+    })
+    rc, out, err = run("run", "job.yaml", cwd=tmp_path)
+    assert_not_crashed(rc, err)
+    assert rc == EXIT_OK, err
+    parts = read_parts(tmp_path / "out", "parquet")
+    rows = [r for p in sorted(parts) for r in parts[p]]
+    assert [(r["id"], r["name"]) for r in rows] == list(enumerate(expected)), rows

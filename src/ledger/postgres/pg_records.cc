@@ -13,6 +13,14 @@ std::string Dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// One row of a result, read by column number (ledger/record_columns.h).
+struct PgRow {
+  const PgResult& result;
+  int row;
+  std::string Text(int column) const { return result.Text(row, column); }
+  int64_t Int(int column) const { return result.Int(row, column); }
+};
+
 }  // namespace
 
 Status BadRow(const std::string& what, const Status& why) {
@@ -20,50 +28,17 @@ Status BadRow(const std::string& what, const Status& why) {
 }
 
 Result<RunRecord> ReadRun(const PgResult& r, int row) {
-  RunRecord run;
-  run.run_id = r.Text(row, 0);
-  run.job_name = r.Text(row, 1);
-  run.fingerprint = r.Text(row, 2);
-  auto state = ParseRunState(r.Text(row, 3));
-  if (!state.has_value()) return Error(BadRow("run " + run.run_id, state.error()));
-  run.state = *state;
-  run.message = r.Text(row, 4);
-  run.output_path = r.Text(row, 5);
-  run.model_path = r.Text(row, 6);
-  run.model_sha256 = r.Text(row, 7);
-  run.total_rows = r.Int(row, 8);
-  run.total_shards = r.Int(row, 9);
-  run.created_at_ms = r.Int(row, 10);
-  run.updated_at_ms = r.Int(row, 11);
-  run.finished_at_ms = r.Int(row, 12);
+  auto run = ledger::RunFromRow(PgRow{r, row});
+  if (!run.has_value()) return Error(BadRow("run " + r.Text(row, 0), run.error()));
   return run;
 }
 
 Result<ShardRecord> ReadShard(const PgResult& r, int row) {
-  ShardRecord s;
-  s.shard_id = r.Int(row, 0);
-  s.file_index = static_cast<int32_t>(r.Int(row, 1));
-  s.row_begin = r.Int(row, 2);
-  s.row_end = r.Int(row, 3);
-  auto state = ParseShardState(r.Text(row, 4));
-  if (!state.has_value()) {
-    return Error(BadRow(fmt::format("shard {}", s.shard_id), state.error()));
+  auto shard = ledger::ShardFromRow(PgRow{r, row});
+  if (!shard.has_value()) {
+    return Error(BadRow(fmt::format("shard {}", r.Int(row, 0)), shard.error()));
   }
-  s.state = *state;
-  s.attempts = static_cast<int32_t>(r.Int(row, 5));
-  s.epoch = r.Int(row, 6);
-  s.rows_written = r.Int(row, 7);
-  s.rows_failed = r.Int(row, 8);
-  s.output_file = r.Text(row, 9);
-  s.dead_letter_file = r.Text(row, 10);
-  s.started_at_ms = r.Int(row, 11);
-  s.committed_at_ms = r.Int(row, 12);
-  s.message = r.Text(row, 13);
-  s.file_last = static_cast<int32_t>(r.Int(row, 14));
-  s.key_after = r.Text(row, 15);
-  s.key_upto = r.Text(row, 16);
-  s.worker = r.Text(row, 17);
-  return s;
+  return shard;
 }
 
 Result<std::vector<ShardRecord>> ReadShards(const PgResult& r) {

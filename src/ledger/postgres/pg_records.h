@@ -8,21 +8,20 @@
 #include <vector>
 
 #include "ledger/postgres/pg_session.h"
+#include "ledger/record_columns.h"
 #include "nightshift/ledger.h"
 
 namespace nightshift::pgledger {
 
-// Column lists matching ReadRun and ReadShard.
-#define NS_PG_RUN_COLUMNS                                                                  \
-  "run_id, job_name, fingerprint, state, message, output_path, model_path, model_sha256, " \
-  "total_rows, total_shards, created_at_ms, updated_at_ms, finished_at_ms"
-#define NS_PG_SHARD_COLUMNS                                                                     \
-  "shard_id, file_index, row_begin, row_end, state, attempts, epoch, rows_written, "            \
-  "rows_failed, output_file, dead_letter_file, started_at_ms, committed_at_ms, message, "       \
-  "file_last, key_after, key_upto, CASE WHEN holder_host = '' THEN '' ELSE holder_host || '/' " \
-  "|| holder_pid || '/' || holder_start END"
+// The shard columns with the PostgreSQL ledger's worker: host/pid/start of
+// the claim's holder, '' when none.
+#define NS_PG_SHARD_COLUMNS                                  \
+  NS_LEDGER_SHARD_COLUMNS(                                   \
+      "CASE WHEN holder_host = '' THEN '' ELSE holder_host " \
+      "|| '/' || holder_pid || '/' || holder_start END")
 
-// Row `row` of `r`, selected with the column list above.
+// Row `row` of `r`, selected with NS_LEDGER_RUN_COLUMNS / NS_PG_SHARD_COLUMNS
+// (ledger/record_columns.h).
 Result<RunRecord> ReadRun(const PgResult& r, int row);
 Result<ShardRecord> ReadShard(const PgResult& r, int row);
 Result<std::vector<ShardRecord>> ReadShards(const PgResult& r);

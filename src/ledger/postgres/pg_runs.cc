@@ -43,7 +43,7 @@ Status InsertShards(PgConn* conn, const std::string& run_id,
 }  // namespace
 
 Result<std::optional<RunRecord>> FindRun(PgConn* conn, const std::string& run_id) {
-  NS_ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT " NS_PG_RUN_COLUMNS
+  NS_ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT " NS_LEDGER_RUN_COLUMNS
                                              " FROM nightshift.runs WHERE run_id = $1::text",
                                              "reading a run", {run_id}));
   if (r.rows() == 0) return std::optional<RunRecord>();
@@ -54,7 +54,7 @@ Result<std::optional<RunRecord>> FindRun(PgConn* conn, const std::string& run_id
 Result<std::vector<RunRecord>> SelectRuns(PgConn* conn, const std::string& job_name,
                                           int64_t limit) {
   NS_ASSIGN_OR_RETURN(
-      PgResult r, conn->Exec("SELECT " NS_PG_RUN_COLUMNS
+      PgResult r, conn->Exec("SELECT " NS_LEDGER_RUN_COLUMNS
                              " FROM nightshift.runs WHERE job_name = $1::text ORDER BY "
                              "created_at_ms DESC, seq DESC LIMIT $2::bigint",
                              "listing runs", {job_name, to_string(limit < 0 ? INT64_MAX : limit)}));

@@ -25,55 +25,68 @@ Status InsertItemFailures(Connection* conn, const std::string& run_id, int64_t s
   return Status::Ok();
 }
 
-Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
-                       int64_t rows_written, const std::string& output_file,
-                       const std::string& dead_letter_file,
-                       const std::vector<ItemFailure>& remaining, int64_t now_ms) {
+namespace {
+
+// True when retry part `seq` of the shard is already committed with
+// `output_file` (a repeat); Conflict, final, when another retry committed
+// first (`seq` is not the next part).
+Result<bool> CheckRetrySeq(Connection* conn, const std::string& run_id, int64_t shard_id,
+                           int32_t seq, const std::string& output_file) {
+  NS_ASSIGN_OR_RETURN(Statement select,
+                      conn->Prepare("SELECT COUNT(*), COALESCE(MAX(CASE WHEN seq = ?3 THEN "
+                                    "output_file END), '') FROM retry_parts "
+                                    "WHERE run_id = ?1 AND shard_id = ?2"));
+  select.Bind(1, run_id).Bind(2, shard_id).Bind(3, int64_t{seq});
+  NS_ASSIGN_OR_RETURN(bool row, select.Step());
   int64_t parts = 0;
-  {
-    NS_ASSIGN_OR_RETURN(Statement select,
-                        conn->Prepare("SELECT COUNT(*), COALESCE(MAX(CASE WHEN seq = ?3 THEN "
-                                      "output_file END), '') FROM retry_parts "
-                                      "WHERE run_id = ?1 AND shard_id = ?2"));
-    select.Bind(1, run_id).Bind(2, shard_id).Bind(3, int64_t{seq});
-    NS_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (row) {
-      parts = select.Int(0);
-      if (select.Text(1) == output_file && !output_file.empty()) return Status::Ok();  // a repeat
-    }
+  if (row) {
+    parts = select.Int(0);
+    if (select.Text(1) == output_file && !output_file.empty()) return true;
   }
   if (seq != parts + 1) {
-    return Status(Code::kConflict,  // another retry committed first: final
-                  fmt::format("retry {} of shard {} of run '{}' is stale: the shard has {} "
-                              "retry part(s)",
-                              seq, shard_id, run_id, parts));
+    return Error(Code::kConflict,
+                 fmt::format("retry {} of shard {} of run '{}' is stale: the shard has {} "
+                             "retry part(s)",
+                             seq, shard_id, run_id, parts));
   }
-  {
-    NS_ASSIGN_OR_RETURN(
-        Statement shard,
-        conn->Prepare("SELECT state FROM shards WHERE run_id = ?1 AND shard_id = ?2"));
-    shard.Bind(1, run_id).Bind(2, shard_id);
-    NS_ASSIGN_OR_RETURN(bool row, shard.Step());
-    if (!row || shard.Text(0) != ShardStateName(ShardState::kCommitted)) {
-      return Status(
-          Code::kInvalidJob,
-          fmt::format("shard {} of run '{}' is not committed: only committed shards are retried",
-                      shard_id, run_id));
-    }
+  return false;
+}
+
+// Only committed shards are retried.
+Status CheckShardCommitted(Connection* conn, const std::string& run_id, int64_t shard_id) {
+  NS_ASSIGN_OR_RETURN(
+      Statement shard,
+      conn->Prepare("SELECT state FROM shards WHERE run_id = ?1 AND shard_id = ?2"));
+  shard.Bind(1, run_id).Bind(2, shard_id);
+  NS_ASSIGN_OR_RETURN(bool row, shard.Step());
+  if (!row || shard.Text(0) != ShardStateName(ShardState::kCommitted)) {
+    return Status(
+        Code::kInvalidJob,
+        fmt::format("shard {} of run '{}' is not committed: only committed shards are retried",
+                    shard_id, run_id));
   }
-  {
-    NS_ASSIGN_OR_RETURN(
-        Statement insert,
-        conn->Prepare("INSERT INTO retry_parts (run_id, shard_id, seq, output_file, "
-                      "rows, committed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-    insert.Bind(1, run_id)
-        .Bind(2, shard_id)
-        .Bind(3, int64_t{seq})
-        .Bind(4, output_file)
-        .Bind(5, rows_written)
-        .Bind(6, now_ms);
-    NS_RETURN_IF_ERROR(insert.Run());
-  }
+  return Status::Ok();
+}
+
+Status InsertRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
+                       int64_t rows_written, const std::string& output_file, int64_t now_ms) {
+  NS_ASSIGN_OR_RETURN(Statement insert,
+                      conn->Prepare("INSERT INTO retry_parts (run_id, shard_id, seq, output_file, "
+                                    "rows, committed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  insert.Bind(1, run_id)
+      .Bind(2, shard_id)
+      .Bind(3, int64_t{seq})
+      .Bind(4, output_file)
+      .Bind(5, rows_written)
+      .Bind(6, now_ms);
+  return insert.Run();
+}
+
+// The shard's failures become `remaining`, its counts and dead-letter file
+// those after the retry.
+Status ReplaceShardFailures(Connection* conn, const std::string& run_id, int64_t shard_id,
+                            int64_t rows_written, const std::string& dead_letter_file,
+                            const std::vector<ItemFailure>& remaining) {
   {
     NS_ASSIGN_OR_RETURN(
         Statement del,
@@ -92,6 +105,20 @@ Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shar
       .Bind(4, static_cast<int64_t>(remaining.size()))
       .Bind(5, dead_letter_file);
   return update.Run();
+}
+
+}  // namespace
+
+Status CommitRetryPart(Connection* conn, const std::string& run_id, int64_t shard_id, int32_t seq,
+                       int64_t rows_written, const std::string& output_file,
+                       const std::string& dead_letter_file,
+                       const std::vector<ItemFailure>& remaining, int64_t now_ms) {
+  NS_ASSIGN_OR_RETURN(bool repeat, CheckRetrySeq(conn, run_id, shard_id, seq, output_file));
+  if (repeat) return Status::Ok();
+  NS_RETURN_IF_ERROR(CheckShardCommitted(conn, run_id, shard_id));
+  NS_RETURN_IF_ERROR(
+      InsertRetryPart(conn, run_id, shard_id, seq, rows_written, output_file, now_ms));
+  return ReplaceShardFailures(conn, run_id, shard_id, rows_written, dead_letter_file, remaining);
 }
 
 Result<std::vector<RetryPart>> SelectRetryParts(Connection* conn, const std::string& run_id) {

@@ -61,7 +61,7 @@ class SqliteLedger final : public Ledger {
     const int64_t now = NowMs();
     {
       NS_ASSIGN_OR_RETURN(Statement insert,
-                          conn_->Prepare("INSERT INTO runs (" NS_RUN_COLUMNS
+                          conn_->Prepare("INSERT INTO runs (" NS_LEDGER_RUN_COLUMNS
                                          ") VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8, ?9, "
                                          "?10, ?10, 0)"));
       insert.Bind(1, run.run_id)
@@ -94,9 +94,10 @@ class SqliteLedger final : public Ledger {
 
   Result<RunRecord> LatestRun(const std::string& job_name) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(Statement select,
-                        conn_->Prepare("SELECT " NS_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
-                                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT 1"));
+    NS_ASSIGN_OR_RETURN(
+        Statement select,
+        conn_->Prepare("SELECT " NS_LEDGER_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
+                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT 1"));
     select.Bind(1, job_name);
     NS_ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) {
@@ -108,9 +109,10 @@ class SqliteLedger final : public Ledger {
 
   Result<std::vector<RunRecord>> ListRuns(const std::string& job_name, int64_t limit) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(Statement select,
-                        conn_->Prepare("SELECT " NS_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
-                                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?2"));
+    NS_ASSIGN_OR_RETURN(
+        Statement select,
+        conn_->Prepare("SELECT " NS_LEDGER_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
+                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?2"));
     select.Bind(1, job_name);
     select.Bind(2, limit < 0 ? int64_t{-1} : limit);
     std::vector<RunRecord> runs;
@@ -513,8 +515,8 @@ class SqliteLedger final : public Ledger {
 
   // REQUIRES: mu_ held. nullopt when there is no such run.
   Result<std::optional<RunRecord>> FindRun(const std::string& run_id) {
-    NS_ASSIGN_OR_RETURN(Statement select,
-                        conn_->Prepare("SELECT " NS_RUN_COLUMNS " FROM runs WHERE run_id = ?1"));
+    NS_ASSIGN_OR_RETURN(Statement select, conn_->Prepare("SELECT " NS_LEDGER_RUN_COLUMNS
+                                                         " FROM runs WHERE run_id = ?1"));
     select.Bind(1, run_id);
     NS_ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) return std::optional<RunRecord>();
@@ -576,7 +578,7 @@ class SqliteLedger final : public Ledger {
   Env* const env_;
 };
 
-#undef NS_RUN_COLUMNS
+#undef NS_LEDGER_RUN_COLUMNS
 #undef NS_SHARD_COLUMNS
 
 }  // namespace
