@@ -50,12 +50,19 @@ function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+// SentencePiece runs in nightshift's module (libnightshift_sentencepiece.so),
+// built beside the nightshift binary: build/tools/nightshift from build/src/transform.
+function moduleEnv(o) {
+  const dir = require('path').resolve(require('path').dirname(o.tokenizeIds), '../../tools/nightshift');
+  return Object.assign({ NIGHTSHIFT_BACKEND_DIR: dir }, process.env);
+}
+
 function benchOne(name, ours, hf, o) {
   const runs = { ours: [], hf: [] };
   let tokens = { ours: 0, hf: 0 };
   for (let r = 0; r < o.repeat; ++r) {
     const a = spawnSync('taskset', ['-c', o.core, o.tokenizeIds, ours, String(MAX_LENGTH)],
-                        { input: fs.readFileSync(o.textsJsonl), maxBuffer: 1 << 30 });
+                        { input: fs.readFileSync(o.textsJsonl), maxBuffer: 1 << 30, env: moduleEnv(o) });
     if (a.status !== 0) throw new Error(`tokenize_ids: ${a.stderr}`);
     const mine = parse(a.stderr.toString(), 'tokenize_ids');
     const b = spawnSync('taskset', ['-c', o.core, process.execPath, __filename, '--hf-child',

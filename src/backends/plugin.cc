@@ -41,40 +41,40 @@ std::string BackendPluginPath(const std::string& name) {
   return exe_dir + file;
 }
 
-Result<std::unique_ptr<Backend>> LoadBackendPlugin(const std::string& name) {
+Result<void*> LoadPluginEntry(const std::string& name, const char* symbol) {
   static std::mutex mu;
-  static std::map<std::string, NsCreateBackendFn> loaded;
-  NsCreateBackendFn create = nullptr;
+  static std::map<std::string, void*> loaded;  // name + symbol -> entry
   const std::string path = BackendPluginPath(name);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = loaded.find(name);
-    if (it != loaded.end()) {
-      create = it->second;
-    } else {
-      if (!Exists(path)) {
-        return Error(Code::kInvalidJob,
-                     fmt::format("the {} backend's module '{}' is missing (it is built next to the "
-                                 "nightshift binary; NIGHTSHIFT_BACKEND_DIR overrides where it is "
-                                 "looked for)",
-                                 name, path));
-      }
-      // RTLD_LOCAL: the module's copies of nightshift's own code stay its own.
-      void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (handle == nullptr) {
-        const char* why = dlerror();
-        return Error(Code::kInvalidJob, fmt::format("cannot load the {} backend from '{}': {}",
-                                                    name, path, why ? why : "unknown error"));
-      }
-      create = reinterpret_cast<NsCreateBackendFn>(dlsym(handle, NS_BACKEND_PLUGIN_ENTRY_NAME));
-      if (create == nullptr) {
-        return Error(Code::kInvalidJob,
-                     fmt::format("'{}' is not a nightshift backend module (no {} symbol)", path,
-                                 NS_BACKEND_PLUGIN_ENTRY_NAME));
-      }
-      loaded.emplace(name, create);
-    }
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = loaded.find(name + '\0' + symbol);
+  if (it != loaded.end()) return it->second;
+  if (!Exists(path)) {
+    return Error(Code::kInvalidJob,
+                 fmt::format("nightshift's {} module '{}' is missing (it is built next to the "
+                             "nightshift binary; NIGHTSHIFT_BACKEND_DIR overrides where it is "
+                             "looked for)",
+                             name, path));
   }
+  // RTLD_LOCAL: the module's copies of nightshift's own code (and its
+  // libraries' symbols) stay its own.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return Error(Code::kInvalidJob, fmt::format("cannot load nightshift's {} module from '{}': {}",
+                                                name, path, why ? why : "unknown error"));
+  }
+  void* entry = dlsym(handle, symbol);
+  if (entry == nullptr) {
+    return Error(Code::kInvalidJob, fmt::format("'{}' is not nightshift's {} module (no {} symbol)",
+                                                path, name, symbol));
+  }
+  loaded.emplace(name + '\0' + symbol, entry);
+  return entry;
+}
+
+Result<std::unique_ptr<Backend>> LoadBackendPlugin(const std::string& name) {
+  NS_ASSIGN_OR_RETURN(void* entry, LoadPluginEntry(name, NS_BACKEND_PLUGIN_ENTRY_NAME));
+  auto create = reinterpret_cast<NsCreateBackendFn>(entry);
   std::string error;
   Backend* backend = create(&error);
   if (backend == nullptr) {

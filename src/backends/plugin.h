@@ -42,6 +42,13 @@ namespace nightshift {
 // The path of backend `name`'s module (see above).
 std::string BackendPluginPath(const std::string& name);
 
+// Loads module `name` (libnightshift_NAME.so, found as BackendPluginPath says;
+// once per process, never unloaded) with RTLD_LOCAL and returns its exported
+// `symbol`. Also used for libraries that must stay out of the process's global
+// symbol scope (libsentencepiece carries its own protobuf, which would replace
+// libtorch's). InvalidJob naming the file when it is missing or cannot be loaded.
+Result<void*> LoadPluginEntry(const std::string& name, const char* symbol);
+
 // Loads backend `name`'s module (once per process; it is never unloaded, as
 // its models may live until exit) and creates a Backend with it. InvalidJob
 // naming the file when it is missing or cannot be loaded (e.g. its runtime

@@ -46,7 +46,7 @@ TEST_F(PluginTest, AFileThatIsNotALibraryIsRefusedWithTheLoadersReason) {
   auto b = LoadBackendPlugin("broken");
   ASSERT_FALSE(b.has_value());
   EXPECT_EQ(b.error().code(), Code::kInvalidJob);
-  EXPECT_NE(b.error().message().find("cannot load the broken backend"), std::string::npos)
+  EXPECT_NE(b.error().message().find("cannot load nightshift's broken module"), std::string::npos)
       << b.error().message();
 }
 
