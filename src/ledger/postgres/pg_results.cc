@@ -12,10 +12,6 @@ namespace {
 
 using std::to_string;
 
-std::vector<std::string> OwnerParams(const std::string& run_id, const RunOwner& me) {
-  return {run_id, me.host, to_string(me.pid), to_string(me.start_time)};
-}
-
 // Replaces shard `shard_id`'s failures with `failures`.
 Status ReplaceFailures(PgConn* conn, const std::string& run_id, int64_t shard_id,
                        const std::vector<ItemFailure>& failures) {
@@ -140,60 +136,6 @@ Result<std::vector<RetryPart>> SelectRetryParts(PgConn* conn, const std::string&
                      .rows = r.Int(i, 3)});
   }
   return parts;
-}
-
-Result<std::optional<RunOwner>> SelectOwner(PgConn* conn, const std::string& run_id) {
-  NS_ASSIGN_OR_RETURN(PgResult r,
-                      conn->Exec("SELECT host, pid, start_time, acquired_at_ms, heartbeat_at_ms "
-                                 "FROM nightshift.run_owners WHERE run_id = $1::text",
-                                 "reading a run's owner", {run_id}));
-  if (r.rows() == 0) return std::optional<RunOwner>();
-  return std::optional<RunOwner>(RunOwner{.host = r.Text(0, 0),
-                                          .pid = r.Int(0, 1),
-                                          .start_time = r.Int(0, 2),
-                                          .acquired_at_ms = r.Int(0, 3),
-                                          .heartbeat_at_ms = r.Int(0, 4)});
-}
-
-Result<RunAcquisition> TakeOwner(PgConn* conn, const std::string& run_id, const RunOwner& me,
-                                 const std::function<bool(const RunOwner&)>& owner_gone) {
-  NS_ASSIGN_OR_RETURN(std::optional<RunOwner> current, SelectOwner(conn, run_id));
-  if (current.has_value() && !current->SameProcess(me) && !owner_gone(*current)) {
-    return RunAcquisition{.acquired = false, .holder = *current};
-  }
-  NS_ASSIGN_OR_RETURN(
-      PgResult r,
-      conn->Exec("INSERT INTO nightshift.run_owners (run_id, host, pid, start_time, "
-                 "acquired_at_ms, heartbeat_at_ms) VALUES ($1::text, $2::text, $3::bigint, "
-                 "$4::bigint, nightshift.now_ms(), nightshift.now_ms()) ON CONFLICT (run_id) DO "
-                 "UPDATE SET host = excluded.host, pid = excluded.pid, start_time = "
-                 "excluded.start_time, acquired_at_ms = excluded.acquired_at_ms, "
-                 "heartbeat_at_ms = excluded.heartbeat_at_ms RETURNING acquired_at_ms",
-                 "taking a run", OwnerParams(run_id, me)));
-  RunOwner taken = me;
-  taken.acquired_at_ms = r.Int(0, 0);
-  taken.heartbeat_at_ms = taken.acquired_at_ms;
-  return RunAcquisition{.acquired = true, .holder = taken};
-}
-
-Status TouchOwner(PgConn* conn, const std::string& run_id, const RunOwner& me) {
-  NS_ASSIGN_OR_RETURN(PgResult r,
-                      conn->Exec("UPDATE nightshift.run_owners SET heartbeat_at_ms = "
-                                 "nightshift.now_ms() WHERE run_id = $1::text AND host = "
-                                 "$2::text AND pid = $3::bigint AND start_time = $4::bigint",
-                                 "renewing a run's heartbeat", OwnerParams(run_id, me)));
-  if (r.Affected() > 0) return Status::Ok();
-  return Status(Code::kFailed,
-                fmt::format("run '{}' is no longer owned by pid {} on host {}: another process "
-                            "took it over",
-                            run_id, me.pid, me.host));
-}
-
-Status DeleteOwner(PgConn* conn, const std::string& run_id, const RunOwner& me) {
-  return conn->Run(
-      "DELETE FROM nightshift.run_owners WHERE run_id = $1::text AND host = "
-      "$2::text AND pid = $3::bigint AND start_time = $4::bigint",
-      "releasing a run", OwnerParams(run_id, me));
 }
 
 }  // namespace nightshift::pgledger

@@ -24,11 +24,4 @@ Status CommitRetryPart(PgConn* conn, const std::string& run_id, int64_t shard_id
                        const std::vector<ItemFailure>& remaining);
 Result<std::vector<RetryPart>> SelectRetryParts(PgConn* conn, const std::string& run_id);
 
-Result<std::optional<RunOwner>> SelectOwner(PgConn* conn, const std::string& run_id);
-// Inside a transaction that has locked the run's row.
-Result<RunAcquisition> TakeOwner(PgConn* conn, const std::string& run_id, const RunOwner& me,
-                                 const std::function<bool(const RunOwner&)>& owner_gone);
-Status TouchOwner(PgConn* conn, const std::string& run_id, const RunOwner& me);
-Status DeleteOwner(PgConn* conn, const std::string& run_id, const RunOwner& me);
-
 }  // namespace nightshift::pgledger
