@@ -46,6 +46,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
 pkg_check_modules(LIBPNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(LIBWEBP REQUIRED IMPORTED_TARGET libwebp)
+pkg_check_modules(POPPLER_CPP REQUIRED IMPORTED_TARGET poppler-cpp)  # preprocess: pdf_pages
 
 # Unicode tables for tokenization (Debian: libutf8proc-dev).
 find_path(UTF8PROC_INCLUDE_DIR utf8proc.h)

@@ -55,6 +55,15 @@ struct ImageSpec {
   int64_t max_pixels = 50'000'000;  // larger images are dead letters (decompression bombs)
 };
 
+// `preprocess: - pdf_pages: {...}`: each PDF (a path or BLOB in `column`)
+// becomes one row per page, the page rendered at `dpi` into the image-valued
+// column `into` (which an image step reads) and its number in `page_number`.
+struct PdfPagesSpec {
+  std::string column;
+  std::string into;
+  int64_t dpi = 150;
+};
+
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query (PostgreSQL's for kPostgres); empty when `path` is set
@@ -72,6 +81,8 @@ struct InputSpec {
   // The job's `preprocess:` image steps (src/image): decoded per row as the
   // batch is packed, on worker threads.
   std::vector<ImageSpec> images;
+  // The job's `preprocess:` pdf_pages steps (src/pdf; at most one).
+  std::vector<PdfPagesSpec> pdf_pages;
   // `input.allow_outside`: a relative path in a column may leave the input
   // file's folder (through `..` or a symlink).
   bool allow_outside = false;

@@ -35,6 +35,10 @@ struct RowBatch {
   // File row numbers of the rows when they are not consecutive (a retry of
   // selected rows); empty: row i is first_row + i.
   std::vector<int64_t> row_numbers;
+  // When a preprocess step makes several rows of one input row (pdf_pages),
+  // each row's number among them (1-based), or 0 for an input row that made
+  // none (a dead letter); row_numbers then repeat. Empty: one row per input row.
+  std::vector<int64_t> items;
   std::vector<Tensor> inputs;
   std::vector<Tensor> outputs;
   // Per row: empty, or why the row cannot be scored. Empty vector: no errors.

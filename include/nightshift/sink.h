@@ -36,6 +36,9 @@ struct OutputColumn {
   // A top_k ids column with text labels: the tensor holds int64 indices and
   // the column is VARCHAR[] of (*labels)[index].
   std::shared_ptr<const std::vector<std::string>> labels = nullptr;
+  // Written from RowBatch::items (int32), not from a tensor: pdf_pages'
+  // page_number.
+  bool item_number = false;
 };
 
 class Env;

@@ -94,6 +94,7 @@ class RowFiller {
     std::string_view value;     // the column's text (a path) or bytes (BLOB)
     std::string_view base_dir;  // relative paths resolve against it
     float* out = nullptr;       // the row's elements in the input tensor
+    int64_t item = 0;           // RowBatch::items' entry (a page number), 0 when none
     std::string error;          // set by Fill: the row's dead-letter reason
   };
   virtual ~RowFiller() = default;
@@ -104,6 +105,19 @@ class RowFiller {
   // Fills every row, on the step's worker threads; a row that cannot be
   // filled gets zeros and `error`.
   virtual void Fill(std::span<Row> rows) const = 0;
+};
+
+// A preprocess step that makes several rows of one input row (pdf_pages: one
+// per page of the PDF the row names). The reader repeats the input row's
+// carried columns for each and numbers them 1..n in RowBatch::items; the
+// step's RowFiller then makes each from the raw value and its number.
+// Thread-safe.
+class RowExpander {
+ public:
+  virtual ~RowExpander() = default;
+  // How many rows (>= 1) the input row whose raw column value is `value`
+  // makes, or the input row's dead-letter reason.
+  virtual Result<int64_t> Count(std::string_view value, std::string_view base_dir) const = 0;
 };
 
 // How one model input is packed from columns.
@@ -141,6 +155,10 @@ struct ReadLayout {
   // batch at `max_tokens` padded elements of that column (0: no cap).
   std::string sort_by_length;
   int64_t max_tokens = 0;
+  // When set, each input row becomes the rows `expander` counts, read from
+  // the raw column of inputs[expand_input] (a filled input).
+  std::shared_ptr<const RowExpander> expander;
+  size_t expand_input = 0;
 };
 
 class Source {

@@ -7,6 +7,7 @@
 
 #include "exec/image_binding.h"
 #include "exec/output_names.h"
+#include "exec/pdf_binding.h"
 #include "io/token_columns.h"
 
 namespace nightshift::exec {
@@ -264,7 +265,7 @@ Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
     }
     InputPacking p;
     if (const ImageSpec* image = ImageStepOf(job, *it)) {
-      NS_RETURN_IF_ERROR(BindImageInput(*image, *it, spec, cols, where, &p));
+      NS_RETURN_IF_ERROR(BindImageInput(ImageStepAsRead(job, *image), *it, spec, cols, where, &p));
       b->read.inputs.push_back(std::move(p));
       continue;
     }
@@ -425,6 +426,7 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
   NS_RETURN_IF_ERROR(BindInputs(job, cols, where, model, &b));
   NS_RETURN_IF_ERROR(BindBatching(job, model, &b));
   NS_RETURN_IF_ERROR(BindOutputs(job, model, &b));
+  NS_RETURN_IF_ERROR(BindPdfPages(job, &b));
   return b;
 }
 

@@ -241,6 +241,10 @@ void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::S
     for (idx_t i = 0; i < slice.count; ++i, ++r) {
       const idx_t row = slice.row(i);
       float* dst = out + r * stride;
+      if (batch->RowFailed(r)) {  // the reader found it bad (a PDF that does not open)
+        std::fill(dst, dst + stride, 0.0f);
+        continue;
+      }
       if (!Valid(validity, row)) {
         std::fill(dst, dst + stride, 0.0f);
         batch->SetRowError(r, fmt::format("null value in column '{}' (preprocess image into '{}')",
@@ -251,6 +255,7 @@ void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::S
                                        duckdb_string_t_length(values[row])),
                       base,
                       dst,
+                      batch->items.empty() ? 0 : batch->items[static_cast<size_t>(r)],
                       {}});
       batch_rows.push_back(r);
     }

@@ -337,6 +337,14 @@ Status WriteLabels(const OutputColumn& c, const Tensor& t, duckdb_vector child, 
 // [offset, offset + n) of `vec`.
 Status ShardRows::WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,
                               const sel_t* rows, idx_t n, idx_t offset) {
+  if (c.item_number) {
+    auto* dst = static_cast<int32_t*>(duckdb_vector_get_data(vec)) + offset;
+    for (idx_t i = 0; i < n; ++i) {
+      const auto r = static_cast<size_t>(rows[i]);
+      dst[i] = r < batch.items.size() ? static_cast<int32_t>(batch.items[r]) : 0;
+    }
+    return Status::Ok();
+  }
   const Tensor& t = batch.outputs[static_cast<size_t>(c.output_index)];
   if (t.dtype() != c.dtype) {
     return Status(Code::kSchemaMismatch,

@@ -26,6 +26,7 @@ ShardScanner::ShardScanner(DuckConnection* conn, const std::atomic<bool>* interr
     col += in.filler ? 2 : in.columns.size();
   }
   for (size_t i = 0; i < layout.carried.size(); ++i) carried_columns_.push_back(col++);
+  if (layout.expander) expand_column_ = first_column[layout.expand_input];
   for (size_t i = 0; i < layout.inputs.size(); ++i) {
     if (layout.inputs[i].filler) continue;
     for (size_t c = 0; c < layout.inputs[i].columns.size(); ++c) {
@@ -166,7 +167,8 @@ bool ShardScanner::TakeRows(const std::shared_ptr<DuckChunk>& chunk, int64_t n, 
       }
       take = SelectedRun(s, take);
     }
-    take = Add(s, chunk, *off, take);
+    take = layout_.expander ? AddExpanded(s, chunk, *off, take) : Add(s, chunk, *off, take);
+    if (stopped_) return false;
     *off += take;
     row_ += take;
     if (row_ == s.row_end) {
@@ -216,6 +218,49 @@ int64_t ShardScanner::Add(const ShardTask& s, const std::shared_ptr<DuckChunk>& 
   return take;
 }
 
+// Adds `take` input rows from chunk row `off`, each as the rows the layout's
+// expander counts for it (one row with its reason when it cannot be
+// expanded), emitting full batches on the way: an input row of many pages
+// spans batches, so no more than one batch of its rows is ever held.
+// Returns `take`, or sets stopped_ when the consumer stopped taking batches.
+int64_t ShardScanner::AddExpanded(const ShardTask& s, const std::shared_ptr<DuckChunk>& chunk,
+                                  int64_t off, int64_t take) {
+  for (int64_t k = 0; k < take; ++k) {
+    const auto r = static_cast<idx_t>(off + k);
+    const Result<int64_t> count = CountItems(chunk, r);
+    const int64_t n = count.has_value() ? *count : 1;
+    for (int64_t item = 1; item <= n; ++item) {
+      if (batch_ && batch_->num_rows == layout_.batch_rows && !Flush(false)) {
+        stopped_ = true;
+        return k;
+      }
+      if (!batch_) StartBatch(s, row_ + k);
+      carried_->AddRow(chunk, r);
+      batch_->row_numbers.push_back(row_ + k);
+      batch_->items.push_back(count.has_value() ? item : 0);
+      if (!count.has_value()) batch_->SetRowError(batch_->num_rows, count.error().message());
+      batch_->num_rows++;
+    }
+  }
+  return take;
+}
+
+// The expander's count for chunk row `r`, from the raw column and the folder
+// beside it (ShardScanner::SelectList).
+Result<int64_t> ShardScanner::CountItems(const std::shared_ptr<DuckChunk>& chunk, idx_t r) const {
+  duckdb_vector vec = chunk->column(expand_column_);
+  uint64_t* validity = duckdb_vector_get_validity(vec);
+  if (validity != nullptr && !duckdb_validity_row_is_valid(validity, r)) {
+    return Error(Status(Code::kInvalidData, "null value in the PDF column"));
+  }
+  auto* values = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vec));
+  auto* dir =
+      static_cast<duckdb_string_t*>(duckdb_vector_get_data(chunk->column(expand_column_ + 1)));
+  return layout_.expander->Count(
+      std::string_view(duckdb_string_t_data(&values[r]), duckdb_string_t_length(values[r])),
+      std::string_view(duckdb_string_t_data(dir), duckdb_string_t_length(*dir)));
+}
+
 // The shard's rows are all read: its last batch goes out (marked last when
 // the shard ends here; a packed shard goes on in the next file), and the
 // scan moves to the next shard. The one place batch numbers restart.
@@ -256,6 +301,7 @@ void ShardScanner::StartBatch(const ShardTask& s, int64_t first) {
   batch_->row_errors.clear();
   batch_->row_attempts.clear();
   batch_->row_numbers.clear();
+  batch_->items.clear();
   batch_->outputs.clear();
   carried_ = std::make_unique<DuckCarriedRows>(carried_columns_);
 }

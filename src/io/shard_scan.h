@@ -82,6 +82,9 @@ class ShardScanner {
   int64_t SelectedRun(const ShardTask& s, int64_t take) const;
   int64_t Add(const ShardTask& s, const std::shared_ptr<DuckChunk>& chunk, int64_t off,
               int64_t take);
+  int64_t AddExpanded(const ShardTask& s, const std::shared_ptr<DuckChunk>& chunk, int64_t off,
+                      int64_t take);
+  Result<int64_t> CountItems(const std::shared_ptr<DuckChunk>& chunk, idx_t r) const;
   bool CloseShard(const ShardTask& s);
   void StartBatch(const ShardTask& s, int64_t first);
   bool Flush(bool last);
@@ -96,7 +99,8 @@ class ShardScanner {
   const std::function<bool(std::unique_ptr<RowBatch>)>& emit_;
   std::vector<idx_t> carried_columns_;
   std::unique_ptr<ColumnPacker> packer_;
-  idx_t sort_column_ = 0;  // select-list index of batch.sort_by_length's column
+  idx_t sort_column_ = 0;    // select-list index of batch.sort_by_length's column
+  idx_t expand_column_ = 0;  // select-list index of the expander's raw column
   bool stopped_ = false;
 
   std::unique_ptr<RowBatch> batch_;

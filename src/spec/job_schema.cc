@@ -70,9 +70,15 @@ constexpr SchemaNode kImage[] = {
     {"resize", K::kValue, {}}, {"mean", K::kValue, {}},  {"std", K::kValue, {}},
     {"layout", K::kValue, {}}, {"color", K::kValue, {}}, {"max_pixels", K::kValue, {}},
 };
+constexpr SchemaNode kPdfPages[] = {
+    {"column", K::kValue, {}},
+    {"dpi", K::kValue, {}},
+    {"into", K::kValue, {}},
+};
 constexpr SchemaNode kPreprocessStep[] = {
     {"tokenize", K::kMap, kTokenize},
     {"image", K::kMap, kImage},
+    {"pdf_pages", K::kMap, kPdfPages},
 };
 constexpr SchemaNode kTopK[] = {
     {"output", K::kValue, {}},

@@ -6,6 +6,7 @@
 
 #include "spec/image_section.h"
 #include "spec/job_schema.h"
+#include "spec/pdf_section.h"
 
 namespace nightshift::spec {
 namespace {
@@ -63,29 +64,35 @@ Status ForEachStep(const NodeReader& r, const YAML::Node& root, std::string_view
 }  // namespace
 
 Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
-                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images) {
+                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images,
+                      std::vector<PdfPagesSpec>* pdf_pages) {
   std::vector<std::string> intos;  // every step's, for duplicates
-  return ForEachStep(r, root, "preprocess", "tokenize or image",
-                     [&](const std::string& key, const YAML::Node& map, const std::string& path,
-                         const SchemaNode& schema) -> Status {
-                       std::string into;
-                       if (key == "image") {
-                         NS_ASSIGN_OR_RETURN(ImageSpec s, ReadImageStep(r, map, path, schema));
-                         into = s.into;
-                         images->push_back(std::move(s));
-                       } else {
-                         NS_ASSIGN_OR_RETURN(TokenizeSpec t, ReadTokenize(r, map, path, schema));
-                         into = t.into;
-                         tokenize->push_back(std::move(t));
-                       }
-                       if (std::find(intos.begin(), intos.end(), into) != intos.end()) {
-                         return r.Fail(
-                             map["into"], JoinKey(path, "into"),
-                             fmt::format("'{}' is already the `into` of an earlier step", into));
-                       }
-                       intos.push_back(into);
-                       return Status::Ok();
-                     });
+  NS_RETURN_IF_ERROR(ForEachStep(
+      r, root, "preprocess", "tokenize, image or pdf_pages",
+      [&](const std::string& key, const YAML::Node& map, const std::string& path,
+          const SchemaNode& schema) -> Status {
+        std::string into;
+        if (key == "image") {
+          NS_ASSIGN_OR_RETURN(ImageSpec s, ReadImageStep(r, map, path, schema));
+          into = s.into;
+          images->push_back(std::move(s));
+        } else if (key == "pdf_pages") {
+          NS_ASSIGN_OR_RETURN(PdfPagesSpec s, ReadPdfPagesStep(r, map, path, schema));
+          into = s.into;
+          pdf_pages->push_back(std::move(s));
+        } else {
+          NS_ASSIGN_OR_RETURN(TokenizeSpec t, ReadTokenize(r, map, path, schema));
+          into = t.into;
+          tokenize->push_back(std::move(t));
+        }
+        if (std::find(intos.begin(), intos.end(), into) != intos.end()) {
+          return r.Fail(map["into"], JoinKey(path, "into"),
+                        fmt::format("'{}' is already the `into` of an earlier step", into));
+        }
+        intos.push_back(into);
+        return Status::Ok();
+      }));
+  return CheckPdfPagesSteps(*pdf_pages, *images);
 }
 
 }  // namespace nightshift::spec

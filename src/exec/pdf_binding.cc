@@ -1,0 +1,82 @@
+#include "exec/pdf_binding.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "pdf/pdf_pages_filler.h"
+
+namespace nightshift::exec {
+namespace {
+
+// The image step that reads `pdf`'s pages (CheckPdfPagesSteps vouches for one).
+const ImageSpec* PageReader(const JobSpec& job, const PdfPagesSpec& pdf) {
+  for (const auto& step : job.input.images) {
+    if (step.column == pdf.into) return &step;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step) {
+  ImageSpec read = step;
+  for (const auto& pdf : job.input.pdf_pages) {
+    if (pdf.into == step.column) read.column = pdf.column;
+  }
+  return read;
+}
+
+Status BindPdfPages(const JobSpec& job, Binding* b) {
+  if (job.input.pdf_pages.empty()) return Status::Ok();
+  const PdfPagesSpec& pdf = job.input.pdf_pages[0];
+  const ImageSpec* image = PageReader(job, pdf);
+  const bool fed =
+      image != nullptr &&
+      std::any_of(b->read.inputs.begin(), b->read.inputs.end(), [&](const InputPacking& in) {
+        return in.columns.size() == 1 && in.columns[0] == image->into;
+      });
+  if (!fed) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("preprocess: the pages of pdf_pages into '{}' feed no model input "
+                              "(name the image step's into in model.inputs[].columns)",
+                              pdf.into));
+  }
+  if (!job.batch.sort_by_length.empty()) {
+    return Status(Code::kSchemaMismatch,
+                  "batch.sort_by_length cannot be used with preprocess: pdf_pages");
+  }
+  if (IsDatabase(job.output.format)) {
+    return Status(Code::kSchemaMismatch,
+                  "preprocess: pdf_pages writes one row per page, which share the input key: "
+                  "write them to a file output (parquet, csv or jsonl), not a database table");
+  }
+  OutputColumn page{kPageNumberColumn, DType::kInt32};
+  page.item_number = true;
+  b->sink.outputs.insert(b->sink.outputs.begin(), std::move(page));
+  return Status::Ok();
+}
+
+void AttachPdfFillers(const JobSpec& job, const std::vector<InputColumn>& cols, Env* env,
+                      ReadLayout* layout) {
+  if (job.input.pdf_pages.empty()) return;
+  const PdfPagesSpec& pdf = job.input.pdf_pages[0];
+  const ImageSpec* image = PageReader(job, pdf);
+  if (image == nullptr) return;
+  auto c =
+      std::find_if(cols.begin(), cols.end(), [&](const auto& x) { return x.name == pdf.column; });
+  const bool blob = c != cols.end() && c->sql_type == "BLOB";
+  for (size_t i = 0; i < layout->inputs.size(); ++i) {
+    InputPacking& in = layout->inputs[i];
+    if (in.columns.size() != 1 || in.columns[0] != image->into) continue;
+    auto filler = std::make_shared<pdf::PdfPagesFiller>(pdf, *image, blob, job.input.allow_outside,
+                                                        /*threads=*/0, env);
+    in.filler = filler;
+    layout->expander = filler;
+    layout->expand_input = i;
+    return;
+  }
+}
+
+}  // namespace nightshift::exec

@@ -1,0 +1,34 @@
+// The binder's half for `preprocess: pdf_pages`: the image step reading a
+// PDF step's pages is fed from the PDF step's column, the output gains
+// `page_number`, and the read layout expands each input row into its pages
+// (src/pdf/pdf_pages_filler.h).
+#pragma once
+
+#include <vector>
+
+#include "exec/binder.h"
+#include "nightshift/env.h"
+#include "nightshift/job_spec.h"
+#include "nightshift/source.h"
+
+namespace nightshift::exec {
+
+// The column `page_number` that pdf_pages adds to every output row.
+inline constexpr char kPageNumberColumn[] = "page_number";
+
+// `step` as the input is read for it: an image step over a pdf_pages `into`
+// reads the PDF step's column (paths or BLOBs); any other is itself.
+ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step);
+
+// Adds the page_number output column when the job has a pdf_pages step.
+// SchemaMismatch when its pages feed no model input, with
+// batch.sort_by_length (a PDF's pages stay in order), or with a database
+// output (its rows are keyed by the input key alone, which a PDF's pages share).
+Status BindPdfPages(const JobSpec& job, Binding* b);
+
+// Gives the input bound to the pdf_pages step's image step its filler and
+// sets the layout's expander. REQUIRES: after AttachImageFillers.
+void AttachPdfFillers(const JobSpec& job, const std::vector<InputColumn>& cols, Env* env,
+                      ReadLayout* layout);
+
+}  // namespace nightshift::exec

@@ -1,0 +1,121 @@
+#include "pdf/pdf_pages_filler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "image/image_file.h"
+#include "image/image_filler.h"
+#include "image/resample.h"
+
+namespace nightshift::pdf {
+namespace {
+
+int WorkerThreads(int threads) {
+  if (threads > 0) return threads;
+  // The reader thread counts pages and packs too: one worker fewer than the cores.
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+}
+
+std::string KeyOf(std::string_view value, std::string_view base_dir) {
+  std::string key(base_dir);
+  key.push_back('\0');
+  key.append(value);
+  return key;
+}
+
+}  // namespace
+
+PdfPagesFiller::PdfPagesFiller(const PdfPagesSpec& pdf, const ImageSpec& image, bool bytes,
+                               bool allow_outside, int threads, Env* env)
+    : column_(pdf.column),
+      dpi_(static_cast<int>(pdf.dpi)),
+      transform_(image::TransformOf(image)),
+      bytes_(bytes),
+      allow_outside_(allow_outside),
+      env_(env),
+      threads_(WorkerThreads(threads)) {}
+
+PdfPagesFiller::~PdfPagesFiller() = default;
+
+std::string PdfPagesFiller::Describe(std::string_view value) const {
+  if (bytes_) return fmt::format("PDF in column '{}' ({} bytes)", column_, value.size());
+  return fmt::format("PDF '{}'", value);
+}
+
+// A document opened from the row's value: one from the pool when a thread
+// returned it, else freshly read and opened. InvalidData naming the PDF.
+Result<PdfPagesFiller::Open> PdfPagesFiller::Borrow(std::string_view value,
+                                                    std::string_view base_dir) const {
+  Open open{KeyOf(value, bytes_ ? std::string_view() : base_dir), nullptr};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = pool_.rbegin(); it != pool_.rend(); ++it) {
+      if (it->key != open.key) continue;
+      open.doc = std::move(it->doc);
+      pool_.erase(std::next(it).base());
+      return open;
+    }
+  }
+  std::string bytes;
+  if (bytes_) {
+    bytes.assign(value);
+  } else {
+    auto file = image::ReadImageFile(env_, value, base_dir, allow_outside_);
+    if (!file.has_value()) return Error(file.error());
+    bytes = std::move(*file);
+  }
+  auto doc = PdfDocument::Open(std::move(bytes));
+  if (!doc.has_value()) {
+    return Error(
+        Status(Code::kInvalidData, fmt::format("{}: {}", Describe(value), doc.error().message())));
+  }
+  open.doc = std::move(*doc);
+  return open;
+}
+
+// Keeps `open` for the next page of the same PDF; the pool holds one
+// document per worker and two more (the reader's, and one being handed
+// over), dropping the least recently used.
+void PdfPagesFiller::GiveBack(Open open) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  pool_.push_back(std::move(open));
+  const size_t cap = static_cast<size_t>(threads_) + 2;
+  if (pool_.size() > cap) pool_.erase(pool_.begin(), pool_.begin() + (pool_.size() - cap));
+}
+
+Result<int64_t> PdfPagesFiller::Count(std::string_view value, std::string_view base_dir) const {
+  NS_ASSIGN_OR_RETURN(Open open, Borrow(value, base_dir));
+  const int64_t pages = open.doc->pages();
+  GiveBack(std::move(open));
+  return pages;
+}
+
+Status PdfPagesFiller::RenderPage(const PdfDocument& doc, int64_t page, float* out) const {
+  NS_ASSIGN_OR_RETURN(image::Pixels px, doc.Render(static_cast<int>(page), dpi_,
+                                                   transform_.channels(), transform_.max_pixels));
+  const image::Placement p = image::Place(px.width, px.height, transform_);
+  image::WriteTensor(image::Resample(px, p.resize_w, p.resize_h), p, transform_, out);
+  return Status::Ok();
+}
+
+std::string PdfPagesFiller::FillOne(const Row& row) const {
+  std::fill(row.out, row.out + transform_.elements(), 0.0f);
+  auto open = Borrow(row.value, row.base_dir);
+  if (!open.has_value()) return open.error().message();
+  Status s = RenderPage(*open->doc, row.item, row.out);
+  GiveBack(std::move(*open));
+  if (s.ok()) return "";
+  std::fill(row.out, row.out + transform_.elements(), 0.0f);
+  return fmt::format("{} page {}: {}", Describe(row.value), row.item, s.message());
+}
+
+void PdfPagesFiller::Fill(std::span<Row> rows) const {
+  std::call_once(workers_once_,
+                 [this] { workers_ = std::make_unique<image::WorkerPool>(threads_); });
+  workers_->ForEach(static_cast<int64_t>(rows.size()),
+                    [&](int64_t i) { rows[static_cast<size_t>(i)].error = FillOne(rows[i]); });
+}
+
+}  // namespace nightshift::pdf
