@@ -246,6 +246,14 @@ Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard
                               "({}) ORDER BY file_index, row",
                               rows)));
   for (idx_t i = 0; i < r.row_count(); ++i) {
+    // Rows a preprocess step made of one input row (pdf_pages' pages) may
+    // fail apart, but the ledger's unit is the input row (a retry reads it
+    // whole): one failure for it, with every reason.
+    if (!out->failures.empty() && out->failures.back().row == r.Int(1, i) &&
+        out->failures.back().file_index == static_cast<int32_t>(r.Int(4, i))) {
+      out->failures.back().error += "; " + r.Text(2, i);
+      continue;
+    }
     ItemFailure f;
     f.shard_id = shard_id;
     f.key_json = r.Text(0, i);

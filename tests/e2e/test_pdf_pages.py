@@ -176,6 +176,32 @@ def test_hostile_pdfs_are_dead_letters(tmp_path):
         assert f"'{rels[i]}'" in dead[i], dead[i]  # names the file
 
 
+def test_pages_over_the_pixel_limit_are_dead_letters_naming_file_and_page(tmp_path):
+    """Pages 2 and 4 are 20 times larger than pages 1 and 3: over the image step's
+    max_pixels at this dpi, they fail alone (two failures of one input row), while the
+    other pages and PDFs are written."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    c = canvas.Canvas(str(folder / "mixed.pdf"))
+    for k, size in enumerate([(144, 192), (2880, 3840), (144, 192), (2880, 3840)]):
+        c.setPageSize(size)
+        c.setFillGray(k * 60 / 255.0)
+        c.rect(0, 0, size[0], size[1], stroke=0, fill=1)
+        c.showPage()
+    c.save()
+    gray_pdf(folder / "ok.pdf", [70])
+    data = path_table(tmp_path, ["mixed.pdf", "ok.pdf"])
+    identity_model(tmp_path / "identity.onnx")
+    run_ok(pdf_job(tmp_path, data, dpi=72, extra={"max_pixels": 100000}), tmp_path)
+    assert [(r["id"], r["page_number"]) for r in rows_of(tmp_path)] == [(0, 1), (0, 3), (1, 1)]
+    dead = [d for _, d in read_dead_letters(tmp_path / "out" / "_failed")]
+    assert [single_key(d["key"]) for d in dead] == [0, 0]
+    for d, page in zip(dead, (2, 4)):
+        assert f"PDF 'mixed.pdf' page {page}:" in d["error"] and "2880x3840 pixels at 72 dpi" in d["error"], d
+    rc, out, err = run("status", str(tmp_path / "job.yaml"), "--failed", cwd=tmp_path)
+    assert rc == 0 and "page 2" in out and "page 4" in out, (out, err)
+
+
 def test_bad_steps_are_refused_before_reading(tmp_path):
     data = path_table(tmp_path, ["a.pdf"])
     identity_model(tmp_path / "identity.onnx")
