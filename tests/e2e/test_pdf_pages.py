@@ -202,6 +202,26 @@ def test_pages_over_the_pixel_limit_are_dead_letters_naming_file_and_page(tmp_pa
     assert rc == 0 and "page 2" in out and "page 4" in out, (out, err)
 
 
+def test_retry_renders_every_page_of_a_pdf_fixed_since(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    gray_pdf(folder / "a.pdf", [10, 20])
+    (folder / "b.pdf").write_bytes(b"%PDF-1.4\n" + b"0" * 500)  # corrupt
+    data = path_table(tmp_path, ["a.pdf", "b.pdf"])
+    identity_model(tmp_path / "identity.onnx")
+    job = pdf_job(tmp_path, data)
+    run_ok(job, tmp_path)
+    assert [(r["id"], r["page_number"]) for r in rows_of(tmp_path)] == [(0, 1), (0, 2)]
+    gray_pdf(folder / "b.pdf", [30, 40, 50])  # fixed
+    rc, out, err = run("retry", str(job), cwd=tmp_path)
+    assert_not_crashed(rc, err)
+    assert rc == 0, err
+    got = sorted((r["id"], r["page_number"], round(r["out"][0] * 255)) for r in rows_of(tmp_path))
+    assert got == [(0, 1, 10), (0, 2, 20), (1, 1, 30), (1, 2, 40), (1, 3, 50)]
+    rc, out, err = run("status", str(job), cwd=tmp_path)
+    assert rc == 0 and "0 failed" in out, out
+
+
 def test_bad_steps_are_refused_before_reading(tmp_path):
     data = path_table(tmp_path, ["a.pdf"])
     identity_model(tmp_path / "identity.onnx")
