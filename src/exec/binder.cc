@@ -230,6 +230,7 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
 Status BindCarried(const JobSpec& job, const std::vector<InputColumn>& cols,
                    const std::string& where, Binding* b) {
   for (const auto& k : job.output.keep) {
+    if (MadeByPdfPages(job, k)) continue;  // written from the batch (BindPdfPages)
     if (FindColumn(cols, k) == nullptr) return MissingColumn(cols, k, "output.keep", where);
     b->read.carried.push_back(k);
   }

@@ -20,6 +20,10 @@ const ImageSpec* PageReader(const JobSpec& job, const PdfPagesSpec& pdf) {
 
 }  // namespace
 
+bool MadeByPdfPages(const JobSpec& job, const std::string& column) {
+  return !job.input.pdf_pages.empty() && column == kPageNumberColumn;
+}
+
 ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step) {
   ImageSpec read = step;
   for (const auto& pdf : job.input.pdf_pages) {
@@ -52,6 +56,9 @@ Status BindPdfPages(const JobSpec& job, Binding* b) {
                   "preprocess: pdf_pages writes one row per page, which share the input key: "
                   "write them to a file output (parquet, csv or jsonl), not a database table");
   }
+  // output.keep's count included it, but it is not carried (BindCarried).
+  const auto& keep = job.output.keep;
+  if (std::find(keep.begin(), keep.end(), kPageNumberColumn) != keep.end()) --b->sink.keep_count;
   OutputColumn page{kPageNumberColumn, DType::kInt32};
   page.item_number = true;
   b->sink.outputs.insert(b->sink.outputs.begin(), std::move(page));

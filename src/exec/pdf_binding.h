@@ -16,11 +16,16 @@ namespace nightshift::exec {
 // The column `page_number` that pdf_pages adds to every output row.
 inline constexpr char kPageNumberColumn[] = "page_number";
 
+// True when `column` is page_number and the job has a pdf_pages step: then
+// output.keep may name it although no input has it.
+bool MadeByPdfPages(const JobSpec& job, const std::string& column);
+
 // `step` as the input is read for it: an image step over a pdf_pages `into`
 // reads the PDF step's column (paths or BLOBs); any other is itself.
 ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step);
 
-// Adds the page_number output column when the job has a pdf_pages step.
+// Adds the page_number output column when the job has a pdf_pages step,
+// right after the kept columns (where output.keep may name it).
 // SchemaMismatch when its pages feed no model input, with
 // batch.sort_by_length (a PDF's pages stay in order), or with a database
 // output (its rows are keyed by the input key alone, which a PDF's pages share).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <thread>
 
 #include "image/image_file.h"
@@ -18,11 +19,19 @@ int WorkerThreads(int threads) {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
 }
 
-std::string KeyOf(std::string_view value, std::string_view base_dir) {
-  std::string key(base_dir);
-  key.push_back('\0');
-  key.append(value);
-  return key;
+// Which open document serves a row. A path: the folder and the path. A BLOB
+// (every page of one input row points at the same bytes in the same chunk):
+// its address, size and a hash of 64 samples of it, so that a page costs
+// neither a copy nor a full comparison of a large PDF.
+std::string KeyOf(std::string_view value, std::string_view base_dir, bool bytes) {
+  if (!bytes) return fmt::format("path:{}\n{}", base_dir, value);
+  constexpr size_t kSamples = 64, kSample = 64;
+  size_t h = 0;
+  for (size_t i = 0; i < kSamples && !value.empty(); ++i) {
+    const size_t at = value.size() / kSamples * i;
+    h = h * 1000003u ^ std::hash<std::string_view>{}(value.substr(at, kSample));
+  }
+  return fmt::format("blob:{}:{}:{:x}", static_cast<const void*>(value.data()), value.size(), h);
 }
 
 }  // namespace
@@ -48,7 +57,7 @@ std::string PdfPagesFiller::Describe(std::string_view value) const {
 // returned it, else freshly read and opened. InvalidData naming the PDF.
 Result<PdfPagesFiller::Open> PdfPagesFiller::Borrow(std::string_view value,
                                                     std::string_view base_dir) const {
-  Open open{KeyOf(value, bytes_ ? std::string_view() : base_dir), nullptr};
+  Open open{KeyOf(value, base_dir, bytes_), nullptr};
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = pool_.rbegin(); it != pool_.rend(); ++it) {

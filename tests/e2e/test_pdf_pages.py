@@ -137,8 +137,12 @@ def test_rgb_page_at_dpi_and_blob_column(tmp_path):
     sql(f"COPY (SELECT 7 + (filename LIKE '%g.pdf')::INT AS id, content AS doc "
         f"FROM read_blob('{folder}/*.pdf') ORDER BY id) TO '{data}' (FORMAT parquet)")
     identity_model(tmp_path / "identity.onnx", 32, 24, 3)
-    run_ok(pdf_job(tmp_path, data, dpi=150, column="doc", size=(32, 24), color="rgb"), tmp_path)
+    job = pdf_job(tmp_path, data, dpi=150, column="doc", size=(32, 24), color="rgb")
+    spec = __import__("yaml").safe_load(job.read_text())
+    spec["output"]["keep"] = ["page_number", "id"]  # output.keep may name page_number
+    run_ok(write_job(job, spec), tmp_path)
     rows = rows_of(tmp_path)
+    assert list(rows[0]) == ["id", "page_number", "out"]
     assert [(r["id"], r["page_number"]) for r in rows] == [(7, 1), (7, 2), (8, 1)]
     sq = np.array(rows[0]["out"], np.float32).reshape(3, 32, 24)
     # the square covers x 72..216 pt of 144 (clipped) and y 72..216 from the bottom: in the
@@ -237,6 +241,11 @@ def test_bad_steps_are_refused_before_reading(tmp_path):
     write_job(job, spec)
     rc, _, err = run("run", job, cwd=tmp_path)
     assert rc == 2 and "pdf_pages into 'page' is read by no image step" in err, err
+    spec = __import__("yaml").safe_load(doc)
+    spec["output"] = {"format": "sqlite", "url": "out.db", "table": "pages"}
+    write_job(job, spec)
+    rc, _, err = run("run", job, cwd=tmp_path)
+    assert rc == 2 and "write them to a file output" in err, err
 
 
 def run_measured(args, cwd):
