@@ -1,6 +1,7 @@
-// Differential test of nightshift's SentencePiece tokenizer (libsentencepiece
-// with XLM-R's ids) against Hugging Face tokenizers (npm `tokenizers`, its
-// Rust core under node), on the real texts of test_texts.cjs.
+// Differential test of nightshift's SentencePiece tokenizer (the .model read
+// by libsentencepiece, normalized and split by nightshift, XLM-R's ids)
+// against Hugging Face tokenizers (npm `tokenizers`, its Rust core under
+// node), on the real texts of test_texts.cjs and 20,000 random strings.
 //
 // No SentencePiece model ships offline, so one is trained here with spm_train
 // (Debian's `sentencepiece`): a Unigram model numbered as XLM-R's (<unk>=0,
@@ -103,6 +104,31 @@ function specialTokenTexts() {
           '<unk><unk>', 'a </s> ', '\u200b<mask>', 'end.\n'];
 }
 
+// `n` short random strings (a fixed seed) from the blocks where
+// normalization and grapheme clusters are intricate: combining marks,
+// Hangul jamo, Devanagari, Thai, emoji, regional indicators, variation
+// selectors, zero-width and control characters, fullwidth forms, CJK
+// compatibility, ligatures, Roman numerals; with spaces here and there.
+function randomTexts(n) {
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const blocks = [[0x20, 0x7e], [0x300, 0x36f], [0xc0, 0x24f], [0x1100, 0x11ff], [0xac00, 0xac40],
+    [0x900, 0x97f], [0x1f300, 0x1f64f], [0x200b, 0x200f], [0xfe00, 0xfe0f], [0xff01, 0xff5e],
+    [0x3000, 0x303f], [0x2000, 0x206f], [0x0, 0x1f], [0xe00, 0xe7f], [0x1f1e6, 0x1f1ff],
+    [0x2160, 0x2188], [0xfb00, 0xfb4f], [0x3300, 0x33ff]];
+  const texts = [];
+  for (let i = 0; i < n; ++i) {
+    let s = '';
+    for (let j = 1 + Math.floor(next() * 12); j > 0; --j) {
+      const [a, b] = blocks[Math.floor(next() * blocks.length)];
+      s += String.fromCodePoint(a + Math.floor(next() * (b - a + 1)));
+      if (next() < 0.2) s += ' ';
+    }
+    texts.push(s);
+  }
+  return texts;
+}
+
 // Trains the test's model on `texts` in `dir`; returns the .model's path.
 function train(texts, dir, spmTrain = 'spm_train') {
   const input = path.join(dir, 'train.txt');
@@ -120,6 +146,8 @@ async function main() {
   let texts = [...allTexts(), ...specialTokenTexts()];
   if (maxTextsArg) texts = texts.slice(0, Number(maxTextsArg));
   const model = train(texts.filter((t) => t.length < 100000), tmp, spmTrain);
+  const real = texts.length;
+  if (!maxTextsArg) texts.push(...randomTexts(20000));  // compared, not trained on
   const jsonPath = path.join(tmp, 'tokenizer.json');
   fs.writeFileSync(jsonPath, JSON.stringify(xlmrTokenizerJson(model)));
 
@@ -143,10 +171,10 @@ async function main() {
     console.log(`MISMATCH text ${i}: ${JSON.stringify(texts[i].slice(0, 300))}\n` +
                 `  hf:   ${want.join(' ').slice(0, 300)}\n  ours: ${ours[i].slice(0, 300)}`);
   }
-  console.log(`${counts.texts} texts, ${counts.tokens} tokens: ${counts.same} identical, ` +
-              `${counts.failed} mismatches`);
+  console.log(`${counts.texts} texts (${real} real, ${counts.texts - real} random), ` +
+              `${counts.tokens} tokens: ${counts.same} identical, ${counts.failed} mismatches`);
   fs.rmSync(tmp, { recursive: true, force: true });
-  if (texts.length < 1000) { console.log('too few texts: is apt-cache available?'); process.exit(1); }
+  if (real < 1000) { console.log('too few texts: is apt-cache available?'); process.exit(1); }
   process.exit(counts.failed === 0 ? 0 : 1);
 }
 

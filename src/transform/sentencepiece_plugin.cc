@@ -21,55 +21,52 @@ bool ReadVarint(std::string_view b, size_t* i, uint64_t* v) {
   return false;
 }
 
-// The value of varint field `field` in the message `b` (the last one
-// written, as protobuf reads it), or `otherwise`. With `into` set, looks
-// instead inside the message field `into`.
-uint64_t VarintField(std::string_view b, uint64_t field, uint64_t otherwise, uint64_t into = 0) {
-  uint64_t found = otherwise;
+// Calls `f(field, value, bytes)` for every varint (`bytes` empty) and
+// length-delimited (`value` 0) field of the message `b`, in file order;
+// stops where the message is broken (libsentencepiece has checked it).
+template <typename F>
+void ForEachField(std::string_view b, F&& f) {
   for (size_t i = 0; i < b.size();) {
     uint64_t key = 0, v = 0;
-    if (!ReadVarint(b, &i, &key)) break;
+    if (!ReadVarint(b, &i, &key)) return;
     const uint64_t wire = key & 7;
     if (wire == 0) {
-      if (!ReadVarint(b, &i, &v)) break;
-      if (into == 0 && key >> 3 == field) found = v;
+      if (!ReadVarint(b, &i, &v)) return;
+      f(key >> 3, v, std::string_view());
     } else if (wire == 2) {
-      if (!ReadVarint(b, &i, &v) || v > b.size() - i) break;
-      if (into != 0 && key >> 3 == into) found = VarintField(b.substr(i, v), field, found);
+      if (!ReadVarint(b, &i, &v) || v > b.size() - i) return;
+      f(key >> 3, uint64_t{0}, b.substr(i, v));
       i += v;
     } else if (wire == 1 || wire == 5) {
       i += wire == 1 ? 8 : 4;
     } else {
-      break;
+      return;
     }
   }
+}
+
+// The varint field `field` of the message field `into` of `b` (the last
+// one written, as protobuf reads it), or `otherwise`.
+uint64_t VarintField(std::string_view b, uint64_t into, uint64_t field, uint64_t otherwise) {
+  uint64_t found = otherwise;
+  ForEachField(b, [&](uint64_t outer, uint64_t, std::string_view message) {
+    if (outer != into) return;
+    ForEachField(message, [&](uint64_t inner, uint64_t v, std::string_view bytes) {
+      if (inner == field && bytes.empty()) found = v;
+    });
+  });
   return found;
 }
 
-// The bytes of length-delimited field `field` inside the message field
-// `into` of `b` (the last one written, as protobuf reads it), or empty.
+// The same for a length-delimited field, or empty.
 std::string_view BytesField(std::string_view b, uint64_t into, uint64_t field) {
   std::string_view found;
-  for (size_t i = 0; i < b.size();) {
-    uint64_t key = 0, v = 0;
-    if (!ReadVarint(b, &i, &key)) break;
-    const uint64_t wire = key & 7;
-    if (wire == 0) {
-      if (!ReadVarint(b, &i, &v)) break;
-    } else if (wire == 2) {
-      if (!ReadVarint(b, &i, &v) || v > b.size() - i) break;
-      if (into != 0 && key >> 3 == into) {
-        if (auto inner = BytesField(b.substr(i, v), 0, field); !inner.empty()) found = inner;
-      } else if (into == 0 && key >> 3 == field) {
-        found = b.substr(i, v);
-      }
-      i += v;
-    } else if (wire == 1 || wire == 5) {
-      i += wire == 1 ? 8 : 4;
-    } else {
-      break;
-    }
-  }
+  ForEachField(b, [&](uint64_t outer, uint64_t, std::string_view message) {
+    if (outer != into) return;
+    ForEachField(message, [&](uint64_t inner, uint64_t, std::string_view bytes) {
+      if (inner == field && !bytes.empty()) found = bytes;
+    });
+  });
   return found;
 }
 
@@ -89,7 +86,7 @@ Status Read(std::string_view bytes, const std::string& where, SentencePieceConte
   }
   // Hugging Face converts only Unigram models to the same algorithm (a BPE
   // .model becomes its BPE, which splits differently): refuse the others.
-  if (const uint64_t type = VarintField(bytes, kModelType, kUnigram, kTrainerSpec);
+  if (const uint64_t type = VarintField(bytes, kTrainerSpec, kModelType, kUnigram);
       type != kUnigram) {
     return Status(Code::kInvalidJob,
                   fmt::format("{}: nightshift reads Unigram SentencePiece models (XLM-R's kind); "
