@@ -101,7 +101,11 @@ function xlmrTokenizerJson(modelFile) {
 // Texts that exercise the special tokens and the whitespace around them.
 function specialTokenTexts() {
   return ['<s>', '</s>x<s>', 'a <mask>', 'a\u3000\t<mask> b', '<mask><mask>', ' <mask> ', 'x <pad> y ',
-          '<unk><unk>', 'a </s> ', '\u200b<mask>', 'end.\n'];
+          '<unk><unk>', 'a </s> ', '\u200b<mask>', 'end.\n',
+          // Fullwidth: not special tokens in the text, but normalized into their spelling,
+          // where the model's pieces <s>, <unk>, ... (score 0) match them.
+          '\uff1cs\uff1e\uff1cmask\uff1ex\uff1cunk\uff1ey', 'a\uff1cunk\uff1e\u2603b', '\uff1cpad\uff1e',
+          'ab \uff1c/s\uff1e '];
 }
 
 // `n` short random strings (a fixed seed) from the blocks where
