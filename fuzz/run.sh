@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs one fuzz target.
 #
-#   fuzz/run.sh TARGET SECONDS        TARGET: job_parser | row_packer | image_decode
+#   fuzz/run.sh TARGET SECONDS        TARGET: job_parser | row_packer | image_decode | pdf_render
 #
 # Build: build-fuzz/ with clang (CXX, default clang++-19; clang 14-18 cannot
 # compile libstdc++ 12's std::expected, see fuzz/README.md). Corpus: the seeds
@@ -10,10 +10,10 @@
 # to $FUZZ_SCRATCH/../artifacts. Extra libFuzzer flags: FUZZ_FLAGS.
 set -euo pipefail
 
-target=${1:?usage: fuzz/run.sh job_parser|row_packer|image_decode SECONDS}
-seconds=${2:?usage: fuzz/run.sh job_parser|row_packer|image_decode SECONDS}
+target=${1:?usage: fuzz/run.sh job_parser|row_packer|image_decode|pdf_render SECONDS}
+seconds=${2:?usage: fuzz/run.sh job_parser|row_packer|image_decode|pdf_render SECONDS}
 case "$target" in
-  job_parser | row_packer | image_decode) ;;
+  job_parser | row_packer | image_decode | pdf_render) ;;
   *) echo "unknown target '$target' (job_parser | row_packer)" >&2; exit 2 ;;
 esac
 
