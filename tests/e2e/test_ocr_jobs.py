@@ -153,7 +153,7 @@ def test_two_chained_jobs_read_rendered_pages(tmp_path):
     with_spaces = accuracy(pairs)
     print(f"OCR character accuracy: {without_spaces:.4f} without spaces, {with_spaces:.4f} with")
     assert without_spaces >= 0.95, pairs
-    assert with_spaces >= 0.85, pairs  # measured 0.88: see docs/ocr.md
+    assert with_spaces >= 0.95, pairs
 
 
 def test_crop_dead_letters_bad_boxes_and_pages(tmp_path):
