@@ -196,3 +196,31 @@ def test_crop_dead_letters_bad_boxes_and_pages(tmp_path):
     assert "missing.png" in dead[3]
     assert "text.png" in dead[4]
     assert "8 numbers" in dead[5]
+
+
+def test_crop_steps_that_do_not_fit_are_refused_before_any_row(tmp_path):
+    if not (MODELS / "ch_PP-OCRv4_rec_infer.onnx").is_file():
+        pytest.skip("run scripts/bootstrap.sh (third_party/ocr-models)")
+    (tmp_path / "models").symlink_to(MODELS)
+
+    def job(box_sql, crop):
+        return {"name": "crop", "input": {"query": f"SELECT 0 AS id, 'p.png' AS path, {box_sql} AS box",
+                                          "key": "id"},
+                "preprocess": [{"crop": crop}],
+                "model": {"path": "models/ch_PP-OCRv4_rec_infer.onnx",
+                          "inputs": [{"name": "x", "columns": ["line"]}],
+                          "outputs": [{"name": "softmax_11.tmp_0", "column": "probs"}]},
+                "output": {"path": "out"}, "run": {"ledger": "ledger.db"}}
+
+    good = {"image": "path", "boxes": "box", "into": "line"}
+    cases = [
+        (job("'1 2 3 4 5 6 7 8'", good), "crop step boxes column 'box' in"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "image": "nope"}), "crop step image column 'nope' is not in"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "height": 32}),
+         "makes float32 rows of [3, 32, width]"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "height": 2}), "preprocess[0].crop.height"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "size": 3}), "preprocess[0].crop"),
+    ]
+    for spec, message in cases:
+        rc, out, err = run("validate", write_job(tmp_path / "bad.yaml", spec), cwd=tmp_path)
+        assert rc == 2 and message in err, (message, rc, err)
