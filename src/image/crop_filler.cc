@@ -69,58 +69,65 @@ int64_t CropFiller::RowWidth(std::span<const Row> rows) const {
 void CropFiller::Fill(std::span<Row> rows) const {
   std::call_once(pool_once_, [this] { pool_ = std::make_unique<WorkerPool>(threads_); });
   const int64_t width = RowWidth(rows);
-  // Rows by page, in order of first use: each page is read and decoded once.
-  std::vector<std::vector<size_t>> groups;
-  std::unordered_map<std::string_view, size_t> group_of;
+  // Rows by page, in order of first use: each page is read and decoded once,
+  // then every row is cut from its page; both on the workers (a batch of one
+  // page's boxes still crops in parallel). The batch's pages are held until
+  // its rows are cut.
+  std::vector<size_t> first_row;  // per page
+  std::vector<size_t> page_of(rows.size());
+  std::unordered_map<std::string_view, size_t> index;
   for (size_t i = 0; i < rows.size(); ++i) {
-    auto [it, added] = group_of.try_emplace(Split(rows[i].value).page, groups.size());
-    if (added) groups.emplace_back();
-    groups[it->second].push_back(i);
+    auto [it, added] = index.try_emplace(Split(rows[i].value).page, first_row.size());
+    if (added) first_row.push_back(i);
+    page_of[i] = it->second;
   }
-  pool_->ForEach(static_cast<int64_t>(groups.size()),
-                 [&](int64_t g) { FillPage(rows, groups[static_cast<size_t>(g)], width); });
+  std::vector<Result<Pixels>> pages(first_row.size());
+  std::vector<std::string> names(first_row.size());
+  pool_->ForEach(static_cast<int64_t>(pages.size()), [&](int64_t g) {
+    const auto p = static_cast<size_t>(g);
+    pages[p] = DecodePage(rows[first_row[p]], &names[p]);
+  });
+  pool_->ForEach(static_cast<int64_t>(rows.size()), [&](int64_t r) {
+    const auto i = static_cast<size_t>(r);
+    rows[i].error = CutRow(rows[i], pages[page_of[i]], names[page_of[i]], width);
+  });
 }
 
-void CropFiller::FillPage(std::span<Row> rows, const std::vector<size_t>& group,
-                          int64_t width) const {
-  const int64_t elements = 3 * height_ * width;
-  const std::string_view page = Split(rows[group[0]].value).page;
-  auto fail_all = [&](const std::string& reason) {
-    for (size_t i : group) {
-      std::fill(rows[i].out, rows[i].out + elements, 0.0f);
-      rows[i].error = reason;
-    }
-  };
+Result<Pixels> CropFiller::DecodePage(const Row& row, std::string* name) const {
+  const std::string_view page = Split(row.value).page;
   std::string file;
   std::span<const uint8_t> bytes = AsBytes(page);
   if (!bytes_) {
-    auto read = ReadImageFile(env_, page, rows[group[0]].base_dir, allow_outside_);
-    if (!read.has_value()) return fail_all(read.error().message());
-    file = std::move(*read);
+    NS_ASSIGN_OR_RETURN(file, ReadImageFile(env_, page, row.base_dir, allow_outside_));
     bytes = AsBytes(file);
   }
-  const std::string what =
-      bytes_ ? fmt::format("image in column '{}' ({} bytes)", column_, page.size())
-             : fmt::format("image path '{}'", page);
+  *name = bytes_ ? fmt::format("image in column '{}' ({} bytes)", column_, page.size())
+                 : fmt::format("image path '{}'", page);
+  auto fail = [&](const Status& s) {
+    return Error(Code::kInvalidData, *name + ": " + s.message());
+  };
   auto header = ReadImageHeader(bytes);
-  if (!header.has_value()) return fail_all(what + ": " + header.error().message());
-  if (Status s = CheckPixelLimit(*header, kMaxPagePixels); !s.ok())
-    return fail_all(what + ": " + s.message());
+  if (!header.has_value()) return fail(header.error());
+  if (Status s = CheckPixelLimit(*header, kMaxPagePixels); !s.ok()) return fail(s);
   auto pixels =
       DecodeImage(bytes, *header, DecodeRequest{.channels = 3, .max_pixels = kMaxPagePixels});
-  if (!pixels.has_value()) return fail_all(what + ": " + pixels.error().message());
-  for (size_t i : group) {
-    Row& row = rows[i];
-    auto box = BoxOf(row.value);
-    Status inside =
-        box.has_value() ? CheckInside(*box, pixels->width, pixels->height) : Status(box.error());
-    if (!inside.ok()) {
-      std::fill(row.out, row.out + elements, 0.0f);
-      row.error = fmt::format("crop of {}: {}", what, inside.message());
-      continue;
-    }
-    CutOut(*pixels, *box, height_, width, row.out);
+  if (!pixels.has_value()) return fail(pixels.error());
+  return pixels;
+}
+
+std::string CropFiller::CutRow(const Row& row, const Result<Pixels>& page, const std::string& name,
+                               int64_t width) const {
+  auto box = BoxOf(row.value);
+  Status ok = !page.has_value() ? page.error()
+              : box.has_value() ? CheckInside(*box, page->width, page->height)
+                                : box.error();
+  if (!ok.ok()) {
+    std::fill(row.out, row.out + 3 * height_ * width, 0.0f);
+    // A page that cannot be read says so itself; a bad box names its page.
+    return page.has_value() ? fmt::format("crop of {}: {}", name, ok.message()) : ok.message();
   }
+  CutOut(*page, *box, height_, width, row.out);
+  return "";
 }
 
 }  // namespace nightshift::image

@@ -3,8 +3,8 @@
 // box and its page, read as one value ("<box numbers>|<path or bytes>", the
 // select_sql the binding makes); the batch is as wide as its widest crop
 // (at least kMinCropRatio x height) unless the model fixes the width. Each
-// distinct page of a batch is read and decoded once, on worker threads, then
-// its boxes are cut out (crop.h). Thread-safe.
+// distinct page of a batch is read and decoded once, then its boxes are cut
+// out (crop.h), both on worker threads. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -35,8 +35,12 @@ class CropFiller final : public RowFiller {
 
  private:
   int64_t RowWidth(std::span<const Row> rows) const;
-  // Fills the rows `group` indexes, which share one page (rows[group[0]]'s).
-  void FillPage(std::span<Row> rows, const std::vector<size_t>& group, int64_t width) const;
+  // The row's page, read and decoded; `name` says which, for messages. The
+  // error is every one of the page's rows' dead-letter reason.
+  Result<Pixels> DecodePage(const Row& row, std::string* name) const;
+  // Cuts the row's box out of `page` into row.out: "" or the reason.
+  std::string CutRow(const Row& row, const Result<Pixels>& page, const std::string& name,
+                     int64_t width) const;
 
   const std::string column_;
   const std::string select_sql_;
