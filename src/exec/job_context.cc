@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "exec/crop_binding.h"
 #include "exec/image_binding.h"
 #include "exec/output_folders.h"
 #include "exec/pdf_binding.h"
@@ -146,6 +147,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   NS_RETURN_IF_ERROR(LoadTopKLabels(job, env, &ctx.binding));
   AttachImageFillers(job, ctx.columns, env, &ctx.binding.read);
   AttachPdfFillers(job, ctx.columns, env, &ctx.binding.read);
+  AttachCropFillers(job, ctx.columns, env, &ctx.binding.read);
   NS_RETURN_IF_ERROR(LoadAlphabets(job, env, &ctx.binding.ocr));
   return ctx;
 }

@@ -101,19 +101,24 @@ Result<int64_t> PdfPagesFiller::Count(std::string_view value, std::string_view b
   return pages;
 }
 
-Status PdfPagesFiller::RenderPage(const PdfDocument& doc, int64_t page, float* out) const {
-  NS_ASSIGN_OR_RETURN(image::Pixels px, doc.Render(static_cast<int>(page), dpi_,
+// Renders the page into `row.out` and says where it landed in `row.frame`,
+// so that boxes found in the model's pixels map back to the page's
+// (text_boxes).
+Status PdfPagesFiller::RenderPage(const PdfDocument& doc, Row& row) const {
+  NS_ASSIGN_OR_RETURN(image::Pixels px, doc.Render(static_cast<int>(row.item), dpi_,
                                                    transform_.channels(), transform_.max_pixels));
   const image::Placement p = image::Place(px.width, px.height, transform_);
-  image::WriteTensor(image::Resample(px, p.resize_w, p.resize_h), p, transform_, out);
+  image::WriteTensor(image::Resample(px, p.resize_w, p.resize_h), p, transform_, row.out);
+  row.frame = {px.width,           px.height,          p.resize_w,       p.resize_h,
+               p.pad_x - p.crop_x, p.pad_y - p.crop_y, transform_.width, transform_.height};
   return Status::Ok();
 }
 
-std::string PdfPagesFiller::FillOne(const Row& row) const {
+std::string PdfPagesFiller::FillOne(Row& row) const {
   std::fill(row.out, row.out + transform_.elements(), 0.0f);
   auto open = Borrow(row.value, row.base_dir);
   if (!open.has_value()) return open.error().message();
-  Status s = RenderPage(*open->doc, row.item, row.out);
+  Status s = RenderPage(*open->doc, row);
   GiveBack(std::move(*open));
   if (s.ok()) return "";
   std::fill(row.out, row.out + transform_.elements(), 0.0f);

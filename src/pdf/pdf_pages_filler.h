@@ -37,8 +37,9 @@ class PdfPagesFiller final : public RowFiller, public RowExpander {
   void Fill(std::span<Row> rows) const override;
   Result<int64_t> Count(std::string_view value, std::string_view base_dir) const override;
 
-  // One row, on the calling thread: "" or the dead-letter reason.
-  std::string FillOne(const Row& row) const;
+  // One row, on the calling thread: "" or the dead-letter reason; sets
+  // row.frame when the page renders.
+  std::string FillOne(Row& row) const;
 
  private:
   // An open document lent to one thread at a time.
@@ -49,7 +50,7 @@ class PdfPagesFiller final : public RowFiller, public RowExpander {
   Result<Open> Borrow(std::string_view value, std::string_view base_dir) const;
   void GiveBack(Open open) const;
   std::string Describe(std::string_view value) const;
-  Status RenderPage(const PdfDocument& doc, int64_t page, float* out) const;
+  Status RenderPage(const PdfDocument& doc, Row& row) const;
 
   const std::string column_;
   const int dpi_;

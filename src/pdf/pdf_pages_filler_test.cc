@@ -42,7 +42,7 @@ TEST(PdfPagesFiller, FillsEachRowWithItsPage) {
   const std::string pdf = MakePdf(3);
   std::vector<float> out(3 * 32, -1.0f);
   std::vector<RowFiller::Row> rows;
-  for (int i = 0; i < 3; ++i) rows.push_back({pdf, "", out.data() + i * 32, i + 1, {}});
+  for (int i = 0; i < 3; ++i) rows.push_back({pdf, "", out.data() + i * 32, {}, {}, i + 1});
   f.Fill(rows);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(rows[i].error, "") << i;
@@ -55,7 +55,7 @@ TEST(PdfPagesFiller, APageOutOfRangeNamesThePdfAndPage) {
   PdfPagesFiller f(Step(), GrayStep(8, 4), true, false, 1, Env::Default());
   std::vector<float> out(32, -1.0f);
   const std::string pdf = MakePdf(2);
-  RowFiller::Row row{pdf, "", out.data(), 3, {}};
+  RowFiller::Row row{pdf, "", out.data(), {}, {}, 3};
   const std::string why = f.FillOne(row);
   EXPECT_NE(why.find("PDF in column 'doc'"), std::string::npos) << why;
   EXPECT_NE(why.find("page 3"), std::string::npos) << why;

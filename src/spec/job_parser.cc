@@ -100,7 +100,7 @@ Status ReadSections(const spec::NodeReader& r, const YAML::Node& root, JobSpec* 
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job->schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job->trigger));
   NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job->input.tokenize, &job->input.images,
-                                          &job->input.pdf_pages));
+                                          &job->input.crops, &job->input.pdf_pages));
   return spec::ReadPostprocess(r, root, &job->model);
 }
 

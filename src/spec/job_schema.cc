@@ -75,9 +75,16 @@ constexpr SchemaNode kPdfPages[] = {
     {"dpi", K::kValue, {}},
     {"into", K::kValue, {}},
 };
+constexpr SchemaNode kCrop[] = {
+    {"image", K::kValue, {}},
+    {"boxes", K::kValue, {}},
+    {"into", K::kValue, {}},
+    {"height", K::kValue, {}},
+};
 constexpr SchemaNode kPreprocessStep[] = {
     {"tokenize", K::kMap, kTokenize},
     {"image", K::kMap, kImage},
+    {"crop", K::kMap, kCrop},
     {"pdf_pages", K::kMap, kPdfPages},
 };
 constexpr SchemaNode kTopK[] = {

@@ -1,7 +1,7 @@
 // Reader for the `preprocess:` list of a job file (job-spec.md, "Text,
-// recommendations and documents"): `tokenize`, `image` (spec/image_section.h)
-// and `pdf_pages` (spec/pdf_section.h) steps. The `postprocess:` list is read
-// in postprocess_section.h.
+// recommendations and documents"): `tokenize`, `image` (spec/image_section.h),
+// `crop` and `pdf_pages` (spec/pdf_section.h) steps. The `postprocess:` list
+// is read in postprocess_section.h.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -19,6 +19,6 @@ namespace nightshift::spec {
 // not one mapping with one known key, or two steps with the same `into`.
 Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
                       std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images,
-                      std::vector<PdfPagesSpec>* pdf_pages);
+                      std::vector<CropSpec>* crops, std::vector<PdfPagesSpec>* pdf_pages);
 
 }  // namespace nightshift::spec
