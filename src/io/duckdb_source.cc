@@ -179,8 +179,8 @@ class DuckSource final : public Source {
   Status ReadFile(const ReadLayout& layout, std::span<const ShardTask> group,
                   ShardScanner* scanner) {
     const int32_t f = group[0].file_index;
-    const std::string select = ShardScanner::SelectList(layout, BaseDir(f));
     if (seekable()) {
+      const std::string select = ShardScanner::SelectList(layout, BaseDir(f), FloatColumns(f));
       for (const ShardTask& s : group) {
         std::string sql =
             fmt::format("SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}",
@@ -191,6 +191,7 @@ class DuckSource final : public Source {
       }
       return Status::Ok();
     }
+    const std::string select = ShardScanner::SelectList(layout, BaseDir(f));
     // A CSV's float feature columns are first read as typed columns (DuckDB
     // parses them in place); a value that does not parse stops that scan, and
     // the file is read again as text with TRY_CAST from the row where it
@@ -204,6 +205,18 @@ class DuckSource final : public Source {
     const bool check_end = group.back().file_end;
     return scanner->Scan(typed, files_[f], Where(f), group, 0, check_end,
                          typed == text ? std::string() : text);
+  }
+
+  // The columns a Parquet file holds as FLOAT (none when it cannot be
+  // described: they are then read as DOUBLE, which is as correct).
+  std::unordered_set<std::string> FloatColumns(int32_t file_index) {
+    std::unordered_set<std::string> names;
+    Result<std::vector<InputColumn>> cols = Describe(file_index);
+    if (!cols.has_value()) return names;
+    for (const InputColumn& c : *cols) {
+      if (c.sql_type == "FLOAT") names.insert(c.name);
+    }
+    return names;
   }
 
   // The dialect of an uncompressed CSV or JSONL file when TextRowCounter can

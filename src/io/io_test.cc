@@ -67,6 +67,49 @@ TEST_F(IoTest, ParquetShardsAreReadByRowRangeInBatches) {
   EXPECT_EQ(batches[1], std::make_tuple(int64_t{3700}, int64_t{300}, true));
 }
 
+// A Parquet FLOAT feature is read as FLOAT (no DOUBLE round trip): values
+// arrive exact, and a null, NaN or Inf still fails only its own row.
+TEST_F(IoTest, ParquetFloatColumnsReadAsFloatStillFailBadRows) {
+  const std::string path = JoinPath(dir_, "f.parquet");
+  ASSERT_TRUE(conn_
+                  ->Exec("COPY (SELECT range AS id, CASE WHEN range = 3 THEN NULL WHEN range = 5 "
+                         "THEN 'nan'::FLOAT WHEN range = 6 THEN 'inf'::FLOAT ELSE (range * 0.1)"
+                         "::FLOAT END AS a, (range * 0.25)::FLOAT AS b FROM range(10)) TO '" +
+                         path + "' (FORMAT parquet)")
+                  .ok());
+  InputSpec spec;
+  spec.path = path;
+  auto src = OpenSource(spec, 1).value();
+  ReadLayout layout = FloatAbLayout({"id"}, 4);
+  layout.inputs[0].allow_nan = false;
+  std::vector<std::string> errors(10);
+  std::vector<float> a(10), b(10);
+  Status s = src->Read(
+      layout, std::vector<ShardTask>{{0, 0, 0, 0, 10, 1}},
+      [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> batch) {
+        for (int64_t r = 0; r < batch->num_rows; ++r) {
+          const auto row = static_cast<size_t>(batch->first_row + r);
+          if (batch->RowFailed(r)) errors[row] = batch->row_errors[static_cast<size_t>(r)];
+          a[row] = batch->inputs[0].data_as<float>()[r * 2];
+          b[row] = batch->inputs[0].data_as<float>()[r * 2 + 1];
+        }
+        return true;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  for (size_t r = 0; r < 10; ++r) {
+    EXPECT_EQ(b[r], static_cast<float>(r * 0.25)) << r;
+    if (r == 3) {
+      EXPECT_EQ(errors[r], "null or unconvertible value in column 'a'");
+    } else if (r == 5 || r == 6) {
+      EXPECT_EQ(errors[r], "NaN or Inf in column 'a' (allow_nan is false)");
+    } else {
+      EXPECT_EQ(errors[r], "") << r;
+      EXPECT_EQ(a[r], static_cast<float>(r * 0.1)) << r;
+    }
+  }
+}
+
 TEST_F(IoTest, PackedShardIsReadFileByFileAndEndsWithItsLastFile) {
   for (const char* format : {"csv", "parquet"}) {
     Make(std::string("a.") + format, format, 5);
