@@ -20,6 +20,7 @@
 #include "io/csv_dialects.h"
 #include "io/duck.h"
 #include "io/input_listing.h"
+#include "io/jsonl_columns.h"
 #include "io/multi_file.h"
 #include "io/postgres/pg_source.h"
 #include "io/query_files.h"
@@ -308,7 +309,16 @@ class DuckSource final : public Source {
         return "read_csv(" + path + ", header = true" + dialects_.ReadOptions(file_index) +
                (types.empty() ? "" : ", types = {" + types + "}") + ")";
       }
-      case InputFormat::kJsonl: return "read_json(" + path + ", format = 'newline_delimited')";
+      case InputFormat::kJsonl: {
+        // kFloatsTyped: the read with its columns spelled out (no type
+        // inference), whose fallback is the kAllText read, inferred. Not for
+        // a small file, whose inference is cheaper than that (io/jsonl_columns.h).
+        const bool spell = layout != nullptr && text == TextColumns::kFloatsTyped &&
+                           spec_.tokenize.empty() && f.size >= kJsonlSpelledMinBytes;
+        const std::string columns = spell ? JsonlReadColumns(*layout) : "";
+        return "read_json(" + path + ", format = 'newline_delimited'" +
+               (columns.empty() ? "" : ", columns = {" + columns + "}") + ")";
+      }
       case InputFormat::kAuto:
       case InputFormat::kPostgres: break;
     }

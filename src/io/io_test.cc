@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 
 #include "io/duck.h"
 #include "io/duck_test_fixture.h"
 #include "io/input_listing.h"
+#include "io/jsonl_columns.h"
 #include "nightshift/env.h"
 #include "nightshift/sink.h"
 #include "nightshift/source.h"
@@ -108,6 +110,60 @@ TEST_F(IoTest, ParquetFloatColumnsReadAsFloatStillFailBadRows) {
       EXPECT_EQ(a[r], static_cast<float>(r * 0.1)) << r;
     }
   }
+}
+
+// A JSONL read spells its columns as the job reads them (no type inference):
+// a float after 20,480 integers (DuckDB's sample) is read as it is, not
+// rounded to the integer type inferred from the sample; extra keys are
+// skipped; a value that does not parse falls back to DuckDB's inference,
+// failing only its row.
+TEST_F(IoTest, JsonlReadSpellsItsColumnsAndFallsBackOnAValueThatDoesNotParse) {
+  ReadLayout layout = FloatAbLayout({"id"}, 4096);
+  layout.carried_types = {"BIGINT"};
+  EXPECT_EQ(JsonlReadColumns(layout), "'a': 'DOUBLE', 'b': 'DOUBLE', 'id': 'BIGINT'");
+  ReadLayout drift = layout;
+  drift.carried = {"a"};
+  drift.carried_types = {"VARCHAR"};  // read as two types: not spelled
+  EXPECT_EQ(JsonlReadColumns(drift), "");
+  ReadLayout untyped = layout;
+  untyped.carried_types.clear();
+  EXPECT_EQ(JsonlReadColumns(untyped), "");
+
+  // Both files are over kJsonlSpelledMinBytes.
+  constexpr int64_t kLateRow = 20490, kRows = 20500, kBadRow = 1;
+  std::string late, bad;
+  for (int64_t i = 0; i < kRows; ++i) {
+    const std::string a = i == kLateRow ? "2.5" : std::to_string(i % 7);
+    late += "{\"id\": " + std::to_string(i) + ", \"a\": " + a + ", \"b\": 1, \"note\": \"x\"}\n";
+    const std::string b = i == kBadRow ? "\"oops\"" : std::to_string(i % 5) + ".5";
+    bad += "{\"id\": " + std::to_string(i) + ", \"a\": " + b + ", \"b\": 2}\n";
+  }
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(JoinPath(dir_, "a.jsonl"), late).ok());
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(JoinPath(dir_, "b.jsonl"), bad).ok());
+  InputSpec spec;
+  spec.path = JoinPath(dir_, "*.jsonl");
+  auto src = OpenSource(spec, 1).value();
+  std::map<std::pair<int32_t, int64_t>, std::pair<float, bool>> got;  // (file, row) -> a, failed
+  ShardTask first{0, 0, 0, 0, kRows, 1}, second{1, 1, 1, 0, kRows, 1};
+  first.file_end = second.file_end = true;
+  Status s = src->Read(
+      layout, std::vector<ShardTask>{first, second}, [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> b) {
+        for (int64_t r = 0; r < b->num_rows; ++r) {
+          got[{b->file_index, b->first_row + r}] = {b->inputs[0].data_as<float>()[r * 2],
+                                                    b->RowFailed(r)};
+        }
+        return true;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(got.size(), static_cast<size_t>(2 * kRows));
+  using P = std::pair<float, bool>;
+  EXPECT_EQ((got[{0, kLateRow}]), P(2.5f, false));
+  EXPECT_EQ((got[{0, kLateRow + 1}]), P(static_cast<float>((kLateRow + 1) % 7), false));
+  EXPECT_EQ((got[{1, 0}]), P(0.5f, false));
+  EXPECT_TRUE((got[{1, kBadRow}].second));  // "oops" is not a number
+  EXPECT_EQ((got[{1, kBadRow + 1}]), P(2.5f, false));
+  EXPECT_EQ((got[{1, kRows - 1}]), P(static_cast<float>((kRows - 1) % 5) + 0.5f, false));
 }
 
 TEST_F(IoTest, PackedShardIsReadFileByFileAndEndsWithItsLastFile) {
