@@ -2,13 +2,12 @@
 // does not infer the file's column types again on every read.
 //
 // Why: read_json samples up to 20,480 rows of a file to infer its types on
-// every query that reads it (the DESCRIBE that binds the job, the union that
-// finds the kept columns' common types, each read); with the columns given it
-// parses the rows straight into those types. On 20 files of 20,000 rows that
-// cut the run's CPU time 3× (docs/benchmarks.md). The read needs no inference:
-// the job already says which type each column is read as (a feature's
-// ReadType, a kept column's common type), and the select list casts to those
-// types anyway. Keys the job does not read are skipped by read_json.
+// every query that reads it (the DESCRIBE that binds the job, each read); with the columns given it
+// parses the rows straight into those types. On 20 files of 20,000 rows that cut the run's CPU time
+// by about a third (docs/benchmarks.md); the DESCRIBE that binds each file still infers. The read
+// needs no inference: the job already says which type each column is read as (a feature's ReadType,
+// a kept column's common type), and the select list casts to those types anyway. Keys the job does
+// not read are skipped by read_json.
 //
 // Only for files of kJsonlSpelledMinBytes or more: on a file of a few rows
 // the inference costs next to nothing and the longer query costs more
