@@ -334,3 +334,10 @@ def test_real_detector_finds_text_on_every_page_of_a_debian_pdf(tmp_path):
     print(f"\ndetector on {len(rows)} pages in {time.monotonic() - t0:.1f} s: boxes per page {boxes}")
     assert [r["page_number"] for r in rows] == list(range(1, page_count(DEBIAN_PDFS[1]) + 1))
     assert all(b >= 3 for b in boxes), boxes
+    # boxes are in the rendered page's pixels (US letter at 100 dpi: 850 x 1100), not the
+    # model's letterboxed 736 x 960
+    xs = [v for r in rows for v in r["boxes"][0::2]]
+    ys = [v for r in rows for v in r["boxes"][1::2]]
+    print(f"box corners: x {min(xs):.0f}..{max(xs):.0f}, y {min(ys):.0f}..{max(ys):.0f}")
+    assert min(xs) >= 0 and max(xs) <= 850 and min(ys) >= 0 and max(ys) <= 1100
+    assert max(xs) > 736 or max(ys) > 960, (max(xs), max(ys))
