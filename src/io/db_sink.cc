@@ -37,6 +37,9 @@ class DbShardWriter final : public ShardWriter {
       published = true;
       return out;
     };
+    if (sink_->layout().mode == OutputMode::kUpsert) {
+      NS_RETURN_IF_ERROR(rows_.SetAsideRepeatedKeys(conn_.get()));
+    }
     NS_ASSIGN_OR_RETURN(out.rows_written,
                         sink_->CommitShard(rows_, attempt_, conn_.get(), publish));
     // Already committed (a retry after a lost acknowledgement): the dead
