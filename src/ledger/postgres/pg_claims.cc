@@ -158,11 +158,16 @@ Result<std::optional<ShardRecord>> ClaimNextShard(PgConn* conn, const std::strin
 Status RenewLeases(PgConn* conn, const std::string& run_id, const RunOwner& me,
                    const ClaimPolicy& policy) {
   // holder_* names the worker of the shard's current epoch: a shard another
-  // worker claimed since is not ours to renew.
+  // worker claimed since is not ours to renew. A locked row is passed over:
+  // a shard being committed in an output transaction (LockForCommit) cannot
+  // be claimed while it is locked, and waiting for that transaction would
+  // hold up every other call of this worker's ledger session.
   return conn->Run("WITH " NS_PG_WORKER_UPSERT
-                   "UPDATE nightshift.shards SET lease_until_ms = t.ms + $7::bigint FROM t "
-                   "WHERE run_id = $1::text AND state = 'running' AND holder_host = $2::text "
-                   "AND holder_pid = $3::bigint AND holder_start = $4::bigint",
+                   ", mine AS (SELECT shard_id FROM nightshift.shards WHERE run_id = $1::text AND "
+                   "state = 'running' AND holder_host = $2::text AND holder_pid = $3::bigint AND "
+                   "holder_start = $4::bigint FOR UPDATE SKIP LOCKED) "
+                   "UPDATE nightshift.shards s SET lease_until_ms = t.ms + $7::bigint FROM t, mine "
+                   "WHERE s.run_id = $1::text AND s.shard_id = mine.shard_id",
                    "renewing leases", WorkerParams(run_id, me, policy));
 }
 

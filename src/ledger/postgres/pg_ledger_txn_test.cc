@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -131,6 +132,28 @@ TEST_F(PgLedgerTxnTest, StaleEpochIsRefusedAtTheLock) {
       << stale.error().message();
   ASSERT_TRUE(conn_->Run("ROLLBACK", "test").ok());
   EXPECT_EQ(StateOf(0), ShardState::kRunning);
+}
+
+// The worker's heartbeat passes over the shard locked by its commit
+// transaction instead of waiting for it (which would hold up the worker's
+// ledger session for the whole write).
+TEST_F(PgLedgerTxnTest, HeartbeatDoesNotWaitForALockedShard) {
+  const RunOwner me{.host = "h", .pid = 1, .start_time = 1};
+  const int64_t epoch = Claim(1, 60000);
+  ASSERT_TRUE(conn_->Run("BEGIN", "test").ok());
+  ASSERT_TRUE(in_txn_->Lock(conn_.get(), run_id_, 0, epoch).has_value());
+  std::atomic<bool> done{false};
+  Status renewed;
+  std::thread beat([&] {
+    renewed = ledger_->RenewLeases(run_id_, me, ClaimPolicy{.lease_ms = 60000});
+    done = true;
+  });
+  for (int i = 0; i < 100 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const bool waited = !done;
+  ASSERT_TRUE(conn_->Run("ROLLBACK", "test").ok());  // releases a heartbeat that waited
+  beat.join();
+  EXPECT_FALSE(waited) << "the heartbeat waited for the shard locked by its commit";
+  EXPECT_TRUE(renewed.ok()) << renewed.ToString();
 }
 
 }  // namespace
