@@ -7,6 +7,8 @@
 // shard_id, part) refuses a second commit of a shard: a repeat by the same
 // epoch (a retried commit whose acknowledgement was lost) reports the rows
 // recorded; another epoch (another worker's, or a stale one) is kConflict.
+// (The PostgreSQL sink with the PostgreSQL ledger in the same database uses
+// the ledger's shard row in place of the commit row: io/postgres/pg_sink.h.)
 //
 // A row the database refuses (a CHECK or NOT NULL constraint, a value its
 // column type cannot hold) is a dead letter, not a failed shard: the sink

@@ -12,14 +12,16 @@ Status ShardRows::SetAsideRepeatedKeys(DuckConnection* conn) {
   std::string keys;
   for (const std::string& k : layout_.key) keys += (keys.empty() ? "" : ", ") + QuoteIdent(k);
   // Positions among the good rows (the single-threaded scan keeps the append
-  // order, which is the input order), each row with its key's first one.
+  // order), each row with its key's first one in input order: the append
+  // order, or the file row (__ns_row) when batches may arrive out of order.
+  const char* input_order = layout_.restore_order ? "__ns_row, i" : "i";
   NS_ASSIGN_OR_RETURN(
       DuckResult r,
       conn->Query(fmt::format(
-          "SELECT i, first_i, key_json FROM (SELECT i, min(i) OVER (PARTITION BY {}) AS first_i, "
-          "to_json({})::VARCHAR AS key_json FROM (SELECT *, row_number() OVER () - 1 AS i FROM "
-          "{})) WHERE i > first_i ORDER BY i",
-          keys, KeyExpr(), out_scan_.Sql())));
+          "SELECT i, first_i, key_json FROM (SELECT i, first_value(i) OVER (PARTITION BY {} ORDER "
+          "BY {}) AS first_i, to_json({})::VARCHAR AS key_json FROM (SELECT *, row_number() OVER "
+          "() - 1 AS i FROM {})) WHERE i <> first_i ORDER BY i",
+          keys, input_order, KeyExpr(), out_scan_.Sql())));
   constexpr int64_t kRowMask = (int64_t{1} << 40) - 1;
   for (idx_t i = 0; i < r.row_count(); ++i) {
     const int64_t first = origin_[static_cast<size_t>(r.Int(1, i))];

@@ -85,7 +85,8 @@ class PgSink final : public DbSink {
   // Runs `fn` (one transaction) on a live connection; when the connection
   // breaks, again on a fresh one (pg::kReconnectTries, with backoff): a
   // dropped session or a database restart costs a retry, not the shard. A
-  // repeat is safe: the commit row makes a shard's transaction idempotent.
+  // repeat is safe: the commit row (or the ledger's row) makes a shard's
+  // transaction idempotent.
   template <typename Fn>
   auto OnFreshConnection(Fn&& fn) -> decltype(fn()) {
     for (int attempt = 0;; ++attempt) {
