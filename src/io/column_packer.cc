@@ -186,24 +186,34 @@ int64_t ColumnPacker::MaxLength(size_t input,
   return longest;
 }
 
+namespace {
+
+// Shapes `t` as [rows] + row_shape (-1 entries: `padded`), reusing a
+// recycled batch's buffer.
+void ShapeTensor(const InputPacking& in, int64_t rows, int64_t padded, Tensor* t) {
+  std::vector<int64_t> shape = {rows};
+  for (int64_t d : in.row_shape) shape.push_back(d < 0 ? padded : d);
+  if (t->data() == nullptr || t->dtype() != in.dtype) {
+    *t = Tensor::Allocate(in.dtype, shape);
+  } else {
+    t->Reshape(shape);
+  }
+}
+
+}  // namespace
+
 void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBatch* batch) const {
   batch->inputs.resize(inputs_.size());
+  batch->image_frames.clear();
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const InputPacking& in = inputs_[i];
-    int64_t padded =
-        in.column_widths.size() == 1 && in.column_widths[0] < 0 ? MaxLength(i, slices) : -1;
-    std::vector<int64_t> shape = {batch->num_rows};
-    for (int64_t d : in.row_shape) shape.push_back(d < 0 ? padded : d);
-    Tensor& t = batch->inputs[i];
-    if (t.data() == nullptr || t.dtype() != in.dtype) {
-      t = Tensor::Allocate(in.dtype, shape);
-    } else {
-      t.Reshape(shape);
-    }
     if (in.filler) {
       PackFilled(i, slices, batch);
       continue;
     }
+    int64_t padded =
+        in.column_widths.size() == 1 && in.column_widths[0] < 0 ? MaxLength(i, slices) : -1;
+    ShapeTensor(in, batch->num_rows, padded, &batch->inputs[i]);
     switch (in.dtype) {
       case DType::kFloat32: PackInput<float>(i, slices, padded, batch); break;
       case DType::kFloat64: PackInput<double>(i, slices, padded, batch); break;
@@ -221,11 +231,9 @@ void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBa
 void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
                               RowBatch* batch) const {
   const InputPacking& in = inputs_[input];
-  Tensor& t = batch->inputs[input];
-  const int64_t stride = batch->num_rows > 0 ? t.NumElements() / batch->num_rows : 0;
-  float* out = t.data_as<float>();
   std::vector<RowFiller::Row> rows;
   std::vector<int64_t> batch_rows;  // rows[k] is batch row batch_rows[k]
+  std::vector<int64_t> null_rows;
   rows.reserve(static_cast<size_t>(batch->num_rows));
   int64_t r = 0;
   for (const auto& slice : slices) {
@@ -240,24 +248,38 @@ void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::S
                                 duckdb_string_t_length(*dir_value));
     for (idx_t i = 0; i < slice.count; ++i, ++r) {
       const idx_t row = slice.row(i);
-      float* dst = out + r * stride;
       if (!Valid(validity, row)) {
-        std::fill(dst, dst + stride, 0.0f);
-        batch->SetRowError(r, fmt::format("null value in column '{}' (preprocess image into '{}')",
-                                          in.filler->column(), in.columns[0]));
+        null_rows.push_back(r);
         continue;
       }
       rows.push_back({std::string_view(duckdb_string_t_data(&values[row]),
                                        duckdb_string_t_length(values[row])),
                       base,
-                      dst,
+                      nullptr,
+                      {},
                       {}});
       batch_rows.push_back(r);
     }
   }
+  // The tensor is shaped once the rows are known: a crop step's width is
+  // its widest box of the batch.
+  const bool padded = std::find(in.row_shape.begin(), in.row_shape.end(), -1) != in.row_shape.end();
+  Tensor& t = batch->inputs[input];
+  ShapeTensor(in, batch->num_rows, padded ? in.filler->PaddedLength(rows) : -1, &t);
+  const int64_t stride = batch->num_rows > 0 ? t.NumElements() / batch->num_rows : 0;
+  float* out = t.data_as<float>();
+  for (int64_t n : null_rows) {
+    std::fill(out + n * stride, out + (n + 1) * stride, 0.0f);
+    batch->SetRowError(n, fmt::format("null value in column '{}' (preprocess image into '{}')",
+                                      in.filler->column(), in.columns[0]));
+  }
+  for (size_t k = 0; k < rows.size(); ++k) rows[k].out = out + batch_rows[k] * stride;
   in.filler->Fill(rows);
   for (size_t k = 0; k < rows.size(); ++k) {
     if (!rows[k].error.empty()) batch->SetRowError(batch_rows[k], std::move(rows[k].error));
+    if (rows[k].frame.width == 0) continue;
+    batch->image_frames.resize(static_cast<size_t>(batch->num_rows));
+    batch->image_frames[static_cast<size_t>(batch_rows[k])] = rows[k].frame;
   }
 }
 

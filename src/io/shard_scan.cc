@@ -39,7 +39,9 @@ std::string ShardScanner::SelectList(const ReadLayout& layout, const std::string
   std::string s;
   for (const auto& in : layout.inputs) {
     if (in.filler) {
-      s += (s.empty() ? "" : ", ") + QuoteIdent(in.filler->column()) + ", " + QuoteString(base_dir);
+      const std::string raw = in.filler->select_sql();
+      s += (s.empty() ? "" : ", ") + (raw.empty() ? QuoteIdent(in.filler->column()) : raw) + ", " +
+           QuoteString(base_dir);
       continue;
     }
     for (size_t c = 0; c < in.columns.size(); ++c) {

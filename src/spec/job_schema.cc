@@ -70,9 +70,16 @@ constexpr SchemaNode kImage[] = {
     {"resize", K::kValue, {}}, {"mean", K::kValue, {}},  {"std", K::kValue, {}},
     {"layout", K::kValue, {}}, {"color", K::kValue, {}}, {"max_pixels", K::kValue, {}},
 };
+constexpr SchemaNode kCrop[] = {
+    {"image", K::kValue, {}},
+    {"boxes", K::kValue, {}},
+    {"into", K::kValue, {}},
+    {"height", K::kValue, {}},
+};
 constexpr SchemaNode kPreprocessStep[] = {
     {"tokenize", K::kMap, kTokenize},
     {"image", K::kMap, kImage},
+    {"crop", K::kMap, kCrop},
 };
 constexpr SchemaNode kTopK[] = {
     {"output", K::kValue, {}},

@@ -139,7 +139,7 @@ function train(texts, dir, spmTrain = 'spm_train') {
   fs.writeFileSync(input, texts.join('\n') + '\n');
   execFileSync(spmTrain, [`--input=${input}`, `--model_prefix=${path.join(dir, 'xlmr')}`,
     '--vocab_size=8000', '--model_type=unigram', '--character_coverage=0.9995',
-    '--input_sentence_size=300000', '--shuffle_input_sentence=true', '--num_threads=2',
+    '--input_sentence_size=300000', '--shuffle_input_sentence=true', '--random_seed=1', '--num_threads=2',
     '--minloglevel=2'], { stdio: ['ignore', 'ignore', 'inherit'] });
   return path.join(dir, 'xlmr.model');
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "backends/plugin.h"
+#include "transform/json_score.h"
 #include "transform/tokenizer.h"
 
 namespace nightshift::transform {
@@ -15,12 +16,14 @@ constexpr int64_t kBos = 0, kPad = 1, kEos = 2, kUnk = 3;
 constexpr std::string_view kMeta = "\xe2\x96\x81";
 
 // XLMRobertaConverter's vocabulary: <s>, <pad>, </s>, <unk> (score 0), the
-// model's pieces from its id 3 on with their scores (as float64), <mask>.
+// model's pieces from its id 3 on with their scores (as float64, read the
+// way Hugging Face reads them from tokenizer.json: see json_score.h), <mask>.
 std::vector<std::pair<std::string, double>> XlmrVocab(const SentencePieceContents& c) {
   std::vector<std::pair<std::string, double>> vocab{
       {"<s>", 0.0}, {"<pad>", 0.0}, {"</s>", 0.0}, {"<unk>", 0.0}};
   vocab.reserve(c.pieces.size() + 2);
-  for (size_t i = 3; i < c.pieces.size(); ++i) vocab.emplace_back(c.pieces[i], c.scores[i]);
+  for (size_t i = 3; i < c.pieces.size(); ++i)
+    vocab.emplace_back(c.pieces[i], JsonScore(c.scores[i]));
   vocab.emplace_back("<mask>", 0.0);
   return vocab;
 }
