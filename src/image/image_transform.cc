@@ -13,11 +13,6 @@ int RoundHalfUp(double v) {
   return static_cast<int>(std::floor(v + 0.5));
 }
 
-// JPEG decoding may shrink in the DCT domain while the image stays at least
-// this many times the size it is resampled to: the antialiased resample from
-// there hides the difference (measured in docs/images.md).
-constexpr int kDctMargin = 2;
-
 }  // namespace
 
 Placement Place(int src_w, int src_h, const ImageTransform& t) {
@@ -109,8 +104,8 @@ Status RenderInto(std::span<const uint8_t> bytes, const ImageTransform& t, float
   DecodeRequest req;
   req.channels = t.channels();
   req.max_pixels = t.max_pixels;
-  req.min_width = p.resize_w * kDctMargin;
-  req.min_height = p.resize_h * kDctMargin;
+  req.min_width = p.resize_w * t.reducing_gap;  // 0 x: no DCT scaling
+  req.min_height = p.resize_h * t.reducing_gap;
   thread_local Pixels decoded;
   thread_local Pixels window;
   NS_RETURN_IF_ERROR(DecodeImageInto(bytes, header, req, &decoded));

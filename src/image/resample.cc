@@ -11,6 +11,25 @@ namespace {
 
 using kernels::Taps;
 
+enum class Pass { kHorizontal, kVertical };
+
+// The taps for in_size -> out_size, remembered per thread and pass: a
+// worker resizing a folder of same-sized photos computes them once.
+const Taps& TapsFor(int in_size, int out_size, Pass pass) {
+  struct Entry {
+    int in_size = -1, out_size = -1;
+    Taps taps;
+  };
+  thread_local Entry cache[2];
+  Entry& e = cache[pass == Pass::kHorizontal ? 0 : 1];
+  if (e.in_size != in_size || e.out_size != out_size) {
+    e.taps = kernels::ComputeTaps(in_size, out_size);
+    e.in_size = in_size;
+    e.out_size = out_size;
+  }
+  return e.taps;
+}
+
 // The rows of the (horizontally resampled) image that `window`'s rows
 // read: [first, last).
 struct RowSpan {
@@ -44,7 +63,7 @@ Rows HorizontalPass(const Pixels& src, int width, const Window& window, RowSpan 
   if (width == src.width) {
     return {src.data.data() + static_cast<size_t>(window.x) * ch, src_stride, 0};
   }
-  const Taps taps = kernels::ComputeTaps(src.width, width);
+  const Taps& taps = TapsFor(src.width, width, Pass::kHorizontal);
   const size_t stride = static_cast<size_t>(window.width) * ch;
   buffer->resize(stride * (span.last - span.first));
   for (int y = span.first; y < span.last; ++y) {
@@ -64,9 +83,7 @@ void ResampleWindow(const Pixels& src, int width, int height, const Window& wind
   const size_t len = static_cast<size_t>(window.width) * src.channels;
   out->data.resize(len * window.height);
   if (window.width <= 0 || window.height <= 0) return;
-  Taps vertical;
-  if (height != src.height) vertical = kernels::ComputeTaps(src.height, height);
-  const Taps* v = height != src.height ? &vertical : nullptr;
+  const Taps* v = height != src.height ? &TapsFor(src.height, height, Pass::kVertical) : nullptr;
   // Per thread: the horizontal pass's rows, reused from image to image.
   thread_local std::vector<uint8_t> buffer;
   const Rows rows = HorizontalPass(src, width, window, RowsRead(v, window), &buffer);

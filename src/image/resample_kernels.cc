@@ -221,7 +221,7 @@ void HorizontalRowScalar(const uint8_t* in, int channels, const Taps& t, int x0,
 void HorizontalRow(const uint8_t* in, size_t readable, int channels, const Taps& t, int x0,
                    int width, uint8_t* out) {
 #if defined(__SSE2__)
-  if (channels == 3 && HasAvx2()) {
+  if (channels == 3 && HasAvx2() && !t.neighbour_weights.empty()) {
     HorizontalRow3Avx2(in, readable, t, x0, width, out);
     return;
   }
