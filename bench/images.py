@@ -13,6 +13,7 @@ work on the machine hits them alike; prints each repeat's images/s and
 ratios, then the medians."""
 import argparse
 import math
+import resource
 import os
 import statistics
 import shutil
@@ -88,13 +89,18 @@ def run_nightshift(work, n):
     shutil.rmtree(work / "out", ignore_errors=True)
     for f in work.glob("ledger.db*"):
         f.unlink()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     subprocess.run([BIN, "run", "job.yaml"], check=True, cwd=work, capture_output=True)
-    return n / (time.perf_counter() - start)
+    return n / (time.perf_counter() - start), n / (children_cpu() - cpu)
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def pil_numpy(paths):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for p in paths:
         img = Image.open(p).convert("RGB")
         s = max(224 / img.width, 224 / img.height)
@@ -104,12 +110,14 @@ def pil_numpy(paths):
         arr = arr[cy:cy + 224, cx:cx + 224]
         x = ((arr.astype(np.float32) / np.float32(255) - MEAN) / STD).transpose(2, 0, 1)
         x.mean(axis=(1, 2))
-    return len(paths) / (time.perf_counter() - start)
+    return len(paths) / (time.perf_counter() - start), len(paths) / (time.process_time() - cpu)
 
 
 def raw_turbojpeg(paths, threads):
-    return float(subprocess.run([RAW, str(threads)] + [str(p) for p in paths], check=True,
-                                capture_output=True, text=True).stdout)
+    cpu = children_cpu()
+    out = subprocess.run([RAW, str(threads)] + [str(p) for p in paths], check=True,
+                         capture_output=True, text=True).stdout
+    return float(out), len(paths) / (children_cpu() - cpu)
 
 
 def main():
@@ -122,8 +130,9 @@ def main():
     a = ap.parse_args()
     w, h = map(int, a.size.split("x"))
     gap = "" if a.reducing_gap is None else f", reducing_gap {a.reducing_gap}"
-    print(f"{a.n} JPEGs {w}x{h} -> 224x224{gap}, {a.threads} cores; images/s per repeat:")
-    print("  nightshift   raw TurboJPEG   PIL+numpy   ns/raw   ns/PIL")
+    print(f"{a.n} JPEGs {w}x{h} -> 224x224{gap}, {a.threads} cores. Per repeat, images/s "
+          "(and images per CPU second, which load from other work disturbs less):")
+    print("  nightshift        raw TurboJPEG     PIL+numpy         ns/raw       ns/PIL")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -131,16 +140,17 @@ def main():
         write_input(work, paths)
         write_job(work, a.reducing_gap)
         for _ in range(a.repeat):
-            ns = run_nightshift(work, len(paths))
-            raw = raw_turbojpeg(paths, a.threads)
-            pil = pil_numpy(paths)
-            rows.append((ns, raw, pil, ns / raw, ns / pil))
-            print(f"  {ns:10.1f}   {raw:13.1f}   {pil:9.1f}   {ns / raw:6.2f}   {ns / pil:6.2f}")
-    med = [statistics.median(r[i] for r in rows) for i in range(5)]
-    print(f"median: nightshift job (decode+resize+normalise+model+write) {med[0]:.1f} images/s, "
-          f"raw TurboJPEG decode loop ({a.threads} threads) {med[1]:.1f}, "
-          f"PIL + numpy (1 process) {med[2]:.1f}")
-    print(f"median: nightshift / raw TurboJPEG = {med[3]:.2f}; nightshift / PIL+numpy = {med[4]:.2f}")
+            (ns, ns_c), (raw, raw_c) = run_nightshift(work, len(paths)), raw_turbojpeg(paths, a.threads)
+            pil, pil_c = pil_numpy(paths)
+            rows.append((ns, raw, pil, ns / raw, ns / pil, ns_c, raw_c, pil_c, ns_c / raw_c, ns_c / pil_c))
+            print(f"  {ns:6.1f} ({ns_c:5.1f})    {raw:6.1f} ({raw_c:5.1f})    {pil:6.1f} ({pil_c:5.1f})"
+                  f"    {ns / raw:4.2f} ({ns_c / raw_c:4.2f})  {ns / pil:4.2f} ({ns_c / pil_c:4.2f})")
+    m = [statistics.median(r[i] for r in rows) for i in range(10)]
+    print(f"median images/s: nightshift job (decode+resize+normalise+model+write) {m[0]:.1f}, "
+          f"raw TurboJPEG decode loop ({a.threads} threads) {m[1]:.1f}, PIL + numpy (1 process) {m[2]:.1f}")
+    print(f"median ratios: nightshift / raw TurboJPEG = {m[3]:.2f}; nightshift / PIL+numpy = {m[4]:.2f}")
+    print(f"median images per CPU second: {m[5]:.1f}, {m[6]:.1f}, {m[7]:.1f}; "
+          f"ratios {m[8]:.2f} and {m[9]:.2f}")
 
 
 if __name__ == "__main__":
