@@ -58,6 +58,16 @@ struct ImageSpec {
   int64_t reducing_gap = 2;
 };
 
+// `preprocess: - crop: {...}`: each row's box (4 corner points, 8 numbers,
+// in column `boxes`) cut out of its image (a path or BLOB in column `image`),
+// deskewed and scaled to `height` (src/image/crop.h).
+struct CropSpec {
+  std::string image;
+  std::string boxes;
+  std::string into;
+  int64_t height = 48;
+};
+
 struct InputSpec {
   std::string path;   // absolute path, glob or directory; empty when `query` is set
   std::string query;  // a DuckDB SQL query (PostgreSQL's for kPostgres); empty when `path` is set
@@ -75,6 +85,8 @@ struct InputSpec {
   // The job's `preprocess:` image steps (src/image): decoded per row as the
   // batch is packed, on worker threads.
   std::vector<ImageSpec> images;
+  // The job's `preprocess:` crop steps (src/image/crop_filler.h).
+  std::vector<CropSpec> crops;
   // `input.allow_outside`: a relative path in a column may leave the input
   // file's folder (through `..` or a symlink).
   bool allow_outside = false;

@@ -24,6 +24,18 @@ class CarriedRows {
   virtual ~CarriedRows() = default;
 };
 
+// Where a row's model-input pixels came from, set by an image step: the
+// image was width x height, resized to resize_w x resize_h and shifted by
+// (offset_x, offset_y) into the input_w x input_h input, so input pixel x is
+// image pixel (x - offset_x) * width / resize_w. A postprocess step that
+// finds things in model-input pixels (text_boxes) maps them back with it.
+struct ImageFrame {
+  int32_t width = 0, height = 0;  // 0: no image step filled the row
+  int32_t resize_w = 0, resize_h = 0;
+  int32_t offset_x = 0, offset_y = 0;
+  int32_t input_w = 0, input_h = 0;
+};
+
 struct RowBatch {
   int64_t shard_id = 0;
   int64_t shard_index = 0;  // position of the shard in this run's work list
@@ -41,6 +53,8 @@ struct RowBatch {
   std::vector<std::string> row_errors;
   std::vector<int32_t> row_attempts;  // attempts per failed row (parallel to row_errors)
   std::unique_ptr<CarriedRows> carried;
+  // Per row when an image step filled an input (else empty).
+  std::vector<ImageFrame> image_frames;
 
   int64_t CountRowErrors() const {
     int64_t n = 0;

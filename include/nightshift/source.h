@@ -95,6 +95,7 @@ class RowFiller {
     std::string_view base_dir;  // relative paths resolve against it
     float* out = nullptr;       // the row's elements in the input tensor
     std::string error;          // set by Fill: the row's dead-letter reason
+    ImageFrame frame;           // set by Fill when the step resizes an image
   };
   virtual ~RowFiller() = default;
   // The input column read (its raw value, not cast).
@@ -104,6 +105,12 @@ class RowFiller {
   // Fills every row, on the step's worker threads; a row that cannot be
   // filled gets zeros and `error`.
   virtual void Fill(std::span<Row> rows) const = 0;
+  // The SQL expression read as the raw value, when it is more than the
+  // column (a crop step reads its box and image as one value); "": column().
+  virtual std::string select_sql() const { return ""; }
+  // For an input whose row_shape has a -1: that dimension for this batch
+  // (a crop step: its widest crop), from the rows before Fill.
+  virtual int64_t PaddedLength(std::span<const Row> /*rows*/) const { return 1; }
 };
 
 // How one model input is packed from columns.
@@ -123,7 +130,8 @@ struct InputPacking {
   std::string null_reason;
   // When set, the input is made by this step from its column (read raw,
   // with the file's folder beside it) instead of from `columns`, which then
-  // names the step's `into`; the input is float32 of fixed row_shape.
+  // names the step's `into`; the input is float32 of row_shape (a -1 entry:
+  // the filler's PaddedLength for the batch).
   std::shared_ptr<const RowFiller> filler;
 };
 

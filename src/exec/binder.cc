@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "exec/crop_binding.h"
 #include "exec/image_binding.h"
 #include "exec/output_names.h"
 #include "io/token_columns.h"
@@ -265,6 +266,11 @@ Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
     InputPacking p;
     if (const ImageSpec* image = ImageStepOf(job, *it)) {
       NS_RETURN_IF_ERROR(BindImageInput(*image, *it, spec, cols, where, &p));
+      b->read.inputs.push_back(std::move(p));
+      continue;
+    }
+    if (const CropSpec* crop = CropStepOf(job, *it)) {
+      NS_RETURN_IF_ERROR(BindCropInput(*crop, *it, spec, cols, where, &p));
       b->read.inputs.push_back(std::move(p));
       continue;
     }

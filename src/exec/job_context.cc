@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "exec/crop_binding.h"
 #include "exec/image_binding.h"
 #include "exec/output_folders.h"
 #include "nightshift/digest.h"
@@ -144,6 +145,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));
   NS_RETURN_IF_ERROR(LoadTopKLabels(job, env, &ctx.binding));
   AttachImageFillers(job, ctx.columns, env, &ctx.binding.read);
+  AttachCropFillers(job, ctx.columns, env, &ctx.binding.read);
   NS_RETURN_IF_ERROR(LoadAlphabets(job, env, &ctx.binding.ocr));
   return ctx;
 }

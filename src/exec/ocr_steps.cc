@@ -152,9 +152,15 @@ Status ApplyBoxes(const TextBoxesStep& step, RowBatch* batch) {
   std::vector<std::vector<TextBox>> found;
   size_t most = 0;
   for (int64_t r = 0; r < rows; ++r) {
-    // Boxes in the map's pixels: the image step resizes, and the map is the
-    // size of the model's input.
-    found.push_back(FindTextBoxes(map.data_as<float>() + r * h * w, h, w, step.params, h, w));
+    // Boxes in the pixels of the row's image when an image step resized it
+    // (job-spec.md: boxes are in the pixels the row came with), else the map's.
+    const auto& frames = batch->image_frames;
+    const ImageFrame* frame =
+        static_cast<size_t>(r) < frames.size() && frames[static_cast<size_t>(r)].width > 0
+            ? &frames[static_cast<size_t>(r)]
+            : nullptr;
+    found.push_back(
+        FindTextBoxes(map.data_as<float>() + r * h * w, h, w, step.params, h, w, frame));
     most = std::max(most, found.back().size());
   }
   const auto m = static_cast<int64_t>(most);

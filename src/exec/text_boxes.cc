@@ -119,11 +119,19 @@ float Scale(double v, int64_t from, int64_t to) {
   return static_cast<float>(std::clamp(s, 0.0, static_cast<double>(to)));
 }
 
+// Corner (x, y) from map pixels to the pixels of the image `f` describes:
+// to the model input's pixels, then the resize and offset undone.
+float Unframe(double v, int64_t map_size, int32_t input_size, int32_t offset, int32_t resized,
+              int32_t size) {
+  if (map_size != input_size) v = v / static_cast<double>(map_size) * input_size;
+  return Scale(v - offset, resized, size);
+}
+
 }  // namespace
 
 std::vector<TextBox> FindTextBoxes(const float* map, int64_t height, int64_t width,
                                    const TextBoxParams& params, int64_t dest_height,
-                                   int64_t dest_width) {
+                                   int64_t dest_width, const ImageFrame* frame) {
   std::vector<TextBox> boxes;
   if (height <= 0 || width <= 0) return boxes;
   for (const Region& region : FindRegions(map, height, width, params.threshold)) {
@@ -139,6 +147,13 @@ std::vector<TextBox> FindTextBoxes(const float* map, int64_t height, int64_t wid
     TextBox box;
     box.score = score;
     for (int i = 0; i < 4; ++i) {
+      if (frame != nullptr) {
+        const ImageFrame& f = *frame;
+        box.points[2 * i] = Unframe(q[i].x, width, f.input_w, f.offset_x, f.resize_w, f.width);
+        box.points[2 * i + 1] =
+            Unframe(q[i].y, height, f.input_h, f.offset_y, f.resize_h, f.height);
+        continue;
+      }
       box.points[2 * i] = Scale(q[i].x, width, dest_width);
       box.points[2 * i + 1] = Scale(q[i].y, height, dest_height);
     }

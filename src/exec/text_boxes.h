@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "nightshift/row_batch.h"
+
 namespace nightshift::exec {
 
 struct TextBoxParams {
@@ -38,9 +40,12 @@ struct TextBox {
 inline constexpr int kMaxCandidates = 1000;
 
 // `map` is [height, width] row-major. Boxes come in the pixels of a
-// dest_height x dest_width image (the map's own size: pass height, width).
+// dest_height x dest_width image (the map's own size: pass height, width),
+// or, with `frame` (the row's image step resized it), in the pixels of the
+// image the row came with: the map scaled to the model input's size, then
+// the resize and letterbox/crop undone.
 std::vector<TextBox> FindTextBoxes(const float* map, int64_t height, int64_t width,
                                    const TextBoxParams& params, int64_t dest_height,
-                                   int64_t dest_width);
+                                   int64_t dest_width, const ImageFrame* frame = nullptr);
 
 }  // namespace nightshift::exec

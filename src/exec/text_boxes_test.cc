@@ -34,6 +34,26 @@ std::array<float, 8> Expected(double x0, double y0, double x1, double y1, double
   return {l, t, r, t, r, b, l, b};
 }
 
+TEST(TextBoxesTest, FrameMapsBoxesBackToTheImagesOwnPixels) {
+  Map m(80, 128);
+  m.Rect(20, 30, 99, 49, 0.9f);
+  // A 256 x 120 page letterboxed into the 128 x 80 input: halved to 128 x 60,
+  // 10 rows of padding above it.
+  const ImageFrame frame{256, 120, 128, 60, 0, 10, 128, 80};
+  auto boxes = FindTextBoxes(m.p.data(), m.h, m.w, {}, m.h, m.w, &frame);
+  ASSERT_EQ(boxes.size(), 1u);
+  const double d = 79.0 * 19 * 1.5 / (2 * (79 + 19));
+  const float l = std::round((20 - d) * 2), r = std::round((99 + d) * 2);
+  const float t = std::round((30 - d - 10) * 2), b = std::round((49 + d - 10) * 2);
+  EXPECT_EQ(boxes[0].points, (std::array<float, 8>{l, t, r, t, r, b, l, b}));
+  // The map at half the input's size: first scaled to the input's pixels.
+  Map half(40, 64);
+  half.Rect(10, 15, 49, 24, 0.9f);
+  auto scaled = FindTextBoxes(half.p.data(), half.h, half.w, {}, half.h, half.w, &frame);
+  ASSERT_EQ(scaled.size(), 1u);
+  EXPECT_NEAR(scaled[0].points[0], std::round((10 - 39.0 * 9 * 1.5 / 96) * 4), 1.0f);
+}
+
 TEST(TextBoxesTest, AxisAlignedRectangleIsFoundAndUnclipped) {
   Map m(80, 128);
   m.Rect(20, 30, 99, 49, 0.9f);  // 80 x 20 pixels

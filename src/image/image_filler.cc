@@ -53,25 +53,49 @@ ImageFiller::ImageFiller(const ImageSpec& spec, bool bytes, bool allow_outside, 
       threads_(WorkerThreads(threads)) {}
 
 std::string ImageFiller::FillOne(const Row& row) const {
-  if (bytes_) {
-    Status s = Render(AsBytes(row.value), transform_, row.out);
-    if (s.ok()) return "";
-    return fmt::format("image in column '{}' ({} bytes): {}", column_, row.value.size(),
-                       s.message());
+  Row copy = row;
+  return FillRow(copy);
+}
+
+std::string ImageFiller::FillRow(Row& row) const {
+  std::string file;
+  std::span<const uint8_t> bytes = AsBytes(row.value);
+  if (!bytes_) {
+    auto read = ReadImageFile(env_, row.value, row.base_dir, allow_outside_);
+    if (!read.has_value()) {
+      std::fill(row.out, row.out + transform_.elements(), 0.0f);
+      return read.error().message();
+    }
+    file = std::move(*read);
+    bytes = AsBytes(file);
   }
-  auto file = ReadImageFile(env_, row.value, row.base_dir, allow_outside_);
-  if (!file.has_value()) {
-    std::fill(row.out, row.out + transform_.elements(), 0.0f);
-    return file.error().message();
+  Status s = Render(bytes, transform_, row.out);
+  if (!s.ok()) {
+    if (bytes_)
+      return fmt::format("image in column '{}' ({} bytes): {}", column_, row.value.size(),
+                         s.message());
+    return fmt::format("image path '{}': {}", row.value, s.message());
   }
-  Status s = Render(AsBytes(*file), transform_, row.out);
-  return s.ok() ? "" : fmt::format("image path '{}': {}", row.value, s.message());
+  row.frame = FrameOf(bytes);
+  return "";
+}
+
+// The header again (cheap: no pixels) for where the image landed, so that
+// boxes found in the model's pixels map back to the image's (text_boxes).
+ImageFrame ImageFiller::FrameOf(std::span<const uint8_t> bytes) const {
+  auto header = ReadImageHeader(bytes);
+  if (!header.has_value()) return {};
+  const Placement p = Place(header->width, header->height, transform_);
+  return {header->width,      header->height,     p.resize_w,       p.resize_h,
+          p.pad_x - p.crop_x, p.pad_y - p.crop_y, transform_.width, transform_.height};
 }
 
 void ImageFiller::Fill(std::span<Row> rows) const {
   std::call_once(pool_once_, [this] { pool_ = std::make_unique<WorkerPool>(threads_); });
-  pool_->ForEach(static_cast<int64_t>(rows.size()),
-                 [&](int64_t i) { rows[static_cast<size_t>(i)].error = FillOne(rows[i]); });
+  pool_->ForEach(static_cast<int64_t>(rows.size()), [&](int64_t i) {
+    Row& row = rows[static_cast<size_t>(i)];
+    row.error = FillRow(row);
+  });
 }
 
 }  // namespace nightshift::image

@@ -33,6 +33,10 @@ class ImageFiller final : public RowFiller {
   std::string FillOne(const Row& row) const;
 
  private:
+  // FillOne, also setting the row's frame.
+  std::string FillRow(Row& row) const;
+  ImageFrame FrameOf(std::span<const uint8_t> bytes) const;
+
   const std::string column_;
   const ImageTransform transform_;
   const bool bytes_;

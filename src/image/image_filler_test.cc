@@ -41,7 +41,7 @@ TEST(ImageFillerTest, FillsEveryRowOnWorkersAndReportsBadOnes) {
   filler.Fill(rows);
   // Row 0 done alone on this thread: the reference for every good row.
   std::vector<float> one(per_row);
-  RowFiller::Row ref{"a.png", dir, one.data(), {}};
+  RowFiller::Row ref{"a.png", dir, one.data(), {}, {}};
   EXPECT_EQ(filler.FillOne(ref), "");
   for (int64_t i = 0; i < n; ++i) {
     const std::vector<float> got(out.begin() + i * per_row, out.begin() + (i + 1) * per_row);
@@ -61,7 +61,8 @@ TEST(ImageFillerTest, BlobRowsAreTheImageBytes) {
   const std::string cut = png.substr(0, 30);  // the rows view these bytes
   ImageFiller filler(Step(), /*bytes=*/true, false, 1, Env::Default());
   std::vector<float> out(2 * 3 * 6 * 8);
-  std::vector<RowFiller::Row> rows = {{png, "", out.data(), {}}, {cut, "", out.data() + 144, {}}};
+  std::vector<RowFiller::Row> rows = {{png, "", out.data(), {}, {}},
+                                      {cut, "", out.data() + 144, {}, {}}};
   filler.Fill(rows);
   EXPECT_EQ(rows[0].error, "");
   EXPECT_NE(out[0], 0.0f);

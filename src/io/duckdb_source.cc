@@ -20,6 +20,7 @@
 #include "io/csv_dialects.h"
 #include "io/duck.h"
 #include "io/input_listing.h"
+#include "io/jsonl_columns.h"
 #include "io/multi_file.h"
 #include "io/postgres/pg_source.h"
 #include "io/query_files.h"
@@ -179,8 +180,8 @@ class DuckSource final : public Source {
   Status ReadFile(const ReadLayout& layout, std::span<const ShardTask> group,
                   ShardScanner* scanner) {
     const int32_t f = group[0].file_index;
-    const std::string select = ShardScanner::SelectList(layout, BaseDir(f));
     if (seekable()) {
+      const std::string select = ShardScanner::SelectList(layout, BaseDir(f), FloatColumns(f));
       for (const ShardTask& s : group) {
         std::string sql =
             fmt::format("SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}",
@@ -191,6 +192,7 @@ class DuckSource final : public Source {
       }
       return Status::Ok();
     }
+    const std::string select = ShardScanner::SelectList(layout, BaseDir(f));
     // A CSV's float feature columns are first read as typed columns (DuckDB
     // parses them in place); a value that does not parse stops that scan, and
     // the file is read again as text with TRY_CAST from the row where it
@@ -204,6 +206,18 @@ class DuckSource final : public Source {
     const bool check_end = group.back().file_end;
     return scanner->Scan(typed, files_[f], Where(f), group, 0, check_end,
                          typed == text ? std::string() : text);
+  }
+
+  // The columns a Parquet file holds as FLOAT (none when it cannot be
+  // described: they are then read as DOUBLE, which is as correct).
+  std::unordered_set<std::string> FloatColumns(int32_t file_index) {
+    std::unordered_set<std::string> names;
+    Result<std::vector<InputColumn>> cols = Describe(file_index);
+    if (!cols.has_value()) return names;
+    for (const InputColumn& c : *cols) {
+      if (c.sql_type == "FLOAT") names.insert(c.name);
+    }
+    return names;
   }
 
   // The dialect of an uncompressed CSV or JSONL file when TextRowCounter can
@@ -295,7 +309,16 @@ class DuckSource final : public Source {
         return "read_csv(" + path + ", header = true" + dialects_.ReadOptions(file_index) +
                (types.empty() ? "" : ", types = {" + types + "}") + ")";
       }
-      case InputFormat::kJsonl: return "read_json(" + path + ", format = 'newline_delimited')";
+      case InputFormat::kJsonl: {
+        // kFloatsTyped: the read with its columns spelled out (no type
+        // inference), whose fallback is the kAllText read, inferred. Not for
+        // a small file, whose inference is cheaper than that (io/jsonl_columns.h).
+        const bool spell = layout != nullptr && text == TextColumns::kFloatsTyped &&
+                           spec_.tokenize.empty() && f.size >= kJsonlSpelledMinBytes;
+        const std::string columns = spell ? JsonlReadColumns(*layout) : "";
+        return "read_json(" + path + ", format = 'newline_delimited'" +
+               (columns.empty() ? "" : ", columns = {" + columns + "}") + ")";
+      }
       case InputFormat::kAuto:
       case InputFormat::kPostgres: break;
     }

@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 
 #include "io/duck.h"
 #include "io/duck_test_fixture.h"
 #include "io/input_listing.h"
+#include "io/jsonl_columns.h"
 #include "nightshift/env.h"
 #include "nightshift/sink.h"
 #include "nightshift/source.h"
@@ -65,6 +67,103 @@ TEST_F(IoTest, ParquetShardsAreReadByRowRangeInBatches) {
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[0], std::make_tuple(int64_t{3000}, int64_t{700}, false));
   EXPECT_EQ(batches[1], std::make_tuple(int64_t{3700}, int64_t{300}, true));
+}
+
+// A Parquet FLOAT feature is read as FLOAT (no DOUBLE round trip): values
+// arrive exact, and a null, NaN or Inf still fails only its own row.
+TEST_F(IoTest, ParquetFloatColumnsReadAsFloatStillFailBadRows) {
+  const std::string path = JoinPath(dir_, "f.parquet");
+  ASSERT_TRUE(conn_
+                  ->Exec("COPY (SELECT range AS id, CASE WHEN range = 3 THEN NULL WHEN range = 5 "
+                         "THEN 'nan'::FLOAT WHEN range = 6 THEN 'inf'::FLOAT ELSE (range * 0.1)"
+                         "::FLOAT END AS a, (range * 0.25)::FLOAT AS b FROM range(10)) TO '" +
+                         path + "' (FORMAT parquet)")
+                  .ok());
+  InputSpec spec;
+  spec.path = path;
+  auto src = OpenSource(spec, 1).value();
+  ReadLayout layout = FloatAbLayout({"id"}, 4);
+  layout.inputs[0].allow_nan = false;
+  std::vector<std::string> errors(10);
+  std::vector<float> a(10), b(10);
+  Status s = src->Read(
+      layout, std::vector<ShardTask>{{0, 0, 0, 0, 10, 1}},
+      [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> batch) {
+        for (int64_t r = 0; r < batch->num_rows; ++r) {
+          const auto row = static_cast<size_t>(batch->first_row + r);
+          if (batch->RowFailed(r)) errors[row] = batch->row_errors[static_cast<size_t>(r)];
+          a[row] = batch->inputs[0].data_as<float>()[r * 2];
+          b[row] = batch->inputs[0].data_as<float>()[r * 2 + 1];
+        }
+        return true;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  for (size_t r = 0; r < 10; ++r) {
+    EXPECT_EQ(b[r], static_cast<float>(r * 0.25)) << r;
+    if (r == 3) {
+      EXPECT_EQ(errors[r], "null or unconvertible value in column 'a'");
+    } else if (r == 5 || r == 6) {
+      EXPECT_EQ(errors[r], "NaN or Inf in column 'a' (allow_nan is false)");
+    } else {
+      EXPECT_EQ(errors[r], "") << r;
+      EXPECT_EQ(a[r], static_cast<float>(r * 0.1)) << r;
+    }
+  }
+}
+
+// A JSONL read spells its columns as the job reads them (no type inference):
+// a float after 20,480 integers (DuckDB's sample) is read as it is, not
+// rounded to the integer type inferred from the sample; extra keys are
+// skipped; a value that does not parse falls back to DuckDB's inference,
+// failing only its row.
+TEST_F(IoTest, JsonlReadSpellsItsColumnsAndFallsBackOnAValueThatDoesNotParse) {
+  ReadLayout layout = FloatAbLayout({"id"}, 4096);
+  layout.carried_types = {"BIGINT"};
+  EXPECT_EQ(JsonlReadColumns(layout), "'a': 'DOUBLE', 'b': 'DOUBLE', 'id': 'BIGINT'");
+  ReadLayout drift = layout;
+  drift.carried = {"a"};
+  drift.carried_types = {"VARCHAR"};  // read as two types: not spelled
+  EXPECT_EQ(JsonlReadColumns(drift), "");
+  ReadLayout untyped = layout;
+  untyped.carried_types.clear();
+  EXPECT_EQ(JsonlReadColumns(untyped), "");
+
+  // Both files are over kJsonlSpelledMinBytes.
+  constexpr int64_t kLateRow = 20490, kRows = 20500, kBadRow = 1;
+  std::string late, bad;
+  for (int64_t i = 0; i < kRows; ++i) {
+    const std::string a = i == kLateRow ? "2.5" : std::to_string(i % 7);
+    late += "{\"id\": " + std::to_string(i) + ", \"a\": " + a + ", \"b\": 1, \"note\": \"x\"}\n";
+    const std::string b = i == kBadRow ? "\"oops\"" : std::to_string(i % 5) + ".5";
+    bad += "{\"id\": " + std::to_string(i) + ", \"a\": " + b + ", \"b\": 2}\n";
+  }
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(JoinPath(dir_, "a.jsonl"), late).ok());
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(JoinPath(dir_, "b.jsonl"), bad).ok());
+  InputSpec spec;
+  spec.path = JoinPath(dir_, "*.jsonl");
+  auto src = OpenSource(spec, 1).value();
+  std::map<std::pair<int32_t, int64_t>, std::pair<float, bool>> got;  // (file, row) -> a, failed
+  ShardTask first{0, 0, 0, 0, kRows, 1}, second{1, 1, 1, 0, kRows, 1};
+  first.file_end = second.file_end = true;
+  Status s = src->Read(
+      layout, std::vector<ShardTask>{first, second}, [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> b) {
+        for (int64_t r = 0; r < b->num_rows; ++r) {
+          got[{b->file_index, b->first_row + r}] = {b->inputs[0].data_as<float>()[r * 2],
+                                                    b->RowFailed(r)};
+        }
+        return true;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(got.size(), static_cast<size_t>(2 * kRows));
+  using P = std::pair<float, bool>;
+  EXPECT_EQ((got[{0, kLateRow}]), P(2.5f, false));
+  EXPECT_EQ((got[{0, kLateRow + 1}]), P(static_cast<float>((kLateRow + 1) % 7), false));
+  EXPECT_EQ((got[{1, 0}]), P(0.5f, false));
+  EXPECT_TRUE((got[{1, kBadRow}].second));  // "oops" is not a number
+  EXPECT_EQ((got[{1, kBadRow + 1}]), P(2.5f, false));
+  EXPECT_EQ((got[{1, kRows - 1}]), P(static_cast<float>((kRows - 1) % 5) + 0.5f, false));
 }
 
 TEST_F(IoTest, PackedShardIsReadFileByFileAndEndsWithItsLastFile) {

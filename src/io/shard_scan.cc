@@ -35,16 +35,23 @@ ShardScanner::ShardScanner(DuckConnection* conn, const std::atomic<bool>* interr
   packer_ = std::make_unique<ColumnPacker>(layout.inputs, std::move(first_column));
 }
 
-std::string ShardScanner::SelectList(const ReadLayout& layout, const std::string& base_dir) {
+std::string ShardScanner::SelectList(const ReadLayout& layout, const std::string& base_dir,
+                                     const std::unordered_set<std::string>& float_columns) {
   std::string s;
   for (const auto& in : layout.inputs) {
     if (in.filler) {
-      s += (s.empty() ? "" : ", ") + QuoteIdent(in.filler->column()) + ", " + QuoteString(base_dir);
+      const std::string raw = in.filler->select_sql();
+      s += (s.empty() ? "" : ", ") + (raw.empty() ? QuoteIdent(in.filler->column()) : raw) + ", " +
+           QuoteString(base_dir);
       continue;
     }
     for (size_t c = 0; c < in.columns.size(); ++c) {
       if (!s.empty()) s += ", ";
-      const std::string t = ReadType(in.dtype, in.column_is_list[c]);
+      // A float32 feature is read as DOUBLE so that a value FLOAT cannot hold
+      // is a dead letter rather than inf; a FLOAT column holds none.
+      const bool as_float = in.dtype == DType::kFloat32 && !in.column_is_list[c] &&
+                            float_columns.contains(in.columns[c]);
+      const std::string t = as_float ? "FLOAT" : ReadType(in.dtype, in.column_is_list[c]);
       s += "TRY_CAST(" + QuoteIdent(in.columns[c]) + " AS " + t + ")";
     }
   }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "io/column_packer.h"
@@ -37,7 +38,9 @@ class ShardScanner {
   // in the order the scanner expects them.
   // An input made by a RowFiller (an image step) reads its raw column and
   // `base_dir` (the folder its relative paths resolve against) instead.
-  static std::string SelectList(const ReadLayout& layout, const std::string& base_dir = "");
+  // `float_columns`: columns the file holds as FLOAT, read as they are.
+  static std::string SelectList(const ReadLayout& layout, const std::string& base_dir = "",
+                                const std::unordered_set<std::string>& float_columns = {});
 
   // Streams `sql` (rows of `file`, read as `where`) into the batches of
   // `shards`, all of that file. With `fallback`: when `sql` fails (before or

@@ -99,7 +99,8 @@ Status ReadSections(const spec::NodeReader& r, const YAML::Node& root, JobSpec* 
   NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job->run));
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job->schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job->trigger));
-  NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job->input.tokenize, &job->input.images));
+  NS_RETURN_IF_ERROR(
+      spec::ReadPreprocess(r, root, &job->input.tokenize, &job->input.images, &job->input.crops));
   return spec::ReadPostprocess(r, root, &job->model);
 }
 

@@ -71,9 +71,16 @@ constexpr SchemaNode kImage[] = {
     {"layout", K::kValue, {}},       {"color", K::kValue, {}}, {"max_pixels", K::kValue, {}},
     {"reducing_gap", K::kValue, {}},
 };
+constexpr SchemaNode kCrop[] = {
+    {"image", K::kValue, {}},
+    {"boxes", K::kValue, {}},
+    {"into", K::kValue, {}},
+    {"height", K::kValue, {}},
+};
 constexpr SchemaNode kPreprocessStep[] = {
     {"tokenize", K::kMap, kTokenize},
     {"image", K::kMap, kImage},
+    {"crop", K::kMap, kCrop},
 };
 constexpr SchemaNode kTopK[] = {
     {"output", K::kValue, {}},

@@ -30,6 +30,23 @@ Result<TokenizeSpec> ReadTokenize(const NodeReader& r, const YAML::Node& map,
   return t;
 }
 
+// The height is the recogniser's input height (PaddleOCR's: 48); a crop row
+// is [3, height, width], so bound it like an image step's side.
+constexpr int64_t kMaxCropHeight = 1024;
+
+Result<CropSpec> ReadCrop(const NodeReader& r, const YAML::Node& map, const std::string& path,
+                          const SchemaNode& schema) {
+  NS_RETURN_IF_ERROR(r.CheckMap(map, path, schema));
+  CropSpec c;
+  NS_ASSIGN_OR_RETURN(c.image, RequiredText(r, map, path, "image"));
+  NS_ASSIGN_OR_RETURN(c.boxes, RequiredText(r, map, path, "boxes"));
+  NS_ASSIGN_OR_RETURN(c.into, RequiredText(r, map, path, "into"));
+  if (std::optional<YAML::Node> h = NodeReader::Find(map, "height")) {
+    NS_ASSIGN_OR_RETURN(c.height, r.Int(*h, JoinKey(path, "height"), 8, kMaxCropHeight));
+  }
+  return c;
+}
+
 // Calls `read(step key, step's mapping, its key path, its schema)` for each
 // step of the list `name`, after checking each is a one-key mapping of
 // `name`'s schema (`step_keys` lists the keys, for messages).
@@ -63,9 +80,10 @@ Status ForEachStep(const NodeReader& r, const YAML::Node& root, std::string_view
 }  // namespace
 
 Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
-                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images) {
+                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images,
+                      std::vector<CropSpec>* crops) {
   std::vector<std::string> intos;  // every step's, for duplicates
-  return ForEachStep(r, root, "preprocess", "tokenize or image",
+  return ForEachStep(r, root, "preprocess", "tokenize, image or crop",
                      [&](const std::string& key, const YAML::Node& map, const std::string& path,
                          const SchemaNode& schema) -> Status {
                        std::string into;
@@ -73,6 +91,10 @@ Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
                          NS_ASSIGN_OR_RETURN(ImageSpec s, ReadImageStep(r, map, path, schema));
                          into = s.into;
                          images->push_back(std::move(s));
+                       } else if (key == "crop") {
+                         NS_ASSIGN_OR_RETURN(CropSpec c, ReadCrop(r, map, path, schema));
+                         into = c.into;
+                         crops->push_back(std::move(c));
                        } else {
                          NS_ASSIGN_OR_RETURN(TokenizeSpec t, ReadTokenize(r, map, path, schema));
                          into = t.into;

@@ -1,6 +1,6 @@
 // Reader for the `preprocess:` list of a job file (job-spec.md, "Text,
-// recommendations and documents"): `tokenize` and `image`
-// (spec/image_section.h) steps. The `postprocess:` list is read in
+// recommendations and documents"): `tokenize`, `image`
+// (spec/image_section.h) and `crop` steps. The `postprocess:` list is read in
 // postprocess_section.h.
 #pragma once
 
@@ -18,6 +18,7 @@ namespace nightshift::spec {
 // (`preprocess[0].tokenize.into`) for a missing or bad key, a step that is
 // not one mapping with one known key, or two steps with the same `into`.
 Status ReadPreprocess(const NodeReader& r, const YAML::Node& root,
-                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images);
+                      std::vector<TokenizeSpec>* tokenize, std::vector<ImageSpec>* images,
+                      std::vector<CropSpec>* crops);
 
 }  // namespace nightshift::spec

@@ -31,9 +31,10 @@ class Sentences : public sentencepiece::SentenceIterator {
 };
 
 // A Unigram model numbered as XLM-R's (SentencePiece's defaults), trained
-// once on a few sentences; `extra` adds trainer flags.
-std::string TrainModel(const std::string& extra = "--model_type=unigram") {
-  std::vector<std::string> corpus;
+// once on a few sentences (and `more`); `extra` adds trainer flags.
+std::string TrainModel(const std::string& extra = "--model_type=unigram",
+                       const std::vector<std::string>& more = {}) {
+  std::vector<std::string> corpus(more);
   for (int i = 0; i < 50; ++i) {
     corpus.push_back("the quick brown fox jumps over the lazy dog");
     corpus.push_back("hello world, hello tokenizer; the world is wide");
@@ -67,8 +68,9 @@ std::vector<int64_t> Expected(const std::string& text) {
   return ids;
 }
 
-std::vector<int64_t> Ids(const std::string& text, int64_t max_length = 0) {
-  auto t = Tokenizer::FromSentencePiece(Model(), "xlmr.model");
+std::vector<int64_t> Ids(const std::string& text, int64_t max_length = 0,
+                         const std::string& model = Model()) {
+  auto t = Tokenizer::FromSentencePiece(model, "xlmr.model");
   EXPECT_TRUE(t.has_value()) << t.error().message();
   std::vector<int64_t> ids;
   Status s = (*t)->Encode(text, max_length, &ids);
@@ -131,6 +133,22 @@ TEST(SentencePieceTest, TrailingWhitespaceIsOneSpacePieceAsInHuggingFace) {
             Expected("hello world"));  // leading and inner: as SentencePiece
   EXPECT_EQ(Ids(" "), (std::vector<int64_t>{0, SpaceId(), 2}));
   EXPECT_EQ(Ids(""), (std::vector<int64_t>{0, 2}));
+}
+
+TEST(SentencePieceTest, StackedMarksNormalizeAsInHuggingFaceNotAsLibsentencepiece) {
+  std::vector<std::string> cafes(50, "cafe\xcc\x81 caf\xc3\xa9 cafe");
+  const std::string model = TrainModel("--model_type=unigram", cafes);
+  // "e" + two U+0301: one cluster of 5 bytes; its shortest mapped prefix
+  // "e" + U+0301 becomes "é" and the second mark goes (Hugging Face's
+  // Precompiled). libsentencepiece keeps the mark: one more, unknown, piece.
+  const std::string stacked = "cafe\xcc\x81\xcc\x81";
+  EXPECT_EQ(Ids(stacked, 0, model), Ids("caf\xc3\xa9", 0, model));
+  sentencepiece::SentencePieceProcessor sp;
+  ASSERT_TRUE(sp.LoadFromSerializedProto(model).ok());
+  std::vector<int> spm, plain;
+  ASSERT_TRUE(sp.Encode(stacked, &spm).ok());
+  ASSERT_TRUE(sp.Encode("caf\xc3\xa9", &plain).ok());
+  EXPECT_EQ(spm.size(), plain.size() + 1);
 }
 
 TEST(SentencePieceTest, TruncatesToMaxLengthKeepingSAndEndS) {

@@ -1,8 +1,9 @@
 // The real texts the tokenizer differential tests run on: every package
 // description Debian's apt knows (each whole, and each of its paragraphs),
 // every fortune (English and German, from the fortunes packages; each whole,
-// and each paragraph of one that has several) and a set of adversarial
-// strings. Shared by tokenizer_diff_test.cjs (WordPiece) and
+// and each paragraph of one that has several), French sentences from the
+// message catalogues Debian packages install (bookworm has no French
+// fortunes package) and a set of adversarial strings. Shared by tokenizer_diff_test.cjs (WordPiece) and
 // sentencepiece_diff_test.cjs.
 'use strict';
 const fs = require('fs');
@@ -42,6 +43,28 @@ function fortunes() {
   return texts;
 }
 
+// French: every fourth distinct translated message of the gettext catalogues
+// in /usr/share/locale/fr (coreutils, apt, dpkg, ...: accents, guillemets,
+// typographic apostrophes). A .mo file is a header, then a table of
+// (length, offset) pairs pointing at the NUL-separated translations.
+function frenchMessages() {
+  const dir = '/usr/share/locale/fr/LC_MESSAGES';
+  if (!fs.existsSync(dir)) return [];
+  const seen = new Set();
+  for (const f of fs.readdirSync(dir).sort()) {
+    const b = fs.readFileSync(path.join(dir, f));
+    if (!f.endsWith('.mo') || b.length < 28 || b.readUInt32LE(0) !== 0x950412de) continue;
+    const count = b.readUInt32LE(8), table = b.readUInt32LE(16);
+    for (let i = 0; i < count; i++) {
+      const len = b.readUInt32LE(table + 8 * i), off = b.readUInt32LE(table + 8 * i + 4);
+      for (const s of b.subarray(off, off + len).toString('utf8').split('\0')) {
+        if (s.trim() && !s.startsWith('Project-Id-Version')) seen.add(s);
+      }
+    }
+  }
+  return [...seen].filter((_, i) => i % 4 === 0);
+}
+
 function adversarial() {
   const long = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(18000);  // ~1 MB
   return [
@@ -56,7 +79,7 @@ function adversarial() {
 }
 
 function allTexts() {
-  return [...debianDescriptions(), ...fortunes(), ...adversarial()];
+  return [...debianDescriptions(), ...fortunes(), ...frenchMessages(), ...adversarial()];
 }
 
-module.exports = { debianDescriptions, fortunes, adversarial, allTexts };
+module.exports = { debianDescriptions, fortunes, frenchMessages, adversarial, allTexts };

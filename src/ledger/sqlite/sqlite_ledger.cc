@@ -13,6 +13,7 @@
 #include "ledger/sqlite/owner_store.h"
 #include "ledger/sqlite/records.h"
 #include "ledger/sqlite/retry_store.h"
+#include "ledger/sqlite/run_store.h"
 #include "ledger/sqlite/schema.h"
 #include "nightshift/env.h"
 
@@ -22,7 +23,6 @@ namespace {
 using sqlite::Checked;
 using sqlite::Connection;
 using sqlite::ReadRun;
-using sqlite::ReadShard;
 using sqlite::Statement;
 using sqlite::Transaction;
 
@@ -58,24 +58,8 @@ class SqliteLedger final : public Ledger {
 
     int64_t planned_rows = 0;
     for (const ShardRecord& s : shards) planned_rows += s.row_end - s.row_begin;
-    const int64_t now = NowMs();
-    {
-      NS_ASSIGN_OR_RETURN(Statement insert,
-                          conn_->Prepare("INSERT INTO runs (" NS_LEDGER_RUN_COLUMNS
-                                         ") VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8, ?9, "
-                                         "?10, ?10, 0)"));
-      insert.Bind(1, run.run_id)
-          .Bind(2, run.job_name)
-          .Bind(3, run.fingerprint)
-          .Bind(4, RunStateName(RunState::kPending))
-          .Bind(5, run.output_path)
-          .Bind(6, run.model_path)
-          .Bind(7, run.model_sha256)
-          .Bind(8, run.total_rows > 0 ? run.total_rows : planned_rows)
-          .Bind(9, static_cast<int64_t>(shards.size()))
-          .Bind(10, now);
-      NS_RETURN_IF_ERROR(insert.Run());
-    }
+    NS_RETURN_IF_ERROR(sqlite::InsertRun(conn_.get(), run, planned_rows,
+                                         static_cast<int64_t>(shards.size()), NowMs()));
     NS_RETURN_IF_ERROR(sqlite::InsertFiles(conn_.get(), run.run_id, files));
     for (const ShardRecord& s : shards) {
       NS_RETURN_IF_ERROR(sqlite::InsertPendingShard(conn_.get(), run.run_id, s));
@@ -94,56 +78,25 @@ class SqliteLedger final : public Ledger {
 
   Result<RunRecord> LatestRun(const std::string& job_name) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(
-        Statement select,
-        conn_->Prepare("SELECT " NS_LEDGER_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
-                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT 1"));
-    select.Bind(1, job_name);
-    NS_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) {
+    NS_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, sqlite::SelectRuns(conn_.get(), job_name, 1));
+    if (runs.empty()) {
       return Error(Code::kNotFound,
                    fmt::format("no run of job '{}' in ledger '{}'", job_name, conn_->path()));
     }
-    return ReadRun(select, *conn_);
+    return std::move(runs.front());
   }
 
   Result<std::vector<RunRecord>> ListRuns(const std::string& job_name, int64_t limit) override {
     std::lock_guard lock(mu_);
-    NS_ASSIGN_OR_RETURN(
-        Statement select,
-        conn_->Prepare("SELECT " NS_LEDGER_RUN_COLUMNS " FROM runs WHERE job_name = ?1 "
-                       "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?2"));
-    select.Bind(1, job_name);
-    select.Bind(2, limit < 0 ? int64_t{-1} : limit);
-    std::vector<RunRecord> runs;
-    while (true) {
-      NS_ASSIGN_OR_RETURN(bool row, select.Step());
-      if (!row) return runs;
-      NS_ASSIGN_OR_RETURN(RunRecord run, ReadRun(select, *conn_));
-      runs.push_back(std::move(run));
-    }
+    return sqlite::SelectRuns(conn_.get(), job_name, limit);
   }
 
   Result<std::vector<InputFileRecord>> ListFiles(const std::string& run_id) override {
     std::lock_guard lock(mu_);
     NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
     NS_RETURN_IF_ERROR(RequireRun(run_id));
-    std::vector<InputFileRecord> files;
-    {
-      NS_ASSIGN_OR_RETURN(Statement select,
-                          conn_->Prepare("SELECT idx, path, size, mtime_ns, rows FROM files "
-                                         "WHERE run_id = ?1 ORDER BY idx"));
-      select.Bind(1, run_id);
-      while (true) {
-        NS_ASSIGN_OR_RETURN(bool row, select.Step());
-        if (!row) break;
-        files.push_back({.index = static_cast<int32_t>(select.Int(0)),
-                         .path = select.Text(1),
-                         .size = select.Int(2),
-                         .mtime_ns = select.Int(3),
-                         .rows = select.Int(4)});
-      }
-    }
+    NS_ASSIGN_OR_RETURN(std::vector<InputFileRecord> files,
+                        sqlite::SelectFiles(conn_.get(), run_id));
     NS_RETURN_IF_ERROR(txn.Commit());
     return files;
   }
@@ -152,19 +105,7 @@ class SqliteLedger final : public Ledger {
     std::lock_guard lock(mu_);
     NS_ASSIGN_OR_RETURN(Transaction txn, Begin(Transaction::Kind::kRead));
     NS_RETURN_IF_ERROR(RequireRun(run_id));
-    std::vector<ShardRecord> shards;
-    {
-      NS_ASSIGN_OR_RETURN(Statement select,
-                          conn_->Prepare("SELECT " NS_SHARD_COLUMNS
-                                         " FROM shards WHERE run_id = ?1 ORDER BY shard_id"));
-      select.Bind(1, run_id);
-      while (true) {
-        NS_ASSIGN_OR_RETURN(bool row, select.Step());
-        if (!row) break;
-        NS_ASSIGN_OR_RETURN(ShardRecord shard, ReadShard(select, *conn_));
-        shards.push_back(std::move(shard));
-      }
-    }
+    NS_ASSIGN_OR_RETURN(std::vector<ShardRecord> shards, sqlite::SelectShards(conn_.get(), run_id));
     NS_RETURN_IF_ERROR(txn.Commit());
     return shards;
   }

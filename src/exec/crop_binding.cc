@@ -1,0 +1,117 @@
+#include "exec/crop_binding.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "image/crop_filler.h"
+#include "io/duck.h"
+
+namespace nightshift::exec {
+namespace {
+
+const InputColumn* Column(const std::vector<InputColumn>& cols, const std::string& name) {
+  auto it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == name; });
+  return it == cols.end() ? nullptr : &*it;
+}
+
+std::string Dims(const std::vector<int64_t>& dims) {
+  std::vector<std::string> s;
+  for (int64_t d : dims) s.push_back(d < 0 ? "?" : std::to_string(d));
+  return "[" + fmt::format("{}", fmt::join(s, ", ")) + "]";
+}
+
+Status CheckColumns(const CropSpec& step, const std::vector<InputColumn>& cols,
+                    const std::string& where) {
+  const InputColumn* image = Column(cols, step.image);
+  if (image == nullptr || (image->sql_type != "VARCHAR" && image->sql_type != "BLOB")) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("crop step image column '{}' {}: it must hold page paths (text) "
+                              "or encoded images (BLOB)",
+                              step.image,
+                              image == nullptr ? "is not in " + where
+                                               : "in " + where + " is " + image->sql_type));
+  }
+  const InputColumn* boxes = Column(cols, step.boxes);
+  if (boxes == nullptr || !boxes->numeric_list) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("crop step boxes column '{}' {}: it must hold one box per row, a "
+                              "list of 8 numbers (4 corners x, y, as text_boxes writes them)",
+                              step.boxes,
+                              boxes == nullptr ? "is not in " + where
+                                               : "in " + where + " is " + boxes->sql_type));
+  }
+  return Status::Ok();
+}
+
+// The row's raw value: "<box as DOUBLE[] text>|<path or bytes>". Neither part
+// is ever null (a missing box or page is the filler's dead letter, with its
+// reason).
+std::string SelectSql(const CropSpec& step, bool blob) {
+  const std::string box = fmt::format("coalesce(CAST(CAST({} AS DOUBLE[]) AS VARCHAR), '')",
+                                      io::QuoteIdent(step.boxes));
+  if (blob)
+    return fmt::format("encode({} || '|') || coalesce({}, ''::BLOB)", box,
+                       io::QuoteIdent(step.image));
+  return fmt::format("{} || '|' || coalesce(CAST({} AS VARCHAR), '')", box,
+                     io::QuoteIdent(step.image));
+}
+
+}  // namespace
+
+const CropSpec* CropStepOf(const JobSpec& job, const ModelInputSpec& in) {
+  for (const auto& step : job.input.crops) {
+    if (std::find(in.columns.begin(), in.columns.end(), step.into) != in.columns.end())
+      return &step;
+  }
+  return nullptr;
+}
+
+Status BindCropInput(const CropSpec& step, const ModelInputSpec& in, const TensorSpec& spec,
+                     const std::vector<InputColumn>& cols, const std::string& where,
+                     InputPacking* out) {
+  if (in.columns.size() != 1 || !in.mask_of.empty()) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model.inputs '{}' takes the crop column '{}' with other columns: "
+                              "a crop step's `into` must be the input's only column",
+                              in.name, step.into));
+  }
+  NS_RETURN_IF_ERROR(CheckColumns(step, cols, where));
+  const auto& s = spec.shape;
+  const bool fits = in.dtype == DType::kFloat32 && spec.dtype == DType::kFloat32 && s.size() == 4 &&
+                    (s[1] < 0 || s[1] == 3) && (s[2] < 0 || s[2] == step.height);
+  if (!fits) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("model input '{}' is {} {} but crop step '{}' makes float32 rows of "
+                              "[3, {}, width] (BGR, height {})",
+                              spec.name, DTypeName(spec.dtype), Dims(s), step.into, step.height,
+                              step.height));
+  }
+  // A fixed width is kept; a dynamic one is the batch's widest crop.
+  const int64_t width = s[3] > 0 ? s[3] : -1;
+  out->columns = {step.into};
+  out->dtype = DType::kFloat32;
+  out->column_is_list = {false};
+  out->column_widths = {width > 0 ? 3 * step.height * width : -1};
+  out->row_shape = {3, step.height, width};
+  return Status::Ok();
+}
+
+void AttachCropFillers(const JobSpec& job, const std::vector<InputColumn>& cols, Env* env,
+                       ReadLayout* layout) {
+  for (auto& in : layout->inputs) {
+    if (in.columns.size() != 1) continue;
+    for (const auto& step : job.input.crops) {
+      if (step.into != in.columns[0]) continue;
+      const InputColumn* c = Column(cols, step.image);
+      const bool blob = c != nullptr && c->sql_type == "BLOB";
+      const int64_t width = in.row_shape.size() == 3 ? std::max<int64_t>(in.row_shape[2], 0) : 0;
+      in.filler = std::make_shared<image::CropFiller>(step, SelectSql(step, blob), blob,
+                                                      job.input.allow_outside, width,
+                                                      /*threads=*/0, env);
+    }
+  }
+}
+
+}  // namespace nightshift::exec

@@ -1,0 +1,35 @@
+// The binder's half for `preprocess: crop` steps: a model input whose one
+// column is a crop step's `into` is made per row from the step's box and
+// page columns (src/image/crop_filler.h), not read from a column of that
+// name. The recogniser's input is [batch, 3, height, width]; a dynamic width
+// (-1 in the model) is padded per batch to its widest crop.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nightshift/backend.h"
+#include "nightshift/env.h"
+#include "nightshift/job_spec.h"
+#include "nightshift/source.h"
+
+namespace nightshift::exec {
+
+// The crop step model input `in` names (its only column is the step's
+// `into`), or nullptr.
+const CropSpec* CropStepOf(const JobSpec& job, const ModelInputSpec& in);
+
+// Packs `in` from crop step `step`: SchemaMismatch naming both sides when the
+// step's image column is missing or neither text nor BLOB, its boxes column
+// is missing or not a list of numbers, the input takes more than the step's
+// column, or the model's input is not float32 [batch, 3, height, width].
+Status BindCropInput(const CropSpec& step, const ModelInputSpec& in, const TensorSpec& spec,
+                     const std::vector<InputColumn>& cols, const std::string& where,
+                     InputPacking* out);
+
+// Gives every input bound to a crop step its filler (reading and decoding
+// pages through `env`, on worker threads). REQUIRES: `layout` from Bind.
+void AttachCropFillers(const JobSpec& job, const std::vector<InputColumn>& cols, Env* env,
+                       ReadLayout* layout);
+
+}  // namespace nightshift::exec

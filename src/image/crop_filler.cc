@@ -1,0 +1,133 @@
+#include "image/crop_filler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+#include <unordered_map>
+
+#include "image/image_decoder.h"
+#include "image/image_file.h"
+
+namespace nightshift::image {
+namespace {
+
+// The largest page a crop step decodes (the image step's max_pixels default).
+constexpr int64_t kMaxPagePixels = 50'000'000;
+
+std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// A row's raw value split into its box's text and its page (path or bytes).
+struct RowParts {
+  std::string_view box;
+  std::string_view page;
+};
+
+RowParts Split(std::string_view value) {
+  const size_t bar = value.find('|');
+  if (bar == std::string_view::npos) return {value, {}};
+  return {value.substr(0, bar), value.substr(bar + 1)};
+}
+
+Result<CropBox> BoxOf(std::string_view value) {
+  NS_ASSIGN_OR_RETURN(auto corners, ParseBox(Split(value).box));
+  return PlanCrop(corners);
+}
+
+}  // namespace
+
+CropFiller::CropFiller(const CropSpec& spec, std::string select_sql, bool bytes, bool allow_outside,
+                       int64_t fixed_width, int threads, Env* env)
+    : column_(spec.image),
+      select_sql_(std::move(select_sql)),
+      height_(static_cast<int>(spec.height)),
+      bytes_(bytes),
+      allow_outside_(allow_outside),
+      fixed_width_(fixed_width),
+      env_(env),
+      // As ImageFiller: the reader thread works too, so one worker fewer than the cores.
+      threads_(threads > 0
+                   ? threads
+                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1)) {}
+
+int64_t CropFiller::PaddedLength(std::span<const Row> rows) const {
+  // PaddleOCR: imgW = int(height * max(320 / 48, widest w / h of the batch)).
+  int64_t widest = static_cast<int64_t>(kMinCropRatio * height_);
+  for (const Row& row : rows) {
+    auto box = BoxOf(row.value);
+    if (box.has_value()) widest = std::max(widest, ScaledWidth(*box, height_));
+  }
+  return widest;
+}
+
+int64_t CropFiller::RowWidth(std::span<const Row> rows) const {
+  return fixed_width_ > 0 ? fixed_width_ : PaddedLength(rows);
+}
+
+void CropFiller::Fill(std::span<Row> rows) const {
+  std::call_once(pool_once_, [this] { pool_ = std::make_unique<WorkerPool>(threads_); });
+  const int64_t width = RowWidth(rows);
+  // Rows by page, in order of first use: each page is read and decoded once,
+  // then every row is cut from its page; both on the workers (a batch of one
+  // page's boxes still crops in parallel). The batch's pages are held until
+  // its rows are cut.
+  std::vector<size_t> first_row;  // per page
+  std::vector<size_t> page_of(rows.size());
+  std::unordered_map<std::string_view, size_t> index;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto [it, added] = index.try_emplace(Split(rows[i].value).page, first_row.size());
+    if (added) first_row.push_back(i);
+    page_of[i] = it->second;
+  }
+  std::vector<Result<Pixels>> pages(first_row.size());
+  std::vector<std::string> names(first_row.size());
+  pool_->ForEach(static_cast<int64_t>(pages.size()), [&](int64_t g) {
+    const auto p = static_cast<size_t>(g);
+    pages[p] = DecodePage(rows[first_row[p]], &names[p]);
+  });
+  pool_->ForEach(static_cast<int64_t>(rows.size()), [&](int64_t r) {
+    const auto i = static_cast<size_t>(r);
+    rows[i].error = CutRow(rows[i], pages[page_of[i]], names[page_of[i]], width);
+  });
+}
+
+Result<Pixels> CropFiller::DecodePage(const Row& row, std::string* name) const {
+  const std::string_view page = Split(row.value).page;
+  std::string file;
+  std::span<const uint8_t> bytes = AsBytes(page);
+  if (!bytes_) {
+    NS_ASSIGN_OR_RETURN(file, ReadImageFile(env_, page, row.base_dir, allow_outside_));
+    bytes = AsBytes(file);
+  }
+  *name = bytes_ ? fmt::format("image in column '{}' ({} bytes)", column_, page.size())
+                 : fmt::format("image path '{}'", page);
+  auto fail = [&](const Status& s) {
+    return Error(Code::kInvalidData, *name + ": " + s.message());
+  };
+  auto header = ReadImageHeader(bytes);
+  if (!header.has_value()) return fail(header.error());
+  if (Status s = CheckPixelLimit(*header, kMaxPagePixels); !s.ok()) return fail(s);
+  auto pixels =
+      DecodeImage(bytes, *header, DecodeRequest{.channels = 3, .max_pixels = kMaxPagePixels});
+  if (!pixels.has_value()) return fail(pixels.error());
+  return pixels;
+}
+
+std::string CropFiller::CutRow(const Row& row, const Result<Pixels>& page, const std::string& name,
+                               int64_t width) const {
+  auto box = BoxOf(row.value);
+  Status ok = !page.has_value() ? page.error()
+              : box.has_value() ? CheckInside(*box, page->width, page->height)
+                                : box.error();
+  if (!ok.ok()) {
+    std::fill(row.out, row.out + 3 * height_ * width, 0.0f);
+    // A page that cannot be read says so itself; a bad box names its page.
+    return page.has_value() ? fmt::format("crop of {}: {}", name, ok.message()) : ok.message();
+  }
+  CutOut(*page, *box, height_, width, row.out);
+  return "";
+}
+
+}  // namespace nightshift::image

@@ -1,0 +1,88 @@
+// CropFiller: a batch's boxes cut from their pages, each page read once.
+#include "image/crop_filler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "env/env_wrapper.h"
+#include "image/test_images.h"
+
+namespace nightshift::image {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Counts the files read.
+class CountingEnv : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  Result<std::string> ReadFile(const std::string& path) override {
+    ++reads;
+    return EnvWrapper::ReadFile(path);
+  }
+  std::atomic<int> reads{0};
+};
+
+TEST(CropFillerTest, ReadsEachPageOncePerBatchAndPadsToTheWidestCrop) {
+  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  CountingEnv env(Env::Default());
+  ASSERT_TRUE(
+      env.WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(400, 100))).ok());
+  ASSERT_TRUE(env.WriteFile(JoinPath(dir, "b.png"), testing::Png(testing::Gradient(300, 60))).ok());
+  CropSpec spec{"path", "box", "line", 48};
+  CropFiller filler(spec, "", /*bytes=*/false, /*allow_outside=*/false, /*fixed_width=*/0,
+                    /*threads=*/2, &env);
+  // Two boxes on a.png (one 360 x 20: 864 columns at height 48), one on b.png,
+  // one degenerate, one outside b.png.
+  std::vector<std::string> values = {
+      "[10, 10, 370, 10, 370, 30, 10, 30]|a.png", "[10, 10, 110, 10, 110, 50, 10, 50]|b.png",
+      "[20, 50, 120, 50, 120, 90, 20, 90]|a.png", "[5, 5, 5, 5, 5, 5, 5, 5]|a.png",
+      "[250, 10, 350, 10, 350, 50, 250, 50]|b.png"};
+  std::vector<RowFiller::Row> rows(values.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].value = values[i];
+    rows[i].base_dir = dir;
+  }
+  const int64_t width = filler.PaddedLength(rows);
+  EXPECT_EQ(width, 864);
+  std::vector<float> out(rows.size() * 3 * 48 * width, 7.0f);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].out = out.data() + i * 3 * 48 * width;
+  filler.Fill(rows);
+  EXPECT_EQ(env.reads.load(), 2);
+  EXPECT_EQ(rows[0].error, "");
+  EXPECT_EQ(rows[1].error, "");
+  EXPECT_EQ(rows[2].error, "");
+  EXPECT_THAT(rows[3].error, HasSubstr("degenerate"));
+  EXPECT_THAT(rows[4].error, HasSubstr("outside the 300 x 60 image"));
+  EXPECT_THAT(rows[4].error, HasSubstr("image path 'b.png'"));
+  // The padding right of a 120-column crop is zeros; a bad row is all zeros.
+  EXPECT_EQ(out[1 * 3 * 48 * width + 200], 0.0f);
+  for (int64_t k = 0; k < 3 * 48 * width; ++k) ASSERT_EQ(out[3 * 3 * 48 * width + k], 0.0f);
+}
+
+TEST(CropFillerTest, AFixedWidthIsKeptAndAMissingPageIsEveryBoxsReason) {
+  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  CropSpec spec{"path", "box", "line", 32};
+  CropFiller filler(spec, "", false, false, /*fixed_width=*/100, 1, Env::Default());
+  std::vector<std::string> values = {"[0, 0, 50, 0, 50, 10, 0, 10]|gone.png",
+                                     "[0, 0, 60, 0, 60, 10, 0, 10]|gone.png"};
+  std::vector<float> out(2 * 3 * 32 * 100, 7.0f);
+  std::vector<RowFiller::Row> rows(2);
+  for (size_t i = 0; i < 2; ++i) {
+    rows[i].value = values[i];
+    rows[i].base_dir = dir;
+    rows[i].out = out.data() + i * 3 * 32 * 100;
+  }
+  filler.Fill(rows);
+  EXPECT_THAT(rows[0].error, HasSubstr("gone.png"));
+  EXPECT_EQ(rows[0].error, rows[1].error);
+  for (float v : out) ASSERT_EQ(v, 0.0f);
+}
+
+}  // namespace
+}  // namespace nightshift::image

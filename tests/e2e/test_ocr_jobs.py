@@ -1,0 +1,226 @@
+"""OCR as two chained nightshift jobs (examples/ocr): the real PaddleOCR PP-OCRv4 detector and
+recogniser, fed by nightshift's own preprocessing.
+
+Job 1 (examples/ocr/detect.yaml): page images -> `image` step (letterbox into the detector's
+640 x 960 input) -> detector -> `text_boxes` (boxes scaled back to each page's own pixels).
+Job 2 (examples/ocr/recognise.yaml): `input.query` over job 1's Parquet, one row per box ->
+`crop` (cut out, straightened, 48 high, each batch padded to its widest line: the
+recogniser's width is dynamic) -> recogniser -> `ctc_decode`.
+
+The pages are rendered here (python3-pil, DejaVu Sans) at sizes other than the detector's
+input, with known English lines and numbers; some are rotated by up to 5 degrees, some
+JPEG-compressed. Checked: every known line has a box over it (in page pixels), and the
+character accuracy of the recognised text against the truth.
+"""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import (REPO, assert_not_crashed, part_files, read_dead_letters, read_part, run,
+                      single_key, write_job)
+
+MODELS = REPO / "third_party" / "ocr-models"
+EXAMPLE = REPO / "examples" / "ocr"
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+# (lines, page size (w, h), rotation in degrees, JPEG quality or None)
+PAGES = [
+    (["Invoice 2026-12-02", "Total due: 4,218.50 EUR", "Ship to Berlin 10115",
+      "Thank you for your order"], (800, 600), 0.0, None),
+    (["The quick brown fox jumps", "over the lazy dog 1234567890", "Nightshift reads documents",
+      "Batch 42 finished at 03:15"], (800, 600), 4.0, None),
+    (["Meeting room 7 at 14:30", "Order number 889102", "Please reply by Friday",
+      "Net weight 12.5 kg"], (1000, 640), 0.0, 60),
+    (["Account balance 17,004.09", "Delivered on 2026-11-30", "Reference AB-4471",
+      "Keep this receipt"], (760, 620), -3.0, 75),
+    (["Room temperature 21.5 C", "Flight LH 2043 boards at gate 12", "Seats 14A and 14B",
+      "Have a pleasant trip"], (900, 700), 5.0, 85),
+]
+
+
+def render(lines, size, angle, quality, seed, path):
+    """Writes the page; returns each line's drawn extent (x0, y0, x1, y1) in page pixels."""
+    from PIL import Image, ImageDraw, ImageFont
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(str(FONT), 28)
+    boxes, y = [], 50
+    for text in lines:
+        x = int(rng.integers(30, 90))
+        draw.text((x, y), text, fill="black", font=font)
+        boxes.append(draw.textbbox((x, y), text, font=font))
+        y += int(rng.integers(110, 130))
+    if angle:
+        img = img.rotate(angle, resample=Image.BICUBIC, fillcolor="white")
+        a = np.deg2rad(angle)
+
+        def turn(x, y):  # counter-clockwise on screen about the centre (image y points down)
+            return (w / 2 + (x - w / 2) * np.cos(a) + (y - h / 2) * np.sin(a),
+                    h / 2 - (x - w / 2) * np.sin(a) + (y - h / 2) * np.cos(a))
+        turned = []
+        for x0, y0, x1, y1 in boxes:
+            pts = [turn(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+            turned.append((min(p[0] for p in pts), min(p[1] for p in pts),
+                           max(p[0] for p in pts), max(p[1] for p in pts)))
+        boxes = turned
+    if quality:
+        img.save(path, format="JPEG", quality=quality)
+    else:
+        img.save(path, format="PNG")
+    return boxes
+
+
+def iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def edit_distance(a, b):
+    d = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, d[0] = d[0], i
+        for j, cb in enumerate(b, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (ca != cb))
+    return d[len(b)]
+
+
+def accuracy(pairs):
+    """1 - (edit distance / truth length), over all (read, truth) pairs."""
+    return 1 - sum(edit_distance(a, b) for a, b in pairs) / sum(len(b) for _, b in pairs)
+
+
+def extent(box):
+    return (min(box[0::2]), min(box[1::2]), max(box[0::2]), max(box[1::2]))
+
+
+def setup_example(root):
+    """The example's two jobs, its models and rendered pages in `root`; returns the truth:
+    per page, (line, extent) pairs."""
+    for name in ("detect.yaml", "recognise.yaml"):
+        shutil.copy(EXAMPLE / name, root / name)
+    (root / "models").symlink_to(MODELS)
+    (root / "pages").mkdir()
+    truth, rows = [], ["id,path"]
+    for i, (lines, size, angle, quality) in enumerate(PAGES):
+        path = f"pages/page-{i}.{'jpg' if quality else 'png'}"
+        truth.append(list(zip(lines, render(lines, size, angle, quality, i, root / path))))
+        rows.append(f"{i},{path}")
+    (root / "pages.csv").write_text("\n".join(rows) + "\n")
+    return truth
+
+
+def run_ok(root, job):
+    rc, out, err = run("run", job, cwd=root, timeout=600)
+    assert_not_crashed(rc, err)
+    assert rc == 0, err
+    return err
+
+
+def rows_of(outdir):
+    return [r for p in part_files(outdir) for r in read_part(p)]
+
+
+@pytest.mark.skipif(not (MODELS / "ch_PP-OCRv4_det_infer.onnx").is_file(),
+                    reason="run scripts/bootstrap.sh (third_party/ocr-models)")
+def test_two_chained_jobs_read_rendered_pages(tmp_path):
+    truth = setup_example(tmp_path)
+    run_ok(tmp_path, "detect.yaml")
+    pages = {r["id"]: r for r in rows_of(tmp_path / "out" / "boxes")}
+    assert sorted(pages) == list(range(len(PAGES)))
+    run_ok(tmp_path, "recognise.yaml")
+    lines = rows_of(tmp_path / "out" / "text")
+    # One row per box job 1 found, each box as job 1 wrote it.
+    assert len(lines) == sum(len(p["boxes"]) // 8 for p in pages.values())
+    for line in lines:
+        b = line["box_index"]
+        assert line["box"] == pytest.approx(pages[line["page"]]["boxes"][8 * b:8 * b + 8])
+    pairs = []
+    for page, known in enumerate(truth):
+        found = [l for l in lines if l["page"] == page]
+        for text, drawn in known:
+            best = max(found, key=lambda l: iou(drawn, extent(l["box"])))
+            # Found by the detector, in the page's own pixels (the letterbox undone).
+            assert iou(drawn, extent(best["box"])) >= 0.5, (page, text, drawn, best["box"])
+            pairs.append((best["text"], text))
+            print(f"  {text!r} -> {best['text']!r} ({best['text_score']:.3f})")
+    without_spaces = accuracy([(a.replace(" ", ""), b.replace(" ", "")) for a, b in pairs])
+    with_spaces = accuracy(pairs)
+    print(f"OCR character accuracy: {without_spaces:.4f} without spaces, {with_spaces:.4f} with")
+    assert without_spaces >= 0.95, pairs
+    assert with_spaces >= 0.95, pairs
+
+
+def test_crop_dead_letters_bad_boxes_and_pages(tmp_path):
+    """A degenerate box, a box outside its page, a missing page and a page that is not an
+    image are dead letters with their reasons; the good box beside them is read."""
+    if not (MODELS / "ch_PP-OCRv4_rec_infer.onnx").is_file():
+        pytest.skip("run scripts/bootstrap.sh (third_party/ocr-models)")
+    (tmp_path / "models").symlink_to(MODELS)
+    (tmp_path / "pages").mkdir()
+    render(["Hello 123"], (400, 120), 0.0, None, 0, tmp_path / "pages" / "p.png")
+    (tmp_path / "pages" / "text.png").write_text("not an image")
+    good = "[30, 40, 220, 40, 220, 90, 30, 90]"
+    boxes = [(0, "pages/p.png", good),
+             (1, "pages/p.png", "[10, 10, 10, 10, 10, 10, 10, 10]"),
+             (2, "pages/p.png", "[300, 40, 900, 40, 900, 90, 300, 90]"),
+             (3, "pages/missing.png", good),
+             (4, "pages/text.png", good),
+             (5, "pages/p.png", "[1, 2, 3]")]
+    values = ", ".join(f"({i}, '{p}', {b}::DOUBLE[])" for i, p, b in boxes)
+    job = {"name": "crop", "input": {"query": f"SELECT * FROM (VALUES {values}) t(id, path, box)",
+                                     "key": "id"},
+           "preprocess": [{"crop": {"image": "path", "boxes": "box", "into": "line"}}],
+           "model": {"path": "models/ch_PP-OCRv4_rec_infer.onnx", "threads": 2,
+                     "inputs": [{"name": "x", "columns": ["line"]}]},
+           "postprocess": [{"ctc_decode": {"output": "softmax_11.tmp_0",
+                                           "alphabet": "models/ppocr_keys_v1.txt", "into": "text"}}],
+           "batch": {"size": 8}, "output": {"path": "out", "keep": ["id"]},
+           "errors": {"max_failed_items": -1},
+           "run": {"ledger": "ledger.db"}}
+    rc, out, err = run("run", write_job(tmp_path / "crop.yaml", job), cwd=tmp_path, timeout=300)
+    assert_not_crashed(rc, err)
+    rows = rows_of(tmp_path / "out")
+    assert [r["id"] for r in rows] == [0], (rc, err)
+    assert rows[0]["text"].replace(" ", "") == "Hello123"
+    dead = {single_key(d["key"], "id"): d["error"]
+            for _, d in read_dead_letters(tmp_path / "out" / "_failed")}
+    assert sorted(dead) == [1, 2, 3, 4, 5], dead
+    assert "degenerate" in dead[1]
+    assert "outside the 400 x 120 image" in dead[2]
+    assert "missing.png" in dead[3]
+    assert "text.png" in dead[4]
+    assert "8 numbers" in dead[5]
+
+
+def test_crop_steps_that_do_not_fit_are_refused_before_any_row(tmp_path):
+    if not (MODELS / "ch_PP-OCRv4_rec_infer.onnx").is_file():
+        pytest.skip("run scripts/bootstrap.sh (third_party/ocr-models)")
+    (tmp_path / "models").symlink_to(MODELS)
+
+    def job(box_sql, crop):
+        return {"name": "crop", "input": {"query": f"SELECT 0 AS id, 'p.png' AS path, {box_sql} AS box",
+                                          "key": "id"},
+                "preprocess": [{"crop": crop}],
+                "model": {"path": "models/ch_PP-OCRv4_rec_infer.onnx",
+                          "inputs": [{"name": "x", "columns": ["line"]}],
+                          "outputs": [{"name": "softmax_11.tmp_0", "column": "probs"}]},
+                "output": {"path": "out"}, "run": {"ledger": "ledger.db"}}
+
+    good = {"image": "path", "boxes": "box", "into": "line"}
+    cases = [
+        (job("'1 2 3 4 5 6 7 8'", good), "crop step boxes column 'box' in"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "image": "nope"}), "crop step image column 'nope' is not in"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "height": 32}),
+         "makes float32 rows of [3, 32, width]"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "height": 2}), "preprocess[0].crop.height"),
+        (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "size": 3}), "preprocess[0].crop"),
+    ]
+    for spec, message in cases:
+        rc, out, err = run("validate", write_job(tmp_path / "bad.yaml", spec), cwd=tmp_path)
+        assert rc == 2 and message in err, (message, rc, err)
