@@ -6,9 +6,11 @@
 // final, deterministic name (part-<shard>.<ext>); a repeat after a crash
 // replaces it with identical content. A database sink (io/db_sink.h) instead
 // commits the shard's rows and a row of its commit table in one database
-// transaction; a repeat finds that row and writes nothing. The Sink never
-// touches the ledger: the engine commits the shard there after Finish()
-// returns.
+// transaction; a repeat finds that row and writes nothing. The engine
+// commits the shard in the ledger after Finish() returns; only the
+// PostgreSQL sink whose ledger is its own database runs the ledger's commit
+// inside its transaction instead (io/postgres/pg_sink.h), which makes the
+// engine's commit a repeat.
 #pragma once
 
 #include <cstdint>

@@ -76,6 +76,10 @@ struct ShardTask {
   // ShardRecord has them; row_begin/row_end are then the plan's estimate.
   std::string key_after = {};
   std::string key_upto = {};
+  // When not empty (an input read by key ranges): read only the rows of the
+  // range with these keys (JSON values, as dead letters name them), as
+  // `nightshift retry` does for dead-lettered rows.
+  std::vector<std::string> keys = {};
 };
 
 // One shard of an input read by key ranges, as planned: rows whose key is >

@@ -8,7 +8,9 @@
 #include "io/duckdb_sink.h"
 #include "io/postgres/pg_sink.h"
 #include "io/sqlite/sqlite_sink.h"
+#include "ledger/postgres/pg_ledger_txn.h"
 #include "nightshift/env.h"
+#include "nightshift/pg_location.h"
 #include "nightshift/utc_time.h"
 #include "obs/log.h"
 
@@ -33,7 +35,12 @@ Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run,
   layout.mode = job.output.mode;
   layout.run_id = run.run_id;
   switch (job.output.format) {
-    case OutputFormat::kPostgres: return io::OpenPostgresSink(layout);
+    case OutputFormat::kPostgres:
+      // A PostgreSQL ledger in the output's database commits each shard in
+      // the sink's transaction (io/postgres/pg_sink.h).
+      return io::OpenPostgresSink(layout, IsPostgresLocation(job.run.ledger)
+                                              ? pgledger::MakeLedgerInTxn(job.run.ledger)
+                                              : nullptr);
     case OutputFormat::kSqlite: return io::OpenSqliteSink(layout);
     case OutputFormat::kDuckdb: return io::OpenDuckdbSink(layout);
     default: break;

@@ -22,14 +22,43 @@ namespace {
 using RowRef = std::tuple<int64_t, int32_t, int64_t>;
 
 // What a retry re-runs: one task per shard with dead letters still in the
-// input, and the attempts each row has had so far.
+// input, and the attempts each row has had so far: by (shard, file, row), or
+// for an input read by key ranges (postgres), whose rows have no fixed
+// number, by (shard, key).
 struct RetryPlan {
   exec::TaskRun tasks;
+  bool by_key = false;
   std::map<RowRef, int32_t> previous_attempts;
+  std::map<std::pair<int64_t, std::string>, int32_t> previous_by_key;
+
+  int32_t PreviousAttempts(const ItemFailure& f) {
+    return by_key ? previous_by_key[{f.shard_id, f.key_json}]
+                  : previous_attempts[{f.shard_id, f.file_index, f.row}];
+  }
 };
 
+// One task per shard re-reading its dead-lettered keys (WHERE key = ANY).
+void PlanRetryByKey(const std::map<int64_t, const ShardRecord*>& shard_by_id,
+                    const std::map<int64_t, int32_t>& retries_done,
+                    const std::vector<ItemFailure>& failures, RetryPlan* plan) {
+  std::map<int64_t, std::vector<std::string>> keys_by_shard;
+  for (const auto& f : failures) {
+    keys_by_shard[f.shard_id].push_back(f.key_json);
+    plan->previous_by_key[{f.shard_id, f.key_json}] = f.attempts;
+  }
+  exec::TaskRun& tr = plan->tasks;
+  for (auto& [shard_id, keys] : keys_by_shard) {
+    tr.rows_total += static_cast<int64_t>(keys.size());
+    ShardTask t = exec::RetryTaskForKeys(*shard_by_id.at(shard_id), std::move(keys));
+    t.shard_index = static_cast<int64_t>(tr.tasks.size());
+    auto done = retries_done.find(shard_id);
+    t.retry_seq = (done == retries_done.end() ? 0 : done->second) + 1;
+    tr.tasks.push_back(std::move(t));
+  }
+}
+
 Result<RetryPlan> PlanRetry(Ledger* ledger, const std::string& run_id,
-                            const std::vector<ItemFailure>& failures) {
+                            const std::vector<ItemFailure>& failures, bool by_key) {
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run_id));
   NS_ASSIGN_OR_RETURN(auto parts, ledger->ListRetryParts(run_id));
   NS_ASSIGN_OR_RETURN(auto files, ledger->ListFiles(run_id));
@@ -38,6 +67,11 @@ Result<RetryPlan> PlanRetry(Ledger* ledger, const std::string& run_id,
   std::map<int64_t, int32_t> retries_done;
   for (const auto& p : parts) retries_done[p.shard_id] = std::max(retries_done[p.shard_id], p.seq);
   RetryPlan plan;
+  plan.by_key = by_key;
+  if (by_key) {
+    PlanRetryByKey(shard_by_id, retries_done, failures, &plan);
+    return plan;
+  }
   std::map<int64_t, std::map<int32_t, std::vector<int64_t>>> rows_by_shard;
   for (const auto& f : failures) {
     rows_by_shard[f.shard_id][f.file_index].push_back(f.row);
@@ -72,9 +106,7 @@ Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
   exec::TaskRun tr = std::move(plan.tasks);
   tr.commit = [&](const ShardTask& task, const ShardOutput& out) {
     std::vector<ItemFailure> remaining = out.failures;
-    for (auto& f : remaining) {
-      f.attempts += plan.previous_attempts[{f.shard_id, f.file_index, f.row}];
-    }
+    for (auto& f : remaining) f.attempts += plan.PreviousAttempts(f);
     return ledger->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written,
                                out.output_file, out.dead_letter_file, remaining);
   };
@@ -118,13 +150,6 @@ void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* re
 Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   Env* const env = options.env != nullptr ? options.env : Env::Default();
   const int64_t started_us = env->MonotonicMicros();
-  if (job.input.format == InputFormat::kPostgres) {
-    // Dead letters are found again by row number; a key range has none.
-    return Error(Code::kInvalidJob,
-                 "retry re-reads dead-lettered rows by their row number, which a postgres input "
-                 "(read by key ranges) does not have: not supported yet; fix the rows and run "
-                 "the job again with a new --run-id");
-  }
   NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job, env));
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
   NS_ASSIGN_OR_RETURN(
@@ -137,7 +162,8 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(auto ownership, exec::RunOwnership::Acquire(ledger.get(), run_id, env));
   const RunRecord run = report.run;
   NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
-  NS_ASSIGN_OR_RETURN(RetryPlan plan, PlanRetry(ledger.get(), run_id, failures));
+  NS_ASSIGN_OR_RETURN(RetryPlan plan, PlanRetry(ledger.get(), run_id, failures,
+                                                job.input.format == InputFormat::kPostgres));
   if (plan.tasks.tasks.empty()) {
     // Nothing to re-run: no part is written, not even an empty one.
     NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));

@@ -68,11 +68,14 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
   // A database sink refuses a shard another epoch committed to the table: a
   // worker that died between its table commit and its ledger commit. The
   // table holds the shard, so the ledger records it from there (adopted).
+  // Not held there: a stale epoch refused by the ledger in the sink's own
+  // transaction (the ledger is the output's database), handled below.
   if (finished.code() == Code::kConflict && config_.feed->fenced()) {
     NS_ASSIGN_OR_RETURN(std::optional<ShardOutput> held, HeldOutput(task));
-    if (!held.has_value()) return finished;
-    out = std::move(*held);
-    finished = Status::Ok();
+    if (held.has_value()) {
+      out = std::move(*held);
+      finished = Status::Ok();
+    }
   }
   // Publishing failed after the claim check: if the claim was lost meanwhile
   // (paused past the lease; the run's finisher may have removed the temp

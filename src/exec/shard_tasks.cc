@@ -30,6 +30,12 @@ ShardTask TaskForShard(const ShardRecord& s, const std::vector<InputFileRecord>&
   return t;
 }
 
+ShardTask RetryTaskForKeys(const ShardRecord& s, std::vector<std::string> keys) {
+  ShardTask t = TaskForShard(s, {}, false);
+  t.keys = std::move(keys);
+  return t;
+}
+
 ShardTask RetryTaskForShard(const ShardRecord& s, const std::vector<InputFileRecord>& files,
                             const std::map<int32_t, std::vector<int64_t>>& rows_by_file) {
   ShardTask t;

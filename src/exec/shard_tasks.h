@@ -19,6 +19,10 @@ ShardTask TaskForShard(const ShardRecord& s, const std::vector<InputFileRecord>&
 
 // The retry task of shard `s` reading only `rows_by_file` (file index ->
 // sorted rows within that file): one file's rows, or a packed shard's files.
+// The retry task of shard `s` of an input read by key ranges, reading only
+// the rows with `keys` (JSON values) in its range.
+ShardTask RetryTaskForKeys(const ShardRecord& s, std::vector<std::string> keys);
+
 ShardTask RetryTaskForShard(const ShardRecord& s, const std::vector<InputFileRecord>& files,
                             const std::map<int32_t, std::vector<int64_t>>& rows_by_file);
 

@@ -29,19 +29,22 @@ class DbShardWriter final : public ShardWriter {
     bool published = false;
     // Dead letters are published under their final name before the commit:
     // a crash before it leaves a file the next attempt rewrites.
-    auto publish = [&](const std::vector<RejectedRow>& rejected) -> Status {
+    auto publish = [&](const std::vector<RejectedRow>& rejected) -> Result<ShardOutput> {
       NS_RETURN_IF_ERROR(rows_.WriteDeadLetters(conn_.get(), sink_->env(), attempt_.shard_id,
                                                 attempt_.epoch, rejected, &out, &temps_));
       temps_.clear();
       rejected_ = rejected;
       published = true;
-      return Status::Ok();
+      return out;
     };
+    if (sink_->layout().mode == OutputMode::kUpsert) {
+      NS_RETURN_IF_ERROR(rows_.SetAsideRepeatedKeys(conn_.get()));
+    }
     NS_ASSIGN_OR_RETURN(out.rows_written,
                         sink_->CommitShard(rows_, attempt_, conn_.get(), publish));
     // Already committed (a retry after a lost acknowledgement): the dead
     // letters are those of the attempt that committed.
-    if (!published) NS_RETURN_IF_ERROR(publish(rejected_));
+    if (!published) NS_RETURN_IF_ERROR(StatusOf(publish(rejected_)));
     return out;
   }
 

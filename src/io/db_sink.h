@@ -7,6 +7,8 @@
 // shard_id, part) refuses a second commit of a shard: a repeat by the same
 // epoch (a retried commit whose acknowledgement was lost) reports the rows
 // recorded; another epoch (another worker's, or a stale one) is kConflict.
+// (The PostgreSQL sink with the PostgreSQL ledger in the same database uses
+// the ledger's shard row in place of the commit row: io/postgres/pg_sink.h.)
 //
 // A row the database refuses (a CHECK or NOT NULL constraint, a value its
 // column type cannot hold) is a dead letter, not a failed shard: the sink
@@ -74,8 +76,19 @@ std::vector<CreateStatement> CreateTablesSql(const DbTableNames& names, OutputMo
 Result<int64_t> AlreadyCommitted(const SinkLayout& layout, const ShardAttempt& a,
                                  int64_t their_epoch, int64_t their_rows);
 
-// Publishes the shard's dead letters, with `rejected` among them.
-using BeforeCommit = std::function<Status(const std::vector<RejectedRow>& rejected)>;
+// The Status of a step that returns a Status or a Result.
+inline const Status& StatusOf(const Status& s) {
+  return s;
+}
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.has_value() ? Status::Ok() : r.error();
+}
+
+// Publishes the shard's dead letters, with `rejected` among them; returns
+// what it published (dead_letter_file, failures), which a sink whose ledger
+// commits in its transaction records there (io/postgres/pg_ledger_txn.h).
+using BeforeCommit = std::function<Result<ShardOutput>(const std::vector<RejectedRow>& rejected)>;
 
 // True for a database error that is about the rows, not the connection or
 // the table: SQLSTATE class 22 (data exception: a value out of range, too

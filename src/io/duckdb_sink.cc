@@ -306,7 +306,7 @@ Result<int64_t> DuckdbSink::CommitShardTx(const ShardRows& rows, const ShardAtte
     NS_RETURN_IF_ERROR(
         duck->Exec(fmt::format(fmt::runtime(insert_sql_), rows.RowsSqlExcept(rejected)), what));
   }
-  NS_RETURN_IF_ERROR(before_commit(rejected));
+  NS_RETURN_IF_ERROR(StatusOf(before_commit(rejected)));
   MaybeCrash("db_before_commit");
   NS_RETURN_IF_ERROR(duck->Exec("COMMIT", what));
   MaybeCrash("db_after_commit");

@@ -165,19 +165,36 @@ Status ShardRows::Append(const RowBatch& batch) {
   return Status::Ok();
 }
 
+std::string ShardRows::RowsSql() const {
+  return repeats_.empty() ? out_scan_.Sql() : AllRowsExcept(repeats_);
+}
+
 std::string ShardRows::RowsSql(int64_t begin, int64_t end) const {
-  return fmt::format("(SELECT * FROM {} LIMIT {} OFFSET {})", out_scan_.Sql(), end - begin, begin);
+  return fmt::format("(SELECT * FROM {} LIMIT {} OFFSET {})", RowsSql(), end - begin, begin);
 }
 
 std::string ShardRows::RowsSqlExcept(const std::vector<RejectedRow>& rejected) const {
-  if (rejected.empty()) return out_scan_.Sql();
+  return AllRowsExcept(AllRefused(rejected));
+}
+
+std::string ShardRows::AllRowsExcept(const std::vector<RejectedRow>& positions) const {
+  if (positions.empty()) return out_scan_.Sql();
   std::string list;
-  for (const RejectedRow& r : rejected)
+  for (const RejectedRow& r : positions)
     list += fmt::format("{}{}", list.empty() ? "" : ", ", r.index);
   return fmt::format(
       "(SELECT * EXCLUDE (__ns_i) FROM (SELECT *, row_number() OVER () - 1 AS "
       "__ns_i FROM {}) WHERE __ns_i NOT IN ({}))",
       out_scan_.Sql(), list);
+}
+
+std::vector<RejectedRow> ShardRows::AllRefused(const std::vector<RejectedRow>& rejected) const {
+  if (repeats_.empty()) return rejected;
+  std::vector<RejectedRow> all = repeats_;
+  for (const RejectedRow& r : rejected) {
+    all.push_back(RejectedRow{kept_[static_cast<size_t>(r.index)], r.error});
+  }
+  return all;
 }
 
 std::string ShardRows::KeyExpr() const {
@@ -228,11 +245,12 @@ Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard
   std::string dl_final = JoinPath(layout_.dead_letter_dir, dl_name);
   out->failures.clear();
   out->dead_letter_file.clear();
-  if (dl_.rows() == 0 && rejected.empty()) {
+  const std::vector<RejectedRow> refused = AllRefused(rejected);
+  if (dl_.rows() == 0 && refused.empty()) {
     return env->RemoveFile(dl_final);  // a stale one from an earlier attempt
   }
   NS_RETURN_IF_ERROR(env->CreateDirs(layout_.dead_letter_dir));
-  const std::string rows = DeadLetterSql(rejected);
+  const std::string rows = DeadLetterSql(refused);
   std::string tmp = JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch));
   temps->push_back(tmp);
   NS_RETURN_IF_ERROR(

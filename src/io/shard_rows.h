@@ -54,14 +54,24 @@ class ShardRows {
   // the failed ones for the dead letters.
   Status Append(const RowBatch& batch);
 
-  int64_t rows() const { return out_.rows(); }
-  // "ns_chunks(<id>)": the good rows as a table, columns as in ShardRowSchemas::out.
-  std::string RowsSql() const { return out_scan_.Sql(); }
+  // The good rows (those set aside as repeated keys left out).
+  int64_t rows() const { return out_.rows() - static_cast<int64_t>(repeats_.size()); }
+  // "ns_chunks(<id>)": the good rows as a table, columns as in
+  // ShardRowSchemas::out (those set aside left out).
+  std::string RowsSql() const;
   // Good rows [begin, end) of RowsSql(), as a table (the single-threaded scan
   // keeps the append order).
   std::string RowsSql(int64_t begin, int64_t end) const;
   // The good rows but `rejected`, as a table.
   std::string RowsSqlExcept(const std::vector<RejectedRow>& rejected) const;
+
+  // Upsert writes one row per key: a good row whose key an earlier good row
+  // of the shard has (in input order) is set aside, as a dead letter saying
+  // so, and left out of RowsSql() (and the positions rejected rows are named
+  // by). Without this, PostgreSQL fails the whole shard (SQLSTATE 21000: ON
+  // CONFLICT DO UPDATE cannot affect a row twice) and SQLite keeps the last
+  // row. Once per shard attempt; call it before reading RowsSql().
+  Status SetAsideRepeatedKeys(DuckConnection* conn);
 
   // Writes the dead letters of shard `shard_id` (when any row failed, or the
   // database rejected any of `rejected`) to
@@ -95,6 +105,17 @@ class ShardRows {
   // so that a row the database rejects is a dead letter `retry` can find.
   std::vector<int64_t> origin_;
   duckdb_selection_vector sel_;
+  // SetAsideRepeatedKeys: the rows set aside (by their position among all
+  // good rows) with their reasons, and the position of each row of RowsSql()
+  // among all good rows (empty while none is set aside).
+  bool repeats_found_ = false;
+  std::vector<RejectedRow> repeats_;
+  std::vector<int64_t> kept_;
+  // `rejected` (positions in RowsSql()) as positions among all good rows,
+  // with the rows set aside.
+  std::vector<RejectedRow> AllRefused(const std::vector<RejectedRow>& rejected) const;
+  // All good rows but those at `positions`.
+  std::string AllRowsExcept(const std::vector<RejectedRow>& positions) const;
 };
 
 }  // namespace nightshift::io

@@ -3,9 +3,11 @@ are key ranges planned once; every key is scored exactly once, with an
 integer and with a text key, across SIGKILLs; rows changed between the plan
 and a shard's read follow the documented rule; bad keys, servers, passwords
 and queries are refused (exit 2) before any shard runs, never showing the
-password."""
+password; `retry` reads dead-lettered rows again by key."""
 import csv
 import io
+import json
+from collections import Counter
 import signal
 import time
 from pathlib import Path
@@ -305,6 +307,67 @@ def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_ser
     check_scores(case, got, [k for k in ids if k != bad])
     letters = read_dead_letters(tmp_path / "text" / "out" / "_failed")
     assert [single_key(d["key"], "id") for _, d in letters] == [bad], letters
-    # Re-reading single rows by number does not apply to key ranges: refused, plainly.
+    # Fixed, the row is read again by its key and scored (test_pg_retry.py).
+    pg.admin(f"UPDATE typed t SET t0 = i.f0::text FROM items i WHERE i.id = t.id AND t.id = {bad}", db="crm")
     rc, out, err = run("retry", job, env=ENV)
-    assert rc == EXIT_CANNOT_START and "not supported" in err, (rc, out, err)
+    assert rc == EXIT_OK and "1 now succeed" in out, (rc, out, err)
+    check_scores(case, scored(tmp_path / "text" / "out"), ids)
+
+
+def test_retry_rereads_dead_lettered_keys(case, pg_server, tmp_path):
+    """`nightshift retry` reads the dead-lettered rows again by key (key =
+    ANY(...) within the shard's key range), not by row number, which a key
+    range does not have. Fixed rows then succeed, exactly once; rows still
+    bad stay dead letters with one more attempt; a second retry finishes
+    them. A text key (some non-ASCII)."""
+    pg = pg_server
+    pg.admin("CREATE TABLE retry_items AS SELECT * FROM items_text", db="crm")
+    pg.admin("ALTER TABLE retry_items ADD PRIMARY KEY (code), OWNER TO scorer", db="crm")
+    ids = [int(k) for k in case.ids]
+    # 30 keys spread over the key ranges lose a feature: dead letters.
+    codes = sorted(text_key(k) for k in ids)
+    bad = codes[::len(codes) // 30][:30]
+    quoted = ", ".join("'" + c + "'" for c in bad)
+    pg.admin(f"UPDATE retry_items SET f1 = NULL WHERE code IN ({quoted})", db="crm")
+    job = pg_job(case, pg, tmp_path, query="SELECT * FROM retry_items", key="code", keep=("code",))
+    spec = yaml.safe_load(Path(job).read_text())
+    spec["errors"] = {"max_failed_items": 100}
+    write_job(job, spec)
+    rc, out, err = run("run", job, env=ENV, timeout=600)
+    assert rc == EXIT_OK, err
+    letters = read_dead_letters(tmp_path / "out" / "_failed")
+    assert sorted(single_key(d["key"], "code") for _, d in letters) == bad
+    shards_hit = {n for n, _ in letters}
+    assert len(shards_hit) > 3, shards_hit  # spread over several key ranges
+
+    # Fix 20 of them; 10 stay bad.
+    fixed, still = bad[:20], bad[20:]
+    fq = ", ".join("'" + c + "'" for c in fixed)
+    pg.admin(f"UPDATE retry_items r SET f1 = i.f1 FROM items_text i WHERE i.code = r.code AND r.code IN ({fq})",
+             db="crm")
+    rc, out, err = run("retry", job, env=ENV, timeout=600)
+    assert rc == EXIT_OK, (out, err)
+    assert "30 dead-lettered row(s)" in out and "20 now succeed, 10 still fail" in out, out
+    # The retry parts hold exactly the fixed keys: only the dead-lettered keys were read.
+    parts = read_parts(tmp_path / "out", "parquet")
+    retried = sorted(r["code"] for name, rows in parts.items() if "-r1." in name for r in rows)
+    assert retried == fixed, retried
+    st = status_json(job)
+    assert st["counts"]["failed"] == 10, st["counts"]
+    # The ledger counts the attempts across the run and its retry.
+    rc, out, err = run("status", job, "--json", "--failed", env=ENV)
+    assert rc == EXIT_OK, err
+    items = json.loads(out)["failed_items"]
+    assert sorted(single_key(i["key"], "code") for i in items) == still, items
+    assert Counter(i["attempts"] for i in items) == {2: 10}, items
+
+    # Fix the rest: a second retry scores them; every key exactly once.
+    sq = ", ".join("'" + c + "'" for c in still)
+    pg.admin(f"UPDATE retry_items r SET f1 = i.f1 FROM items_text i WHERE i.code = r.code AND r.code IN ({sq})",
+             db="crm")
+    rc, out, err = run("retry", job, env=ENV, timeout=600)
+    assert rc == EXIT_OK, (out, err)
+    assert "10 now succeed, 0 still fail" in out, out
+    assert status_json(job)["counts"]["failed"] == 0
+    got = scored(tmp_path / "out", key="code")
+    check_scores(case, got, ids, key_of=text_key)

@@ -30,6 +30,7 @@ import conftest
 from conftest import EXIT_OK, Case, check_output, run, status_json, write_job
 from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
 from test_db_output import check_table
+from test_pg_ledger import fresh_database
 
 ROWS = int(os.environ.get("WORKERS_ROWS", "500000"))
 SEED = int(os.environ.get("WORKERS_SEED", "20261201"))
@@ -49,13 +50,13 @@ def big(tmp_path_factory):
     return c
 
 
-def worker_job(case, pg, d, output=None, batch=1024):
+def worker_job(case, pg, d, output=None, batch=1024, ledger_db="crm"):
     d = Path(d)
     d.mkdir(parents=True, exist_ok=True)
     job = case.job(str(case.root / case.input_path), shard_rows=SHARD, out_path=str(d / "out"))
     job["model"]["path"] = str(case.model.path)
     job["batch"] = {"size": batch}
-    job["run"]["ledger"] = pg.url(with_password=False)
+    job["run"]["ledger"] = pg.url(with_password=False, db=ledger_db)
     job["run"]["lease"] = f"{LEASE_S}s"
     if output is not None:
         job["output"] = {"keep": ["id", "name"], **output}
@@ -213,10 +214,13 @@ def test_chaos_postgres_output(big, pg_server, tmp_path, mode):
 def test_a_shard_in_the_table_but_not_the_ledger_is_adopted(small, pg_server, tmp_path):
     """A worker killed between its table commit and its ledger commit: the
     next claimer's table commit is refused (another epoch holds the shard), so
-    it records the shard from what the table holds instead of failing."""
+    it records the shard from what the table holds instead of failing. The
+    ledger is in another database than the table (in the same one, rows and
+    ledger commit are one transaction: test_db_one_txn.py)."""
     table = "analytics.adopted"
     job = worker_job(small, pg_server, tmp_path, output={
-        "format": "postgres", "url": pg_server.url(with_password=False), "table": table, "mode": "insert"})
+        "format": "postgres", "url": pg_server.url(with_password=False), "table": table, "mode": "insert"},
+        ledger_db=fresh_database(pg_server, "adopt_ledger"))
     a = start_worker(job, "adopt", 0, 1, tmp_path / "wa.log", env={"NIGHTSHIFT_CRASH_AT": "db_after_commit:1"})
     assert a.wait(timeout=120) == -signal.SIGKILL, logs(tmp_path)
     b = start_worker(job, "adopt", 0, 1, tmp_path / "wb.log", wait=True)

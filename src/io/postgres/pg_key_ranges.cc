@@ -35,4 +35,18 @@ std::string KeyText(const std::string& json) {
   return parsed.is_string() ? parsed.get<std::string>() : json;
 }
 
+std::string KeyArray(const std::vector<std::string>& jsons) {
+  std::string out = "{";
+  for (const std::string& json : jsons) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : KeyText(json)) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 }  // namespace nightshift::io::pg

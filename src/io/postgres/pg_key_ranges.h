@@ -25,5 +25,8 @@ std::vector<KeyRange> CutKeyRanges(const std::vector<std::string>& boundaries, i
 std::string KeyJson(const std::string& text, bool integer);
 // The text form of a JSON value made by KeyJson, to pass as a parameter.
 std::string KeyText(const std::string& json);
+// PostgreSQL's text form of an array of the keys `jsons` (JSON values made
+// by KeyJson, or by a dead letter's key), each element quoted: {"1","2"}.
+std::string KeyArray(const std::vector<std::string>& jsons);
 
 }  // namespace nightshift::io::pg

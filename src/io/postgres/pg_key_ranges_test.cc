@@ -62,5 +62,11 @@ TEST(KeyJson, IntegersAreNumbersOthersStringsAndRoundTrip) {
   EXPECT_EQ(KeyText(KeyJson("ünï", false)), "ünï");
 }
 
+TEST(KeyArray, ElementsAreQuotedAndEscaped) {
+  EXPECT_EQ(KeyArray({"1", "-20"}), "{\"1\",\"-20\"}");
+  EXPECT_EQ(KeyArray({KeyJson("a\"b\\c,{d}", false), "\"ü\""}), "{\"a\\\"b\\\\c,{d}\",\"ü\"}");
+  EXPECT_EQ(KeyArray({}), "{}");
+}
+
 }  // namespace
 }  // namespace nightshift::io::pg

@@ -12,7 +12,9 @@
 #include "io/duck.h"
 #include "io/postgres/pg_conn.h"
 #include "io/postgres/pg_copy.h"
+#include "io/postgres/pg_ledger_txn.h"
 #include "io/postgres/pg_shard_write.h"
+#include "io/postgres/pg_target.h"
 #include "io/shard_rows.h"
 #include "nightshift/env.h"
 
@@ -66,18 +68,10 @@ std::string KeyList(const std::vector<DbColumn>& cols) {
   return s;
 }
 
-inline const Status& StatusOf(const Status& s) {
-  return s;
-}
-template <typename T>
-Status StatusOf(const Result<T>& r) {
-  return r.has_value() ? Status::Ok() : r.error();
-}
-
 class PgSink final : public DbSink {
  public:
-  PgSink(SinkLayout layout, std::unique_ptr<PgConn> pg)
-      : DbSink(std::move(layout)), pg_(std::move(pg)) {}
+  PgSink(SinkLayout layout, std::unique_ptr<PgConn> pg, std::unique_ptr<pg::LedgerInTxn> ledger)
+      : DbSink(std::move(layout)), pg_(std::move(pg)), ledger_(std::move(ledger)) {}
 
   Status Open();
   Status WriteSuccess(const std::string& manifest_json) override;
@@ -91,7 +85,8 @@ class PgSink final : public DbSink {
   // Runs `fn` (one transaction) on a live connection; when the connection
   // breaks, again on a fresh one (pg::kReconnectTries, with backoff): a
   // dropped session or a database restart costs a retry, not the shard. A
-  // repeat is safe: the commit row makes a shard's transaction idempotent.
+  // repeat is safe: the commit row (or the ledger's row) makes a shard's
+  // transaction idempotent.
   template <typename Fn>
   auto OnFreshConnection(Fn&& fn) -> decltype(fn()) {
     for (int attempt = 0;; ++attempt) {
@@ -123,9 +118,24 @@ class PgSink final : public DbSink {
   // refuses are found and left out instead of failing the shard.
   Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
                                 const BeforeCommit& before_commit, bool rejecting);
+  // A shard (not a retry part) whose ledger is this database commits there,
+  // in its own transaction; the others through the commit table.
+  bool InLedger(const ShardAttempt& a) const { return same_db_ && a.part == 0; }
+  // The first step of a shard's transaction: nullopt to go on writing; the
+  // rows recorded (the transaction rolled back) when this epoch already
+  // committed the shard; kConflict when another epoch did (or holds it).
+  Result<std::optional<int64_t>> InsertCommitRow(const ShardRows& rows, const ShardAttempt& a,
+                                                 const std::string& what);
+  Result<std::optional<int64_t>> LockLedgerShard(const ShardAttempt& a, const std::string& what);
+  // run_id, shard_id, part, rows: a commit row's key and its rows.
+  std::vector<std::string> CommitKey(const ShardAttempt& a, int64_t rows) const;
+  // Whether the ledger (run.ledger) is the output's database.
+  Status FindLedger();
   std::string Table() const { return fmt::format("table '{}'", layout_.table); }
 
   std::unique_ptr<PgConn> pg_;
+  std::unique_ptr<pg::LedgerInTxn> ledger_;
+  bool same_db_ = false;  // the ledger is this database: InLedger()
   std::vector<DbColumn> cols_;
   Names n_;
   std::map<std::string, std::string> types_;  // column -> the table's type
@@ -309,7 +319,20 @@ Status PgSink::Open() {
   NS_ASSIGN_OR_RETURN(types_,
                       TableColumns(layout_.mode == OutputMode::kSwap ? n_.swap_name : n_.table));
   NS_RETURN_IF_ERROR(MakeWriteSql());
+  NS_RETURN_IF_ERROR(FindLedger());
   return OpenShardRows();
+}
+
+Status PgSink::FindLedger() {
+  if (ledger_ == nullptr || !pg::SameDatabase(layout_.url, ledger_->location())) {
+    return Status::Ok();
+  }
+  // The ledger migrated its schema when it opened, before the sink; checked
+  // all the same, so that a mistake falls back to the commit table.
+  NS_ASSIGN_OR_RETURN(auto r, pg_->Exec("SELECT to_regclass('nightshift.shards') IS NOT NULL",
+                                        "finding the ledger's tables"));
+  same_db_ = r.rows() == 1 && r.Text(0, 0) == "t";
+  return Status::Ok();
 }
 
 Result<int64_t> PgSink::CommitShard(const ShardRows& rows, const ShardAttempt& a,
@@ -334,30 +357,14 @@ Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt&
                                       DuckConnection* duck, const BeforeCommit& before_commit,
                                       bool rejecting) {
   const std::string what = fmt::format("writing shard {} into {}", a.shard_id, Table());
-  const std::vector<std::string> key = {layout_.run_id, std::to_string(a.shard_id),
-                                        std::to_string(a.part)};
   NS_RETURN_IF_ERROR(pg_->Run("BEGIN", what));
-  // The commit row first: it locks the shard's key (a concurrent commit of
-  // the same shard waits for this transaction), and finds a commit that
-  // already happened (a repeat after a lost acknowledgement, another worker).
-  NS_ASSIGN_OR_RETURN(
-      auto ins,
-      pg_->Exec(fmt::format("INSERT INTO {} (run_id, shard_id, part, epoch, rows) VALUES ($1, $2, "
-                            "$3, $4, $5) ON CONFLICT DO NOTHING",
-                            n_.commits),
-                what,
-                {key[0], key[1], key[2], std::to_string(a.epoch), std::to_string(rows.rows())}));
-  if (ins.Affected() == 0) {
-    NS_RETURN_IF_ERROR(pg_->Run("ROLLBACK", what));
-    NS_ASSIGN_OR_RETURN(
-        auto had,
-        pg_->Exec(fmt::format("SELECT epoch, rows FROM {} WHERE run_id = $1 AND shard_id = $2 "
-                              "AND part = $3",
-                              n_.commits),
-                  what, key));
-    if (had.rows() == 0) return Error(Code::kTransient, what + ": the commit row vanished");
-    return AlreadyCommitted(layout_, a, had.Int(0, 0), had.Int(0, 1));
-  }
+  // First the shard's commit record (the ledger's row, or a commit row): it
+  // locks the shard (a concurrent commit of it waits for this transaction),
+  // and finds a commit that already happened (a repeat after a lost
+  // acknowledgement, another worker).
+  NS_ASSIGN_OR_RETURN(std::optional<int64_t> had,
+                      InLedger(a) ? LockLedgerShard(a, what) : InsertCommitRow(rows, a, what));
+  if (had.has_value()) return *had;
   std::vector<RejectedRow> rejected;
   if (rows.rows() > 0 && !rejecting)
     NS_RETURN_IF_ERROR(pg::WriteShard(pg_.get(), sql_, rows, duck, what));
@@ -365,17 +372,61 @@ Result<int64_t> PgSink::CommitShardTx(const ShardRows& rows, const ShardAttempt&
     NS_RETURN_IF_ERROR(pg::WriteShardRejecting(pg_.get(), sql_, rows, duck, what, &rejected));
   }
   const auto written = rows.rows() - static_cast<int64_t>(rejected.size());
-  if (!rejected.empty()) {
+  if (!InLedger(a) && !rejected.empty()) {
     NS_RETURN_IF_ERROR(pg_->Run(fmt::format("UPDATE {} SET rows = $4 WHERE run_id = $1 AND "
                                             "shard_id = $2 AND part = $3",
                                             n_.commits),
-                                what, {key[0], key[1], key[2], std::to_string(written)}));
+                                what, CommitKey(a, written)));
   }
-  NS_RETURN_IF_ERROR(before_commit(rejected));
+  NS_ASSIGN_OR_RETURN(ShardOutput published, before_commit(rejected));
+  if (InLedger(a)) {
+    // The ledger's own fenced commit, in this transaction: the rows and the
+    // record that the shard is done become visible together.
+    published.rows_written = written;
+    NS_RETURN_IF_ERROR(ledger_->Commit(pg_.get(), layout_.run_id, a.shard_id, a.epoch, published));
+  }
   MaybeCrash("db_before_commit");
   NS_RETURN_IF_ERROR(pg_->Run("COMMIT", what));
   MaybeCrash("db_after_commit");
   return written;
+}
+
+std::vector<std::string> PgSink::CommitKey(const ShardAttempt& a, int64_t rows) const {
+  return {layout_.run_id, std::to_string(a.shard_id), std::to_string(a.part), std::to_string(rows)};
+}
+
+Result<std::optional<int64_t>> PgSink::InsertCommitRow(const ShardRows& rows, const ShardAttempt& a,
+                                                       const std::string& what) {
+  std::vector<std::string> key = CommitKey(a, rows.rows());
+  key.insert(key.begin() + 3, std::to_string(a.epoch));
+  NS_ASSIGN_OR_RETURN(
+      auto ins,
+      pg_->Exec(fmt::format("INSERT INTO {} (run_id, shard_id, part, epoch, rows) VALUES ($1, $2, "
+                            "$3, $4, $5) ON CONFLICT DO NOTHING",
+                            n_.commits),
+                what, key));
+  if (ins.Affected() == 1) return std::optional<int64_t>();
+  NS_RETURN_IF_ERROR(pg_->Run("ROLLBACK", what));
+  key.resize(3);
+  NS_ASSIGN_OR_RETURN(
+      auto had,
+      pg_->Exec(fmt::format("SELECT epoch, rows FROM {} WHERE run_id = $1 AND shard_id = $2 "
+                            "AND part = $3",
+                            n_.commits),
+                what, key));
+  if (had.rows() == 0) return Error(Code::kTransient, what + ": the commit row vanished");
+  NS_ASSIGN_OR_RETURN(int64_t recorded, AlreadyCommitted(layout_, a, had.Int(0, 0), had.Int(0, 1)));
+  return std::optional<int64_t>(recorded);
+}
+
+Result<std::optional<int64_t>> PgSink::LockLedgerShard(const ShardAttempt& a,
+                                                       const std::string& what) {
+  // A stale epoch is kConflict here, before any row is written; the caller
+  // rolls back.
+  NS_ASSIGN_OR_RETURN(std::optional<int64_t> had,
+                      ledger_->Lock(pg_.get(), layout_.run_id, a.shard_id, a.epoch));
+  if (had.has_value()) NS_RETURN_IF_ERROR(pg_->Run("ROLLBACK", what));
+  return had;
 }
 
 Result<std::vector<HeldShard>> PgSink::HeldShards() {
@@ -423,9 +474,10 @@ Status PgSink::SwapOnce() {
 
 }  // namespace
 
-Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkLayout& layout) {
+Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkLayout& layout,
+                                               std::unique_ptr<pg::LedgerInTxn> ledger) {
   NS_ASSIGN_OR_RETURN(auto conn, pg::PgConn::Connect(layout.url, "output.url"));
-  auto sink = std::make_unique<PgSink>(layout, std::move(conn));
+  auto sink = std::make_unique<PgSink>(layout, std::move(conn), std::move(ledger));
   NS_RETURN_IF_ERROR(sink->Open());
   return std::unique_ptr<Sink>(std::move(sink));
 }

@@ -11,6 +11,17 @@
 // shard first (io/db_sink.h). So every input row of a run is written exactly
 // once across kills, resumes and workers.
 //
+// When the PostgreSQL ledger (run.ledger) is this same database (same
+// server, port, database and user: pg_target.h), a shard's transaction holds
+// the ledger's commit instead of a commit row: it first locks the shard's
+// ledger row (a stale epoch is refused there, before any row is written; a
+// repeat of this epoch's commit finds the shard committed and writes
+// nothing), then writes the rows and the dead letters, then runs the ledger's
+// epoch-fenced commit of the shard, and COMMITs: rows and ledger record in one
+// transaction. The engine's own ledger commit afterwards finds the shard
+// committed by this epoch: the same commit again, a success. Retry parts keep
+// the commit table.
+//
 // Mode swap writes to <table>__ns_swap_<hash of the run id> (created like
 // the table, keeping its primary key), which replaces the table in one
 // transaction when the run completes (WriteSuccess); a swap row (shard -1) in
@@ -19,6 +30,7 @@
 
 #include <memory>
 
+#include "io/postgres/pg_ledger_txn.h"
 #include "nightshift/sink.h"
 
 namespace nightshift::io {
@@ -27,6 +39,9 @@ namespace nightshift::io {
 // row is read. InvalidJob: the server cannot be reached or refuses the login,
 // the schema does not exist; SchemaMismatch: a column of the table that does
 // not fit, naming it, or upsert into a table without a unique key on input.key.
-Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkLayout& layout);
+// `ledger`: the PostgreSQL ledger's statements (nullptr for another ledger),
+// used when it is the output's database.
+Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkLayout& layout,
+                                               std::unique_ptr<pg::LedgerInTxn> ledger = nullptr);
 
 }  // namespace nightshift::io

@@ -288,6 +288,13 @@ std::string PgSource::RangeQuery(const std::vector<std::string>& columns, const 
     params->push_back(KeyText(s.key_upto));
     where += fmt::format("{} {} <= ${}", where.empty() ? " WHERE" : " AND", key, params->size());
   }
+  if (!s.keys.empty()) {
+    // The server types the parameter as an array of the key's type (an
+    // index lookup per key when the key is indexed).
+    params->push_back(KeyArray(s.keys));
+    where +=
+        fmt::format("{} {} = ANY(${})", where.empty() ? " WHERE" : " AND", key, params->size());
+  }
   return fmt::format("SELECT {} FROM ({}) q{} ORDER BY {}", select, query_, where, key);
 }
 
@@ -344,9 +351,9 @@ Status PgSource::Read(const ReadLayout& in, std::span<const ShardTask> shards,
   interrupted_.store(false);
   for (const ShardTask& s : shards) {
     if (!s.rows.empty() || !s.packed.empty()) {
-      return Status(Code::kInvalidJob,
-                    "a postgres input is read by key ranges: re-reading single rows by number "
-                    "(nightshift retry) is not supported for it");
+      return Status(Code::kInternal,
+                    "a postgres input is read by key ranges: its rows are re-read by key "
+                    "(ShardTask::keys), not by number");
     }
   }
   ReadLayout layout = in;

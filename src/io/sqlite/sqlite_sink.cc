@@ -435,7 +435,7 @@ Result<int64_t> SqliteSink::CommitShardTx(const ShardRows& rows, const ShardAtte
                               commits_, written, QuoteString(layout_.run_id), a.shard_id, a.part),
                   what));
   }
-  NS_RETURN_IF_ERROR(before_commit(rejected));
+  NS_RETURN_IF_ERROR(StatusOf(before_commit(rejected)));
   MaybeCrash("db_before_commit");
   NS_RETURN_IF_ERROR(db_->Exec("COMMIT", what));
   MaybeCrash("db_after_commit");

@@ -158,11 +158,16 @@ Result<std::optional<ShardRecord>> ClaimNextShard(PgConn* conn, const std::strin
 Status RenewLeases(PgConn* conn, const std::string& run_id, const RunOwner& me,
                    const ClaimPolicy& policy) {
   // holder_* names the worker of the shard's current epoch: a shard another
-  // worker claimed since is not ours to renew.
+  // worker claimed since is not ours to renew. A locked row is passed over:
+  // a shard being committed in an output transaction (LockForCommit) cannot
+  // be claimed while it is locked, and waiting for that transaction would
+  // hold up every other call of this worker's ledger session.
   return conn->Run("WITH " NS_PG_WORKER_UPSERT
-                   "UPDATE nightshift.shards SET lease_until_ms = t.ms + $7::bigint FROM t "
-                   "WHERE run_id = $1::text AND state = 'running' AND holder_host = $2::text "
-                   "AND holder_pid = $3::bigint AND holder_start = $4::bigint",
+                   ", mine AS (SELECT shard_id FROM nightshift.shards WHERE run_id = $1::text AND "
+                   "state = 'running' AND holder_host = $2::text AND holder_pid = $3::bigint AND "
+                   "holder_start = $4::bigint FOR UPDATE SKIP LOCKED) "
+                   "UPDATE nightshift.shards s SET lease_until_ms = t.ms + $7::bigint FROM t, mine "
+                   "WHERE s.run_id = $1::text AND s.shard_id = mine.shard_id",
                    "renewing leases", WorkerParams(run_id, me, policy));
 }
 
@@ -185,29 +190,58 @@ Status CheckClaim(PgConn* conn, const std::string& run_id, int64_t shard_id, int
   return Status::Ok();
 }
 
-Status CommitShard(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,
-                   int64_t rows_written, const std::string& output_file,
-                   const std::string& dead_letter_file, const std::vector<ItemFailure>& failures) {
+Result<bool> MarkCommitted(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,
+                           const ShardCommitRecord& rec) {
   // The shard's row changes only while `epoch` is its current claim (the
   // fence), and its failures go in with it: one statement.
   NS_ASSIGN_OR_RETURN(
       PgResult r,
-      conn->Exec(
-          "WITH c AS (UPDATE nightshift.shards SET state = 'committed', rows_written = "
-          "$4::bigint, rows_failed = $7::bigint, output_file = $5::text, "
-          "dead_letter_file = $6::text, committed_at_ms = nightshift.now_ms(), "
-          "message = '' WHERE run_id = $1::text AND shard_id = $2::bigint AND epoch = "
-          "$3::bigint AND state = 'running' RETURNING file_index), "
-          "f AS (INSERT INTO nightshift.item_failures (run_id, shard_id, \"row\", "
-          "key_json, error, attempts, file_index) SELECT $1::text, $2::bigint, "
-          "((x.file_index - c.file_index)::bigint << 32) + x.\"row\", x.key_json, "
-          "x.error, x.attempts, x.file_index FROM c, " NS_PG_FAILURES_RECORDSET(
-              "$8") ") SELECT count(*) FROM c",
-          "committing a shard",
-          {run_id, to_string(shard_id), to_string(epoch), to_string(rows_written), output_file,
-           dead_letter_file, to_string(failures.size()), FailuresJson(failures)}));
-  if (r.Int(0, 0) == 1) return Status::Ok();
-  return WhyNotCommitted(conn, run_id, shard_id, epoch, output_file);
+      conn->Exec("WITH c AS (UPDATE nightshift.shards SET state = 'committed', rows_written = "
+                 "$4::bigint, rows_failed = $7::bigint, output_file = $5::text, "
+                 "dead_letter_file = $6::text, committed_at_ms = nightshift.now_ms(), "
+                 "message = '' WHERE run_id = $1::text AND shard_id = $2::bigint AND epoch = "
+                 "$3::bigint AND state = 'running' RETURNING file_index), "
+                 "f AS (INSERT INTO nightshift.item_failures (run_id, shard_id, \"row\", "
+                 "key_json, error, attempts, file_index) SELECT $1::text, $2::bigint, "
+                 "((x.file_index - c.file_index)::bigint << 32) + x.\"row\", x.key_json, "
+                 "x.error, x.attempts, x.file_index FROM c, " NS_PG_FAILURES_RECORDSET(
+                     "$8") ") SELECT count(*) FROM c",
+                 "committing a shard",
+                 {run_id, to_string(shard_id), to_string(epoch), to_string(rec.rows_written),
+                  rec.output_file, rec.dead_letter_file, to_string(rec.failures.size()),
+                  FailuresJson(rec.failures)}));
+  return r.Int(0, 0) == 1;
+}
+
+Status CommitShard(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,
+                   const ShardCommitRecord& rec) {
+  NS_ASSIGN_OR_RETURN(bool now, MarkCommitted(conn, run_id, shard_id, epoch, rec));
+  if (now) return Status::Ok();
+  return WhyNotCommitted(conn, run_id, shard_id, epoch, rec.output_file);
+}
+
+Result<std::optional<int64_t>> LockForCommit(PgConn* conn, const std::string& run_id,
+                                             int64_t shard_id, int64_t epoch) {
+  NS_ASSIGN_OR_RETURN(PgResult r,
+                      conn->Exec("SELECT state, epoch, rows_written FROM nightshift.shards WHERE "
+                                 "run_id = $1::text AND shard_id = $2::bigint FOR UPDATE",
+                                 "locking a shard's claim", {run_id, to_string(shard_id)}));
+  if (r.rows() == 0) {
+    return Error(Code::kNotFound, fmt::format("no shard {} of run '{}' in ledger {}", shard_id,
+                                              run_id, conn->described()));
+  }
+  auto state = ParseShardState(r.Text(0, 0));
+  if (!state.has_value()) return Error(BadRow(fmt::format("shard {}", shard_id), state.error()));
+  const int64_t current = r.Int(0, 1);
+  if (current != epoch) return Error(StaleEpoch(run_id, shard_id, epoch, current));
+  if (*state == ShardState::kCommitted) return std::optional<int64_t>(r.Int(0, 2));
+  if (*state != ShardState::kRunning) {
+    ShardLease lease;
+    lease.state = *state;
+    lease.epoch = current;
+    return Error(NotClaimed(run_id, shard_id, lease));
+  }
+  return std::optional<int64_t>();
 }
 
 Status FailShard(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,

@@ -20,9 +20,28 @@ Status RenewLeases(PgConn* conn, const std::string& run_id, const RunOwner& me,
                    const ClaimPolicy& policy);
 Status CheckClaim(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,
                   int64_t margin_ms);
+// What a shard's commit records.
+struct ShardCommitRecord {
+  int64_t rows_written = 0;
+  std::string output_file;
+  std::string dead_letter_file;
+  std::vector<ItemFailure> failures;
+};
 Status CommitShard(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,
-                   int64_t rows_written, const std::string& output_file,
-                   const std::string& dead_letter_file, const std::vector<ItemFailure>& failures);
+                   const ShardCommitRecord& rec);
+// The fenced statement of CommitShard: marks the shard committed by `epoch`
+// with `rec` (and its failures) when `epoch` holds its claim, in the
+// transaction open on `conn` (if any). True when it did; false when the row
+// did not match (already committed, or another epoch's): nothing changed.
+Result<bool> MarkCommitted(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,
+                           const ShardCommitRecord& rec);
+// Locks the shard's row for the rest of the open transaction (a claim by
+// another worker waits, and SKIP LOCKED passes over it) and says whether
+// `epoch` may commit it: nullopt when it holds the claim; the rows recorded
+// when `epoch` already committed it (a repeat); kConflict for a stale epoch
+// or a shard not claimed.
+Result<std::optional<int64_t>> LockForCommit(PgConn* conn, const std::string& run_id,
+                                             int64_t shard_id, int64_t epoch);
 Status FailShard(PgConn* conn, const std::string& run_id, int64_t shard_id, int64_t epoch,
                  const std::string& message);
 Result<bool> CompleteRunIfDone(PgConn* conn, const std::string& run_id);

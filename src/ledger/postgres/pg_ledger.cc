@@ -93,8 +93,9 @@ class PgLedger final : public Ledger {
       }
     }
     return session_->Call([&](PgConn* c) {
-      return pgledger::CommitShard(c, run_id, shard_id, epoch, rows_written, output_file,
-                                   dead_letter_file, failures);
+      return pgledger::CommitShard(
+          c, run_id, shard_id, epoch,
+          pgledger::ShardCommitRecord{rows_written, output_file, dead_letter_file, failures});
     });
   }
 
