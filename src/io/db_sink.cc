@@ -37,6 +37,7 @@ class DbShardWriter final : public ShardWriter {
       published = true;
       return out;
     };
+    rows_.WithholdItemsOfFailedRows();
     if (sink_->layout().mode == OutputMode::kUpsert) {
       NS_RETURN_IF_ERROR(rows_.SetAsideRepeatedKeys(conn_.get()));
     }

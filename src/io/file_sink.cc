@@ -98,6 +98,7 @@ class FileShardWriter final : public ShardWriter {
   Result<ShardOutput> Finish() override {
     Env* env = sink_->env();
     ShardOutput out;
+    rows_.WithholdItemsOfFailedRows();
     out.rows_written = rows_.rows();
     NS_RETURN_IF_ERROR(
         rows_.WriteDeadLetters(conn_.get(), env, shard_id_, epoch_, {}, &out, &temps_));

@@ -1,6 +1,10 @@
-// ShardRows::SetAsideRepeatedKeys (shard_rows.h): upsert's rule for a key
-// that repeats within one shard, the same for every database sink.
+// The rows ShardRows sets aside as dead letters though they were scored
+// (shard_rows.h): upsert's rule for a key that repeats within one shard, the
+// same for every database sink (SetAsideRepeatedKeys), and the items of an
+// input row one of whose items failed (WithholdItemsOfFailedRows).
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "io/shard_rows.h"
 #include "io/sql_types.h"
@@ -23,16 +27,52 @@ Status ShardRows::SetAsideRepeatedKeys(DuckConnection* conn) {
           "() - 1 AS i FROM {})) WHERE i <> first_i ORDER BY i",
           keys, input_order, KeyExpr(), out_scan_.Sql())));
   constexpr int64_t kRowMask = (int64_t{1} << 40) - 1;
+  std::vector<RejectedRow> repeats;
   for (idx_t i = 0; i < r.row_count(); ++i) {
     const int64_t first = origin_[static_cast<size_t>(r.Int(1, i))];
-    repeats_.push_back(RejectedRow{
+    repeats.push_back(RejectedRow{
         r.Int(0, i),
         fmt::format("key {} repeats an earlier row of the same shard (input row {}): upsert "
                     "writes the first row of a key in a shard, the later ones are dead letters",
                     r.Text(2, i), first & kRowMask)});
   }
   repeats_found_ = true;
-  if (repeats_.empty()) return Status::Ok();
+  SetAside(std::move(repeats));
+  return Status::Ok();
+}
+
+void ShardRows::WithholdItemsOfFailedRows() {
+  if (withheld_found_) return;
+  withheld_found_ = true;
+  std::vector<int64_t>& failed = failed_item_origins_;
+  std::sort(failed.begin(), failed.end());
+  std::vector<RejectedRow> withheld;
+  for (size_t i = 0; i < origin_.size() && !failed.empty(); ++i) {
+    if (!std::binary_search(failed.begin(), failed.end(), origin_[i])) continue;
+    withheld.push_back(RejectedRow{
+        static_cast<int64_t>(i),
+        fmt::format("item {} withheld: another item made of the same input row failed, and an "
+                    "input row's items are written, dead-lettered and retried together",
+                    i < item_.size() ? item_[i] : 0)});
+  }
+  SetAside(std::move(withheld));
+}
+
+void ShardRows::SetAside(std::vector<RejectedRow> more) {
+  if (more.empty()) return;
+  std::vector<RejectedRow> all;
+  all.reserve(repeats_.size() + more.size());
+  std::merge(std::make_move_iterator(repeats_.begin()), std::make_move_iterator(repeats_.end()),
+             std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()),
+             std::back_inserter(all),
+             [](const RejectedRow& a, const RejectedRow& b) { return a.index < b.index; });
+  // A row set aside for two reasons keeps the first.
+  all.erase(
+      std::unique(all.begin(), all.end(),
+                  [](const RejectedRow& a, const RejectedRow& b) { return a.index == b.index; }),
+      all.end());
+  repeats_ = std::move(all);
+  kept_.clear();
   size_t next = 0;
   for (int64_t i = 0; i < out_.rows(); ++i) {
     if (next < repeats_.size() && repeats_[next].index == i) {
@@ -41,7 +81,6 @@ Status ShardRows::SetAsideRepeatedKeys(DuckConnection* conn) {
       kept_.push_back(i);
     }
   }
-  return Status::Ok();
 }
 
 }  // namespace nightshift::io

@@ -130,6 +130,10 @@ Status ShardRows::Append(const RowBatch& batch) {
     }
     for (idx_t i = 0; i < n; ++i) {
       origin_.push_back((int64_t{batch.file_index} << 40) + batch.RowNumber(batch_rows[i]));
+      if (!batch.items.empty()) {
+        item_.resize(origin_.size() - 1, 0);
+        item_.push_back(batch.items[batch_rows[i]]);
+      }
     }
     // Good rows [done, n) go to the free rows of the table's last chunk,
     // then to a new one.
@@ -321,6 +325,9 @@ Status ShardRows::AppendFailures(const RowBatch& batch, const DuckCarriedRows& c
       size_t r = failed[done + i];
       idx_t at = room.offset + i;
       rows[at] = batch.RowNumber(static_cast<int64_t>(r));
+      if (!batch.items.empty()) {
+        failed_item_origins_.push_back((int64_t{batch.file_index} << 40) + rows[at]);
+      }
       const std::string& e = batch.row_errors[r];
       duckdb_vector_assign_string_element_len(err_vec, at, e.data(), e.size());
       attempts[at] = r < batch.row_attempts.size() ? batch.row_attempts[r] : 1;

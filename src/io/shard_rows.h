@@ -73,6 +73,14 @@ class ShardRows {
   // row. Once per shard attempt; call it before reading RowsSql().
   Status SetAsideRepeatedKeys(DuckConnection* conn);
 
+  // Rows a preprocess step made of one input row (pdf_pages' pages, crop's
+  // boxes) stand or fall together: when one of them failed, the others are
+  // set aside as dead letters too ("withheld") and left out of RowsSql().
+  // The ledger records failures per input row and `retry` re-reads an input
+  // row whole, so writing the good items now would write them twice after
+  // a retry. Once per shard attempt, before reading RowsSql() or rows().
+  void WithholdItemsOfFailedRows();
+
   // Writes the dead letters of shard `shard_id` (when any row failed, or the
   // database rejected any of `rejected`) to
   // <dead_letter_dir>/part-<shard>.jsonl through a temp file (its name added
@@ -105,12 +113,21 @@ class ShardRows {
   // so that a row the database rejects is a dead letter `retry` can find.
   std::vector<int64_t> origin_;
   duckdb_selection_vector sel_;
-  // SetAsideRepeatedKeys: the rows set aside (by their position among all
-  // good rows) with their reasons, and the position of each row of RowsSql()
-  // among all good rows (empty while none is set aside).
+  // Per good row, its number among the rows made of one input row
+  // (RowBatch::items), while any batch had items; and the origins of failed
+  // rows that were such items.
+  std::vector<int64_t> item_;
+  std::vector<int64_t> failed_item_origins_;
+  // SetAsideRepeatedKeys and WithholdItemsOfFailedRows: the rows set aside
+  // (by their position among all good rows, ascending) with their reasons,
+  // and the position of each row of RowsSql() among all good rows (empty
+  // while none is set aside).
   bool repeats_found_ = false;
+  bool withheld_found_ = false;
   std::vector<RejectedRow> repeats_;
   std::vector<int64_t> kept_;
+  // Adds `more` (ascending positions) to the rows set aside.
+  void SetAside(std::vector<RejectedRow> more);
   // `rejected` (positions in RowsSql()) as positions among all good rows,
   // with the rows set aside.
   std::vector<RejectedRow> AllRefused(const std::vector<RejectedRow>& rejected) const;

@@ -182,8 +182,10 @@ def test_hostile_pdfs_are_dead_letters(tmp_path):
 
 def test_pages_over_the_pixel_limit_are_dead_letters_naming_file_and_page(tmp_path):
     """Pages 2 and 4 are 20 times larger than pages 1 and 3: over the image step's
-    max_pixels at this dpi, they fail alone (two failures of one input row), while the
-    other pages and PDFs are written."""
+    max_pixels at this dpi, they are dead letters naming file and page. A PDF's pages
+    stand or fall together (the ledger's unit is the input row, and retry re-reads it
+    whole): pages 1 and 3 are withheld as dead letters too, the other PDF is written,
+    and after the PDF is fixed a retry writes each of its pages exactly once."""
     folder = tmp_path / "data"
     folder.mkdir()
     c = canvas.Canvas(str(folder / "mixed.pdf"))
@@ -196,14 +198,29 @@ def test_pages_over_the_pixel_limit_are_dead_letters_naming_file_and_page(tmp_pa
     gray_pdf(folder / "ok.pdf", [70])
     data = path_table(tmp_path, ["mixed.pdf", "ok.pdf"])
     identity_model(tmp_path / "identity.onnx")
-    run_ok(pdf_job(tmp_path, data, dpi=72, extra={"max_pixels": 100000}), tmp_path)
-    assert [(r["id"], r["page_number"]) for r in rows_of(tmp_path)] == [(0, 1), (0, 3), (1, 1)]
+    job = pdf_job(tmp_path, data, dpi=72, extra={"max_pixels": 100000})
+    run_ok(job, tmp_path)
+    assert [(r["id"], r["page_number"]) for r in rows_of(tmp_path)] == [(1, 1)]
     dead = [d for _, d in read_dead_letters(tmp_path / "out" / "_failed")]
-    assert [single_key(d["key"]) for d in dead] == [0, 0]
-    for d, page in zip(dead, (2, 4)):
-        assert f"PDF 'mixed.pdf' page {page}:" in d["error"] and "2880x3840 pixels at 72 dpi" in d["error"], d
-    rc, out, err = run("status", str(tmp_path / "job.yaml"), "--failed", cwd=tmp_path)
+    assert [single_key(d["key"]) for d in dead] == [0, 0, 0, 0]
+    failed = [d["error"] for d in dead if "pixels" in d["error"]]
+    withheld = [d["error"] for d in dead if "withheld" in d["error"]]
+    assert sorted(e.split(":")[0] for e in failed) == ["PDF 'mixed.pdf' page 2", "PDF 'mixed.pdf' page 4"]
+    assert all("2880x3840 pixels at 72 dpi" in e for e in failed), failed
+    assert sorted(e.split(" withheld")[0] for e in withheld) == ["item 1", "item 3"], withheld
+    rc, out, err = run("status", str(job), "--failed", cwd=tmp_path)
     assert rc == 0 and "page 2" in out and "page 4" in out, (out, err)
+    c = canvas.Canvas(str(folder / "mixed.pdf"), pagesize=(144, 192))  # fixed: four small pages
+    for k in range(4):
+        c.setFillGray(k * 60 / 255.0)
+        c.rect(0, 0, 144, 192, stroke=0, fill=1)
+        c.showPage()
+    c.save()
+    rc, out, err = run("retry", str(job), cwd=tmp_path)
+    assert_not_crashed(rc, err)
+    assert rc == 0, err
+    got = sorted((r["id"], r["page_number"]) for r in rows_of(tmp_path))
+    assert got == [(0, 1), (0, 2), (0, 3), (0, 4), (1, 1)]  # each page once
 
 
 def test_retry_renders_every_page_of_a_pdf_fixed_since(tmp_path):
