@@ -53,6 +53,9 @@ struct ImageSpec {
   std::string layout = "nchw";      // nchw | nhwc
   std::string color = "rgb";        // rgb | bgr | gray
   int64_t max_pixels = 50'000'000;  // larger images are dead letters (decompression bombs)
+  // JPEG: decode at 1/2, 1/4 or 1/8 scale (DCT domain) while the image stays
+  // at least this many times the resized size; 0: always full size (exact).
+  int64_t reducing_gap = 2;
 };
 
 // `preprocess: - pdf_pages: {...}`: each PDF (a path or BLOB in `column`)

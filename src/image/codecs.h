@@ -11,6 +11,8 @@ namespace nightshift::image::codec {
 Result<ImageHeader> JpegHeader(std::span<const uint8_t> bytes);
 // REQUIRES: request.channels is 1 or 3; the header passed the pixel limit.
 Result<Pixels> DecodeJpeg(std::span<const uint8_t> bytes, const DecodeRequest& request);
+// The same into `out`, reusing its memory.
+Status DecodeJpegInto(std::span<const uint8_t> bytes, const DecodeRequest& request, Pixels* out);
 
 Result<ImageHeader> PngHeader(std::span<const uint8_t> bytes);
 // Always RGB (3 channels): gray is made from it as for the other formats.

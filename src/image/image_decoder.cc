@@ -98,4 +98,16 @@ Result<Pixels> DecodeImage(std::span<const uint8_t> bytes, const ImageHeader& he
   return decoded;
 }
 
+Status DecodeImageInto(std::span<const uint8_t> bytes, const ImageHeader& header,
+                       const DecodeRequest& request, Pixels* out) {
+  if (header.format != ImageFormat::kJpeg) {
+    NS_ASSIGN_OR_RETURN(*out, DecodeImage(bytes, header, request));
+    return Status::Ok();
+  }
+  NS_RETURN_IF_ERROR(CheckPixelLimit(header, request.max_pixels));
+  NS_RETURN_IF_ERROR(codec::DecodeJpegInto(bytes, request, out));
+  if (out->channels == 3 && request.channels == 1) *out = ToGray(*out);
+  return Status::Ok();
+}
+
 }  // namespace nightshift::image

@@ -48,6 +48,11 @@ Status CheckPixelLimit(const ImageHeader& header, int64_t max_pixels);
 Result<Pixels> DecodeImage(std::span<const uint8_t> bytes, const ImageHeader& header,
                            const DecodeRequest& request);
 
+// As DecodeImage, into `out`, reusing its memory where it can (a worker
+// decoding one JPEG after another into the same buffer allocates once).
+Status DecodeImageInto(std::span<const uint8_t> bytes, const ImageHeader& header,
+                       const DecodeRequest& request, Pixels* out);
+
 std::string_view FormatName(ImageFormat format);
 
 }  // namespace nightshift::image

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include "image/image_transform.h"
-#include "image/resample.h"
 #include "image/test_images.h"
 
 namespace nightshift::image {
@@ -159,16 +158,6 @@ TEST(ImageTransformTest, NormalisesIntoNchwAndNhwcWithBgr) {
   EXPECT_FLOAT_EQ(out[0], 30 / 255.0f);  // first pixel B, G, R
   EXPECT_FLOAT_EQ(out[2], 10 / 255.0f);
   EXPECT_FLOAT_EQ(out[3], 60 / 255.0f);
-}
-
-TEST(ResampleTest, ConstantStaysConstantAndSameSizeIsIdentity) {
-  Pixels flat{50, 30, 3, std::vector<uint8_t>(50 * 30 * 3, 77)};
-  Pixels small = Resample(flat, 7, 5);
-  EXPECT_EQ(small.data, std::vector<uint8_t>(7 * 5 * 3, 77));
-  Pixels big = Resample(flat, 120, 61);
-  EXPECT_EQ(big.data, std::vector<uint8_t>(120 * 61 * 3, 77));
-  const Pixels g = Gradient(9, 4);
-  EXPECT_EQ(Resample(g, 9, 4).data, g.data);
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ ImageTransform TransformOf(const ImageSpec& spec) {
     t.std.push_back(spec.std.empty() ? 1.0f : static_cast<float>(spec.std[c]));
   }
   t.max_pixels = spec.max_pixels;
+  t.reducing_gap = static_cast<int>(std::min<int64_t>(spec.reducing_gap, 1 << 16));
   return t;
 }
 

@@ -13,11 +13,6 @@ int RoundHalfUp(double v) {
   return static_cast<int>(std::floor(v + 0.5));
 }
 
-// JPEG decoding may shrink in the DCT domain while the image stays at least
-// this many times the size it is resampled to: the antialiased resample from
-// there hides the difference (measured in docs/images.md).
-constexpr int kDctMargin = 2;
-
 }  // namespace
 
 Placement Place(int src_w, int src_h, const ImageTransform& t) {
@@ -49,54 +44,78 @@ Placement Place(int src_w, int src_h, const ImageTransform& t) {
   return p;
 }
 
-void WriteTensor(const Pixels& resized, const Placement& p, const ImageTransform& t, float* out) {
-  const int ch = t.channels();
-  const int64_t plane = int64_t{t.height} * t.width;
-  // Only a letterbox leaves part of the output uncovered (the rest is
-  // written whole below).
-  if (t.resize == ResizeMode::kLetterbox) std::fill(out, out + t.elements(), 0.0f);
-  // Per output channel, the float of each byte value: the same float32
-  // arithmetic as numpy's (x / 255 - mean) / std.
-  std::array<std::array<float, 256>, 3> lut;
-  for (int c = 0; c < ch; ++c) {
+namespace {
+
+// Per output channel, the float of each byte value: the same float32
+// arithmetic as numpy's (x / 255 - mean) / std.
+using Lut = std::array<std::array<float, 256>, 3>;
+
+Lut MakeLut(const ImageTransform& t) {
+  Lut lut;
+  for (int c = 0; c < t.channels(); ++c) {
     for (int v = 0; v < 256; ++v)
       lut[c][v] = (static_cast<float>(v) / 255.0f - t.mean[c]) / t.std[c];
   }
+  return lut;
+}
+
+// One row of `cols` pixels into the tensor at output row `oy`, column `ox`.
+void WriteRow(const uint8_t* src, int cols, int64_t oy, int64_t ox, const ImageTransform& t,
+              const Lut& lut, float* out) {
+  const int ch = t.channels();
+  const int64_t plane = int64_t{t.height} * t.width;
+  for (int c = 0; c < ch; ++c) {
+    // BGR: output channel c is source channel 2 - c.
+    const uint8_t* s = src + (t.color == ColorOrder::kBgr ? 2 - c : c);
+    const std::array<float, 256>& l = lut[c];
+    if (t.layout == Layout::kNchw) {
+      float* o = out + c * plane + oy * t.width + ox;
+      for (int x = 0; x < cols; ++x) o[x] = l[s[x * ch]];
+    } else {
+      float* o = out + (oy * t.width + ox) * ch + c;
+      for (int x = 0; x < cols; ++x) o[x * ch] = l[s[x * ch]];
+    }
+  }
+}
+
+}  // namespace
+
+void WriteTensor(const Pixels& resized, const Placement& p, const ImageTransform& t, float* out) {
+  // Only a letterbox leaves part of the output uncovered (the rest is
+  // written whole below).
+  if (t.resize == ResizeMode::kLetterbox) std::fill(out, out + t.elements(), 0.0f);
+  const Lut lut = MakeLut(t);
   const int rows = std::min(t.height - p.pad_y, resized.height - p.crop_y);
   const int cols = std::min(t.width - p.pad_x, resized.width - p.crop_x);
   for (int y = 0; y < rows; ++y) {
-    const uint8_t* src = resized.row(y + p.crop_y) + static_cast<size_t>(p.crop_x) * ch;
-    const int64_t oy = y + p.pad_y;
-    for (int x = 0; x < cols; ++x) {
-      const int64_t ox = x + p.pad_x;
-      for (int c = 0; c < ch; ++c) {
-        // BGR: output channel c is source channel 2 - c.
-        const int sc = t.color == ColorOrder::kBgr ? 2 - c : c;
-        const float v = lut[c][src[x * ch + sc]];
-        if (t.layout == Layout::kNchw) {
-          out[c * plane + oy * t.width + ox] = v;
-        } else {
-          out[(oy * t.width + ox) * ch + c] = v;
-        }
-      }
-    }
+    WriteRow(resized.row(y + p.crop_y) + static_cast<size_t>(p.crop_x) * t.channels(), cols,
+             y + p.pad_y, p.pad_x, t, lut, out);
   }
 }
 
 namespace {
 
-// Render without zeroing `out` on failure.
+// Render without zeroing `out` on failure. Each worker thread decodes and
+// resamples into buffers of its own, reused from image to image.
 Status RenderInto(std::span<const uint8_t> bytes, const ImageTransform& t, float* out) {
   NS_ASSIGN_OR_RETURN(ImageHeader header, ReadImageHeader(bytes));
   NS_RETURN_IF_ERROR(CheckPixelLimit(header, t.max_pixels));
-  const Placement p = Place(header.width, header.height, t);
+  Placement p = Place(header.width, header.height, t);
   DecodeRequest req;
   req.channels = t.channels();
   req.max_pixels = t.max_pixels;
-  req.min_width = p.resize_w * kDctMargin;
-  req.min_height = p.resize_h * kDctMargin;
-  NS_ASSIGN_OR_RETURN(Pixels decoded, DecodeImage(bytes, header, req));
-  WriteTensor(Resample(decoded, p.resize_w, p.resize_h), p, t, out);
+  req.min_width = p.resize_w * t.reducing_gap;  // 0 x: no DCT scaling
+  req.min_height = p.resize_h * t.reducing_gap;
+  thread_local Pixels decoded;
+  thread_local Pixels window;
+  NS_RETURN_IF_ERROR(DecodeImageInto(bytes, header, req, &decoded));
+  // Only the part of the resized image that lands in the output (a centre
+  // crop cuts the rest) is computed.
+  const Window w{p.crop_x, p.crop_y, std::min(p.resize_w - p.crop_x, t.width - p.pad_x),
+                 std::min(p.resize_h - p.crop_y, t.height - p.pad_y)};
+  ResampleWindow(decoded, p.resize_w, p.resize_h, w, &window);
+  p.crop_x = p.crop_y = 0;
+  WriteTensor(window, p, t, out);
   return Status::Ok();
 }
 

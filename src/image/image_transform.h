@@ -20,6 +20,10 @@ struct ImageTransform {
   std::vector<float> mean;  // one per output channel, in output order
   std::vector<float> std;   // same; all non-zero
   int64_t max_pixels = 0;
+  // JPEG: decoded in the DCT domain at 1/2, 1/4 or 1/8 scale while at least
+  // this many times the resized size (the antialiased resample from there
+  // hides the difference: measured in docs/images.md); 0: full size.
+  int reducing_gap = 2;
 
   int channels() const { return color == ColorOrder::kGray ? 1 : 3; }
   int64_t elements() const { return int64_t{channels()} * height * width; }

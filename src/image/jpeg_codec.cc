@@ -65,7 +65,7 @@ Result<ImageHeader> JpegHeader(std::span<const uint8_t> bytes) {
   return ImageHeader{ImageFormat::kJpeg, info.width, info.height};
 }
 
-Result<Pixels> DecodeJpeg(std::span<const uint8_t> bytes, const DecodeRequest& request) {
+Status DecodeJpegInto(std::span<const uint8_t> bytes, const DecodeRequest& request, Pixels* out) {
   tjhandle h = ThreadDecompressor();
   NS_ASSIGN_OR_RETURN(JpegInfo info, Header(h, bytes));
   NS_RETURN_IF_ERROR(
@@ -75,13 +75,21 @@ Result<Pixels> DecodeJpeg(std::span<const uint8_t> bytes, const DecodeRequest& r
   // A gray JPEG asked for gray decodes as gray; everything else as RGB (gray
   // is then made as PIL makes it, from RGB).
   const bool gray = request.channels == 1 && info.colorspace == TJCS_GRAY;
-  Pixels out{TJSCALED(info.width, f), TJSCALED(info.height, f), gray ? 1 : 3, {}};
-  out.data.resize(static_cast<size_t>(out.width) * out.height * out.channels);
-  if (tjDecompress2(h, bytes.data(), static_cast<unsigned long>(bytes.size()), out.data.data(),
-                    out.width, 0, out.height, gray ? TJPF_GRAY : TJPF_RGB,
+  out->width = TJSCALED(info.width, f);
+  out->height = TJSCALED(info.height, f);
+  out->channels = gray ? 1 : 3;
+  out->data.resize(static_cast<size_t>(out->width) * out->height * out->channels);
+  if (tjDecompress2(h, bytes.data(), static_cast<unsigned long>(bytes.size()), out->data.data(),
+                    out->width, 0, out->height, gray ? TJPF_GRAY : TJPF_RGB,
                     TJFLAG_STOPONWARNING) != 0) {
-    return Error(JpegError(h, "data"));
+    return JpegError(h, "data");
   }
+  return Status::Ok();
+}
+
+Result<Pixels> DecodeJpeg(std::span<const uint8_t> bytes, const DecodeRequest& request) {
+  Pixels out;
+  NS_RETURN_IF_ERROR(DecodeJpegInto(bytes, request, &out));
   return out;
 }
 

@@ -4,6 +4,8 @@
 // counts: an area-like filter without aliasing), the same 22-bit fixed-point
 // coefficients, the horizontal pass first and rounding to 8 bits between the
 // passes. Outputs therefore equal Pillow's exactly for the same input pixels.
+// The passes run as SSE2 code on x86-64 with the same arithmetic
+// (resample_kernels.h).
 #pragma once
 
 #include "image/pixels.h"
@@ -12,5 +14,16 @@ namespace nightshift::image {
 
 // `src` resized to width x height (both >= 1). Same channels.
 Pixels Resample(const Pixels& src, int width, int height);
+
+// A rectangle of an image: columns [x, x + width), rows [y, y + height).
+struct Window {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// The `window` (inside width x height) of Resample(src, width, height), into
+// `out`, computing only what that window needs (a centre crop skips the
+// columns and rows it cuts). Equal to cropping Resample's output. `out`'s
+// memory is reused: a worker resampling image after image allocates once.
+void ResampleWindow(const Pixels& src, int width, int height, const Window& window, Pixels* out);
 
 }  // namespace nightshift::image

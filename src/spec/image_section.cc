@@ -89,6 +89,7 @@ Result<ImageSpec> ReadImageStep(const NodeReader& r, const YAML::Node& map, cons
     }
   }
   NS_RETURN_IF_ERROR(r.ReadInt(map, path, "max_pixels", 1, &s.max_pixels));
+  NS_RETURN_IF_ERROR(r.ReadInt(map, path, "reducing_gap", 0, &s.reducing_gap));
   return s;
 }
 

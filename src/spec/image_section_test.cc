@@ -16,13 +16,14 @@ using ::testing::HasSubstr;
 using ImageSectionTest = JobFileTest;
 
 TEST_F(ImageSectionTest, ReadsEveryKeyAndDefaults) {
-  Result<JobSpec> job = Parse(Edit("  key: id\n", "  key: id\n  allow_outside: true\n") +
-                              "preprocess:\n"
-                              "  - image: {column: path, into: pixels, size: [224, 200], resize: "
-                              "letterbox, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, "
-                              "0.225], layout: nhwc, color: bgr, max_pixels: 1000}\n"
-                              "  - image: {column: img, into: small, size: [32, 32]}\n"
-                              "  - tokenize: {column: body, tokenizer: t.json, into: tok}\n");
+  Result<JobSpec> job =
+      Parse(Edit("  key: id\n", "  key: id\n  allow_outside: true\n") +
+            "preprocess:\n"
+            "  - image: {column: path, into: pixels, size: [224, 200], resize: "
+            "letterbox, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, "
+            "0.225], layout: nhwc, color: bgr, max_pixels: 1000, reducing_gap: 0}\n"
+            "  - image: {column: img, into: small, size: [32, 32]}\n"
+            "  - tokenize: {column: body, tokenizer: t.json, into: tok}\n");
   ASSERT_TRUE(job.has_value()) << job.error().message();
   EXPECT_TRUE(job->input.allow_outside);
   ASSERT_EQ(job->input.images.size(), 2u);
@@ -37,12 +38,14 @@ TEST_F(ImageSectionTest, ReadsEveryKeyAndDefaults) {
   EXPECT_EQ(a.layout, "nhwc");
   EXPECT_EQ(a.color, "bgr");
   EXPECT_EQ(a.max_pixels, 1000);
+  EXPECT_EQ(a.reducing_gap, 0);
   const ImageSpec& b = job->input.images[1];
   EXPECT_EQ(b.resize, "stretch");
   EXPECT_EQ(b.layout, "nchw");
   EXPECT_EQ(b.color, "rgb");
   EXPECT_TRUE(b.mean.empty());
   EXPECT_EQ(b.max_pixels, 50'000'000);
+  EXPECT_EQ(b.reducing_gap, 2);
   EXPECT_EQ(job->input.tokenize.size(), 1u);
 }
 
@@ -71,6 +74,8 @@ TEST_F(ImageSectionTest, ErrorsNameTheKey) {
               HasSubstr("preprocess[0].image.std[1]: must not be 0"));
   EXPECT_THAT(ErrorOf(step("column: p, into: x, size: [2, 2], mean: [1, a, 1]")),
               HasSubstr("expected a number, got 'a'"));
+  EXPECT_THAT(ErrorOf(step("column: p, into: x, size: [2, 2], reducing_gap: -1")),
+              HasSubstr("preprocess[0].image.reducing_gap"));
   EXPECT_THAT(ErrorOf(step("column: p, into: x, size: [2, 2], colour: rgb")),
               HasSubstr("did you mean 'preprocess[0].image.color'"));
   EXPECT_THAT(ErrorOf(kMinimalJob + "preprocess:\n  - image: {column: p, into: x, size: [2, 2]}\n"

@@ -66,9 +66,10 @@ constexpr SchemaNode kTokenize[] = {
     {"into", K::kValue, {}},
 };
 constexpr SchemaNode kImage[] = {
-    {"column", K::kValue, {}}, {"into", K::kValue, {}},  {"size", K::kValue, {}},
-    {"resize", K::kValue, {}}, {"mean", K::kValue, {}},  {"std", K::kValue, {}},
-    {"layout", K::kValue, {}}, {"color", K::kValue, {}}, {"max_pixels", K::kValue, {}},
+    {"column", K::kValue, {}},       {"into", K::kValue, {}},  {"size", K::kValue, {}},
+    {"resize", K::kValue, {}},       {"mean", K::kValue, {}},  {"std", K::kValue, {}},
+    {"layout", K::kValue, {}},       {"color", K::kValue, {}}, {"max_pixels", K::kValue, {}},
+    {"reducing_gap", K::kValue, {}},
 };
 constexpr SchemaNode kPdfPages[] = {
     {"column", K::kValue, {}},

@@ -1,0 +1,173 @@
+// HorizontalRow for RGB with AVX2, two output pixels per 256-bit register
+// (pixel xx in the low 128 bits, xx + 1 in the high): one 16-byte load
+// holds 5 source pixels, and pshufb spreads two tap pairs of it into the
+// R0 R1 G0 G1 B0 B1 0 0 lanes that Taps::pair_weights weighs. Same
+// arithmetic as the scalar and SSE2 forms (resample_kernels.h); compiled
+// for AVX2 function by function, used only where the CPU has it.
+#include <atomic>
+#include <cstring>
+
+#include "image/resample_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace nightshift::image::kernels {
+
+#if defined(__x86_64__)
+
+namespace {
+std::atomic<bool> avx2_off{false};
+}  // namespace
+
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has && !avx2_off.load(std::memory_order_relaxed);
+}
+
+void DisableAvx2ForTesting(bool off) {
+  avx2_off = off;
+}
+
+namespace {
+
+__attribute__((target("avx2"))) inline __m256i Load2(const uint8_t* a, const uint8_t* b) {
+  return _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
+}
+
+// (hi << 11) + lo, rounded and shifted as Pillow does (the packs that
+// follow saturate to 0..255: Pillow's clip8).
+__attribute__((target("avx2"))) inline __m256i Finish(__m256i hi, __m256i lo) {
+  const __m256i v = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(hi, kHalfBits), lo),
+                                     _mm256_set1_epi32(1 << (kPrecisionBits - 1)));
+  return _mm256_srai_epi32(v, kPrecisionBits);
+}
+
+// Output pixels xx and xx + 1, whose taps start at source pixels a and b:
+// their 32-bit sums, in the low and high halves.
+__attribute__((target("avx2"))) inline __m256i Sums2(const uint8_t* a, const uint8_t* b,
+                                                     const int16_t* w, int groups) {
+  // Taps 0-1 (bytes 0-5), 2-3 (6-11) and 4 (12-14) of each lane,
+  // zero-extended and interleaved per channel.
+  const __m256i taps01 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
+                                          0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m256i taps23 =
+      _mm256_setr_epi8(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
+                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
+  const __m256i tap4 =
+      _mm256_setr_epi8(12, -1, -1, -1, 13, -1, -1, -1, 14, -1, -1, -1, -1, -1, -1, -1, 12, -1, -1,
+                       -1, 13, -1, -1, -1, 14, -1, -1, -1, -1, -1, -1, -1);
+  __m256i hi = _mm256_setzero_si256();
+  __m256i lo = _mm256_setzero_si256();
+  for (int g = 0; g < groups; ++g, a += 15, b += 15, w += 96) {
+    const __m256i v = Load2(a, b);
+    const auto* wv = reinterpret_cast<const __m256i*>(w);
+    const __m256i p0 = _mm256_shuffle_epi8(v, taps01);
+    const __m256i p1 = _mm256_shuffle_epi8(v, taps23);
+    const __m256i p2 = _mm256_shuffle_epi8(v, tap4);
+    // Spelled out: g++ -O2 keeps a loop over an array of vectors in memory.
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(p0, _mm256_loadu_si256(wv)));
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(p0, _mm256_loadu_si256(wv + 1)));
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(p1, _mm256_loadu_si256(wv + 2)));
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(p1, _mm256_loadu_si256(wv + 3)));
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(p2, _mm256_loadu_si256(wv + 4)));
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(p2, _mm256_loadu_si256(wv + 5)));
+  }
+  const __m256i s = Finish(hi, lo);
+  return _mm256_packus_epi16(_mm256_packs_epi32(s, s), s);  // bytes R G B 0 per half
+}
+
+}  // namespace
+
+__attribute__((target("avx2"))) void HorizontalRow3Avx2(const uint8_t* in, size_t readable,
+                                                        const Taps& t, int x0, int width,
+                                                        uint8_t* out) {
+  // Bytes read from a pixel's first tap: 16 from each group's load.
+  const size_t reach = static_cast<size_t>(15 * (t.groups - 1) + 16);
+  const int end = x0 + width;
+  int xx = x0;
+  for (; xx + 1 < end; xx += 2, out += 6) {
+    const size_t a = 3 * static_cast<size_t>(t.first[xx]);
+    const size_t b = 3 * static_cast<size_t>(t.first[xx + 1]);
+    if (b + reach > readable || a + reach > readable) break;  // the end of the image
+    const __m256i v = Sums2(
+        in + a, in + b, &t.neighbour_weights[static_cast<size_t>(xx) * t.groups * 96], t.groups);
+    const int32_t p = _mm256_cvtsi256_si32(v);
+    const int32_t q = _mm256_extract_epi32(v, 4);
+    std::memcpy(out, &p, 4);  // its 4th byte is the next pixel's, written next
+    if (xx + 2 < end) {
+      std::memcpy(out + 3, &q, 4);
+    } else {
+      std::memcpy(out + 3, &q, 3);
+    }
+  }
+  for (; xx < x0 + width; ++xx, out += 3) {
+    HorizontalPixel3Scalar(in + 3 * static_cast<size_t>(t.first[xx]),
+                           &t.weights[static_cast<size_t>(xx) * t.ksize], t.count[xx], out);
+  }
+}
+
+namespace {
+
+// 32 output bytes; see Vertical16 in resample_kernels.cc. The unpacks and
+// packs work within each 128-bit half, and the packs undo the unpacks' order.
+__attribute__((target("avx2"))) inline void Vertical32(const uint8_t* rows, const VerticalPairs& v,
+                                                       uint8_t* out) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i hi0 = zero, hi1 = zero, hi2 = zero, hi3 = zero;
+  __m256i lo0 = zero, lo1 = zero, lo2 = zero, lo3 = zero;
+  for (size_t j = 0; j < v.offsets.size(); ++j) {
+    const __m256i whi = _mm256_set1_epi32(v.high[j]);
+    const __m256i wlo = _mm256_set1_epi32(v.low[j]);
+    const __m256i ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + v.offsets[j][0]));
+    const __m256i rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + v.offsets[j][1]));
+    const __m256i l8 = _mm256_unpacklo_epi8(ra, rb);
+    const __m256i h8 = _mm256_unpackhi_epi8(ra, rb);
+    const __m256i q0 = _mm256_unpacklo_epi8(l8, zero);
+    const __m256i q1 = _mm256_unpackhi_epi8(l8, zero);
+    const __m256i q2 = _mm256_unpacklo_epi8(h8, zero);
+    const __m256i q3 = _mm256_unpackhi_epi8(h8, zero);
+    hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(q0, whi));
+    lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(q0, wlo));
+    hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(q1, whi));
+    lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(q1, wlo));
+    hi2 = _mm256_add_epi32(hi2, _mm256_madd_epi16(q2, whi));
+    lo2 = _mm256_add_epi32(lo2, _mm256_madd_epi16(q2, wlo));
+    hi3 = _mm256_add_epi32(hi3, _mm256_madd_epi16(q3, whi));
+    lo3 = _mm256_add_epi32(lo3, _mm256_madd_epi16(q3, wlo));
+  }
+  const __m256i w01 = _mm256_packs_epi32(Finish(hi0, lo0), Finish(hi1, lo1));
+  const __m256i w23 = _mm256_packs_epi32(Finish(hi2, lo2), Finish(hi3, lo3));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_packus_epi16(w01, w23));
+}
+
+}  // namespace
+
+__attribute__((target("avx2"))) size_t VerticalRowAvx2(const uint8_t* rows,
+                                                       const VerticalPairs& pairs, size_t len,
+                                                       uint8_t* out) {
+  size_t i = 0;
+  for (; i + 32 <= len; i += 32) Vertical32(rows + i, pairs, out + i);
+  return i;
+}
+
+#else
+
+bool HasAvx2() {
+  return false;
+}
+
+void DisableAvx2ForTesting(bool) {}
+
+void HorizontalRow3Avx2(const uint8_t*, size_t, const Taps&, int, int, uint8_t*) {}
+
+size_t VerticalRowAvx2(const uint8_t*, const VerticalPairs&, size_t, uint8_t*) {
+  return 0;
+}
+
+#endif
+
+}  // namespace nightshift::image::kernels
