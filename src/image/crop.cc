@@ -197,8 +197,7 @@ std::vector<std::string_view> SplitBoxes(std::string_view text) {
     if (text[i] == '[' && ++depth == 2) start = i;
     if (text[i] == ']' && depth-- == 2) boxes.push_back(text.substr(start, i + 1 - start));
     // A bare number or NULL as an element of the outer list: a box of its own.
-    if (depth == 1 && IsNumberStart(text[i]) && text[i] != ']' &&
-        (i == 0 || !IsNumberStart(text[i - 1]) || text[i - 1] == ']')) {
+    if (depth == 1 && IsNumberStart(text[i]) && !IsNumberStart(text[i - 1])) {
       const size_t end = text.find_first_of(",]", i);
       boxes.push_back(text.substr(i, end - i));
       i = end - 1;

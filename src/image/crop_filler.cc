@@ -141,11 +141,11 @@ std::string CropFiller::CutRow(const Row& row, const Result<Pixels>& page, const
                                 : box.error();
   if (!ok.ok()) {
     std::fill(row.out, row.out + 3 * height_ * width, 0.0f);
-    // A page that cannot be read says so itself; a bad box names its page
-    // and its box_index.
+    // A page that cannot be read says so itself; a bad box names its page.
+    // Both name the box_index (the dead letter's key is the input row's).
     return page.has_value()
                ? fmt::format("crop of {} box_index {}: {}", name, row.item, ok.message())
-               : ok.message();
+               : fmt::format("{} (box_index {})", ok.message(), row.item);
   }
   CutOut(*page, *box, height_, width, row.out);
   return "";
