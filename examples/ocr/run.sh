@@ -13,4 +13,4 @@ rm -rf out .nightshift   # a fresh pair of runs each time
 "$nightshift" run detect.yaml
 "$nightshift" run recognise.yaml
 "$nightshift" sql "SELECT page, box_index, text, round(text_score, 3) AS score
-  FROM read_parquet('out/text/part-*.parquet') ORDER BY page, box[2], box[1]"
+  FROM read_parquet('out/text/part-*.parquet') ORDER BY page, box_index"

@@ -119,16 +119,18 @@ class RowFiller {
 };
 
 // A preprocess step that makes several rows of one input row (pdf_pages: one
-// per page of the PDF the row names). The reader repeats the input row's
-// carried columns for each and numbers them 1..n in RowBatch::items; the
-// step's RowFiller then makes each from the raw value and its number.
-// Thread-safe.
+// per page of the PDF the row names; crop: one per box of the row's list).
+// The reader repeats the input row's carried columns for each and numbers
+// them from first_item() in RowBatch::items; the step's RowFiller then makes
+// each from the raw value and its number. Thread-safe.
 class RowExpander {
  public:
   virtual ~RowExpander() = default;
-  // How many rows (>= 1) the input row whose raw column value is `value`
+  // How many rows (>= 0) the input row whose raw column value is `value`
   // makes, or the input row's dead-letter reason.
   virtual Result<int64_t> Count(std::string_view value, std::string_view base_dir) const = 0;
+  // The first row's number: pdf_pages' page 1, crop's box_index 0.
+  virtual int64_t first_item() const { return 1; }
 };
 
 // How one model input is packed from columns.

@@ -231,7 +231,8 @@ Status BindInput(const ModelInputSpec& in, const TensorSpec& spec,
 Status BindCarried(const JobSpec& job, const std::vector<InputColumn>& cols,
                    const std::string& where, Binding* b) {
   for (const auto& k : job.output.keep) {
-    if (MadeByPdfPages(job, k)) continue;  // written from the batch (BindPdfPages)
+    // Written from the batch (BindPdfPages, BindCropFanOut).
+    if (MadeByPdfPages(job, k) || MadeByCrop(job, k)) continue;
     if (FindColumn(cols, k) == nullptr) return MissingColumn(cols, k, "output.keep", where);
     b->read.carried.push_back(k);
   }
@@ -434,6 +435,7 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
   NS_RETURN_IF_ERROR(BindBatching(job, model, &b));
   NS_RETURN_IF_ERROR(BindOutputs(job, model, &b));
   NS_RETURN_IF_ERROR(BindPdfPages(job, &b));
+  NS_RETURN_IF_ERROR(BindCropFanOut(job, &b));
   return b;
 }
 

@@ -7,6 +7,7 @@
 
 #include "image/crop_filler.h"
 #include "io/duck.h"
+#include "io/sql_types.h"
 
 namespace nightshift::exec {
 namespace {
@@ -22,6 +23,14 @@ std::string Dims(const std::vector<int64_t>& dims) {
   return "[" + fmt::format("{}", fmt::join(s, ", ")) + "]";
 }
 
+// DOUBLE[] (8 numbers per box), DOUBLE[][] or DOUBLE[][][] (4 [x, y] points
+// per box), FLOAT[4][2][] and the like.
+bool NumericListOfAnyDepth(const std::string& sql_type) {
+  const size_t bracket = sql_type.find('[');
+  return bracket != std::string::npos && sql_type.back() == ']' &&
+         io::IsNumericType(sql_type.substr(0, bracket));
+}
+
 Status CheckColumns(const CropSpec& step, const std::vector<InputColumn>& cols,
                     const std::string& where) {
   const InputColumn* image = Column(cols, step.image);
@@ -34,10 +43,10 @@ Status CheckColumns(const CropSpec& step, const std::vector<InputColumn>& cols,
                                                : "in " + where + " is " + image->sql_type));
   }
   const InputColumn* boxes = Column(cols, step.boxes);
-  if (boxes == nullptr || !boxes->numeric_list) {
+  if (boxes == nullptr || !NumericListOfAnyDepth(boxes->sql_type)) {
     return Status(Code::kSchemaMismatch,
-                  fmt::format("crop step boxes column '{}' {}: it must hold one box per row, a "
-                              "list of 8 numbers (4 corners x, y, as text_boxes writes them)",
+                  fmt::format("crop step boxes column '{}' {}: it must hold a list of boxes, 8 "
+                              "numbers (4 corners x, y) each, as text_boxes writes them",
                               step.boxes,
                               boxes == nullptr ? "is not in " + where
                                                : "in " + where + " is " + boxes->sql_type));
@@ -45,12 +54,13 @@ Status CheckColumns(const CropSpec& step, const std::vector<InputColumn>& cols,
   return Status::Ok();
 }
 
-// The row's raw value: "<box as DOUBLE[] text>|<path or bytes>". Neither part
-// is ever null (a missing box or page is the filler's dead letter, with its
-// reason).
+// The row's raw value: "<boxes as text>|<path or bytes>" (the boxes as
+// DuckDB writes the list, however nested: SplitBoxes reads both). Neither
+// part is ever null (null boxes or a missing page is the filler's dead
+// letter, with its reason).
 std::string SelectSql(const CropSpec& step, bool blob) {
-  const std::string box = fmt::format("coalesce(CAST(CAST({} AS DOUBLE[]) AS VARCHAR), '')",
-                                      io::QuoteIdent(step.boxes));
+  const std::string box =
+      fmt::format("coalesce(CAST({} AS VARCHAR), '')", io::QuoteIdent(step.boxes));
   if (blob)
     return fmt::format("encode({} || '|') || coalesce({}, ''::BLOB)", box,
                        io::QuoteIdent(step.image));
@@ -59,6 +69,35 @@ std::string SelectSql(const CropSpec& step, bool blob) {
 }
 
 }  // namespace
+
+bool MadeByCrop(const JobSpec& job, const std::string& column) {
+  return !job.input.crops.empty() && column == kBoxIndexColumn;
+}
+
+Status BindCropFanOut(const JobSpec& job, Binding* b) {
+  if (job.input.crops.empty()) return Status::Ok();
+  if (!job.input.pdf_pages.empty()) {
+    return Status(Code::kSchemaMismatch,
+                  "preprocess: crop and pdf_pages cannot be in one job (each makes several rows "
+                  "of one input row): render the pages in one job, crop them in the next");
+  }
+  if (!job.batch.sort_by_length.empty()) {
+    return Status(Code::kSchemaMismatch,
+                  "batch.sort_by_length cannot be used with preprocess: crop");
+  }
+  if (IsDatabase(job.output.format)) {
+    return Status(Code::kSchemaMismatch,
+                  "preprocess: crop writes one row per box, which share the input key: write "
+                  "them to a file output (parquet, csv or jsonl), not a database table");
+  }
+  // output.keep's count included it, but it is not carried (BindCarried).
+  const auto& keep = job.output.keep;
+  if (std::find(keep.begin(), keep.end(), kBoxIndexColumn) != keep.end()) --b->sink.keep_count;
+  OutputColumn box{kBoxIndexColumn, DType::kInt32};
+  box.item_number = true;
+  b->sink.outputs.insert(b->sink.outputs.begin(), std::move(box));
+  return Status::Ok();
+}
 
 const CropSpec* CropStepOf(const JobSpec& job, const ModelInputSpec& in) {
   for (const auto& step : job.input.crops) {
@@ -100,16 +139,20 @@ Status BindCropInput(const CropSpec& step, const ModelInputSpec& in, const Tenso
 
 void AttachCropFillers(const JobSpec& job, const std::vector<InputColumn>& cols, Env* env,
                        ReadLayout* layout) {
-  for (auto& in : layout->inputs) {
+  for (size_t i = 0; i < layout->inputs.size(); ++i) {
+    InputPacking& in = layout->inputs[i];
     if (in.columns.size() != 1) continue;
     for (const auto& step : job.input.crops) {
       if (step.into != in.columns[0]) continue;
       const InputColumn* c = Column(cols, step.image);
       const bool blob = c != nullptr && c->sql_type == "BLOB";
       const int64_t width = in.row_shape.size() == 3 ? std::max<int64_t>(in.row_shape[2], 0) : 0;
-      in.filler = std::make_shared<image::CropFiller>(step, SelectSql(step, blob), blob,
-                                                      job.input.allow_outside, width,
-                                                      /*threads=*/0, env);
+      auto filler = std::make_shared<image::CropFiller>(step, SelectSql(step, blob), blob,
+                                                        job.input.allow_outside, width,
+                                                        /*threads=*/0, env);
+      in.filler = filler;
+      layout->expander = filler;
+      layout->expand_input = i;
     }
   }
 }

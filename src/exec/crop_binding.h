@@ -8,12 +8,26 @@
 #include <string>
 #include <vector>
 
+#include "exec/binder.h"
 #include "nightshift/backend.h"
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/source.h"
 
 namespace nightshift::exec {
+
+// The column `box_index` a crop step adds to every output row.
+inline constexpr char kBoxIndexColumn[] = "box_index";
+
+// True when `column` is box_index and the job has a crop step: then
+// output.keep may name it although no input has it.
+bool MadeByCrop(const JobSpec& job, const std::string& column);
+
+// Adds the box_index output column when the job has a crop step, right after
+// the kept columns. SchemaMismatch with batch.sort_by_length, with a
+// database output (a row's boxes share its key) or beside pdf_pages (one
+// step fans rows out).
+Status BindCropFanOut(const JobSpec& job, Binding* b);
 
 // The crop step model input `in` names (its only column is the step's
 // `into`), or nullptr.
@@ -28,7 +42,8 @@ Status BindCropInput(const CropSpec& step, const ModelInputSpec& in, const Tenso
                      InputPacking* out);
 
 // Gives every input bound to a crop step its filler (reading and decoding
-// pages through `env`, on worker threads). REQUIRES: `layout` from Bind.
+// pages through `env`, on worker threads), which also fans each row's boxes
+// out (the layout's expander). REQUIRES: `layout` from Bind.
 void AttachCropFillers(const JobSpec& job, const std::vector<InputColumn>& cols, Env* env,
                        ReadLayout* layout);
 

@@ -154,11 +154,56 @@ Result<std::array<double, 8>> ParseBox(std::string_view text) {
   }
   if (n != box.size()) {
     return Error(Code::kInvalidData,
-                 fmt::format("box has {} numbers; crop takes one box per row: 8 numbers (4 "
-                             "corners x, y){}",
-                             n, n > 8 ? " (unnest a list of boxes in input.query)" : ""));
+                 fmt::format("box has {} numbers; a box is 8 numbers (4 corners x, y): '{}'", n,
+                             text.substr(0, 200)));
   }
   return box;
+}
+
+namespace {
+
+bool IsNumberStart(char c) {
+  return c != '[' && c != ']' && c != ',' && c != ' ';
+}
+
+// A flat list's boxes: every 8 numbers (the last may have fewer).
+std::vector<std::string_view> SplitFlat(std::string_view text) {
+  std::vector<std::string_view> boxes;
+  size_t numbers = 0, start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!IsNumberStart(text[i]) || (i > 0 && IsNumberStart(text[i - 1]))) continue;
+    if (numbers % 8 == 0) {
+      if (numbers > 0) boxes.push_back(text.substr(start, i - start));
+      start = i;
+    }
+    ++numbers;
+  }
+  if (numbers > 0) boxes.push_back(text.substr(start, text.find_last_not_of("] ") + 1 - start));
+  return boxes;
+}
+
+}  // namespace
+
+std::vector<std::string_view> SplitBoxes(std::string_view text) {
+  const size_t first = text.find_first_not_of(" [");
+  const bool nested = first != std::string_view::npos && first > 0 &&
+                      text.substr(0, first).find('[') != text.substr(0, first).rfind('[');
+  if (!nested) return SplitFlat(text);
+  // The elements of the outer list: each from a '[' at depth 1 to its ']'.
+  std::vector<std::string_view> boxes;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '[' && ++depth == 2) start = i;
+    if (text[i] == ']' && depth-- == 2) boxes.push_back(text.substr(start, i + 1 - start));
+    // A bare number or NULL as an element of the outer list: a box of its own.
+    if (depth == 1 && IsNumberStart(text[i]) && !IsNumberStart(text[i - 1])) {
+      const size_t end = text.find_first_of(",]", i);
+      boxes.push_back(text.substr(i, end - i));
+      i = end - 1;
+    }
+  }
+  return boxes;
 }
 
 }  // namespace nightshift::image

@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "image/pixels.h"
 #include "nightshift/status.h"
@@ -54,5 +55,13 @@ void CutOut(const Pixels& page, const CropBox& box, int height, int64_t row_widt
 // "x0 y0 ... y3" (as DuckDB writes a DOUBLE[]: "[x0, y0, ...]") into 8
 // numbers; InvalidData naming what is wrong otherwise.
 Result<std::array<double, 8>> ParseBox(std::string_view text);
+
+// The boxes of a crop step's boxes value, as DuckDB writes the list as text,
+// each box's text for ParseBox: a flat list "[x0, y0, ..., y3, x0, ...]" is
+// cut every 8 numbers (text_boxes writes its boxes so; a list of 8 numbers
+// is one box), a nested one ("[[x0, y0, ...], ...]" or "[[[x0, y0], ...],
+// ...]") is split into its elements. "[]" has none. A box that is not 8
+// numbers is still returned: ParseBox says what is wrong with it.
+std::vector<std::string_view> SplitBoxes(std::string_view text);
 
 }  // namespace nightshift::image

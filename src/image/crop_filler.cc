@@ -31,8 +31,14 @@ RowParts Split(std::string_view value) {
   return {value.substr(0, bar), value.substr(bar + 1)};
 }
 
-Result<CropBox> BoxOf(std::string_view value) {
-  NS_ASSIGN_OR_RETURN(auto corners, ParseBox(Split(value).box));
+// Box `item` (box_index) of the row's list of boxes.
+Result<CropBox> BoxOf(std::string_view value, int64_t item) {
+  const std::vector<std::string_view> boxes = SplitBoxes(Split(value).box);
+  if (item < 0 || static_cast<size_t>(item) >= boxes.size()) {
+    return Error(Code::kInvalidData,
+                 fmt::format("box_index {}: the row has {} boxes", item, boxes.size()));
+  }
+  NS_ASSIGN_OR_RETURN(auto corners, ParseBox(boxes[static_cast<size_t>(item)]));
   return PlanCrop(corners);
 }
 
@@ -41,6 +47,7 @@ Result<CropBox> BoxOf(std::string_view value) {
 CropFiller::CropFiller(const CropSpec& spec, std::string select_sql, bool bytes, bool allow_outside,
                        int64_t fixed_width, int threads, Env* env)
     : column_(spec.image),
+      boxes_column_(spec.boxes),
       select_sql_(std::move(select_sql)),
       height_(static_cast<int>(spec.height)),
       bytes_(bytes),
@@ -56,7 +63,7 @@ int64_t CropFiller::PaddedLength(std::span<const Row> rows) const {
   // PaddleOCR: imgW = int(height * max(320 / 48, widest w / h of the batch)).
   int64_t widest = static_cast<int64_t>(kMinCropRatio * height_);
   for (const Row& row : rows) {
-    auto box = BoxOf(row.value);
+    auto box = BoxOf(row.value, row.item);
     if (box.has_value()) widest = std::max(widest, ScaledWidth(*box, height_));
   }
   return widest;
@@ -93,6 +100,17 @@ void CropFiller::Fill(std::span<Row> rows) const {
   });
 }
 
+// A null boxes value is read as "" (CropBinding's select_sql): the input
+// row's dead letter. An empty list makes no rows.
+Result<int64_t> CropFiller::Count(std::string_view value, std::string_view /*base_dir*/) const {
+  const std::string_view box = Split(value).box;
+  if (box.empty()) {
+    return Error(Code::kInvalidData,
+                 fmt::format("crop: the boxes of column '{}' are null", boxes_column_));
+  }
+  return static_cast<int64_t>(SplitBoxes(box).size());
+}
+
 Result<Pixels> CropFiller::DecodePage(const Row& row, std::string* name) const {
   const std::string_view page = Split(row.value).page;
   std::string file;
@@ -117,14 +135,17 @@ Result<Pixels> CropFiller::DecodePage(const Row& row, std::string* name) const {
 
 std::string CropFiller::CutRow(const Row& row, const Result<Pixels>& page, const std::string& name,
                                int64_t width) const {
-  auto box = BoxOf(row.value);
+  auto box = BoxOf(row.value, row.item);
   Status ok = !page.has_value() ? page.error()
               : box.has_value() ? CheckInside(*box, page->width, page->height)
                                 : box.error();
   if (!ok.ok()) {
     std::fill(row.out, row.out + 3 * height_ * width, 0.0f);
     // A page that cannot be read says so itself; a bad box names its page.
-    return page.has_value() ? fmt::format("crop of {}: {}", name, ok.message()) : ok.message();
+    // Both name the box_index (the dead letter's key is the input row's).
+    return page.has_value()
+               ? fmt::format("crop of {} box_index {}: {}", name, row.item, ok.message())
+               : fmt::format("{} (box_index {})", ok.message(), row.item);
   }
   CutOut(*page, *box, height_, width, row.out);
   return "";

@@ -4,7 +4,10 @@
 // select_sql the binding makes); the batch is as wide as its widest crop
 // (at least kMinCropRatio x height) unless the model fixes the width. Each
 // distinct page of a batch is read and decoded once, then its boxes are cut
-// out (crop.h), both on worker threads. Thread-safe.
+// out (crop.h), both on worker threads. As the reader's RowExpander it fans
+// a row's list of boxes out into one row per box (RowFiller::Row::item is the
+// box's index, from 0: the output's box_index); a row holding one box of 8
+// numbers is one row, box 0. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -19,7 +22,7 @@
 
 namespace nightshift::image {
 
-class CropFiller final : public RowFiller {
+class CropFiller final : public RowFiller, public RowExpander {
  public:
   // `select_sql`: the SQL of the row's raw value. `bytes`: pages are encoded
   // images (BLOB), not paths. `fixed_width`: the model's input width, or 0
@@ -32,6 +35,8 @@ class CropFiller final : public RowFiller {
   std::string select_sql() const override { return select_sql_; }
   int64_t PaddedLength(std::span<const Row> rows) const override;
   void Fill(std::span<Row> rows) const override;
+  Result<int64_t> Count(std::string_view value, std::string_view base_dir) const override;
+  int64_t first_item() const override { return 0; }
 
  private:
   int64_t RowWidth(std::span<const Row> rows) const;
@@ -43,6 +48,7 @@ class CropFiller final : public RowFiller {
                      int64_t width) const;
 
   const std::string column_;
+  const std::string boxes_column_;
   const std::string select_sql_;
   const int height_;
   const bool bytes_;

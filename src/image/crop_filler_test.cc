@@ -84,5 +84,40 @@ TEST(CropFillerTest, AFixedWidthIsKeptAndAMissingPageIsEveryBoxsReason) {
   for (float v : out) ASSERT_EQ(v, 0.0f);
 }
 
+TEST(CropFillerTest, FansAListOfBoxesOutByBoxIndex) {
+  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ASSERT_TRUE(Env::Default()
+                  ->WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(400, 100)))
+                  .ok());
+  CropSpec spec{"path", "box", "line", 48};
+  CropFiller filler(spec, "", false, false, /*fixed_width=*/0, 1, Env::Default());
+  EXPECT_EQ(filler.first_item(), 0);
+  // Three boxes (the second degenerate), nested as 4 [x, y] points each.
+  const std::string value =
+      "[[[10, 10], [370, 10], [370, 30], [10, 30]], [[5, 5], [5, 5], [5, 5], [5, 5]], "
+      "[[20, 50], [120, 50], [120, 90], [20, 90]]]|a.png";
+  EXPECT_EQ(*filler.Count(value, dir), 3);
+  EXPECT_EQ(*filler.Count("[1, 2, 3, 4, 5, 6, 7, 8]|a.png", dir), 1);
+  EXPECT_EQ(*filler.Count("[]|a.png", dir), 0);
+  EXPECT_THAT(filler.Count("|a.png", dir).error().message(), HasSubstr("'box' are null"));
+  std::vector<RowFiller::Row> rows(3);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].value = value;
+    rows[i].base_dir = dir;
+    rows[i].item = static_cast<int64_t>(i);
+  }
+  const int64_t width = filler.PaddedLength(rows);
+  EXPECT_EQ(width, 864);  // box 0: 360 x 20
+  std::vector<float> out(rows.size() * 3 * 48 * width, 7.0f);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].out = out.data() + i * 3 * 48 * width;
+  filler.Fill(rows);
+  EXPECT_EQ(rows[0].error, "");
+  EXPECT_THAT(rows[1].error, HasSubstr("box_index 1"));
+  EXPECT_THAT(rows[1].error, HasSubstr("degenerate"));
+  EXPECT_EQ(rows[2].error, "");
+  EXPECT_NE(out[0], 0.0f);
+}
+
 }  // namespace
 }  // namespace nightshift::image

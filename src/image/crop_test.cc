@@ -24,9 +24,31 @@ TEST(CropTest, ParseBoxTakesDuckdbListsAndRefusesOtherCounts) {
   EXPECT_EQ((*box)[5], 12.0);
   auto many = ParseBox("[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]");
   ASSERT_FALSE(many.has_value());
-  EXPECT_NE(many.error().message().find("unnest a list of boxes"), std::string::npos);
+  EXPECT_NE(many.error().message().find("box has 10 numbers"), std::string::npos);
   EXPECT_FALSE(ParseBox("[1, 2, NULL, 4, 5, 6, 7, 8]").has_value());
   EXPECT_FALSE(ParseBox("").has_value());
+}
+
+TEST(CropTest, SplitBoxesCutsFlatListsEvery8NumbersAndNestedOnesByElement) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(SplitBoxes("[1, 2, 3, 4, 5, 6, 7, 8]"), V{"1, 2, 3, 4, 5, 6, 7, 8"});
+  EXPECT_EQ(SplitBoxes("[1, 2, 3, 4, 5, 6, 7, 8, 9.5, 10, 11, 12, 13, 14, 15, 16, 17, 18]"),
+            (V{"1, 2, 3, 4, 5, 6, 7, 8, ", "9.5, 10, 11, 12, 13, 14, 15, 16, ", "17, 18"}));
+  EXPECT_EQ(SplitBoxes("[[1, 2], [3, 4], [5, 6], [7, 8]]"),
+            (V{"[1, 2]", "[3, 4]", "[5, 6]", "[7, 8]"}));
+  EXPECT_EQ(SplitBoxes("[[[1, 2], [3, 4], [5, 6], [7, 8]], [[9, 9], [9, 9]], NULL]"),
+            (V{"[[1, 2], [3, 4], [5, 6], [7, 8]]", "[[9, 9], [9, 9]]", "NULL"}));
+  EXPECT_TRUE(SplitBoxes("[]").empty());
+  // Each box then parses, or says what is wrong with it.
+  auto boxes = SplitBoxes("[[[1, 2], [3, 4], [5, 6], [7, 8]], [[9, 9]], NULL]");
+  ASSERT_EQ(boxes.size(), 3u);
+  ASSERT_TRUE(ParseBox(boxes[0]).has_value());
+  EXPECT_EQ((*ParseBox(boxes[0]))[7], 8.0);
+  EXPECT_FALSE(ParseBox(boxes[1]).has_value());
+  EXPECT_FALSE(ParseBox(boxes[2]).has_value());
+  auto flat = SplitBoxes("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]");
+  ASSERT_EQ(flat.size(), 2u);
+  EXPECT_FALSE(ParseBox(flat[1]).has_value());
 }
 
 TEST(CropTest, PlanSizesTurnsTallBoxesAndRefusesDegenerateOnes) {

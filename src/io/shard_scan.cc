@@ -227,16 +227,17 @@ int64_t ShardScanner::Add(const ShardTask& s, const std::shared_ptr<DuckChunk>& 
 
 // Adds `take` input rows from chunk row `off`, each as the rows the layout's
 // expander counts for it (one row with its reason when it cannot be
-// expanded), emitting full batches on the way: an input row of many pages
-// spans batches, so no more than one batch of its rows is ever held.
-// Returns `take`, or sets stopped_ when the consumer stopped taking batches.
+// expanded; none for a count of 0: a page without boxes), emitting full
+// batches on the way: an input row of many pages spans batches, so no more than one batch of its
+// rows is ever held. Returns `take`, or sets stopped_ when the consumer stopped taking batches.
 int64_t ShardScanner::AddExpanded(const ShardTask& s, const std::shared_ptr<DuckChunk>& chunk,
                                   int64_t off, int64_t take) {
   for (int64_t k = 0; k < take; ++k) {
     const auto r = static_cast<idx_t>(off + k);
     const Result<int64_t> count = CountItems(chunk, r);
     const int64_t n = count.has_value() ? *count : 1;
-    for (int64_t item = 1; item <= n; ++item) {
+    const int64_t first = layout_.expander->first_item();
+    for (int64_t item = first; item < first + n; ++item) {
       if (batch_ && batch_->num_rows == layout_.batch_rows && !Flush(false)) {
         stopped_ = true;
         return k;
@@ -258,7 +259,7 @@ Result<int64_t> ShardScanner::CountItems(const std::shared_ptr<DuckChunk>& chunk
   duckdb_vector vec = chunk->column(expand_column_);
   uint64_t* validity = duckdb_vector_get_validity(vec);
   if (validity != nullptr && !duckdb_validity_row_is_valid(validity, r)) {
-    return Error(Status(Code::kInvalidData, "null value in the PDF column"));
+    return Error(Status(Code::kInvalidData, "null value in the column the rows are made from"));
   }
   auto* values = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vec));
   auto* dir =

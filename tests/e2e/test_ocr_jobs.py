@@ -3,8 +3,8 @@ recogniser, fed by nightshift's own preprocessing.
 
 Job 1 (examples/ocr/detect.yaml): page images -> `image` step (letterbox into the detector's
 640 x 960 input) -> detector -> `text_boxes` (boxes scaled back to each page's own pixels).
-Job 2 (examples/ocr/recognise.yaml): `input.query` over job 1's Parquet, one row per box ->
-`crop` (cut out, straightened, 48 high, each batch padded to its widest line: the
+Job 2 (examples/ocr/recognise.yaml): job 1's Parquet as it is, one row per page -> `crop`
+(fanned out into one row per box with box_index; each cut out, straightened, 48 high, each batch padded to its widest line: the
 recogniser's width is dynamic) -> recogniser -> `ctc_decode`.
 
 The pages are rendered here (python3-pil, DejaVu Sans) at sizes other than the detector's
@@ -135,11 +135,13 @@ def test_two_chained_jobs_read_rendered_pages(tmp_path):
     assert sorted(pages) == list(range(len(PAGES)))
     run_ok(tmp_path, "recognise.yaml")
     lines = rows_of(tmp_path / "out" / "text")
-    # One row per box job 1 found, each box as job 1 wrote it.
-    assert len(lines) == sum(len(p["boxes"]) // 8 for p in pages.values())
+    # One row per box job 1 found, keyed (page, box_index), box_index from 0 on each page.
+    assert list(lines[0])[:2] == ["page", "box_index"]
+    assert sorted((l["page"], l["box_index"]) for l in lines) == sorted(
+        (i, b) for i, p in pages.items() for b in range(len(p["boxes"]) // 8))
     for line in lines:
         b = line["box_index"]
-        assert line["box"] == pytest.approx(pages[line["page"]]["boxes"][8 * b:8 * b + 8])
+        line["box"] = pages[line["page"]]["boxes"][8 * b:8 * b + 8]
     pairs = []
     for page, known in enumerate(truth):
         found = [l for l in lines if l["page"] == page]
@@ -198,6 +200,67 @@ def test_crop_dead_letters_bad_boxes_and_pages(tmp_path):
     assert "8 numbers" in dead[5]
 
 
+def crop_job(query, boxes="boxes", keep=("id", "box_index")):
+    return {"name": "crop", "input": {"query": query, "key": "id"},
+            "preprocess": [{"crop": {"image": "path", "boxes": boxes, "into": "line"}}],
+            "model": {"path": "models/ch_PP-OCRv4_rec_infer.onnx", "threads": 2,
+                      "inputs": [{"name": "x", "columns": ["line"]}]},
+            "postprocess": [{"ctc_decode": {"output": "softmax_11.tmp_0",
+                                            "alphabet": "models/ppocr_keys_v1.txt", "into": "text"}}],
+            "batch": {"size": 2}, "output": {"path": "out", "keep": list(keep)},
+            "errors": {"max_failed_items": -1}, "run": {"ledger": "ledger.db"}}
+
+
+def test_crop_fans_a_list_of_boxes_out_into_one_row_per_box(tmp_path):
+    """A page's list of boxes becomes one row per box, keyed (id, box_index) with box_index from
+    0; a bad box in a list is one dead letter naming its box_index while the page's other boxes
+    are read; an empty list makes no rows; null boxes are the page's dead letter. Flat lists (8
+    numbers per box, as text_boxes writes them) and lists of 4 [x, y] points both work."""
+    if not (MODELS / "ch_PP-OCRv4_rec_infer.onnx").is_file():
+        pytest.skip("run scripts/bootstrap.sh (third_party/ocr-models)")
+    (tmp_path / "models").symlink_to(MODELS)
+    (tmp_path / "pages").mkdir()
+    lines = ["Hello 123", "Order 889102", "Net weight 12.5 kg"]
+    drawn = render(lines, (600, 420), 0.0, None, 0, tmp_path / "pages" / "p.png")
+
+    def box(x0, y0, x1, y1, m=6):
+        return [x0 - m, y0 - m, x1 + m, y0 - m, x1 + m, y1 + m, x0 - m, y1 + m]
+    good = [box(*d) for d in drawn]
+    flat = lambda bs: "[" + ", ".join(str(v) for b in bs for v in b) + "]::DOUBLE[]"
+    pages = [(0, flat([good[0], [10] * 8, good[2]])),  # box 1 degenerate
+             (1, "[]::DOUBLE[]"),                        # no boxes: no rows
+             (2, flat([good[1]])),                       # one box of 8 numbers
+             (3, "NULL::DOUBLE[]"),                      # null boxes: the page's dead letter
+             (4, flat([good[2], good[0], good[1][:5]]))]  # a last box of 5 numbers
+    values = ", ".join(f"({i}, 'pages/p.png', {b})" for i, b in pages)
+    job = crop_job(f"SELECT * FROM (VALUES {values}) t(id, path, boxes)")
+    rc, out, err = run("run", write_job(tmp_path / "fan.yaml", job), cwd=tmp_path, timeout=300)
+    assert_not_crashed(rc, err)
+    rows = rows_of(tmp_path / "out")
+    assert list(rows[0])[:2] == ["id", "box_index"], rows[0]
+    got = [(r["id"], r["box_index"], r["text"].replace(" ", "")) for r in rows]
+    want = [(0, 0, "Hello123"), (0, 2, "Netweight12.5kg"), (2, 0, "Order889102"),
+            (4, 0, "Netweight12.5kg"), (4, 1, "Hello123")]
+    assert got == want, (got, err)
+    dead = [(single_key(d["key"], "id"), d["error"])
+            for _, d in read_dead_letters(tmp_path / "out" / "_failed")]
+    assert sorted(k for k, _ in dead) == [0, 3, 4], dead
+    why = dict(dead)
+    assert "box_index 1" in why[0] and "degenerate" in why[0], why[0]
+    assert "null" in why[3], why[3]
+    assert "box_index 2" in why[4] and "8 numbers" in why[4], why[4]
+
+    # A list of boxes, each 4 [x, y] points.
+    points = lambda b: "[" + ", ".join(f"[{b[k]}, {b[k + 1]}]" for k in range(0, 8, 2)) + "]"
+    nested = "[" + ", ".join(points(b) for b in good) + "]::DOUBLE[][][]"
+    shutil.rmtree(tmp_path / "out")
+    job = crop_job(f"SELECT 7 AS id, 'pages/p.png' AS path, {nested} AS boxes")
+    rc, out, err = run("run", write_job(tmp_path / "nested.yaml", job), cwd=tmp_path, timeout=300)
+    assert rc == 0, err
+    got = [(r["id"], r["box_index"], r["text"].replace(" ", "")) for r in rows_of(tmp_path / "out")]
+    assert got == [(7, 0, "Hello123"), (7, 1, "Order889102"), (7, 2, "Netweight12.5kg")], got
+
+
 def test_crop_steps_that_do_not_fit_are_refused_before_any_row(tmp_path):
     if not (MODELS / "ch_PP-OCRv4_rec_infer.onnx").is_file():
         pytest.skip("run scripts/bootstrap.sh (third_party/ocr-models)")
@@ -220,6 +283,10 @@ def test_crop_steps_that_do_not_fit_are_refused_before_any_row(tmp_path):
          "makes float32 rows of [3, 32, width]"),
         (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "height": 2}), "preprocess[0].crop.height"),
         (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "size": 3}), "preprocess[0].crop"),
+        # One row per box: the boxes of a row share its key.
+        ({**job("[1.0, 2, 3, 4, 5, 6, 7, 8]", good),
+          "output": {"format": "sqlite", "url": "out.db", "table": "lines"}},
+         "preprocess: crop writes one row per box"),
     ]
     for spec, message in cases:
         rc, out, err = run("validate", write_job(tmp_path / "bad.yaml", spec), cwd=tmp_path)
