@@ -9,6 +9,7 @@
 #include "exec/image_binding.h"
 #include "exec/output_names.h"
 #include "exec/pdf_binding.h"
+#include "exec/step_input.h"
 #include "io/token_columns.h"
 
 namespace nightshift::exec {
@@ -267,12 +268,12 @@ Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
                                 spec.name, DTypeName(spec.dtype), ShapeText(spec.shape)));
     }
     InputPacking p;
-    if (const ImageSpec* image = ImageStepOf(job, *it)) {
+    if (const ImageSpec* image = StepFeeding(job.input.images, *it)) {
       NS_RETURN_IF_ERROR(BindImageInput(ImageStepAsRead(job, *image), *it, spec, cols, where, &p));
       b->read.inputs.push_back(std::move(p));
       continue;
     }
-    if (const CropSpec* crop = CropStepOf(job, *it)) {
+    if (const CropSpec* crop = StepFeeding(job.input.crops, *it)) {
       NS_RETURN_IF_ERROR(BindCropInput(*crop, *it, spec, cols, where, &p));
       b->read.inputs.push_back(std::move(p));
       continue;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "exec/step_input.h"
 #include "image/crop_filler.h"
 #include "io/duck.h"
 #include "io/sql_types.h"
@@ -99,23 +100,10 @@ Status BindCropFanOut(const JobSpec& job, Binding* b) {
   return Status::Ok();
 }
 
-const CropSpec* CropStepOf(const JobSpec& job, const ModelInputSpec& in) {
-  for (const auto& step : job.input.crops) {
-    if (std::find(in.columns.begin(), in.columns.end(), step.into) != in.columns.end())
-      return &step;
-  }
-  return nullptr;
-}
-
 Status BindCropInput(const CropSpec& step, const ModelInputSpec& in, const TensorSpec& spec,
                      const std::vector<InputColumn>& cols, const std::string& where,
                      InputPacking* out) {
-  if (in.columns.size() != 1 || !in.mask_of.empty()) {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("model.inputs '{}' takes the crop column '{}' with other columns: "
-                              "a crop step's `into` must be the input's only column",
-                              in.name, step.into));
-  }
+  NS_RETURN_IF_ERROR(CheckSoleColumn(in, step.into, "crop"));
   NS_RETURN_IF_ERROR(CheckColumns(step, cols, where));
   const auto& s = spec.shape;
   const bool fits = in.dtype == DType::kFloat32 && spec.dtype == DType::kFloat32 && s.size() == 4 &&

@@ -29,10 +29,6 @@ bool MadeByCrop(const JobSpec& job, const std::string& column);
 // step fans rows out).
 Status BindCropFanOut(const JobSpec& job, Binding* b);
 
-// The crop step model input `in` names (its only column is the step's
-// `into`), or nullptr.
-const CropSpec* CropStepOf(const JobSpec& job, const ModelInputSpec& in);
-
 // Packs `in` from crop step `step`: SchemaMismatch naming both sides when the
 // step's image column is missing or neither text nor BLOB, its boxes column
 // is missing or not a list of numbers, the input takes more than the step's

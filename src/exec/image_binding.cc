@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "exec/step_input.h"
 #include "image/image_filler.h"
 
 namespace nightshift::exec {
@@ -30,23 +31,10 @@ std::vector<int64_t> RowShape(const ImageSpec& step) {
 
 }  // namespace
 
-const ImageSpec* ImageStepOf(const JobSpec& job, const ModelInputSpec& in) {
-  for (const auto& step : job.input.images) {
-    if (std::find(in.columns.begin(), in.columns.end(), step.into) != in.columns.end())
-      return &step;
-  }
-  return nullptr;
-}
-
 Status BindImageInput(const ImageSpec& step, const ModelInputSpec& in, const TensorSpec& spec,
                       const std::vector<InputColumn>& cols, const std::string& where,
                       InputPacking* out) {
-  if (in.columns.size() != 1 || !in.mask_of.empty()) {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("model.inputs '{}' takes the image column '{}' with other columns: "
-                              "an image step's `into` must be the input's only column",
-                              in.name, step.into));
-  }
+  NS_RETURN_IF_ERROR(CheckSoleColumn(in, step.into, "image"));
   const InputColumn* c = Column(cols, step.column);
   if (c == nullptr) {
     return Status(Code::kSchemaMismatch,

@@ -13,10 +13,6 @@
 
 namespace nightshift::exec {
 
-// The image step model input `in` names (its only column is the step's
-// `into`), or nullptr.
-const ImageSpec* ImageStepOf(const JobSpec& job, const ModelInputSpec& in);
-
 // Packs `in` from image step `step`: SchemaMismatch naming both sides when
 // the step's column is missing or neither text nor BLOB, the input takes
 // more than the step's column, the model's input is not float32, or its

@@ -497,3 +497,21 @@ def hf_token_ids(tokenizer_json, texts, tmp, max_length):
       }})();"""
     subprocess.run(["node", "-e", script], check=True, timeout=300)
     return json.loads((tmp / "ids.json").read_text())
+
+
+# OCR checks (test_ocr.py, test_ocr_jobs.py): overlap of two [x0, y0, x1, y1] boxes,
+# and Levenshtein distance for character accuracy.
+def iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def edit_distance(a, b):
+    d = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, d[0] = d[0], i
+        for j, cb in enumerate(b, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (ca != cb))
+    return d[len(b)]

@@ -29,7 +29,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import REPO, assert_not_crashed, part_files, read_part, run, sql, write_job
+from conftest import (REPO, assert_not_crashed, edit_distance, iou, part_files, read_part, run, sql,
+                      write_job)
 
 MODELS = REPO / "third_party" / "ocr-models"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -272,22 +273,6 @@ def rec_tensor(rgb, box):
     out = np.zeros((3, REC_H, REC_W), dtype=np.float32)
     out[:, :, :w] = ((img / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
     return out
-
-
-def iou(a, b):
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def edit_distance(a, b):
-    d = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, d[0] = d[0], i
-        for j, cb in enumerate(b, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (ca != cb))
-    return d[len(b)]
 
 
 @pytest.mark.skipif(not (MODELS / "ch_PP-OCRv4_det_infer.onnx").is_file(),

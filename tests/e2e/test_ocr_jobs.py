@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (REPO, assert_not_crashed, part_files, read_dead_letters, read_part, run,
-                      single_key, write_job)
+from conftest import (REPO, assert_not_crashed, edit_distance, iou, part_files, read_dead_letters, read_part,
+                      run, single_key, write_job)
 
 MODELS = REPO / "third_party" / "ocr-models"
 EXAMPLE = REPO / "examples" / "ocr"
@@ -72,22 +72,6 @@ def render(lines, size, angle, quality, seed, path):
     else:
         img.save(path, format="PNG")
     return boxes
-
-
-def iou(a, b):
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def edit_distance(a, b):
-    d = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, d[0] = d[0], i
-        for j, cb in enumerate(b, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (ca != cb))
-    return d[len(b)]
 
 
 def accuracy(pairs):

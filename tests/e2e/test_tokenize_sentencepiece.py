@@ -9,27 +9,24 @@ that transformers' XLMRobertaConverter makes of the same model
 same model in numpy.
 """
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import (REPO, assert_not_crashed, part_files, read_dead_letters, read_part, run, sql,
-                      write_job)
+from conftest import (HF_TOKENIZERS, REPO, assert_not_crashed, hf_token_ids, part_files, read_dead_letters,
+                      read_part, run, sql, write_job)
 
 sys.path.insert(0, str(REPO / "examples" / "embeddings"))
 import make_example  # noqa: E402  (the embedding model and the texts)
 
-TOKENIZERS = Path(os.environ.get("NIGHTSHIFT_TOKENIZERS_DIR") or REPO / "third_party" / "tokenizers")
 DIFF_TEST = REPO / "src" / "transform" / "sentencepiece_diff_test.cjs"
 DIM, MAX_LENGTH = 32, 64
 
 pytestmark = pytest.mark.skipif(
-    not (TOKENIZERS / "index.js").exists() or shutil.which("node") is None
+    not (HF_TOKENIZERS / "index.js").exists() or shutil.which("node") is None
     or shutil.which("spm_train") is None,
     reason="run scripts/bootstrap.sh: needs node, spm_train and third_party/tokenizers")
 
@@ -47,23 +44,12 @@ def train_model(texts, root):
 
 def reference_ids(model, texts, tmp):
     """Hugging Face tokenizers' ids for `texts` on the converted model."""
-    (tmp / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
     script = f"""
-      const {{ Tokenizer }} = require({json.dumps(str(TOKENIZERS / 'index.js'))});
       const {{ xlmrTokenizerJson }} = require({json.dumps(str(DIFF_TEST))});
-      const fs = require('fs');
-      fs.writeFileSync({json.dumps(str(tmp / 'xlmr.json'))},
-                       JSON.stringify(xlmrTokenizerJson({json.dumps(str(model))})));
-      const t = Tokenizer.fromFile({json.dumps(str(tmp / 'xlmr.json'))});
-      t.setTruncation({MAX_LENGTH});
-      (async () => {{
-        const out = [];
-        for (const s of JSON.parse(fs.readFileSync({json.dumps(str(tmp / 'texts.json'))}, 'utf8')))
-          out.push((await t.encode(s)).getIds());
-        fs.writeFileSync({json.dumps(str(tmp / 'ids.json'))}, JSON.stringify(out));
-      }})();"""
+      require('fs').writeFileSync({json.dumps(str(tmp / 'xlmr.json'))},
+                                  JSON.stringify(xlmrTokenizerJson({json.dumps(str(model))})));"""
     subprocess.run(["node", "-e", script], check=True, timeout=300)
-    return json.loads((tmp / "ids.json").read_text())
+    return hf_token_ids(tmp / "xlmr.json", texts, tmp, MAX_LENGTH)
 
 
 @pytest.fixture(scope="module")
