@@ -15,23 +15,10 @@
 namespace nightshift::exec {
 namespace {
 
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::vector<std::string> dims;
-  for (int64_t d : shape) dims.push_back(d < 0 ? "?" : std::to_string(d));
-  return "[" + fmt::format("{}", fmt::join(dims, ", ")) + "]";
-}
-
 std::string Names(const std::vector<TensorSpec>& specs) {
   std::vector<std::string> names;
   for (const auto& s : specs) names.push_back(s.name);
   return fmt::format("{}", fmt::join(names, ", "));
-}
-
-const InputColumn* FindColumn(const std::vector<InputColumn>& cols, const std::string& name) {
-  for (const auto& c : cols) {
-    if (c.name == name) return &c;
-  }
-  return nullptr;
 }
 
 Status MissingColumn(const std::vector<InputColumn>& cols, const std::string& name,

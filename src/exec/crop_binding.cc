@@ -13,17 +13,6 @@
 namespace nightshift::exec {
 namespace {
 
-const InputColumn* Column(const std::vector<InputColumn>& cols, const std::string& name) {
-  auto it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == name; });
-  return it == cols.end() ? nullptr : &*it;
-}
-
-std::string Dims(const std::vector<int64_t>& dims) {
-  std::vector<std::string> s;
-  for (int64_t d : dims) s.push_back(d < 0 ? "?" : std::to_string(d));
-  return "[" + fmt::format("{}", fmt::join(s, ", ")) + "]";
-}
-
 // DOUBLE[] (8 numbers per box), DOUBLE[][] or DOUBLE[][][] (4 [x, y] points
 // per box), FLOAT[4][2][] and the like.
 bool NumericListOfAnyDepth(const std::string& sql_type) {
@@ -34,7 +23,7 @@ bool NumericListOfAnyDepth(const std::string& sql_type) {
 
 Status CheckColumns(const CropSpec& step, const std::vector<InputColumn>& cols,
                     const std::string& where) {
-  const InputColumn* image = Column(cols, step.image);
+  const InputColumn* image = FindColumn(cols, step.image);
   if (image == nullptr || (image->sql_type != "VARCHAR" && image->sql_type != "BLOB")) {
     return Status(Code::kSchemaMismatch,
                   fmt::format("crop step image column '{}' {}: it must hold page paths (text) "
@@ -43,7 +32,7 @@ Status CheckColumns(const CropSpec& step, const std::vector<InputColumn>& cols,
                               image == nullptr ? "is not in " + where
                                                : "in " + where + " is " + image->sql_type));
   }
-  const InputColumn* boxes = Column(cols, step.boxes);
+  const InputColumn* boxes = FindColumn(cols, step.boxes);
   if (boxes == nullptr || !NumericListOfAnyDepth(boxes->sql_type)) {
     return Status(Code::kSchemaMismatch,
                   fmt::format("crop step boxes column '{}' {}: it must hold a list of boxes, 8 "
@@ -112,8 +101,8 @@ Status BindCropInput(const CropSpec& step, const ModelInputSpec& in, const Tenso
     return Status(Code::kSchemaMismatch,
                   fmt::format("model input '{}' is {} {} but crop step '{}' makes float32 rows of "
                               "[3, {}, width] (BGR, height {})",
-                              spec.name, DTypeName(spec.dtype), Dims(s), step.into, step.height,
-                              step.height));
+                              spec.name, DTypeName(spec.dtype), ShapeText(s), step.into,
+                              step.height, step.height));
   }
   // A fixed width is kept; a dynamic one is the batch's widest crop.
   const int64_t width = s[3] > 0 ? s[3] : -1;
@@ -132,7 +121,7 @@ void AttachCropFillers(const JobSpec& job, const std::vector<InputColumn>& cols,
     if (in.columns.size() != 1) continue;
     for (const auto& step : job.input.crops) {
       if (step.into != in.columns[0]) continue;
-      const InputColumn* c = Column(cols, step.image);
+      const InputColumn* c = FindColumn(cols, step.image);
       const bool blob = c != nullptr && c->sql_type == "BLOB";
       const int64_t width = in.row_shape.size() == 3 ? std::max<int64_t>(in.row_shape[2], 0) : 0;
       auto filler = std::make_shared<image::CropFiller>(step, SelectSql(step, blob), blob,

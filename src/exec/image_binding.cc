@@ -11,17 +11,6 @@
 namespace nightshift::exec {
 namespace {
 
-const InputColumn* Column(const std::vector<InputColumn>& cols, const std::string& name) {
-  auto it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == name; });
-  return it == cols.end() ? nullptr : &*it;
-}
-
-std::string Dims(const std::vector<int64_t>& dims) {
-  std::vector<std::string> s;
-  for (int64_t d : dims) s.push_back(d < 0 ? "?" : std::to_string(d));
-  return "[" + fmt::format("{}", fmt::join(s, ", ")) + "]";
-}
-
 // The step's row: [C, H, W] or [H, W, C].
 std::vector<int64_t> RowShape(const ImageSpec& step) {
   const int64_t c = step.color == "gray" ? 1 : 3;
@@ -35,7 +24,7 @@ Status BindImageInput(const ImageSpec& step, const ModelInputSpec& in, const Ten
                       const std::vector<InputColumn>& cols, const std::string& where,
                       InputPacking* out) {
   NS_RETURN_IF_ERROR(CheckSoleColumn(in, step.into, "image"));
-  const InputColumn* c = Column(cols, step.column);
+  const InputColumn* c = FindColumn(cols, step.column);
   if (c == nullptr) {
     return Status(Code::kSchemaMismatch,
                   fmt::format("image step column '{}' is not in {}", step.column, where));
@@ -60,8 +49,8 @@ Status BindImageInput(const ImageSpec& step, const ModelInputSpec& in, const Ten
     return Status(Code::kSchemaMismatch,
                   fmt::format("model input '{}' has shape {} but image step '{}' makes rows of {} "
                               "(size [{}, {}], layout {}, color {})",
-                              spec.name, Dims(spec.shape), step.into, Dims(row), step.height,
-                              step.width, step.layout, step.color));
+                              spec.name, ShapeText(spec.shape), step.into, ShapeText(row),
+                              step.height, step.width, step.layout, step.color));
   }
   out->columns = {step.into};
   out->dtype = DType::kFloat32;
@@ -77,7 +66,7 @@ void AttachImageFillers(const JobSpec& job, const std::vector<InputColumn>& cols
     if (in.columns.size() != 1) continue;
     for (const auto& step : job.input.images) {
       if (step.into != in.columns[0]) continue;
-      const InputColumn* c = Column(cols, step.column);
+      const InputColumn* c = FindColumn(cols, step.column);
       const bool blob = c != nullptr && c->sql_type == "BLOB";
       in.filler = std::make_shared<image::ImageFiller>(step, blob, job.input.allow_outside,
                                                        /*threads=*/0, env);

@@ -6,16 +6,11 @@
 #include <cstring>
 
 #include "exec/ctc_decode.h"
+#include "exec/step_input.h"
 #include "exec/top_k.h"
 
 namespace nightshift::exec {
 namespace {
-
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::vector<std::string> dims;
-  for (int64_t d : shape) dims.push_back(d < 0 ? "?" : std::to_string(d));
-  return fmt::format("[{}]", fmt::join(dims, ", "));
-}
 
 Result<const TensorSpec*> FindOutput(const Model& model, const std::string& name,
                                      const std::string& where) {

@@ -1,6 +1,7 @@
-// What the bindings of the steps that make a whole model input (image,
-// crop) share: which step feeds a model input, and the rule that such a
-// step's column is that input's only column.
+// What the bindings (binder.cc, the image and crop steps, the OCR
+// post-processing) share: a model shape as messages print it, an input
+// column by name, which step feeds a model input, and the rule that an image
+// or crop step's column is that input's only column.
 #pragma once
 
 #include <algorithm>
@@ -9,9 +10,16 @@
 #include <vector>
 
 #include "nightshift/job_spec.h"
+#include "nightshift/source.h"
 #include "nightshift/status.h"
 
 namespace nightshift::exec {
+
+// "[?, 3, 48, ?]": a dynamic dimension is "?".
+std::string ShapeText(const std::vector<int64_t>& shape);
+
+// The input column named `name`, or null.
+const InputColumn* FindColumn(const std::vector<InputColumn>& cols, const std::string& name);
 
 // The step of `steps` whose `into` column model input `in` takes, or null.
 template <class Step>
