@@ -86,10 +86,11 @@ class ShardRows {
   // <dead_letter_dir>/part-<shard>.jsonl through a temp file (its name added
   // to `temps`) published atomically, and fills out->failures and
   // out->dead_letter_file; removes a stale file of an earlier attempt when
-  // none failed.
+  // none failed. A file already there is replaced or removed only while
+  // `still_ours` says the claim holds (Env::PublishFileFenced).
   Status WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard_id, int64_t epoch,
-                          const std::vector<RejectedRow>& rejected, ShardOutput* out,
-                          std::vector<std::string>* temps) const;
+                          const std::vector<RejectedRow>& rejected, const ClaimCheck& still_ours,
+                          ShardOutput* out, std::vector<std::string>* temps) const;
 
  private:
   size_t KeyIndex(size_t k) const;
