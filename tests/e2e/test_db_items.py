@@ -72,6 +72,8 @@ def test_pdf_pages_table_is_keyed_by_page_number_and_upsert_doubles_nothing(tmp_
     assert sorted(primary_key(fmt, db, "pages")[0].split(",") if fmt == "duckdb"
                   else primary_key(fmt, db, "pages")) == ["id", "page_number"]
     st = status_json(job, cwd=tmp_path)
+    # counts in input rows (PDFs), items and the table's rows in pages.
+    assert st["counts"] == {"total": len(LEVELS), "succeeded": len(LEVELS), "failed": 0, "items": PAGES}, st
     assert st["rows"]["written"] == PAGES and st["table"] == "pages", st
     rc, out, err = run("run", job, "--run-id", "again", cwd=tmp_path)
     assert rc == EXIT_OK, err
@@ -153,7 +155,7 @@ def test_crop_boxes_table_is_keyed_by_box_index(tmp_path, fmt):
     img[:, :, 0] = (np.arange(400) // 2).astype(np.uint8)[None, :]  # red grows to the right
     Image.fromarray(img).save(tmp_path / "p.png")
     box = lambda x: [x, 10, x + 60, 10, x + 60, 40, x, 40]
-    pages = {0: [box(10), box(100)], 1: [box(200), box(300), box(20)], 2: [box(150)]}
+    pages = {0: [box(10), box(100)], 1: [box(200), box(300), box(20)], 2: [box(150)], 3: []}
     values = ", ".join(f"({i}, 'p.png', {[v for b in bs for v in b]}::DOUBLE[])" for i, bs in pages.items())
     box_model(tmp_path / "means.onnx")
     job = {"name": "crops", "input": {"query": f"SELECT * FROM (VALUES {values}) t(id, path, boxes)", "key": "id"},
@@ -173,6 +175,9 @@ def test_crop_boxes_table_is_keyed_by_box_index(tmp_path, fmt):
         # Each row is its own box: the crop's red (BGR's channel 2) grows with the box's x.
         by_x = sorted(rows, key=lambda r: pages[int(r[0])][int(r[1])][0])
         assert [float(r[2]) for r in by_x] == sorted(float(r[2]) for r in rows), by_x
+    # Input row 3 has no boxes: no rows, and not a failure.
+    st = status_json(job, "second", cwd=tmp_path)
+    assert st["counts"] == {"total": 4, "succeeded": 4, "failed": 0, "items": 6}, st
     db = tmp_path / f"out.{fmt}"
     assert sorted(primary_key(fmt, db, "lines")[0].split(",") if fmt == "duckdb"
                   else primary_key(fmt, db, "lines")) == ["box_index", "id"]

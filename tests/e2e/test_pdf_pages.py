@@ -17,8 +17,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from conftest import (BIN, REPO, assert_not_crashed, part_files, read_dead_letters, read_part, run,
-                      single_key, sql, write_job)
+from conftest import (BIN, REPO, assert_not_crashed, part_files, read_dead_letters, read_part, read_success,
+                      run, single_key, sql, status_json, write_job)
 
 canvas = pytest.importorskip("reportlab.pdfgen.canvas")
 
@@ -241,6 +241,24 @@ def test_retry_renders_every_page_of_a_pdf_fixed_since(tmp_path):
     assert got == [(0, 1, 10), (0, 2, 20), (1, 1, 30), (1, 2, 40), (1, 3, 50)]
     rc, out, err = run("status", str(job), cwd=tmp_path)
     assert rc == 0 and "0 failed" in out, out
+
+
+def test_counts_are_input_rows_and_items_the_pages_written(tmp_path):
+    """status and _SUCCESS count total, succeeded and failed in input rows (a PDF), so that
+    succeeded + failed = total, and items in pages written."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    gray_pdf(folder / "three.pdf", [10, 20, 30])
+    gray_pdf(folder / "one.pdf", [40])
+    (folder / "text.pdf").write_text("this is not a PDF\n")
+    job = pdf_job(tmp_path, path_table(tmp_path, ["three.pdf", "text.pdf", "one.pdf"]))
+    identity_model(tmp_path / "identity.onnx")
+    run_ok(job, tmp_path)
+    want = {"total": 3, "succeeded": 2, "failed": 1, "items": 4}
+    assert status_json(job, cwd=tmp_path)["counts"] == want
+    manifest = read_success(tmp_path / "out")
+    assert manifest["counts"] == want, manifest
+    assert sum(f["rows"] for f in manifest["files"]) == 4, manifest
 
 
 def test_bad_steps_are_refused_before_reading(tmp_path):
