@@ -83,6 +83,18 @@ def test_pdf_pages_table_is_keyed_by_page_number_and_upsert_doubles_nothing(tmp_
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_swap_builds_a_table_keyed_by_page_number(tmp_path, fmt):
+    job = pdf_db_job(tmp_path, fmt, f"out.{fmt}", mode="swap")
+    db = tmp_path / f"out.{fmt}"
+    for run_id in ("first", "second"):  # the second swaps in a table built from the first's
+        rc, out, err = run("run", job, "--run-id", run_id, cwd=tmp_path)
+        assert rc == EXIT_OK, err
+        check_pages(table_pages(fmt, db))
+        key = primary_key(fmt, db, "pages")
+        assert sorted(key[0].split(",") if fmt == "duckdb" else key) == ["id", "page_number"], key
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("point", ["db_before_commit:2", "db_after_commit:2", "after_commit:2"])
 def test_insert_writes_each_page_once_across_a_kill(tmp_path, fmt, point):
     """insert creates a table without a key: a page written twice would show."""
