@@ -218,3 +218,25 @@ def test_postgres_pages_keyed_by_page_number_once_across_a_kill(tmp_path, pg_ser
     rc, out, err = run("run", pdf_db_job(tmp_path, "postgres", pg_server.url(with_password=False),
                                          table="items_bykey", mode="insert"), cwd=tmp_path, env=ENV)
     assert rc == 2 and "unique key on (id) without 'page_number'" in err, (rc, err)
+
+
+def test_postgres_ledger_in_the_output_database_commits_pages_in_one_transaction(tmp_path, pg_server):
+    """run.ledger in the output's database: a shard's pages and the ledger's commit are one
+    transaction, so a kill after it leaves nothing to adopt and a resume writes no page twice."""
+    url = pg_server.url(with_password=False)
+    job = pdf_db_job(tmp_path, "postgres", url, table="items_onetx", mode="insert")
+    spec = __import__("yaml").safe_load(job.read_text())
+    spec["run"]["ledger"] = url
+    spec["run"]["lease"] = "3s"  # a shared ledger: the killed run's claim lapses in 3 s
+    write_job(job, spec)
+    rc, out, err = run("run", job, "--run-id", "items-onetx", cwd=tmp_path,
+                       env={"NIGHTSHIFT_CRASH_AT": "db_after_commit:2", **ENV})
+    assert rc in (-9, 137), f"expected a kill, got {rc}: {err}"
+    rc, out, err = run("run", job, "--run-id", "items-onetx", "--wait", cwd=tmp_path, env=ENV)
+    assert rc == EXIT_OK, err
+    assert "already in the table" not in err, err  # the ledger had the shard: nothing to adopt
+    check_pages(pg_server.query("SELECT id, page_number, array_to_json(out)::text FROM items_onetx"))
+    rc, out, err = run("status", job, "--run-id", "items-onetx", "--json", cwd=tmp_path, env=ENV)
+    assert rc == EXIT_OK, err
+    st = json.loads(out)
+    assert st["counts"] == {"total": len(LEVELS), "succeeded": len(LEVELS), "failed": 0, "items": PAGES}, st
