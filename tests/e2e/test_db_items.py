@@ -109,6 +109,28 @@ def test_insert_writes_each_page_once_across_a_kill(tmp_path, fmt, point):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_retry_writes_the_pages_of_a_pdf_fixed_since_once(tmp_path, fmt):
+    """insert (no key: a page written twice would show): a corrupt PDF is a dead letter; once
+    fixed, `retry` writes its pages, each once, and the counts follow in input rows."""
+    levels = [[10, 20], [30, 40, 50]]
+    job = pdf_db_job(tmp_path, fmt, f"out.{fmt}", mode="insert", levels=levels)
+    (tmp_path / "data" / "doc1.pdf").write_bytes(b"%PDF-1.4\n" + b"0" * 500)  # corrupt
+    rc, out, err = run("run", job, cwd=tmp_path)
+    assert rc == EXIT_OK, err
+    db = tmp_path / f"out.{fmt}"
+    assert [(int(i), int(p)) for i, p, _ in table_pages(fmt, db)] == [(0, 1), (0, 2)]
+    st = status_json(job, cwd=tmp_path)
+    assert st["counts"] == {"total": 2, "succeeded": 1, "failed": 1, "items": 2}, st
+    gray_pdf(tmp_path / "data" / "doc1.pdf", levels[1])  # fixed
+    rc, out, err = run("retry", job, cwd=tmp_path)
+    assert rc == EXIT_OK, err
+    check_pages(table_pages(fmt, db), levels)
+    st = status_json(job, cwd=tmp_path)
+    assert st["counts"] == {"total": 2, "succeeded": 2, "failed": 0, "items": 5}, st
+    assert st["rows"]["written"] == 5, st
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("mode", ["upsert", "insert"])
 def test_existing_table_keyed_by_input_key_alone_is_refused(tmp_path, fmt, mode):
     db = tmp_path / f"out.{fmt}"
