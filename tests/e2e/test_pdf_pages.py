@@ -259,6 +259,8 @@ def test_counts_are_input_rows_and_items_the_pages_written(tmp_path):
     manifest = read_success(tmp_path / "out")
     assert manifest["counts"] == want, manifest
     assert sum(f["rows"] for f in manifest["files"]) == 4, manifest
+    rc, out, err = run("status", job, cwd=tmp_path)
+    assert rc == 0 and "rows: 3 total, 2 succeeded, 1 failed" in out and "items: 4 written" in out, out
 
 
 def test_bad_steps_are_refused_before_reading(tmp_path):
