@@ -38,10 +38,12 @@ class DbShardWriter final : public ShardWriter {
       published = true;
       return out;
     };
-    rows_.WithholdItemsOfFailedRows();
+    // Repeated keys first: an input row whose item repeats a key is withheld
+    // whole, like one whose item failed.
     if (sink_->layout().mode == OutputMode::kUpsert) {
       NS_RETURN_IF_ERROR(rows_.SetAsideRepeatedKeys(conn_.get()));
     }
+    rows_.WithholdItemsOfFailedRows();
     NS_ASSIGN_OR_RETURN(out.rows_written,
                         sink_->CommitShard(rows_, attempt_, conn_.get(), publish));
     // Already committed (a retry after a lost acknowledgement): the dead

@@ -70,7 +70,10 @@ class ShardRows {
   // so, and left out of RowsSql() (and the positions rejected rows are named
   // by). Without this, PostgreSQL fails the whole shard (SQLSTATE 21000: ON
   // CONFLICT DO UPDATE cannot affect a row twice) and SQLite keeps the last
-  // row. Once per shard attempt; call it before reading RowsSql().
+  // row. The key is the table's (TableKey, io/db_columns.h): with items,
+  // input.key and the item's number; a repeated item's input row is then
+  // withheld whole by WithholdItemsOfFailedRows, called after this. Once per
+  // shard attempt; call it before reading RowsSql().
   Status SetAsideRepeatedKeys(DuckConnection* conn);
 
   // Rows a preprocess step made of one input row (pdf_pages' pages, crop's
