@@ -106,13 +106,17 @@ Status RenderInto(std::span<const uint8_t> bytes, const ImageTransform& t, float
   req.max_pixels = t.max_pixels;
   req.min_width = p.resize_w * t.reducing_gap;  // 0 x: no DCT scaling
   req.min_height = p.resize_h * t.reducing_gap;
+  // Only the part of the resized image that lands in the output (a centre
+  // crop cuts the rest) is computed, and a JPEG decodes only the pixels
+  // that part reads.
+  const Window w{p.crop_x, p.crop_y, std::min(p.resize_w - p.crop_x, t.width - p.pad_x),
+                 std::min(p.resize_h - p.crop_y, t.height - p.pad_y)};
+  req.needed = [&](int width, int height) {
+    return SourceWindow(width, height, p.resize_w, p.resize_h, w);
+  };
   thread_local Pixels decoded;
   thread_local Pixels window;
   NS_RETURN_IF_ERROR(DecodeImageInto(bytes, header, req, &decoded));
-  // Only the part of the resized image that lands in the output (a centre
-  // crop cuts the rest) is computed.
-  const Window w{p.crop_x, p.crop_y, std::min(p.resize_w - p.crop_x, t.width - p.pad_x),
-                 std::min(p.resize_h - p.crop_y, t.height - p.pad_y)};
   ResampleWindow(decoded, p.resize_w, p.resize_h, w, &window);
   p.crop_x = p.crop_y = 0;
   WriteTensor(window, p, t, out);
