@@ -154,7 +154,25 @@ __attribute__((target("avx2"))) size_t VerticalRowAvx2(const uint8_t* rows,
   return i;
 }
 
+__attribute__((target("avx2"))) int NormaliseAvx2(const uint8_t* p, int n, float mean, float std,
+                                                  float* out) {
+  const __m256 k255 = _mm256_set1_ps(255.0f);
+  const __m256 m = _mm256_set1_ps(mean);
+  const __m256 s = _mm256_set1_ps(std);
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + x));
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+    _mm256_storeu_ps(out + x, _mm256_div_ps(_mm256_sub_ps(_mm256_div_ps(v, k255), m), s));
+  }
+  return x;
+}
+
 #else
+
+int NormaliseAvx2(const uint8_t*, int, float, float, float*) {
+  return 0;
+}
 
 bool HasAvx2() {
   return false;
