@@ -282,7 +282,8 @@ void Deinterleave(const uint8_t* in, int n, int channels, uint8_t* planes) {
     std::memcpy(planes, in, static_cast<size_t>(n));
     return;
   }
-  for (int x = 0; x < n; ++x, in += 3) {
+  int x = HasAvx2() ? Deinterleave3Avx2(in, n, planes) : 0;
+  for (in += 3 * x; x < n; ++x, in += 3) {
     planes[x] = in[0];
     planes[n + x] = in[1];
     planes[2 * n + x] = in[2];

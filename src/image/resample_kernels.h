@@ -85,6 +85,9 @@ size_t VerticalRowAvx2(const uint8_t* rows, const VerticalPairs& pairs, size_t l
 int NormaliseAvx2(const uint8_t* p, int n, float mean, float std, float* out);
 // Interleaved pixels of `channels` channels into `channels` planes of `n`.
 void Deinterleave(const uint8_t* in, int n, int channels, uint8_t* planes);
+// Its RGB form for whole blocks of 16 pixels; returns how many it did.
+// REQUIRES: HasAvx2().
+int Deinterleave3Avx2(const uint8_t* in, int n, uint8_t* planes);
 
 // The scalar forms (the reference the tests compare the vector forms with).
 void HorizontalPixel3Scalar(const uint8_t* p, const int32_t* weights, int count, uint8_t* out);
