@@ -59,6 +59,9 @@ struct RowBatch {
   std::unique_ptr<CarriedRows> carried;
   // Per row when an image step filled an input (else empty).
   std::vector<ImageFrame> image_frames;
+  // Per row when a preprocess step keeps the image it made (pdf_pages' page
+  // in output.keep): PNG bytes, written to OutputColumn::kept_image (else empty).
+  std::vector<std::string> kept_images;
 
   int64_t CountRowErrors() const {
     int64_t n = 0;

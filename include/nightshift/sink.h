@@ -45,6 +45,9 @@ struct OutputColumn {
   // Written from RowBatch::items (int32), not from a tensor: pdf_pages'
   // page_number.
   bool item_number = false;
+  // Written from RowBatch::kept_images (BLOB, a PNG), not from a tensor:
+  // pdf_pages' rendered page named in output.keep.
+  bool kept_image = false;
 };
 
 class Env;

@@ -101,6 +101,9 @@ class RowFiller {
     std::string error;          // set by Fill: the row's dead-letter reason
     ImageFrame frame;           // set by Fill when the step resizes an image
     int64_t item = 0;           // RowBatch::items' entry (a page number), 0 when none
+    // Set by Fill when the step was asked to keep its image (pdf_pages' page
+    // named in output.keep): the image the step made, as PNG.
+    std::string kept_image = {};
   };
   virtual ~RowFiller() = default;
   // The input column read (its raw value, not cast).

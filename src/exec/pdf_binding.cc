@@ -18,10 +18,36 @@ const ImageSpec* PageReader(const JobSpec& job, const PdfPagesSpec& pdf) {
   return nullptr;
 }
 
+// The rendered page as an output column (a PNG BLOB), when output.keep names
+// it. A database table has no image column type here (its writers take
+// numbers, text and lists), so a database output refuses it.
+Status BindRenderedPage(const JobSpec& job, const PdfPagesSpec& pdf, Binding* b) {
+  if (!KeepsRenderedPage(job)) return Status::Ok();
+  if (IsDatabase(job.output.format)) {
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("output.keep names '{}', the pages pdf_pages renders, but a {} "
+                              "output cannot hold images: write Parquet (or CSV/JSONL) to keep "
+                              "them, or drop '{}' from output.keep",
+                              pdf.into, OutputFormatName(job.output.format), pdf.into));
+  }
+  --b->sink.keep_count;  // counted in output.keep, but not carried (BindCarried)
+  OutputColumn page{pdf.into, DType::kUInt8};
+  page.kept_image = true;
+  b->sink.outputs.insert(b->sink.outputs.begin(), std::move(page));
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool MadeByPdfPages(const JobSpec& job, const std::string& column) {
-  return !job.input.pdf_pages.empty() && column == kPageNumberColumn;
+  if (job.input.pdf_pages.empty()) return false;
+  return column == kPageNumberColumn || column == job.input.pdf_pages[0].into;
+}
+
+bool KeepsRenderedPage(const JobSpec& job) {
+  if (job.input.pdf_pages.empty()) return false;
+  const auto& keep = job.output.keep;
+  return std::find(keep.begin(), keep.end(), job.input.pdf_pages[0].into) != keep.end();
 }
 
 ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step) {
@@ -51,6 +77,7 @@ Status BindPdfPages(const JobSpec& job, Binding* b) {
     return Status(Code::kSchemaMismatch,
                   "batch.sort_by_length cannot be used with preprocess: pdf_pages");
   }
+  NS_RETURN_IF_ERROR(BindRenderedPage(job, pdf, b));
   // output.keep's count included it, but it is not carried (BindCarried).
   const auto& keep = job.output.keep;
   if (std::find(keep.begin(), keep.end(), kPageNumberColumn) != keep.end()) --b->sink.keep_count;
@@ -73,7 +100,7 @@ void AttachPdfFillers(const JobSpec& job, const std::vector<InputColumn>& cols, 
     InputPacking& in = layout->inputs[i];
     if (in.columns.size() != 1 || in.columns[0] != image->into) continue;
     auto filler = std::make_shared<pdf::PdfPagesFiller>(pdf, *image, blob, job.input.allow_outside,
-                                                        /*threads=*/0, env);
+                                                        /*threads=*/0, env, KeepsRenderedPage(job));
     in.filler = filler;
     layout->expander = filler;
     layout->expand_input = i;

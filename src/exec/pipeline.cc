@@ -156,7 +156,7 @@ PipelineResult Pipeline::Run() {
   for (size_t i = 0; i < pool_size; ++i) impl.pool.Push(std::make_unique<RowBatch>());
   impl.expected_last.assign(config_.output_names.size(), -1);
   for (const auto& c : config_.output_columns) {
-    if (c.item_number) continue;  // from the batch's items, not a tensor
+    if (c.item_number || c.kept_image) continue;  // from the batch, not a tensor
     auto& e = impl.expected_last[static_cast<size_t>(c.output_index)];
     if (!c.is_list) e = std::max<int64_t>(e, c.element + 1);
   }

@@ -251,6 +251,7 @@ void ShapeTensor(const InputPacking& in, int64_t rows, int64_t padded, Tensor* t
 void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBatch* batch) const {
   batch->inputs.resize(inputs_.size());
   batch->image_frames.clear();
+  batch->kept_images.clear();
   for (size_t i = 0; i < inputs_.size(); ++i) {
     const InputPacking& in = inputs_[i];
     if (in.filler) {
@@ -330,6 +331,10 @@ void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::S
   in.filler->Fill(rows);
   for (size_t k = 0; k < rows.size(); ++k) {
     if (!rows[k].error.empty()) batch->SetRowError(batch_rows[k], std::move(rows[k].error));
+    if (!rows[k].kept_image.empty()) {
+      batch->kept_images.resize(static_cast<size_t>(batch->num_rows));
+      batch->kept_images[static_cast<size_t>(batch_rows[k])] = std::move(rows[k].kept_image);
+    }
     if (rows[k].frame.width == 0) continue;
     batch->image_frames.resize(static_cast<size_t>(batch->num_rows));
     batch->image_frames[static_cast<size_t>(batch_rows[k])] = rows[k].frame;

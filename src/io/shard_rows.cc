@@ -59,6 +59,7 @@ std::string KeyType(const SinkLayout& layout, const std::string& key) {
 }  // namespace
 
 std::string OutputSqlType(const OutputColumn& c) {
+  if (c.kept_image) return "BLOB";
   if (c.labels) return "VARCHAR[]";
   if (c.is_text) return "VARCHAR";
   const std::string t = SqlTypeFor(c.dtype);
@@ -371,6 +372,25 @@ Status WriteLabels(const OutputColumn& c, const Tensor& t, duckdb_vector child, 
 }
 }  // namespace
 
+namespace {
+// The kept images (PNG bytes) of the batch rows `rows[0, n)` as BLOBs; a row
+// without one (it cannot be written: its page failed) is null.
+Status WriteKeptImages(const RowBatch& batch, duckdb_vector vec, const sel_t* rows, idx_t n,
+                       idx_t offset) {
+  for (idx_t i = 0; i < n; ++i) {
+    const auto r = static_cast<size_t>(rows[i]);
+    if (r >= batch.kept_images.size() || batch.kept_images[r].empty()) {
+      duckdb_vector_ensure_validity_writable(vec);
+      duckdb_validity_set_row_invalid(duckdb_vector_get_validity(vec), offset + i);
+      continue;
+    }
+    const std::string& png = batch.kept_images[r];
+    duckdb_vector_assign_string_element_len(vec, offset + i, png.data(), png.size());
+  }
+  return Status::Ok();
+}
+}  // namespace
+
 // Writes output column `c` of the batch rows `rows[0, n)` to rows
 // [offset, offset + n) of `vec`.
 Status ShardRows::WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,
@@ -383,6 +403,7 @@ Status ShardRows::WriteOutput(const OutputColumn& c, const RowBatch& batch, duck
     }
     return Status::Ok();
   }
+  if (c.kept_image) return WriteKeptImages(batch, vec, rows, n, offset);
   const Tensor& t = batch.outputs[static_cast<size_t>(c.output_index)];
   if (t.dtype() != c.dtype) {
     return Status(Code::kSchemaMismatch,

@@ -8,6 +8,7 @@
 
 #include "image/image_file.h"
 #include "image/image_filler.h"
+#include "image/png_encode.h"
 #include "image/resample.h"
 
 namespace nightshift::pdf {
@@ -37,12 +38,13 @@ std::string KeyOf(std::string_view value, std::string_view base_dir, bool bytes)
 }  // namespace
 
 PdfPagesFiller::PdfPagesFiller(const PdfPagesSpec& pdf, const ImageSpec& image, bool bytes,
-                               bool allow_outside, int threads, Env* env)
+                               bool allow_outside, int threads, Env* env, bool keep_page)
     : column_(pdf.column),
       dpi_(static_cast<int>(pdf.dpi)),
       transform_(image::TransformOf(image)),
       bytes_(bytes),
       allow_outside_(allow_outside),
+      keep_page_(keep_page),
       env_(env),
       threads_(WorkerThreads(threads)) {}
 
@@ -111,6 +113,11 @@ Status PdfPagesFiller::RenderPage(const PdfDocument& doc, Row& row) const {
   image::WriteTensor(image::Resample(px, p.resize_w, p.resize_h), p, transform_, row.out);
   row.frame = {px.width,           px.height,          p.resize_w,       p.resize_h,
                p.pad_x - p.crop_x, p.pad_y - p.crop_y, transform_.width, transform_.height};
+  // The page as rendered (the pixels boxes are in), for a crop step in a
+  // later job; encoded here, on the worker thread, not by the writer.
+  if (keep_page_) {
+    NS_ASSIGN_OR_RETURN(row.kept_image, image::EncodePng(px));
+  }
   return Status::Ok();
 }
 

@@ -4,8 +4,8 @@
 // letter); as the RowFiller of the image step's model input it renders page
 // RowFiller::Row::item of the row's PDF at the step's dpi and hands the
 // pixels straight to the image transform (resize, normalise, layout): no
-// page is ever encoded. Pages render on worker threads; memory is one
-// rendered page per thread plus the open documents of a small pool, never a
+// page is encoded unless output.keep names the page (then as PNG, beside). Pages render on worker
+// threads; memory is one rendered page per thread plus the open documents of a small pool, never a
 // whole PDF's pages. Thread-safe.
 #pragma once
 
@@ -27,9 +27,11 @@ class PdfPagesFiller final : public RowFiller, public RowExpander {
  public:
   // `image` is the step whose column is `pdf.into`. `bytes`: the PDF column
   // holds the files' bytes (BLOB), not paths. `threads`: worker threads (0:
-  // one per core but one). `env` must outlive the filler.
+  // one per core but one). `env` must outlive the filler. `keep_page`: also
+  // encode each rendered page as PNG into Row::kept_image (output.keep names
+  // the step's `into`); without it no page is ever encoded.
   PdfPagesFiller(const PdfPagesSpec& pdf, const ImageSpec& image, bool bytes, bool allow_outside,
-                 int threads, Env* env);
+                 int threads, Env* env, bool keep_page = false);
   ~PdfPagesFiller() override;
 
   const std::string& column() const override { return column_; }
@@ -57,6 +59,7 @@ class PdfPagesFiller final : public RowFiller, public RowExpander {
   const image::ImageTransform transform_;
   const bool bytes_;
   const bool allow_outside_;
+  const bool keep_page_;
   Env* const env_;
   const int threads_;
   mutable std::mutex mu_;

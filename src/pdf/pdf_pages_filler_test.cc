@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "image/codecs.h"
 #include "pdf/test_pdfs.h"
 
 namespace nightshift::pdf {
@@ -49,6 +50,33 @@ TEST(PdfPagesFiller, FillsEachRowWithItsPage) {
     EXPECT_LT(out[i * 32 + 7 * 4], 0.5f) << i;
     EXPECT_FLOAT_EQ(out[i * 32 + 3], 1.0f) << i;
   }
+}
+
+TEST(PdfPagesFiller, EncodesNoPageUnlessAskedTo) {
+  PdfPagesFiller f(Step(), GrayStep(8, 4), true, false, 1, Env::Default());
+  const std::string pdf = MakePdf(1);
+  std::vector<float> out(32, -1.0f);
+  RowFiller::Row row{pdf, "", out.data(), {}, {}, 1};
+  ASSERT_EQ(f.FillOne(row), "");
+  EXPECT_TRUE(row.kept_image.empty());
+}
+
+TEST(PdfPagesFiller, KeepsTheRenderedPageAsPng) {
+  // The page as rendered (72 x 144 pt at 72 dpi), not the 8 x 4 model input:
+  // boxes found on it are in these pixels.
+  PdfPagesFiller f(Step(), GrayStep(8, 4), true, false, 1, Env::Default(), /*keep_page=*/true);
+  const std::string pdf = MakePdf(2);
+  std::vector<float> out(32, -1.0f);
+  RowFiller::Row row{pdf, "", out.data(), {}, {}, 2};
+  ASSERT_EQ(f.FillOne(row), "");
+  const auto* data = reinterpret_cast<const uint8_t*>(row.kept_image.data());
+  auto px = image::codec::DecodePng({data, row.kept_image.size()}, 1 << 20);
+  ASSERT_TRUE(px.has_value()) << px.error().message();
+  EXPECT_EQ(px->width, 72);
+  EXPECT_EQ(px->height, 144);
+  // The black square sits at the bottom left; the top right is white.
+  EXPECT_LT(px->row(px->height - 2)[0], 64);
+  EXPECT_EQ(px->row(0)[(px->width - 1) * px->channels], 255);
 }
 
 TEST(PdfPagesFiller, APageOutOfRangeNamesThePdfAndPage) {
