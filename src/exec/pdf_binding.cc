@@ -26,7 +26,7 @@ Status BindRenderedPage(const JobSpec& job, const PdfPagesSpec& pdf, Binding* b)
   if (IsDatabase(job.output.format)) {
     return Status(Code::kSchemaMismatch,
                   fmt::format("output.keep names '{}', the pages pdf_pages renders, but a {} "
-                              "output cannot hold images: write Parquet (or CSV/JSONL) to keep "
+                              "output cannot hold images: write Parquet to keep "
                               "them, or drop '{}' from output.keep",
                               pdf.into, OutputFormatName(job.output.format), pdf.into));
   }

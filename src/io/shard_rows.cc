@@ -370,9 +370,7 @@ Status WriteLabels(const OutputColumn& c, const Tensor& t, duckdb_vector child, 
   }
   return Status::Ok();
 }
-}  // namespace
 
-namespace {
 // The kept images (PNG bytes) of the batch rows `rows[0, n)` as BLOBs; a row
 // without one (it cannot be written: its page failed) is null.
 Status WriteKeptImages(const RowBatch& batch, duckdb_vector vec, const sel_t* rows, idx_t n,
