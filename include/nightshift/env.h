@@ -71,6 +71,10 @@ class Env {
   virtual Status SyncPath(const std::string& path) = 0;
   // rename(2): atomic replacement of `to` on the same file system.
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  // rename(2) that never replaces: true when `from` became `to`, false (and
+  // `from` untouched) when `to` already exists. Atomic where the file system
+  // can (renameat2 RENAME_NOREPLACE, else link(2) then unlink).
+  virtual Result<bool> RenameIfAbsent(const std::string& from, const std::string& to) = 0;
   // OK if `path` does not exist.
   virtual Status RemoveFile(const std::string& path) = 0;
   // Reads `path` front to back in blocks of at most `block` bytes, handing
@@ -115,6 +119,13 @@ class Env {
 
   // Publishes a finished temp file: fsync(tmp), rename(tmp, final), fsync(dir).
   Status PublishFile(const std::string& tmp, const std::string& final_path);
+  // PublishFile for a writer whose right to the name can be lost (a shard
+  // claim another worker may take over): a file already at `final_path` is
+  // replaced only after `may_replace` returns OK; its error (the lost claim)
+  // is returned with `tmp` left for the caller to remove. A worker paused
+  // past its lease therefore never overwrites the new holder's file.
+  Status PublishFileFenced(const std::string& tmp, const std::string& final_path,
+                           const std::function<Status()>& may_replace);
   // WriteFile to a temp name then PublishFile: `path` appears whole or not at all.
   Status WriteFileAtomic(const std::string& path, const std::string& data);
 };

@@ -98,6 +98,10 @@ struct RunCounts {
   int64_t failed = 0;
   int64_t shards_total = 0;
   int64_t shards_committed = 0;
+  // Output rows written, when the job's input rows make several each
+  // (pdf_pages, crop: exec/item_counts.h); succeeded is then input rows. -1
+  // otherwise (succeeded is both).
+  int64_t items_written = -1;
 };
 
 // An extra output part of a shard, written by `nightshift retry` for rows

@@ -4,7 +4,10 @@
 // Finish() makes the shard's output visible atomically and idempotently: the
 // data file is written under a temporary name, fsync'd and renamed to its
 // final, deterministic name (part-<shard>.<ext>); a repeat after a crash
-// replaces it with identical content. A database sink (io/db_sink.h) instead
+// replaces it with identical content. Only a writer whose claim still holds
+// replaces a file already there (Env::PublishFileFenced): a worker paused past
+// its lease never overwrites the file of the worker that took the shard over.
+// A database sink (io/db_sink.h) instead
 // commits the shard's rows and a row of its commit table in one database
 // transaction; a repeat finds that row and writes nothing. The engine
 // commits the shard in the ledger after Finish() returns; only the
@@ -14,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,6 +91,11 @@ struct ShardOutput {
   std::vector<ItemFailure> failures;
 };
 
+// Asked before a file already at a shard's final name is replaced: OK while
+// the shard's claim is still this writer's; the error (kConflict: the claim
+// was lost) stops the publication and is returned by Finish().
+using ClaimCheck = std::function<Status()>;
+
 class ShardWriter {
  public:
   // Abandons the shard if Finish() was not called: removes temp files.
@@ -97,7 +106,7 @@ class ShardWriter {
   // Publishes the data file (and the dead-letter file, if any rows failed).
   // After a failure it may be called again (e.g. after a transient I/O
   // error): it rewrites and republishes from the rows already appended.
-  virtual Result<ShardOutput> Finish() = 0;
+  virtual Result<ShardOutput> Finish(const ClaimCheck& still_ours) = 0;
 };
 
 class Sink {

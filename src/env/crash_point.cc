@@ -33,6 +33,11 @@ CrashSpec* Spec() {
   return spec;
 }
 
+CrashSpec* StopSpec() {
+  static CrashSpec* spec = ParseSpec("NIGHTSHIFT_STOP_AT");
+  return spec;
+}
+
 CrashSpec* ThrowSpec() {
   static CrashSpec* spec = ParseSpec("NIGHTSHIFT_THROW_AT");
   return spec;
@@ -48,6 +53,20 @@ void MaybeCrash(const char* name) {
   if (--spec->remaining == 0) {
     ::kill(::getpid(), SIGKILL);
     ::_exit(137);
+  }
+}
+
+void MaybeStop(const char* name) {
+  CrashSpec* spec = StopSpec();
+  if (spec == nullptr || spec->name != name) return;
+  static std::mutex mu;
+  std::unique_lock<std::mutex> lock(mu);
+  if (--spec->remaining == 0) {
+    lock.unlock();
+    // raise() signals this thread: it stops before its next instruction. A
+    // process-wide kill() would let it run on until another thread took the
+    // stop, past the step under test.
+    std::raise(SIGSTOP);
   }
 }
 

@@ -9,6 +9,12 @@ namespace nightshift {
 
 void MaybeCrash(const char* name);
 
+// Stop points, for tests of fencing: when NIGHTSHIFT_STOP_AT is "NAME" or
+// "NAME:N", the N-th call of MaybeStop("NAME") stops this process with
+// SIGSTOP (as a VM freeze would) at that exact step; the test continues it
+// with SIGCONT. Inert when unset.
+void MaybeStop(const char* name);
+
 // Throw points, for tests of the guards that turn a stray C++ exception into
 // an error: when NIGHTSHIFT_THROW_AT is "NAME" or "NAME:N", the N-th call
 // (default the first) of MaybeThrow("NAME") throws std::runtime_error.

@@ -16,6 +16,19 @@ Status Env::PublishFile(const std::string& tmp, const std::string& final_path) {
   return SyncPath(DirName(final_path));
 }
 
+Status Env::PublishFileFenced(const std::string& tmp, const std::string& final_path,
+                              const std::function<Status()>& may_replace) {
+  NS_RETURN_IF_ERROR(SyncPath(tmp));
+  NS_ASSIGN_OR_RETURN(bool renamed, RenameIfAbsent(tmp, final_path));
+  if (!renamed) {
+    // An earlier attempt's file (ours after a crash, or a worker's that lost
+    // the claim): replaced only while the claim is still ours.
+    NS_RETURN_IF_ERROR(may_replace());
+    NS_RETURN_IF_ERROR(RenameFile(tmp, final_path));
+  }
+  return SyncPath(DirName(final_path));
+}
+
 Status Env::WriteFileAtomic(const std::string& path, const std::string& data) {
   // The temp name holds the process id: processes writing the same file at
   // once (workers of a shared run) must not rename one another's temp file.

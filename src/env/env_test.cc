@@ -27,6 +27,46 @@ TEST(EnvTest, WriteFileAtomicPublishesWholeFileAndLeavesNoTemp) {
   EXPECT_EQ(names[0], "_SUCCESS");
 }
 
+TEST(EnvTest, RenameIfAbsentNeverReplaces) {
+  Env* env = Env::Default();
+  std::string dir = TempDir();
+  std::string a = JoinPath(dir, "a"), b = JoinPath(dir, "b");
+  ASSERT_TRUE(env->WriteFile(a, "first").ok());
+  EXPECT_EQ(env->RenameIfAbsent(a, b).value(), true);
+  EXPECT_EQ(env->ReadFile(b).value(), "first");
+  EXPECT_EQ(env->Stat(a).error().code(), Code::kNotFound);
+  ASSERT_TRUE(env->WriteFile(a, "second").ok());
+  EXPECT_EQ(env->RenameIfAbsent(a, b).value(), false);
+  EXPECT_EQ(env->ReadFile(b).value(), "first");   // kept
+  EXPECT_EQ(env->ReadFile(a).value(), "second");  // untouched
+  EXPECT_EQ(env->RenameIfAbsent(JoinPath(dir, "none"), JoinPath(dir, "c")).error().code(),
+            Code::kNotFound);
+}
+
+// A file already at the final name is replaced only when the check allows it;
+// a refusal (a lost claim) is returned and the temp file stays for its owner.
+TEST(EnvTest, PublishFileFencedAsksBeforeReplacing) {
+  Env* env = Env::Default();
+  std::string dir = TempDir();
+  std::string tmp = JoinPath(dir, ".part.tmp"), final_path = JoinPath(dir, "part");
+  int asked = 0;
+  auto lost = [&] {
+    ++asked;
+    return Status(Code::kConflict, "claim lost");
+  };
+  ASSERT_TRUE(env->WriteFile(tmp, "mine").ok());
+  ASSERT_TRUE(env->PublishFileFenced(tmp, final_path, lost).ok());  // nothing there: no question
+  EXPECT_EQ(asked, 0);
+  ASSERT_TRUE(env->WriteFile(tmp, "late").ok());
+  EXPECT_EQ(env->PublishFileFenced(tmp, final_path, lost).code(), Code::kConflict);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(env->ReadFile(final_path).value(), "mine");
+  EXPECT_EQ(env->ReadFile(tmp).value(), "late");
+  ASSERT_TRUE(env->PublishFileFenced(tmp, final_path, [] { return Status::Ok(); }).ok());
+  EXPECT_EQ(env->ReadFile(final_path).value(), "late");
+  EXPECT_EQ(env->Stat(tmp).error().code(), Code::kNotFound);
+}
+
 TEST(EnvTest, StatOfMissingFileIsNotFound) {
   auto r = Env::Default()->Stat("/nonexistent/ns/file");
   ASSERT_FALSE(r.has_value());

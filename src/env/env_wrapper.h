@@ -37,6 +37,9 @@ class EnvWrapper : public Env {
   Status RenameFile(const std::string& from, const std::string& to) override {
     return target_->RenameFile(from, to);
   }
+  Result<bool> RenameIfAbsent(const std::string& from, const std::string& to) override {
+    return target_->RenameIfAbsent(from, to);
+  }
   Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
   Status ReadFileBlocks(const std::string& path, size_t block,
                         const std::function<bool(std::string_view)>& fn) override {

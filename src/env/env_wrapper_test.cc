@@ -38,6 +38,10 @@ class RecordingEnv final : public Env {
   Status RenameFile(const std::string& a, const std::string& b) override {
     return Record("RenameFile " + a + " " + b);
   }
+  Result<bool> RenameIfAbsent(const std::string& a, const std::string& b) override {
+    calls.push_back("RenameIfAbsent " + a + " " + b);
+    return false;
+  }
   Status RemoveFile(const std::string& p) override { return Record("RemoveFile " + p); }
   Status ReadFileBlocks(const std::string& p, size_t block,
                         const std::function<bool(std::string_view)>& fn) override {
@@ -92,6 +96,7 @@ TEST(EnvWrapperTest, ForwardsEveryFileCallToTheTarget) {
   EXPECT_EQ(env.ReadFile("r").value(), "contents");
   EXPECT_EQ(env.SyncPath("f").code(), Code::kConflict);
   EXPECT_EQ(env.RenameFile("from", "to").code(), Code::kConflict);
+  EXPECT_EQ(env.RenameIfAbsent("a", "b").value(), false);
   EXPECT_EQ(env.RemoveFile("rm").code(), Code::kConflict);
   std::string seen;
   EXPECT_EQ(env.ReadFileBlocks("b", 64,
@@ -112,8 +117,8 @@ TEST(EnvWrapperTest, ForwardsEveryFileCallToTheTarget) {
   EXPECT_EQ(target.calls, (std::vector<std::string>{
                               "Stat s", "ListDir d", "CreateDirs c", "WriteFile w data",
                               "AppendFile a more", "ReadFile r", "SyncPath f", "RenameFile from to",
-                              "RemoveFile rm", "ReadFileBlocks b 64", "Glob *.csv",
-                              "CheckAccess acc w", "ExecutablePath", "WatchDir wd"}));
+                              "RenameIfAbsent a b", "RemoveFile rm", "ReadFileBlocks b 64",
+                              "Glob *.csv", "CheckAccess acc w", "ExecutablePath", "WatchDir wd"}));
 }
 
 TEST(EnvWrapperTest, ForwardsTheClockAndProcesses) {

@@ -136,6 +136,11 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
   return target()->RenameFile(from, to);
 }
 
+Result<bool> FaultInjectionEnv::RenameIfAbsent(const std::string& from, const std::string& to) {
+  NS_RETURN_IF_ERROR(Tick(Op::kRename, to));
+  return target()->RenameIfAbsent(from, to);
+}
+
 Status FaultInjectionEnv::RemoveFile(const std::string& path) {
   NS_RETURN_IF_ERROR(Tick(Op::kRemove, path));
   return target()->RemoveFile(path);

@@ -59,6 +59,7 @@ class FaultInjectionEnv final : public EnvWrapper {
   Result<std::string> ReadFile(const std::string& path) override;
   Status SyncPath(const std::string& path) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
+  Result<bool> RenameIfAbsent(const std::string& from, const std::string& to) override;
   Status RemoveFile(const std::string& path) override;
   Status ReadFileBlocks(const std::string& path, size_t block,
                         const std::function<bool(std::string_view)>& fn) override;

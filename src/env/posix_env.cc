@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -172,6 +173,24 @@ class PosixEnv final : public Env {
       return PosixError(fmt::format("cannot rename '{}' to", from), to, errno);
     }
     return Status::Ok();
+  }
+
+  Result<bool> RenameIfAbsent(const std::string& from, const std::string& to) override {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+      return true;
+    }
+    if (errno == EEXIST) return false;
+    if (errno != EINVAL && errno != ENOSYS) {
+      return Error(PosixError(fmt::format("cannot rename '{}' to", from), to, errno));
+    }
+    // The file system lacks RENAME_NOREPLACE (NFS, some FUSE): link(2)
+    // refuses an existing name just as atomically.
+    if (::link(from.c_str(), to.c_str()) != 0) {
+      if (errno == EEXIST) return false;
+      return Error(PosixError(fmt::format("cannot link '{}' to", from), to, errno));
+    }
+    if (::unlink(from.c_str()) != 0) return Error(PosixError("cannot remove", from, errno));
+    return true;
   }
 
   Status RemoveFile(const std::string& path) override {

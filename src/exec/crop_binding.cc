@@ -75,11 +75,6 @@ Status BindCropFanOut(const JobSpec& job, Binding* b) {
     return Status(Code::kSchemaMismatch,
                   "batch.sort_by_length cannot be used with preprocess: crop");
   }
-  if (IsDatabase(job.output.format)) {
-    return Status(Code::kSchemaMismatch,
-                  "preprocess: crop writes one row per box, which share the input key: write "
-                  "them to a file output (parquet, csv or jsonl), not a database table");
-  }
   // output.keep's count included it, but it is not carried (BindCarried).
   const auto& keep = job.output.keep;
   if (std::find(keep.begin(), keep.end(), kBoxIndexColumn) != keep.end()) --b->sink.keep_count;

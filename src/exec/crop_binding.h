@@ -24,9 +24,9 @@ inline constexpr char kBoxIndexColumn[] = "box_index";
 bool MadeByCrop(const JobSpec& job, const std::string& column);
 
 // Adds the box_index output column when the job has a crop step, right after
-// the kept columns. SchemaMismatch with batch.sort_by_length, with a
-// database output (a row's boxes share its key) or beside pdf_pages (one
-// step fans rows out).
+// the kept columns. SchemaMismatch with batch.sort_by_length or beside
+// pdf_pages (one step fans rows out). A database output's table is keyed by
+// input.key and box_index (io/db_columns.h, TableKey).
 Status BindCropFanOut(const JobSpec& job, Binding* b);
 
 // Packs `in` from crop step `step`: SchemaMismatch naming both sides when the

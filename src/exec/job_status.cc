@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "exec/batch_sizer.h"
+#include "exec/item_counts.h"
 #include "exec/job_context.h"
 #include "exec/run_owner.h"
 #include "exec/status_workers.h"
@@ -127,6 +128,7 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
     NS_RETURN_IF_ERROR(CheckOwner(ledger.get(), &report));
   }
   NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(id));
+  NS_RETURN_IF_ERROR(exec::CountByInputRow(job, ledger.get(), id, &report.counts));
   NS_ASSIGN_OR_RETURN(auto batch_size, ledger->GetTuning(exec::RunBatchSizeKey(id)));
   if (batch_size.has_value()) report.batch_size = std::atoll(batch_size->c_str());
   if (with_failures) {
@@ -155,8 +157,13 @@ std::string StatusJson(const StatusReport& r) {
   const std::string& out = r.run.output_path;
   if (out.starts_with("postgres:") || out.starts_with("sqlite:") || out.starts_with("duckdb:")) {
     j["table"] = out.substr(out.find(':') + 1);
-    j["rows"] = {{"written", r.counts.succeeded}, {"failed", r.counts.failed}};
+    // The table's rows: pages or boxes for a job that makes several of an
+    // input row (failed is still input rows: the ledger's unit).
+    const int64_t written =
+        r.counts.items_written >= 0 ? r.counts.items_written : r.counts.succeeded;
+    j["rows"] = {{"written", written}, {"failed", r.counts.failed}};
   }
+  if (r.counts.items_written >= 0) j["counts"]["items"] = r.counts.items_written;
   if (r.batch_size > 0) j["batch_size"] = r.batch_size;
   if (r.owner.has_value()) {
     j["owner"] = {{"host", r.owner->host},

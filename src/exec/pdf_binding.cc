@@ -51,11 +51,6 @@ Status BindPdfPages(const JobSpec& job, Binding* b) {
     return Status(Code::kSchemaMismatch,
                   "batch.sort_by_length cannot be used with preprocess: pdf_pages");
   }
-  if (IsDatabase(job.output.format)) {
-    return Status(Code::kSchemaMismatch,
-                  "preprocess: pdf_pages writes one row per page, which share the input key: "
-                  "write them to a file output (parquet, csv or jsonl), not a database table");
-  }
   // output.keep's count included it, but it is not carried (BindCarried).
   const auto& keep = job.output.keep;
   if (std::find(keep.begin(), keep.end(), kPageNumberColumn) != keep.end()) --b->sink.keep_count;

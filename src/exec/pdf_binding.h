@@ -26,9 +26,9 @@ ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step);
 
 // Adds the page_number output column when the job has a pdf_pages step,
 // right after the kept columns (where output.keep may name it).
-// SchemaMismatch when its pages feed no model input, with
-// batch.sort_by_length (a PDF's pages stay in order), or with a database
-// output (its rows are keyed by the input key alone, which a PDF's pages share).
+// SchemaMismatch when its pages feed no model input, or with
+// batch.sort_by_length (a PDF's pages stay in order). A database output's
+// table is keyed by input.key and page_number (io/db_columns.h, TableKey).
 Status BindPdfPages(const JobSpec& job, Binding* b);
 
 // Gives the input bound to the pdf_pages step's image step its filler and

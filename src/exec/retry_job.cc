@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "exec/item_counts.h"
 #include "exec/job_context.h"
 #include "exec/open_sink.h"
 #include "exec/output_folders.h"
@@ -122,7 +123,7 @@ Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
   }
   if (result.pipeline.status.ok() && !result.pipeline.interrupted &&
       run.state == RunState::kCompleted) {
-    result.pipeline.status = exec::WriteManifest(sink.get(), ledger, run, ctx.env);
+    result.pipeline.status = exec::WriteManifest(job, sink.get(), ledger, run, ctx.env);
   }
   return result;
 }
@@ -167,6 +168,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   if (plan.tasks.tasks.empty()) {
     // Nothing to re-run: no part is written, not even an empty one.
     NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
+    NS_RETURN_IF_ERROR(exec::CountByInputRow(job, ledger.get(), run_id, &report.counts));
     report.message = fmt::format("nothing to retry: run {} has no dead-lettered rows", run_id);
     return report;
   }
@@ -174,6 +176,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
                       RunRetry(job, options, ctx, ledger.get(), run, std::move(plan)));
   if (auto r = ledger->GetRun(run_id); r.has_value()) report.run = *r;
   if (auto c = ledger->Counts(run_id); c.has_value()) report.counts = *c;
+  (void)exec::CountByInputRow(job, ledger.get(), run_id, &report.counts);
   ReportOutcome(result, failures.size(), &report);
   report.seconds = static_cast<double>(env->MonotonicMicros() - started_us) / 1e6;
   return report;

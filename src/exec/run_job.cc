@@ -11,6 +11,7 @@
 
 #include "env/crash_point.h"
 #include "exec/batch_sizer.h"
+#include "exec/item_counts.h"
 #include "exec/job_context.h"
 #include "exec/missing_success.h"
 #include "exec/open_sink.h"
@@ -116,14 +117,14 @@ Result<exec::TaskResult> RunClaimed(const JobSpec& job, const RunOptions& option
 // Shared ledger: the worker whose CompleteRunIfDone is true completes the run
 // and writes _SUCCESS, once. Any other worker is done when nothing was left to
 // claim; with --wait it polls (about once a second) until the run completes.
-Status CompleteShared(const RunOptions& options, Ledger* ledger, Sink* sink, Env* env,
-                      RunReport* report) {
+Status CompleteShared(const JobSpec& job, const RunOptions& options, Ledger* ledger, Sink* sink,
+                      Env* env, RunReport* report) {
   const RunRecord& run = report->run;
   while (true) {
     NS_ASSIGN_OR_RETURN(bool mine, ledger->CompleteRunIfDone(run.run_id));
     if (mine) {
       MaybeCrash("after_complete");  // _SUCCESS is then written by a later run
-      NS_RETURN_IF_ERROR(exec::WriteManifest(sink, ledger, run, env));
+      NS_RETURN_IF_ERROR(exec::WriteManifest(job, sink, ledger, run, env));
       obs::Log(
           obs::LogLevel::kInfo, "run_completed_here",
           fmt::format("this worker completed the run {}: every shard is committed", run.run_id),
@@ -148,9 +149,9 @@ Status CompleteShared(const RunOptions& options, Ledger* ledger, Sink* sink, Env
 
 // Finishes the run after the pipeline: interrupted (recorded for resume),
 // or done: _SUCCESS and state completed (a shared run: CompleteShared).
-Result<RunReport> Finish(const RunOptions& options, exec::JobContext& ctx, Ledger* ledger,
-                         Sink* sink, RunReport report, const exec::TaskResult& result,
-                         const std::vector<ShardTask>& claimed) {
+Result<RunReport> Finish(const JobSpec& job, const RunOptions& options, exec::JobContext& ctx,
+                         Ledger* ledger, Sink* sink, RunReport report,
+                         const exec::TaskResult& result, const std::vector<ShardTask>& claimed) {
   Env* const env = options.env != nullptr ? options.env : Env::Default();
   const std::string run_id = report.run.run_id;
   report.rows_processed = result.rows_processed;
@@ -173,9 +174,9 @@ Result<RunReport> Finish(const RunOptions& options, exec::JobContext& ctx, Ledge
                                : "interrupted by a signal",
         claimed, !ledger->shared()));
   } else if (ledger->shared()) {
-    NS_RETURN_IF_ERROR(CompleteShared(options, ledger, sink, env, &report));
+    NS_RETURN_IF_ERROR(CompleteShared(job, options, ledger, sink, env, &report));
   } else {
-    NS_RETURN_IF_ERROR(exec::WriteManifest(sink, ledger, report.run, env));
+    NS_RETURN_IF_ERROR(exec::WriteManifest(job, sink, ledger, report.run, env));
     NS_RETURN_IF_ERROR(ledger->SetRunState(run_id, RunState::kCompleted, ""));
   }
   NS_ASSIGN_OR_RETURN(report.run, ledger->GetRun(run_id));
@@ -198,6 +199,7 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   RunReport report = std::move(attached.report);
   if (attached.completed) {
     NS_RETURN_IF_ERROR(exec::WriteMissingSuccess(job, ctx, ledger.get(), report.run, env));
+    NS_RETURN_IF_ERROR(exec::CountByInputRow(job, ledger.get(), run_id, &report.counts));
     return report;
   }
   const RunRecord run = report.run;
@@ -218,14 +220,16 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   // From the first claim on, the run has started: its errors fail the run.
   auto ran =
       RunClaimed(job, options, ctx, ledger.get(), sink.get(), attached.model_sha, run, feed.get());
-  Result<RunReport> done = ran.has_value() ? Finish(options, ctx, ledger.get(), sink.get(), report,
-                                                    *ran, feed->Claimed())
+  Result<RunReport> done = ran.has_value() ? Finish(job, options, ctx, ledger.get(), sink.get(),
+                                                    report, *ran, feed->Claimed())
                                            : Result<RunReport>(Error(ran.error()));
   feed->StopHeartbeat();
   report = done.has_value() ? std::move(*done)
                             : exec::FailedAfterStart(ledger.get(), std::move(report), done.error(),
                                                      feed->Claimed());
   report.seconds = static_cast<double>(env->MonotonicMicros() - started_us) / 1e6;
+  // Counted as the ledger has them when this cannot be read (a failed run).
+  (void)exec::CountByInputRow(job, ledger.get(), run_id, &report.counts);
   return report;
 }
 

@@ -55,11 +55,16 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
     Drop(task);
     return Status::Ok();
   }
+  MaybeStop("after_claim_check");
   // Publishing and committing retry I/O hiccups with backoff; both are
   // idempotent (the same file under the same name; the same epoch).
   ShardOutput out;
+  // A file already at the shard's name is replaced only while the claim still
+  // holds: the check above may be long past (the data file is written after
+  // it), and a worker paused meanwhile must not overwrite its successor's.
+  const ClaimCheck still_ours = [&] { return config_.feed->CheckClaim(task); };
   Status finished = RetryIo(config_.env, config_.errors.max_retries, [&]() -> Status {
-    auto r = writer_->Finish();
+    auto r = writer_->Finish(still_ours);
     if (!r.has_value()) return r.error();
     out = std::move(*r);
     return Status::Ok();

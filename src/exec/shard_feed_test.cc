@@ -213,7 +213,7 @@ class RecordingWriter final : public ShardWriter {
     if (!done_) r_->abandoned++;
   }
   Status Append(const RowBatch&) override { return Status::Ok(); }
-  Result<ShardOutput> Finish() override {
+  Result<ShardOutput> Finish(const ClaimCheck&) override {
     done_ = true;
     r_->finished++;
     ShardOutput out;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "env/crash_point.h"
+#include "exec/item_counts.h"
 #include "exec/output_folders.h"
 #include "nightshift/env.h"
 #include "obs/batch_record.h"
@@ -193,8 +194,10 @@ Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobCo
   }
 }
 
-Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run, Env* env) {
+Status WriteManifest(const JobSpec& job, Sink* sink, Ledger* ledger, const RunRecord& run,
+                     Env* env) {
   NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
+  NS_RETURN_IF_ERROR(CountByInputRow(job, ledger, run.run_id, &counts));
   NS_ASSIGN_OR_RETURN(auto shards, ledger->ListShards(run.run_id));
   NS_ASSIGN_OR_RETURN(auto retries, ledger->ListRetryParts(run.run_id));
   nlohmann::json files = nlohmann::json::array();
@@ -225,6 +228,7 @@ Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run, Env* env)
       {"files", files},
       {"dead_letter_files", dead},
       {"completed_at_ms", env->NowMillis()}};
+  if (counts.items_written >= 0) m["counts"]["items"] = counts.items_written;
   return sink->WriteSuccess(m.dump(2) + "\n");
 }
 

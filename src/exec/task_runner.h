@@ -53,8 +53,9 @@ struct TaskResult {
 Result<TaskResult> RunTasks(const JobSpec& job, const RunOptions& options, JobContext& ctx,
                             Sink* sink, Ledger* ledger, const RunRecord& run, TaskRun task_run);
 
-// Writes the _SUCCESS manifest of `run` (all shards, retry parts, counts).
-// `env`: the clock of completed_at_ms.
-Status WriteManifest(Sink* sink, Ledger* ledger, const RunRecord& run, Env* env);
+// Writes the _SUCCESS manifest of `run` (all shards, retry parts, counts, in
+// input rows: exec/item_counts.h). `env`: the clock of completed_at_ms.
+Status WriteManifest(const JobSpec& job, Sink* sink, Ledger* ledger, const RunRecord& run,
+                     Env* env);
 
 }  // namespace nightshift::exec

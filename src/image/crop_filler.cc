@@ -31,15 +31,39 @@ RowParts Split(std::string_view value) {
   return {value.substr(0, bar), value.substr(bar + 1)};
 }
 
-// Box `item` (box_index) of the row's list of boxes.
-Result<CropBox> BoxOf(std::string_view value, int64_t item) {
-  const std::vector<std::string_view> boxes = SplitBoxes(Split(value).box);
+// Box `item` (box_index) of a row whose list of boxes is `boxes`.
+Result<CropBox> BoxAt(const std::vector<std::string_view>& boxes, int64_t item) {
   if (item < 0 || static_cast<size_t>(item) >= boxes.size()) {
     return Error(Code::kInvalidData,
                  fmt::format("box_index {}: the row has {} boxes", item, boxes.size()));
   }
   NS_ASSIGN_OR_RETURN(auto corners, ParseBox(boxes[static_cast<size_t>(item)]));
   return PlanCrop(corners);
+}
+
+// True when `a` and `b` are the same bytes in memory (not merely equal): the
+// rows the reader makes of one input row all point at its one raw value.
+bool SameBytes(std::string_view a, std::string_view b) {
+  return a.data() == b.data() && a.size() == b.size();
+}
+
+// Each row's box. An input row's rows follow one another and share its raw
+// value, so its list of boxes is split once for all of them: splitting it
+// for each row cost (boxes of a page)^2. Rows whose values are equal but
+// not the same bytes are split again, which gives the same boxes.
+std::vector<Result<CropBox>> BoxesOf(std::span<const RowFiller::Row> rows) {
+  std::vector<Result<CropBox>> out;
+  out.reserve(rows.size());
+  std::vector<std::string_view> boxes;
+  const RowFiller::Row* split = nullptr;  // the row `boxes` was split from
+  for (const RowFiller::Row& row : rows) {
+    if (split == nullptr || !SameBytes(row.value, split->value)) {
+      boxes = SplitBoxes(Split(row.value).box);
+      split = &row;
+    }
+    out.push_back(BoxAt(boxes, row.item));
+  }
+  return out;
 }
 
 }  // namespace
@@ -60,30 +84,35 @@ CropFiller::CropFiller(const CropSpec& spec, std::string select_sql, bool bytes,
                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1)) {}
 
 int64_t CropFiller::PaddedLength(std::span<const Row> rows) const {
+  return WidestOf(BoxesOf(rows));
+}
+
+int64_t CropFiller::WidestOf(const std::vector<Result<CropBox>>& boxes) const {
   // PaddleOCR: imgW = int(height * max(320 / 48, widest w / h of the batch)).
   int64_t widest = static_cast<int64_t>(kMinCropRatio * height_);
-  for (const Row& row : rows) {
-    auto box = BoxOf(row.value, row.item);
+  for (const auto& box : boxes) {
     if (box.has_value()) widest = std::max(widest, ScaledWidth(*box, height_));
   }
   return widest;
 }
 
-int64_t CropFiller::RowWidth(std::span<const Row> rows) const {
-  return fixed_width_ > 0 ? fixed_width_ : PaddedLength(rows);
-}
-
 void CropFiller::Fill(std::span<Row> rows) const {
   std::call_once(pool_once_, [this] { pool_ = std::make_unique<WorkerPool>(threads_); });
-  const int64_t width = RowWidth(rows);
+  const std::vector<Result<CropBox>> boxes = BoxesOf(rows);
+  const int64_t width = fixed_width_ > 0 ? fixed_width_ : WidestOf(boxes);
   // Rows by page, in order of first use: each page is read and decoded once,
   // then every row is cut from its page; both on the workers (a batch of one
   // page's boxes still crops in parallel). The batch's pages are held until
-  // its rows are cut.
+  // its rows are cut. A row with its previous row's value (the same input
+  // row) has its page without hashing the page again (a BLOB's every byte).
   std::vector<size_t> first_row;  // per page
   std::vector<size_t> page_of(rows.size());
   std::unordered_map<std::string_view, size_t> index;
   for (size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0 && SameBytes(rows[i].value, rows[i - 1].value)) {
+      page_of[i] = page_of[i - 1];
+      continue;
+    }
     auto [it, added] = index.try_emplace(Split(rows[i].value).page, first_row.size());
     if (added) first_row.push_back(i);
     page_of[i] = it->second;
@@ -96,7 +125,7 @@ void CropFiller::Fill(std::span<Row> rows) const {
   });
   pool_->ForEach(static_cast<int64_t>(rows.size()), [&](int64_t r) {
     const auto i = static_cast<size_t>(r);
-    rows[i].error = CutRow(rows[i], pages[page_of[i]], names[page_of[i]], width);
+    rows[i].error = CutRow(rows[i], boxes[i], pages[page_of[i]], names[page_of[i]], width);
   });
 }
 
@@ -133,9 +162,9 @@ Result<Pixels> CropFiller::DecodePage(const Row& row, std::string* name) const {
   return pixels;
 }
 
-std::string CropFiller::CutRow(const Row& row, const Result<Pixels>& page, const std::string& name,
+std::string CropFiller::CutRow(const Row& row, const Result<CropBox>& box,
+                               const Result<Pixels>& page, const std::string& name,
                                int64_t width) const {
-  auto box = BoxOf(row.value, row.item);
   Status ok = !page.has_value() ? page.error()
               : box.has_value() ? CheckInside(*box, page->width, page->height)
                                 : box.error();

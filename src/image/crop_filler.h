@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "image/crop.h"
 #include "image/worker_pool.h"
@@ -39,13 +40,15 @@ class CropFiller final : public RowFiller, public RowExpander {
   int64_t first_item() const override { return 0; }
 
  private:
-  int64_t RowWidth(std::span<const Row> rows) const;
+  // The batch's width: its widest box scaled to the height, at least
+  // kMinCropRatio x height.
+  int64_t WidestOf(const std::vector<Result<CropBox>>& boxes) const;
   // The row's page, read and decoded; `name` says which, for messages. The
   // error is every one of the page's rows' dead-letter reason.
   Result<Pixels> DecodePage(const Row& row, std::string* name) const;
-  // Cuts the row's box out of `page` into row.out: "" or the reason.
-  std::string CutRow(const Row& row, const Result<Pixels>& page, const std::string& name,
-                     int64_t width) const;
+  // Cuts the row's `box` out of `page` into row.out: "" or the reason.
+  std::string CutRow(const Row& row, const Result<CropBox>& box, const Result<Pixels>& page,
+                     const std::string& name, int64_t width) const;
 
   const std::string column_;
   const std::string boxes_column_;

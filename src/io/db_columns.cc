@@ -1,6 +1,7 @@
 #include "io/db_columns.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -74,6 +75,7 @@ std::vector<DbColumn> DbColumns(const SinkLayout& layout) {
     DbColumn c;
     c.name = o.name;
     c.duck_type = OutputSqlType(o);
+    c.is_key = o.item_number;
     auto k = ScalarKind(c.duck_type);
     if (o.labels) {  // text ids: PostgreSQL reads its array text (TextArraySql), SQLite JSON
       c.kind = DbKind::kText;
@@ -89,6 +91,58 @@ std::vector<DbColumn> DbColumns(const SinkLayout& layout) {
     cols.push_back(std::move(c));
   }
   return cols;
+}
+
+std::vector<std::string> TableKey(const SinkLayout& layout) {
+  std::vector<std::string> key = layout.key;
+  for (const auto& o : layout.outputs) {
+    if (o.item_number) key.push_back(o.name);
+  }
+  return key;
+}
+
+namespace {
+
+std::string Joined(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  return fmt::format("{}", fmt::join(names, ","));
+}
+
+// True when every column of `cols` is one of `of`.
+bool Within(const std::vector<std::string>& cols, const std::vector<std::string>& of) {
+  return std::all_of(cols.begin(), cols.end(), [&](const std::string& c) {
+    return std::find(of.begin(), of.end(), c) != of.end();
+  });
+}
+
+}  // namespace
+
+Status CheckTableKeys(const SinkLayout& layout, const std::vector<std::vector<std::string>>& unique,
+                      const std::string& where) {
+  const std::vector<std::string> want = TableKey(layout);
+  const size_t items = want.size() - layout.key.size();
+  const std::string item = items > 0 ? want.back() : "";
+  for (const auto& cols : unique) {
+    if (items == 0 || cols.empty() || !Within(cols, layout.key)) continue;
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("{} has a unique key on ({}) without '{}': each input row makes "
+                              "several rows ('{}' numbers them) that share input.key, so the "
+                              "table's key must be ({}); change it, or write another table",
+                              where, Joined(cols), item, item, Joined(want)));
+  }
+  if (layout.mode != OutputMode::kUpsert) return Status::Ok();
+  const std::string joined = Joined(want);
+  for (const auto& cols : unique) {
+    if (Joined(cols) == joined) return Status::Ok();
+  }
+  return Status(Code::kSchemaMismatch,
+                fmt::format("{} has no primary key or unique index on ({}) for mode upsert{}; add "
+                            "one, or use mode insert or swap",
+                            where, joined,
+                            items > 0 ? fmt::format(" ('{}' numbers the rows each input row "
+                                                    "makes)",
+                                                    item)
+                                      : ""));
 }
 
 std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json) {

@@ -38,6 +38,20 @@ struct DbColumn {
 
 std::vector<DbColumn> DbColumns(const SinkLayout& layout);
 
+// The columns that name a row of the table: input.key and, when a step makes
+// several rows of one input row (pdf_pages' page_number, crop's box_index),
+// that item column too, since the items share their input row's key.
+std::vector<std::string> TableKey(const SinkLayout& layout);
+
+// Checks an existing table's unique keys (`unique`: the columns of each
+// primary key, unique constraint or unique index) against the output, for
+// every database: mode upsert needs one on exactly TableKey(); and when input
+// rows make several rows, a unique key on input.key's columns alone would
+// refuse every item after an input row's first, in any mode. SchemaMismatch
+// naming the table (`where`: "output.table 't'") and the missing column.
+Status CheckTableKeys(const SinkLayout& layout, const std::vector<std::vector<std::string>>& unique,
+                      const std::string& where);
+
 // The DuckDB select list reading rows of ShardRows::RowsSql() as these kinds
 // (lists as JSON text when `lists_as_json`, for SQLite).
 std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json = false);

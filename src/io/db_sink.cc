@@ -24,23 +24,26 @@ class DbShardWriter final : public ShardWriter {
 
   Status Append(const RowBatch& batch) override { return rows_.Append(batch); }
 
-  Result<ShardOutput> Finish() override {
+  Result<ShardOutput> Finish(const ClaimCheck& still_ours) override {
     ShardOutput out;
     bool published = false;
     // Dead letters are published under their final name before the commit:
     // a crash before it leaves a file the next attempt rewrites.
     auto publish = [&](const std::vector<RejectedRow>& rejected) -> Result<ShardOutput> {
       NS_RETURN_IF_ERROR(rows_.WriteDeadLetters(conn_.get(), sink_->env(), attempt_.shard_id,
-                                                attempt_.epoch, rejected, &out, &temps_));
+                                                attempt_.epoch, rejected, still_ours, &out,
+                                                &temps_));
       temps_.clear();
       rejected_ = rejected;
       published = true;
       return out;
     };
-    rows_.WithholdItemsOfFailedRows();
+    // Repeated keys first: an input row whose item repeats a key is withheld
+    // whole, like one whose item failed.
     if (sink_->layout().mode == OutputMode::kUpsert) {
       NS_RETURN_IF_ERROR(rows_.SetAsideRepeatedKeys(conn_.get()));
     }
+    rows_.WithholdItemsOfFailedRows();
     NS_ASSIGN_OR_RETURN(out.rows_written,
                         sink_->CommitShard(rows_, attempt_, conn_.get(), publish));
     // Already committed (a retry after a lost acknowledgement): the dead

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "io/db_columns.h"
+
 namespace nightshift::io {
 namespace {
 
@@ -78,6 +80,57 @@ TEST(DbSinkTest, OnlyDataAndConstraintErrorsAreAboutARow) {
   EXPECT_FALSE(IsRowRejection("42501"));  // insufficient_privilege
   EXPECT_FALSE(IsRowRejection("08006"));  // connection_failure
   EXPECT_FALSE(IsRowRejection("57014"));  // query_canceled
+}
+
+// A layout keyed by `id` whose rows are pages (page_number from RowBatch::items).
+SinkLayout PageLayout(OutputMode mode) {
+  SinkLayout l;
+  l.carried = {"id"};
+  l.carried_types = {"BIGINT"};
+  l.keep_count = 1;
+  l.key = {"id"};
+  l.mode = mode;
+  OutputColumn page{"page_number", DType::kInt32};
+  page.item_number = true;
+  l.outputs = {page, OutputColumn{"p", DType::kFloat32}};
+  return l;
+}
+
+TEST(DbSinkTest, ATableOfItemsIsKeyedByInputKeyAndItemNumber) {
+  const SinkLayout l = PageLayout(OutputMode::kUpsert);
+  EXPECT_EQ(TableKey(l), (std::vector<std::string>{"id", "page_number"}));
+  std::vector<std::string> keys;
+  for (const DbColumn& c : DbColumns(l)) {
+    if (c.is_key) keys.push_back(c.name);
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"id", "page_number"}));
+  SinkLayout plain = l;
+  plain.outputs.erase(plain.outputs.begin());
+  EXPECT_EQ(TableKey(plain), std::vector<std::string>{"id"});
+}
+
+TEST(DbSinkTest, AnExistingTablesKeysAreCheckedAgainstTheItems) {
+  const std::string t = "output.table 'pages'";
+  for (OutputMode mode : {OutputMode::kUpsert, OutputMode::kInsert, OutputMode::kSwap}) {
+    const SinkLayout l = PageLayout(mode);
+    // A key on the input's key alone would refuse every page after the first.
+    const Status s = CheckTableKeys(l, {{"id"}}, t);
+    EXPECT_EQ(s.code(), Code::kSchemaMismatch);
+    EXPECT_NE(s.message().find("unique key on (id) without 'page_number'"), std::string::npos)
+        << s.message();
+    EXPECT_TRUE(CheckTableKeys(l, {{"page_number", "id"}}, t).ok());
+  }
+  // Upsert needs a key on both; insert takes a table without one.
+  const Status none = CheckTableKeys(PageLayout(OutputMode::kUpsert), {}, t);
+  EXPECT_NE(none.message().find("no primary key or unique index on (id,page_number)"),
+            std::string::npos)
+      << none.message();
+  EXPECT_TRUE(CheckTableKeys(PageLayout(OutputMode::kInsert), {}, t).ok());
+  // Without items a key on the input's key is what upsert needs.
+  SinkLayout plain = PageLayout(OutputMode::kUpsert);
+  plain.outputs.erase(plain.outputs.begin());
+  EXPECT_TRUE(CheckTableKeys(plain, {{"id"}}, t).ok());
+  EXPECT_FALSE(CheckTableKeys(plain, {{"id", "p"}}, t).ok());
 }
 
 }  // namespace

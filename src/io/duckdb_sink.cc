@@ -57,7 +57,8 @@ class DuckdbSink final : public DbSink {
   Status ResolveNames();
   Result<std::map<std::string, std::string>> TableColumns(const std::string& table);
   Status CheckColumns(const std::map<std::string, std::string>& have);
-  Status CheckUniqueKey();
+  // The columns of each primary key and unique constraint of the table.
+  Result<std::vector<std::vector<std::string>>> UniqueKeys();
   Status CreateTables(bool target_exists);
   // The transaction of CommitShard, leaving out the rows in `rejected`.
   Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
@@ -154,26 +155,21 @@ Status DuckdbSink::CheckColumns(const std::map<std::string, std::string>& have) 
                             layout_.table, layout_.url, bad));
 }
 
-Status DuckdbSink::CheckUniqueKey() {
-  std::vector<std::string> key = layout_.key;
-  std::sort(key.begin(), key.end());
-  std::string want;
-  for (const auto& k : key) want += (want.empty() ? "" : ",") + k;
+Result<std::vector<std::vector<std::string>>> DuckdbSink::UniqueKeys() {
   NS_ASSIGN_OR_RETURN(
       DuckResult r,
-      conn_->Query(fmt::format("SELECT array_to_string(list_sort(constraint_column_names), ',') "
-                               "FROM duckdb_constraints() WHERE database_name = '{}' AND "
+      conn_->Query(fmt::format("SELECT unnest(constraint_column_names), constraint_index FROM "
+                               "duckdb_constraints() WHERE database_name = '{}' AND "
                                "schema_name = {} AND table_name = {} AND constraint_type IN "
-                               "('PRIMARY KEY', 'UNIQUE')",
+                               "('PRIMARY KEY', 'UNIQUE') ORDER BY constraint_index",
                                kAlias, QuoteString(schema_), QuoteString(table_)),
                    "reading the table's keys"));
+  std::vector<std::vector<std::string>> keys;
   for (idx_t i = 0; i < r.row_count(); ++i) {
-    if (r.Text(0, i) == want) return Status::Ok();
+    if (i == 0 || r.Int(1, i) != r.Int(1, i - 1)) keys.emplace_back();
+    keys.back().push_back(r.Text(0, i));
   }
-  return Status(Code::kSchemaMismatch,
-                fmt::format("output.table '{}' has no primary key or unique constraint on ({}) "
-                            "for mode upsert; add one, or use mode insert or swap",
-                            layout_.table, want));
+  return keys;
 }
 
 Status DuckdbSink::CreateTables(bool target_exists) {
@@ -209,7 +205,9 @@ Status DuckdbSink::Open() {
   const bool exists = !have.empty();
   if (exists) {
     NS_RETURN_IF_ERROR(CheckColumns(have));
-    if (layout_.mode == OutputMode::kUpsert) NS_RETURN_IF_ERROR(CheckUniqueKey());
+    NS_ASSIGN_OR_RETURN(auto keys, UniqueKeys());
+    NS_RETURN_IF_ERROR(
+        CheckTableKeys(layout_, keys, fmt::format("output.table '{}'", layout_.table)));
   }
   NS_RETURN_IF_ERROR(CreateTables(exists));
   NS_ASSIGN_OR_RETURN(auto types,

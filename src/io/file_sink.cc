@@ -95,13 +95,11 @@ class FileShardWriter final : public ShardWriter {
 
   Status Append(const RowBatch& batch) override { return rows_.Append(batch); }
 
-  Result<ShardOutput> Finish() override {
+  Result<ShardOutput> Finish(const ClaimCheck& still_ours) override {
     Env* env = sink_->env();
     ShardOutput out;
     rows_.WithholdItemsOfFailedRows();
     out.rows_written = rows_.rows();
-    NS_RETURN_IF_ERROR(
-        rows_.WriteDeadLetters(conn_.get(), env, shard_id_, epoch_, {}, &out, &temps_));
     std::string name = PartFileName(shard_id_, layout_.format, retry_seq_);
     std::string tmp = JoinPath(layout_.output_dir, fmt::format(".{}.tmp-{}", name, epoch_));
     temps_.push_back(tmp);
@@ -110,7 +108,11 @@ class FileShardWriter final : public ShardWriter {
                                 rows_.RowsSql(), layout_.restore_order ? " ORDER BY __ns_row" : "",
                                 QuoteString(tmp), CopyOptions(layout_.format)),
                     fmt::format("writing output of shard {}", shard_id_)));
-    NS_RETURN_IF_ERROR(env->PublishFile(tmp, JoinPath(layout_.output_dir, name)));
+    NS_RETURN_IF_ERROR(env->PublishFileFenced(tmp, JoinPath(layout_.output_dir, name), still_ours));
+    // Dead letters after the data: a writer whose claim was lost stops at the
+    // data file above, before publishing anything else.
+    NS_RETURN_IF_ERROR(
+        rows_.WriteDeadLetters(conn_.get(), env, shard_id_, epoch_, {}, still_ours, &out, &temps_));
     out.output_file = name;
     finished_ = true;
     return out;

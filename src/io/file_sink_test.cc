@@ -77,7 +77,7 @@ TEST_F(FileSinkTest, RestoresRowOrderAndWritesListsAndDeadLettersAcrossChunks) {
     b.carried = std::move(carried);
     ASSERT_TRUE(writer->Append(b).ok());
   }
-  auto out = writer->Finish().value();
+  auto out = writer->Finish([] { return Status::Ok(); }).value();
   const int64_t failed = (kRows + 3) / 7;  // ids 3, 10, 17, ...
   EXPECT_EQ(out.rows_written, kRows - failed);
   ASSERT_EQ(out.failures.size(), static_cast<size_t>(failed));
@@ -136,8 +136,9 @@ TEST_F(FileSinkTest, FinishCanRunAgainAndAnAbandonedShardLeavesNoTempFiles) {
   {
     auto writer = sink->BeginShard(0, 1).value();
     ASSERT_TRUE(writer->Append(make_batch()).ok());
-    auto first = writer->Finish().value();
-    auto again = writer->Finish().value();  // as after a transient error: same part
+    auto first = writer->Finish([] { return Status::Ok(); }).value();
+    // As after a transient error: the same part.
+    auto again = writer->Finish([] { return Status::Ok(); }).value();
     EXPECT_EQ(again.output_file, first.output_file);
     EXPECT_EQ(again.rows_written, 3);
   }
@@ -149,6 +150,57 @@ TEST_F(FileSinkTest, FinishCanRunAgainAndAnAbandonedShardLeavesNoTempFiles) {
   }  // abandoned before Finish
   auto names = Env::Default()->ListDir(sl.output_dir).value();
   EXPECT_EQ(names, (std::vector<std::string>{"part-000000.csv"}));
+}
+
+// A worker paused past its lease finishes after the shard's new holder
+// published it: its part and dead letters must not replace the holder's.
+TEST_F(FileSinkTest, AWriterWhoseClaimWasLostNeverReplacesThePublishedPart) {
+  SinkLayout sl;
+  sl.output_dir = JoinPath(dir_, "out");
+  sl.dead_letter_dir = JoinPath(dir_, "out/_failed");
+  sl.carried = {"id", "s"};
+  sl.carried_types = {"BIGINT", "VARCHAR"};
+  sl.keep_count = 1;
+  sl.key = {"id"};
+  sl.format = OutputFormat::kCsv;
+  sl.outputs = {{"score", DType::kFloat32, false, 0, 0}};
+  sl.shared = true;
+  auto sink = OpenFileSink(sl, 1).value();
+  auto make_batch = [&](float score, bool fail_first) {
+    RowBatch b;
+    b.num_rows = 2;
+    auto carried = std::make_unique<DuckCarriedRows>(std::vector<idx_t>{0, 1});
+    carried->Add(chunks_[0], 10, 2);
+    b.first_row = 10;
+    b.carried = std::move(carried);
+    b.outputs.push_back(Tensor::Allocate(DType::kFloat32, {2, 1}));
+    for (int r = 0; r < 2; ++r) b.outputs[0].data_as<float>()[r] = score;
+    if (fail_first) b.SetRowError(0, "late");
+    return b;
+  };
+  auto late = sink->BeginShard(0, 1).value();  // epoch 1, then paused
+  ASSERT_TRUE(late->Append(make_batch(1.0f, true)).ok());
+  {
+    auto holder = sink->BeginShard(0, 2).value();  // epoch 2 took the shard over
+    ASSERT_TRUE(holder->Append(make_batch(2.0f, false)).ok());
+    ASSERT_TRUE(holder->Finish([] { return Status::Ok(); }).has_value());
+  }
+  int asked = 0;
+  auto lost = [&] {
+    ++asked;
+    return Status(Code::kConflict, "claim lost");
+  };
+  auto r = late->Finish(lost);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kConflict);
+  EXPECT_EQ(asked, 1);
+  late.reset();
+  Env* env = Env::Default();
+  EXPECT_EQ(env->ReadFile(JoinPath(sl.output_dir, "part-000000.csv")).value(),
+            "id,score\n10,2.0\n11,2.0\n");
+  EXPECT_EQ(env->ListDir(sl.output_dir).value(), (std::vector<std::string>{"part-000000.csv"}));
+  auto failed = env->ListDir(sl.dead_letter_dir);  // the late one's dead letter was withdrawn
+  EXPECT_TRUE(!failed.has_value() || failed->empty());
 }
 
 }  // namespace

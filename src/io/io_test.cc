@@ -325,7 +325,7 @@ TEST_F(IoTest, SinkWritesGoodRowsAndDeadLettersFailedOnes) {
         return true;
       });
   ASSERT_TRUE(s.ok()) << s.ToString();
-  auto out = writer->Finish().value();
+  auto out = writer->Finish([] { return Status::Ok(); }).value();
   EXPECT_EQ(out.output_file, "part-000000.parquet");
   EXPECT_EQ(out.rows_written, 9);
   ASSERT_EQ(out.failures.size(), 1u);

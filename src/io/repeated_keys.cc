@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "io/db_columns.h"
 #include "io/shard_rows.h"
 #include "io/sql_types.h"
 
@@ -13,8 +14,16 @@ namespace nightshift::io {
 
 Status ShardRows::SetAsideRepeatedKeys(DuckConnection* conn) {
   if (repeats_found_) return Status::Ok();
-  std::string keys;
-  for (const std::string& k : layout_.key) keys += (keys.empty() ? "" : ", ") + QuoteIdent(k);
+  // The table's key: with items (pdf_pages' pages, crop's boxes), an input
+  // row's items share input.key and differ by their number.
+  const std::vector<std::string> table_key = TableKey(layout_);
+  std::string keys, key_json;
+  for (const std::string& k : table_key) {
+    keys += (keys.empty() ? "" : ", ") + QuoteIdent(k);
+    key_json +=
+        fmt::format("{}{}: {}", key_json.empty() ? "" : ", ", QuoteString(k), QuoteIdent(k));
+  }
+  const std::string key_expr = table_key.size() == 1 ? keys : "{" + key_json + "}";
   // Positions among the good rows (the single-threaded scan keeps the append
   // order), each row with its key's first one in input order: the append
   // order, or the file row (__ns_row) when batches may arrive out of order.
@@ -25,11 +34,13 @@ Status ShardRows::SetAsideRepeatedKeys(DuckConnection* conn) {
           "SELECT i, first_i, key_json FROM (SELECT i, first_value(i) OVER (PARTITION BY {} ORDER "
           "BY {}) AS first_i, to_json({})::VARCHAR AS key_json FROM (SELECT *, row_number() OVER "
           "() - 1 AS i FROM {})) WHERE i <> first_i ORDER BY i",
-          keys, input_order, KeyExpr(), out_scan_.Sql())));
+          keys, input_order, key_expr, out_scan_.Sql())));
   constexpr int64_t kRowMask = (int64_t{1} << 40) - 1;
   std::vector<RejectedRow> repeats;
   for (idx_t i = 0; i < r.row_count(); ++i) {
     const int64_t first = origin_[static_cast<size_t>(r.Int(1, i))];
+    // Its input row's other items are withheld (WithholdItemsOfFailedRows).
+    if (!item_.empty()) failed_item_origins_.push_back(origin_[static_cast<size_t>(r.Int(0, i))]);
     repeats.push_back(RejectedRow{
         r.Int(0, i),
         fmt::format("key {} repeats an earlier row of the same shard (input row {}): upsert "

@@ -243,7 +243,8 @@ std::string ShardRows::DeadLetterSql(const std::vector<RejectedRow>& rejected) c
 }
 
 Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard_id, int64_t epoch,
-                                   const std::vector<RejectedRow>& rejected, ShardOutput* out,
+                                   const std::vector<RejectedRow>& rejected,
+                                   const ClaimCheck& still_ours, ShardOutput* out,
                                    std::vector<std::string>* temps) const {
   std::string dl_name = fmt::format("part-{:06d}.jsonl", shard_id);
   std::string dl_final = JoinPath(layout_.dead_letter_dir, dl_name);
@@ -251,7 +252,11 @@ Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard
   out->dead_letter_file.clear();
   const std::vector<RejectedRow> refused = AllRefused(rejected);
   if (dl_.rows() == 0 && refused.empty()) {
-    return env->RemoveFile(dl_final);  // a stale one from an earlier attempt
+    // A stale one from an earlier attempt, removed only while the claim holds.
+    auto stale = env->Stat(dl_final);
+    if (!stale.has_value() && stale.error().code() == Code::kNotFound) return Status::Ok();
+    NS_RETURN_IF_ERROR(still_ours());
+    return env->RemoveFile(dl_final);
   }
   NS_RETURN_IF_ERROR(env->CreateDirs(layout_.dead_letter_dir));
   const std::string rows = DeadLetterSql(refused);
@@ -285,7 +290,7 @@ Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard
     f.file_index = static_cast<int32_t>(r.Int(4, i));
     out->failures.push_back(std::move(f));
   }
-  NS_RETURN_IF_ERROR(env->PublishFile(tmp, dl_final));
+  NS_RETURN_IF_ERROR(env->PublishFileFenced(tmp, dl_final, still_ours));
   out->dead_letter_file = dl_name;
   return Status::Ok();
 }

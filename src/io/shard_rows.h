@@ -71,7 +71,10 @@ class ShardRows {
   // so, and left out of RowsSql() (and the positions rejected rows are named
   // by). Without this, PostgreSQL fails the whole shard (SQLSTATE 21000: ON
   // CONFLICT DO UPDATE cannot affect a row twice) and SQLite keeps the last
-  // row. Once per shard attempt; call it before reading RowsSql().
+  // row. The key is the table's (TableKey, io/db_columns.h): with items,
+  // input.key and the item's number; a repeated item's input row is then
+  // withheld whole by WithholdItemsOfFailedRows, called after this. Once per
+  // shard attempt; call it before reading RowsSql().
   Status SetAsideRepeatedKeys(DuckConnection* conn);
 
   // Rows a preprocess step made of one input row (pdf_pages' pages, crop's
@@ -87,10 +90,11 @@ class ShardRows {
   // <dead_letter_dir>/part-<shard>.jsonl through a temp file (its name added
   // to `temps`) published atomically, and fills out->failures and
   // out->dead_letter_file; removes a stale file of an earlier attempt when
-  // none failed.
+  // none failed. A file already there is replaced or removed only while
+  // `still_ours` says the claim holds (Env::PublishFileFenced).
   Status WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard_id, int64_t epoch,
-                          const std::vector<RejectedRow>& rejected, ShardOutput* out,
-                          std::vector<std::string>* temps) const;
+                          const std::vector<RejectedRow>& rejected, const ClaimCheck& still_ours,
+                          ShardOutput* out, std::vector<std::string>* temps) const;
 
  private:
   size_t KeyIndex(size_t k) const;

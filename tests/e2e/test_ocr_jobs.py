@@ -269,10 +269,7 @@ def test_crop_steps_that_do_not_fit_are_refused_before_any_row(tmp_path):
          "makes float32 rows of [3, 32, width]"),
         (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "height": 2}), "preprocess[0].crop.height"),
         (job("[1.0, 2, 3, 4, 5, 6, 7, 8]", {**good, "size": 3}), "preprocess[0].crop"),
-        # One row per box: the boxes of a row share its key.
-        ({**job("[1.0, 2, 3, 4, 5, 6, 7, 8]", good),
-          "output": {"format": "sqlite", "url": "out.db", "table": "lines"}},
-         "preprocess: crop writes one row per box"),
+        # (A database output is taken, keyed by input.key and box_index: test_db_items.py.)
     ]
     for spec, message in cases:
         rc, out, err = run("validate", write_job(tmp_path / "bad.yaml", spec), cwd=tmp_path)

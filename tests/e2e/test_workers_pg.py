@@ -5,7 +5,9 @@ PostgreSQL 15, started by pg_fixture): claims, leases, fencing, completion.
   `_SUCCESS` written once and `status` listing the workers.
 - A worker SIGSTOPped while it holds a shard loses the shard when its lease
   expires; another worker commits it; when the paused worker continues, its
-  late output is refused ("claim lost") and never published, and it exits 0.
+  late output is refused ("claim lost") and never published, and it exits 0;
+  so is one frozen (NIGHTSHIFT_STOP_AT) exactly after its claim check, the
+  window a check alone cannot cover.
 - Chaos: 4 workers on WORKERS_ROWS rows (default 500,000), random SIGKILLs of
   random workers, each restarted like a Job controller would, and one worker
   holding a shard SIGSTOPped past its lease then continued; for file output, PostgreSQL upsert
@@ -139,6 +141,42 @@ def test_a_paused_worker_loses_its_shard_and_never_publishes(big, pg_server, tmp
     after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("part-*")}
     assert after == before, "the paused worker's late output was published"
     check_output(big, tmp_path / "out", "parquet", range(big.n), job=None)
+
+
+def stopped(pid):
+    """True once process `pid` is stopped (SIGSTOP: state T in /proc)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] in "Tt"
+
+
+def test_a_worker_stopped_right_after_its_claim_check_never_replaces_the_new_holders_part(
+        small, pg_server, tmp_path):
+    """The exact window the claim check cannot cover: A passed it, then froze
+    before writing and publishing its part. B takes the shard over once A's
+    lease lapses and publishes it; when A continues, its part must not replace
+    B's (before RENAME_NOREPLACE it always did)."""
+    job = worker_job(small, pg_server, tmp_path)
+    a = start_worker(job, "frozen", 0, 1, tmp_path / "wa.log",
+                     env={"NIGHTSHIFT_STOP_AT": "after_claim_check:1"})
+    deadline = time.time() + 60
+    while not stopped(a.pid):
+        assert time.time() < deadline and a.poll() is None, logs(tmp_path)
+        time.sleep(0.05)
+    try:
+        b = start_worker(job, "frozen", 0, 1, tmp_path / "wb.log", wait=True)
+        assert b.wait(timeout=300) == EXIT_OK, logs(tmp_path)
+        before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "out").glob("part-*")}
+        assert len(before) == 4, sorted(before)
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+    assert a.wait(timeout=120) == EXIT_OK, logs(tmp_path)
+    assert "claim lost" in (tmp_path / "wa.log").read_text(), logs(tmp_path)
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "out").glob("part-*")}
+    assert after == before, "the frozen worker replaced the new holder's part"
+    assert not list((tmp_path / "out").glob(".*tmp*")), sorted(os.listdir(tmp_path / "out"))
+    check_output(small, tmp_path / "out", "parquet", range(small.n), job=None)
+    st = status_json(job, run_id="frozen")
+    assert st["state"] == "completed" and st["shards"]["committed"] == 4, st
 
 
 def holding(job, run_id):

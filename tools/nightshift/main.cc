@@ -224,6 +224,9 @@ int CmdStatus(const std::string& job_path, const std::vector<std::string>& sets,
               static_cast<long long>(report->counts.total_rows),
               static_cast<long long>(report->counts.succeeded),
               static_cast<long long>(report->counts.failed));
+  if (report->counts.items_written >= 0)  // rows above are input rows (exec/item_counts.h)
+    std::printf("items: %lld written (pages or boxes)\n",
+                static_cast<long long>(report->counts.items_written));
   std::printf("shards: %lld of %lld committed\n",
               static_cast<long long>(report->counts.shards_committed),
               static_cast<long long>(report->counts.shards_total));

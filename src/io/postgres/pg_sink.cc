@@ -111,7 +111,8 @@ class PgSink final : public DbSink {
   // The table's columns and types (format_type); empty when it does not exist.
   Result<std::map<std::string, std::string>> TableColumns(const std::string& table);
   Status CheckColumns(const std::map<std::string, std::string>& have);
-  Status CheckUniqueKey();
+  // The columns of each unique index of the table (its primary key's too).
+  Result<std::vector<std::vector<std::string>>> UniqueKeys();
   Status CreateTables(bool target_exists);
   Status CreateTablesUnlocked(bool target_exists);
   // The transaction of CommitShard; with `rejecting`, the rows the server
@@ -207,25 +208,19 @@ Status PgSink::CheckColumns(const std::map<std::string, std::string>& have) {
       fmt::format("output.table '{}' does not fit the output: column {}", layout_.table, list));
 }
 
-Status PgSink::CheckUniqueKey() {
-  std::vector<std::string> key = layout_.key;
-  std::sort(key.begin(), key.end());
-  std::string want;
-  for (const auto& k : key) want += (want.empty() ? "" : ",") + k;
+Result<std::vector<std::vector<std::string>>> PgSink::UniqueKeys() {
   NS_ASSIGN_OR_RETURN(
-      auto r,
-      pg_->Exec("SELECT array_to_string(array(SELECT a.attname::text FROM unnest(i.indkey) "
-                "k JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k ORDER BY "
-                "1), ',') FROM pg_index i WHERE i.indrelid = $1::regclass AND "
-                "i.indisunique",
-                "reading the table's keys", {n_.target}));
+      auto r, pg_->Exec("SELECT i.indexrelid::bigint, a.attname::text FROM pg_index i, "
+                        "unnest(i.indkey) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON "
+                        "a.attnum = k.attnum WHERE a.attrelid = i.indrelid AND i.indrelid = "
+                        "$1::regclass AND i.indisunique ORDER BY 1, k.n",
+                        "reading the table's keys", {n_.target}));
+  std::vector<std::vector<std::string>> keys;
   for (int i = 0; i < r.rows(); ++i) {
-    if (r.Text(i, 0) == want) return Status::Ok();
+    if (i == 0 || r.Text(i, 0) != r.Text(i - 1, 0)) keys.emplace_back();
+    keys.back().push_back(r.Text(i, 1));
   }
-  return Status(Code::kSchemaMismatch,
-                fmt::format("output.table '{}' has no primary key or unique index on ({}) for "
-                            "mode upsert; add one, or use mode insert or swap",
-                            layout_.table, want));
+  return keys;
 }
 
 // Workers of one run open the sink together: CREATE TABLE IF NOT EXISTS is
@@ -313,7 +308,9 @@ Status PgSink::Open() {
   const bool exists = !have.empty();
   if (exists) {
     NS_RETURN_IF_ERROR(CheckColumns(have));
-    if (layout_.mode == OutputMode::kUpsert) NS_RETURN_IF_ERROR(CheckUniqueKey());
+    NS_ASSIGN_OR_RETURN(auto keys, UniqueKeys());
+    NS_RETURN_IF_ERROR(
+        CheckTableKeys(layout_, keys, fmt::format("output.table '{}'", layout_.table)));
   }
   NS_RETURN_IF_ERROR(CreateTables(exists));
   NS_ASSIGN_OR_RETURN(types_,

@@ -162,7 +162,9 @@ class SqliteSink final : public DbSink {
   Status ResolveNames();
   Result<std::map<std::string, ColumnInfo>> TableColumns(const std::string& table);
   Status CheckColumns(const std::map<std::string, ColumnInfo>& have);
-  Status CheckUniqueKey(const std::map<std::string, ColumnInfo>& have);
+  // The columns of the primary key (maybe none) and of each unique index.
+  Result<std::vector<std::vector<std::string>>> UniqueKeys(
+      const std::map<std::string, ColumnInfo>& have);
   Status CreateTables(bool target_exists);
   Result<int64_t> CommitShardTx(const ShardRows& rows, const ShardAttempt& a, DuckConnection* duck,
                                 const BeforeCommit& before_commit);
@@ -233,39 +235,27 @@ Status SqliteSink::CheckColumns(const std::map<std::string, ColumnInfo>& have) {
                             layout_.table, db_->path(), bad));
 }
 
-Status SqliteSink::CheckUniqueKey(const std::map<std::string, ColumnInfo>& have) {
-  std::vector<std::string> want = layout_.key, pk;
-  std::sort(want.begin(), want.end());
+Result<std::vector<std::vector<std::string>>> SqliteSink::UniqueKeys(
+    const std::map<std::string, ColumnInfo>& have) {
+  std::vector<std::vector<std::string>> keys(1);
   for (const auto& [name, info] : have) {
-    if (info.pk > 0) pk.push_back(name);
+    if (info.pk > 0) keys[0].push_back(name);
   }
-  std::sort(pk.begin(), pk.end());
-  if (pk == want) return Status::Ok();
-  // A unique index (or UNIQUE constraint) on exactly the key also serves.
-  NS_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT group_concat(c.name, ',') FROM (SELECT i.name "
-                                           "AS idx FROM pragma_index_list(?1) i WHERE i.[unique]) "
-                                           "u JOIN pragma_index_info(u.idx) c GROUP BY u.idx",
+  // Unique indexes and UNIQUE constraints (SQLite keeps both as indexes).
+  NS_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT u.idx, c.name FROM (SELECT i.name AS idx FROM "
+                                           "pragma_index_list(?1) i WHERE i.[unique]) u JOIN "
+                                           "pragma_index_info(u.idx) c ORDER BY u.idx, c.seqno",
                                            "reading the table's keys"));
   BindText(s.get(), 1, table_);
+  std::string index;
   while (true) {
     NS_ASSIGN_OR_RETURN(bool row, db_->Step(s.get(), "reading the table's keys"));
     if (!row) break;
-    std::vector<std::string> cols;
-    std::string list = Text(s.get(), 0);
-    for (size_t at = 0; at <= list.size();) {
-      size_t comma = std::min(list.find(',', at), list.size());
-      cols.push_back(list.substr(at, comma - at));
-      at = comma + 1;
-    }
-    std::sort(cols.begin(), cols.end());
-    if (cols == want) return Status::Ok();
+    if (keys.size() == 1 || Text(s.get(), 0) != index) keys.emplace_back();
+    index = Text(s.get(), 0);
+    keys.back().push_back(Text(s.get(), 1));
   }
-  std::string names;
-  for (const auto& k : want) names += (names.empty() ? "" : ",") + k;
-  return Status(Code::kSchemaMismatch,
-                fmt::format("output.table '{}' has no primary key or unique index on ({}) for "
-                            "mode upsert; add one, or use mode insert or swap",
-                            layout_.table, names));
+  return keys;
 }
 
 Status SqliteSink::CreateTables(bool target_exists) {
@@ -298,7 +288,9 @@ Status SqliteSink::Open() {
   const bool exists = !have.empty();
   if (exists) {
     NS_RETURN_IF_ERROR(CheckColumns(have));
-    if (layout_.mode == OutputMode::kUpsert) NS_RETURN_IF_ERROR(CheckUniqueKey(have));
+    NS_ASSIGN_OR_RETURN(auto keys, UniqueKeys(have));
+    NS_RETURN_IF_ERROR(
+        CheckTableKeys(layout_, keys, fmt::format("output.table '{}'", layout_.table)));
   }
   NS_RETURN_IF_ERROR(CreateTables(exists));
   std::string names, params, update, select;
