@@ -3,10 +3,11 @@
 //
 // Cost of reading a shard: Parquet shards are read with a file_row_number
 // range filter, which DuckDB answers from row-group statistics, so shard k
-// costs its own rows only; adjacent pending shards share one such query. CSV, JSONL and queries cannot seek: one streaming
-// scan per file serves all of that file's pending shards in order, so a full
-// run reads each row once, and a resumed run re-reads (and discards) the rows
-// before the first pending shard of each file. Their rows are counted for the
+// costs its own rows only; adjacent pending shards share one such query.
+// CSV, JSONL and queries cannot seek: one streaming scan per file serves all
+// of that file's pending shards in order, so a full run reads each row once,
+// and a resumed run re-reads (and discards) the rows before the first pending
+// shard of each file. Their rows are counted for the
 // plan by TextRowCounter (a byte scan) where it can vouch for the count, by
 // DuckDB otherwise.
 #include <fmt/format.h>
