@@ -40,10 +40,11 @@ find_package(ZLIB REQUIRED)
 if(NIGHTSHIFT_WITH_TESTS)
   find_package(GTest REQUIRED)
 endif()
-# Image codecs for `preprocess: image` (Debian: libturbojpeg0-dev, libpng-dev,
+# Image codecs for `preprocess: image` (Debian: libturbojpeg0-dev, libjpeg62-turbo-dev, libpng-dev,
 # libwebp-dev), through their pkg-config files.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(LIBJPEG REQUIRED IMPORTED_TARGET libjpeg)  # cropped decodes (jpeg_window.cc)
 pkg_check_modules(LIBPNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(LIBWEBP REQUIRED IMPORTED_TARGET libwebp)
 pkg_check_modules(POPPLER_CPP REQUIRED IMPORTED_TARGET poppler-cpp)  # preprocess: pdf_pages

@@ -20,7 +20,7 @@ APT_PACKAGES=(
   sqlite3 libpq-dev postgresql python3-sqlalchemy python3-psycopg2
   slurm-wlm munge python3-kubernetes
   prometheus-cpp-dev zlib1g-dev
-  libpng-dev libturbojpeg0-dev libwebp-dev python3-pil
+  libjpeg62-turbo-dev libpng-dev libturbojpeg0-dev libwebp-dev python3-pil
   libpoppler-cpp-dev  # preprocess: pdf_pages (GPL, see README.md)
   libtasn1-doc python3-pypdf python3-reportlab shared-mime-info  # tests only: PDFs to render, a second reader
   chromium   # tests only: the HTML report is checked in a real headless browser

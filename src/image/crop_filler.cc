@@ -156,8 +156,8 @@ Result<Pixels> CropFiller::DecodePage(const Row& row, std::string* name) const {
   auto header = ReadImageHeader(bytes);
   if (!header.has_value()) return fail(header.error());
   if (Status s = CheckPixelLimit(*header, kMaxPagePixels); !s.ok()) return fail(s);
-  auto pixels =
-      DecodeImage(bytes, *header, DecodeRequest{.channels = 3, .max_pixels = kMaxPagePixels});
+  auto pixels = DecodeImage(
+      bytes, *header, DecodeRequest{.channels = 3, .max_pixels = kMaxPagePixels, .needed = {}});
   if (!pixels.has_value()) return fail(pixels.error());
   return pixels;
 }

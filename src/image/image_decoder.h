@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -34,6 +35,11 @@ struct DecodeRequest {
   // rows. 0: full size.
   int min_width = 0;
   int min_height = 0;
+  // JPEG only: given the decoded image's width and height (after any DCT
+  // scaling), the rectangle of it that the caller will read (e.g.
+  // SourceWindow for a centre crop). Only that part (and a margin) is
+  // decoded: the rest of `Pixels` holds unspecified bytes. Unset: all of it.
+  std::function<Window(int width, int height)> needed;
 };
 
 // The format and dimensions, from the header only. InvalidData for bytes

@@ -4,7 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "image/image_transform.h"
+#include "image/resample_kernels.h"
 #include "image/test_images.h"
 
 namespace nightshift::image {
@@ -158,6 +161,38 @@ TEST(ImageTransformTest, NormalisesIntoNchwAndNhwcWithBgr) {
   EXPECT_FLOAT_EQ(out[0], 30 / 255.0f);  // first pixel B, G, R
   EXPECT_FLOAT_EQ(out[2], 10 / 255.0f);
   EXPECT_FLOAT_EQ(out[3], 60 / 255.0f);
+}
+
+// The AVX2 form (planes, 8 values at a time) gives the same bits as the
+// table, which is numpy's float32 (x / 255 - mean) / std: every byte value,
+// rows whose width is not a multiple of 8, RGB, BGR and gray, a letterbox.
+TEST(ImageTransformTest, VectorNormaliseEqualsTheTableBitForBit) {
+  if (!kernels::HasAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (ColorOrder color : {ColorOrder::kRgb, ColorOrder::kBgr, ColorOrder::kGray}) {
+    ImageTransform t;
+    t.height = 13;
+    t.width = 45;
+    t.color = color;
+    t.resize = ResizeMode::kLetterbox;
+    for (int c = 0; c < t.channels(); ++c) {
+      t.mean.push_back(0.485f - 0.03f * c);
+      t.std.push_back(0.229f - 0.002f * c);
+    }
+    Pixels px{43, 13, t.channels(), {}};
+    px.data.resize(static_cast<size_t>(43) * 13 * t.channels());
+    for (size_t i = 0; i < px.data.size(); ++i) px.data[i] = static_cast<uint8_t>(i * 7);
+    const Placement p = Place(43, 13, t);
+    std::vector<float> vector(t.elements()), table(t.elements());
+    WriteTensor(px, p, t, vector.data());
+    kernels::DisableAvx2ForTesting(true);
+    WriteTensor(px, p, t, table.data());
+    kernels::DisableAvx2ForTesting(false);
+    EXPECT_EQ(0, std::memcmp(vector.data(), table.data(), vector.size() * sizeof(float)));
+    // Placed from column 1 (letterbox); output channel 0 is B for BGR.
+    const int first = px.data[color == ColorOrder::kBgr ? 2 : 0];
+    EXPECT_EQ(vector[0], 0.0f);
+    EXPECT_EQ(vector[1], (static_cast<float>(first) / 255.0f - t.mean[0]) / t.std[0]);
+  }
 }
 
 }  // namespace

@@ -22,6 +22,11 @@ struct Pixels {
   }
 };
 
+// A rectangle of an image: columns [x, x + width), rows [y, y + height).
+struct Window {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
 enum class ColorOrder { kRgb, kBgr, kGray };
 enum class ResizeMode { kStretch, kShorterSide, kLetterbox };
 enum class Layout { kNchw, kNhwc };

@@ -98,6 +98,27 @@ void ResampleWindow(const Pixels& src, int width, int height, const Window& wind
   }
 }
 
+Window SourceWindow(int src_width, int src_height, int width, int height, const Window& window) {
+  Window s = window;
+  if (window.width <= 0 || window.height <= 0) return {0, 0, 0, 0};
+  if (width != src_width) {
+    const Taps& h = TapsFor(src_width, width, Pass::kHorizontal);
+    int first = src_width, last = 0;
+    for (int xx = window.x; xx < window.x + window.width; ++xx) {
+      first = std::min(first, h.first[xx]);
+      last = std::max(last, h.first[xx] + h.count[xx]);
+    }
+    s.x = first;
+    s.width = last - first;
+  }
+  if (height != src_height) {
+    const RowSpan rows = RowsRead(&TapsFor(src_height, height, Pass::kVertical), window);
+    s.y = rows.first;
+    s.height = rows.last - rows.first;
+  }
+  return s;
+}
+
 Pixels Resample(const Pixels& src, int width, int height) {
   if (width == src.width && height == src.height) return src;
   Pixels out;

@@ -15,15 +15,16 @@ namespace nightshift::image {
 // `src` resized to width x height (both >= 1). Same channels.
 Pixels Resample(const Pixels& src, int width, int height);
 
-// A rectangle of an image: columns [x, x + width), rows [y, y + height).
-struct Window {
-  int x = 0, y = 0, width = 0, height = 0;
-};
-
 // The `window` (inside width x height) of Resample(src, width, height), into
 // `out`, computing only what that window needs (a centre crop skips the
 // columns and rows it cuts). Equal to cropping Resample's output. `out`'s
 // memory is reused: a worker resampling image after image allocates once.
 void ResampleWindow(const Pixels& src, int width, int height, const Window& window, Pixels* out);
+
+// The rectangle of a src_width x src_height image that ResampleWindow(src,
+// width, height, window) reads (the filter's support included): pixels
+// outside it may hold anything without changing the result, so a decoder
+// need not produce them.
+Window SourceWindow(int src_width, int src_height, int width, int height, const Window& window);
 
 }  // namespace nightshift::image

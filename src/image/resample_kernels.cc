@@ -277,4 +277,17 @@ void VerticalRow(const uint8_t* rows, size_t stride, const int32_t* weights, int
   VerticalRowScalar(rows + i, stride, weights, count, len - i, out + i);
 }
 
+void Deinterleave(const uint8_t* in, int n, int channels, uint8_t* planes) {
+  if (channels == 1) {
+    std::memcpy(planes, in, static_cast<size_t>(n));
+    return;
+  }
+  int x = HasAvx2() ? Deinterleave3Avx2(in, n, planes) : 0;
+  for (in += 3 * x; x < n; ++x, in += 3) {
+    planes[x] = in[0];
+    planes[n + x] = in[1];
+    planes[2 * n + x] = in[2];
+  }
+}
+
 }  // namespace nightshift::image::kernels

@@ -5,7 +5,8 @@
 // the same bytes: each weight is split into two 11-bit halves,
 // w = hi * 2^11 + lo, so 16-bit multiply-adds (pmaddwd) compute
 // sum(p * hi) and sum(p * lo) exactly, and (sum_hi << 11) + sum_lo is
-// Pillow's 32-bit sum. resample_test.cc checks both forms agree.
+// Pillow's 32-bit sum. resample_test.cc checks both forms agree. Also the
+// vector form of image_transform.cc's normalising (NormaliseAvx2).
 #pragma once
 
 #include <array>
@@ -76,6 +77,17 @@ void HorizontalRow3Avx2(const uint8_t* in, size_t readable, const Taps& t, int x
 // The AVX2 part of VerticalRow: whole 32-byte blocks of `len`; returns how
 // many bytes it wrote.
 size_t VerticalRowAvx2(const uint8_t* rows, const VerticalPairs& pairs, size_t len, uint8_t* out);
+
+// Normalising a plane of bytes: out[x] = (p[x] / 255 - mean) / std in
+// float32, the same IEEE operations (division, subtraction, division) as
+// numpy's and as image_transform.cc's table, so the same bits. Whole blocks
+// of 8 only; returns how many it wrote. REQUIRES: HasAvx2().
+int NormaliseAvx2(const uint8_t* p, int n, float mean, float std, float* out);
+// Interleaved pixels of `channels` channels into `channels` planes of `n`.
+void Deinterleave(const uint8_t* in, int n, int channels, uint8_t* planes);
+// Its RGB form for whole blocks of 16 pixels; returns how many it did.
+// REQUIRES: HasAvx2().
+int Deinterleave3Avx2(const uint8_t* in, int n, uint8_t* planes);
 
 // The scalar forms (the reference the tests compare the vector forms with).
 void HorizontalPixel3Scalar(const uint8_t* p, const int32_t* weights, int count, uint8_t* out);

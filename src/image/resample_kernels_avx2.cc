@@ -154,7 +154,64 @@ __attribute__((target("avx2"))) size_t VerticalRowAvx2(const uint8_t* rows,
   return i;
 }
 
+__attribute__((target("avx2"))) int NormaliseAvx2(const uint8_t* p, int n, float mean, float std,
+                                                  float* out) {
+  const __m256 k255 = _mm256_set1_ps(255.0f);
+  const __m256 m = _mm256_set1_ps(mean);
+  const __m256 s = _mm256_set1_ps(std);
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + x));
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+    _mm256_storeu_ps(out + x, _mm256_div_ps(_mm256_sub_ps(_mm256_div_ps(v, k255), m), s));
+  }
+  return x;
+}
+
+namespace {
+
+// One channel's 16 bytes out of 48 interleaved ones (a, b, c), by masks.
+__attribute__((target("avx2"))) inline __m128i Gather3(__m128i a, __m128i b, __m128i c, __m128i m0,
+                                                       __m128i m1, __m128i m2) {
+  return _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, m0), _mm_shuffle_epi8(b, m1)),
+                      _mm_shuffle_epi8(c, m2));
+}
+
+}  // namespace
+
+__attribute__((target("avx2"))) int Deinterleave3Avx2(const uint8_t* in, int n, uint8_t* planes) {
+  // Bytes of each channel in three 16-byte loads (48 bytes: 16 pixels),
+  // gathered in order; -1 leaves a zero for another load's bytes.
+  const __m128i r0 = _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i r1 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14, -1, -1, -1, -1, -1);
+  const __m128i r2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1, 4, 7, 10, 13);
+  const __m128i g0 = _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i g1 = _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1);
+  const __m128i g2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14);
+  const __m128i b0 = _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i b1 = _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1);
+  const __m128i b2 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15);
+  int x = 0;
+  for (; x + 16 <= n; x += 16, in += 48) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 32));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(planes + x), Gather3(a, b, c, r0, r1, r2));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(planes + n + x), Gather3(a, b, c, g0, g1, g2));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(planes + 2 * n + x), Gather3(a, b, c, b0, b1, b2));
+  }
+  return x;
+}
+
 #else
+
+int Deinterleave3Avx2(const uint8_t*, int, uint8_t*) {
+  return 0;
+}
+
+int NormaliseAvx2(const uint8_t*, int, float, float, float*) {
+  return 0;
+}
 
 bool HasAvx2() {
   return false;
