@@ -43,40 +43,32 @@ CrashSpec* ThrowSpec() {
   return spec;
 }
 
+// True on the N-th call for `name` of the point `spec` describes.
+bool Due(CrashSpec* spec, const char* name) {
+  if (spec == nullptr || spec->name != name) return false;
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  return --spec->remaining == 0;
+}
+
 }  // namespace
 
 void MaybeCrash(const char* name) {
-  CrashSpec* spec = Spec();
-  if (spec == nullptr || spec->name != name) return;
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  if (--spec->remaining == 0) {
+  if (Due(Spec(), name)) {
     ::kill(::getpid(), SIGKILL);
     ::_exit(137);
   }
 }
 
 void MaybeStop(const char* name) {
-  CrashSpec* spec = StopSpec();
-  if (spec == nullptr || spec->name != name) return;
-  static std::mutex mu;
-  std::unique_lock<std::mutex> lock(mu);
-  if (--spec->remaining == 0) {
-    lock.unlock();
-    // raise() signals this thread: it stops before its next instruction. A
-    // process-wide kill() would let it run on until another thread took the
-    // stop, past the step under test.
-    std::raise(SIGSTOP);
-  }
+  // raise() signals this thread: it stops before its next instruction. A
+  // process-wide kill() would let it run on until another thread took the
+  // stop, past the step under test.
+  if (Due(StopSpec(), name)) std::raise(SIGSTOP);
 }
 
 void MaybeThrow(const char* name) {
-  CrashSpec* spec = ThrowSpec();
-  if (spec == nullptr || spec->name != name) return;
-  static std::mutex mu;
-  std::unique_lock<std::mutex> lock(mu);
-  if (--spec->remaining == 0) {
-    lock.unlock();
+  if (Due(ThrowSpec(), name)) {
     throw std::runtime_error(std::string("injected exception at throw point '") + name + "'");
   }
 }

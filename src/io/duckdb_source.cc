@@ -3,10 +3,11 @@
 //
 // Cost of reading a shard: Parquet shards are read with a file_row_number
 // range filter, which DuckDB answers from row-group statistics, so shard k
-// costs its own rows only. CSV, JSONL and queries cannot seek: one streaming
-// scan per file serves all of that file's pending shards in order, so a full
-// run reads each row once, and a resumed run re-reads (and discards) the rows
-// before the first pending shard of each file. Their rows are counted for the
+// costs its own rows only; adjacent pending shards share one such query.
+// CSV, JSONL and queries cannot seek: one streaming scan per file serves all
+// of that file's pending shards in order, so a full run reads each row once,
+// and a resumed run re-reads (and discards) the rows before the first pending
+// shard of each file. Their rows are counted for the
 // plan by TextRowCounter (a byte scan) where it can vouch for the count, by
 // DuckDB otherwise.
 #include <fmt/format.h>
@@ -176,19 +177,22 @@ class DuckSource final : public Source {
 
  private:
   // Reads the pending shards of one file. A seekable (Parquet) file is read
-  // shard by shard with a file_row_number range; others in one streaming scan.
+  // with a file_row_number range per run of adjacent shards (ContiguousRun);
+  // others in one streaming scan.
   Status ReadFile(const ReadLayout& layout, std::span<const ShardTask> group,
                   ShardScanner* scanner) {
     const int32_t f = group[0].file_index;
     if (seekable()) {
       const std::string select = ShardScanner::SelectList(layout, BaseDir(f), FloatColumns(f));
-      for (const ShardTask& s : group) {
+      for (size_t i = 0; i < group.size();) {
+        const std::span<const ShardTask> run = group.subspan(i, ContiguousRun(group, i));
         std::string sql =
             fmt::format("SELECT {} FROM {} WHERE file_row_number >= {} AND file_row_number < {}",
-                        select, Relation(f, true), s.row_begin, s.row_end);
-        NS_RETURN_IF_ERROR(scanner->Scan(sql, files_[f], Where(f), std::span(&s, 1), s.row_begin,
+                        select, Relation(f, true), run.front().row_begin, run.back().row_end);
+        NS_RETURN_IF_ERROR(scanner->Scan(sql, files_[f], Where(f), run, run.front().row_begin,
                                          /*check_end=*/false));
         if (scanner->stopped()) return Status::Ok();
+        i += run.size();
       }
       return Status::Ok();
     }
@@ -206,6 +210,22 @@ class DuckSource final : public Source {
     const bool check_end = group.back().file_end;
     return scanner->Scan(typed, files_[f], Where(f), group, 0, check_end,
                          typed == text ? std::string() : text);
+  }
+
+  // How many shards from group[i] on are adjacent (each starts where the one
+  // before ends): one query reads them all. A query per shard paid binding,
+  // row-group pruning against every row group's statistics (so a cost per
+  // shard that grew with the file) and a cold start of the scan each time:
+  // on a 10M-row file of 77 one-row-group shards the reader's CPU fell from
+  // 1.1 to 0.7 s with one query. An empty shard stays a run of its own.
+  static size_t ContiguousRun(std::span<const ShardTask> group, size_t i) {
+    size_t j = i + 1;
+    auto empty = [](const ShardTask& s) { return s.row_end <= s.row_begin; };
+    while (j < group.size() && !empty(group[j - 1]) && !empty(group[j]) &&
+           group[j].row_begin == group[j - 1].row_end) {
+      ++j;
+    }
+    return j - i;
   }
 
   // The columns a Parquet file holds as FLOAT (none when it cannot be

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 
 #include "io/duck.h"
 #include "io/duck_test_fixture.h"
@@ -37,6 +38,31 @@ class FileSinkTest : public DuckTest {
       i -= static_cast<int64_t>(c->size());
     }
     return {nullptr, 0};
+  }
+  // Rows 10 .. 10+n-1 of the first chunk, row r scored score(r).
+  RowBatch ScoreBatch(int n, const std::function<float(int)>& score) {
+    RowBatch b;
+    b.num_rows = n;
+    auto carried = std::make_unique<DuckCarriedRows>(std::vector<idx_t>{0, 1});
+    carried->Add(chunks_[0], 10, n);
+    b.first_row = 10;
+    b.carried = std::move(carried);
+    b.outputs.push_back(Tensor::Allocate(DType::kFloat32, {n, 1}));
+    for (int r = 0; r < n; ++r) b.outputs[0].data_as<float>()[r] = score(r);
+    return b;
+  }
+  // CSV of id and one float `score`; dead letters under out/_failed.
+  SinkLayout CsvScoreLayout() const {
+    SinkLayout sl;
+    sl.output_dir = JoinPath(dir_, "out");
+    sl.dead_letter_dir = JoinPath(dir_, "out/_failed");
+    sl.carried = {"id", "s"};
+    sl.carried_types = {"BIGINT", "VARCHAR"};
+    sl.keep_count = 1;
+    sl.key = {"id"};
+    sl.format = OutputFormat::kCsv;
+    sl.outputs = {{"score", DType::kFloat32, false, 0, 0}};
+    return sl;
   }
   std::vector<std::shared_ptr<DuckChunk>> chunks_;
 };
@@ -112,27 +138,9 @@ TEST_F(FileSinkTest, RestoresRowOrderAndWritesListsAndDeadLettersAcrossChunks) {
 }
 
 TEST_F(FileSinkTest, FinishCanRunAgainAndAnAbandonedShardLeavesNoTempFiles) {
-  SinkLayout sl;
-  sl.output_dir = JoinPath(dir_, "out");
-  sl.dead_letter_dir = JoinPath(dir_, "out/_failed");
-  sl.carried = {"id", "s"};
-  sl.carried_types = {"BIGINT", "VARCHAR"};
-  sl.keep_count = 1;
-  sl.key = {"id"};
-  sl.format = OutputFormat::kCsv;
-  sl.outputs = {{"score", DType::kFloat32, false, 0, 0}};
+  SinkLayout sl = CsvScoreLayout();
   auto sink = OpenFileSink(sl, 1).value();
-  auto make_batch = [&] {
-    RowBatch b;
-    b.num_rows = 3;
-    auto carried = std::make_unique<DuckCarriedRows>(std::vector<idx_t>{0, 1});
-    carried->Add(chunks_[0], 10, 3);
-    b.first_row = 10;
-    b.carried = std::move(carried);
-    b.outputs.push_back(Tensor::Allocate(DType::kFloat32, {3, 1}));
-    for (int r = 0; r < 3; ++r) b.outputs[0].data_as<float>()[r] = 0.5f * r;
-    return b;
-  };
+  auto make_batch = [&] { return ScoreBatch(3, [](int r) { return 0.5f * r; }); };
   {
     auto writer = sink->BeginShard(0, 1).value();
     ASSERT_TRUE(writer->Append(make_batch()).ok());
@@ -155,26 +163,11 @@ TEST_F(FileSinkTest, FinishCanRunAgainAndAnAbandonedShardLeavesNoTempFiles) {
 // A worker paused past its lease finishes after the shard's new holder
 // published it: its part and dead letters must not replace the holder's.
 TEST_F(FileSinkTest, AWriterWhoseClaimWasLostNeverReplacesThePublishedPart) {
-  SinkLayout sl;
-  sl.output_dir = JoinPath(dir_, "out");
-  sl.dead_letter_dir = JoinPath(dir_, "out/_failed");
-  sl.carried = {"id", "s"};
-  sl.carried_types = {"BIGINT", "VARCHAR"};
-  sl.keep_count = 1;
-  sl.key = {"id"};
-  sl.format = OutputFormat::kCsv;
-  sl.outputs = {{"score", DType::kFloat32, false, 0, 0}};
+  SinkLayout sl = CsvScoreLayout();
   sl.shared = true;
   auto sink = OpenFileSink(sl, 1).value();
   auto make_batch = [&](float score, bool fail_first) {
-    RowBatch b;
-    b.num_rows = 2;
-    auto carried = std::make_unique<DuckCarriedRows>(std::vector<idx_t>{0, 1});
-    carried->Add(chunks_[0], 10, 2);
-    b.first_row = 10;
-    b.carried = std::move(carried);
-    b.outputs.push_back(Tensor::Allocate(DType::kFloat32, {2, 1}));
-    for (int r = 0; r < 2; ++r) b.outputs[0].data_as<float>()[r] = score;
+    RowBatch b = ScoreBatch(2, [&](int) { return score; });
     if (fail_first) b.SetRowError(0, "late");
     return b;
   };

@@ -69,6 +69,44 @@ TEST_F(IoTest, ParquetShardsAreReadByRowRangeInBatches) {
   EXPECT_EQ(batches[1], std::make_tuple(int64_t{3700}, int64_t{300}, true));
 }
 
+// Adjacent Parquet shards are read by one query (DuckSource::ContiguousRun):
+// each shard still gets its own rows, batches and last batch, across row
+// groups (of 1000 rows here), past a gap of rows no shard wants, and with a
+// shard's row list.
+TEST_F(IoTest, AdjacentParquetShardsShareOneScanAndKeepTheirRows) {
+  Make("a.parquet", "parquet", 5000);
+  InputSpec spec;
+  spec.path = JoinPath(dir_, "a.parquet");
+  auto src = OpenSource(spec, 1).value();
+  ShardTask listed{3, 2, 0, 2900, 3500, 1};
+  listed.rows = {2900, 2901, 3499};
+  std::vector<ShardTask> shards = {
+      {1, 0, 0, 500, 1700, 1}, {2, 1, 0, 1700, 2900, 1}, listed, {5, 3, 0, 4000, 4500, 1}};
+  std::vector<std::tuple<int64_t, int64_t, int64_t, bool>> got;  // shard, first row, rows, last
+  Status s = src->Read(
+      Layout(1000), shards, [] { return std::make_unique<RowBatch>(); },
+      [&](std::unique_ptr<RowBatch> b) {
+        got.emplace_back(b->shard_id, b->first_row, b->num_rows, b->last_in_shard);
+        for (int64_t r = 0; r < b->num_rows; ++r) {
+          EXPECT_FLOAT_EQ(b->inputs[0].data_as<float>()[r * 2], b->RowNumber(r) * 0.5f);
+        }
+        return true;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  using T = std::tuple<int64_t, int64_t, int64_t, bool>;
+  EXPECT_EQ(got,
+            (std::vector<T>{T{1, 500, 1000, false}, T{1, 1500, 200, true}, T{2, 1700, 1000, false},
+                            T{2, 2700, 200, true}, T{3, 2900, 3, true}, T{5, 4000, 500, true}}));
+
+  // A run of shards beyond the file's end (it lost rows since the plan) is
+  // still an error, not a quiet end.
+  s = src->Read(
+      Layout(1000), std::vector<ShardTask>{{6, 0, 0, 4000, 5000, 1}, {7, 1, 0, 5000, 6000, 1}},
+      [] { return std::make_unique<RowBatch>(); }, [](std::unique_ptr<RowBatch>) { return true; });
+  EXPECT_EQ(s.code(), Code::kIoError) << s.ToString();
+  EXPECT_NE(s.message().find("shard 7"), std::string::npos) << s.ToString();
+}
+
 // A Parquet FLOAT feature is read as FLOAT (no DOUBLE round trip): values
 // arrive exact, and a null, NaN or Inf still fails only its own row.
 TEST_F(IoTest, ParquetFloatColumnsReadAsFloatStillFailBadRows) {

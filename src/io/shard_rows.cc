@@ -130,7 +130,7 @@ Status ShardRows::Append(const RowBatch& batch) {
       }
     }
     for (idx_t i = 0; i < n; ++i) {
-      origin_.push_back((int64_t{batch.file_index} << 40) + batch.RowNumber(batch_rows[i]));
+      origin_.Add((int64_t{batch.file_index} << 40) + batch.RowNumber(batch_rows[i]));
       if (!batch.items.empty()) {
         item_.resize(origin_.size() - 1, 0);
         item_.push_back(batch.items[batch_rows[i]]);

@@ -15,6 +15,7 @@
 #include "io/chunk_table.h"
 #include "io/duck.h"
 #include "io/duckdb_carried.h"
+#include "io/row_origins.h"
 #include "nightshift/env.h"
 #include "nightshift/sink.h"
 
@@ -115,7 +116,7 @@ class ShardRows {
   ChunkScanRegistry::Handle out_scan_, dl_scan_;
   // Where each good row came from: (file index << 40) + row within the file,
   // so that a row the database rejects is a dead letter `retry` can find.
-  std::vector<int64_t> origin_;
+  RowOrigins origin_;
   duckdb_selection_vector sel_;
   // Per good row, its number among the rows made of one input row
   // (RowBatch::items), while any batch had items; and the origins of failed

@@ -3,14 +3,17 @@ Debian's headless chromium on a run that two workers shared through a real
 PostgreSQL ledger (pg_fixture): two lanes, each named by its worker's host
 and pid, each holding the shards that worker committed, together every shard
 once."""
+import os
 import re
+import signal
+import time
 
 import pytest
 
-from conftest import EXIT_OK, Case, run, write_job
+from conftest import EXIT_OK, Case, run, status_json, write_job
 from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
 from test_metrics import CHROMIUM, chromium
-from test_workers_pg import logs, start_worker, wait_all
+from test_workers_pg import holding, logs, start_worker, stopped, wait_all
 
 SHARDS = 8
 
@@ -39,7 +42,26 @@ def test_two_worker_run_has_one_timeline_lane_per_worker_in_the_browser(pg_serve
     spec["batch"] = {"size": 256}
     spec["run"]["ledger"] = pg_server.url(with_password=False)
     job = write_job(tmp_path / "job.yaml", spec)
-    procs = [start_worker(job, "lanes", i, 2, tmp_path / f"w{i}.log", wait=True) for i in range(2)]
+    # Worker 0 freezes right after its first claim check, so worker 1 (which
+    # may start late on a loaded machine) surely finds shards to commit; then
+    # worker 0 continues and commits the shard it holds.
+    w0 = start_worker(job, "lanes", 0, 2, tmp_path / "w0.log", wait=True,
+                      env={"NIGHTSHIFT_STOP_AT": "after_claim_check:1"})
+    deadline = time.time() + 60
+    while not stopped(w0.pid):
+        assert time.time() < deadline and w0.poll() is None, logs(tmp_path)
+        time.sleep(0.05)
+    w1 = start_worker(job, "lanes", 1, 2, tmp_path / "w1.log", wait=True)
+    try:
+        deadline = time.time() + 120
+        # Until worker 1 committed every shard worker 0 does not hold.
+        while (status_json(job, run_id="lanes")["shards"]["committed"]
+               < SHARDS - holding(job, "lanes").get(w0.pid, 0)):
+            assert time.time() < deadline and w1.poll() is None, logs(tmp_path)
+            time.sleep(0.1)
+    finally:
+        os.kill(w0.pid, signal.SIGCONT)
+    procs = [w0, w1]
     assert wait_all(procs, 300) == [EXIT_OK] * 2, logs(tmp_path)
     page = tmp_path / "report.html"
     rc, out, err = run("report", job, "--run-id", "lanes", "--html", page)
@@ -53,8 +75,8 @@ def test_two_worker_run_has_one_timeline_lane_per_worker_in_the_browser(pg_serve
         host, pid, start = worker.split("/")
         assert int(pid) in committed_by and int(start) > 0, lanes
         committed_by[int(pid)] += bars
-    # Each worker has its lane (both claimed shards: each prefers its own
-    # half), and every shard is drawn once.
+    # Each worker has its lane (worker 0 the shard(s) it froze holding,
+    # worker 1 the rest), and every shard is drawn once.
     assert len(lanes) == 2 and all(n > 0 for n in committed_by.values()), (lanes, logs(tmp_path))
     assert sum(committed_by.values()) == SHARDS, lanes
     for p in procs:
