@@ -206,3 +206,23 @@ def test_the_page_is_written_only_when_kept(tmp_path):
                                            "keep: [id, page_number]"))
     run_ok(tmp_path, "detect_pdf.yaml")
     assert box_columns(tmp_path) == ["id", "page_number", "boxes", "boxes_score"]
+
+
+
+def test_pages_of_pdfs_held_as_blobs_are_kept_too(tmp_path):
+    """A PDF column of bytes (not paths): the kept pages are PNGs of the pages as rendered."""
+    make_pdf(tmp_path / "made.pdf")
+    setup_chain(tmp_path, {})
+    spec = yaml.safe_load((tmp_path / "detect_pdf.yaml").read_text())
+    spec["input"] = {"query": "SELECT 7 AS id, content AS pdf FROM read_blob('made.pdf')",
+                     "key": "id"}
+    spec["preprocess"][0]["pdf_pages"].update(column="pdf", dpi=72)
+    spec["output"]["keep"] = ["id", "page_number", "page"]
+    rc, out, err = run("run", write_job(tmp_path / "blob.yaml", spec), cwd=tmp_path, timeout=300)
+    assert_not_crashed(rc, err)
+    assert rc == 0, err
+    pages = kept_pages(tmp_path)
+    assert sorted(pages) == [(7, 1), (7, 2)]
+    for t, png, boxes in pages.values():
+        assert t == "BLOB" and boxes > 0
+        assert png_size(png) == (612, 792)  # US letter at 72 dpi
