@@ -16,7 +16,12 @@ Status WriteMissingSuccess(const JobSpec& job, JobContext& ctx, Ledger* ledger,
   if (there.error().code() != Code::kNotFound) return Error(there.error());
   NS_ASSIGN_OR_RETURN(SinkLayout layout, MakeSinkLayout(job, ctx, run, env));
   NS_ASSIGN_OR_RETURN(auto sink, OpenSink(job, run, std::move(layout), ledger));
-  NS_RETURN_IF_ERROR(WriteManifest(job, sink.get(), ledger, run, env));
+  if (Status w = WriteManifest(job, sink.get(), ledger, run, env); !w.ok()) {
+    // Another worker restoring it at the same time (or the run's finisher,
+    // late) may have removed our temp file: its _SUCCESS is as good.
+    if (env->Stat(JoinPath(run.output_path, "_SUCCESS")).has_value()) return Status::Ok();
+    return w;
+  }
   obs::Log(obs::LogLevel::kWarn, "success_restored",
            "run " + run.run_id +
                " was completed by a worker that stopped before writing _SUCCESS: written now",

@@ -154,11 +154,14 @@ Result<std::unique_ptr<ShardWriter>> FileSink::BeginShard(int64_t shard_id, int6
       std::make_unique<FileShardWriter>(this, shard_id, epoch, retry_seq, std::move(conn)));
 }
 
+// Temp files of parts, dead letters and _SUCCESS (Env::WriteFileAtomic's
+// "._SUCCESS.tmp-<pid>": a process killed while writing it leaves one).
 Status RemoveTemps(Env* env, const std::string& dir) {
   auto names = env->ListDir(dir);
   if (!names.has_value()) return Status::Ok();
   for (const auto& n : *names) {
-    if (n.rfind(".part-", 0) == 0 && n.find(".tmp-") != std::string::npos) {
+    const bool ours = n.rfind(".part-", 0) == 0 || n.rfind("._SUCCESS.", 0) == 0;
+    if (ours && n.find(".tmp-") != std::string::npos) {
       NS_RETURN_IF_ERROR(env->RemoveFile(JoinPath(dir, n)));
     }
   }

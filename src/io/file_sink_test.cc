@@ -196,5 +196,25 @@ TEST_F(FileSinkTest, AWriterWhoseClaimWasLostNeverReplacesThePublishedPart) {
   EXPECT_TRUE(!failed.has_value() || failed->empty());
 }
 
+// A process killed while writing _SUCCESS leaves "._SUCCESS.tmp-<pid>": the
+// next run of the shard's owner removes it, and so does writing _SUCCESS.
+TEST_F(FileSinkTest, LeftoverSuccessTempFilesAreRemoved) {
+  SinkLayout sl = CsvScoreLayout();
+  Env* env = Env::Default();
+  ASSERT_TRUE(env->CreateDirs(sl.output_dir).ok());
+  const std::string stale = JoinPath(sl.output_dir, "._SUCCESS.tmp-4242");
+  ASSERT_TRUE(env->WriteFile(stale, "{}").ok());
+  ASSERT_TRUE(env->WriteFile(JoinPath(sl.output_dir, "._SUCCESS.keep"), "x").ok());
+  auto sink = OpenFileSink(sl, 1).value();
+  EXPECT_EQ(env->Stat(stale).error().code(), Code::kNotFound);
+  ASSERT_TRUE(env->WriteFile(stale, "{}").ok());  // a shared run's sink leaves temps alone
+  sl.shared = true;
+  auto shared = OpenFileSink(sl, 1).value();
+  EXPECT_TRUE(env->Stat(stale).has_value());
+  ASSERT_TRUE(shared->WriteSuccess("{\"ok\":true}").ok());
+  EXPECT_EQ(env->ListDir(sl.output_dir).value(),
+            (std::vector<std::string>{"._SUCCESS.keep", "_SUCCESS"}));
+}
+
 }  // namespace
 }  // namespace nightshift::io
