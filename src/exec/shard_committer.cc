@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -26,6 +27,20 @@ Status RetryIo(Env* env, int max_retries, const std::function<Status()>& fn) {
   }
 }
 
+// The input rows the plan put in `task` (for key ranges, its estimate).
+int64_t PlannedRows(const ShardTask& task) {
+  if (!task.packed.empty()) {
+    int64_t n = 0;
+    for (const FilePart& p : task.packed) {
+      n += p.rows_selected.empty() ? p.rows : static_cast<int64_t>(p.rows_selected.size());
+    }
+    return n;
+  }
+  if (!task.keys.empty()) return static_cast<int64_t>(task.keys.size());
+  if (!task.rows.empty()) return static_cast<int64_t>(task.rows.size());
+  return task.row_end - task.row_begin;
+}
+
 }  // namespace
 
 ShardCommitter::ShardCommitter(const PipelineConfig& config,
@@ -43,9 +58,27 @@ Status ShardCommitter::Write(const RowBatch& b) {
                         config_.sink->BeginShard(task.shard_id, task.epoch, task.retry_seq));
   }
   NS_RETURN_IF_ERROR(writer_->Append(b));
-  rows_done_->fetch_add(b.num_rows);
+  rows_done_->fetch_add(InputRowsIn(b, task));
   if (!b.last_in_shard) return Status::Ok();
   return FinishShard(task);
+}
+
+int64_t ShardCommitter::InputRowsIn(const RowBatch& b, const ShardTask& task) {
+  if (b.items.empty() && shard_input_rows_ == 0) return b.num_rows;  // one row per input row
+  int64_t n = 0;
+  for (int64_t r = 0; r < b.num_rows; ++r) {
+    const int64_t row = b.row_numbers.empty() ? b.first_row + r : b.row_numbers[r];
+    if (row != last_input_row_ || b.file_index != last_input_file_) ++n;
+    last_input_row_ = row;
+    last_input_file_ = b.file_index;
+  }
+  shard_input_rows_ += n;
+  if (!b.last_in_shard) return n;
+  // Rows with no items (a page without boxes) made no batch rows.
+  n += std::max<int64_t>(0, PlannedRows(task) - shard_input_rows_);
+  last_input_row_ = -1;
+  shard_input_rows_ = 0;
+  return n;
 }
 
 Status ShardCommitter::FinishShard(const ShardTask& task) {

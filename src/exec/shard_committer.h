@@ -23,7 +23,9 @@ namespace nightshift::exec {
 
 class ShardCommitter {
  public:
-  // `rows_done` counts appended rows (the pipeline's progress counter).
+  // `rows_done` counts the input rows appended (the pipeline's progress
+  // counter): for pdf_pages and crop jobs, whose rows are a row's items,
+  // each input row once, as status and _SUCCESS count them.
   ShardCommitter(const PipelineConfig& config,
                  std::function<void(int64_t, int64_t, int64_t)> on_commit,
                  std::atomic<int64_t>* rows_done);
@@ -46,6 +48,10 @@ class ShardCommitter {
   Result<std::optional<ShardOutput>> HeldOutput(const ShardTask& task);
   // Drops a shard whose claim was lost: nothing of it is committed.
   void Drop(const ShardTask& task);
+  // The input rows `b` adds to the shard's progress (its rows, or for items
+  // the input rows that begin in it; at the shard's end, the rows that made
+  // no items are added too).
+  int64_t InputRowsIn(const RowBatch& b, const ShardTask& task);
 
   const PipelineConfig& config_;
   const std::function<void(int64_t, int64_t, int64_t)> on_commit_;
@@ -56,6 +62,10 @@ class ShardCommitter {
   int64_t shards_dropped_ = 0;
   int64_t rows_written_ = 0;
   int64_t rows_failed_ = 0;
+  // Items of the shard being written: the last input row seen, and how many.
+  int64_t last_input_row_ = -1;
+  int32_t last_input_file_ = -1;
+  int64_t shard_input_rows_ = 0;
 };
 
 }  // namespace nightshift::exec

@@ -7,6 +7,7 @@ truncated and 0-page PDFs are dead letters with their reason; a 2,000-page PDF
 streams within bounded memory; real PDFs shipped by Debian documentation
 packages render every page, and the real PaddleOCR detector finds text on them.
 """
+import json
 import os
 import subprocess
 import time
@@ -253,7 +254,12 @@ def test_counts_are_input_rows_and_items_the_pages_written(tmp_path):
     (folder / "text.pdf").write_text("this is not a PDF\n")
     job = pdf_job(tmp_path, path_table(tmp_path, ["three.pdf", "text.pdf", "one.pdf"]))
     identity_model(tmp_path / "identity.onnx")
-    run_ok(job, tmp_path)
+    rc, _, err = run("run", job, "--log-format", "json", cwd=tmp_path)
+    assert rc == 0, err
+    # Progress counts input rows too (it counted pages: "4/3 rows").
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    done = [(e["rows_done"], e["rows_total"]) for e in events if "rows_done" in e]
+    assert done and done[-1] == (3, 3) and all(d <= t for d, t in done), done
     want = {"total": 3, "succeeded": 2, "failed": 1, "items": 4}
     assert status_json(job, cwd=tmp_path)["counts"] == want
     manifest = read_success(tmp_path / "out")
