@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,6 +79,25 @@ def start(*args, cwd=None, env=None):
     """Starts `nightshift ARGS...` as a child; returns the Popen."""
     return _retry_exec(lambda: subprocess.Popen([str(BIN), *map(str, args)], cwd=cwd, env=_env(env),
                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+
+def run_peak_rss(args, cwd, stdout=subprocess.DEVNULL):
+    """Runs nightshift with `args`; returns (exit code, stderr, peak RSS in
+    bytes of nightshift alone). Measured by /usr/bin/time, whose child is
+    forked from a small process: a child forked (or vforked) by this pytest
+    process counts pytest's own resident memory before its exec in
+    ru_maxrss, which after a test that held big arrays is more than
+    nightshift's. A signal's death reads as 128 + N (as a shell says)."""
+    fd, report = tempfile.mkstemp(prefix="ns_rss_")
+    os.close(fd)
+    try:
+        p = _retry_exec(lambda: subprocess.Popen(
+            ["/usr/bin/time", "-q", "-f", "%M", "-o", report, str(BIN), *map(str, args)],
+            cwd=cwd, env=_env(None), stdout=stdout, stderr=subprocess.PIPE))
+        _, err = p.communicate()
+        return p.returncode, err.decode(errors="replace"), int(Path(report).read_text().split()[-1]) * 1024
+    finally:
+        os.unlink(report)
 
 
 def assert_not_crashed(rc, err=""):

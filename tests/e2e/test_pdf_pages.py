@@ -19,7 +19,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from conftest import (BIN, REPO, assert_not_crashed, part_files, read_dead_letters, read_part, read_success,
-                      run, single_key, sql, status_json, write_job)
+                      run, run_peak_rss, single_key, sql, status_json, write_job)
 
 canvas = pytest.importorskip("reportlab.pdfgen.canvas")
 
@@ -290,11 +290,8 @@ def test_bad_steps_are_refused_before_reading(tmp_path):
 def run_measured(args, cwd):
     """Runs the binary; returns (rc, stderr, peak RSS in bytes, seconds)."""
     t0 = time.monotonic()
-    p = subprocess.Popen([str(BIN), *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read().decode()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, err, usage.ru_maxrss * 1024, time.monotonic() - t0
+    rc, err, peak = run_peak_rss(args, cwd)
+    return rc, err, peak, time.monotonic() - t0
 
 
 def test_2000_page_pdf_streams_in_bounded_memory(tmp_path):

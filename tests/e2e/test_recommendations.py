@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import BIN, REPO, assert_not_crashed, run, sql, write_job
+from conftest import BIN, REPO, assert_not_crashed, run, run_peak_rss, sql, write_job
 from pg_fixture import pg_server  # noqa: F401  (the session fixture)
 
 # By path, under its own name: examples/embeddings has a make_example module too.
@@ -40,11 +40,10 @@ def example(tmp_path_factory):
 
 def run_measured(args, cwd):
     """Runs nightshift; returns (exit code, stderr, peak RSS in bytes) of that process alone."""
-    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
-        p = subprocess.Popen([str(BIN), *args], cwd=cwd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, (cwd / "stderr.txt").read_text(), usage.ru_maxrss * 1024
+    with open(cwd / "stdout.txt", "w") as out:
+        rc, err, peak = run_peak_rss(args, cwd, stdout=out)
+    (cwd / "stderr.txt").write_text(err)
+    return rc, err, peak
 
 
 def parquet_rows(pattern, tmp):
