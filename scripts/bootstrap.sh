@@ -24,6 +24,7 @@ APT_PACKAGES=(
   libpoppler-cpp-dev  # preprocess: pdf_pages (GPL, see README.md)
   libtasn1-doc python3-pypdf python3-reportlab shared-mime-info  # tests only: PDFs to render, a second reader
   chromium   # tests only: the HTML report is checked in a real headless browser
+  time       # tests and bench: peak RSS of one process (/usr/bin/time)
   python3-opencv python3-pyclipper python3-shapely  # tests only: the reference for text_boxes
 )
 # npm may come from Debian or from a NodeSource nodejs (which conflicts with Debian's npm).
