@@ -28,6 +28,16 @@ class CountingEnv : public EnvWrapper {
   std::atomic<int> reads{0};
 };
 
+// A new folder holding a.png, a 400 x 100 gradient page.
+std::string DirWithPage() {
+  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  EXPECT_TRUE(Env::Default()
+                  ->WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(400, 100)))
+                  .ok());
+  return dir;
+}
+
 TEST(CropFillerTest, ReadsEachPageOncePerBatchAndPadsToTheWidestCrop) {
   char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
   const std::string dir = mkdtemp(tmpl);
@@ -87,11 +97,7 @@ TEST(CropFillerTest, AFixedWidthIsKeptAndAMissingPageIsEveryBoxsReason) {
 }
 
 TEST(CropFillerTest, FansAListOfBoxesOutByBoxIndex) {
-  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  ASSERT_TRUE(Env::Default()
-                  ->WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(400, 100)))
-                  .ok());
+  const std::string dir = DirWithPage();
   CropSpec spec{"path", "box", "line", 48};
   CropFiller filler(spec, "", false, false, /*fixed_width=*/0, 1, Env::Default());
   EXPECT_EQ(filler.first_item(), 0);
@@ -170,11 +176,7 @@ TEST(CropFillerTest, AnInputRowsBoxesAreSplitOnceNotOncePerBox) {
 }
 
 TEST(CropFillerTest, RowsSharingOneValueCropAsRowsWithCopiesOfIt) {
-  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  ASSERT_TRUE(Env::Default()
-                  ->WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(400, 100)))
-                  .ok());
+  const std::string dir = DirWithPage();
   CropSpec spec{"path", "box", "line", 48};
   CropFiller filler(spec, "", false, false, /*fixed_width=*/0, 2, Env::Default());
   // 40 boxes, the last one outside the page; box_index 40 does not exist.

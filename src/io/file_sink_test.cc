@@ -68,13 +68,9 @@ class FileSinkTest : public DuckTest {
 };
 
 TEST_F(FileSinkTest, RestoresRowOrderAndWritesListsAndDeadLettersAcrossChunks) {
-  SinkLayout sl;
-  sl.output_dir = JoinPath(dir_, "out");
-  sl.dead_letter_dir = JoinPath(dir_, "out/_failed");
-  sl.carried = {"id", "s"};
-  sl.carried_types = {"BIGINT", "VARCHAR"};
+  SinkLayout sl = CsvScoreLayout();
+  sl.format = OutputFormat::kParquet;
   sl.keep_count = 2;
-  sl.key = {"id"};
   sl.outputs = {{"emb", DType::kFloat32, true, 0, 0}, {"score", DType::kFloat32, false, 0, 2}};
   sl.restore_order = true;
   auto sink = OpenFileSink(sl, 1).value();
