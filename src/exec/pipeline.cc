@@ -98,9 +98,11 @@ Status Guarded(const char* thread, const std::function<Status()>& fn) {
 // large) and in 131,072 rows, at most 24. None for jobs with preprocess
 // steps: their batches hold more than their tensors (a PDF's bytes, decoded
 // pages), and their model or decoding, not the writer, is the slow stage.
+// None with a shared ledger: a reader that far ahead claims the next shards
+// early, and one worker would take what the run's other workers should.
 constexpr size_t kMaxBatchesAhead = 24;
-size_t BatchesAhead(const ReadLayout& layout, const RowBatch& first) {
-  if (layout.expander != nullptr) return 0;
+size_t BatchesAhead(const ReadLayout& layout, const TaskFeed& feed, const RowBatch& first) {
+  if (layout.expander != nullptr || feed.fenced()) return 0;
   for (const InputPacking& in : layout.inputs) {
     if (in.filler != nullptr) return 0;
   }
@@ -318,7 +320,7 @@ void Pipeline::WriteLoop(Impl& impl, ShardCommitter& committer) {
       pending.erase(it);
       const bool last = cur->last_in_shard;
       if (!grown) {
-        for (size_t i = BatchesAhead(config_.layout, *cur); i > 0; --i)
+        for (size_t i = BatchesAhead(config_.layout, *config_.feed, *cur); i > 0; --i)
           impl.pool.Push(std::make_unique<RowBatch>());
         grown = true;
       }
