@@ -3,7 +3,7 @@
 // holds 5 source pixels, and pshufb spreads two tap pairs of it into the
 // R0 R1 G0 G1 B0 B1 0 0 lanes that Taps::pair_weights weighs. Same
 // arithmetic as the scalar and SSE2 forms (resample_kernels.h); compiled
-// for AVX2 function by function, used only where the CPU has it.
+// for AVX2 (a GCC target pragma), used only where the CPU has it.
 #include <atomic>
 #include <cstring>
 
@@ -30,9 +30,14 @@ void DisableAvx2ForTesting(bool off) {
   avx2_off = off;
 }
 
+// Everything from here to the pop is compiled for AVX2 (and called only
+// where HasAvx2()).
+#pragma GCC push_options
+#pragma GCC target("avx2")
+
 namespace {
 
-__attribute__((target("avx2"))) inline __m256i Load2(const uint8_t* a, const uint8_t* b) {
+inline __m256i Load2(const uint8_t* a, const uint8_t* b) {
   return _mm256_inserti128_si256(
       _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
@@ -40,7 +45,7 @@ __attribute__((target("avx2"))) inline __m256i Load2(const uint8_t* a, const uin
 
 // (hi << 11) + lo, rounded and shifted as Pillow does (the packs that
 // follow saturate to 0..255: Pillow's clip8).
-__attribute__((target("avx2"))) inline __m256i Finish(__m256i hi, __m256i lo) {
+inline __m256i Finish(__m256i hi, __m256i lo) {
   const __m256i v = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(hi, kHalfBits), lo),
                                      _mm256_set1_epi32(1 << (kPrecisionBits - 1)));
   return _mm256_srai_epi32(v, kPrecisionBits);
@@ -48,8 +53,7 @@ __attribute__((target("avx2"))) inline __m256i Finish(__m256i hi, __m256i lo) {
 
 // Output pixels xx and xx + 1, whose taps start at source pixels a and b:
 // their 32-bit sums, in the low and high halves.
-__attribute__((target("avx2"))) inline __m256i Sums2(const uint8_t* a, const uint8_t* b,
-                                                     const int16_t* w, int groups) {
+inline __m256i Sums2(const uint8_t* a, const uint8_t* b, const int16_t* w, int groups) {
   // Taps 0-1 (bytes 0-5), 2-3 (6-11) and 4 (12-14) of each lane,
   // zero-extended and interleaved per channel.
   const __m256i taps01 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
@@ -82,9 +86,8 @@ __attribute__((target("avx2"))) inline __m256i Sums2(const uint8_t* a, const uin
 
 }  // namespace
 
-__attribute__((target("avx2"))) void HorizontalRow3Avx2(const uint8_t* in, size_t readable,
-                                                        const Taps& t, int x0, int width,
-                                                        uint8_t* out) {
+void HorizontalRow3Avx2(const uint8_t* in, size_t readable, const Taps& t, int x0, int width,
+                        uint8_t* out) {
   // Bytes read from a pixel's first tap: 16 from each group's load.
   const size_t reach = static_cast<size_t>(15 * (t.groups - 1) + 16);
   const int end = x0 + width;
@@ -114,8 +117,7 @@ namespace {
 
 // 32 output bytes; see Vertical16 in resample_kernels.cc. The unpacks and
 // packs work within each 128-bit half, and the packs undo the unpacks' order.
-__attribute__((target("avx2"))) inline void Vertical32(const uint8_t* rows, const VerticalPairs& v,
-                                                       uint8_t* out) {
+inline void Vertical32(const uint8_t* rows, const VerticalPairs& v, uint8_t* out) {
   const __m256i zero = _mm256_setzero_si256();
   __m256i hi0 = zero, hi1 = zero, hi2 = zero, hi3 = zero;
   __m256i lo0 = zero, lo1 = zero, lo2 = zero, lo3 = zero;
@@ -146,16 +148,13 @@ __attribute__((target("avx2"))) inline void Vertical32(const uint8_t* rows, cons
 
 }  // namespace
 
-__attribute__((target("avx2"))) size_t VerticalRowAvx2(const uint8_t* rows,
-                                                       const VerticalPairs& pairs, size_t len,
-                                                       uint8_t* out) {
+size_t VerticalRowAvx2(const uint8_t* rows, const VerticalPairs& pairs, size_t len, uint8_t* out) {
   size_t i = 0;
   for (; i + 32 <= len; i += 32) Vertical32(rows + i, pairs, out + i);
   return i;
 }
 
-__attribute__((target("avx2"))) int NormaliseAvx2(const uint8_t* p, int n, float mean, float std,
-                                                  float* out) {
+int NormaliseAvx2(const uint8_t* p, int n, float mean, float std, float* out) {
   const __m256 k255 = _mm256_set1_ps(255.0f);
   const __m256 m = _mm256_set1_ps(mean);
   const __m256 s = _mm256_set1_ps(std);
@@ -171,15 +170,14 @@ __attribute__((target("avx2"))) int NormaliseAvx2(const uint8_t* p, int n, float
 namespace {
 
 // One channel's 16 bytes out of 48 interleaved ones (a, b, c), by masks.
-__attribute__((target("avx2"))) inline __m128i Gather3(__m128i a, __m128i b, __m128i c, __m128i m0,
-                                                       __m128i m1, __m128i m2) {
+inline __m128i Gather3(__m128i a, __m128i b, __m128i c, __m128i m0, __m128i m1, __m128i m2) {
   return _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, m0), _mm_shuffle_epi8(b, m1)),
                       _mm_shuffle_epi8(c, m2));
 }
 
 }  // namespace
 
-__attribute__((target("avx2"))) int Deinterleave3Avx2(const uint8_t* in, int n, uint8_t* planes) {
+int Deinterleave3Avx2(const uint8_t* in, int n, uint8_t* planes) {
   // Bytes of each channel in three 16-byte loads (48 bytes: 16 pixels),
   // gathered in order; -1 leaves a zero for another load's bytes.
   const __m128i r0 = _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
@@ -202,6 +200,8 @@ __attribute__((target("avx2"))) int Deinterleave3Avx2(const uint8_t* in, int n, 
   }
   return x;
 }
+
+#pragma GCC pop_options
 
 #else
 
