@@ -99,10 +99,14 @@ def place(sw, sh, w, h, mode):
     return (rw, rh), (0, 0), ((w - rw) // 2, (h - rh) // 2)
 
 
-def reference(data, w, h, mode, color="rgb", layout="nchw", mean=MEAN, std=STD):
+def reference(data, w, h, mode, color="rgb", layout="nchw", mean=MEAN, std=STD, draft_gap=None):
+    """PIL + numpy; draft_gap: a JPEG decoded at Pillow's draft() scale for
+    that reducing gap (as Image.thumbnail does) instead of at full size."""
     img = Image.open(io.BytesIO(data))
-    img = img.convert("L" if color == "gray" else "RGB")
     (rw, rh), (cx, cy), (px, py) = place(img.width, img.height, w, h, mode)
+    if draft_gap:
+        img.draft(img.mode, (rw * draft_gap, rh * draft_gap))
+    img = img.convert("L" if color == "gray" else "RGB")
     arr = np.asarray(img.resize((rw, rh), Image.BILINEAR))
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -222,6 +226,28 @@ def test_reducing_gap_zero_is_exact_and_one_stays_close(tmp_path, gap, spec):
         assert d255.max() <= TOL_EXACT * 255
     else:
         assert 0 < d255.mean() <= TOL_GAP1_MEAN_255 and d255.max() <= TOL_GAP1_MAX_255
+
+
+# The DCT-domain decode is libjpeg's scaled IDCT, which Pillow's draft() also
+# asks for: a PIL pipeline that calls draft() with the same reducing gap (as
+# Image.thumbnail does, and bench/images.py's draft() peer) gets the same
+# bytes. (Pillow picks the scale from floor(width / target), the job from
+# ceil(width / scale): they can differ within a few pixels of a boundary.)
+@pytest.mark.parametrize("spec,gap,mode", [(BIG, 2, "shorter_side"), (BIG, 1, "shorter_side"),
+                                           (BIG, 2, "letterbox"), (PHOTO, 1, "stretch")])
+def test_dct_scaled_decode_equals_pillow_draft(tmp_path, spec, gap, mode):
+    folder = tmp_path / "data"
+    rel = str(save(folder, spec, 7).relative_to(folder))
+    data = path_table(tmp_path, [rel])
+    h, w = 224, 224
+    identity_model(tmp_path / "identity.onnx", h, w)
+    run_ok(image_job(tmp_path, data, (h, w), mode, step_extra={"reducing_gap": gap}), tmp_path)
+    raw = (folder / rel).read_bytes()
+    want = reference(raw, w, h, mode, draft_gap=gap)
+    have = np.array(outputs(tmp_path)[0]["out"], np.float32).reshape(want.shape)
+    assert np.abs(have - want).max() <= TOL_EXACT
+    # and the full-size decode is not what it equals (so the test can fail)
+    assert np.abs(have - reference(raw, w, h, mode)).max() > TOL_EXACT
 
 
 def test_nhwc_bgr_and_blob_column(tmp_path):
