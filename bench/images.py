@@ -49,7 +49,8 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 SIDE = 224
 # The sizes the docs report, and a default --n for each that keeps a repeat
-# under about a minute on 2 busy cores.
+# near a minute on 2 busy cores (60-75 s at load 8.5 with --reducing-gap
+# default,1; the run's fixed cost is then 7-9% of the job's CPU).
 SIZES = {"640x480": 1000, "1280x960": 400, "2048x1536": 200, "4032x3024": 100}
 
 # Debian 12 (bookworm) packages, exact versions, and the photos used from each
