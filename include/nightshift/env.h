@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,11 @@ class Env {
   // A clock for durations, which never jumps when the wall clock is set.
   virtual int64_t MonotonicMicros() = 0;
   virtual void SleepMicros(int64_t micros) = 0;
+  // Sleeps `micros`, or less when `stop` is requested meanwhile: false then
+  // (and at once when it already was). The default sleeps through
+  // SleepMicros in slices of at most 50 ms, so that an Env with a clock of
+  // its own (a test's) moves it; the OS Env wakes as soon as stop is asked.
+  virtual bool SleepUnlessStopped(int64_t micros, std::stop_token stop);
 
   // Processes (for the run owner record: who is running a run, and is it
   // still alive). The name of this machine; the id of this process.

@@ -1,5 +1,7 @@
 #include "nightshift/env.h"
 
+#include <algorithm>
+
 namespace nightshift {
 
 Result<std::unique_ptr<DirWatch>> Env::WatchDir(const std::string& dir) {
@@ -8,6 +10,15 @@ Result<std::unique_ptr<DirWatch>> Env::WatchDir(const std::string& dir) {
 
 Result<std::string> Env::RealPath(const std::string& path) {
   return Error(Code::kIoError, "cannot resolve '" + path + "': this Env has no file system");
+}
+
+bool Env::SleepUnlessStopped(int64_t micros, std::stop_token stop) {
+  constexpr int64_t kSliceUs = 50000;
+  for (int64_t left = micros; left > 0; left -= kSliceUs) {
+    if (stop.stop_requested()) return false;
+    SleepMicros(std::min(left, kSliceUs));
+  }
+  return !stop.stop_requested();
 }
 
 Status Env::PublishFile(const std::string& tmp, const std::string& final_path) {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <stop_token>
+#include <thread>
 
 namespace nightshift {
 namespace {
@@ -128,6 +130,30 @@ TEST(EnvTest, WatchDirSaysWhenTheFolderChangedAndWhenTheWatchEnded) {
   ASSERT_EQ(::rmdir(dir.c_str()), 0);
   EXPECT_FALSE((*watch)->Changed().has_value());  // the folder is gone: rescan
   EXPECT_EQ(env->WatchDir(dir).error().code(), Code::kNotFound);
+}
+
+TEST(EnvTest, SleepUnlessStoppedWakesAtOnceWhenStopIsAsked) {
+  Env* env = Env::Default();
+  std::stop_source stop;
+  const int64_t t0 = env->MonotonicMicros();
+  std::thread asker([&] {
+    env->SleepMicros(20000);
+    stop.request_stop();
+  });
+  EXPECT_FALSE(env->SleepUnlessStopped(30'000'000, stop.get_token()));
+  asker.join();
+  const int64_t slept = env->MonotonicMicros() - t0;
+  EXPECT_GE(slept, 20000);
+  EXPECT_LT(slept, 5'000'000);  // not the 30 s asked, nor a slice's worth past the request
+  EXPECT_FALSE(env->SleepUnlessStopped(1'000'000, stop.get_token()));  // already stopped
+  EXPECT_LT(env->MonotonicMicros() - t0, 5'000'000);
+}
+
+TEST(EnvTest, SleepUnlessStoppedSleepsTheWholeTimeWhenNotStopped) {
+  Env* env = Env::Default();
+  const int64_t t0 = env->MonotonicMicros();
+  EXPECT_TRUE(env->SleepUnlessStopped(30000, std::stop_token()));
+  EXPECT_GE(env->MonotonicMicros() - t0, 30000);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -285,6 +287,14 @@ class PosixEnv final : public Env {
 
   void SleepMicros(int64_t micros) override {
     std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  }
+
+  bool SleepUnlessStopped(int64_t micros, std::stop_token stop) override {
+    std::mutex mu;
+    std::condition_variable_any woken;
+    std::unique_lock lock(mu);
+    woken.wait_for(lock, stop, std::chrono::microseconds(micros), [] { return false; });
+    return !stop.stop_requested();
   }
 
   std::string HostName() override {

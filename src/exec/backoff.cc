@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 
 namespace nightshift::exec {
 
@@ -16,12 +17,7 @@ int64_t BackoffMicros(int attempt, int64_t base_us) {
 }
 
 bool SleepBackoff(Env* env, int attempt, int64_t base_us, std::stop_token stop) {
-  constexpr int64_t kSliceUs = 50000;
-  for (int64_t left = BackoffMicros(attempt, base_us); left > 0; left -= kSliceUs) {
-    if (stop.stop_requested()) return false;
-    env->SleepMicros(std::min(left, kSliceUs));
-  }
-  return !stop.stop_requested();
+  return env->SleepUnlessStopped(BackoffMicros(attempt, base_us), std::move(stop));
 }
 
 }  // namespace nightshift::exec

@@ -14,8 +14,8 @@ namespace nightshift::exec {
 // capped at 5 s, times a jitter factor in [0.5, 1.5). Thread-safe.
 int64_t BackoffMicros(int attempt, int64_t base_us);
 
-// Sleeps BackoffMicros(attempt, base_us) through `env`, in slices of at most
-// 50 ms so that a stop request cuts the wait short. Returns false when `stop`
+// Sleeps BackoffMicros(attempt, base_us) through `env`
+// (Env::SleepUnlessStopped: a stop request cuts the wait short). Returns false when `stop`
 // was requested (the caller should give up rather than retry).
 bool SleepBackoff(Env* env, int attempt, int64_t base_us, std::stop_token stop);
 

@@ -9,21 +9,6 @@
 #include "exec/shard_tasks.h"
 
 namespace nightshift::exec {
-namespace {
-
-// Sleeps `ms` through `env` in slices of 50 ms, so that a stop request cuts
-// the wait short. False when `stop` was requested.
-bool SleepUnlessStopped(Env* env, int64_t ms, const std::stop_token& stop) {
-  constexpr int64_t kSliceUs = 50000;
-  for (int64_t left = ms * 1000; left > 0; left -= kSliceUs) {
-    if (stop.stop_requested()) return false;
-    env->SleepMicros(std::min(left, kSliceUs));
-  }
-  return !stop.stop_requested();
-}
-
-}  // namespace
-
 ListFeed::ListFeed(std::vector<ShardTask> tasks) : tasks_(std::move(tasks)) {
   for (size_t i = 0; i < tasks_.size(); ++i) tasks_[i].shard_index = static_cast<int64_t>(i);
 }
@@ -74,7 +59,7 @@ void ShardFeed::StopHeartbeat() {
 void ShardFeed::Heartbeat(std::stop_token stop) {
   const int64_t every_ms = std::max<int64_t>(1, options_.policy.lease_ms / 3);
   bool warned = false;
-  while (SleepUnlessStopped(options_.env, every_ms, stop)) {
+  while (options_.env->SleepUnlessStopped(every_ms * 1000, stop)) {
     Status s = options_.ledger->RenewLeases(options_.run_id, options_.me, options_.policy);
     // The fencing check before each publish protects the output; a lease
     // that lapses only costs the shard. Say so once, not every beat.
@@ -144,7 +129,7 @@ Result<std::vector<ShardTask>> ShardFeed::Next(std::stop_token stop) {
       ran_dry_ = true;
       break;
     }
-    if (!SleepUnlessStopped(options_.env, options_.poll_ms, stop)) break;
+    if (!options_.env->SleepUnlessStopped(options_.poll_ms * 1000, stop)) break;
   }
   return std::vector<ShardTask>();
 }
