@@ -10,6 +10,8 @@
 #include "exec/output_names.h"
 #include "exec/pdf_binding.h"
 #include "exec/step_input.h"
+#include "io/shard_rows.h"
+#include "io/sql_types.h"
 #include "io/token_columns.h"
 
 namespace nightshift::exec {
@@ -413,6 +415,34 @@ Status BindOutputs(const JobSpec& job, const Model& model, Binding* b) {
   return CheckOutputNames(names);
 }
 
+// Whether output.keep entry `name` is a column of bytes: made (pdf_pages'
+// rendered page, an output column of the batch) or read (a BLOB input column).
+bool KeptBytes(const std::string& name, const std::vector<InputColumn>& cols, const Binding& b) {
+  for (const auto& o : b.sink.outputs) {
+    if (o.name == name) return io::IsBytesType(io::OutputSqlType(o));
+  }
+  const InputColumn* c = FindColumn(cols, name);
+  return c != nullptr && io::IsBytesType(c->sql_type);
+}
+
+// CSV and JSONL have no type for bytes: DuckDB would write them as escaped
+// text (\x89PNG...), which nothing reads back as the bytes. Every kept
+// column of bytes is refused for them, before any row is read.
+Status CheckKeptBytes(const JobSpec& job, const std::vector<InputColumn>& cols, const Binding& b) {
+  const OutputFormat f = job.output.format;
+  if (f != OutputFormat::kCsv && f != OutputFormat::kJsonl) return Status::Ok();
+  for (const auto& k : job.output.keep) {
+    if (!KeptBytes(k, cols, b)) continue;
+    return Status(Code::kSchemaMismatch,
+                  fmt::format("output.keep entry '{}' is a column of bytes (BLOB), and a {} "
+                              "output cannot hold bytes (it would write them as escaped text): "
+                              "write Parquet or a database (output.format parquet, sqlite, "
+                              "duckdb or postgres), or drop '{}' from output.keep",
+                              k, OutputFormatName(f), k));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
@@ -424,6 +454,7 @@ Result<Binding> Bind(const JobSpec& job, const std::vector<InputColumn>& cols,
   NS_RETURN_IF_ERROR(BindOutputs(job, model, &b));
   NS_RETURN_IF_ERROR(BindPdfPages(job, &b));
   NS_RETURN_IF_ERROR(BindCropFanOut(job, &b));
+  NS_RETURN_IF_ERROR(CheckKeptBytes(job, cols, b));
   return b;
 }
 

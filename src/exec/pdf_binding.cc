@@ -19,22 +19,13 @@ const ImageSpec* PageReader(const JobSpec& job, const PdfPagesSpec& pdf) {
 }
 
 // The rendered page as an output column (a PNG BLOB), when output.keep names
-// it. A database table has no image column type here (its writers take
-// numbers, text and lists), so a database output refuses it.
-Status BindRenderedPage(const JobSpec& job, const PdfPagesSpec& pdf, Binding* b) {
-  if (!KeepsRenderedPage(job)) return Status::Ok();
-  if (IsDatabase(job.output.format)) {
-    return Status(Code::kSchemaMismatch,
-                  fmt::format("output.keep names '{}', the pages pdf_pages renders, but a {} "
-                              "output cannot hold images: write Parquet to keep "
-                              "them, or drop '{}' from output.keep",
-                              pdf.into, OutputFormatName(job.output.format), pdf.into));
-  }
+// it (a CSV or JSONL output refuses it: CheckKeptBytes, binder.cc).
+void BindRenderedPage(const JobSpec& job, const PdfPagesSpec& pdf, Binding* b) {
+  if (!KeepsRenderedPage(job)) return;
   --b->sink.keep_count;  // counted in output.keep, but not carried (BindCarried)
   OutputColumn page{pdf.into, DType::kUInt8};
   page.kept_image = true;
   b->sink.outputs.insert(b->sink.outputs.begin(), std::move(page));
-  return Status::Ok();
 }
 
 }  // namespace
@@ -77,7 +68,7 @@ Status BindPdfPages(const JobSpec& job, Binding* b) {
     return Status(Code::kSchemaMismatch,
                   "batch.sort_by_length cannot be used with preprocess: pdf_pages");
   }
-  NS_RETURN_IF_ERROR(BindRenderedPage(job, pdf, b));
+  BindRenderedPage(job, pdf, b);
   // output.keep's count included it, but it is not carried (BindCarried).
   const auto& keep = job.output.keep;
   if (std::find(keep.begin(), keep.end(), kPageNumberColumn) != keep.end()) --b->sink.keep_count;

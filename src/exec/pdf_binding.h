@@ -31,8 +31,7 @@ ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step);
 
 // Adds the page_number output column when the job has a pdf_pages step,
 // right after the kept columns (where output.keep may name it), then the
-// rendered page's BLOB column when output.keep names it (KeepsRenderedPage;
-// refused for a database output).
+// rendered page's BLOB column when output.keep names it (KeepsRenderedPage).
 // SchemaMismatch when its pages feed no model input, or with
 // batch.sort_by_length (a PDF's pages stay in order). A database output's
 // table is keyed by input.key and page_number (io/db_columns.h, TableKey).

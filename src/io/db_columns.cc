@@ -7,6 +7,7 @@
 
 #include "io/duck.h"
 #include "io/shard_rows.h"
+#include "io/sql_types.h"
 
 namespace nightshift::io {
 namespace {
@@ -29,6 +30,7 @@ std::optional<KindOf> ScalarKind(const std::string& t) {
   if (t == "TIMESTAMP") return KindOf{DbKind::kTimestamp, "timestamp"};
   if (t == "TIMESTAMP WITH TIME ZONE") return KindOf{DbKind::kTimestampTz, "timestamptz"};
   if (t == "VARCHAR") return KindOf{DbKind::kText, "text"};
+  if (IsBytesType(t)) return KindOf{DbKind::kBlob, "bytea"};
   if (t == "FLOAT[]") return KindOf{DbKind::kFloat32List, "real[]"};
   if (t == "DOUBLE[]") return KindOf{DbKind::kFloat64List, "double precision[]"};
   if (t == "BIGINT[]" || t == "INTEGER[]") return KindOf{DbKind::kInt64List, "bigint[]"};
@@ -189,6 +191,7 @@ bool PgTypeFits(const DbColumn& c, const std::string& t) {
     case DbKind::kTimestamp:
     case DbKind::kTimestampTz: return any({"timestamp"});
     case DbKind::kText: return any({"text", "character varying", "character"});
+    case DbKind::kBlob: return t == "bytea";
     case DbKind::kFloat32List:
     case DbKind::kFloat64List: return t == "real[]" || t == "double precision[]";
     case DbKind::kInt64List: return t == "bigint[]" || t == "integer[]";

@@ -22,6 +22,7 @@ enum class DbKind {
   kTimestamp,
   kTimestampTz,
   kText,  // VARCHAR, and any other type as its text (cast back by the database)
+  kBlob,  // bytes: SQLite BLOB, DuckDB BLOB, PostgreSQL bytea
   kFloat32List,
   kFloat64List,
   kInt64List,

@@ -133,5 +133,28 @@ TEST(DbSinkTest, AnExistingTablesKeysAreCheckedAgainstTheItems) {
   EXPECT_FALSE(CheckTableKeys(plain, {{"id", "p"}}, t).ok());
 }
 
+TEST(DbSinkTest, BytesAreABlobColumnInEveryDatabase) {
+  SinkLayout l;
+  l.key = {"id"};
+  l.carried = {"id", "pdf"};
+  l.carried_types = {"BIGINT", "BLOB"};
+  l.keep_count = 2;
+  OutputColumn page{"page", DType::kUInt8};
+  page.kept_image = true;  // pdf_pages' rendered page
+  l.outputs = {page};
+  const std::vector<DbColumn> cols = DbColumns(l);
+  ASSERT_EQ(cols.size(), 3u);
+  for (size_t i : {1u, 2u}) {  // a BLOB input column kept, and the page
+    EXPECT_EQ(cols[i].kind, DbKind::kBlob) << cols[i].name;
+    EXPECT_FALSE(cols[i].as_text) << cols[i].name;
+    EXPECT_EQ(cols[i].pg_type, "bytea") << cols[i].name;
+    EXPECT_EQ(cols[i].duck_type, "BLOB") << cols[i].name;
+    EXPECT_TRUE(PgTypeFits(cols[i], "bytea"));
+    EXPECT_FALSE(PgTypeFits(cols[i], "text"));  // an existing text column is refused
+  }
+  // Read as bytes, not cast to text.
+  EXPECT_EQ(ScanSelect({cols[2]}), "\"page\"");
+}
+
 }  // namespace
 }  // namespace nightshift::io

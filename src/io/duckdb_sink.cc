@@ -35,6 +35,7 @@ bool Fits(const DbColumn& c, const std::string& t) {
     case DbKind::kTimestamp:
     case DbKind::kTimestampTz: return t.starts_with("TIMESTAMP");
     case DbKind::kText: return t == "VARCHAR";
+    case DbKind::kBlob: return t == "BLOB";
     case DbKind::kFloat32List:
     case DbKind::kFloat64List: return OneOf(t, {"FLOAT[]", "DOUBLE[]"});
     case DbKind::kInt64List: return OneOf(t, {"BIGINT[]", "INTEGER[]"});

@@ -28,6 +28,10 @@ std::string ReadType(DType dtype, bool is_list) {
   }
 }
 
+bool IsBytesType(const std::string& t) {
+  return t == "BLOB";
+}
+
 bool IsNumericType(const std::string& t) {
   static const char* kNumeric[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",

@@ -20,6 +20,11 @@ std::string SqlTypeFor(DType dtype);
 // give NULL (Parquet DOUBLE, any integer) or inf (CSV text) for the same value.
 std::string ReadType(DType dtype, bool is_list);
 
+// True for the SQL type of bytes (BLOB: a Parquet binary column, a
+// PostgreSQL bytea, pdf_pages' kept page), which only Parquet and the
+// databases hold as bytes.
+bool IsBytesType(const std::string& sql_type);
+
 // True for SQL types whose values can feed a numeric model input.
 bool IsNumericType(const std::string& sql_type);
 

@@ -3,8 +3,10 @@ per page, `page_number`) and crop's list of boxes (one row per box, `box_index`)
 The table is keyed by input.key and the item column: created so when missing,
 checked when it exists (a key on input.key alone is exit 2 naming the item
 column). Upsert reruns double nothing; insert writes each page exactly once
-across a SIGKILL at the steps of a shard's commit; a key repeated within a shard
-sets aside its input row whole. SQLite and DuckDB files, and a real PostgreSQL."""
+across a SIGKILL at the steps of a shard's commit, the rendered page kept beside it as
+bytes (BLOB, bytea); a key repeated within a shard sets aside its input row whole.
+SQLite and DuckDB files, and a real PostgreSQL."""
+import io
 import json
 from pathlib import Path
 
@@ -25,7 +27,7 @@ LEVELS = [[0, 60, 120], [200], [10, 250, 90, 30], [140, 70], [20, 40, 160, 180, 
 PAGES = sum(len(lv) for lv in LEVELS)
 
 
-def pdf_db_job(root, fmt, url, table="pages", mode="upsert", levels=LEVELS, ids=None):
+def pdf_db_job(root, fmt, url, table="pages", mode="upsert", levels=LEVELS, ids=None, keep=("id",)):
     """A pdf_pages job over `levels` (one PDF per input row) writing `table` of `url`."""
     folder = root / "data"
     folder.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,7 @@ def pdf_db_job(root, fmt, url, table="pages", mode="upsert", levels=LEVELS, ids=
         Path(f"{data}.tmp").rename(data)
     identity_model(root / "identity.onnx", h=H, w=W)
     return pdf_job(root, data, size=(H, W),
-                   output={"format": fmt, "url": url, "table": table, "mode": mode, "keep": ["id"]},
+                   output={"format": fmt, "url": url, "table": table, "mode": mode, "keep": list(keep)},
                    run={"ledger": "ledger.db", "shard_rows": 2})
 
 
@@ -55,6 +57,30 @@ def check_pages(rows, levels=LEVELS, times=1):
         vals = np.array(json.loads(out) if isinstance(out, str) else out, np.float32)
         assert vals.shape == (H * W,) and np.abs(vals - want[key] / 255.0).max() < 1.5 / 255, (key, vals)
     assert seen == {k: times for k in want}, sorted(seen.items())
+
+
+def check_kept_pages(rows, levels=LEVELS):
+    """rows: (id, page_number, the kept page's PNG bytes): every page once, a gray PNG of the
+    page as rendered (72 dpi: 144 x 192 pixels) filled with its gray level."""
+    from PIL import Image
+    want = {(i, p + 1): v for i, lv in enumerate(levels) for p, v in enumerate(lv)}
+    seen = []
+    for i, p, png in rows:
+        key = (int(i), int(p))
+        assert png[:8] == b"\x89PNG\r\n\x1a\n", (key, png[:8])
+        px = np.asarray(Image.open(io.BytesIO(png)))
+        assert px.shape == (192, 144) and np.abs(px.astype(int) - want[key]).max() <= 1, (key, px.shape)
+        seen.append(key)
+    assert sorted(seen) == sorted(want), seen
+
+
+def kept_pngs(fmt, db, table="pages"):
+    """(id, page_number, page as bytes) of the table's rows: sqlite3 reads a BLOB as bytes,
+    `nightshift sql` as hex()."""
+    if fmt == "sqlite":
+        return query(fmt, db, f"SELECT id, page_number, page FROM {table}")
+    return [(i, p, bytes.fromhex(h)) for i, p, h in
+            query(fmt, db, f"SELECT id, page_number, hex(page) FROM {table}")]
 
 
 def table_pages(fmt, db, table="pages"):
@@ -97,13 +123,15 @@ def test_swap_builds_a_table_keyed_by_page_number(tmp_path, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("point", ["db_before_commit:2", "db_after_commit:2", "after_commit:2"])
 def test_insert_writes_each_page_once_across_a_kill(tmp_path, fmt, point):
-    """insert creates a table without a key: a page written twice would show."""
-    job = pdf_db_job(tmp_path, fmt, f"out.{fmt}", mode="insert")
+    """insert creates a table without a key: a page written twice would show. The rendered
+    page is kept too, a BLOB column written in the same transaction as the rest of its row."""
+    job = pdf_db_job(tmp_path, fmt, f"out.{fmt}", mode="insert", keep=["id", "page"])
     rc, out, err = run("run", job, cwd=tmp_path, env={"NIGHTSHIFT_CRASH_AT": point})
     assert rc in (-9, 137), f"expected a kill at {point}, got {rc}: {err}"
     rc, out, err = run("run", job, cwd=tmp_path)
     assert rc == EXIT_OK, err
     check_pages(table_pages(fmt, tmp_path / f"out.{fmt}"))
+    check_kept_pages(kept_pngs(fmt, tmp_path / f"out.{fmt}"))
     if point.startswith("db_after_commit"):
         assert "already in the table" in err, err
 
@@ -221,13 +249,19 @@ ENV = {"PGPASSWORD": PASSWORD}
 
 
 def test_postgres_pages_keyed_by_page_number_once_across_a_kill(tmp_path, pg_server):
-    job = pdf_db_job(tmp_path, "postgres", pg_server.url(with_password=False), table="items_pages")
+    """With the rendered page kept: a bytea column, in the binary COPY of each shard."""
+    job = pdf_db_job(tmp_path, "postgres", pg_server.url(with_password=False), table="items_pages",
+                     keep=["id", "page"])
     rc, out, err = run("run", job, cwd=tmp_path, env={"NIGHTSHIFT_CRASH_AT": "db_after_commit:2", **ENV})
     assert rc in (-9, 137), f"expected a kill, got {rc}: {err}"
     rc, out, err = run("run", job, cwd=tmp_path, env=ENV)
     assert rc == EXIT_OK, err
     rows = pg_server.query("SELECT id, page_number, array_to_json(out)::text FROM items_pages ORDER BY 1, 2")
     check_pages(rows)
+    pngs = pg_server.query("SELECT id, page_number, encode(page, 'hex') FROM items_pages")
+    check_kept_pages([(i, p, bytes.fromhex(h)) for i, p, h in pngs])
+    assert pg_server.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                           "attrelid = 'items_pages'::regclass AND attname = 'page'") == [["bytea"]]
     key = pg_server.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                           "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'items_pages'::regclass AND "
                           "i.indisprimary ORDER BY 1")

@@ -182,20 +182,6 @@ def test_real_pdfs_from_debian_documentation_read_cleanly(tmp_path):
         assert recall >= 0.85, (i, recall)
 
 
-def test_keeping_the_page_is_refused_for_a_database_output(tmp_path):
-    setup_chain(tmp_path, {1: "x.pdf"})
-    spec = yaml.safe_load((tmp_path / "detect_pdf.yaml").read_text())
-    spec["output"] = {"format": "duckdb", "url": "out.duckdb", "table": "pages",
-                      "keep": ["id", "page_number", "page"]}
-    rc, out, err = run("validate", write_job(tmp_path / "db.yaml", spec), cwd=tmp_path)
-    assert rc == 2, err
-    assert "output.keep names 'page'" in err and "cannot hold images" in err, err
-    # Without the page, the same job is taken.
-    spec["output"]["keep"] = ["id", "page_number"]
-    rc, out, err = run("validate", write_job(tmp_path / "db.yaml", spec), cwd=tmp_path)
-    assert rc == 0, err
-
-
 def test_the_page_is_written_only_when_kept(tmp_path):
     """Without `page` in output.keep, job 1's output has no page column (and no page is
     encoded: pdf_pages_filler_test.cc, EncodesNoPageUnlessAskedTo)."""

@@ -14,6 +14,12 @@ bool Native(const std::string& t) {
          t == "DOUBLE";
 }
 
+// Columns whose binary format goes into the block as it is: the numbers
+// above, and bytea (its binary format is its bytes) into a BLOB column.
+bool AsIs(const PgColumnType& t) {
+  return !t.array && (Native(t.sql_type) || t.sql_type == "BLOB");
+}
+
 // A big-endian value of PostgreSQL's binary format, as T (same width).
 template <typename T, typename U>
 T BigEndian(const char* p) {
@@ -39,7 +45,7 @@ void Put(PGresult* r, int row, int c, const std::string& t, duckdb_vector v, idx
     static_cast<float*>(data)[at] = BigEndian<float, uint32_t>(p);
   } else if (t == "DOUBLE") {
     static_cast<double*>(data)[at] = BigEndian<double, uint64_t>(p);
-  } else {  // text: its binary format is its bytes
+  } else {  // text and bytea: their binary format is their bytes
     duckdb_vector_assign_string_element_len(v, at, p, static_cast<idx_t>(PQgetlength(r, row, c)));
   }
 }
@@ -47,13 +53,13 @@ void Put(PGresult* r, int row, int c, const std::string& t, duckdb_vector v, idx
 }  // namespace
 
 std::string BlockType(const PgColumnType& t) {
-  return !t.array && Native(t.sql_type) ? t.sql_type : "VARCHAR";
+  return AsIs(t) ? t.sql_type : "VARCHAR";
 }
 
 std::string BlockSelect(const std::string& expr, const PgColumnType& t) {
   // PostgreSQL writes arrays {1,2}; DuckDB reads lists as [1,2].
   if (t.array) return fmt::format("translate({}::text, '{{}}', '[]')", expr);
-  return Native(t.sql_type) ? expr : expr + "::text";
+  return AsIs(t) ? expr : expr + "::text";
 }
 
 void FillBlock(const PgResult& block, const std::vector<PgColumnType>& types, ChunkTable* table) {

@@ -1,7 +1,8 @@
 // A block of rows FETCHed from PostgreSQL in binary format, copied into DuckDB
 // chunks (a ChunkTable) for the ShardScanner. Booleans, integers and floats
 // travel as their binary values into columns of their own type (no text
-// formatting on the server, no parsing here); every other column is selected
+// formatting on the server, no parsing here), bytea as its bytes into a BLOB
+// column; every other column is selected
 // as text (`::text`, arrays as `[...]`) and lands in a VARCHAR column that
 // the scanner's select list casts to the column's type.
 #pragma once

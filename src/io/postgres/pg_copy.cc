@@ -111,7 +111,8 @@ void PutValue(std::string* o, const Col& c, DbKind kind, idx_t r) {
       Put64(o, static_cast<uint64_t>(static_cast<duckdb_timestamp*>(c.data)[r].micros -
                                      kPgEpochMicros));
       break;
-    case DbKind::kText: {
+    case DbKind::kText:
+    case DbKind::kBlob: {  // text's and bytea's binary form: the bytes
       auto* s = &static_cast<duckdb_string_t*>(c.data)[r];
       const uint32_t n = duckdb_string_t_length(*s);
       Put32(o, n);
@@ -136,6 +137,7 @@ std::string StageType(DbKind kind) {
     case DbKind::kTimestamp: return "timestamp";
     case DbKind::kTimestampTz: return "timestamptz";
     case DbKind::kText: return "text";
+    case DbKind::kBlob: return "bytea";
     case DbKind::kFloat32List: return "float4[]";
     case DbKind::kFloat64List: return "float8[]";
     case DbKind::kInt64List: return "int8[]";

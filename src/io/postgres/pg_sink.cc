@@ -47,6 +47,7 @@ std::string StageFormatType(DbKind kind) {
     case DbKind::kTimestamp: return "timestamp without time zone";
     case DbKind::kTimestampTz: return "timestamp with time zone";
     case DbKind::kText: return "text";
+    case DbKind::kBlob: return "bytea";
     case DbKind::kFloat32List: return "real[]";
     case DbKind::kFloat64List: return "double precision[]";
     case DbKind::kInt64List: return "bigint[]";

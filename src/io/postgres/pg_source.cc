@@ -366,6 +366,16 @@ Status PgSource::Read(const ReadLayout& in, std::span<const ShardTask> shards,
     if (std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);
   };
   for (const auto& input : layout.inputs) {
+    if (input.filler) {
+      // A preprocess step reads its raw column (image, pdf_pages), or an
+      // expression over the columns it quotes (crop: boxes and image).
+      const std::string raw = input.filler->select_sql();
+      need(input.filler->column());
+      for (const auto& c : columns_) {
+        if (raw.find(QuoteIdent(c.name)) != std::string::npos) need(c.name);
+      }
+      continue;
+    }
     for (const auto& c : input.columns) need(c);
   }
   for (const auto& c : layout.carried) need(c);

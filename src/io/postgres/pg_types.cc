@@ -8,6 +8,7 @@ namespace {
 // Built-in type OIDs (pg_type.dat); stable across PostgreSQL versions.
 enum : Oid {
   kBool = 16,
+  kBytea = 17,
   kInt8 = 20,
   kInt2 = 21,
   kInt4 = 23,
@@ -42,6 +43,7 @@ std::string NumericType(int typmod) {
 PgColumnType MapPgType(Oid oid, int typmod) {
   switch (oid) {
     case kBool: return {"BOOLEAN"};
+    case kBytea: return {"BLOB"};
     case kInt2: return {"SMALLINT", true};
     case kInt4: return {"INTEGER", true};
     case kInt8: return {"BIGINT", true};

@@ -105,11 +105,11 @@ Affinity AffinityOf(std::string decl) {
   return Affinity::kNumeric;
 }
 
-// How a value of `c` is bound: numbers as numbers, everything else as text
-// (dates and timestamps in ISO form, lists as JSON).
+// How a value of `c` is bound: numbers as numbers, bytes as a BLOB,
+// everything else as text (dates and timestamps in ISO form, lists as JSON).
 bool BoundAsText(const DbColumn& c) {
   return c.kind != DbKind::kInt64 && c.kind != DbKind::kFloat32 && c.kind != DbKind::kFloat64 &&
-         c.kind != DbKind::kBool;
+         c.kind != DbKind::kBool && c.kind != DbKind::kBlob;
 }
 
 std::string DeclType(const DbColumn& c) {
@@ -122,6 +122,7 @@ std::string DeclType(const DbColumn& c) {
     case DbKind::kTimestamp: return "TIMESTAMP";
     case DbKind::kTimestampTz: return "TIMESTAMPTZ";
     case DbKind::kText: return c.pg_type.starts_with("numeric") ? "NUMERIC" : "TEXT";
+    case DbKind::kBlob: return "BLOB";
     default: return "TEXT";  // lists, as JSON
   }
 }
@@ -138,6 +139,7 @@ bool Fits(const DbColumn& c, const std::string& decl) {
     case DbKind::kTimestamp:
     case DbKind::kTimestampTz: return a == Affinity::kText || a == Affinity::kNumeric;
     case DbKind::kText: return a == Affinity::kText || (c.as_text && a == Affinity::kNumeric);
+    case DbKind::kBlob: return false;      // bytes only where the affinity is BLOB (above)
     default: return a == Affinity::kText;  // lists: JSON text
   }
 }
@@ -322,11 +324,15 @@ struct BindColumn {
   void Bind(sqlite3_stmt* s, int i, idx_t r) const {
     if (validity != nullptr && !duckdb_validity_row_is_valid(validity, r)) {
       sqlite3_bind_null(s, i);
-    } else if (text) {
+    } else if (text || kind == DbKind::kBlob) {
       auto* v = &static_cast<duckdb_string_t*>(data)[r];
-      // The chunk outlives the step that reads the text.
-      sqlite3_bind_text(s, i, duckdb_string_t_data(v), static_cast<int>(duckdb_string_t_length(*v)),
-                        SQLITE_STATIC);
+      // The chunk outlives the step that reads the text or bytes.
+      const int n = static_cast<int>(duckdb_string_t_length(*v));
+      if (text) {
+        sqlite3_bind_text(s, i, duckdb_string_t_data(v), n, SQLITE_STATIC);
+      } else {
+        sqlite3_bind_blob(s, i, duckdb_string_t_data(v), n, SQLITE_STATIC);
+      }
     } else if (kind == DbKind::kInt64) {
       sqlite3_bind_int64(s, i, static_cast<int64_t*>(data)[r]);
     } else if (kind == DbKind::kFloat32) {
