@@ -28,17 +28,18 @@ from pg_fixture import PASSWORD, PgServer  # noqa: E402
 
 
 def finish(p):
-    """Waits for worker p: CPU seconds (user + sys)."""
+    """Waits for worker p: (CPU seconds (user + sys), its stage line)."""
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     out, err = p.stdout.read(), p.stderr.read()
     if p.returncode != 0:
         sys.exit(f"worker failed ({p.returncode}): {' '.join(p.args)}\n{out[-2000:]}\n{err[-3000:]}")
-    return usage.ru_utime + usage.ru_stime
+    stages = next((ln.strip() for ln in (out + err).splitlines() if "busy" in ln), "")
+    return usage.ru_utime + usage.ru_stime, stages
 
 
 def run_workers(binary, n, job, run_id, env, pg, db):
-    """n workers of run_id: (wall s, CPU s of all of them)."""
+    """n workers of run_id: (wall s, CPU s of all of them, worker 0's stage line)."""
     argv = [binary, "run", job, "--run-id", run_id, "--workers", str(n)]
     t0 = time.monotonic()
     procs = [coordination.start(argv + ["--worker-index", "0"], env)]
@@ -47,8 +48,8 @@ def run_workers(binary, n, job, run_id, env, pg, db):
             break
         time.sleep(0.01)
     procs += [coordination.start(argv + ["--worker-index", str(i)], env) for i in range(1, n)]
-    cpu = sum(finish(p) for p in procs)
-    return time.monotonic() - t0, cpu
+    done = [finish(p) for p in procs]
+    return time.monotonic() - t0, sum(c for c, _ in done), done[0][1]
 
 
 def main():
@@ -86,10 +87,10 @@ def measure(a, pg, work, data, light):
                 pg.admin(f"CREATE DATABASE {db} OWNER scorer")
                 job = coordination.write_job(os.path.join(work, db), data, light,
                                              pg.url(with_password=False, db=db), 4096, bench.SHARD_ROWS)
-                wall, cpu = run_workers(binary, n, job, db, env, pg, db)
+                wall, cpu, stages = run_workers(binary, n, job, db, env, pg, db)
                 got[(side, n)].append((wall, cpu))
                 print(f"  {time.strftime('%H:%M:%S')} repeat {k}: {side}, {n} worker(s): {wall:.2f} s wall, "
-                      f"{cpu:.2f} CPU s", flush=True)
+                      f"{cpu:.2f} CPU s; worker 0: {stages}", flush=True)
                 shutil.rmtree(os.path.join(work, db), ignore_errors=True)
     print(f"\n| {a.rows:,} rows, one PostgreSQL ledger | wall s, median (range) | CPU s, median (range) |")
     print("| --- | --- | --- |")
