@@ -124,11 +124,17 @@ def main():
     os.makedirs(cache, exist_ok=True)
     data = bench.make_parquet(os.path.join(cache, f"churn_{a.rows}.parquet"), a.rows)
     light, _, _ = bench.make_models(cache)
-    work = tempfile.mkdtemp(prefix="ns_coord_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    with_pg_and_work("ns_coord_", lambda pg, work: measure(a, pg, work, data, light))
+
+
+def with_pg_and_work(prefix, fn):
+    """fn(pg, work) with a fresh PostgreSQL server and a work folder (in /dev/shm where there is
+    one); both are removed afterwards."""
+    work = tempfile.mkdtemp(prefix=prefix, dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     pg = PgServer(tempfile.mkdtemp(prefix="ns-pg-"))
     pg.start()
     try:
-        measure(a, pg, work, data, light)
+        fn(pg, work)
     finally:
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)

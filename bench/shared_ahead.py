@@ -16,7 +16,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +23,7 @@ sys.path.insert(0, BENCH)
 sys.path.insert(0, os.path.join(os.path.dirname(BENCH), "tests/e2e"))
 import coordination  # noqa: E402  (bench/coordination.py: jobs and worker helpers)
 import run as bench  # noqa: E402  (bench/run.py: data, models, helpers)
-from pg_fixture import PASSWORD, PgServer  # noqa: E402
+from pg_fixture import PASSWORD  # noqa: E402
 
 
 def finish(p):
@@ -64,15 +63,7 @@ def main():
     os.makedirs(cache, exist_ok=True)
     data = bench.make_parquet(os.path.join(cache, f"customers_{a.rows}.parquet"), a.rows)
     light, _, _ = bench.make_models(cache)
-    work = tempfile.mkdtemp(prefix="ns_ahead_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    pg = PgServer(tempfile.mkdtemp(prefix="ns-pg-"))
-    pg.start()
-    try:
-        measure(a, pg, work, data, light)
-    finally:
-        pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(pg.root, ignore_errors=True)
+    coordination.with_pg_and_work("ns_ahead_", lambda pg, work: measure(a, pg, work, data, light))
 
 
 def measure(a, pg, work, data, light):

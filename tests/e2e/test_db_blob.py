@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import EXIT_CANNOT_START, EXIT_OK, assert_not_crashed, edit_distance, part_files, read_part, run, sql
+from conftest import EXIT_CANNOT_START, EXIT_OK, assert_not_crashed, part_files, read_part, run, sql
 from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
 from test_db_items import pdf_db_job
 from test_db_sinks import execute, query
 from test_ocr_jobs import MODELS, accuracy
-from test_ocr_pdf import SENTENCES, make_pdf, setup_chain
+from test_ocr_pdf import make_pdf, match_known_lines, setup_chain
 from test_pdf_pages import gray_pdf, identity_model, path_table, pdf_job
 
 ENV = {"PGPASSWORD": PASSWORD}
@@ -139,13 +139,7 @@ def test_job_2_crops_the_lines_from_pages_read_from_postgres(chain, pg_pages):
     assert rc == EXIT_OK and "column page BLOB" in out, (rc, out, err)
     run_ok(root, job, env=ENV)
     lines = [r for p in part_files(root / "out" / "pg_text") for r in read_part(p)]
-    pairs = []
-    for page, known in enumerate(SENTENCES, start=1):
-        found = [l["text"] for l in lines if l["doc"] == 7 and l["page_number"] == page]
-        for text in known:
-            best = min(found, key=lambda f: edit_distance(f, text))
-            assert edit_distance(best, text) <= len(text) // 5, (page, text, found)
-            pairs.append((best, text))
+    pairs = match_known_lines(lines)
     assert accuracy(pairs) >= 0.95, pairs
 
 

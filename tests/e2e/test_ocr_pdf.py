@@ -95,6 +95,20 @@ def png_size(png):
     return struct.unpack(">II", png[16:24])  # IHDR: width, height
 
 
+def match_known_lines(lines, doc=7):
+    """(read, known) for every line of SENTENCES, matched with the closest text read on its page
+    of document `doc`; asserts that every line was found."""
+    pairs = []
+    for page, known in enumerate(SENTENCES, start=1):
+        found = [l["text"] for l in lines if l["doc"] == doc and l["page_number"] == page]
+        for text in known:
+            best = min(found, key=lambda f: edit_distance(f, text))
+            # Every line is found: its best match is close to it.
+            assert edit_distance(best, text) <= len(text) // 5, (page, text, found)
+            pairs.append((best, text))
+    return pairs
+
+
 def make_pdf(path):
     from reportlab.lib.pagesizes import letter
     from reportlab.pdfgen import canvas
@@ -126,15 +140,9 @@ def test_a_rendered_pdf_reads_back_through_both_jobs(tmp_path):
         assert boxes >= 8 * len(SENTENCES[0])
 
     assert list(lines[0])[:3] == ["doc", "page_number", "box_index"], lines[0]
-    pairs = []
-    for page, known in enumerate(SENTENCES, start=1):
-        found = [l["text"] for l in lines if l["doc"] == 7 and l["page_number"] == page]
-        for text in known:
-            best = min(found, key=lambda f: edit_distance(f, text))
-            # Every line is found: its best match is close to it.
-            assert edit_distance(best, text) <= len(text) // 5, (page, text, found)
-            pairs.append((best, text))
-            print(f"  {text!r} -> {best!r}")
+    pairs = match_known_lines(lines)
+    for best, text in pairs:
+        print(f"  {text!r} -> {best!r}")
     with_spaces = accuracy(pairs)
     without_spaces = accuracy([(a.replace(" ", ""), b.replace(" ", "")) for a, b in pairs])
     print(f"PDF OCR character accuracy: {without_spaces:.4f} without spaces, {with_spaces:.4f} "
