@@ -10,7 +10,6 @@
 
 #include "env/crash_point.h"
 #include "exec/bounded_queue.h"
-#include "exec/claim_gate.h"
 #include "exec/shard_committer.h"
 #include "exec/shard_feed.h"
 #include "nightshift/env.h"
@@ -99,12 +98,11 @@ Status Guarded(const char* thread, const std::function<Status()>& fn) {
 // large) and in 131,072 rows, at most 24. None for jobs with preprocess
 // steps: their batches hold more than their tensors (a PDF's bytes, decoded
 // pages), and their model or decoding, not the writer, is the slow stage.
-// With a shared ledger too: there each shard the reader takes is a claim,
-// and ClaimGate (exec/claim_gate.h), not the pool, bounds how many shards it
-// runs ahead of the writer (one), so that the run's other workers get theirs.
+// None with a shared ledger: a reader that far ahead claims the next shards
+// early, and one worker would take what the run's other workers should.
 constexpr size_t kMaxBatchesAhead = 24;
-size_t BatchesAhead(const ReadLayout& layout, const RowBatch& first) {
-  if (layout.expander != nullptr) return 0;
+size_t BatchesAhead(const ReadLayout& layout, const TaskFeed& feed, const RowBatch& first) {
+  if (layout.expander != nullptr || feed.fenced()) return 0;
   for (const InputPacking& in : layout.inputs) {
     if (in.filler != nullptr) return 0;
   }
@@ -122,20 +120,19 @@ size_t BatchesAhead(const ReadLayout& layout, const RowBatch& first) {
 }  // namespace
 
 struct Pipeline::Impl {
-  Impl(size_t pool_size, size_t workers, Source* source, const TaskFeed& feed)
-      : gate(feed),
-        pool(pool_size),
+  Impl(size_t pool_size, size_t workers, Source* source)
+      : pool(pool_size),
         q_in(pool_size),
         q_out(pool_size),
         guard(source),
         model_s(workers, 0.0),
         workers_left(workers) {}
-  ClaimGate gate;                // shards handed out and finished; the reader's claims wait on it
   Breaker breaker;               // shared by the workers
   BoundedQueue<BatchPtr> pool;   // free batches
   BoundedQueue<BatchPtr> q_in;   // read, waiting for the model
   BoundedQueue<BatchPtr> q_out;  // scored, waiting for the writer
   InputGuard guard;              // reader only
+  int64_t handed_out = 0;        // shards the feed handed out (reader only until it is joined)
   double read_s = 0, read_waited = 0, write_s = 0;  // busy and blocked seconds
   std::vector<double> model_s;                      // per worker
   std::vector<int64_t> expected_last;               // per output, its last dimension (0: a list)
@@ -172,7 +169,6 @@ void Pipeline::CancelInFlight() {
 void Pipeline::Abort(Impl& impl, Status s) {
   impl.Fail(std::move(s));
   RequestStop();
-  impl.gate.Close();
   impl.pool.Close();
   impl.q_in.Close();
   impl.q_out.Close();
@@ -185,7 +181,7 @@ PipelineResult Pipeline::Run() {
   // each, and once the first batch's size is known, small batches ahead
   // (BatchesAhead, added by the writer); this is the pipeline's memory bound.
   const size_t pool_size = 2 * workers + 4;
-  Impl impl(pool_size + kMaxBatchesAhead, workers, config_.source, *config_.feed);
+  Impl impl(pool_size + kMaxBatchesAhead, workers, config_.source);
   for (size_t i = 0; i < pool_size; ++i) impl.pool.Push(std::make_unique<RowBatch>());
   impl.expected_last.assign(config_.output_names.size(), -1);
   for (const auto& c : config_.output_columns) {
@@ -217,30 +213,25 @@ PipelineResult Pipeline::Run() {
   result.rows_failed = committer.rows_failed();
   // Stopped before the work ran out: interrupted, even if what was read all
   // committed.
-  const bool all_done = config_.feed->drained() &&
-                        result.shards_committed + result.shards_dropped == impl.gate.handed_out();
+  const bool all_done =
+      config_.feed->drained() && result.shards_committed + result.shards_dropped == impl.handed_out;
   result.interrupted = result.status.ok() && stop_.load() && !all_done;
   return result;
 }
 
 // The reader thread: takes shards from the feed until it runs dry, and reads
-// them into batches. With a shared ledger taking a shard claims it, so it
-// first waits for the writer to be at most one shard behind (ClaimGate).
+// them into batches.
 void Pipeline::ReadLoop(Impl& impl) {
   const double t0 = Now();
   Status s;
   while (s.ok() && !stop_.load()) {
-    const double waited_from = Now();
-    const bool may_claim = impl.gate.WaitToClaim(reading_.get_token());
-    impl.read_waited += Now() - waited_from;
-    if (!may_claim) break;
     Result<std::vector<ShardTask>> tasks = config_.feed->Next(reading_.get_token());
     if (!tasks.has_value()) {
       s = tasks.error();
       break;
     }
     if (tasks->empty()) break;
-    impl.gate.HandedOut(static_cast<int64_t>(tasks->size()));
+    impl.handed_out += static_cast<int64_t>(tasks->size());
     s = ReadShards(impl, *tasks);
   }
   impl.read_s = Now() - t0 - impl.read_waited;
@@ -329,7 +320,7 @@ void Pipeline::WriteLoop(Impl& impl, ShardCommitter& committer) {
       pending.erase(it);
       const bool last = cur->last_in_shard;
       if (!grown) {
-        for (size_t i = BatchesAhead(config_.layout, *cur); i > 0; --i)
+        for (size_t i = BatchesAhead(config_.layout, *config_.feed, *cur); i > 0; --i)
           impl.pool.Push(std::make_unique<RowBatch>());
         grown = true;
       }
@@ -344,12 +335,10 @@ void Pipeline::WriteLoop(Impl& impl, ShardCommitter& committer) {
         Abort(impl, s);
         break;
       }
-      if (last) impl.gate.Finished();  // committed or dropped
       next_seq = last ? 0 : next_seq + 1;
       next_shard += last ? 1 : 0;
     }
   }
-  impl.gate.Close();    // no claim waits on a writer that is gone
   committer.Abandon();  // an unfinished shard is abandoned: its temp files go
   for (auto& [k, b] : pending) b->carried.reset();
 }

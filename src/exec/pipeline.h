@@ -5,8 +5,7 @@
 //   sink, fence, ledger commit)
 //
 // The reader takes its shards from a TaskFeed (exec/shard_feed.h): claimed
-// from the ledger as it goes, or a fixed list; with a shared ledger it claims
-// at most one shard ahead of the writer (exec/claim_gate.h). The writer looks each batch's
+// from the ledger as it goes, or a fixed list. The writer looks each batch's
 // task up in the feed and commits through exec/shard_committer.h.
 //
 // A fixed pool of RowBatch objects circulates through the stages, so memory
