@@ -318,8 +318,9 @@ def fig2_io(a, R, light, cache):
         q = (f"COPY (SELECT customer_id, {', '.join(FEATURES)} FROM '{data}') TO '{tmp}/out.parquet' "
              "(FORMAT parquet)")
         ns, dk, ns_cpu, dk_cpu = [], [], [], []
+        writers = ["--set", f"run.writers={a.writers}"] if a.writers is not None else []
         for _ in range(a.repeat):
-            r = job.run()
+            r = job.run(*writers)
             job.reset()
             ns.append(rows / r.wall)
             ns_cpu.append(r.cpu_s)
@@ -785,6 +786,7 @@ def main():
     ap.add_argument("--bucket-rows", type=int, help="token rows of figure 8 (default 20480; 10240 with --quick)")
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--writers", type=int, help="run.writers of figure 2's job (default: the job's own, 0 = choose)")
     ap.add_argument("--only", help="comma-separated figure numbers (1-10)")
     ap.add_argument("--pg-rows", type=int, help="rows of figure 10 (default 200k; 50k with --quick)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/latest.md"))

@@ -213,6 +213,10 @@ struct RunSpec {
   // its uncommitted shards are planned again on the new input. Not part of
   // the run's fingerprint.
   bool allow_input_change = false;
+  // Writer threads of a file output, each encoding and publishing its own
+  // shards (shard_index % writers); 0: chosen from the machine's cores
+  // (exec::ChooseWriters). A database output has one.
+  int writers = 0;
 };
 
 // `schedule:` (job-spec.md, "Schedules and triggers"). The cron expression and

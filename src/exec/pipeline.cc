@@ -127,15 +127,16 @@ struct Pipeline::Impl {
         guard(source),
         model_s(workers, 0.0),
         workers_left(workers) {}
-  Breaker breaker;               // shared by the workers
-  BoundedQueue<BatchPtr> pool;   // free batches
-  BoundedQueue<BatchPtr> q_in;   // read, waiting for the model
-  BoundedQueue<BatchPtr> q_out;  // scored, waiting for the writer
-  InputGuard guard;              // reader only
-  int64_t handed_out = 0;        // shards the feed handed out (reader only until it is joined)
-  double read_s = 0, read_waited = 0, write_s = 0;  // busy and blocked seconds
-  std::vector<double> model_s;                      // per worker
-  std::vector<int64_t> expected_last;               // per output, its last dimension (0: a list)
+  Breaker breaker;                 // shared by the workers
+  BoundedQueue<BatchPtr> pool;     // free batches
+  BoundedQueue<BatchPtr> q_in;     // read, waiting for the model
+  BoundedQueue<BatchPtr> q_out;    // scored, waiting for the writer
+  InputGuard guard;                // reader only
+  int64_t handed_out = 0;          // shards the feed handed out (reader only until it is joined)
+  std::atomic<bool> grown{false};  // the batches ahead were added to the pool
+  double read_s = 0, read_waited = 0;  // busy and blocked seconds
+  std::vector<double> model_s;         // per worker
+  std::vector<int64_t> expected_last;  // per output, its last dimension (0: a list)
   std::atomic<size_t> workers_left;
   std::mutex mu;
   Status fatal;  // first fatal error
@@ -152,6 +153,27 @@ struct Pipeline::Impl {
     pool.Push(std::move(b));
   }
 };
+
+struct Pipeline::Lane {
+  Lane(size_t index, size_t count, size_t capacity, ShardCommitter c)
+      : queue(capacity),
+        committer(std::move(c)),
+        next_shard(static_cast<int64_t>(index)),
+        step(static_cast<int64_t>(count)) {}
+  BoundedQueue<BatchPtr> queue;  // from the calling thread (several writers only)
+  ShardCommitter committer;
+  std::map<std::pair<int64_t, int64_t>, BatchPtr> pending;  // (shard, seq) out of order
+  int64_t next_shard, next_seq = 0;                         // the batch to write next
+  const int64_t step;  // this writer's shards are next_shard + k * step
+  double write_s = 0;  // busy seconds
+};
+
+int ChooseWriters(int requested, bool database_output, unsigned cores) {
+  if (database_output) return 1;
+  if (requested > 0) return requested;
+  constexpr unsigned kCoresPerWriter = 4, kMaxChosen = 4;
+  return cores < 2 * kCoresPerWriter ? 1 : static_cast<int>(std::min(kMaxChosen, cores / 4));
+}
 
 Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {}
 
@@ -180,7 +202,9 @@ PipelineResult Pipeline::Run() {
   // Enough batches for every stage to hold one and the queues to buffer one
   // each, and once the first batch's size is known, small batches ahead
   // (BatchesAhead, added by the writer); this is the pipeline's memory bound.
-  const size_t pool_size = 2 * workers + 4;
+  // Each writer past the first may hold a batch and wait for the next.
+  const size_t writers = static_cast<size_t>(std::max(1, config_.writers));
+  const size_t pool_size = 2 * workers + 4 + 2 * (writers - 1);
   Impl impl(pool_size + kMaxBatchesAhead, workers, config_.source);
   for (size_t i = 0; i < pool_size; ++i) impl.pool.Push(std::make_unique<RowBatch>());
   impl.expected_last.assign(config_.output_names.size(), -1);
@@ -189,13 +213,19 @@ PipelineResult Pipeline::Run() {
     auto& e = impl.expected_last[static_cast<size_t>(c.output_index)];
     if (!c.is_list) e = std::max<int64_t>(e, c.element + 1);
   }
-  ShardCommitter committer(config_, on_commit, &rows_done_);
+  CommitSection section(config_.failed_before);
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (size_t i = 0; i < writers; ++i) {
+    lanes.push_back(
+        std::make_unique<Lane>(i, writers, pool_size + kMaxBatchesAhead,
+                               ShardCommitter(config_, on_commit, &rows_done_, &section)));
+  }
 
   const double started = Now();
   std::thread reader([&] { ReadLoop(impl); });
   std::vector<std::thread> worker_threads;
   for (size_t w = 0; w < workers; ++w) worker_threads.emplace_back([&, w] { WorkLoop(impl, w); });
-  WriteLoop(impl, committer);
+  WriteLoop(impl, lanes);
   impl.pool.Close();
   reader.join();
   for (auto& t : worker_threads) t.join();
@@ -203,14 +233,18 @@ PipelineResult Pipeline::Run() {
   PipelineResult result;
   result.stages.wall = Now() - started;
   result.stages.read = impl.read_s;
-  result.stages.write = impl.write_s;
   result.stages.workers = static_cast<int>(workers);
+  result.stages.writers = static_cast<int>(writers);
   for (double m : impl.model_s) result.stages.model += m;
   result.status = impl.fatal;
-  result.shards_committed = committer.shards_committed();
-  result.shards_dropped = committer.shards_dropped();
-  result.rows_written = committer.rows_written();
-  result.rows_failed = committer.rows_failed();
+  for (const auto& lane : lanes) {
+    const ShardCommitter& c = lane->committer;
+    result.stages.write += lane->write_s;
+    result.shards_committed += c.shards_committed();
+    result.shards_dropped += c.shards_dropped();
+    result.rows_written += c.rows_written();
+    result.rows_failed += c.rows_failed();
+  }
   // Stopped before the work ran out: interrupted, even if what was read all
   // committed.
   const bool all_done =
@@ -302,45 +336,61 @@ void Pipeline::WorkLoop(Impl& impl, size_t worker) {
   if (--impl.workers_left == 0) impl.q_out.Close();
 }
 
-// The writer (the calling thread): restores (shard, batch) order and hands
-// each batch in turn to the committer.
-void Pipeline::WriteLoop(Impl& impl, ShardCommitter& committer) {
-  std::map<std::pair<int64_t, int64_t>, BatchPtr> pending;
-  int64_t next_shard = 0, next_seq = 0;
-  bool grown = false;
+// The writers: with one, the calling thread itself; with several, one thread
+// each, and the calling thread hands every batch to its shard's writer. A
+// writer's queue holds the whole pool, so handing out never blocks.
+void Pipeline::WriteLoop(Impl& impl, std::vector<std::unique_ptr<Lane>>& lanes) {
+  if (lanes.size() == 1) return LaneLoop(impl, *lanes[0], impl.q_out);
+  std::vector<std::thread> threads;
+  for (auto& lane : lanes) {
+    threads.emplace_back([&, l = lane.get()] { LaneLoop(impl, *l, l->queue); });
+  }
   while (auto b = impl.q_out.Pop()) {
+    Lane& lane = *lanes[static_cast<size_t>((*b)->shard_index) % lanes.size()];
+    lane.queue.Push(std::move(*b));
+  }
+  for (auto& lane : lanes) lane->queue.Close();
+  for (auto& t : threads) t.join();
+}
+
+// One writer: takes its batches from `in`, restores (shard, batch) order and
+// hands each batch in turn to its committer.
+void Pipeline::LaneLoop(Impl& impl, Lane& lane, BoundedQueue<BatchPtr>& in) {
+  while (auto b = in.Pop()) {
     if (impl.failed()) {
       impl.Recycle(std::move(*b));
       continue;
     }
-    pending.emplace(std::make_pair((*b)->shard_index, (*b)->seq), std::move(*b));
-    for (auto it = pending.find({next_shard, next_seq}); it != pending.end();
-         it = pending.find({next_shard, next_seq})) {
-      BatchPtr cur = std::move(it->second);
-      pending.erase(it);
-      const bool last = cur->last_in_shard;
-      if (!grown) {
-        for (size_t i = BatchesAhead(config_.layout, *config_.feed, *cur); i > 0; --i)
-          impl.pool.Push(std::make_unique<RowBatch>());
-        grown = true;
-      }
-      const double t0 = Now();
-      Status s = Guarded("writer", [&] {
-        MaybeThrow("writer");
-        return committer.Write(*cur);
-      });
-      impl.write_s += Now() - t0;
-      impl.Recycle(std::move(cur));
-      if (!s.ok()) {
-        Abort(impl, s);
-        break;
-      }
-      next_seq = last ? 0 : next_seq + 1;
-      next_shard += last ? 1 : 0;
+    if (!impl.grown.exchange(true)) {
+      for (size_t i = BatchesAhead(config_.layout, *config_.feed, **b); i > 0; --i)
+        impl.pool.Push(std::make_unique<RowBatch>());
     }
+    lane.pending.emplace(std::make_pair((*b)->shard_index, (*b)->seq), std::move(*b));
+    if (Status s = WriteReady(impl, lane); !s.ok()) Abort(impl, s);
   }
-  committer.Abandon();  // an unfinished shard is abandoned: its temp files go
-  for (auto& [k, b] : pending) b->carried.reset();
+  lane.committer.Abandon();  // an unfinished shard is abandoned: its temp files go
+  for (auto& [k, b] : lane.pending) b->carried.reset();
+}
+
+// Writes the lane's pending batches that are next in order.
+Status Pipeline::WriteReady(Impl& impl, Lane& lane) {
+  for (auto it = lane.pending.find({lane.next_shard, lane.next_seq}); it != lane.pending.end();
+       it = lane.pending.find({lane.next_shard, lane.next_seq})) {
+    BatchPtr cur = std::move(it->second);
+    lane.pending.erase(it);
+    const bool last = cur->last_in_shard;
+    const double t0 = Now();
+    Status s = Guarded("writer", [&] {
+      MaybeThrow("writer");
+      return lane.committer.Write(*cur);
+    });
+    lane.write_s += Now() - t0;
+    impl.Recycle(std::move(cur));
+    if (!s.ok()) return s;
+    lane.next_seq = last ? 0 : lane.next_seq + 1;
+    lane.next_shard += last ? lane.step : 0;
+  }
+  return Status::Ok();
 }
 
 }  // namespace nightshift::exec

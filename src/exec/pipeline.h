@@ -4,6 +4,11 @@
 //   feed ──▶ reader ──q_in──▶ N inference workers ──q_out──▶ writer (reorder,
 //   sink, fence, ledger commit)
 //
+// With W > 1 writers (run.writers, ChooseWriters), the calling thread hands
+// each scored batch to writer shard_index % W, and the W writer threads each
+// reorder, encode and publish their own shards: a shard is one file, so the
+// output is the same as with one writer; shards may commit out of order.
+//
 // The reader takes its shards from a TaskFeed (exec/shard_feed.h): claimed
 // from the ledger as it goes, or a fixed list. The writer looks each batch's
 // task up in the feed and commits through exec/shard_committer.h.
@@ -42,7 +47,8 @@
 namespace nightshift::exec {
 
 class TaskFeed;
-class ShardCommitter;
+template <typename T>
+class BoundedQueue;
 
 struct PipelineConfig {
   Source* source = nullptr;
@@ -64,7 +70,13 @@ struct PipelineConfig {
   int64_t failed_before = 0;  // failed items already committed by earlier attempts
   // Told of each batch and retry; nullptr: none.
   obs::RunObserver* observer = nullptr;
+  int writers = 1;  // writer threads (ChooseWriters)
 };
+
+// The writer threads for run.writers = `requested`: as asked; for 0 (choose),
+// one per 4 cores from 8 cores up, at most 4, since each holds one shard's
+// output rows until it publishes them. A database output has one.
+int ChooseWriters(int requested, bool database_output, unsigned cores);
 
 struct PipelineResult {
   Status status;             // the fatal error, if any
@@ -96,12 +108,15 @@ class Pipeline {
 
  private:
   struct Impl;  // one Run()'s queues, pool and timings
+  struct Lane;  // one writer's shards, committer and reorder buffer
   // The steps of Run(): the reader thread, each model worker thread, the
-  // writer (on the calling thread).
+  // writers (on the calling thread, or one thread each behind it).
   void ReadLoop(Impl& impl);
   Status ReadShards(Impl& impl, const std::vector<ShardTask>& tasks);
   void WorkLoop(Impl& impl, size_t worker);
-  void WriteLoop(Impl& impl, ShardCommitter& committer);
+  void WriteLoop(Impl& impl, std::vector<std::unique_ptr<Lane>>& lanes);
+  void LaneLoop(Impl& impl, Lane& lane, BoundedQueue<std::unique_ptr<RowBatch>>& in);
+  Status WriteReady(Impl& impl, Lane& lane);
   // A fatal error: records it and stops every stage.
   void Abort(Impl& impl, Status s);
 

@@ -45,11 +45,8 @@ int64_t PlannedRows(const ShardTask& task) {
 
 ShardCommitter::ShardCommitter(const PipelineConfig& config,
                                std::function<void(int64_t, int64_t, int64_t)> on_commit,
-                               std::atomic<int64_t>* rows_done)
-    : config_(config),
-      on_commit_(std::move(on_commit)),
-      rows_done_(rows_done),
-      failed_total_(config.failed_before) {}
+                               std::atomic<int64_t>* rows_done, CommitSection* section)
+    : config_(config), on_commit_(std::move(on_commit)), rows_done_(rows_done), section_(section) {}
 
 Status ShardCommitter::Write(const RowBatch& b) {
   const ShardTask& task = config_.feed->Get(b.shard_index);
@@ -125,6 +122,7 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
   }
   NS_RETURN_IF_ERROR(finished);
   MaybeCrash("after_publish");
+  std::lock_guard<std::mutex> lock(section_->mu);
   Status committed =
       RetryIo(config_.env, config_.errors.max_retries, [&] { return config_.commit(task, out); });
   if (committed.code() == Code::kConflict && config_.feed->fenced()) {
@@ -137,12 +135,12 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
   shards_committed_++;
   rows_written_ += out.rows_written;
   rows_failed_ += failed;
-  failed_total_ += failed;
+  section_->failed_total += failed;
   if (on_commit_) on_commit_(task.shard_id, out.rows_written, failed);
-  if (config_.failure_limit >= 0 && failed_total_ > config_.failure_limit) {
+  if (config_.failure_limit >= 0 && section_->failed_total > config_.failure_limit) {
     return Status(Code::kFailed,
                   fmt::format("{} items failed, more than errors.max_failed_items allows ({})",
-                              failed_total_, config_.failure_limit));
+                              section_->failed_total, config_.failure_limit));
   }
   return Status::Ok();
 }

@@ -9,17 +9,29 @@
 // on with the next shard. A commit the ledger refuses with kConflict for a
 // fenced feed is dropped the same way. With the SQLite ledger there is one
 // owner, nothing is fenced and a refused commit is fatal, as before.
+//
+// A pipeline with several writers (run.writers) has one committer per writer,
+// each with its own shards; they share one CommitSection, so the ledger
+// commit, on_commit and the failure limit see one shard at a time.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "exec/pipeline.h"
 
 namespace nightshift::exec {
+
+// What the committers of one pipeline share.
+struct CommitSection {
+  explicit CommitSection(int64_t failed_before) : failed_total(failed_before) {}
+  std::mutex mu;             // held from a shard's ledger commit to its failure check
+  int64_t failed_total = 0;  // this run's failed items, earlier attempts included
+};
 
 class ShardCommitter {
  public:
@@ -28,7 +40,7 @@ class ShardCommitter {
   // each input row once, as status and _SUCCESS count them.
   ShardCommitter(const PipelineConfig& config,
                  std::function<void(int64_t, int64_t, int64_t)> on_commit,
-                 std::atomic<int64_t>* rows_done);
+                 std::atomic<int64_t>* rows_done, CommitSection* section);
 
   // Appends `b` (the next batch in order) and finishes its shard when it is
   // the last. An error is fatal to the run.
@@ -56,8 +68,8 @@ class ShardCommitter {
   const PipelineConfig& config_;
   const std::function<void(int64_t, int64_t, int64_t)> on_commit_;
   std::atomic<int64_t>* const rows_done_;
+  CommitSection* const section_;
   std::unique_ptr<ShardWriter> writer_;  // of the shard being written
-  int64_t failed_total_ = 0;             // this run's failed items, earlier attempts included
   int64_t shards_committed_ = 0;
   int64_t shards_dropped_ = 0;
   int64_t rows_written_ = 0;

@@ -259,7 +259,8 @@ TEST_F(ShardFeedTest, CommitterDropsALostClaimWithoutPublishing) {
     return shared.CommitShard(kRun, t.shard_id, t.epoch, out.rows_written, out.output_file, "", {});
   };
   std::atomic<int64_t> rows{0};
-  ShardCommitter committer(config, nullptr, &rows);
+  CommitSection section(0);
+  ShardCommitter committer(config, nullptr, &rows, &section);
   for (int64_t index : {0, 1}) {
     RowBatch b;
     b.shard_index = index;

@@ -84,6 +84,8 @@ PipelineConfig MakePipelineConfig(const JobSpec& job, const RunOptions& options,
   pc.failure_limit = task_run.failure_limit;
   pc.failed_before = task_run.failed_before;
   pc.observer = observers;
+  pc.writers = ChooseWriters(job.run.writers, IsDatabase(job.output.format),
+                             std::thread::hardware_concurrency());
   pc.commit = [commit = std::move(task_run.commit), observers](const ShardTask& t,
                                                                const ShardOutput& out) {
     Status s = commit(t, out);

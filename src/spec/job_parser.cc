@@ -96,7 +96,7 @@ Status ReadSections(const spec::NodeReader& r, const YAML::Node& root, JobSpec* 
   NS_RETURN_IF_ERROR(spec::ReadBatch(r, root, &job->batch));
   NS_RETURN_IF_ERROR(spec::ReadOutput(r, root, &job->output));
   NS_RETURN_IF_ERROR(spec::ReadErrors(r, root, &job->errors));
-  NS_RETURN_IF_ERROR(spec::ReadRun(r, root, &job->run));
+  NS_RETURN_IF_ERROR(spec::ReadRun(r, root, job->output.format, &job->run));
   NS_RETURN_IF_ERROR(spec::ReadSchedule(r, root, &job->schedule));
   NS_RETURN_IF_ERROR(spec::ReadTrigger(r, root, &job->trigger));
   NS_RETURN_IF_ERROR(spec::ReadPreprocess(r, root, &job->input.tokenize, &job->input.images,

@@ -212,6 +212,33 @@ TEST_F(ParserTest, LeaseDefaultsToAMinuteAndRefusesUnderASecond) {
   EXPECT_NE(r.error().message().find("run.lease"), std::string::npos) << r.error().message();
 }
 
+TEST_F(ParserTest, WritersDefaultToChooseAndNeedAFileOutputAboveOne) {
+  Result<JobSpec> r = Parse(kMinimalJob);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->run.writers, 0);
+  r = Parse(kMinimalJob + "run:\n  writers: 3\n");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->run.writers, 3);
+  for (const char* bad : {"-1", "65", "two"}) {
+    r = Parse(kMinimalJob + "run:\n  writers: " + bad + "\n");
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code(), Code::kInvalidJob);
+    EXPECT_NE(r.error().message().find("run.writers"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find(":16"), std::string::npos) << r.error().message();
+  }
+  const std::string db =
+      Edit("  path: out\n", "  format: sqlite\n  url: out.db\n  table: scores\n") +
+      "run:\n  writers: 2\n";
+  r = Parse(db);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("2 writers need a file output; output.format sqlite"),
+            std::string::npos)
+      << r.error().message();
+  r = Parse(Edit("  path: out\n", "  format: sqlite\n  url: out.db\n  table: scores\n") +
+            "run:\n  writers: 1\n");
+  EXPECT_TRUE(r.has_value()) << r.error().ToString();
+}
+
 TEST_F(ParserTest, MaxFailedItemsCountAndMinusOne) {
   Result<JobSpec> r = Parse(kMinimalJob + "errors:\n  max_failed_items: 100\n");
   ASSERT_TRUE(r.has_value()) << r.error().ToString();

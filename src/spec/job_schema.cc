@@ -49,7 +49,7 @@ constexpr SchemaNode kErrors[] = {
 constexpr SchemaNode kRun[] = {
     {"shard_rows", K::kValue, {}},         {"ledger", K::kValue, {}},
     {"drain_timeout", K::kValue, {}},      {"lease", K::kValue, {}},
-    {"allow_input_change", K::kValue, {}},
+    {"allow_input_change", K::kValue, {}}, {"writers", K::kValue, {}},
 };
 constexpr SchemaNode kSchedule[] = {
     {"cron", K::kValue, {}},        {"timezone", K::kValue, {}}, {"catchup", K::kValue, {}},

@@ -385,7 +385,7 @@ Status ReadErrors(const NodeReader& r, const YAML::Node& root, ErrorsSpec* error
   return Status::Ok();
 }
 
-Status ReadRun(const NodeReader& r, const YAML::Node& root, RunSpec* run) {
+Status ReadRun(const NodeReader& r, const YAML::Node& root, OutputFormat output, RunSpec* run) {
   NS_ASSIGN_OR_RETURN(std::optional<YAML::Node> map, OptionalSection(r, root, "run"));
   if (!map) return Status::Ok();
   NS_RETURN_IF_ERROR(r.ReadInt(*map, "run", "shard_rows", 1, &run->shard_rows));
@@ -400,6 +400,18 @@ Status ReadRun(const NodeReader& r, const YAML::Node& root, RunSpec* run) {
                   fmt::format("must be at least 1s, got {}s", run->lease_s));
   }
   NS_RETURN_IF_ERROR(r.ReadBool(*map, "run", "allow_input_change", &run->allow_input_change));
+  if (std::optional<YAML::Node> writers = NodeReader::Find(*map, "writers")) {
+    constexpr int kMaxWriters = 64;
+    NS_ASSIGN_OR_RETURN(
+        int64_t n, r.Int(*writers, "run.writers", 0, kMaxWriters, "a count from 0 (choose) to 64"));
+    // A database takes one shard's transaction at a time from a run.
+    if (n > 1 && IsDatabase(output)) {
+      return r.Fail(*writers, "run.writers",
+                    fmt::format("{} writers need a file output; output.format {} is written by one",
+                                n, OutputFormatName(output)));
+    }
+    run->writers = static_cast<int>(n);
+  }
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@ Status ReadModel(const NodeReader& r, const YAML::Node& root, ModelSpec* model);
 Status ReadBatch(const NodeReader& r, const YAML::Node& root, BatchSpec* batch);
 Status ReadOutput(const NodeReader& r, const YAML::Node& root, OutputSpec* output);
 Status ReadErrors(const NodeReader& r, const YAML::Node& root, ErrorsSpec* errors);
-Status ReadRun(const NodeReader& r, const YAML::Node& root, RunSpec* run);
+// `output` (read before): run.writers above 1 needs a file output.
+Status ReadRun(const NodeReader& r, const YAML::Node& root, OutputFormat output, RunSpec* run);
 
 }  // namespace nightshift::spec

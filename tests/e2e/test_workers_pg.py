@@ -52,7 +52,7 @@ def big(tmp_path_factory):
     return c
 
 
-def worker_job(case, pg, d, output=None, batch=1024, ledger_db="crm"):
+def worker_job(case, pg, d, output=None, batch=1024, ledger_db="crm", writers=None):
     d = Path(d)
     d.mkdir(parents=True, exist_ok=True)
     job = case.job(str(case.root / case.input_path), shard_rows=SHARD, out_path=str(d / "out"))
@@ -60,6 +60,8 @@ def worker_job(case, pg, d, output=None, batch=1024, ledger_db="crm"):
     job["batch"] = {"size": batch}
     job["run"]["ledger"] = pg.url(with_password=False, db=ledger_db)
     job["run"]["lease"] = f"{LEASE_S}s"
+    if writers is not None:
+        job["run"]["writers"] = writers
     if output is not None:
         job["output"] = {"keep": ["id", "name"], **output}
     return write_job(d / "job.yaml", job)
@@ -98,7 +100,12 @@ def small(tmp_path_factory):
 
 def test_four_workers_share_a_run_and_complete_it_once(small, pg_server, tmp_path):
     job = worker_job(small, pg_server, tmp_path)
-    procs = [start_worker(job, "four", i, 4, tmp_path / f"w{i}.log") for i in range(4)]
+    # Each batch waits 100 ms (a shard about 1 s), so that every worker has
+    # started before the first ones run out of their own shards: otherwise, on a
+    # loaded machine, two quick workers take all four shards (as they should:
+    # a worker never waits for a peer that may never come).
+    slow = {"NIGHTSHIFT_TEST_BATCH_SLEEP_MS": "100"}
+    procs = [start_worker(job, "four", i, 4, tmp_path / f"w{i}.log", env=slow) for i in range(4)]
     assert wait_all(procs, 300) == [EXIT_OK] * 4, logs(tmp_path)
     check_output(small, tmp_path / "out", "parquet", range(small.n), job=None)
     st = status_json(job, run_id="four")
@@ -187,7 +194,7 @@ def holding(job, run_id):
     return {w["pid"]: w["shards_held"] for w in json.loads(out).get("workers", [])}
 
 
-def chaos(case, pg, d, run_id, output=None, kills=6):
+def chaos(case, pg, d, run_id, output=None, kills=6, writers=None):
     """4 workers; one SIGSTOPped while it holds a shard, continued after twice
     the lease; meanwhile random SIGKILLs, each victim restarted at once (as a
     Job controller would). The paused worker's shard keeps the run open until
@@ -195,7 +202,7 @@ def chaos(case, pg, d, run_id, output=None, kills=6):
     when every worker exited 0."""
     rng = random.Random(SEED + sum(map(ord, run_id)))
     # Small batches: a run long enough (seconds) to catch a worker holding a shard.
-    job = worker_job(case, pg, d, output, batch=128)
+    job = worker_job(case, pg, d, output, batch=128, writers=writers)
     procs = {i: start_worker(job, run_id, i, 4, d / f"w{i}.log", wait=True) for i in range(4)}
     deadline = time.time() + 600
     time.sleep(rng.uniform(0.05, 0.3))
@@ -238,6 +245,13 @@ def chaos(case, pg, d, run_id, output=None, kills=6):
 
 def test_chaos_file_output(big, pg_server, tmp_path):
     chaos(big, pg_server, tmp_path, "chaos-files")
+    check_output(big, tmp_path / "out", "parquet", range(big.n), job=None)
+
+
+def test_chaos_file_output_with_two_writers_per_worker(big, pg_server, tmp_path):
+    """run.writers: 2 in every worker: two shards of a worker publish at once,
+    each fenced by its own claim."""
+    chaos(big, pg_server, tmp_path, "chaos-writers", writers=2)
     check_output(big, tmp_path / "out", "parquet", range(big.n), job=None)
 
 

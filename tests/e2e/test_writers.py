@@ -1,0 +1,174 @@
+"""run.writers: several writer threads, each encoding and publishing its own
+shards (every `writers`-th in read order). The part files must be the same, byte for byte, as
+one writer's; kills and signals leave every row exactly once; the failure
+limit counts the failures of every writer; a database output, or a count out
+of range, is exit 2 naming run.writers."""
+import json
+import random
+import signal
+import time
+
+import pytest
+import yaml
+
+from conftest import (EXIT_CANNOT_START, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Mlp, assert_no_tmp_files,
+                      assert_not_crashed, check_output, part_files, read_dead_letters, run, start,
+                      status_json, write_job)
+from test_resume import SHARD_ROWS, big, big_job, finish, mtimes, visible_rows  # noqa: F401 (big: a fixture)
+from test_small_files import make as make_small_files
+from test_small_files import write as write_small_job
+
+WRITERS = 3
+
+
+def writers_job(case, d, writers):
+    return big_job(case, d, run={"shard_rows": SHARD_ROWS, "writers": writers})
+
+
+def test_several_writers_write_the_same_files_as_one(big, tmp_path):
+    one = writers_job(big, tmp_path / "one", 1)
+    many = writers_job(big, tmp_path / "many", WRITERS)
+    rc, out, err = run("run", one, timeout=300)
+    assert rc == EXIT_OK, err
+    assert "writers)" not in out, out
+    rc, out, err = run("run", many, timeout=300)
+    assert rc == EXIT_OK, err
+    assert f"({WRITERS} writers)" in out, out
+    check_output(big, many.parent / "out", "parquet", range(big.n), job=many)
+    a, b = part_files(one.parent / "out"), part_files(many.parent / "out")
+    assert [p.name for p in a] == [p.name for p in b] and len(a) >= 2 * WRITERS, ([p.name for p in a], [p.name for p in b])
+    for x, y in zip(a, b):
+        assert x.read_bytes() == y.read_bytes(), f"{y.name} differs from one writer's"
+    manifest = json.loads((many.parent / "out" / "_SUCCESS").read_text())
+    assert manifest["counts"] == {"total": big.n, "succeeded": big.n, "failed": 0}, manifest
+    rc, out, err = run("run", many, "--json", timeout=300)
+    assert rc == EXIT_OK and "already completed" in out + err, (rc, out, err)
+
+
+def test_crash_between_publish_and_commit_with_several_writers(big, tmp_path):
+    """SIGKILL at the 3rd publish: the writers publish concurrently, so 3 or more
+    files may be visible, never more committed than visible, and the resumed run
+    rewrites none of the committed ones."""
+    job = writers_job(big, tmp_path / "j", WRITERS)
+    outdir = job.parent / "out"
+    rc, _, err = run("run", job, env={"NIGHTSHIFT_CRASH_AT": "after_publish:3"}, timeout=300)
+    assert rc == -signal.SIGKILL, f"expected the crash point to SIGKILL the run, got exit {rc}\n{err}"
+    files = part_files(outdir)
+    st = status_json(job)
+    assert len(files) >= 3, [p.name for p in files]
+    assert st["shards"]["committed"] < len(files), (st, [p.name for p in files])
+    assert st["counts"]["succeeded"] <= visible_rows(outdir), st
+    finish(big, job, outdir)
+
+
+def test_random_sigkill_loop_with_several_writers(big, tmp_path):
+    """kill -9 at seeded random moments while three writers publish, then resume."""
+    job = writers_job(big, tmp_path / "j", WRITERS)
+    outdir = job.parent / "out"
+    rng = random.Random(20261202)
+    killed = 0
+    for attempt in range(8):
+        before = mtimes(part_files(outdir))
+        p = start("run", job)
+        deadline = time.time() + 60
+        while p.poll() is None and time.time() < deadline and mtimes(part_files(outdir)) == before:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.02))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            killed += 1
+        rc = p.wait(timeout=120)
+        _, err = p.communicate()
+        if rc == EXIT_OK:
+            break
+        assert rc == -signal.SIGKILL, f"attempt {attempt}: exit {rc}\n{err}"
+        st = status_json(job)
+        if st["state"] == "completed":  # killed during teardown: _SUCCESS is already there
+            assert (outdir / "_SUCCESS").exists(), st
+            break
+        assert st["shards"]["committed"] <= len(part_files(outdir)), st
+        assert st["counts"]["succeeded"] <= visible_rows(outdir), st
+        assert not (outdir / "_SUCCESS").exists(), "_SUCCESS written by an unfinished run"
+    assert killed >= 2, f"only {killed} kills landed mid-run"
+    rc, out, err = run("run", job, timeout=300)
+    assert rc == EXIT_OK, err
+    check_output(big, outdir, "parquet", range(big.n), job=job)
+    assert_no_tmp_files(job.parent)
+
+
+def test_sigterm_with_several_writers_commits_what_is_complete(big, tmp_path):
+    job = writers_job(big, tmp_path / "j", WRITERS)
+    outdir = job.parent / "out"
+    p = start("run", job)
+    try:
+        deadline = time.time() + 60
+        while not part_files(outdir):
+            assert p.poll() is None, f"run ended (exit {p.returncode}) before its first shard was seen"
+            assert time.time() < deadline, "no shard committed within 60 s"
+            time.sleep(0.002)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == EXIT_INTERRUPTED, f"exit {p.returncode}\n{err}"
+    st = status_json(job)
+    assert st["state"] == "interrupted" and 1 <= st["shards"]["committed"] < st["shards"]["total"], st
+    files = part_files(outdir)
+    assert len(files) == st["shards"]["committed"], (st, [f.name for f in files])
+    assert st["counts"]["succeeded"] == visible_rows(outdir), st
+    assert_no_tmp_files(job.parent)
+    before = mtimes(files)
+    finish(big, job, outdir)
+    assert mtimes(files) == before, "a committed shard's part file was rewritten on resume"
+
+
+def test_failure_limit_counts_every_writer(tmp_path):
+    """Two bad rows in two shards written by different writers: a limit of 1 fails
+    the run whichever writer commits second, and the dead letters of both are kept."""
+    Mlp(tmp_path / "model.onnx", n_in=2, n_out=2)
+    make_small_files(tmp_path, bad={(1, 1), (4, 1)})  # shards 0 and 1 (3 files per shard)
+    job = write_small_job(tmp_path)
+    spec = yaml.safe_load(job.read_text())
+    spec["run"]["writers"] = 2
+    spec["errors"]["max_failed_items"] = 1
+    write_job(job, spec)
+    rc, out, err = run("run", "job.yaml", cwd=tmp_path)
+    assert_not_crashed(rc, err)
+    assert rc == EXIT_FAILED, (rc, out, err)
+    assert "2 items failed, more than errors.max_failed_items allows (1)" in err, err
+    letters = read_dead_letters(tmp_path / "out" / "_failed")
+    assert sorted(name for name, _ in letters) == ["part-000000.jsonl", "part-000001.jsonl"], letters
+
+    spec["errors"]["max_failed_items"] = 2
+    spec["output"]["path"] = "out2"
+    write_job(job, spec)
+    rc, out, err = run("run", "job.yaml", "--run-id", "again", cwd=tmp_path)
+    assert rc == EXIT_OK, err
+    st = status_json("job.yaml", run_id="again", cwd=tmp_path)
+    assert st["state"] == "completed" and st["counts"]["failed"] == 2, st
+
+
+@pytest.mark.parametrize("value, message", [
+    (-1, "run.writers"),
+    (65, "run.writers"),
+    ("two", "run.writers"),
+])
+def test_writers_out_of_range_is_exit_2(big, tmp_path, value, message):
+    job = writers_job(big, tmp_path / "j", value)
+    rc, out, err = run("validate", job)
+    assert rc == EXIT_CANNOT_START, (rc, out, err)
+    assert message in err and "job.yaml:" in err, err
+
+
+def test_several_writers_into_a_database_is_exit_2(big, tmp_path):
+    job = writers_job(big, tmp_path / "j", 2)
+    spec = yaml.safe_load(job.read_text())
+    spec["output"] = {"format": "sqlite", "url": str(tmp_path / "out.db"), "table": "scores",
+                      "keep": ["id", "name"]}
+    write_job(job, spec)
+    rc, out, err = run("run", job)
+    assert rc == EXIT_CANNOT_START, (rc, out, err)
+    assert "run.writers" in err and "2 writers need a file output; output.format sqlite is written by one" in err, err
+    assert not (tmp_path / "out.db").exists()
