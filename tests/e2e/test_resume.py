@@ -108,13 +108,16 @@ def test_crash_again_during_resume(big, tmp_path):
     finish(big, job, outdir)
 
 
-def test_random_sigkill_loop(big, tmp_path):
+@pytest.mark.parametrize("writers", [None, 3], ids=["one-writer", "three-writers"])
+def test_random_sigkill_loop(big, tmp_path, writers):
     """kill -9 at seeded random moments, several times, then resume to the end.
 
     Even attempts die a random 0-200 ms after start (startup, planning, first
     shard); odd ones a random 0-40 ms after the attempt publishes its first
-    part file (while writing, renaming or committing a later shard)."""
-    job = big_job(big, tmp_path / "j")
+    part file (while writing, renaming or committing a later shard). With
+    run.writers: 3, three shards are being written and published at once."""
+    extra = {} if writers is None else {"run": {"shard_rows": SHARD_ROWS, "writers": writers}}
+    job = big_job(big, tmp_path / "j", **extra)
     outdir = job.parent / "out"
     rng = random.Random(20240611)
     killed_mid_run = 0
