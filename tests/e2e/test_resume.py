@@ -170,9 +170,11 @@ def test_random_sigkill_loop(big, tmp_path, writers):
         finish(big, job, outdir)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_interrupts_then_resume(big, tmp_path, sig):
-    job = big_job(big, tmp_path / "j")
+@pytest.mark.parametrize("sig, writers", [(signal.SIGTERM, None), (signal.SIGINT, None), (signal.SIGTERM, 3)],
+                         ids=["SIGTERM", "SIGINT", "SIGTERM-three-writers"])
+def test_signal_interrupts_then_resume(big, tmp_path, sig, writers):
+    extra = {} if writers is None else {"run": {"shard_rows": SHARD_ROWS, "writers": writers}}
+    job = big_job(big, tmp_path / "j", **extra)
     outdir = job.parent / "out"
     p = start("run", job, "--json")
     try:

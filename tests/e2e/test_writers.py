@@ -1,20 +1,18 @@
 """run.writers: several writer threads, each encoding and publishing its own
 shards (every `writers`-th in read order). The part files must be the same, byte for byte, as
-one writer's; crash points and signals leave every row exactly once (the
-random kill loop with three writers is in test_resume.py); the failure
+one writer's; a crash point leaves every row exactly once (the random kill
+loop and SIGTERM with three writers are in test_resume.py); the failure
 limit counts the failures of every writer; a database output, or a count out
 of range, is exit 2 naming run.writers."""
 import json
 import signal
-import time
 
 import pytest
 import yaml
 
-from conftest import (EXIT_CANNOT_START, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Mlp, assert_no_tmp_files,
-                      assert_not_crashed, check_output, part_files, read_dead_letters, run, start,
-                      status_json, write_job)
-from test_resume import SHARD_ROWS, big, big_job, finish, mtimes, visible_rows  # noqa: F401 (big: a fixture)
+from conftest import (EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, Mlp, assert_not_crashed, check_output,
+                      part_files, read_dead_letters, run, status_json, write_job)
+from test_resume import SHARD_ROWS, big, big_job, finish, visible_rows  # noqa: F401 (big: a fixture)
 from test_small_files import make as make_small_files
 from test_small_files import write as write_small_job
 
@@ -59,34 +57,6 @@ def test_crash_between_publish_and_commit_with_several_writers(big, tmp_path):
     assert st["shards"]["committed"] < len(files), (st, [p.name for p in files])
     assert st["counts"]["succeeded"] <= visible_rows(outdir), st
     finish(big, job, outdir)
-
-
-def test_sigterm_with_several_writers_commits_what_is_complete(big, tmp_path):
-    job = writers_job(big, tmp_path / "j", WRITERS)
-    outdir = job.parent / "out"
-    p = start("run", job)
-    try:
-        deadline = time.time() + 60
-        while not part_files(outdir):
-            assert p.poll() is None, f"run ended (exit {p.returncode}) before its first shard was seen"
-            assert time.time() < deadline, "no shard committed within 60 s"
-            time.sleep(0.002)
-        p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == EXIT_INTERRUPTED, f"exit {p.returncode}\n{err}"
-    st = status_json(job)
-    assert st["state"] == "interrupted" and 1 <= st["shards"]["committed"] < st["shards"]["total"], st
-    files = part_files(outdir)
-    assert len(files) == st["shards"]["committed"], (st, [f.name for f in files])
-    assert st["counts"]["succeeded"] == visible_rows(outdir), st
-    assert_no_tmp_files(job.parent)
-    before = mtimes(files)
-    finish(big, job, outdir)
-    assert mtimes(files) == before, "a committed shard's part file was rewritten on resume"
 
 
 def test_failure_limit_counts_every_writer(tmp_path):
