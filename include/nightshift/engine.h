@@ -57,13 +57,15 @@ struct RunOptions {
 // model was busy model / (wall x workers) of the run.
 struct StageSeconds {
   double wall = 0;   // the pipeline's whole run, first read to last commit
-  double read = 0;   // reading and packing rows (the reader thread)
+  double read = 0;   // reading and packing rows, summed over the reader threads
   double model = 0;  // running batches, summed over the workers
   double write = 0;  // appending, publishing and committing, summed over the writers
   int workers = 0;   // model.instances
   int writers = 1;   // writer threads (run.writers)
+  int readers = 1;   // reader threads (run.readers)
   double ModelBusy() const { return wall > 0 && workers > 0 ? model / (wall * workers) : 0; }
   double WriterBusy() const { return wall > 0 && writers > 0 ? write / (wall * writers) : 0; }
+  double ReaderBusy() const { return wall > 0 && readers > 0 ? read / (wall * readers) : 0; }
 };
 
 struct RunReport {

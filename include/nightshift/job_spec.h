@@ -217,6 +217,10 @@ struct RunSpec {
   // shards (shard_index % writers); 0: chosen from the machine's cores
   // (exec::ChooseWriters). A database output has one.
   int writers = 0;
+  // Reader threads of a Parquet input (without tokenize or image/PDF steps,
+  // with the SQLite ledger), each reading its own shards (shard_index %
+  // readers); 0: chosen from the cores (exec::ChooseReaders). Others have one.
+  int readers = 0;
 };
 
 // `schedule:` (job-spec.md, "Schedules and triggers"). The cron expression and

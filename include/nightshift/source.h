@@ -224,6 +224,11 @@ class Source {
                       const std::function<bool(std::unique_ptr<RowBatch>)>& emit) = 0;
   // Aborts a Read() in progress from another thread.
   virtual void Interrupt() = 0;
+  // Another Source over the same files (this one's list, never listed again,
+  // so file indices stay the plan's), for a second reader thread reading
+  // other shards at the same time; nullptr when this source cannot serve one
+  // (a file streamed front to back, a query, a server, tokenizers).
+  virtual Result<std::unique_ptr<Source>> Fork() { return std::unique_ptr<Source>(); }
 
   // For an input read by key ranges (input.format postgres): shards of about
   // `shard_rows` rows each, in key order, covering every key (the first and

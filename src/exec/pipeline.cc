@@ -120,24 +120,36 @@ size_t BatchesAhead(const ReadLayout& layout, const TaskFeed& feed, const RowBat
 }  // namespace
 
 struct Pipeline::Impl {
-  Impl(size_t pool_size, size_t workers, Source* source)
-      : pool(pool_size),
-        q_in(pool_size),
-        q_out(pool_size),
-        guard(source),
+  Impl(const std::vector<Source*>& sources, size_t pool_capacity, size_t queue_capacity,
+       size_t workers)
+      : q_in(queue_capacity),
+        q_out(queue_capacity),
+        read_s(sources.size(), 0.0),
+        read_waited(sources.size(), 0.0),
         model_s(workers, 0.0),
-        workers_left(workers) {}
-  Breaker breaker;                 // shared by the workers
-  BoundedQueue<BatchPtr> pool;     // free batches
-  BoundedQueue<BatchPtr> q_in;     // read, waiting for the model
-  BoundedQueue<BatchPtr> q_out;    // scored, waiting for the writer
-  InputGuard guard;                // reader only
-  int64_t handed_out = 0;          // shards the feed handed out (reader only until it is joined)
-  std::atomic<bool> grown{false};  // the batches ahead were added to the pool
-  double read_s = 0, read_waited = 0;  // busy and blocked seconds
-  std::vector<double> model_s;         // per worker
-  std::vector<int64_t> expected_last;  // per output, its last dimension (0: a list)
-  std::atomic<size_t> workers_left;
+        workers_left(workers),
+        readers_left(sources.size()) {
+    for (Source* source : sources) {
+      pools.push_back(std::make_unique<BoundedQueue<BatchPtr>>(pool_capacity));
+      guards.emplace_back(source);
+    }
+  }
+  Breaker breaker;  // shared by the workers
+  // Free batches, one pool per reader: reader r reads the shards whose index
+  // is r modulo the readers, and its batches come back to its pool, so a
+  // reader never waits for batches that wait for its own shards.
+  std::vector<std::unique_ptr<BoundedQueue<BatchPtr>>> pools;
+  BoundedQueue<BatchPtr> q_in;              // read, waiting for the model
+  BoundedQueue<BatchPtr> q_out;             // scored, waiting for the writer
+  std::vector<InputGuard> guards;           // per reader
+  std::mutex feed_mu;                       // the feed, handed_out, feed_done
+  int64_t handed_out = 0;                   // shards the feed handed out
+  bool feed_done = false;                   // the feed had no more
+  std::atomic<bool> grown{false};           // the batches ahead were added to the pools
+  std::vector<double> read_s, read_waited;  // per reader: busy and blocked seconds
+  std::vector<double> model_s;              // per worker
+  std::vector<int64_t> expected_last;       // per output, its last dimension (0: a list)
+  std::atomic<size_t> workers_left, readers_left;
   std::mutex mu;
   Status fatal;  // first fatal error
   void Fail(Status s) {
@@ -148,9 +160,18 @@ struct Pipeline::Impl {
     std::lock_guard<std::mutex> lock(mu);
     return !fatal.ok();
   }
+  BoundedQueue<BatchPtr>& PoolOf(const RowBatch& b) {
+    return *pools[static_cast<size_t>(b.shard_index) % pools.size()];
+  }
   void Recycle(BatchPtr b) {
     b->carried.reset();
+    BoundedQueue<BatchPtr>& pool = PoolOf(*b);
     pool.Push(std::move(b));
+  }
+  void CloseAll() {
+    for (auto& pool : pools) pool->Close();
+    q_in.Close();
+    q_out.Close();
   }
 };
 
@@ -168,11 +189,23 @@ struct Pipeline::Lane {
   double write_s = 0;  // busy seconds
 };
 
+namespace {
+// One I/O thread per 4 cores from 8 cores up, at most 4.
+int PerCores(unsigned cores) {
+  constexpr unsigned kCoresPerThread = 4, kMaxChosen = 4;
+  return cores < 2 * kCoresPerThread
+             ? 1
+             : static_cast<int>(std::min(kMaxChosen, cores / kCoresPerThread));
+}
+}  // namespace
+
 int ChooseWriters(int requested, bool database_output, unsigned cores) {
   if (database_output) return 1;
-  if (requested > 0) return requested;
-  constexpr unsigned kCoresPerWriter = 4, kMaxChosen = 4;
-  return cores < 2 * kCoresPerWriter ? 1 : static_cast<int>(std::min(kMaxChosen, cores / 4));
+  return requested > 0 ? requested : PerCores(cores);
+}
+
+int ChooseReaders(int requested, unsigned cores) {
+  return requested > 0 ? requested : PerCores(cores);
 }
 
 Pipeline::Pipeline(PipelineConfig config) : config_(std::move(config)) {}
@@ -181,6 +214,7 @@ void Pipeline::RequestStop() {
   stop_.store(true);
   reading_.request_stop();
   if (config_.source != nullptr) config_.source->Interrupt();
+  for (Source* source : config_.more_sources) source->Interrupt();
 }
 
 void Pipeline::CancelInFlight() {
@@ -191,22 +225,26 @@ void Pipeline::CancelInFlight() {
 void Pipeline::Abort(Impl& impl, Status s) {
   impl.Fail(std::move(s));
   RequestStop();
-  impl.pool.Close();
-  impl.q_in.Close();
-  impl.q_out.Close();
+  impl.CloseAll();
 }
 
 PipelineResult Pipeline::Run() {
   const size_t workers = config_.instances.size();
   if (config_.env == nullptr) config_.env = Env::Default();
+  std::vector<Source*> sources = {config_.source};
+  sources.insert(sources.end(), config_.more_sources.begin(), config_.more_sources.end());
   // Enough batches for every stage to hold one and the queues to buffer one
   // each, and once the first batch's size is known, small batches ahead
   // (BatchesAhead, added by the writer); this is the pipeline's memory bound.
-  // Each writer past the first may hold a batch and wait for the next.
+  // Each writer past the first may hold a batch and wait for the next; each
+  // reader has a pool of its own. The queues hold every batch.
   const size_t writers = static_cast<size_t>(std::max(1, config_.writers));
   const size_t pool_size = 2 * workers + 4 + 2 * (writers - 1);
-  Impl impl(pool_size + kMaxBatchesAhead, workers, config_.source);
-  for (size_t i = 0; i < pool_size; ++i) impl.pool.Push(std::make_unique<RowBatch>());
+  const size_t all_batches = sources.size() * pool_size + kMaxBatchesAhead;
+  Impl impl(sources, pool_size + kMaxBatchesAhead, all_batches, workers);
+  for (auto& pool : impl.pools) {
+    for (size_t i = 0; i < pool_size; ++i) pool->Push(std::make_unique<RowBatch>());
+  }
   impl.expected_last.assign(config_.output_names.size(), -1);
   for (const auto& c : config_.output_columns) {
     if (c.item_number || c.kept_image) continue;  // from the batch, not a tensor
@@ -216,25 +254,32 @@ PipelineResult Pipeline::Run() {
   CommitSection section(config_.failed_before);
   std::vector<std::unique_ptr<Lane>> lanes;
   for (size_t i = 0; i < writers; ++i) {
-    lanes.push_back(
-        std::make_unique<Lane>(i, writers, pool_size + kMaxBatchesAhead,
-                               ShardCommitter(config_, on_commit, &rows_done_, &section)));
+    lanes.push_back(std::make_unique<Lane>(
+        i, writers, all_batches, ShardCommitter(config_, on_commit, &rows_done_, &section)));
   }
 
   const double started = Now();
-  std::thread reader([&] { ReadLoop(impl); });
-  std::vector<std::thread> worker_threads;
-  for (size_t w = 0; w < workers; ++w) worker_threads.emplace_back([&, w] { WorkLoop(impl, w); });
+  std::vector<std::thread> threads;
+  for (size_t r = 0; r < sources.size(); ++r) {
+    threads.emplace_back([&, r] { ReadLoop(impl, r, sources[r]); });
+  }
+  for (size_t w = 0; w < workers; ++w) threads.emplace_back([&, w] { WorkLoop(impl, w); });
   WriteLoop(impl, lanes);
-  impl.pool.Close();
-  reader.join();
-  for (auto& t : worker_threads) t.join();
+  for (auto& pool : impl.pools) pool->Close();
+  for (auto& t : threads) t.join();
+  return Collect(impl, lanes, Now() - started);
+}
 
+PipelineResult Pipeline::Collect(Impl& impl, const std::vector<std::unique_ptr<Lane>>& lanes,
+                                 double wall) {
   PipelineResult result;
-  result.stages.wall = Now() - started;
-  result.stages.read = impl.read_s;
-  result.stages.workers = static_cast<int>(workers);
-  result.stages.writers = static_cast<int>(writers);
+  result.stages.wall = wall;
+  for (size_t r = 0; r < impl.read_s.size(); ++r) {
+    result.stages.read += impl.read_s[r] - impl.read_waited[r];
+  }
+  result.stages.readers = static_cast<int>(impl.read_s.size());
+  result.stages.workers = static_cast<int>(impl.model_s.size());
+  result.stages.writers = static_cast<int>(lanes.size());
   for (double m : impl.model_s) result.stages.model += m;
   result.status = impl.fatal;
   for (const auto& lane : lanes) {
@@ -253,47 +298,72 @@ PipelineResult Pipeline::Run() {
   return result;
 }
 
-// The reader thread: takes shards from the feed until it runs dry, and reads
-// them into batches.
-void Pipeline::ReadLoop(Impl& impl) {
+// A reader thread: takes its shards from the feed until it runs dry, and
+// reads them into batches.
+void Pipeline::ReadLoop(Impl& impl, size_t reader, Source* source) {
   const double t0 = Now();
+  int64_t next = static_cast<int64_t>(reader);
   Status s;
   while (s.ok() && !stop_.load()) {
-    Result<std::vector<ShardTask>> tasks = config_.feed->Next(reading_.get_token());
+    Result<std::vector<ShardTask>> tasks = NextTasks(impl, &next);
     if (!tasks.has_value()) {
       s = tasks.error();
       break;
     }
     if (tasks->empty()) break;
-    impl.handed_out += static_cast<int64_t>(tasks->size());
-    s = ReadShards(impl, *tasks);
+    s = ReadShards(impl, reader, source, *tasks);
   }
-  impl.read_s = Now() - t0 - impl.read_waited;
+  impl.read_s[reader] = Now() - t0;
   if (!s.ok() && !stop_.load()) Abort(impl, s);
-  impl.q_in.Close();
+  if (--impl.readers_left == 0) impl.q_in.Close();
 }
 
-Status Pipeline::ReadShards(Impl& impl, const std::vector<ShardTask>& tasks) {
-  auto timed = [&impl](auto&& fn) {  // blocked on the pool or the queue: not reading
+// With one reader: whatever the feed hands out next. With R: the shard at
+// index *next (then *next + R), taking more from the feed, for every reader,
+// until there is one or the feed runs dry.
+Result<std::vector<ShardTask>> Pipeline::NextTasks(Impl& impl, int64_t* next) {
+  std::lock_guard<std::mutex> lock(impl.feed_mu);
+  const auto readers = static_cast<int64_t>(impl.pools.size());
+  if (readers == 1) {
+    Result<std::vector<ShardTask>> tasks = config_.feed->Next(reading_.get_token());
+    if (tasks.has_value()) impl.handed_out += static_cast<int64_t>(tasks->size());
+    return tasks;
+  }
+  while (*next >= impl.handed_out && !impl.feed_done) {
+    NS_ASSIGN_OR_RETURN(std::vector<ShardTask> tasks, config_.feed->Next(reading_.get_token()));
+    impl.feed_done = tasks.empty();
+    impl.handed_out += static_cast<int64_t>(tasks.size());
+  }
+  if (*next >= impl.handed_out) return std::vector<ShardTask>{};
+  std::vector<ShardTask> one = {config_.feed->Get(*next)};
+  *next += readers;
+  return one;
+}
+
+Status Pipeline::ReadShards(Impl& impl, size_t reader, Source* source,
+                            const std::vector<ShardTask>& tasks) {
+  auto timed = [&impl, reader](auto&& fn) {  // blocked on the pool or the queue: not reading
     double t0 = Now();
     auto r = fn();
-    impl.read_waited += Now() - t0;
+    impl.read_waited[reader] += Now() - t0;
     return r;
   };
+  BoundedQueue<BatchPtr>& pool = *impl.pools[reader];
+  InputGuard& guard = impl.guards[reader];
   Status s = Guarded("reader", [&] {
-    return config_.source->Read(
+    return source->Read(
         config_.layout, tasks,
         [&]() -> BatchPtr {
-          auto b = timed([&] { return impl.pool.Pop(); });
+          auto b = timed([&] { return pool.Pop(); });
           return b ? std::move(*b) : std::make_unique<RowBatch>();
         },
         [&](BatchPtr b) {
           MaybeThrow("reader");
-          return !stop_.load() && impl.guard.Check(*b) &&
+          return !stop_.load() && guard.Check(*b) &&
                  timed([&] { return impl.q_in.Push(std::move(b)); });
         });
   });
-  return s.ok() ? impl.guard.status() : impl.guard.Explain(s);
+  return s.ok() ? guard.status() : guard.Explain(s);
 }
 
 // A model worker thread: scores batches until the input queue closes.
@@ -323,7 +393,7 @@ void Pipeline::WorkLoop(Impl& impl, size_t worker) {
     if (s.code() == Code::kInterrupted && stop_.load()) {
       // Cancelled while stopping: the batch is incomplete; its shard will
       // not commit and is run again on resume.
-      impl.pool.Push(std::move(*b));
+      impl.Recycle(std::move(*b));
       continue;
     }
     if (!s.ok()) {
@@ -363,7 +433,7 @@ void Pipeline::LaneLoop(Impl& impl, Lane& lane, BoundedQueue<BatchPtr>& in) {
     }
     if (!impl.grown.exchange(true)) {
       for (size_t i = BatchesAhead(config_.layout, *config_.feed, **b); i > 0; --i)
-        impl.pool.Push(std::make_unique<RowBatch>());
+        impl.pools[i % impl.pools.size()]->Push(std::make_unique<RowBatch>());
     }
     lane.pending.emplace(std::make_pair((*b)->shard_index, (*b)->seq), std::move(*b));
     if (Status s = WriteReady(impl, lane); !s.ok()) Abort(impl, s);

@@ -1,8 +1,8 @@
 // Pipeline: reading, inference and writing on separate threads joined by
 // bounded queues.
 //
-//   feed ──▶ reader ──q_in──▶ N inference workers ──q_out──▶ writer (reorder,
-//   sink, fence, ledger commit)
+//   feed ──▶ reader(s) ──q_in──▶ N inference workers ──q_out──▶ writer(s)
+//   (reorder, sink, fence, ledger commit)
 //
 // With W > 1 writers (run.writers, ChooseWriters), the calling thread hands
 // each scored batch to writer shard_index % W, and the W writer threads each
@@ -71,12 +71,18 @@ struct PipelineConfig {
   // Told of each batch and retry; nullptr: none.
   obs::RunObserver* observer = nullptr;
   int writers = 1;  // writer threads (ChooseWriters)
+  // Readers beyond the first (ChooseReaders): forks of `source` (Source::Fork).
+  // Reader r reads the shards whose index is r modulo the readers. Only for a
+  // feed that is not fenced: a shared ledger's feed claims as it hands out.
+  std::vector<Source*> more_sources;
 };
 
 // The writer threads for run.writers = `requested`: as asked; for 0 (choose),
 // one per 4 cores from 8 cores up, at most 4, since each holds one shard's
 // output rows until it publishes them. A database output has one.
 int ChooseWriters(int requested, bool database_output, unsigned cores);
+// Likewise for run.readers (the caller checks that the input can be forked).
+int ChooseReaders(int requested, unsigned cores);
 
 struct PipelineResult {
   Status status;             // the fatal error, if any
@@ -111,12 +117,14 @@ class Pipeline {
   struct Lane;  // one writer's shards, committer and reorder buffer
   // The steps of Run(): the reader thread, each model worker thread, the
   // writers (on the calling thread, or one thread each behind it).
-  void ReadLoop(Impl& impl);
-  Status ReadShards(Impl& impl, const std::vector<ShardTask>& tasks);
+  void ReadLoop(Impl& impl, size_t reader, Source* source);
+  Result<std::vector<ShardTask>> NextTasks(Impl& impl, int64_t* next);
+  Status ReadShards(Impl& impl, size_t reader, Source* source, const std::vector<ShardTask>& tasks);
   void WorkLoop(Impl& impl, size_t worker);
   void WriteLoop(Impl& impl, std::vector<std::unique_ptr<Lane>>& lanes);
   void LaneLoop(Impl& impl, Lane& lane, BoundedQueue<std::unique_ptr<RowBatch>>& in);
   Status WriteReady(Impl& impl, Lane& lane);
+  PipelineResult Collect(Impl& impl, const std::vector<std::unique_ptr<Lane>>& lanes, double wall);
   // A fatal error: records it and stops every stage.
   void Abort(Impl& impl, Status s);
 

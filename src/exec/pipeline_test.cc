@@ -22,5 +22,12 @@ TEST(ChooseWritersTest, AskedForIsTakenAndADatabaseHasOne) {
   EXPECT_EQ(ChooseWriters(1, true, 64), 1);
 }
 
+TEST(ChooseReadersTest, TheSameRuleAsWritersWithoutTheDatabaseCase) {
+  EXPECT_EQ(ChooseReaders(0, 2), 1);
+  EXPECT_EQ(ChooseReaders(0, 8), 2);
+  EXPECT_EQ(ChooseReaders(0, 64), 4);
+  EXPECT_EQ(ChooseReaders(3, 2), 3);
+}
+
 }  // namespace
 }  // namespace nightshift::exec

@@ -153,6 +153,26 @@ TaskResult RunWatched(Pipeline& pipeline, obs::Progress& progress, const JobSpec
   return result;
 }
 
+// Sources for the readers beyond the first (run.readers): forks of the job's
+// source, for an input without preprocess steps whose shards this process
+// alone hands out (not a shared ledger's feed). None when the source cannot
+// fork (Source::Fork: anything but Parquet).
+Result<std::vector<std::unique_ptr<Source>>> MoreReaders(const JobSpec& job, JobContext& ctx,
+                                                         const TaskFeed& feed) {
+  std::vector<std::unique_ptr<Source>> forks;
+  const ReadLayout& layout = ctx.binding.read;
+  bool plain = layout.expander == nullptr && !feed.fenced();
+  for (const InputPacking& in : layout.inputs) plain = plain && in.filler == nullptr;
+  const int readers =
+      plain ? ChooseReaders(job.run.readers, std::thread::hardware_concurrency()) : 1;
+  for (int r = 1; r < readers; ++r) {
+    NS_ASSIGN_OR_RETURN(std::unique_ptr<Source> fork, ctx.source->Fork());
+    if (fork == nullptr) break;
+    forks.push_back(std::move(fork));
+  }
+  return forks;
+}
+
 Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& options, JobContext& ctx,
                                      Sink* sink, Ledger* ledger, const RunRecord& run,
                                      TaskRun task_run) {
@@ -160,14 +180,15 @@ Result<TaskResult> RunTasksUnguarded(const JobSpec& job, const RunOptions& optio
   NS_ASSIGN_OR_RETURN(auto instances,
                       CreateInstances(job, options, ctx, std::move(task_run.first_instance)));
   ListFeed list(std::move(task_run.tasks));
+  TaskFeed& feed = task_run.feed != nullptr ? *task_run.feed : list;
+  NS_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Source>> forks, MoreReaders(job, ctx, feed));
   // What the report needs is recorded in the ledger whoever watches the run.
   obs::LedgerBatchRecorder recorder(ledger, run.run_id);
   obs::ObserverList observers({&recorder, options.observer});
   observers.OnRunStarted(job.name, run.run_id, static_cast<int>(instances.size()));
-  PipelineConfig pc =
-      MakePipelineConfig(job, options, ctx, sink, run, task_run,
-                         task_run.feed != nullptr ? task_run.feed : &list, &observers);
+  PipelineConfig pc = MakePipelineConfig(job, options, ctx, sink, run, task_run, &feed, &observers);
   pc.instances = std::move(instances);
+  for (const auto& fork : forks) pc.more_sources.push_back(fork.get());
   Pipeline pipeline(std::move(pc));
   obs::Progress progress(options.progress_bar, task_run.rows_total, task_run.rows_before,
                          obs::LogFields(job.name, run.run_id));

@@ -175,6 +175,16 @@ class DuckSource final : public Source {
     conn_->Interrupt();
   }
 
+  // A Parquet input only: its shards are independent ranges of row numbers.
+  // The fork has its own connection on the same database.
+  Result<std::unique_ptr<Source>> Fork() override {
+    if (!seekable() || !spec_.tokenize.empty()) return std::unique_ptr<Source>();
+    NS_ASSIGN_OR_RETURN(auto conn, DuckConnection::Open(db_));
+    (void)conn->Exec("SET parquet_metadata_cache = true");
+    return std::unique_ptr<Source>(
+        new DuckSource(env_, spec_, files_, read_files_, db_, std::move(conn)));
+  }
+
  private:
   // Reads the pending shards of one file. A seekable (Parquet) file is read
   // with a file_row_number range per run of adjacent shards (ContiguousRun);

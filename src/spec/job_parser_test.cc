@@ -235,8 +235,12 @@ TEST_F(ParserTest, WritersDefaultToChooseAndNeedAFileOutputAboveOne) {
             std::string::npos)
       << r.error().message();
   r = Parse(Edit("  path: out\n", "  format: sqlite\n  url: out.db\n  table: scores\n") +
-            "run:\n  writers: 1\n");
-  EXPECT_TRUE(r.has_value()) << r.error().ToString();
+            "run:\n  writers: 1\n  readers: 2\n");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->run.readers, 2);
+  r = Parse(kMinimalJob + "run:\n  readers: 65\n");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("run.readers"), std::string::npos) << r.error().message();
 }
 
 TEST_F(ParserTest, MaxFailedItemsCountAndMinusOne) {

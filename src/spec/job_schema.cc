@@ -47,9 +47,13 @@ constexpr SchemaNode kErrors[] = {
     {"batch_timeout", K::kValue, {}},
 };
 constexpr SchemaNode kRun[] = {
-    {"shard_rows", K::kValue, {}},         {"ledger", K::kValue, {}},
-    {"drain_timeout", K::kValue, {}},      {"lease", K::kValue, {}},
-    {"allow_input_change", K::kValue, {}}, {"writers", K::kValue, {}},
+    {"shard_rows", K::kValue, {}},
+    {"ledger", K::kValue, {}},
+    {"drain_timeout", K::kValue, {}},
+    {"lease", K::kValue, {}},
+    {"allow_input_change", K::kValue, {}},
+    {"writers", K::kValue, {}},
+    {"readers", K::kValue, {}},
 };
 constexpr SchemaNode kSchedule[] = {
     {"cron", K::kValue, {}},        {"timezone", K::kValue, {}}, {"catchup", K::kValue, {}},

@@ -385,6 +385,32 @@ Status ReadErrors(const NodeReader& r, const YAML::Node& root, ErrorsSpec* error
   return Status::Ok();
 }
 
+namespace {
+
+// run.readers and run.writers: 0 (choose) to 64; a database output is
+// written by one.
+Status ReadThreads(const NodeReader& r, const YAML::Node& map, OutputFormat output, RunSpec* run) {
+  constexpr int kMaxThreads = 64;
+  constexpr std::string_view kExpected = "a count from 0 (choose) to 64";
+  if (std::optional<YAML::Node> readers = NodeReader::Find(map, "readers")) {
+    NS_ASSIGN_OR_RETURN(int64_t n, r.Int(*readers, "run.readers", 0, kMaxThreads, kExpected));
+    run->readers = static_cast<int>(n);
+  }
+  if (std::optional<YAML::Node> writers = NodeReader::Find(map, "writers")) {
+    NS_ASSIGN_OR_RETURN(int64_t n, r.Int(*writers, "run.writers", 0, kMaxThreads, kExpected));
+    // A database takes one shard's transaction at a time from a run.
+    if (n > 1 && IsDatabase(output)) {
+      return r.Fail(*writers, "run.writers",
+                    fmt::format("{} writers need a file output; output.format {} is written by one",
+                                n, OutputFormatName(output)));
+    }
+    run->writers = static_cast<int>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ReadRun(const NodeReader& r, const YAML::Node& root, OutputFormat output, RunSpec* run) {
   NS_ASSIGN_OR_RETURN(std::optional<YAML::Node> map, OptionalSection(r, root, "run"));
   if (!map) return Status::Ok();
@@ -400,19 +426,7 @@ Status ReadRun(const NodeReader& r, const YAML::Node& root, OutputFormat output,
                   fmt::format("must be at least 1s, got {}s", run->lease_s));
   }
   NS_RETURN_IF_ERROR(r.ReadBool(*map, "run", "allow_input_change", &run->allow_input_change));
-  if (std::optional<YAML::Node> writers = NodeReader::Find(*map, "writers")) {
-    constexpr int kMaxWriters = 64;
-    NS_ASSIGN_OR_RETURN(
-        int64_t n, r.Int(*writers, "run.writers", 0, kMaxWriters, "a count from 0 (choose) to 64"));
-    // A database takes one shard's transaction at a time from a run.
-    if (n > 1 && IsDatabase(output)) {
-      return r.Fail(*writers, "run.writers",
-                    fmt::format("{} writers need a file output; output.format {} is written by one",
-                                n, OutputFormatName(output)));
-    }
-    run->writers = static_cast<int>(n);
-  }
-  return Status::Ok();
+  return ReadThreads(r, *map, output, run);
 }
 
 }  // namespace nightshift::spec

@@ -35,6 +35,15 @@ def big_job(case, d, **kw):
     return write_job(d / "job.yaml", job)
 
 
+def io_threads(writers, readers):
+    """big_job's keyword for run.writers and run.readers (none: the defaults)."""
+    if writers is None and readers is None:
+        return {}
+    run_keys = {"shard_rows": SHARD_ROWS}
+    run_keys.update({k: v for k, v in (("writers", writers), ("readers", readers)) if v is not None})
+    return {"run": run_keys}
+
+
 def visible_rows(outdir, files=None):
     """Rows in the visible part files; every one must be a complete, readable file."""
     files = part_files(outdir) if files is None else files
@@ -108,16 +117,16 @@ def test_crash_again_during_resume(big, tmp_path):
     finish(big, job, outdir)
 
 
-@pytest.mark.parametrize("writers", [None, 3], ids=["one-writer", "three-writers"])
-def test_random_sigkill_loop(big, tmp_path, writers):
+@pytest.mark.parametrize("writers, readers", [(None, None), (3, 2)], ids=["one-thread", "three-writers-two-readers"])
+def test_random_sigkill_loop(big, tmp_path, writers, readers):
     """kill -9 at seeded random moments, several times, then resume to the end.
 
     Even attempts die a random 0-200 ms after start (startup, planning, first
     shard); odd ones a random 0-40 ms after the attempt publishes its first
     part file (while writing, renaming or committing a later shard). With
-    run.writers: 3, three shards are being written and published at once."""
-    extra = {} if writers is None else {"run": {"shard_rows": SHARD_ROWS, "writers": writers}}
-    job = big_job(big, tmp_path / "j", **extra)
+    run.writers: 3 and run.readers: 2, three shards are being written and
+    published, and two read, at once."""
+    job = big_job(big, tmp_path / "j", **io_threads(writers, readers))
     outdir = job.parent / "out"
     rng = random.Random(20240611)
     killed_mid_run = 0
@@ -170,11 +179,11 @@ def test_random_sigkill_loop(big, tmp_path, writers):
         finish(big, job, outdir)
 
 
-@pytest.mark.parametrize("sig, writers", [(signal.SIGTERM, None), (signal.SIGINT, None), (signal.SIGTERM, 3)],
-                         ids=["SIGTERM", "SIGINT", "SIGTERM-three-writers"])
-def test_signal_interrupts_then_resume(big, tmp_path, sig, writers):
-    extra = {} if writers is None else {"run": {"shard_rows": SHARD_ROWS, "writers": writers}}
-    job = big_job(big, tmp_path / "j", **extra)
+@pytest.mark.parametrize("sig, writers, readers",
+                         [(signal.SIGTERM, None, None), (signal.SIGINT, None, None), (signal.SIGTERM, 3, 2)],
+                         ids=["SIGTERM", "SIGINT", "SIGTERM-three-writers-two-readers"])
+def test_signal_interrupts_then_resume(big, tmp_path, sig, writers, readers):
+    job = big_job(big, tmp_path / "j", **io_threads(writers, readers))
     outdir = job.parent / "out"
     p = start("run", job, "--json")
     try:

@@ -128,6 +128,7 @@ void PrintStatusJson(const nightshift::RunReport& r) {
                        {"model_s", st.model},
                        {"write_s", st.write},
                        {"workers", st.workers},
+                       {"readers", st.readers},
                        {"writers", st.writers},
                        {"model_busy", st.ModelBusy()}}}};
   std::printf("%s\n", j.dump().c_str());
@@ -146,11 +147,11 @@ std::string SummaryText(const nightshift::RunReport& r) {
       "run {} completed: {} rows ({} succeeded, {} failed); this invocation: {} rows in {:.2f} s, "
       "{:.0f} rows/s\n"
       "stages: model busy {:.0f}% of the pipeline's {:.2f} s ({} instance(s)); reader busy "
-      "{:.0f}%, writer busy {:.0f}%{}\n"
+      "{:.0f}%{}, writer busy {:.0f}%{}\n"
       "output: {}",
       r.run.run_id, r.counts.total_rows, r.counts.succeeded, r.counts.failed, r.rows_processed,
-      r.seconds, rate, 100 * st.ModelBusy(), st.wall, st.workers,
-      st.wall > 0 ? 100 * st.read / st.wall : 0.0, 100 * st.WriterBusy(),
+      r.seconds, rate, 100 * st.ModelBusy(), st.wall, st.workers, 100 * st.ReaderBusy(),
+      st.readers > 1 ? fmt::format(" ({} readers)", st.readers) : "", 100 * st.WriterBusy(),
       st.writers > 1 ? fmt::format(" ({} writers)", st.writers) : "", r.run.output_path);
 }
 

@@ -1,9 +1,12 @@
-"""run.writers: several writer threads, each encoding and publishing its own
-shards (every `writers`-th in read order). The part files must be the same, byte for byte, as
+"""run.readers and run.writers: several reader threads, each reading its own
+shards of a Parquet input (shard_index % readers), and several writer threads,
+each encoding and publishing its own shards (every `writers`-th in read
+order). The part files must be the same, byte for byte, as one reader's and
 one writer's; a crash point leaves every row exactly once (the random kill
-loop and SIGTERM with three writers are in test_resume.py); the failure
-limit counts the failures of every writer; a database output, or a count out
-of range, is exit 2 naming run.writers."""
+loop and SIGTERM with several threads are in test_resume.py); the failure
+limit counts the failures of every writer; an input that cannot be forked
+(CSV) is read by one reader; a database output with several writers, or a
+count out of range, is exit 2 naming the key."""
 import json
 import signal
 
@@ -19,19 +22,24 @@ from test_small_files import write as write_small_job
 WRITERS = 3
 
 
-def writers_job(case, d, writers):
-    return big_job(case, d, run={"shard_rows": SHARD_ROWS, "writers": writers})
+def writers_job(case, d, writers, readers=None):
+    run_keys = {"shard_rows": SHARD_ROWS, "writers": writers}
+    if readers is not None:
+        run_keys["readers"] = readers
+    return big_job(case, d, run=run_keys)
 
 
-def test_several_writers_write_the_same_files_as_one(big, tmp_path):
-    one = writers_job(big, tmp_path / "one", 1)
-    many = writers_job(big, tmp_path / "many", WRITERS)
+@pytest.mark.parametrize("readers", [1, 3], ids=["one-reader", "three-readers"])
+def test_several_writers_write_the_same_files_as_one(big, tmp_path, readers):
+    one = writers_job(big, tmp_path / "one", 1, readers=1)
+    many = writers_job(big, tmp_path / "many", WRITERS, readers=readers)
     rc, out, err = run("run", one, timeout=300)
     assert rc == EXIT_OK, err
-    assert "writers)" not in out, out
+    assert "writers)" not in out and "readers)" not in out, out
     rc, out, err = run("run", many, timeout=300)
     assert rc == EXIT_OK, err
     assert f"({WRITERS} writers)" in out, out
+    assert (f"({readers} readers)" in out) == (readers > 1), out
     check_output(big, many.parent / "out", "parquet", range(big.n), job=many)
     a, b = part_files(one.parent / "out"), part_files(many.parent / "out")
     assert [p.name for p in a] == [p.name for p in b] and len(a) >= 2 * WRITERS, ([p.name for p in a], [p.name for p in b])
@@ -46,8 +54,8 @@ def test_several_writers_write_the_same_files_as_one(big, tmp_path):
 def test_crash_between_publish_and_commit_with_several_writers(big, tmp_path):
     """SIGKILL at the 3rd publish: the writers publish concurrently, so 3 or more
     files may be visible, never more committed than visible, and the resumed run
-    rewrites none of the committed ones."""
-    job = writers_job(big, tmp_path / "j", WRITERS)
+    (read by three readers) rewrites none of the committed ones."""
+    job = writers_job(big, tmp_path / "j", WRITERS, readers=3)
     outdir = job.parent / "out"
     rc, _, err = run("run", job, env={"NIGHTSHIFT_CRASH_AT": "after_publish:3"}, timeout=300)
     assert rc == -signal.SIGKILL, f"expected the crash point to SIGKILL the run, got exit {rc}\n{err}"
@@ -85,13 +93,23 @@ def test_failure_limit_counts_every_writer(tmp_path):
     assert st["state"] == "completed" and st["counts"]["failed"] == 2, st
 
 
-@pytest.mark.parametrize("value, message", [
-    (-1, "run.writers"),
-    (65, "run.writers"),
-    ("two", "run.writers"),
+def test_a_csv_input_is_read_by_one_reader(case_factory):
+    case = case_factory(n=5000, seed=31)
+    spec = case.job(case.make_input("csv"), shard_rows=500)
+    spec["run"]["readers"] = 3
+    job = case.write_job(spec)
+    rc, out, err = run("run", job, cwd=case.root)
+    assert rc == EXIT_OK, err
+    assert "readers)" not in out, out
+    check_output(case, case.root / "out", "parquet", range(case.n), job=job)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("writers", -1), ("writers", 65), ("writers", "two"), ("readers", -1), ("readers", 65),
 ])
-def test_writers_out_of_range_is_exit_2(big, tmp_path, value, message):
-    job = writers_job(big, tmp_path / "j", value)
+def test_threads_out_of_range_is_exit_2(big, tmp_path, key, value):
+    job = big_job(big, tmp_path / "j", run={"shard_rows": SHARD_ROWS, key: value})
+    message = f"run.{key}"
     rc, out, err = run("validate", job)
     assert rc == EXIT_CANNOT_START, (rc, out, err)
     assert message in err and "job.yaml:" in err, err
