@@ -23,9 +23,13 @@ is unrealistically dominant.
 NIGHTSHIFT_BIN and RAW_TURBOJPEG point at the binaries (default: build/).
 Each repeat runs every contender back to back, so that load from other work
 on the machine hits them alike; prints each repeat's images/s (and images per
-CPU second), then the medians."""
+CPU second), then the medians, and for each job variant its pipeline alone
+(`run --json`'s invocation.stages.wall_s: first read to last write, without
+the run's fixed cost of start-up, plan, commit and exit) against the raw
+loops, which time their decode loop alone."""
 import argparse
 import hashlib
+import json
 import math
 import os
 import resource
@@ -197,8 +201,13 @@ def run_nightshift(work, job, n):
     for f in work.glob("ledger.db*"):
         f.unlink()
     start, cpu = time.perf_counter(), children_cpu()
-    subprocess.run([BIN, "run", job], check=True, cwd=work, capture_output=True)
-    return n / (time.perf_counter() - start), n / (children_cpu() - cpu)
+    out = subprocess.run([BIN, "run", job, "--json"], check=True, cwd=work, capture_output=True,
+                         text=True).stdout
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu
+    # Third: the pipeline alone (first read to last write: no start-up, plan,
+    # commit or exit), the part of the run a longer run is made of.
+    stages = json.loads(out.strip().splitlines()[-1])["invocation"]["stages"]
+    return n / wall, n / cpu, n / stages["wall_s"]
 
 
 def children_cpu():
@@ -299,6 +308,14 @@ def report(results, peers):
             rw = statistics.median(a[0] / b[0] for a, b in zip(results[k], results[p]))
             rc = statistics.median(a[1] / b[1] for a, b in zip(results[k], results[p]))
             cells.append(f"÷ {p}: {rw:.2f} ({rc:.2f})")
+        print(f"  {k}: " + "; ".join(cells))
+    print("the jobs' pipeline alone (no start-up, plan, commit, exit), images/s and the median "
+          "of each repeat's ratio:")
+    for k, ps in peers.items():
+        cells = [f"{statistics.median(r[2] for r in results[k]):.1f}"]
+        for p in (p for p in ps if p.startswith("raw")):
+            rp = statistics.median(a[2] / b[0] for a, b in zip(results[k], results[p]))
+            cells.append(f"÷ {p}: {rp:.2f}")
         print(f"  {k}: " + "; ".join(cells))
 
 

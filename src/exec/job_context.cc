@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <future>
+#include <system_error>
 
 #include "exec/crop_binding.h"
 #include "exec/image_binding.h"
@@ -126,6 +128,18 @@ ModelConfig ModelConfigFor(const JobSpec& job, const std::vector<InputColumn>& c
 Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   JobContext ctx;
   ctx.env = env;
+  // The model's runtime starts (tens of milliseconds for ONNX Runtime, more to
+  // load a TorchScript or XGBoost module) while the input is opened and
+  // described; its errors are reported after the input's, as before. The
+  // future joins the thread on every return.
+  RegisterBuiltinBackends();
+  auto create = [name = job.model.backend] { return CreateBackend(name); };
+  std::future<Result<std::unique_ptr<Backend>>> backend;
+  try {
+    backend = std::async(std::launch::async, create);
+  } catch (const std::system_error&) {  // no thread to be had: start it when it is needed
+    backend = std::async(std::launch::deferred, create);
+  }
   NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1, env));
   NS_RETURN_IF_ERROR(CheckOutputOutsideInput(
       job, plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files())), env));
@@ -139,8 +153,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   ctx.columns = std::move(*cols);
   NS_RETURN_IF_ERROR(AcceptMostlyNumericText(job, ctx.source.get(), 0, &ctx.columns));
   NS_RETURN_IF_ERROR(StatModel(job, env, ctx));
-  RegisterBuiltinBackends();
-  NS_ASSIGN_OR_RETURN(ctx.backend, CreateBackend(job.model.backend));
+  NS_ASSIGN_OR_RETURN(ctx.backend, backend.get());
   NS_ASSIGN_OR_RETURN(ctx.model, ctx.backend->LoadModel(ModelConfigFor(job, ctx.columns, env)));
   NS_ASSIGN_OR_RETURN(ctx.binding,
                       Bind(job, ctx.columns, DescribeInput(job, *ctx.source, 0), *ctx.model));

@@ -34,12 +34,7 @@ Result<std::shared_ptr<Ort::Env>> SharedOrtEnv() {
   static std::weak_ptr<Ort::Env>* shared = new std::weak_ptr<Ort::Env>();  // never destroyed
   std::lock_guard<std::mutex> lock(mu);
   if (std::shared_ptr<Ort::Env> env = shared->lock()) return env;
-  // ONNX Runtime 1.30's Linux build records usage telemetry: a device id and
-  // an event database under ~/.cache/Microsoft/DeveloperTools, written (and
-  // fsync'd) by every process, for upload. A batch engine on shared or
-  // offline machines must not do that by default: opt out before ORT starts,
-  // unless the user set ORT_DISABLE_TELEMETRY themselves.
-  setenv("ORT_DISABLE_TELEMETRY", "1", /*overwrite=*/0);
+  PrepareOnnxRuntimeProcess();
   // The C++ API calls through the OrtApi table of ORT_API_VERSION; a library
   // older than our headers has none (and every call would crash).
   const OrtApiBase* base = OrtGetApiBase();
@@ -272,6 +267,15 @@ class OnnxBackend final : public Backend {
 
 }  // namespace
 }  // namespace onnx
+
+void PrepareOnnxRuntimeProcess() {
+  // ONNX Runtime 1.30's Linux build records usage telemetry: a device id and
+  // an event database under ~/.cache/Microsoft/DeveloperTools, written (and
+  // fsync'd) by every process, for upload. A batch engine on shared or
+  // offline machines must not do that by default: opt out before ORT starts,
+  // unless the user set ORT_DISABLE_TELEMETRY themselves.
+  setenv("ORT_DISABLE_TELEMETRY", "1", /*overwrite=*/0);
+}
 
 Result<std::unique_ptr<Backend>> CreateOnnxBackend() {
   NS_ASSIGN_OR_RETURN(std::shared_ptr<Ort::Env> env, onnx::SharedOrtEnv());

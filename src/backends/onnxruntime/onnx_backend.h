@@ -31,4 +31,11 @@ namespace nightshift {
 // the reused output tensors, others are copied out of ORT's buffers.
 Result<std::unique_ptr<Backend>> CreateOnnxBackend();
 
+// The process-wide set-up ONNX Runtime needs before it starts: the opt-out of
+// its usage telemetry (ORT_DISABLE_TELEMETRY=1 unless the user set it). It
+// changes the environment, so it runs on one thread while no other reads it:
+// RegisterBuiltinBackends calls it, before any backend starts on a thread of
+// its own. CreateOnnxBackend calls it too (then a no-op: the variable is set).
+void PrepareOnnxRuntimeProcess();
+
 }  // namespace nightshift
