@@ -19,9 +19,12 @@ namespace {
 void* AllocateStorage(size_t bytes) {
   constexpr size_t kHugePage = size_t{2} << 20;
   if (bytes < kHugePage) return std::aligned_alloc(64, bytes);
-  void* p = std::aligned_alloc(kHugePage, bytes);
+  // posix_memalign, not aligned_alloc: the size need not be a multiple of
+  // the alignment (ASan holds aligned_alloc to C11's rule).
+  void* p = nullptr;
+  if (posix_memalign(&p, kHugePage, bytes) != 0) return nullptr;
 #ifdef MADV_HUGEPAGE
-  if (p != nullptr) (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure changes nothing
+  (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure changes nothing
 #endif
   return p;
 }
