@@ -1,5 +1,6 @@
 // HorizontalRow for RGB with AVX2, two output pixels per 256-bit register
-// (pixel xx in the low 128 bits, xx + 1 in the high): one 16-byte load
+// (pixel xx in the low 128 bits, xx + 1 in the high), two such pairs per
+// loop turn, the common 1- and 2-group filters unrolled: one 16-byte load
 // holds 5 source pixels, and pshufb spreads two tap pairs of it into the
 // R0 R1 G0 G1 B0 B1 0 0 lanes that Taps::pair_weights weighs. Same
 // arithmetic as the scalar and SSE2 forms (resample_kernels.h); compiled
@@ -51,63 +52,110 @@ inline __m256i Finish(__m256i hi, __m256i lo) {
   return _mm256_srai_epi32(v, kPrecisionBits);
 }
 
+// The pshufb masks that spread one 16-byte load (5 RGB source pixels) into
+// tap pairs 0-1 (bytes 0-5), 2-3 (6-11) and 4 (12-14), zero-extended and
+// interleaved per channel, in each 128-bit lane.
+struct TapShuffles {
+  __m256i taps01, taps23, tap4;
+};
+
+inline TapShuffles MakeTapShuffles() {
+  return {_mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 0, -1, 3, -1,
+                           1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1),
+          _mm256_setr_epi8(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1, 6, -1, 9, -1,
+                           7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1),
+          _mm256_setr_epi8(12, -1, -1, -1, 13, -1, -1, -1, 14, -1, -1, -1, -1, -1, -1, -1, 12, -1,
+                           -1, -1, 13, -1, -1, -1, 14, -1, -1, -1, -1, -1, -1, -1)};
+}
+
 // Output pixels xx and xx + 1, whose taps start at source pixels a and b:
-// their 32-bit sums, in the low and high halves.
-inline __m256i Sums2(const uint8_t* a, const uint8_t* b, const int16_t* w, int groups) {
-  // Taps 0-1 (bytes 0-5), 2-3 (6-11) and 4 (12-14) of each lane,
-  // zero-extended and interleaved per channel.
-  const __m256i taps01 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
-                                          0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
-  const __m256i taps23 =
-      _mm256_setr_epi8(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
-                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
-  const __m256i tap4 =
-      _mm256_setr_epi8(12, -1, -1, -1, 13, -1, -1, -1, 14, -1, -1, -1, -1, -1, -1, -1, 12, -1, -1,
-                       -1, 13, -1, -1, -1, 14, -1, -1, -1, -1, -1, -1, -1);
+// Pillow's rounded sums as bytes R G B 0 in the low and high halves.
+// kGroups: the number of 5-tap groups when known at compile time (0: read
+// `groups`), so that the common one- and two-group filters run unrolled.
+template <int kGroups>
+inline __m256i Pixels2(const uint8_t* a, const uint8_t* b, const int16_t* w, int groups,
+                       const TapShuffles& m) {
+  const int n = kGroups > 0 ? kGroups : groups;
   __m256i hi = _mm256_setzero_si256();
   __m256i lo = _mm256_setzero_si256();
-  for (int g = 0; g < groups; ++g, a += 15, b += 15, w += 96) {
+  for (int g = 0; g < n; ++g, a += 15, b += 15, w += 96) {
     const __m256i v = Load2(a, b);
     const auto* wv = reinterpret_cast<const __m256i*>(w);
-    const __m256i p0 = _mm256_shuffle_epi8(v, taps01);
-    const __m256i p1 = _mm256_shuffle_epi8(v, taps23);
-    const __m256i p2 = _mm256_shuffle_epi8(v, tap4);
+    const __m256i p0 = _mm256_shuffle_epi8(v, m.taps01);
+    const __m256i p1 = _mm256_shuffle_epi8(v, m.taps23);
+    const __m256i p2 = _mm256_shuffle_epi8(v, m.tap4);
     // Spelled out: g++ -O2 keeps a loop over an array of vectors in memory.
-    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(p0, _mm256_loadu_si256(wv)));
-    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(p0, _mm256_loadu_si256(wv + 1)));
-    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(p1, _mm256_loadu_si256(wv + 2)));
-    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(p1, _mm256_loadu_si256(wv + 3)));
-    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(p2, _mm256_loadu_si256(wv + 4)));
-    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(p2, _mm256_loadu_si256(wv + 5)));
+    const __m256i h = _mm256_add_epi32(_mm256_madd_epi16(p0, _mm256_loadu_si256(wv)),
+                                       _mm256_madd_epi16(p1, _mm256_loadu_si256(wv + 2)));
+    const __m256i l = _mm256_add_epi32(_mm256_madd_epi16(p0, _mm256_loadu_si256(wv + 1)),
+                                       _mm256_madd_epi16(p1, _mm256_loadu_si256(wv + 3)));
+    hi = _mm256_add_epi32(hi,
+                          _mm256_add_epi32(h, _mm256_madd_epi16(p2, _mm256_loadu_si256(wv + 4))));
+    lo = _mm256_add_epi32(lo,
+                          _mm256_add_epi32(l, _mm256_madd_epi16(p2, _mm256_loadu_si256(wv + 5))));
   }
   const __m256i s = Finish(hi, lo);
-  return _mm256_packus_epi16(_mm256_packs_epi32(s, s), s);  // bytes R G B 0 per half
+  return _mm256_packus_epi16(_mm256_packs_epi32(s, s), s);
+}
+
+// Stores the pixel pair `v` (R G B 0 in each half) at `out`: 4 bytes each,
+// the 4th being the next pixel's first (written next); the second pixel
+// writes 3 when `exact` (nothing of the row follows it).
+inline void Store2(__m256i v, bool exact, uint8_t* out) {
+  const int32_t p = _mm256_cvtsi256_si32(v);
+  const int32_t q = _mm256_extract_epi32(v, 4);
+  std::memcpy(out, &p, 4);
+  if (exact) {
+    std::memcpy(out + 3, &q, 3);
+  } else {
+    std::memcpy(out + 3, &q, 4);
+  }
+}
+
+// Pairs of output pixels [xx, stop) (stop - xx even) into `out`, 6 bytes a
+// pair, two pairs a turn (independent work for the core to overlap); the
+// last pair's store is exact when `last_exact`.
+template <int kGroups>
+void Pairs(const uint8_t* in, const int* first, const int16_t* weights, int groups, int xx,
+           int stop, bool last_exact, uint8_t* out) {
+  const TapShuffles m = MakeTapShuffles();
+  const size_t step = static_cast<size_t>(groups) * 96;
+  const int16_t* w = weights + static_cast<size_t>(xx) * step;
+  auto pair = [&](int x, const int16_t* wx) {
+    return Pixels2<kGroups>(in + 3 * static_cast<size_t>(first[x]),
+                            in + 3 * static_cast<size_t>(first[x + 1]), wx, groups, m);
+  };
+  for (; xx + 4 < stop; xx += 4, out += 12, w += 4 * step) {
+    const __m256i v = pair(xx, w);
+    const __m256i u = pair(xx + 2, w + 2 * step);
+    Store2(v, false, out);
+    Store2(u, false, out + 6);
+  }
+  for (; xx < stop; xx += 2, out += 6, w += 2 * step) {
+    Store2(pair(xx, w), last_exact && xx + 2 == stop, out);
+  }
 }
 
 }  // namespace
 
 void HorizontalRow3Avx2(const uint8_t* in, size_t readable, const Taps& t, int x0, int width,
                         uint8_t* out) {
-  // Bytes read from a pixel's first tap: 16 from each group's load.
+  // Bytes read from a pixel's first tap: 16 from each group's load. first[]
+  // never decreases, so only the row's last pairs can reach past `readable`
+  // (the end of the image): those go to the scalar form.
   const size_t reach = static_cast<size_t>(15 * (t.groups - 1) + 16);
   const int end = x0 + width;
-  int xx = x0;
-  for (; xx + 1 < end; xx += 2, out += 6) {
-    const size_t a = 3 * static_cast<size_t>(t.first[xx]);
-    const size_t b = 3 * static_cast<size_t>(t.first[xx + 1]);
-    if (b + reach > readable || a + reach > readable) break;  // the end of the image
-    const __m256i v = Sums2(
-        in + a, in + b, &t.neighbour_weights[static_cast<size_t>(xx) * t.groups * 96], t.groups);
-    const int32_t p = _mm256_cvtsi256_si32(v);
-    const int32_t q = _mm256_extract_epi32(v, 4);
-    std::memcpy(out, &p, 4);  // its 4th byte is the next pixel's, written next
-    if (xx + 2 < end) {
-      std::memcpy(out + 3, &q, 4);
-    } else {
-      std::memcpy(out + 3, &q, 3);
-    }
+  int stop = x0 + (width / 2) * 2;
+  while (stop > x0 && 3 * static_cast<size_t>(t.first[stop - 1]) + reach > readable) stop -= 2;
+  const int16_t* w = t.neighbour_weights.data();
+  const bool exact = stop == end;
+  switch (t.groups) {
+    case 1: Pairs<1>(in, t.first.data(), w, 1, x0, stop, exact, out); break;
+    case 2: Pairs<2>(in, t.first.data(), w, 2, x0, stop, exact, out); break;
+    default: Pairs<0>(in, t.first.data(), w, t.groups, x0, stop, exact, out); break;
   }
-  for (; xx < x0 + width; ++xx, out += 3) {
+  out += 3 * static_cast<size_t>(stop - x0);
+  for (int xx = stop; xx < end; ++xx, out += 3) {
     HorizontalPixel3Scalar(in + 3 * static_cast<size_t>(t.first[xx]),
                            &t.weights[static_cast<size_t>(xx) * t.ksize], t.count[xx], out);
   }
