@@ -122,6 +122,10 @@ class Env {
   // NotFound when no such process is alive (a zombie counts as gone); a
   // stopped (SIGSTOP) process is alive.
   virtual Result<int64_t> ProcessStartTime(int64_t pid) = 0;
+  // The cores this process may run on (at least 1), which size the thread
+  // pools: the OS Env reads the CPU affinity (taskset, a container's
+  // cpuset); the default counts the machine's (std::thread).
+  virtual int Cores();
 
   // Publishes a finished temp file: fsync(tmp), rename(tmp, final), fsync(dir).
   Status PublishFile(const std::string& tmp, const std::string& final_path);

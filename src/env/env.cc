@@ -1,6 +1,7 @@
 #include "nightshift/env.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace nightshift {
 
@@ -10,6 +11,10 @@ Result<std::unique_ptr<DirWatch>> Env::WatchDir(const std::string& dir) {
 
 Result<std::string> Env::RealPath(const std::string& path) {
   return Error(Code::kIoError, "cannot resolve '" + path + "': this Env has no file system");
+}
+
+int Env::Cores() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 bool Env::SleepUnlessStopped(int64_t micros, std::stop_token stop) {

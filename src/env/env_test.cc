@@ -1,6 +1,7 @@
 #include "nightshift/env.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,6 +90,22 @@ TEST(EnvTest, PathHelpers) {
   EXPECT_EQ(DirName("c"), ".");
   EXPECT_EQ(JoinPath("/a/", "b"), "/a/b");
   EXPECT_EQ(JoinPath("/a", "/abs"), "/abs");
+}
+
+// Cores() is what the process may run on, not what the machine has.
+TEST(EnvTest, CoresFollowTheCpuAffinity) {
+  cpu_set_t all;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof all, &all), 0);
+  EXPECT_EQ(Env::Default()->Cores(), CPU_COUNT(&all));
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+  const int cores = Env::Default()->Cores();
+  ASSERT_EQ(::sched_setaffinity(0, sizeof all, &all), 0);
+  EXPECT_EQ(cores, 1);
 }
 
 // The run owner's liveness test: a stopped process is alive, a dead one (also

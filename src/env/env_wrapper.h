@@ -61,6 +61,7 @@ class EnvWrapper : public Env {
   void SleepMicros(int64_t micros) override { target_->SleepMicros(micros); }
   std::string HostName() override { return target_->HostName(); }
   int64_t ProcessId() override { return target_->ProcessId(); }
+  int Cores() override { return target_->Cores(); }
   Result<int64_t> ProcessStartTime(int64_t pid) override { return target_->ProcessStartTime(pid); }
 
  private:

@@ -69,6 +69,7 @@ class RecordingEnv final : public Env {
   std::string HostName() override { return "recorded-host"; }
   int64_t ProcessId() override { return 3333; }
   Result<int64_t> ProcessStartTime(int64_t pid) override { return pid + 1; }
+  int Cores() override { return 44; }
 
  private:
   Status Record(std::string call) {
@@ -132,6 +133,7 @@ TEST(EnvWrapperTest, ForwardsTheClockAndProcesses) {
   EXPECT_EQ(env.HostName(), "recorded-host");
   EXPECT_EQ(env.ProcessId(), 3333);
   EXPECT_EQ(env.ProcessStartTime(9).value(), 10);
+  EXPECT_EQ(env.Cores(), 44);
 }
 
 // A subclass changes only what it overrides; the rest still reaches the target.

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <glob.h>
+#include <sched.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -304,6 +305,15 @@ class PosixEnv final : public Env {
   }
 
   int64_t ProcessId() override { return ::getpid(); }
+
+  int Cores() override {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+      return CPU_COUNT(&set);
+    }
+    return Env::Cores();
+  }
 
   Result<int64_t> ProcessStartTime(int64_t pid) override {
     const std::string path = fmt::format("/proc/{}/stat", pid);

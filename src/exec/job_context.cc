@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <future>
-#include <system_error>
 
+#include "exec/ahead.h"
 #include "exec/crop_binding.h"
 #include "exec/image_binding.h"
 #include "exec/output_folders.h"
@@ -133,13 +132,7 @@ Result<JobContext> PrepareJob(const JobSpec& job, Env* env) {
   // described; its errors are reported after the input's, as before. The
   // future joins the thread on every return.
   RegisterBuiltinBackends();
-  auto create = [name = job.model.backend] { return CreateBackend(name); };
-  std::future<Result<std::unique_ptr<Backend>>> backend;
-  try {
-    backend = std::async(std::launch::async, create);
-  } catch (const std::system_error&) {  // no thread to be had: start it when it is needed
-    backend = std::async(std::launch::deferred, create);
-  }
+  auto backend = Ahead([name = job.model.backend] { return CreateBackend(name); });
   NS_ASSIGN_OR_RETURN(ctx.source, OpenSource(job.input, 1, env));
   NS_RETURN_IF_ERROR(CheckOutputOutsideInput(
       job, plan::DeriveRunId(job, plan::Fingerprint(job, ctx.source->files())), env));

@@ -4,8 +4,10 @@
 
 #include <ctime>
 
+#include "exec/ahead.h"
 #include "exec/output_folders.h"
 #include "io/duckdb_sink.h"
+#include "io/file_sink.h"
 #include "io/postgres/pg_sink.h"
 #include "io/sqlite/sqlite_sink.h"
 #include "ledger/postgres/pg_ledger_txn.h"
@@ -15,17 +17,33 @@
 #include "obs/log.h"
 
 namespace nightshift::exec {
+namespace {
+
+// The file sink's DuckDB threads: one shard's COPY at a time per writer.
+constexpr int kFileSinkThreads = 1;
+
+}  // namespace
 
 std::string DatabaseOutputPath(const OutputSpec& output) {
   return fmt::format("{}:{}", OutputFormatName(output.format), output.table);
 }
 
+SinkDatabaseAhead OpenSinkDatabaseAhead(const JobSpec& job) {
+  if (IsDatabase(job.output.format)) return {};
+  return Ahead([] { return io::DuckDatabase::OpenInMemory(kFileSinkThreads); });
+}
+
 Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run, SinkLayout layout,
-                                       Ledger* ledger) {
+                                       Ledger* ledger, SinkDatabaseAhead* ahead) {
   layout.shared = ledger->shared();
   if (!IsDatabase(job.output.format)) {
     NS_RETURN_IF_ERROR(ClaimOutputFolders(job, run, layout, ledger));
-    return OpenFileSink(layout, 1);
+    if (ahead != nullptr && ahead->valid()) {
+      auto db = ahead->get();
+      if (db.has_value()) return io::OpenFileSinkOn(layout, std::move(*db));
+    }
+    // Not opened ahead, or that failed: opened here, which reports why.
+    return OpenFileSink(layout, kFileSinkThreads);
   }
   Env* env = layout.env != nullptr ? layout.env : Env::Default();
   layout.dead_letter_dir =

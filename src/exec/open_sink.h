@@ -3,9 +3,11 @@
 // PostgreSQL, SQLite or DuckDB (io/db_sink.h).
 #pragma once
 
+#include <future>
 #include <memory>
 #include <string>
 
+#include "io/duck.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
 #include "nightshift/sink.h"
@@ -17,6 +19,9 @@ namespace nightshift::exec {
 // which may hold a password).
 std::string DatabaseOutputPath(const OutputSpec& output);
 
+// A file sink's DuckDB database, being opened on a thread of its own.
+using SinkDatabaseAhead = std::future<Result<std::shared_ptr<io::DuckDatabase>>>;
+
 // Opens the sink of `job` for `run` (PostgreSQL: io/postgres/pg_sink.h, SQLite:
 // io/sqlite/sqlite_sink.h, DuckDB: io/duckdb_sink.h). File output: claims the folders
 // (ClaimOutputFolders) and opens the file sink. Database output: a table is
@@ -24,8 +29,15 @@ std::string DatabaseOutputPath(const OutputSpec& output);
 // replaces the table), so nothing is claimed; dead letters go to
 // errors.dead_letter with {run_id} substituted. `adding`: a retry, which
 // never empties a folder.
+// `ahead`: the file sink's database, opening (OpenSinkDatabaseAhead); null
+// or not valid: opened here.
 Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run, SinkLayout layout,
-                                       Ledger* ledger);
+                                       Ledger* ledger, SinkDatabaseAhead* ahead = nullptr);
+
+// For file output, starts opening the file sink's DuckDB database (about
+// 20 ms) on a thread of its own, so that it opens while the run reads its
+// ledger and plans; for database output, a future that is not valid.
+SinkDatabaseAhead OpenSinkDatabaseAhead(const JobSpec& job);
 
 // Records in the ledger, as committed, every shard of `run` that `sink`
 // holds and the ledger does not (a kill between the database's commit and

@@ -190,6 +190,9 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   Env* const env = options.env != nullptr ? options.env : Env::Default();
   const int64_t started_us = env->MonotonicMicros();
   NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job, env));
+  // Declared before everything that may return early: its destructor waits
+  // for the thread.
+  exec::SinkDatabaseAhead sink_db = exec::OpenSinkDatabaseAhead(job);
   const std::string fingerprint = plan::Fingerprint(job, ctx.source->read_files());
   NS_ASSIGN_OR_RETURN(const std::string run_id, exec::RunIdFor(job, options, fingerprint));
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
@@ -205,7 +208,8 @@ Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
   const RunRecord run = report.run;
 
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, env));
-  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(job, run, std::move(sink_layout), ledger.get()));
+  NS_ASSIGN_OR_RETURN(auto sink,
+                      exec::OpenSink(job, run, std::move(sink_layout), ledger.get(), &sink_db));
   NS_RETURN_IF_ERROR(exec::AdoptHeldShards(sink.get(), ledger.get(), run.run_id));
   NS_ASSIGN_OR_RETURN(
       auto feed,

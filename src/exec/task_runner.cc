@@ -84,8 +84,7 @@ PipelineConfig MakePipelineConfig(const JobSpec& job, const RunOptions& options,
   pc.failure_limit = task_run.failure_limit;
   pc.failed_before = task_run.failed_before;
   pc.observer = observers;
-  pc.writers = ChooseWriters(job.run.writers, IsDatabase(job.output.format),
-                             std::thread::hardware_concurrency());
+  pc.writers = ChooseWriters(job.run.writers, IsDatabase(job.output.format), ctx.env->Cores());
   pc.commit = [commit = std::move(task_run.commit), observers](const ShardTask& t,
                                                                const ShardOutput& out) {
     Status s = commit(t, out);
@@ -163,8 +162,7 @@ Result<std::vector<std::unique_ptr<Source>>> MoreReaders(const JobSpec& job, Job
   const ReadLayout& layout = ctx.binding.read;
   bool plain = layout.expander == nullptr && !feed.fenced();
   for (const InputPacking& in : layout.inputs) plain = plain && in.filler == nullptr;
-  const int readers =
-      plain ? ChooseReaders(job.run.readers, std::thread::hardware_concurrency()) : 1;
+  const int readers = plain ? ChooseReaders(job.run.readers, ctx.env->Cores()) : 1;
   for (int r = 1; r < readers; ++r) {
     NS_ASSIGN_OR_RETURN(std::unique_ptr<Source> fork, ctx.source->Fork());
     if (fork == nullptr) break;

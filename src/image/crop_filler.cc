@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <thread>
 #include <unordered_map>
 
 #include "image/image_decoder.h"
@@ -78,10 +77,7 @@ CropFiller::CropFiller(const CropSpec& spec, std::string select_sql, bool bytes,
       allow_outside_(allow_outside),
       fixed_width_(fixed_width),
       env_(env),
-      // As ImageFiller: the reader thread works too, so one worker fewer than the cores.
-      threads_(threads > 0
-                   ? threads
-                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1)) {}
+      threads_(WorkersFor(threads, env)) {}
 
 int64_t CropFiller::PaddedLength(std::span<const Row> rows) const {
   return WidestOf(BoxesOf(rows));

@@ -3,18 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "image/image_file.h"
 
 namespace nightshift::image {
 namespace {
-
-int WorkerThreads(int threads) {
-  if (threads > 0) return threads;
-  // The reader thread decodes too: one worker fewer than the cores.
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
-}
 
 std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -50,7 +43,7 @@ ImageFiller::ImageFiller(const ImageSpec& spec, bool bytes, bool allow_outside, 
       bytes_(bytes),
       allow_outside_(allow_outside),
       env_(env),
-      threads_(WorkerThreads(threads)) {}
+      threads_(WorkersFor(threads, env)) {}
 
 std::string ImageFiller::FillOne(const Row& row) const {
   Row copy = row;

@@ -1,8 +1,14 @@
 #include "image/worker_pool.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace nightshift::image {
+
+int WorkersFor(int threads, Env* env) {
+  if (threads > 0) return threads;
+  return std::max(1, env->Cores() - 1);
+}
 
 struct WorkerPool::Job {
   int64_t n = 0;

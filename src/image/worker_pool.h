@@ -14,7 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "nightshift/env.h"
+
 namespace nightshift::image {
+
+// The workers of a pool whose calling (reader) thread works too: `threads`
+// when > 0, else one per core of `env` but one (at least 1).
+int WorkersFor(int threads, Env* env);
 
 class WorkerPool {
  public:

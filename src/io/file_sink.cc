@@ -6,6 +6,8 @@
 // ns_chunks(id) to a hidden temp file, fsyncs it and renames it to
 // part-<shard>.<ext>. Memory is bounded by one shard's output. Nothing is
 // created in DuckDB's catalog per shard.
+#include "io/file_sink.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -189,7 +191,8 @@ std::string PartFileName(int64_t shard_id, OutputFormat format, int32_t retry_se
   return fmt::format("part-{:06d}.{}", shard_id, io::Extension(format));
 }
 
-Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_threads) {
+Result<std::unique_ptr<Sink>> io::OpenFileSinkOn(const SinkLayout& layout,
+                                                 std::shared_ptr<DuckDatabase> db) {
   Env* env = layout.env != nullptr ? layout.env : Env::Default();
   Status s = env->CreateDirs(layout.output_dir);
   if (!s.ok()) return Error(Code::kIoError, "output.path: " + s.message());
@@ -201,12 +204,16 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_
     NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.output_dir));
     NS_RETURN_IF_ERROR(io::RemoveTemps(env, layout.dead_letter_dir));
   }
-  NS_ASSIGN_OR_RETURN(auto db, DuckDatabase::OpenInMemory(duckdb_threads));
   NS_ASSIGN_OR_RETURN(auto conn, io::DuckConnection::Open(db));
   NS_ASSIGN_OR_RETURN(auto registry, io::ChunkScanRegistry::Install(conn.get()));
   NS_ASSIGN_OR_RETURN(auto schemas, io::MakeShardRowSchemas(conn.get(), layout));
   return std::unique_ptr<Sink>(
       new FileSink(layout, std::move(db), std::move(registry), std::move(schemas)));
+}
+
+Result<std::unique_ptr<Sink>> OpenFileSink(const SinkLayout& layout, int duckdb_threads) {
+  NS_ASSIGN_OR_RETURN(auto db, DuckDatabase::OpenInMemory(duckdb_threads));
+  return io::OpenFileSinkOn(layout, std::move(db));
 }
 
 }  // namespace nightshift

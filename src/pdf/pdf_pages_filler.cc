@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <thread>
 
 #include "image/image_file.h"
 #include "image/image_filler.h"
@@ -13,12 +12,6 @@
 
 namespace nightshift::pdf {
 namespace {
-
-int WorkerThreads(int threads) {
-  if (threads > 0) return threads;
-  // The reader thread counts pages and packs too: one worker fewer than the cores.
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
-}
 
 // Which open document serves a row. A path: the folder and the path. A BLOB
 // (every page of one input row points at the same bytes in the same chunk):
@@ -46,7 +39,7 @@ PdfPagesFiller::PdfPagesFiller(const PdfPagesSpec& pdf, const ImageSpec& image, 
       allow_outside_(allow_outside),
       keep_page_(keep_page),
       env_(env),
-      threads_(WorkerThreads(threads)) {}
+      threads_(image::WorkersFor(threads, env)) {}
 
 PdfPagesFiller::~PdfPagesFiller() = default;
 
