@@ -136,7 +136,10 @@ class Env {
   // past its lease therefore never overwrites the new holder's file.
   Status PublishFileFenced(const std::string& tmp, const std::string& final_path,
                            const std::function<Status()>& may_replace);
-  // WriteFile to a temp name then PublishFile: `path` appears whole or not at all.
+  // Writes `data` to `tmp` (WriteFile fsyncs it), renames it to `path` and
+  // fsyncs the folder: `path` appears whole or not at all.
+  Status WriteFileVia(const std::string& tmp, const std::string& path, const std::string& data);
+  // WriteFileVia a temp name of this process's beside `path`.
   Status WriteFileAtomic(const std::string& path, const std::string& data);
 };
 

@@ -50,8 +50,13 @@ Status Env::WriteFileAtomic(const std::string& path, const std::string& data) {
   // once (workers of a shared run) must not rename one another's temp file.
   std::string tmp = JoinPath(DirName(path), "." + path.substr(path.find_last_of('/') + 1) +
                                                 ".tmp-" + std::to_string(ProcessId()));
-  NS_RETURN_IF_ERROR(WriteFile(tmp, data));
-  return PublishFile(tmp, path);
+  return WriteFileVia(tmp, path, data);
+}
+
+Status Env::WriteFileVia(const std::string& tmp, const std::string& path, const std::string& data) {
+  NS_RETURN_IF_ERROR(WriteFile(tmp, data));  // written and fsynced: PublishFile would sync it again
+  NS_RETURN_IF_ERROR(RenameFile(tmp, path));
+  return SyncPath(DirName(path));
 }
 
 std::string DirName(const std::string& path) {

@@ -1,6 +1,8 @@
 #include "env/env_wrapper.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -153,7 +155,7 @@ TEST(EnvWrapperTest, SubclassOverridesOnlyWhatItChanges) {
 }
 
 // The non-virtual helpers of Env run on the wrapper's virtuals, so they pass
-// through the wrapper too (WriteFileAtomic = WriteFile + PublishFile).
+// through the wrapper too (WriteFileAtomic = WriteFile, RenameFile, SyncPath).
 TEST(EnvWrapperTest, EnvHelpersGoThroughTheWrapper) {
   RecordingEnv target;
   PlainWrapper env(&target);
@@ -161,6 +163,30 @@ TEST(EnvWrapperTest, EnvHelpersGoThroughTheWrapper) {
   EXPECT_EQ(s.code(), Code::kConflict);
   ASSERT_FALSE(target.calls.empty());
   EXPECT_EQ(target.calls[0].rfind("WriteFile /d/", 0), 0u) << target.calls[0];
+}
+
+// The OS Env's WriteFile fsyncs the file: publishing it then syncs only the
+// folder (a second fsync of the same file cost every marker and _SUCCESS).
+class SyncLog final : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  Status SyncPath(const std::string& path) override {
+    synced.push_back(path);
+    return EnvWrapper::SyncPath(path);
+  }
+  std::vector<std::string> synced;
+};
+
+TEST(EnvWrapperTest, WriteFileAtomicSyncsOnlyTheFolderAfterWriting) {
+  char tmpl[] = "/tmp/ns_env_sync_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  SyncLog env(Env::Default());
+  const std::string path = JoinPath(dir, "_SUCCESS");
+  ASSERT_TRUE(env.WriteFileAtomic(path, "{}").ok());
+  EXPECT_EQ(env.ReadFile(path).value(), "{}");
+  EXPECT_EQ(env.synced, std::vector<std::string>{dir});
+  ASSERT_TRUE(env.RemoveFile(path).ok());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace

@@ -151,8 +151,7 @@ Status WriteMarker(Env* env, const FolderState& f, const Marker& me, bool shared
       {"run_id", me.run_id}, {"job", me.job}, {"ledger", me.ledger}, {"created_at", me.created_at}};
   Status s = env->CreateDirs(f.dir);
   const std::string tmp = JoinPath(f.dir, OwnName(env, kOwnerMarker, shared));
-  if (s.ok()) s = env->WriteFile(tmp, j.dump(2) + "\n");
-  if (s.ok()) s = env->PublishFile(tmp, JoinPath(f.dir, kOwnerMarker));
+  if (s.ok()) s = env->WriteFileVia(tmp, JoinPath(f.dir, kOwnerMarker), j.dump(2) + "\n");
   if (!s.ok())
     return Status(s.code(), fmt::format("{} '{}' is not writable: {}", f.key, f.dir, s.message()));
   return Status::Ok();

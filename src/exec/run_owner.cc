@@ -10,7 +10,6 @@
 #include "obs/log.h"
 
 namespace nightshift::exec {
-namespace {}  // namespace
 
 RunOwner ThisProcess(Env* env) {
   RunOwner me;
@@ -28,20 +27,41 @@ bool OwnerGone(Env* env, const RunOwner& owner, int64_t now_ms) {
   return *start != owner.start_time;
 }
 
+namespace {
+
+std::unexpected<Status> Refusal(const std::string& run_id, const RunOwner& holder) {
+  return Error(Code::kInvalidJob,
+               fmt::format("run {} is being run by pid {} on host {} since {}; wait for it to "
+                           "finish, or stop it (SIGTERM) and run again to resume",
+                           run_id, holder.pid, holder.host, UtcSeconds(holder.acquired_at_ms)));
+}
+
+// `busy` (the ledger's write lock could not be had) explained: a live owner
+// of the run may be the one holding it, in the middle of a commit, or
+// stopped (SIGSTOP) there. Its record is still readable (SQLite's WAL lets
+// readers past a writer): the refusal names it; otherwise `busy` stands.
+Status ExplainBusy(Ledger* ledger, const std::string& run_id, const RunOwner& me, Env* env,
+                   Status busy) {
+  auto holder = ledger->GetRunOwner(run_id);
+  if (!holder.has_value() || !holder->has_value()) return busy;
+  const RunOwner& h = **holder;
+  if (h.SameProcess(me) || OwnerGone(env, h, env->NowMicros() / 1000)) return busy;
+  return Refusal(run_id, h).error();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RunOwnership>> RunOwnership::Acquire(Ledger* ledger,
                                                             const std::string& run_id, Env* env) {
   RunOwner me = ThisProcess(env);
-  NS_ASSIGN_OR_RETURN(RunAcquisition got,
-                      ledger->AcquireRun(run_id, me, [env](const RunOwner& holder) {
-                        return OwnerGone(env, holder, env->NowMicros() / 1000);
-                      }));
-  if (!got.acquired) {
-    const RunOwner& h = got.holder;
-    return Error(Code::kInvalidJob,
-                 fmt::format("run {} is being run by pid {} on host {} since {}; wait for it to "
-                             "finish, or stop it (SIGTERM) and run again to resume",
-                             run_id, h.pid, h.host, UtcSeconds(h.acquired_at_ms)));
+  auto got = ledger->AcquireRun(run_id, me, [env](const RunOwner& holder) {
+    return OwnerGone(env, holder, env->NowMicros() / 1000);
+  });
+  if (!got.has_value() && got.error().code() == Code::kTransient) {
+    return Error(ExplainBusy(ledger, run_id, me, env, got.error()));
   }
+  if (!got.has_value()) return Error(got.error());
+  if (!got->acquired) return Refusal(run_id, got->holder);
   return std::unique_ptr<RunOwnership>(new RunOwnership(ledger, run_id, std::move(me)));
 }
 

@@ -14,6 +14,7 @@ import random
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -138,6 +139,36 @@ def test_stopped_owner_still_holds_the_run(slower, tmp_path):
         assert rc == EXIT_CANNOT_START and REFUSED.search(err), err
         assert status_json(job)["state"] == "running"
     finally:
+        p.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == EXIT_OK, err
+    assert_each_key_once(slower, tmp_path / "out")
+
+
+def test_a_busy_ledger_still_names_the_live_owner(slower, tmp_path):
+    # The owner stopped inside a commit holds the ledger's write lock; here
+    # another process holds it (deterministically) while the owner is stopped.
+    # A second run cannot take the run, and says who has it, not "busy".
+    job = slow_job(slower, tmp_path)
+    p = start("run", job)
+    wait_running(job, p)
+    p.send_signal(signal.SIGSTOP)
+    lock = subprocess.Popen(["sqlite3", str(tmp_path / "ledger.db")], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        lock.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n")
+        lock.stdin.flush()
+        assert lock.stdout.readline().strip() == "locked"
+        t0 = time.time()
+        rc, out, err = run("run", job)
+        assert rc == EXIT_CANNOT_START, err
+        assert time.time() - t0 < 30, "the refusal was not prompt"
+        m = REFUSED.search(err)
+        assert m and int(m.group(1)) == p.pid, err
+    finally:
+        lock.stdin.write("ROLLBACK;\n")
+        lock.stdin.close()
+        lock.wait(timeout=30)
         p.send_signal(signal.SIGCONT)
     out, err = p.communicate(timeout=180)
     assert p.returncode == EXIT_OK, err
