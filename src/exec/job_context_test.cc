@@ -6,32 +6,28 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <string>
 
-#include "io/duck.h"
+#include "io/duck_test_fixture.h"
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 
 namespace nightshift::exec {
 namespace {
 
-class PrepareJobTest : public ::testing::Test {
+// io::DuckTest: a fresh folder (dir_, removed afterwards) and a DuckDB
+// connection (conn_) to write the input with.
+class PrepareJobTest : public io::DuckTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_prepare_job_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    auto db = io::DuckDatabase::OpenInMemory(1).value();
-    auto conn = io::DuckConnection::Open(db).value();
-    ASSERT_TRUE(conn->Exec(fmt::format("COPY (SELECT range AS id, range::FLOAT AS a FROM "
+    io::DuckTest::SetUp();
+    ASSERT_TRUE(conn_
+                    ->Exec(fmt::format("COPY (SELECT range AS id, range::FLOAT AS a FROM "
                                        "range(10)) TO '{}/in.parquet' (FORMAT parquet)",
                                        dir_))
                     .ok());
   }
-
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // A job reading `input` with backend `backend`; the model path is a file
   // that exists (PrepareJob checks it before the runtime's result).
@@ -52,8 +48,6 @@ run: {{ledger: {1}/ledger.db}}
     spec.model.backend = backend;
     return spec;
   }
-
-  std::string dir_;
 };
 
 TEST_F(PrepareJobTest, AMissingInputIsReportedBeforeARuntimeThatCannotStart) {

@@ -73,6 +73,16 @@ def wait_running(job, proc, timeout=60):
     raise AssertionError("the run never showed as running")
 
 
+def assert_refused_by(job, owner):
+    """A second `run` of job is refused at once (exit 2), naming owner's pid."""
+    t0 = time.time()
+    rc, out, err = run("run", job)
+    assert rc == EXIT_CANNOT_START, err
+    assert time.time() - t0 < 30, "the refusal was not immediate"
+    m = REFUSED.search(err)
+    assert m and int(m.group(1)) == owner.pid, err
+
+
 def test_two_runs_started_together_one_runs_the_other_is_refused(slow, tmp_path):
     rng = random.Random(7)
     outcomes = []
@@ -129,12 +139,7 @@ def test_stopped_owner_still_holds_the_run(slower, tmp_path):
     wait_running(job, p)
     p.send_signal(signal.SIGSTOP)
     try:
-        t0 = time.time()
-        rc, out, err = run("run", job)
-        assert rc == EXIT_CANNOT_START, err
-        assert time.time() - t0 < 30, "the refusal was not immediate"
-        m = REFUSED.search(err)
-        assert m and int(m.group(1)) == p.pid, err
+        assert_refused_by(job, p)
         rc, _, err = run("retry", job)
         assert rc == EXIT_CANNOT_START and REFUSED.search(err), err
         assert status_json(job)["state"] == "running"
@@ -159,12 +164,7 @@ def test_a_busy_ledger_still_names_the_live_owner(slower, tmp_path):
         lock.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n")
         lock.stdin.flush()
         assert lock.stdout.readline().strip() == "locked"
-        t0 = time.time()
-        rc, out, err = run("run", job)
-        assert rc == EXIT_CANNOT_START, err
-        assert time.time() - t0 < 30, "the refusal was not prompt"
-        m = REFUSED.search(err)
-        assert m and int(m.group(1)) == p.pid, err
+        assert_refused_by(job, p)
     finally:
         lock.stdin.write("ROLLBACK;\n")
         lock.stdin.close()
