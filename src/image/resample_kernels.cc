@@ -79,6 +79,42 @@ void ComputeNeighbourWeights(Taps* t) {
   }
 }
 
+// The AVX-512 layout: see Taps::lane_weights. Left empty where some 4
+// neighbours' taps do not fit one 64-byte load.
+void ComputeLaneWeights(Taps* t) {
+  const size_t out_size = t->first.size();
+  for (size_t xx = 0; xx < out_size; ++xx) {  // the row's last quads are partial
+    const size_t last = std::min(xx + 3, out_size - 1);
+    if (3 * (t->first[last] - t->first[xx]) + 15 > 64) return;
+  }
+  const size_t plane = out_size * 8;
+  // Padded by 3 pixels: a partial quad of the last pixels loads 4 pixels'.
+  t->lane_weights.assign(plane * t->groups * 6 + 3 * 8, 0);
+  t->lane_spread.assign(out_size * 64, 0);
+  for (size_t xx = 0; xx < out_size; ++xx) {
+    const int32_t* k = &t->weights[xx * t->ksize];
+    for (int g = 0; g < t->groups; ++g) {
+      for (int j = 0; j < 3; ++j) {
+        const int tap = 5 * g + 2 * j;
+        const int32_t w0 = tap < t->count[xx] ? k[tap] : 0;
+        const int32_t w1 = j < 2 && tap + 1 < t->count[xx] ? k[tap + 1] : 0;
+        int16_t* hi = &t->lane_weights[((g * 3 + j) * 2) * plane + xx * 8];
+        int16_t* lo = hi + plane;
+        for (int c = 0; c < 3; ++c) {
+          hi[2 * c] = High(w0);
+          hi[2 * c + 1] = High(w1);
+          lo[2 * c] = Low(w0);
+          lo[2 * c + 1] = Low(w1);
+        }
+      }
+    }
+    for (size_t n = 0; n < 4 && xx + n < out_size; ++n) {
+      const int offset = 3 * (t->first[xx + n] - t->first[xx]);
+      std::memset(&t->lane_spread[xx * 64 + n * 16], offset, 16);
+    }
+  }
+}
+
 #if defined(__SSE2__)
 
 // (hi << 11) + lo, rounded and shifted as Pillow does, saturated to 0..255
@@ -206,6 +242,7 @@ Taps ComputeTaps(int in_size, int out_size) {
   }
   ComputePairWeights(&t);
   if (HasAvx2()) ComputeNeighbourWeights(&t);
+  if (HasAvx512() && !t.neighbour_weights.empty()) ComputeLaneWeights(&t);
   return t;
 }
 
@@ -221,6 +258,10 @@ void HorizontalRowScalar(const uint8_t* in, int channels, const Taps& t, int x0,
 void HorizontalRow(const uint8_t* in, size_t readable, int channels, const Taps& t, int x0,
                    int width, uint8_t* out) {
 #if defined(__SSE2__)
+  if (channels == 3 && HasAvx512() && !t.lane_weights.empty()) {
+    HorizontalRow3Avx512(in, readable, t, x0, width, out);
+    return;
+  }
   if (channels == 3 && HasAvx2() && !t.neighbour_weights.empty()) {
     HorizontalRow3Avx2(in, readable, t, x0, width, out);
     return;

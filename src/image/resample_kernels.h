@@ -5,16 +5,35 @@
 // the same bytes: each weight is split into two 11-bit halves,
 // w = hi * 2^11 + lo, so 16-bit multiply-adds (pmaddwd) compute
 // sum(p * hi) and sum(p * lo) exactly, and (sum_hi << 11) + sum_lo is
-// Pillow's 32-bit sum. resample_test.cc checks both forms agree. Also the
-// vector form of image_transform.cc's normalising (NormaliseAvx2).
+// Pillow's 32-bit sum. AVX2 forms of both passes, and an AVX-512 form of
+// the RGB horizontal pass, do the same with wider registers, chosen at run
+// time from the CPU. resample_test.cc checks every form agrees with the
+// scalar one. Also the vector form of image_transform.cc's normalising
+// (NormaliseAvx2).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 namespace nightshift::image::kernels {
+
+// Storage whose every allocation starts on a 64-byte boundary (a cache
+// line, and an AVX-512 register), also after a copy.
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <typename U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, size_t) { ::operator delete (p, std::align_val_t{64}); }
+  bool operator==(const CacheLineAllocator&) const { return true; }
+};
 
 inline constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS
 inline constexpr int kHalfBits = 11;               // the split of a weight for pmaddwd
@@ -39,6 +58,17 @@ struct Taps {
   // 256-bit multiply-add then weighs a tap pair of both pixels.
   std::vector<int16_t> neighbour_weights;
   int groups = 0;
+  // Where the CPU has AVX-512 and every 4 neighbouring output pixels' first
+  // taps lie within 16 source pixels (a shrink by up to about 5x): the
+  // weights in planes, one per (group, tap pair, half), in that order; each
+  // plane holds every output pixel's 8 int16 (w0 w1 w0 w1 w0 w1 0 0), so the
+  // weights of any 4 neighbours are one 64-byte load. And per output pixel
+  // xx, 64 bytes: 16 times 3 * (first[xx + k] - first[xx]) for k = 0..3,
+  // where lane k's taps start in a load from pixel xx's first tap. Both
+  // start on a cache line, so the loads of a quad whose first pixel is a
+  // multiple of 4 never straddle two.
+  std::vector<int16_t, CacheLineAllocator<int16_t>> lane_weights;
+  std::vector<uint8_t, CacheLineAllocator<uint8_t>> lane_spread;
 };
 
 Taps ComputeTaps(int in_size, int out_size);
@@ -68,6 +98,17 @@ struct VerticalPairs {
 bool HasAvx2();
 // Tests: run the SSE2 forms on an AVX2 machine (true), or not (false).
 void DisableAvx2ForTesting(bool off);
+
+// Whether HorizontalRow uses the AVX-512 form (AVX-512 F, BW, VL, VBMI and
+// VNNI; implies HasAvx2()).
+bool HasAvx512();
+// Tests: run the AVX2 forms on an AVX-512 machine (true), or not (false).
+void DisableAvx512ForTesting(bool off);
+
+// The AVX-512 form of HorizontalRow for RGB (resample_kernels_avx512.cc).
+// REQUIRES: HasAvx512(), t.lane_weights and t.neighbour_weights filled.
+void HorizontalRow3Avx512(const uint8_t* in, size_t readable, const Taps& t, int x0, int width,
+                          uint8_t* out);
 
 // The AVX2 form of HorizontalRow for RGB (resample_kernels_avx2.cc).
 // REQUIRES: HasAvx2(), t.neighbour_weights filled.

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <random>
 
 #include "image/resample_kernels.h"
@@ -42,15 +44,63 @@ Pixels Reference(const Pixels& src, int width, int height) {
   return out;
 }
 
-// Once with the CPU's best kernels (AVX2 where it has them), once with SSE2.
-class ResampleIsaTest : public ::testing::TestWithParam<bool> {
+// With the CPU's best kernels (AVX-512 where it has them), with AVX2 at
+// most, and with SSE2. The taps are computed after the choice, as they
+// carry the chosen form's layout.
+enum class Isa { kBest, kAvx2, kSse2 };
+
+class ResampleIsaTest : public ::testing::TestWithParam<Isa> {
  protected:
-  void SetUp() override { kernels::DisableAvx2ForTesting(GetParam()); }
-  void TearDown() override { kernels::DisableAvx2ForTesting(false); }
+  void SetUp() override {
+    kernels::DisableAvx512ForTesting(GetParam() != Isa::kBest);
+    kernels::DisableAvx2ForTesting(GetParam() == Isa::kSse2);
+  }
+  void TearDown() override {
+    kernels::DisableAvx512ForTesting(false);
+    kernels::DisableAvx2ForTesting(false);
+  }
 };
 
-INSTANTIATE_TEST_SUITE_P(Kernels, ResampleIsaTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Sse2" : "Best"; });
+INSTANTIATE_TEST_SUITE_P(Kernels, ResampleIsaTest,
+                         ::testing::Values(Isa::kBest, Isa::kAvx2, Isa::kSse2),
+                         [](const auto& info) {
+                           return info.param == Isa::kBest   ? "Best"
+                                  : info.param == Isa::kAvx2 ? "Avx2"
+                                                             : "Sse2";
+                         });
+
+// The horizontal pass alone on one row that ends where the buffer does (so
+// a load past the image's end shows under ASan), for many shrinks and
+// enlargements and windows starting anywhere: the first and last pixels of
+// a window take other code paths than its middle.
+TEST_P(ResampleIsaTest, HorizontalRowEqualsScalarForAnyWindow) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int in = 1 + static_cast<int>(rng() % 1500);
+    const int out = trial % 2 == 0 ? std::max(1, in / (1 + static_cast<int>(rng() % 7)))
+                                   : 1 + static_cast<int>(rng() % 600);
+    const kernels::Taps t = kernels::ComputeTaps(in, out);
+    const Pixels row = Noise(in, 1, 3, static_cast<uint32_t>(trial));
+    const int x0 = static_cast<int>(rng() % out);
+    const int width = 1 + static_cast<int>(rng() % (out - x0));
+    std::vector<uint8_t> want(static_cast<size_t>(width) * 3 + 8, 7), got = want;
+    kernels::HorizontalRowScalar(row.data.data(), 3, t, x0, width, want.data());
+    kernels::HorizontalRow(row.data.data(), row.data.size(), 3, t, x0, width, got.data());
+    ASSERT_EQ(got, want) << in << " -> " << out << ", pixels " << x0 << ".." << x0 + width;
+  }
+}
+
+// The AVX-512 layout exists where 4 neighbours' taps fit one 64-byte load
+// (the shrinks images take: 640 -> 341 is a ShorterSide 224 of VGA), and
+// not where they cannot (a 17x shrink), which the AVX2 form then does.
+TEST(ResampleTest, LaneLayoutOnlyWhereFourPixelsFitOneLoad) {
+  if (!kernels::HasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  EXPECT_FALSE(kernels::ComputeTaps(640, 341).lane_weights.empty());
+  EXPECT_FALSE(kernels::ComputeTaps(1000, 200).lane_weights.empty());
+  EXPECT_TRUE(kernels::ComputeTaps(4000, 224).lane_weights.empty());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(kernels::ComputeTaps(640, 341).lane_weights.data()) % 64,
+            0u);
+}
 
 TEST_P(ResampleIsaTest, EqualsScalarPillowArithmeticForManySizes) {
   const int sizes[][4] = {{640, 480, 299, 224}, {480, 640, 224, 299},  {37, 21, 9, 5},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, Case, read_parts
+from conftest import BIN, Case, not_under_sanitizers, read_parts
 
 BUILD = BIN.resolve().parents[2]  # <build>/tools/nightshift/nightshift
 
@@ -54,6 +54,7 @@ def test_make_package_gives_the_named_debs_with_relocatable_contents(debs):
         assert (debs / f"nightshift-{backend}_0.1.0_amd64.deb").is_file()
 
 
+@not_under_sanitizers
 def test_every_library_the_binary_needs_is_bundled_or_a_declared_dependency(debs, tmp_path):
     root = tmp_path / "root"
     subprocess.run(["dpkg", "-x", str(debs / "nightshift_0.1.0_amd64.deb"), str(root)], check=True)

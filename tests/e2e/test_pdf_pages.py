@@ -18,8 +18,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from conftest import (BIN, REPO, assert_not_crashed, part_files, read_dead_letters, read_part, read_success,
-                      run, run_peak_rss, single_key, sql, status_json, write_job)
+from conftest import (BIN, REPO, assert_not_crashed, not_under_sanitizers, part_files, read_dead_letters,
+                      read_part, read_success, run, run_peak_rss, single_key, sql, status_json, write_job)
 
 canvas = pytest.importorskip("reportlab.pdfgen.canvas")
 
@@ -294,6 +294,7 @@ def run_measured(args, cwd):
     return rc, err, peak, time.monotonic() - t0
 
 
+@not_under_sanitizers
 def test_2000_page_pdf_streams_in_bounded_memory(tmp_path):
     pages, dpi = 2000, 72
     folder = tmp_path / "data"

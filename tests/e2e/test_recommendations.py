@@ -14,7 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import BIN, REPO, assert_not_crashed, run, run_peak_rss, sql, write_job
+from conftest import (BIN, REPO, assert_not_crashed, not_under_sanitizers, run, run_peak_rss, sql,
+                      write_job)
 from pg_fixture import pg_server  # noqa: F401  (the session fixture)
 
 # By path, under its own name: examples/embeddings has a make_example module too.
@@ -82,6 +83,7 @@ def test_top_20_with_text_ids_match_numpy_argsort(example, parquet_run):
     assert ties > USERS // 10, ties  # the tie rule was exercised
 
 
+@not_under_sanitizers
 def test_peak_rss_is_below_one_shards_score_matrix(parquet_run):
     """A shard's scores would be SHARD_ROWS x ITEMS float32 (763 MiB here); top-k per
     batch keeps 64 x ITEMS at a time per batch in flight."""
