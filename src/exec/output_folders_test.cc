@@ -5,8 +5,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 
+#include "exec/open_sink.h"
 #include "nightshift/env.h"
 
 namespace nightshift::exec {
@@ -53,6 +55,17 @@ class OutputFoldersTest : public ::testing::Test {
     SinkLayout layout;
     layout.output_dir = dir_ + "/out";
     layout.dead_letter_dir = dead_letter.empty() ? dir_ + "/out/_failed" : dead_letter;
+    return layout;
+  }
+
+  // The same with the columns a Parquet part needs: key `id`, output `score`.
+  SinkLayout ScoreLayout() {
+    SinkLayout layout = Layout();
+    layout.carried = {"id"};
+    layout.carried_types = {"BIGINT"};
+    layout.keep_count = 1;
+    layout.key = {"id"};
+    layout.outputs = {{"score", DType::kFloat32, false, 0, 0}};
     return layout;
   }
 
@@ -165,6 +178,32 @@ TEST_F(OutputFoldersTest, AnUnwritableDeadLetterFolderStopsTheStartNamingTheKey)
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("errors.dead_letter"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find(dir_ + "/afile/dl"), std::string::npos) << s.message();
+}
+
+// OpenSink claims the folders, then takes the database opened ahead for the
+// file sink (and leaves the future read, so its thread is joined).
+TEST_F(OutputFoldersTest, OpenSinkTakesTheDatabaseOpenedAhead) {
+  RunRecord a = MakeRun("a-1");
+  SinkDatabaseAhead ahead = OpenSinkDatabaseAhead(Job());
+  ASSERT_TRUE(ahead.valid());
+  auto sink = OpenSink(Job(), a, ScoreLayout(), ledger_.get(), &ahead);
+  ASSERT_TRUE(sink.has_value()) << sink.error().ToString();
+  EXPECT_NE(*sink, nullptr);
+  EXPECT_FALSE(ahead.valid());
+  EXPECT_EQ(Marker(dir_ + "/out")["run_id"], "a-1");
+}
+
+// A database that failed to open ahead is not the run's error: OpenSink
+// opens one itself (which reports its own error if that fails too).
+TEST_F(OutputFoldersTest, OpenSinkOpensItsOwnDatabaseWhenTheOneAheadFailed) {
+  RunRecord a = MakeRun("a-1");
+  std::promise<Result<std::shared_ptr<io::DuckDatabase>>> failed;
+  failed.set_value(Error(Code::kTransient, "the database could not open"));
+  SinkDatabaseAhead ahead = failed.get_future();
+  auto sink = OpenSink(Job(), a, ScoreLayout(), ledger_.get(), &ahead);
+  ASSERT_TRUE(sink.has_value()) << sink.error().ToString();
+  EXPECT_NE(*sink, nullptr);
+  EXPECT_FALSE(ahead.valid());
 }
 
 TEST_F(OutputFoldersTest, TheMarkerNeverHoldsALedgerPassword) {
