@@ -92,6 +92,11 @@ struct ItemFailure {
   std::string file;        // its path, as listed (ListFailures; "" for a query)
 };
 
+// Internal when a failure in `failures` is of another shard than `shard_id`
+// (a caller's bug): every Ledger::CommitShard checks this first.
+Status CheckFailuresOfShard(const std::string& run_id, int64_t shard_id,
+                            const std::vector<ItemFailure>& failures);
+
 struct RunCounts {
   int64_t total_rows = 0;
   int64_t succeeded = 0;

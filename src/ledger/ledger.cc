@@ -55,6 +55,19 @@ Result<ShardState> ParseShardState(std::string_view s) {
   return Error(Code::kInvalidJob, fmt::format("unknown shard state '{}'", s));
 }
 
+Status CheckFailuresOfShard(const std::string& run_id, int64_t shard_id,
+                            const std::vector<ItemFailure>& failures) {
+  for (const ItemFailure& f : failures) {
+    if (f.shard_id != shard_id) {
+      return Status(Code::kInternal,
+                    fmt::format("failure of row {} of shard {} passed to the commit of shard "
+                                "{} of run '{}'",
+                                f.row, f.shard_id, shard_id, run_id));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& location, Env* env) {
   // The database keeps time for a shared ledger: `env` is not used there.
   if (IsPostgresUrl(location)) return OpenPgLedger(location);

@@ -3,18 +3,6 @@
 #include <fmt/format.h>
 
 namespace nightshift::spec {
-namespace {
-
-Result<std::string> Required(const NodeReader& r, const YAML::Node& map, std::string_view key) {
-  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, "input", key));
-  const std::string path = JoinKey("input", key);
-  NS_ASSIGN_OR_RETURN(std::string value, r.String(node, path));
-  if (value.empty()) return Error(r.Fail(node, path, "must not be empty"));
-  return value;
-}
-
-}  // namespace
-
 Result<bool> ReadDatabaseInput(const NodeReader& r, const YAML::Node& root, const YAML::Node& map,
                                InputSpec* input) {
   std::optional<YAML::Node> format = NodeReader::Find(map, "format");
@@ -32,8 +20,8 @@ Result<bool> ReadDatabaseInput(const NodeReader& r, const YAML::Node& root, cons
     return Error(r.Fail(*trigger, "trigger", "a postgres input cannot be triggered by files"));
   }
   input->format = InputFormat::kPostgres;
-  NS_ASSIGN_OR_RETURN(input->url, Required(r, map, "url"));
-  NS_ASSIGN_OR_RETURN(input->query, Required(r, map, "query"));
+  NS_ASSIGN_OR_RETURN(input->url, r.RequiredString(map, "input", "url"));
+  NS_ASSIGN_OR_RETURN(input->query, r.RequiredString(map, "input", "query"));
   NS_ASSIGN_OR_RETURN(YAML::Node key, r.Require(map, "input", "key"));
   NS_ASSIGN_OR_RETURN(input->key, r.StringList(key, "input.key", 1, true));
   if (input->key.size() != 1) {

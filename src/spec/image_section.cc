@@ -12,14 +12,6 @@ namespace {
 // 16384 floats is already 3 GiB.
 constexpr int64_t kMaxSide = 16384;
 
-Result<std::string> RequiredName(const NodeReader& r, const YAML::Node& map,
-                                 const std::string& path, std::string_view key) {
-  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, path, key));
-  NS_ASSIGN_OR_RETURN(std::string value, r.String(node, JoinKey(path, key)));
-  if (value.empty()) return Error(r.Fail(node, JoinKey(path, key), "must not be empty"));
-  return value;
-}
-
 Status ReadSize(const NodeReader& r, const YAML::Node& map, const std::string& path,
                 ImageSpec* out) {
   NS_ASSIGN_OR_RETURN(YAML::Node size, r.Require(map, path, "size"));
@@ -71,8 +63,8 @@ Result<ImageSpec> ReadImageStep(const NodeReader& r, const YAML::Node& map, cons
                                 const SchemaNode& schema) {
   NS_RETURN_IF_ERROR(r.CheckMap(map, path, schema));
   ImageSpec s;
-  NS_ASSIGN_OR_RETURN(s.column, RequiredName(r, map, path, "column"));
-  NS_ASSIGN_OR_RETURN(s.into, RequiredName(r, map, path, "into"));
+  NS_ASSIGN_OR_RETURN(s.column, r.RequiredString(map, path, "column"));
+  NS_ASSIGN_OR_RETURN(s.into, r.RequiredString(map, path, "into"));
   NS_RETURN_IF_ERROR(ReadSize(r, map, path, &s));
   static constexpr std::string_view kResize[] = {"stretch", "shorter_side", "letterbox"};
   static constexpr std::string_view kLayout[] = {"nchw", "nhwc"};

@@ -1,6 +1,7 @@
 // Bad job files: every error names the file, the line and the full key.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "nightshift/job_spec.h"
@@ -166,6 +167,25 @@ TEST_F(JobErrorsTest, MissingRequiredKeys) {
                 "columns or column), got an empty list");
   EXPECT_EQ(ErrorOf(Edit("  inputs:\n    - name: x\n      columns: [a, b]\n", "")),
             path() + ":6:3: missing required key 'model.inputs'");
+}
+
+// NodeReader::RequiredString and NonEmptyString, as every section uses them.
+TEST_F(JobErrorsTest, EmptyStringsAreRefusedWhereAValueIsNeeded) {
+  EXPECT_EQ(ErrorOf(Edit("  path: m.onnx\n", "  path: ''\n")),
+            path() + ":6:9: model.path: must not be empty");
+  EXPECT_EQ(ErrorOf(Edit("  path: out\n", "  path: \"\"\n")),
+            path() + ":14:9: output.path: must not be empty");
+  EXPECT_EQ(ErrorOf(Edit("  path: in.parquet\n", "  path: ''\n")),
+            path() + ":3:9: input.path: must not be empty");
+  EXPECT_EQ(ErrorOf(Edit("    - name: x\n", "    - name: ''\n")),
+            path() + ":8:13: model.inputs[0].name: must not be empty");
+  EXPECT_EQ(ErrorOf(kMinimalJob + "run:\n  ledger: ''\n"),
+            path() + ":16:11: run.ledger: must not be empty");
+  // ${VAR} is substituted first: a variable set to nothing is empty too.
+  setenv("NS_TEST_EMPTY_PATH", "", 1);
+  EXPECT_EQ(ErrorOf(Edit("  path: m.onnx\n", "  path: ${NS_TEST_EMPTY_PATH}\n")),
+            path() + ":6:9: model.path: must not be empty");
+  unsetenv("NS_TEST_EMPTY_PATH");
 }
 
 TEST_F(JobErrorsTest, DuplicateModelInputName) {

@@ -37,19 +37,6 @@ Result<YAML::Node> RequiredSection(const NodeReader& r, const YAML::Node& root,
   return node;
 }
 
-Result<std::string> NonEmptyString(const NodeReader& r, const YAML::Node& node,
-                                   const std::string& path) {
-  NS_ASSIGN_OR_RETURN(std::string value, r.String(node, path));
-  if (value.empty()) return Error(r.Fail(node, path, "must not be empty"));
-  return value;
-}
-
-Result<std::string> RequiredString(const NodeReader& r, const YAML::Node& map,
-                                   const std::string& path, std::string_view key) {
-  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, path, key));
-  return NonEmptyString(r, node, JoinKey(path, key));
-}
-
 Status ReadDuration(const NodeReader& r, const YAML::Node& map, const std::string& path,
                     std::string_view key, double* out) {
   std::optional<YAML::Node> node = NodeReader::Find(map, key);
@@ -92,7 +79,7 @@ Status ReadModelInputs(const NodeReader& r, const YAML::Node& model, ModelSpec* 
     const std::string path = JoinIndex("model.inputs", i);
     NS_RETURN_IF_ERROR(r.CheckMap(item, path, schema));
     ModelInputSpec input;
-    NS_ASSIGN_OR_RETURN(input.name, RequiredString(r, item, path, "name"));
+    NS_ASSIGN_OR_RETURN(input.name, r.RequiredString(item, path, "name"));
     for (const ModelInputSpec& other : spec->inputs) {
       if (other.name == input.name) {
         return r.Fail(*NodeReader::Find(item, "name"), JoinKey(path, "name"),
@@ -152,7 +139,7 @@ Status ReadModelOutputs(const NodeReader& r, const YAML::Node& model, bool optio
     const std::string path = JoinIndex("model.outputs", i);
     NS_RETURN_IF_ERROR(r.CheckMap(item, path, schema));
     ModelOutputSpec output;
-    NS_ASSIGN_OR_RETURN(output.name, RequiredString(r, item, path, "name"));
+    NS_ASSIGN_OR_RETURN(output.name, r.RequiredString(item, path, "name"));
     std::optional<YAML::Node> columns = NodeReader::Find(item, "columns");
     std::optional<YAML::Node> column = NodeReader::Find(item, "column");
     if (columns && column) {
@@ -166,7 +153,7 @@ Status ReadModelOutputs(const NodeReader& r, const YAML::Node& model, bool optio
       NS_ASSIGN_OR_RETURN(output.columns,
                           r.StringList(*columns, JoinKey(path, "columns"), 1, false));
     } else {
-      NS_ASSIGN_OR_RETURN(output.column, NonEmptyString(r, *column, JoinKey(path, "column")));
+      NS_ASSIGN_OR_RETURN(output.column, r.NonEmptyString(*column, JoinKey(path, "column")));
     }
     spec->outputs.push_back(std::move(output));
   }
@@ -177,7 +164,7 @@ Status ReadModelOutputs(const NodeReader& r, const YAML::Node& model, bool optio
 
 Status ReadName(const NodeReader& r, const YAML::Node& root, std::string* name) {
   NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(root, "", "name"));
-  NS_ASSIGN_OR_RETURN(*name, NonEmptyString(r, node, "name"));
+  NS_ASSIGN_OR_RETURN(*name, r.NonEmptyString(node, "name"));
   for (char c : *name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
       return r.Fail(node, "name",
@@ -206,9 +193,9 @@ Status ReadInput(const NodeReader& r, const YAML::Node& root, InputSpec* input) 
     return r.Missing(map, "input", "path", "query");
   }
   if (path) {
-    NS_ASSIGN_OR_RETURN(input->path, NonEmptyString(r, *path, "input.path"));
+    NS_ASSIGN_OR_RETURN(input->path, r.NonEmptyString(*path, "input.path"));
   } else if (query) {
-    NS_ASSIGN_OR_RETURN(input->query, NonEmptyString(r, *query, "input.query"));
+    NS_ASSIGN_OR_RETURN(input->query, r.NonEmptyString(*query, "input.query"));
   }
   if (std::optional<YAML::Node> format = NodeReader::Find(map, "format")) {
     static constexpr std::string_view kChoices[] = {"auto", "parquet", "csv", "jsonl", "postgres"};
@@ -233,7 +220,7 @@ Status ReadModel(const NodeReader& r, const YAML::Node& root, ModelSpec* model) 
     static constexpr std::string_view kChoices[] = {"onnx", "torchscript", "xgboost"};
     NS_ASSIGN_OR_RETURN(model->backend, r.Choice(*backend, "model.backend", kChoices));
   }
-  NS_ASSIGN_OR_RETURN(model->path, RequiredString(r, map, "model", "path"));
+  NS_ASSIGN_OR_RETURN(model->path, r.RequiredString(map, "model", "path"));
   if (std::optional<YAML::Node> sha = NodeReader::Find(map, "sha256")) {
     NS_ASSIGN_OR_RETURN(std::string digest, r.String(*sha, "model.sha256"));
     if (digest.size() != 64 || !IsHex(digest)) {
@@ -311,7 +298,7 @@ namespace {
 
 // output.path (its placeholders checked) and a file format.
 Status ReadOutputFolder(const NodeReader& r, const YAML::Node& map, OutputSpec* output) {
-  NS_ASSIGN_OR_RETURN(output->path, RequiredString(r, map, "output", "path"));
+  NS_ASSIGN_OR_RETURN(output->path, r.RequiredString(map, "output", "path"));
   // Catch "{runid}" now rather than create a directory literally named so.
   for (size_t open = output->path.find('{'); open != std::string::npos;
        open = output->path.find('{', open + 1)) {
@@ -379,7 +366,7 @@ Status ReadErrors(const NodeReader& r, const YAML::Node& root, ErrorsSpec* error
     }
   }
   if (std::optional<YAML::Node> dead = NodeReader::Find(*map, "dead_letter")) {
-    NS_ASSIGN_OR_RETURN(errors->dead_letter, NonEmptyString(r, *dead, "errors.dead_letter"));
+    NS_ASSIGN_OR_RETURN(errors->dead_letter, r.NonEmptyString(*dead, "errors.dead_letter"));
   }
   NS_RETURN_IF_ERROR(ReadDuration(r, *map, "errors", "batch_timeout", &errors->batch_timeout_s));
   return Status::Ok();
@@ -416,7 +403,7 @@ Status ReadRun(const NodeReader& r, const YAML::Node& root, OutputFormat output,
   if (!map) return Status::Ok();
   NS_RETURN_IF_ERROR(r.ReadInt(*map, "run", "shard_rows", 1, &run->shard_rows));
   if (std::optional<YAML::Node> ledger = NodeReader::Find(*map, "ledger")) {
-    NS_ASSIGN_OR_RETURN(run->ledger, NonEmptyString(r, *ledger, "run.ledger"));
+    NS_ASSIGN_OR_RETURN(run->ledger, r.NonEmptyString(*ledger, "run.ledger"));
   }
   NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "drain_timeout", &run->drain_timeout_s));
   NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "lease", &run->lease_s));

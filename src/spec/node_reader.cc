@@ -170,6 +170,19 @@ Result<std::string> NodeReader::String(const YAML::Node& node, const std::string
   return std::move(*value);
 }
 
+Result<std::string> NodeReader::NonEmptyString(const YAML::Node& node,
+                                               const std::string& path) const {
+  NS_ASSIGN_OR_RETURN(std::string value, String(node, path));
+  if (value.empty()) return Error(Fail(node, path, "must not be empty"));
+  return value;
+}
+
+Result<std::string> NodeReader::RequiredString(const YAML::Node& map, const std::string& path,
+                                               std::string_view key) const {
+  NS_ASSIGN_OR_RETURN(YAML::Node node, Require(map, path, key));
+  return NonEmptyString(node, JoinKey(path, key));
+}
+
 Result<int64_t> NodeReader::Int(const YAML::Node& node, const std::string& path, int64_t min,
                                 int64_t max, std::string_view expected) const {
   std::string description(expected);

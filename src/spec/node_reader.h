@@ -69,6 +69,11 @@ class NodeReader {
 
   // A scalar as a string, ${VAR} substituted.
   Result<std::string> String(const YAML::Node& node, const std::string& path) const;
+  // The same, which must not be empty.
+  Result<std::string> NonEmptyString(const YAML::Node& node, const std::string& path) const;
+  // A required key of `map` holding a non-empty string (Require, then NonEmptyString).
+  Result<std::string> RequiredString(const YAML::Node& map, const std::string& path,
+                                     std::string_view key) const;
   // An integer scalar in [min, max]; `expected` replaces the default
   // description ("an integer >= 1") in the message when given.
   Result<int64_t> Int(const YAML::Node& node, const std::string& path, int64_t min, int64_t max,

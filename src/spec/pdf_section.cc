@@ -5,24 +5,12 @@
 #include <algorithm>
 
 namespace nightshift::spec {
-namespace {
-
-Result<std::string> RequiredName(const NodeReader& r, const YAML::Node& map,
-                                 const std::string& path, std::string_view key) {
-  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, path, key));
-  NS_ASSIGN_OR_RETURN(std::string value, r.String(node, JoinKey(path, key)));
-  if (value.empty()) return Error(r.Fail(node, JoinKey(path, key), "must not be empty"));
-  return value;
-}
-
-}  // namespace
-
 Result<PdfPagesSpec> ReadPdfPagesStep(const NodeReader& r, const YAML::Node& map,
                                       const std::string& path, const SchemaNode& schema) {
   NS_RETURN_IF_ERROR(r.CheckMap(map, path, schema));
   PdfPagesSpec s;
-  NS_ASSIGN_OR_RETURN(s.column, RequiredName(r, map, path, "column"));
-  NS_ASSIGN_OR_RETURN(s.into, RequiredName(r, map, path, "into"));
+  NS_ASSIGN_OR_RETURN(s.column, r.RequiredString(map, path, "column"));
+  NS_ASSIGN_OR_RETURN(s.into, r.RequiredString(map, path, "into"));
   if (std::optional<YAML::Node> dpi = NodeReader::Find(map, "dpi")) {
     NS_ASSIGN_OR_RETURN(s.dpi, r.Int(*dpi, JoinKey(path, "dpi"), kMinDpi, kMaxDpi));
   }

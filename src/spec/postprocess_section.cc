@@ -9,14 +9,6 @@
 namespace nightshift::spec {
 namespace {
 
-Result<std::string> RequiredText(const NodeReader& r, const YAML::Node& map,
-                                 const std::string& path, std::string_view key) {
-  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, path, key));
-  NS_ASSIGN_OR_RETURN(std::string value, r.String(node, JoinKey(path, key)));
-  if (value.empty()) return Error(r.Fail(node, JoinKey(path, key), "must not be empty"));
-  return value;
-}
-
 // Optional number `key` of `map` in (lo, hi] (or [lo, hi] when lo_inclusive);
 // `*out` keeps its default when absent.
 Status ReadNumber(const NodeReader& r, const YAML::Node& map, const std::string& path,
@@ -42,7 +34,7 @@ Status ReadNumber(const NodeReader& r, const YAML::Node& map, const std::string&
 
 Result<TopKSpec> ReadTopK(const NodeReader& r, const YAML::Node& map, const std::string& path) {
   TopKSpec t;
-  NS_ASSIGN_OR_RETURN(t.output, RequiredText(r, map, path, "output"));
+  NS_ASSIGN_OR_RETURN(t.output, r.RequiredString(map, path, "output"));
   NS_ASSIGN_OR_RETURN(YAML::Node k, r.Require(map, path, "k"));
   NS_ASSIGN_OR_RETURN(t.k, r.Int(k, JoinKey(path, "k"), 1, std::numeric_limits<int32_t>::max()));
   NS_ASSIGN_OR_RETURN(YAML::Node into, r.Require(map, path, "into"));
@@ -62,9 +54,9 @@ Result<CtcDecodeSpec> ReadCtcDecode(const NodeReader& r, const YAML::Node& map,
                                     const std::string& path) {
   CtcDecodeSpec c;
   c.where = path;
-  NS_ASSIGN_OR_RETURN(c.output, RequiredText(r, map, path, "output"));
-  NS_ASSIGN_OR_RETURN(c.alphabet, RequiredText(r, map, path, "alphabet"));
-  NS_ASSIGN_OR_RETURN(c.into, RequiredText(r, map, path, "into"));
+  NS_ASSIGN_OR_RETURN(c.output, r.RequiredString(map, path, "output"));
+  NS_ASSIGN_OR_RETURN(c.alphabet, r.RequiredString(map, path, "alphabet"));
+  NS_ASSIGN_OR_RETURN(c.into, r.RequiredString(map, path, "into"));
   NS_RETURN_IF_ERROR(
       r.ReadInt(map, path, "blank", 0, &c.blank));  // checked against the model later
   return c;
@@ -74,8 +66,8 @@ Result<TextBoxesSpec> ReadTextBoxes(const NodeReader& r, const YAML::Node& map,
                                     const std::string& path) {
   TextBoxesSpec t;
   t.where = path;
-  NS_ASSIGN_OR_RETURN(t.output, RequiredText(r, map, path, "output"));
-  NS_ASSIGN_OR_RETURN(t.into, RequiredText(r, map, path, "into"));
+  NS_ASSIGN_OR_RETURN(t.output, r.RequiredString(map, path, "output"));
+  NS_ASSIGN_OR_RETURN(t.into, r.RequiredString(map, path, "into"));
   NS_RETURN_IF_ERROR(ReadNumber(r, map, path, "threshold", 0, true, 1, &t.threshold));
   NS_RETURN_IF_ERROR(ReadNumber(r, map, path, "box_threshold", 0, true, 1, &t.box_threshold));
   NS_RETURN_IF_ERROR(ReadNumber(r, map, path, "unclip", 0, false, 100, &t.unclip));

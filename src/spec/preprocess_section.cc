@@ -11,21 +11,13 @@
 namespace nightshift::spec {
 namespace {
 
-Result<std::string> RequiredText(const NodeReader& r, const YAML::Node& map,
-                                 const std::string& path, std::string_view key) {
-  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, path, key));
-  NS_ASSIGN_OR_RETURN(std::string value, r.String(node, JoinKey(path, key)));
-  if (value.empty()) return Error(r.Fail(node, JoinKey(path, key), "must not be empty"));
-  return value;
-}
-
 Result<TokenizeSpec> ReadTokenize(const NodeReader& r, const YAML::Node& map,
                                   const std::string& path, const SchemaNode& schema) {
   NS_RETURN_IF_ERROR(r.CheckMap(map, path, schema));
   TokenizeSpec t;
-  NS_ASSIGN_OR_RETURN(t.column, RequiredText(r, map, path, "column"));
-  NS_ASSIGN_OR_RETURN(t.tokenizer, RequiredText(r, map, path, "tokenizer"));
-  NS_ASSIGN_OR_RETURN(t.into, RequiredText(r, map, path, "into"));
+  NS_ASSIGN_OR_RETURN(t.column, r.RequiredString(map, path, "column"));
+  NS_ASSIGN_OR_RETURN(t.tokenizer, r.RequiredString(map, path, "tokenizer"));
+  NS_ASSIGN_OR_RETURN(t.into, r.RequiredString(map, path, "into"));
   NS_RETURN_IF_ERROR(
       r.ReadInt(map, path, "max_length", 1, &t.max_length));  // checked against the tokenizer later
   return t;
@@ -39,9 +31,9 @@ Result<CropSpec> ReadCrop(const NodeReader& r, const YAML::Node& map, const std:
                           const SchemaNode& schema) {
   NS_RETURN_IF_ERROR(r.CheckMap(map, path, schema));
   CropSpec c;
-  NS_ASSIGN_OR_RETURN(c.image, RequiredText(r, map, path, "image"));
-  NS_ASSIGN_OR_RETURN(c.boxes, RequiredText(r, map, path, "boxes"));
-  NS_ASSIGN_OR_RETURN(c.into, RequiredText(r, map, path, "into"));
+  NS_ASSIGN_OR_RETURN(c.image, r.RequiredString(map, path, "image"));
+  NS_ASSIGN_OR_RETURN(c.boxes, r.RequiredString(map, path, "boxes"));
+  NS_ASSIGN_OR_RETURN(c.into, r.RequiredString(map, path, "into"));
   if (std::optional<YAML::Node> h = NodeReader::Find(map, "height")) {
     NS_ASSIGN_OR_RETURN(c.height, r.Int(*h, JoinKey(path, "height"), 8, kMaxCropHeight));
   }

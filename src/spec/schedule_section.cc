@@ -19,19 +19,6 @@ Result<std::optional<YAML::Node>> Section(const NodeReader& r, const YAML::Node&
   return node;
 }
 
-Result<std::string> RequiredText(const NodeReader& r, const YAML::Node& map,
-                                 const std::string& section, std::string_view key) {
-  NS_ASSIGN_OR_RETURN(YAML::Node node, r.Require(map, section, key));
-  const std::string path = JoinKey(section, key);
-  if (!node.IsScalar()) {
-    return Error(
-        r.Fail(node, path, fmt::format("expected a string, got {}", NodeReader::Describe(node))));
-  }
-  NS_ASSIGN_OR_RETURN(std::string text, r.String(node, path));
-  if (text.empty()) return Error(r.Fail(node, path, "must not be empty"));
-  return text;
-}
-
 }  // namespace
 
 Status ReadSchedule(const NodeReader& r, const YAML::Node& root,
@@ -39,7 +26,7 @@ Status ReadSchedule(const NodeReader& r, const YAML::Node& root,
   NS_ASSIGN_OR_RETURN(std::optional<YAML::Node> map, Section(r, root, "schedule"));
   if (!map) return Status::Ok();
   ScheduleSpec spec;
-  NS_ASSIGN_OR_RETURN(spec.cron, RequiredText(r, *map, "schedule", "cron"));
+  NS_ASSIGN_OR_RETURN(spec.cron, r.RequiredString(*map, "schedule", "cron"));
   if (Result<sched::CronExpr> cron = sched::CronExpr::Parse(spec.cron); !cron) {
     return r.Fail(*NodeReader::Find(*map, "cron"), "schedule.cron", cron.error().message());
   }
@@ -64,7 +51,7 @@ Status ReadTrigger(const NodeReader& r, const YAML::Node& root,
   NS_ASSIGN_OR_RETURN(std::optional<YAML::Node> map, Section(r, root, "trigger"));
   if (!map) return Status::Ok();
   TriggerSpec spec;
-  NS_ASSIGN_OR_RETURN(spec.watch, RequiredText(r, *map, "trigger", "watch"));
+  NS_ASSIGN_OR_RETURN(spec.watch, r.RequiredString(*map, "trigger", "watch"));
   if (std::optional<YAML::Node> settle = NodeReader::Find(*map, "settle")) {
     if (!settle->IsScalar()) {
       return r.Fail(

@@ -84,14 +84,7 @@ class PgLedger final : public Ledger {
                      int64_t rows_written, const std::string& output_file,
                      const std::string& dead_letter_file,
                      const std::vector<ItemFailure>& failures) override {
-    for (const ItemFailure& f : failures) {
-      if (f.shard_id != shard_id) {
-        return Status(Code::kInternal,
-                      fmt::format("failure of row {} of shard {} passed to the commit of shard "
-                                  "{} of run '{}'",
-                                  f.row, f.shard_id, shard_id, run_id));
-      }
-    }
+    NS_RETURN_IF_ERROR(CheckFailuresOfShard(run_id, shard_id, failures));
     return session_->Call([&](PgConn* c) {
       return pgledger::CommitShard(
           c, run_id, shard_id, epoch,
