@@ -7,14 +7,18 @@
 #include <fstream>
 #include <string>
 
+#include "env/temp_dir_for_test.h"
+
 namespace nightshift {
 namespace {
 
 class PluginTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_plugin"};
+
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_plugin_XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     setenv("NIGHTSHIFT_BACKEND_DIR", dir_.c_str(), 1);
   }
   void TearDown() override { unsetenv("NIGHTSHIFT_BACKEND_DIR"); }

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
+#include <string>
+
+#include "env/temp_dir_for_test.h"
 
 namespace nightshift {
 namespace {
@@ -14,12 +16,10 @@ TEST(DigestTest, KnownVectors) {
 }
 
 TEST(DigestTest, FileDigestMatchesAndMissingFileIsNotFound) {
-  char path[] = "/tmp/ns_digest_XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  FILE* f = fdopen(fd, "w");
-  std::fputs("abc", f);
-  std::fclose(f);
+  TempDir tmp("ns_digest");
+  ASSERT_TRUE(tmp.ok());
+  const std::string path = tmp / "abc.txt";
+  ASSERT_TRUE(Env::Default()->WriteFile(path, "abc").ok());
   EXPECT_EQ(Sha256File(Env::Default(), path).value(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256File(Env::Default(), "/nonexistent/model.onnx").error().code(), Code::kNotFound);

@@ -10,17 +10,16 @@
 #include <stop_token>
 #include <thread>
 
+#include "env/temp_dir_for_test.h"
+
 namespace nightshift {
 namespace {
 
-std::string TempDir() {
-  char tmpl[] = "/tmp/ns_env_test_XXXXXX";
-  return std::string(mkdtemp(tmpl));
-}
-
 TEST(EnvTest, WriteFileAtomicPublishesWholeFileAndLeavesNoTemp) {
   Env* env = Env::Default();
-  std::string dir = TempDir();
+  TempDir folder("ns_env_test");
+  ASSERT_TRUE(folder.ok());
+  std::string dir = folder.path();
   std::string path = JoinPath(dir, "a/b/_SUCCESS");
   ASSERT_TRUE(env->CreateDirs(DirName(path)).ok());
   ASSERT_TRUE(env->WriteFileAtomic(path, "{\"ok\":true}").ok());
@@ -32,7 +31,9 @@ TEST(EnvTest, WriteFileAtomicPublishesWholeFileAndLeavesNoTemp) {
 
 TEST(EnvTest, RenameIfAbsentNeverReplaces) {
   Env* env = Env::Default();
-  std::string dir = TempDir();
+  TempDir folder("ns_env_test");
+  ASSERT_TRUE(folder.ok());
+  std::string dir = folder.path();
   std::string a = JoinPath(dir, "a"), b = JoinPath(dir, "b");
   ASSERT_TRUE(env->WriteFile(a, "first").ok());
   EXPECT_EQ(env->RenameIfAbsent(a, b).value(), true);
@@ -50,7 +51,9 @@ TEST(EnvTest, RenameIfAbsentNeverReplaces) {
 // a refusal (a lost claim) is returned and the temp file stays for its owner.
 TEST(EnvTest, PublishFileFencedAsksBeforeReplacing) {
   Env* env = Env::Default();
-  std::string dir = TempDir();
+  TempDir folder("ns_env_test");
+  ASSERT_TRUE(folder.ok());
+  std::string dir = folder.path();
   std::string tmp = JoinPath(dir, ".part.tmp"), final_path = JoinPath(dir, "part");
   int asked = 0;
   auto lost = [&] {
@@ -79,7 +82,9 @@ TEST(EnvTest, StatOfMissingFileIsNotFound) {
 
 TEST(EnvTest, CreateDirsFailsUnderAFile) {
   Env* env = Env::Default();
-  std::string dir = TempDir();
+  TempDir folder("ns_env_test");
+  ASSERT_TRUE(folder.ok());
+  std::string dir = folder.path();
   ASSERT_TRUE(env->WriteFile(JoinPath(dir, "f"), "x").ok());
   Status s = env->CreateDirs(JoinPath(dir, "f/sub"));
   EXPECT_FALSE(s.ok());
@@ -136,7 +141,9 @@ TEST(EnvTest, ProcessStartTimeTellsLiveFromGone) {
 
 TEST(EnvTest, WatchDirSaysWhenTheFolderChangedAndWhenTheWatchEnded) {
   Env* env = Env::Default();
-  const std::string dir = TempDir();
+  TempDir folder("ns_env_test");
+  ASSERT_TRUE(folder.ok());
+  const std::string dir = folder.path();
   auto watch = env->WatchDir(dir);
   ASSERT_TRUE(watch.has_value()) << watch.error().message();
   EXPECT_FALSE((*watch)->Changed().value());

@@ -1,11 +1,11 @@
 #include "env/env_wrapper.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <string>
 #include <vector>
+
+#include "env/temp_dir_for_test.h"
 
 namespace nightshift {
 namespace {
@@ -178,15 +178,14 @@ class SyncLog final : public EnvWrapper {
 };
 
 TEST(EnvWrapperTest, WriteFileAtomicSyncsOnlyTheFolderAfterWriting) {
-  char tmpl[] = "/tmp/ns_env_sync_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  TempDir folder("ns_env_sync");
+  ASSERT_TRUE(folder.ok());
+  const std::string dir = folder.path();
   SyncLog env(Env::Default());
   const std::string path = JoinPath(dir, "_SUCCESS");
   ASSERT_TRUE(env.WriteFileAtomic(path, "{}").ok());
   EXPECT_EQ(env.ReadFile(path).value(), "{}");
   EXPECT_EQ(env.synced, std::vector<std::string>{dir});
-  ASSERT_TRUE(env.RemoveFile(path).ok());
-  ::rmdir(dir.c_str());
 }
 
 }  // namespace

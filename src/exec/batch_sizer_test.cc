@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "env/temp_dir_for_test.h"
 #include "io/duck.h"
 
 namespace nightshift::exec {
@@ -34,9 +35,11 @@ class TimedInstance : public ModelInstance {
 
 class BatchSizerTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_sizer"};  // first: removed after everything using it
+
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_sizer_XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     auto db = io::DuckDatabase::OpenInMemory(1).value();
     auto conn = io::DuckConnection::Open(db).value();
     ASSERT_TRUE(conn->Exec("COPY (SELECT range AS id, range::FLOAT AS a FROM range(5000)) TO '" +

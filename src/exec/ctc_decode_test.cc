@@ -1,9 +1,10 @@
 #include "exec/ctc_decode.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <fstream>
+
+#include "env/temp_dir_for_test.h"
 
 namespace nightshift::exec {
 namespace {
@@ -66,22 +67,19 @@ TEST(CtcDecodeTest, ClassCountThatFitsNeitherIsAnError) {
 }
 
 TEST(CtcDecodeTest, ReadAlphabetKeepsSpacesDropsLineBreaksAndRejectsEmptyLines) {
-  char dir[] = "/tmp/ctc_alphabetXXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string good = std::string(dir) + "/keys.txt";
+  TempDir dir("ns_ctc_alphabet");
+  ASSERT_TRUE(dir.ok());
+  const std::string good = dir / "keys.txt";
   std::ofstream(good) << "a\r\n \nz";  // CRLF, a space symbol, no final line break
   auto a = ReadAlphabet(Env::Default(), good, "ctc");
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(*a, (std::vector<std::string>{"a", " ", "z"}));
-  const std::string bad = std::string(dir) + "/bad.txt";
+  const std::string bad = dir / "bad.txt";
   std::ofstream(bad) << "a\n\nb\n";
   auto b = ReadAlphabet(Env::Default(), bad, "postprocess[1].ctc_decode");
   ASSERT_FALSE(b.has_value());
   EXPECT_NE(b.error().message().find("line 2 is empty"), std::string::npos);
-  EXPECT_FALSE(ReadAlphabet(Env::Default(), std::string(dir) + "/none.txt", "ctc").has_value());
-  std::remove(good.c_str());
-  std::remove(bad.c_str());
-  rmdir(dir);
+  EXPECT_FALSE(ReadAlphabet(Env::Default(), dir / "none.txt", "ctc").has_value());
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 #include "exec/output_folders.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "env/temp_dir_for_test.h"
 #include "exec/open_sink.h"
 #include "nightshift/env.h"
 
@@ -18,15 +18,15 @@ namespace fs = std::filesystem;
 
 class OutputFoldersTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_output_folders"};  // first: removed after everything using it
+
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "ns-output-folders-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     auto l = Ledger::Open(dir_ + "/ledger.db");
     ASSERT_TRUE(l.has_value()) << l.error().ToString();
     ledger_ = std::move(*l);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A run of job `name` in the ledger, with one shard of 10 rows.
   RunRecord MakeRun(const std::string& run_id, const std::string& name = "job-a") {

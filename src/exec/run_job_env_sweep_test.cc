@@ -13,6 +13,7 @@
 #include <string>
 
 #include "env/fault_injection_env.h"
+#include "env/temp_dir_for_test.h"
 #include "io/duck.h"
 #include "nightshift/engine.h"
 
@@ -24,8 +25,9 @@ constexpr int64_t kRows = 3000;  // three shards of 1000 rows
 class RunJobEnvSweepTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/ns_sweep_data_XXXXXX";
-    data_dir_ = new std::string(mkdtemp(tmpl));
+    data_ = new TempDir("ns_sweep_data");
+    ASSERT_TRUE(data_->ok());
+    data_dir_ = new std::string(data_->path());
     std::string cmd = fmt::format(
         "/usr/bin/python3 {}/examples/models/make_mlp.py {}/model.onnx --inputs 2 "
         "--hidden 4 --outputs 2 --softmax",
@@ -70,9 +72,11 @@ run:
     return *job;
   }
 
-  static std::string FreshDir() {
-    char tmpl[] = "/tmp/ns_sweep_run_XXXXXX";
-    return mkdtemp(tmpl);
+  static void TearDownTestSuite() {
+    delete data_dir_;
+    delete data_;
+    data_dir_ = nullptr;
+    data_ = nullptr;
   }
 
   // (rows in the output, distinct ids in it).
@@ -85,15 +89,19 @@ run:
     return {r->Int(0, 0), r->Int(1, 0)};
   }
 
+  static TempDir* data_;
   static std::string* data_dir_;
 };
 
+TempDir* RunJobEnvSweepTest::data_ = nullptr;
 std::string* RunJobEnvSweepTest::data_dir_ = nullptr;
 
 TEST_F(RunJobEnvSweepTest, EveryFileOperationOfARunFailsCleanlyAndAResumeCompletesExactlyOnce) {
   // A clean run: how many file operations, and of which kinds.
   FaultInjectionEnv counting(Env::Default());
-  const std::string clean_dir = FreshDir();
+  TempDir clean_folder("ns_sweep_run");
+  ASSERT_TRUE(clean_folder.ok());
+  const std::string clean_dir = clean_folder.path();
   RunOptions clean;
   clean.env = &counting;
   auto r = RunJob(Job(clean_dir), clean);
@@ -114,7 +122,9 @@ TEST_F(RunJobEnvSweepTest, EveryFileOperationOfARunFailsCleanlyAndAResumeComplet
 
   int could_not_start = 0, failed = 0, absorbed = 0;
   for (int i = 1; i <= n; ++i) {
-    const std::string dir = FreshDir();
+    TempDir tmp("ns_sweep_run");  // removed at the end of each turn
+    ASSERT_TRUE(tmp.ok());
+    const std::string dir = tmp.path();
     FaultInjectionEnv env(Env::Default());
     env.FailNthOperation(i);
     RunOptions faulty;
@@ -144,7 +154,6 @@ TEST_F(RunJobEnvSweepTest, EveryFileOperationOfARunFailsCleanlyAndAResumeComplet
         << "after operation " << i << " (" << what << "): " << again->message;
     EXPECT_EQ(OutputRows(dir), std::make_pair(kRows, kRows))
         << "after operation " << i << " (" << what << ")";
-    std::system(fmt::format("rm -rf '{}'", dir).c_str());
   }
   std::printf("%d file operations: %d could not start, %d failed while running, %d absorbed\n", n,
               could_not_start, failed, absorbed);
@@ -157,7 +166,9 @@ TEST_F(RunJobEnvSweepTest, TheLedgerAndTheManifestReadTheRunsClock) {
   FaultInjectionEnv env(Env::Default());
   constexpr int64_t kDayUs = int64_t{86400} * 1000000;
   env.SkewClock(kDayUs);
-  const std::string dir = FreshDir();
+  TempDir tmp("ns_sweep_run");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp.path();
   RunOptions o;
   o.env = &env;
   const int64_t before_ms = Env::Default()->NowMillis();

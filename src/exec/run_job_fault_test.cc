@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "env/fault_injection_env.h"
+#include "env/temp_dir_for_test.h"
 #include "io/duck.h"
 #include "nightshift/engine.h"
 
@@ -78,8 +79,9 @@ class FaultyInstance : public ModelInstance {
 class RunJobFaultTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/ns_fault_test_XXXXXX";
-    data_dir_ = new std::string(mkdtemp(tmpl));
+    data_ = new TempDir("ns_fault_test");
+    ASSERT_TRUE(data_->ok());
+    data_dir_ = new std::string(data_->path());
     std::string cmd = fmt::format(
         "/usr/bin/python3 {}/examples/models/make_mlp.py {}/model.onnx --inputs 4 "
         "--hidden 8 --outputs 2 --softmax",
@@ -99,9 +101,16 @@ class RunJobFaultTest : public ::testing::Test {
             .ok());
   }
 
+  static void TearDownTestSuite() {
+    delete data_dir_;
+    delete data_;
+    data_dir_ = nullptr;
+    data_ = nullptr;
+  }
+
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_fault_run_XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    ASSERT_TRUE(run_dir_.ok());
+    dir_ = run_dir_.path();
   }
 
   JobSpec Job(const std::string& extra = "") {
@@ -157,10 +166,13 @@ errors:
     return o;
   }
 
+  static TempDir* data_;
   static std::string* data_dir_;
+  TempDir run_dir_{"ns_fault_run"};
   std::string dir_;
 };
 
+TempDir* RunJobFaultTest::data_ = nullptr;
 std::string* RunJobFaultTest::data_dir_ = nullptr;
 
 TEST_F(RunJobFaultTest, CleanRunWritesEveryRowOnce) {

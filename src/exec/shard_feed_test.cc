@@ -3,11 +3,10 @@
 #include "exec/shard_feed.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <thread>
 
+#include "env/temp_dir_for_test.h"
 #include "exec/shard_committer.h"
 #include "exec/shared_view_for_test.h"
 
@@ -18,10 +17,11 @@ constexpr char kRun[] = "r1";
 
 class ShardFeedTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_feed_test"};  // first: removed after everything using it
+
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_feed_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     auto ledger = Ledger::Open(dir_ + "/ledger.db");
     ASSERT_TRUE(ledger.has_value()) << ledger.error().ToString();
     ledger_ = std::move(*ledger);
@@ -42,10 +42,7 @@ class ShardFeedTest : public ::testing::Test {
                                           {.index = 1, .path = "b.csv", .rows = 20}};
     ASSERT_TRUE(ledger_->CreateOrAttachRun(run, files, shards).has_value());
   }
-  void TearDown() override {
-    ledger_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { ledger_.reset(); }
   ShardFeedOptions Options(Ledger* ledger, const RunOwner& me, int32_t index = 0,
                            int32_t workers = 1) {
     return {.ledger = ledger,

@@ -1,12 +1,13 @@
 #include "exec/top_k.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <random>
+
+#include "env/temp_dir_for_test.h"
 
 namespace nightshift::exec {
 namespace {
@@ -95,8 +96,9 @@ TEST(TopKTest, OutputNarrowerThanKIsAnError) {
 }
 
 TEST(TopKTest, OneLineThatIsNotAPlainIntegerMakesEveryLabelText) {
-  char tmpl[] = "/tmp/ns_top_k_XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  TempDir tmp("ns_top_k");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp.path();
   Env* env = Env::Default();
   for (const char* odd : {"sku-9", "007", "+5", " 5", "1e3", "99999999999999999999"}) {
     ASSERT_TRUE(env->WriteFile(dir + "/l.txt", std::string("12\r\n") + odd + "\n4\n").ok());
@@ -124,8 +126,9 @@ TEST(TopKTest, TextLabelsKeepIndicesInTheTensorAndCountAgainstTheOutput) {
 }
 
 TEST(TopKTest, LabelsAreOneIntegerPerLine) {
-  char tmpl[] = "/tmp/ns_top_k_XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  TempDir tmp("ns_top_k");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp.path();
   Env* env = Env::Default();
   ASSERT_TRUE(env->WriteFile(dir + "/ok.txt", "7\r\n-3\n42").ok());
   auto ok = ReadLabels(env, dir + "/ok.txt", "postprocess[0].top_k");

@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 
 #include "env/env_wrapper.h"
+#include "env/temp_dir_for_test.h"
 #include "image/test_images.h"
 
 namespace nightshift::image {
@@ -28,19 +28,17 @@ class CountingEnv : public EnvWrapper {
   std::atomic<int> reads{0};
 };
 
-// A new folder holding a.png, a 400 x 100 gradient page.
-std::string DirWithPage() {
-  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  EXPECT_TRUE(Env::Default()
-                  ->WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(400, 100)))
-                  .ok());
-  return dir;
+// Writes a.png, a 400 x 100 gradient page, into `dir`.
+void WritePage(const TempDir& dir) {
+  EXPECT_TRUE(dir.ok());
+  EXPECT_TRUE(
+      Env::Default()->WriteFile(dir / "a.png", testing::Png(testing::Gradient(400, 100))).ok());
 }
 
 TEST(CropFillerTest, ReadsEachPageOncePerBatchAndPadsToTheWidestCrop) {
-  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  TempDir tmp("ns_crop_filler");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp.path();
   CountingEnv env(Env::Default());
   ASSERT_TRUE(
       env.WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(400, 100))).ok());
@@ -77,8 +75,9 @@ TEST(CropFillerTest, ReadsEachPageOncePerBatchAndPadsToTheWidestCrop) {
 }
 
 TEST(CropFillerTest, AFixedWidthIsKeptAndAMissingPageIsEveryBoxsReason) {
-  char tmpl[] = "/tmp/ns_crop_filler_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  TempDir tmp("ns_crop_filler");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp.path();
   CropSpec spec{"path", "box", "line", 32};
   CropFiller filler(spec, "", false, false, /*fixed_width=*/100, 1, Env::Default());
   std::vector<std::string> values = {"[0, 0, 50, 0, 50, 10, 0, 10]|gone.png",
@@ -97,7 +96,9 @@ TEST(CropFillerTest, AFixedWidthIsKeptAndAMissingPageIsEveryBoxsReason) {
 }
 
 TEST(CropFillerTest, FansAListOfBoxesOutByBoxIndex) {
-  const std::string dir = DirWithPage();
+  TempDir tmp("ns_crop_filler");
+  WritePage(tmp);
+  const std::string dir = tmp.path();
   CropSpec spec{"path", "box", "line", 48};
   CropFiller filler(spec, "", false, false, /*fixed_width=*/0, 1, Env::Default());
   EXPECT_EQ(filler.first_item(), 0);
@@ -176,7 +177,9 @@ TEST(CropFillerTest, AnInputRowsBoxesAreSplitOnceNotOncePerBox) {
 }
 
 TEST(CropFillerTest, RowsSharingOneValueCropAsRowsWithCopiesOfIt) {
-  const std::string dir = DirWithPage();
+  TempDir tmp("ns_crop_filler");
+  WritePage(tmp);
+  const std::string dir = tmp.path();
   CropSpec spec{"path", "box", "line", 48};
   CropFiller filler(spec, "", false, false, /*fixed_width=*/0, 2, Env::Default());
   // 40 boxes, the last one outside the page; box_index 40 does not exist.

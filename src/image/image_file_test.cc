@@ -3,9 +3,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
+
+#include "env/temp_dir_for_test.h"
 
 namespace nightshift::image {
 namespace {
@@ -14,9 +15,11 @@ using ::testing::HasSubstr;
 
 class ImageFileTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_image_file"};
+
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_image_file_XXXXXX";
-    root_ = mkdtemp(tmpl);
+    ASSERT_TRUE(tmp_.ok());
+    root_ = tmp_.path();
     dir_ = JoinPath(root_, "in");
     ASSERT_TRUE(env_->CreateDirs(JoinPath(dir_, "sub")).ok());
     ASSERT_TRUE(env_->WriteFile(JoinPath(dir_, "sub/a.jpg"), "AAAA").ok());
@@ -24,8 +27,6 @@ class ImageFileTest : public ::testing::Test {
     std::filesystem::create_symlink(JoinPath(root_, "secret.jpg"), JoinPath(dir_, "link.jpg"));
     std::filesystem::create_symlink("sub/a.jpg", JoinPath(dir_, "inside.jpg"));
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-
   std::string ErrorOf(std::string_view path, bool allow_outside = false) {
     auto r = ReadImageFile(env_, path, dir_, allow_outside);
     if (r.has_value()) return "(read)";

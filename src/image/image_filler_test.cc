@@ -3,10 +3,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
+#include "env/temp_dir_for_test.h"
 #include "image/test_images.h"
 
 namespace nightshift::image {
@@ -24,8 +22,9 @@ ImageSpec Step() {
 }
 
 TEST(ImageFillerTest, FillsEveryRowOnWorkersAndReportsBadOnes) {
-  char tmpl[] = "/tmp/ns_image_filler_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  TempDir tmp("ns_image_filler");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp.path();
   Env* env = Env::Default();
   ASSERT_TRUE(env->WriteFile(JoinPath(dir, "a.png"), testing::Png(testing::Gradient(16, 12))).ok());
   ASSERT_TRUE(env->WriteFile(JoinPath(dir, "bad.jpg"), "not an image").ok());
@@ -53,7 +52,6 @@ TEST(ImageFillerTest, FillsEveryRowOnWorkersAndReportsBadOnes) {
       EXPECT_EQ(got, one) << i;
     }
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(ImageFillerTest, BlobRowsAreTheImageBytes) {

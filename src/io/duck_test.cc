@@ -2,11 +2,11 @@
 #include "io/duck.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 
+#include "env/temp_dir_for_test.h"
 #include "nightshift/env.h"
 
 namespace nightshift::io {
@@ -23,9 +23,9 @@ int64_t FileCacheBytes(DuckConnection* conn) {
 // One query per shard over the same Parquet file used to leave each query's
 // byte ranges in DuckDB's external file cache: memory grew with every shard.
 TEST(DuckDatabaseTest, RepeatedShardScansKeepNothingInTheFileCache) {
-  char tmpl[] = "/tmp/ns_duck_test_XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string path = JoinPath(dir, "a.parquet");
+  TempDir dir("ns_duck_test");
+  ASSERT_TRUE(dir.ok());
+  const std::string path = dir / "a.parquet";
   auto db = DuckDatabase::OpenInMemory(1).value();
   auto conn = DuckConnection::Open(db).value();
   ASSERT_TRUE(conn->Exec("COPY (SELECT range AS id, range * 0.5 AS a FROM range(64000)) TO " +
@@ -42,10 +42,6 @@ TEST(DuckDatabaseTest, RepeatedShardScansKeepNothingInTheFileCache) {
     EXPECT_EQ(rows, 2000);
   }
   EXPECT_EQ(FileCacheBytes(conn.get()), 0);
-  conn.reset();
-  db.reset();
-  (void)Env::Default()->RemoveFile(path);
-  (void)::rmdir(dir.c_str());
 }
 
 // Every database is offline and writes nothing under $HOME: installing or

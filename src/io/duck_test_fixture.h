@@ -4,13 +4,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "env/temp_dir_for_test.h"
 #include "io/duck.h"
 #include "nightshift/env.h"
 #include "nightshift/source.h"
@@ -19,19 +19,17 @@ namespace nightshift::io {
 
 class DuckTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_io"};  // first: removed after everything using it
+
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_io_XXXXXX";
-    char* made = mkdtemp(tmpl);
-    ASSERT_NE(made, nullptr);
-    dir_ = made;
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     db_ = DuckDatabase::OpenInMemory(1).value();
     conn_ = DuckConnection::Open(db_).value();
   }
   void TearDown() override {
     conn_.reset();
     db_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   // Writes `text` to file `name` in dir_; returns its path.

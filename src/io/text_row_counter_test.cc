@@ -7,8 +7,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 
+#include "env/temp_dir_for_test.h"
 #include "io/duck.h"
 #include "nightshift/env.h"
 
@@ -69,8 +69,9 @@ TEST(TextRowCounterTest, GivesUpWhereDuckDbMayDiffer) {
 }
 
 TEST(TextRowCounterTest, AgreesWithDuckDbWheneverItAnswers) {
-  char tmpl[] = "/tmp/ns_counter_test_XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  TempDir tmp("ns_counter_test");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp.path();
   auto db = DuckDatabase::OpenInMemory(1).value();
   auto conn = DuckConnection::Open(db).value();
   const std::vector<std::string> texts = {
@@ -111,7 +112,6 @@ TEST(TextRowCounterTest, AgreesWithDuckDbWheneverItAnswers) {
         << "'" << texts[i] << "' sniffed delimiter '" << delim << "' quote '" << quote << "'";
   }
   EXPECT_GE(answered, 8);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(TextRowCounterTest, NamesAFileItCannotOpen) {

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "env/temp_dir_for_test.h"
 #include "nightshift/env.h"
 
 namespace nightshift::io {
@@ -22,9 +23,11 @@ constexpr char kTokenizer[] = R"({
 
 class TokenColumnsTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_token_columns"};  // first: removed after everything using it
+
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_token_columns_XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     ASSERT_TRUE(Env::Default()->WriteFile(JoinPath(dir_, "tokenizer.json"), kTokenizer).ok());
     db_ = DuckDatabase::OpenInMemory(2).value();
     conn_ = DuckConnection::Open(db_).value();

@@ -1,27 +1,24 @@
-// Test fixture: writes job files into a fresh mkdtemp folder.
+// Test fixture: writes job files into a fresh folder (TempDir).
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "env/temp_dir_for_test.h"
 #include "nightshift/job_spec.h"
 
 namespace nightshift::spec {
 
 class JobFileTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_spec_test"};
+
   void SetUp() override {
-    char tmpl[] = "/tmp/ns_spec_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
   }
 
   // Writes `text` to dir_/name and returns the path.

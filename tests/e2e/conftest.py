@@ -397,6 +397,26 @@ def single_key(k, column=None):
     return k
 
 
+def check_scored_rows(case, rows, times=1, positions=None, where="table"):
+    """Rows (id, name, p0, p1, ...) read back from a database: each input row of `positions`
+    (default: all) exactly `times` times and no other key, with its name and the reference
+    predictions (within TOL)."""
+    counts = {}
+    for r in rows:
+        k = int(r[0])
+        counts[k] = counts.get(k, 0) + 1
+        i = case.pos.get(k)
+        assert i is not None, f"{where}: key {k} is no input row's"
+        assert r[1] == case.names[i], (where, k, r[1], case.names[i])
+        got = np.array([float(v) for v in r[2:]])
+        assert np.abs(got - case.expected[i]).max() <= TOL, (where, k, got, case.expected[i])
+    want = {int(case.ids[i]) for i in (range(case.n) if positions is None else positions)}
+    assert set(counts) == want, (f"{where}: missing {sorted(want - set(counts))[:5]}, "
+                                 f"unexpected {sorted(set(counts) - want)[:5]}")
+    wrong = {k: n for k, n in counts.items() if n != times}
+    assert not wrong, f"{where}: keys not written exactly {times} time(s): {list(wrong.items())[:5]}"
+
+
 def check_output(case, outdir, fmt, positions, keep=("id", "name"), job=None, cwd=None, expect_failed=0):
     """Checks a completed output directory against the case's reference.
 

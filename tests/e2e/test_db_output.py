@@ -2,13 +2,11 @@
 across SIGKILL at every step of a shard's commit; clear refusals before the
 run starts; the password never leaves the URL."""
 import random
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from conftest import EXIT_OK, TOL, Case, run, start, status_json, write_job
+from conftest import EXIT_OK, Case, check_scored_rows, run, start, status_json, write_job
 from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
 
 N = 2000
@@ -42,19 +40,7 @@ def table_rows(pg, table):
 
 def check_table(case, pg, table, times=1):
     """Every input key exactly `times` times, names and predictions equal to the reference."""
-    rows = table_rows(pg, table)
-    assert len(rows) == times * case.n, f"{table} has {len(rows)} rows, want {times * case.n}"
-    counts = {}
-    for r in rows:
-        k = int(r[0])
-        counts[k] = counts.get(k, 0) + 1
-        i = case.pos[k]
-        assert r[1] == case.names[i], (k, r[1], case.names[i])
-        got = np.array([float(v) for v in r[2:]])
-        assert np.abs(got - case.expected[i]).max() <= TOL, (k, got, case.expected[i])
-    wrong = {k: n for k, n in counts.items() if n != times}
-    assert not wrong, f"keys not written exactly {times} time(s): {list(wrong.items())[:5]}"
-    assert set(counts) == {int(k) for k in case.ids}
+    check_scored_rows(case, table_rows(pg, table), times=times, where=table)
 
 
 def test_upsert_creates_table_with_key_and_rerun_rewrites(case, pg_server, tmp_path):

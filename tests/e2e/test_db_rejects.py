@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import EXIT_FAILED, EXIT_OK, TOL, Case, run, status_json, write_job
+from conftest import EXIT_FAILED, EXIT_OK, Case, check_scored_rows, run, status_json, write_job
 from pg_fixture import PASSWORD, ROLE, pg_server  # noqa: F401  (the session fixture)
 from test_db_sinks import query as db_query
 
@@ -68,15 +68,7 @@ def dead_letters(d):
 
 def check_rows(case, rows, good):
     """rows (id, name, p0, p1, p2) hold exactly the input rows `good`, with the reference predictions."""
-    got = {int(r[0]): r for r in rows}
-    assert len(got) == len(rows), "a key is in the table twice"
-    want = {int(case.ids[i]) for i in good}
-    assert set(got) == want, (f"missing {sorted(want - set(got))[:5]}, unexpected {sorted(set(got) - want)[:5]}")
-    for k, r in got.items():
-        i = case.pos[k]
-        assert r[1] == case.names[i], (k, r[1])
-        p = np.array([float(v) for v in r[2:]])
-        assert np.abs(p - case.expected[i]).max() <= TOL, (k, p, case.expected[i])
+    check_scored_rows(case, rows, positions=good)
 
 
 def check_dead_letters(case, d, refused, reasons):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import EXIT_OK, TOL, Case, run, sql, status_json, write_job
+from conftest import EXIT_OK, TOL, Case, check_scored_rows, run, sql, status_json, write_job
 
 N = 1200
 SHARD = 150  # 8 shards
@@ -61,18 +61,7 @@ def execute(fmt, path, statements):
 def check_table(case, fmt, path, table, times=1):
     """Every input key exactly `times` times; names and predictions equal to the reference."""
     rows = query(fmt, path, f"SELECT id, name, p0, p1, p2 FROM {table}")
-    assert len(rows) == times * case.n, f"{table} has {len(rows)} rows, want {times * case.n}"
-    counts = {}
-    for r in rows:
-        k = int(r[0])
-        counts[k] = counts.get(k, 0) + 1
-        i = case.pos[k]
-        assert r[1] == case.names[i], (k, r[1], case.names[i])
-        got = np.array([float(v) for v in r[2:]])
-        assert np.abs(got - case.expected[i]).max() <= TOL, (k, got, case.expected[i])
-    wrong = {k: n for k, n in counts.items() if n != times}
-    assert not wrong, f"keys not written exactly {times} time(s): {list(wrong.items())[:5]}"
-    assert set(counts) == {int(k) for k in case.ids}
+    check_scored_rows(case, rows, times=times, where=f"{fmt} {table}")
 
 
 def primary_key(fmt, path, table):

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/test_models_for_test.h"
 #include "nightshift/backend.h"
 #include "ort_status.h"
 
@@ -56,17 +57,14 @@ class OnnxBackendTest : public ::testing::Test {
   // Builds the test models once per test binary run, with the script the
   // project ships (tests/models/make_test_models.py).
   static void SetUpTestSuite() {
-    std::string templ = (fs::temp_directory_path() / "ns_onnx_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = new fs::path(templ);
-    std::string cmd = std::string(NS_TEST_PYTHON) + " " + NS_SOURCE_DIR +
-                      "/tests/models/make_test_models.py " + dir_->string();
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << "failed: " << cmd;
+    models_ = MakeTestModels("make_test_models.py", "ns_onnx_test").release();
+    if (models_ != nullptr) dir_ = new fs::path(models_->path());
   }
   static void TearDownTestSuite() {
-    if (dir_ != nullptr) fs::remove_all(*dir_);
     delete dir_;
+    delete models_;
     dir_ = nullptr;
+    models_ = nullptr;
   }
 
   void SetUp() override {
@@ -93,10 +91,12 @@ class OnnxBackendTest : public ::testing::Test {
     return instance.has_value() ? std::move(*instance) : nullptr;
   }
 
-  static fs::path* dir_;
+  static TempDir* models_;
+  static fs::path* dir_;  // models_'s
   std::unique_ptr<Backend> backend_;
 };
 
+TempDir* OnnxBackendTest::models_ = nullptr;
 fs::path* OnnxBackendTest::dir_ = nullptr;
 
 // Runs the MLP on the first `rows` rows of mlp_input.bin and checks the result

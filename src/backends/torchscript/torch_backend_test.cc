@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/test_models_for_test.h"
 #include "nightshift/backend.h"
 
 namespace nightshift {
@@ -49,17 +50,14 @@ class TorchBackendTest : public ::testing::Test {
   // Scripts the test models once per test binary run, with the script the
   // project ships (tests/models/make_torch_models.py).
   static void SetUpTestSuite() {
-    std::string templ = (fs::temp_directory_path() / "ns_torch_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = new fs::path(templ);
-    std::string cmd = std::string(NS_TEST_PYTHON) + " " + NS_SOURCE_DIR +
-                      "/tests/models/make_torch_models.py " + dir_->string();
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << "failed: " << cmd;
+    models_ = MakeTestModels("make_torch_models.py", "ns_torch_test").release();
+    if (models_ != nullptr) dir_ = new fs::path(models_->path());
   }
   static void TearDownTestSuite() {
-    if (dir_ != nullptr) fs::remove_all(*dir_);
     delete dir_;
+    delete models_;
     dir_ = nullptr;
+    models_ = nullptr;
   }
 
   void SetUp() override {
@@ -93,10 +91,12 @@ class TorchBackendTest : public ::testing::Test {
     return instance.has_value() ? std::move(*instance) : nullptr;
   }
 
-  static fs::path* dir_;
+  static TempDir* models_;
+  static fs::path* dir_;  // models_'s
   std::unique_ptr<Backend> backend_;
 };
 
+TempDir* TorchBackendTest::models_ = nullptr;
 fs::path* TorchBackendTest::dir_ = nullptr;
 
 void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, double tolerance) {

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "backends/test_models_for_test.h"
 #include "nightshift/backend.h"
 #include "xgb_ubjson.h"
 
@@ -79,17 +80,14 @@ class XgbBackendTest : public ::testing::Test {
   // Trains the test models once per test binary run, with the script the
   // project ships (tests/models/make_xgb_models.py).
   static void SetUpTestSuite() {
-    std::string templ = (fs::temp_directory_path() / "ns_xgb_test_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = new fs::path(templ);
-    std::string cmd = std::string(NS_TEST_PYTHON) + " " + NS_SOURCE_DIR +
-                      "/tests/models/make_xgb_models.py " + dir_->string();
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << "failed: " << cmd;
+    models_ = MakeTestModels("make_xgb_models.py", "ns_xgb_test").release();
+    if (models_ != nullptr) dir_ = new fs::path(models_->path());
   }
   static void TearDownTestSuite() {
-    if (dir_ != nullptr) fs::remove_all(*dir_);
     delete dir_;
+    delete models_;
     dir_ = nullptr;
+    models_ = nullptr;
   }
 
   void SetUp() override {
@@ -130,11 +128,13 @@ class XgbBackendTest : public ::testing::Test {
     return instance.Execute(std::span<const Tensor>(&features, 1), outputs);
   }
 
-  static fs::path* dir_;
+  static TempDir* models_;
+  static fs::path* dir_;  // models_'s
   std::unique_ptr<Backend> backend_;
   std::vector<float> input_;
 };
 
+TempDir* XgbBackendTest::models_ = nullptr;
 fs::path* XgbBackendTest::dir_ = nullptr;
 
 TEST_F(XgbBackendTest, DeclaresOneInputAndBothOutputs) {

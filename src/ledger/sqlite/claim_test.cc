@@ -1,12 +1,11 @@
 // Ledger::ClaimNextShard, RenewLeases, CheckClaim, CompleteRunIfDone and
 // ListWorkers on the SQLite ledger, with the ledger's clock moved by the test.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <set>
 
 #include "env/fault_injection_env.h"
+#include "env/temp_dir_for_test.h"
 #include "nightshift/ledger.h"
 
 namespace nightshift {
@@ -14,10 +13,11 @@ namespace {
 
 class ClaimTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_claim_test"};  // first: removed after everything using it
+
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_claim_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     auto ledger = Ledger::Open(dir_ + "/ledger.db", &env_);
     ASSERT_TRUE(ledger.has_value()) << ledger.error().ToString();
     ledger_ = std::move(*ledger);
@@ -34,10 +34,7 @@ class ClaimTest : public ::testing::Test {
     }
     ASSERT_TRUE(ledger_->CreateOrAttachRun(run, {}, shards).has_value());
   }
-  void TearDown() override {
-    ledger_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { ledger_.reset(); }
 
   ShardRecord Claim(const RunOwner& who, const ClaimPolicy& policy) {
     auto got = ledger_->ClaimNextShard("r1", who, policy);

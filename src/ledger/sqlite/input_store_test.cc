@@ -1,9 +1,7 @@
 // Ledger::SetRunInputs, GetRunInputs and ReplanRun on the SQLite ledger.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-
+#include "env/temp_dir_for_test.h"
 #include "nightshift/ledger.h"
 
 namespace nightshift {
@@ -11,10 +9,11 @@ namespace {
 
 class InputStoreTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_input_store"};  // first: removed after everything using it
+
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_input_store.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     ledger_ = Ledger::Open(dir_ + "/ledger.db").value();
     RunRecord run;
     run.run_id = "r";
@@ -30,7 +29,6 @@ class InputStoreTest : public ::testing::Test {
     }
     ASSERT_TRUE(ledger_->CreateOrAttachRun(run, files, shards).has_value());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string dir_;
   std::unique_ptr<Ledger> ledger_;

@@ -2,12 +2,12 @@
 // locks (AcquireLock / RenewLock / ReleaseLock) and Ledger::OpenForReading on
 // the SQLite ledger.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <thread>
 #include <vector>
 
+#include "env/temp_dir_for_test.h"
 #include "ledger/sqlite/sqlite_ledger.h"
 #include "nightshift/ledger.h"
 
@@ -16,10 +16,11 @@ namespace {
 
 class RunOwnerTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_owner_test"};  // first: removed after everything using it
+
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_owner_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     path_ = dir_ + "/ledger.db";
     auto ledger = Ledger::Open(path_);
     ASSERT_TRUE(ledger.has_value()) << ledger.error().ToString();
@@ -31,10 +32,7 @@ class RunOwnerTest : public ::testing::Test {
     shard.row_end = 10;
     ASSERT_TRUE(ledger_->CreateOrAttachRun(run, {}, {shard}).has_value());
   }
-  void TearDown() override {
-    ledger_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { ledger_.reset(); }
 
   static bool Never(const RunOwner&) { return false; }
   static bool Always(const RunOwner&) { return true; }
@@ -126,10 +124,10 @@ TEST_F(RunOwnerTest, ReaderOfAMissingLedgerIsNotFoundAndCreatesNothing) {
 // Processes starting together on a new ledger: switching it to WAL takes an
 // exclusive lock that SQLite's busy handler does not wait for.
 TEST(LedgerOpenTest, ConcurrentOpensOfANewLedgerAllSucceed) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "ns_open_test.XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  TempDir tmp("ns_open_test");
+  ASSERT_TRUE(tmp.ok());
   for (int round = 0; round < 20; ++round) {
-    const std::string path = tmpl + "/l" + std::to_string(round) + ".db";
+    const std::string path = tmp / ("l" + std::to_string(round) + ".db");
     std::vector<std::thread> threads;
     std::vector<std::string> errors(6);
     for (size_t i = 0; i < errors.size(); ++i) {
@@ -141,7 +139,6 @@ TEST(LedgerOpenTest, ConcurrentOpensOfANewLedgerAllSucceed) {
     for (auto& t : threads) t.join();
     for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
   }
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST_F(RunOwnerTest, NamedLockIsHeldByOneProcessUntilItIsGoneOrReleased) {

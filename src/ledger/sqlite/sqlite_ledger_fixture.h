@@ -5,13 +5,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "env/temp_dir_for_test.h"
 #include "nightshift/ledger.h"
 
 namespace nightshift::ledger_test {
@@ -61,13 +60,13 @@ inline ItemFailure Failure(int64_t shard_id, int64_t row) {
 
 class SqliteLedgerTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_ledger_test"};  // first: removed after everything using it
+
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_ledger_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     path_ = dir_ + "/ledger.db";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<Ledger> Open(const std::string& path) {
     auto ledger = Ledger::Open(path);
