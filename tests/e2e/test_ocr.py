@@ -31,9 +31,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from conftest import (REPO, assert_not_crashed, edit_distance, iou, part_files, read_part, run, sql,
                       write_job)
+from ocr_pages import draw_page
 
 MODELS = REPO / "third_party" / "ocr-models"
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def reshape_model(path, in_width, out_shape, out_name):
@@ -218,31 +218,8 @@ def render_page(lines, seed, angle=0.0, jpeg_quality=None):
     """The page as RGB and each line's drawn extent (x0, y0, x1, y1); the page is rotated by
     `angle` degrees (counter-clockwise, about its centre) and JPEG-compressed when asked."""
     import io
-    from PIL import Image, ImageDraw, ImageFont
-    rng = np.random.default_rng(seed)
-    img = Image.new("RGB", (PAGE_W, PAGE_H), "white")
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype(str(FONT), 26)
-    boxes, y = [], 40
-    for text in lines:
-        x = int(rng.integers(20, 80))
-        draw.text((x, y), text, fill="black", font=font)
-        boxes.append(draw.textbbox((x, y), text, font=font))
-        y += int(rng.integers(90, 110))
-    if angle:
-        img = img.rotate(angle, resample=Image.BICUBIC, fillcolor="white")
-        a = np.deg2rad(angle)
-        cx, cy = PAGE_W / 2, PAGE_H / 2
-
-        def turn(x, y):  # image y points down: counter-clockwise on screen
-            return (cx + (x - cx) * np.cos(a) + (y - cy) * np.sin(a),
-                    cy - (x - cx) * np.sin(a) + (y - cy) * np.cos(a))
-        turned = []
-        for x0, y0, x1, y1 in boxes:
-            pts = [turn(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
-            turned.append((min(p[0] for p in pts), min(p[1] for p in pts),
-                           max(p[0] for p in pts), max(p[1] for p in pts)))
-        boxes = turned
+    from PIL import Image
+    img, boxes = draw_page(lines, (PAGE_W, PAGE_H), seed, angle)
     if jpeg_quality:
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=jpeg_quality)

@@ -13,17 +13,15 @@ JPEG-compressed. Checked: every known line has a box over it (in page pixels), a
 character accuracy of the recognised text against the truth.
 """
 import shutil
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import (REPO, assert_not_crashed, edit_distance, iou, part_files, read_dead_letters, read_part,
                       run, single_key, write_job)
+from ocr_pages import draw_page
 
 MODELS = REPO / "third_party" / "ocr-models"
 EXAMPLE = REPO / "examples" / "ocr"
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 # (lines, page size (w, h), rotation in degrees, JPEG quality or None)
 PAGES = [
@@ -42,31 +40,8 @@ PAGES = [
 
 def render(lines, size, angle, quality, seed, path):
     """Writes the page; returns each line's drawn extent (x0, y0, x1, y1) in page pixels."""
-    from PIL import Image, ImageDraw, ImageFont
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype(str(FONT), 28)
-    boxes, y = [], 50
-    for text in lines:
-        x = int(rng.integers(30, 90))
-        draw.text((x, y), text, fill="black", font=font)
-        boxes.append(draw.textbbox((x, y), text, font=font))
-        y += int(rng.integers(110, 130))
-    if angle:
-        img = img.rotate(angle, resample=Image.BICUBIC, fillcolor="white")
-        a = np.deg2rad(angle)
-
-        def turn(x, y):  # counter-clockwise on screen about the centre (image y points down)
-            return (w / 2 + (x - w / 2) * np.cos(a) + (y - h / 2) * np.sin(a),
-                    h / 2 - (x - w / 2) * np.sin(a) + (y - h / 2) * np.cos(a))
-        turned = []
-        for x0, y0, x1, y1 in boxes:
-            pts = [turn(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
-            turned.append((min(p[0] for p in pts), min(p[1] for p in pts),
-                           max(p[0] for p in pts), max(p[1] for p in pts)))
-        boxes = turned
+    img, boxes = draw_page(lines, size, seed, angle, font_size=28, top=50, indent=(30, 90),
+                           gap=(110, 130))
     if quality:
         img.save(path, format="JPEG", quality=quality)
     else:
