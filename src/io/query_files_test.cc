@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "env/temp_dir_for_test.h"
+
 namespace nightshift::io {
 namespace {
 
@@ -26,8 +28,9 @@ TEST(QueryFilesTest, TakesStringLiteralsButNotIdentifiersOrComments) {
 
 TEST(QueryFilesTest, ListsTheFilesItsLiteralsMatchRelativeToTheJobFolder) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::path(::testing::TempDir()) / "query_files";
-  fs::remove_all(dir);
+  TempDir tmp("ns_query_files");
+  ASSERT_TRUE(tmp.ok());
+  const fs::path dir = tmp.path();
   fs::create_directories(dir / "data");
   Env* env = Env::Default();
   ASSERT_TRUE(env->WriteFile((dir / "data/a.csv").string(), "x\n1\n").ok());

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "env/temp_dir_for_test.h"
 #include "plan/planner.h"
 
 namespace nightshift::plan {
@@ -11,11 +12,11 @@ namespace {
 
 class InputIdentityTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_input_identity"};  // first: removed after everything using it
+
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    ASSERT_TRUE(env_->CreateDirs(dir_.string()).ok());
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
   }
   InputFile Listed(const std::string& path) {
     FileInfo info = env_->Stat(path).value();

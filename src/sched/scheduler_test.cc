@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "env/temp_dir_for_test.h"
 #include "sched/fake_clock_env.h"
 
 namespace nightshift::sched {
@@ -67,12 +68,11 @@ class FakeLauncher final : public RunLauncher {
 
 class SchedulerTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_sched"};  // first: removed after everything using it
+
   void SetUp() override {
-    dir_ =
-        std::filesystem::path(::testing::TempDir()) /
-        ("sched_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
   }
 
   JobSpec Job(const std::string& cron, const std::string& zone = "UTC") {

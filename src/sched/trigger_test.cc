@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "env/temp_dir_for_test.h"
 #include "sched/fake_clock_env.h"
 
 namespace nightshift::sched {
@@ -19,11 +20,11 @@ constexpr int64_t kSecond = 1000000;
 
 class TriggerTest : public ::testing::Test {
  protected:
+  TempDir tmp_{"ns_trigger"};  // first: removed after everything using it
+
   void SetUp() override {
-    dir_ =
-        std::filesystem::path(::testing::TempDir()) /
-        ("trigger_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
+    ASSERT_TRUE(tmp_.ok());
+    dir_ = tmp_.path();
     std::filesystem::create_directories(dir_ / "in");
     spec_.watch = (dir_ / "in" / "*.csv").string();
     spec_.settle_s = 10;
