@@ -12,10 +12,9 @@ struct Migration {
   const char* sql;
 };
 
-// Never edit a migration that has shipped: add one at the end. Text columns
-// are NOT NULL with '' for "none"; timestamps are epoch ms, 0 for "not yet".
-constexpr std::array kMigrations = {
-    Migration{1, R"sql(
+// Text columns are NOT NULL with '' for "none"; timestamps are epoch ms, 0
+// for "not yet".
+constexpr char kV1Schema[] = R"sql(
 CREATE FUNCTION nightshift.now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS
   $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
 
@@ -139,10 +138,11 @@ CREATE TABLE nightshift.workers (
   heartbeat_at_ms bigint NOT NULL,
   PRIMARY KEY (run_id, host, pid, start_time)
 );
-)sql"},
-    // Named locks (Ledger::AcquireLock): "schedule:JOB" is held by the one
-    // `nightshift schedule` process that decides that job's runs.
-    Migration{2, R"sql(
+)sql";
+
+// Named locks (Ledger::AcquireLock): "schedule:JOB" is held by the one
+// `nightshift schedule` process that decides that job's runs.
+constexpr char kV2Locks[] = R"sql(
 CREATE TABLE nightshift.locks (
   name            text PRIMARY KEY,
   host            text NOT NULL,
@@ -151,7 +151,13 @@ CREATE TABLE nightshift.locks (
   acquired_at_ms  bigint NOT NULL,
   heartbeat_at_ms bigint NOT NULL
 );
-)sql"},
+)sql";
+
+// In order; each applied once (nightshift.schema_version says how far). Never
+// edit a migration that has shipped: add one at the end.
+constexpr std::array kMigrations = {
+    Migration{1, kV1Schema},
+    Migration{2, kV2Locks},
 };
 
 // Any constant serves, as long as every nightshift uses the same one: it

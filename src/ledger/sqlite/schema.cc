@@ -14,8 +14,7 @@ struct Migration {
 
 // Timestamps are unix epoch milliseconds; 0 means "not yet". Text columns are
 // NOT NULL with '' for "none" so that reads need no NULL handling.
-constexpr std::array kMigrations = {
-    Migration{1, R"sql(
+constexpr char kV1Runs[] = R"sql(
 CREATE TABLE runs (
   run_id         TEXT PRIMARY KEY,
   job_name       TEXT NOT NULL,
@@ -78,8 +77,9 @@ CREATE TABLE tuning (
   value         TEXT NOT NULL,
   updated_at_ms INTEGER NOT NULL
 );
-)sql"},
-    Migration{2, R"sql(
+)sql";
+
+constexpr char kV2RetryParts[] = R"sql(
 CREATE TABLE retry_parts (
   run_id          TEXT NOT NULL,
   shard_id        INTEGER NOT NULL,
@@ -90,9 +90,10 @@ CREATE TABLE retry_parts (
   PRIMARY KEY (run_id, shard_id, seq),
   FOREIGN KEY (run_id, shard_id) REFERENCES shards (run_id, shard_id) ON DELETE CASCADE
 );
-)sql"},
-    // The process running a run (at most one): see Ledger::AcquireRun.
-    Migration{3, R"sql(
+)sql";
+
+// The process running a run (at most one): see Ledger::AcquireRun.
+constexpr char kV3RunOwners[] = R"sql(
 CREATE TABLE run_owners (
   run_id          TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
   host            TEXT NOT NULL,
@@ -101,10 +102,11 @@ CREATE TABLE run_owners (
   acquired_at_ms  INTEGER NOT NULL,
   heartbeat_at_ms INTEGER NOT NULL
 );
-)sql"},
-    // What a run was planned from (Ledger::SetRunInputs): its run-defining job
-    // keys and the files its input reads, so that a resume can name a change.
-    Migration{4, R"sql(
+)sql";
+
+// What a run was planned from (Ledger::SetRunInputs): its run-defining job
+// keys and the files its input reads, so that a resume can name a change.
+constexpr char kV4RunInputs[] = R"sql(
 CREATE TABLE run_job_keys (
   run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
   key    TEXT NOT NULL,
@@ -118,28 +120,31 @@ CREATE TABLE run_input_files (
   mtime_ns INTEGER NOT NULL,
   PRIMARY KEY (run_id, path)
 );
-)sql"},
-    // Packed shards (several whole small files) and dead letters that name
-    // their file. item_failures."row" stays unique within the shard: for a
-    // packed shard it is ((file_index - shard's file_index) << 32) + the row
-    // within the file, which is the row itself for a one-file shard.
-    Migration{5, R"sql(
+)sql";
+
+// Packed shards (several whole small files) and dead letters that name
+// their file. item_failures."row" stays unique within the shard: for a
+// packed shard it is ((file_index - shard's file_index) << 32) + the row
+// within the file, which is the row itself for a one-file shard.
+constexpr char kV5PackedShards[] = R"sql(
 ALTER TABLE shards ADD COLUMN file_last INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE item_failures ADD COLUMN file_index INTEGER NOT NULL DEFAULT 0;
 UPDATE item_failures SET file_index = (
   SELECT s.file_index FROM shards s
   WHERE s.run_id = item_failures.run_id AND s.shard_id = item_failures.shard_id);
-)sql"},
-    // Key-range shards of a database input (ShardRecord::key_after/key_upto,
-    // JSON values; '' = unbounded).
-    Migration{6, R"sql(
+)sql";
+
+// Key-range shards of a database input (ShardRecord::key_after/key_upto,
+// JSON values; '' = unbounded).
+constexpr char kV6KeyRangeShards[] = R"sql(
 ALTER TABLE shards ADD COLUMN key_after TEXT NOT NULL DEFAULT '';
 ALTER TABLE shards ADD COLUMN key_upto TEXT NOT NULL DEFAULT '';
-)sql"},
-    // Claims for many workers (Ledger::ClaimNextShard): who holds a running
-    // shard ("host/pid/start_time", kept after its commit to count a worker's
-    // commits) and until when; the workers that renewed leases on a run.
-    Migration{7, R"sql(
+)sql";
+
+// Claims for many workers (Ledger::ClaimNextShard): who holds a running
+// shard ("host/pid/start_time", kept after its commit to count a worker's
+// commits) and until when; the workers that renewed leases on a run.
+constexpr char kV7Claims[] = R"sql(
 ALTER TABLE shards ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE shards ADD COLUMN lease_expires_ms INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE workers (
@@ -153,10 +158,11 @@ CREATE TABLE workers (
   heartbeat_at_ms INTEGER NOT NULL,
   PRIMARY KEY (run_id, worker)
 );
-)sql"},
-    // Named locks (Ledger::AcquireLock): "schedule:JOB" is held by the one
-    // `nightshift schedule` process that decides that job's runs.
-    Migration{8, R"sql(
+)sql";
+
+// Named locks (Ledger::AcquireLock): "schedule:JOB" is held by the one
+// `nightshift schedule` process that decides that job's runs.
+constexpr char kV8Locks[] = R"sql(
 CREATE TABLE locks (
   name            TEXT PRIMARY KEY,
   host            TEXT NOT NULL,
@@ -165,7 +171,14 @@ CREATE TABLE locks (
   acquired_at_ms  INTEGER NOT NULL,
   heartbeat_at_ms INTEGER NOT NULL
 );
-)sql"},
+)sql";
+
+// In order; each applied once (PRAGMA user_version says how far). Never edit
+// a migration that has shipped: add one at the end.
+constexpr std::array kMigrations = {
+    Migration{1, kV1Runs},      Migration{2, kV2RetryParts},   Migration{3, kV3RunOwners},
+    Migration{4, kV4RunInputs}, Migration{5, kV5PackedShards}, Migration{6, kV6KeyRangeShards},
+    Migration{7, kV7Claims},    Migration{8, kV8Locks},
 };
 
 Result<int64_t> UserVersion(Connection* conn) {
