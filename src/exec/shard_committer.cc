@@ -86,11 +86,21 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
     return Status::Ok();
   }
   MaybeStop("after_claim_check");
-  // Publishing and committing retry I/O hiccups with backoff; both are
-  // idempotent (the same file under the same name; the same epoch).
+  NS_ASSIGN_OR_RETURN(std::optional<ShardOutput> out, Publish(task));
+  if (!out.has_value()) {
+    Drop(task);
+    return Status::Ok();
+  }
+  MaybeCrash("after_publish");
+  return Commit(task, *out);
+}
+
+Result<std::optional<ShardOutput>> ShardCommitter::Publish(const ShardTask& task) {
+  // Publishing retries I/O hiccups with backoff; it is idempotent (the same
+  // file under the same name).
   ShardOutput out;
   // A file already at the shard's name is replaced only while the claim still
-  // holds: the check above may be long past (the data file is written after
+  // holds: the check before may be long past (the data file is written after
   // it), and a worker paused meanwhile must not overwrite its successor's.
   const ClaimCheck still_ours = [&] { return config_.feed->CheckClaim(task); };
   Status finished = RetryIo(config_.env, config_.errors.max_retries, [&]() -> Status {
@@ -107,21 +117,21 @@ Status ShardCommitter::FinishShard(const ShardTask& task) {
   // transaction (the ledger is the output's database), handled below.
   if (finished.code() == Code::kConflict && config_.feed->fenced()) {
     NS_ASSIGN_OR_RETURN(std::optional<ShardOutput> held, HeldOutput(task));
-    if (held.has_value()) {
-      out = std::move(*held);
-      finished = Status::Ok();
-    }
+    if (held.has_value()) return held;
   }
   // Publishing failed after the claim check: if the claim was lost meanwhile
   // (paused past the lease; the run's finisher may have removed the temp
   // files), the failure is the lost claim's, not the run's.
   if (!finished.ok() && config_.feed->fenced() &&
       config_.feed->CheckClaim(task).code() == Code::kConflict) {
-    Drop(task);
-    return Status::Ok();
+    return std::optional<ShardOutput>();
   }
   NS_RETURN_IF_ERROR(finished);
-  MaybeCrash("after_publish");
+  return std::optional<ShardOutput>(std::move(out));
+}
+
+Status ShardCommitter::Commit(const ShardTask& task, const ShardOutput& out) {
+  // Committing retries I/O hiccups too: the same epoch, so idempotent.
   std::lock_guard<std::mutex> lock(section_->mu);
   Status committed =
       RetryIo(config_.env, config_.errors.max_retries, [&] { return config_.commit(task, out); });

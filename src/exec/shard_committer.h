@@ -54,7 +54,13 @@ class ShardCommitter {
   int64_t rows_failed() const { return rows_failed_; }
 
  private:
+  // Publishes and commits the shard written so far (or drops it when its
+  // claim is lost).
   Status FinishShard(const ShardTask& task);
+  // Publishes the shard's output; nullopt when the claim was lost meanwhile.
+  Result<std::optional<ShardOutput>> Publish(const ShardTask& task);
+  // Records the published shard in the ledger and counts it.
+  Status Commit(const ShardTask& task, const ShardOutput& out);
   // What the sink already holds of `task`'s shard (committed there by an
   // earlier epoch); nullopt when it holds nothing of it.
   Result<std::optional<ShardOutput>> HeldOutput(const ShardTask& task);

@@ -275,14 +275,10 @@ void ColumnPacker::Pack(const std::vector<DuckCarriedRows::Slice>& slices, RowBa
   }
 }
 
-void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
-                              RowBatch* batch) const {
-  const InputPacking& in = inputs_[input];
-  std::vector<RowFiller::Row> rows;
-  std::vector<int64_t> batch_rows;  // rows[k] is batch row batch_rows[k]
-  std::vector<int64_t> null_rows;
-  std::vector<int64_t> failed_rows;  // already failed: zeros, not filled
-  rows.reserve(static_cast<size_t>(batch->num_rows));
+ColumnPacker::FillerRows ColumnPacker::CollectFillerRows(
+    size_t input, const std::vector<DuckCarriedRows::Slice>& slices, const RowBatch& batch) const {
+  FillerRows f;
+  f.rows.reserve(static_cast<size_t>(batch.num_rows));
   int64_t r = 0;
   for (const auto& slice : slices) {
     duckdb_vector vec = duckdb_data_chunk_get_vector(slice.chunk->get(), first_column_[input]);
@@ -296,24 +292,31 @@ void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::S
                                 duckdb_string_t_length(*dir_value));
     for (idx_t i = 0; i < slice.count; ++i, ++r) {
       const idx_t row = slice.row(i);
-      if (batch->RowFailed(r)) {  // the reader found it bad (a PDF that does not open)
-        failed_rows.push_back(r);
+      if (batch.RowFailed(r)) {  // the reader found it bad (a PDF that does not open)
+        f.failed_rows.push_back(r);
         continue;
       }
       if (!Valid(validity, row)) {
-        null_rows.push_back(r);
+        f.null_rows.push_back(r);
         continue;
       }
-      rows.push_back({std::string_view(duckdb_string_t_data(&values[row]),
-                                       duckdb_string_t_length(values[row])),
-                      base,
-                      nullptr,
-                      {},
-                      {},
-                      batch->items.empty() ? 0 : batch->items[static_cast<size_t>(r)]});
-      batch_rows.push_back(r);
+      f.rows.push_back({std::string_view(duckdb_string_t_data(&values[row]),
+                                         duckdb_string_t_length(values[row])),
+                        base,
+                        nullptr,
+                        {},
+                        {},
+                        batch.items.empty() ? 0 : batch.items[static_cast<size_t>(r)]});
+      f.batch_rows.push_back(r);
     }
   }
+  return f;
+}
+
+void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
+                              RowBatch* batch) const {
+  const InputPacking& in = inputs_[input];
+  auto [rows, batch_rows, null_rows, failed_rows] = CollectFillerRows(input, slices, *batch);
   // The tensor is shaped once the rows are known: a crop step's width is
   // its widest box of the batch.
   const bool padded = std::find(in.row_shape.begin(), in.row_shape.end(), -1) != in.row_shape.end();

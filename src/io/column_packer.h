@@ -38,6 +38,15 @@ class ColumnPacker {
   template <typename T>
   void PackInput(size_t input, const std::vector<DuckCarriedRows::Slice>& slices, int64_t padded,
                  RowBatch* batch) const;
+  // The rows a RowFiller fills for input i, and those it does not.
+  struct FillerRows {
+    std::vector<RowFiller::Row> rows;
+    std::vector<int64_t> batch_rows;   // rows[k] is batch row batch_rows[k]
+    std::vector<int64_t> null_rows;    // null path or BLOB: zeros and an error
+    std::vector<int64_t> failed_rows;  // already failed: zeros, not filled
+  };
+  FillerRows CollectFillerRows(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
+                               const RowBatch& batch) const;
   // Input i made by its RowFiller from the raw column and folder columns.
   void PackFilled(size_t input, const std::vector<DuckCarriedRows::Slice>& slices,
                   RowBatch* batch) const;
