@@ -49,15 +49,54 @@ Status AttachInput(const JobSpec& job, JobContext& ctx, Ledger* ledger, const st
   NS_ASSIGN_OR_RETURN(std::optional<RunInputs> then, ledger->GetRunInputs(run_id));
   if (!then.has_value()) return RecordInput(job, ctx, ledger, run_id);
   const RunInputs now = plan::RecordedInputs(job, ctx.source->read_files());
-  std::vector<std::string> changes = plan::JobChanges(then->job, now.job);
-  for (std::string& c : plan::ListingChanges(then->files, now.files)) changes.push_back(c);
-  if (changes.empty()) return Status::Ok();
-  if (job.run.allow_input_change) return Replan(job, ctx, ledger, run_id, now, changes);
-  return Status(Code::kInvalidJob,
-                fmt::format("run {} was planned from another job or input: {}; start a new run "
-                            "(another --run-id, or none), restore the input, or resume on the "
-                            "new input with --set run.allow_input_change=true",
-                            run_id, fmt::join(changes, "; ")));
+  const std::vector<std::string> job_changes = plan::JobChanges(then->job, now.job);
+  const std::vector<std::string> file_changes = plan::ListingChanges(then->files, now.files);
+  if (job_changes.empty() && file_changes.empty()) return Status::Ok();
+  // The job keys define the output's shape and where its rows go: a run
+  // whose parts would differ in format or columns is never re-planned.
+  if (job_changes.empty() && job.run.allow_input_change) {
+    return Replan(job, ctx, ledger, run_id, now, file_changes);
+  }
+  std::vector<std::string> changes = job_changes;
+  changes.insert(changes.end(), file_changes.begin(), file_changes.end());
+  return Status(
+      Code::kInvalidJob,
+      fmt::format("run {} was planned from another job or input: {}; start a new run "
+                  "(another --run-id, or none), restore {}",
+                  run_id, fmt::join(changes, "; "),
+                  job_changes.empty() ? "the input, or resume on the new input with --set "
+                                        "run.allow_input_change=true"
+                                      : "the job (run.allow_input_change re-plans on changed input "
+                                        "files, never on changed job keys)"));
+}
+
+Status CheckInputForRetry(const JobSpec& job, const JobContext& ctx, Ledger* ledger,
+                          const std::string& run_id) {
+  NS_ASSIGN_OR_RETURN(std::optional<RunInputs> then, ledger->GetRunInputs(run_id));
+  if (!then.has_value()) return Status::Ok();  // a run of an older nightshift
+  const RunInputs now = plan::RecordedInputs(job, ctx.source->read_files());
+  const std::vector<std::string> job_changes = plan::JobChanges(then->job, now.job);
+  const std::vector<std::string> file_changes = plan::ListingChanges(then->files, now.files);
+  if (job_changes.empty() && file_changes.empty()) return Status::Ok();
+  if (job_changes.empty() && job.run.allow_input_change) {
+    obs::Log(obs::LogLevel::kWarn, "retry_on_changed_input",
+             fmt::format("retrying run {} on changed input (run.allow_input_change): {}; its "
+                         "dead-lettered rows are read again by their place in each file",
+                         run_id, fmt::join(file_changes, "; ")),
+             obs::LogFields(job.name, run_id));
+    return Status::Ok();
+  }
+  std::vector<std::string> changes = job_changes;
+  changes.insert(changes.end(), file_changes.begin(), file_changes.end());
+  return Status(
+      Code::kInvalidJob,
+      fmt::format("cannot retry run {}: it was planned from another job or input: {}; a retry "
+                  "re-reads its dead-lettered rows by their place in each file, so restore {}",
+                  run_id, fmt::join(changes, "; "),
+                  job_changes.empty() ? "the input, or, if the files were only corrected in place "
+                                        "(every row where it was), retry with --set "
+                                        "run.allow_input_change=true"
+                                      : "the job"));
 }
 
 }  // namespace nightshift::exec

@@ -45,9 +45,9 @@ Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run,
     // Not opened ahead, or that failed: opened here, which reports why.
     return OpenFileSink(layout, kFileSinkThreads);
   }
-  Env* env = layout.env != nullptr ? layout.env : Env::Default();
+  // {date} is the day the run was created: the same folder on every resume.
   layout.dead_letter_dir =
-      ExpandOutputPath(job.errors.dead_letter, job, run.run_id, UtcDate(env->NowMicros() / 1000));
+      ExpandOutputPath(job.errors.dead_letter, job, run.run_id, UtcDate(run.created_at_ms));
   layout.url = job.output.url;
   layout.table = job.output.table;
   layout.mode = job.output.mode;

@@ -174,20 +174,21 @@ Status ProveWritable(Env* env, const std::string& dir, bool shared) {
 
 }  // namespace
 
-std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir) {
+std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
+                          const std::string& run_id, const std::string& date) {
   std::string d = job.errors.dead_letter;
   const std::string token = "{output}";
   for (auto pos = d.find(token); pos != std::string::npos; pos = d.find(token))
     d.replace(pos, token.size(), output_dir);
-  return d;
+  return ExpandOutputPath(d, job, run_id, date);
 }
 
 Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, Env* env) {
   if (job.input.path.empty()) return Status::Ok();         // input.query: cannot be decided here
   if (IsDatabase(job.output.format)) return Status::Ok();  // a table, not a folder
-  const std::string out =
-      ExpandOutputPath(job.output.path, job, run_id, UtcDate(env->NowMicros() / 1000));
-  const std::string dead = DeadLetterDir(job, out);
+  const std::string date = UtcDate(env->NowMicros() / 1000);
+  const std::string out = ExpandOutputPath(job.output.path, job, run_id, date);
+  const std::string dead = DeadLetterDir(job, out, run_id, date);
   struct Written {
     const char* key;
     std::string dir;

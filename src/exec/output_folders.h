@@ -21,9 +21,11 @@ namespace nightshift::exec {
 // The marker's name; it starts with '_' so that folder walks skip it.
 inline constexpr char kOwnerMarker[] = "_nightshift_owner.json";
 
-// The dead-letter folder of `job` for a run writing to `output_dir`
-// (errors.dead_letter with {output} replaced).
-std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir);
+// The dead-letter folder of `job` for run `run_id` writing to `output_dir`:
+// errors.dead_letter with {output} replaced, then {run_id}, {name} and {date}
+// as in output.path.
+std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
+                          const std::string& run_id, const std::string& date);
 
 // InvalidJob, naming both paths, when a part file in the output folder of
 // `job` or a dead-letter file would be listed as input (a folder walk or a

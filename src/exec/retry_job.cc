@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "exec/input_pin.h"
 #include "exec/item_counts.h"
 #include "exec/job_context.h"
 #include "exec/open_sink.h"
@@ -162,6 +163,7 @@ Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
   // Not while another process runs or retries this run (see RunJob).
   NS_ASSIGN_OR_RETURN(auto ownership, exec::RunOwnership::Acquire(ledger.get(), run_id, env));
   const RunRecord run = report.run;
+  NS_RETURN_IF_ERROR(exec::CheckInputForRetry(job, ctx, ledger.get(), run_id));
   NS_ASSIGN_OR_RETURN(auto failures, ledger->ListFailures(run_id, -1));
   NS_ASSIGN_OR_RETURN(RetryPlan plan, PlanRetry(ledger.get(), run_id, failures,
                                                 job.input.format == InputFormat::kPostgres));

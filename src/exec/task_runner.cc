@@ -14,6 +14,7 @@
 #include "exec/item_counts.h"
 #include "exec/output_folders.h"
 #include "nightshift/env.h"
+#include "nightshift/utc_time.h"
 #include "obs/batch_record.h"
 #include "obs/log.h"
 #include "obs/progress.h"
@@ -26,7 +27,10 @@ Result<SinkLayout> MakeSinkLayout(const JobSpec& job, JobContext& ctx, const Run
   SinkLayout layout = ctx.binding.sink;
   layout.env = env;
   layout.output_dir = run.output_path;
-  layout.dead_letter_dir = DeadLetterDir(job, run.output_path);
+  // {date} is the day the run was created, as in its output path: a resume on
+  // another day writes its dead letters to the same folder.
+  layout.dead_letter_dir =
+      DeadLetterDir(job, run.output_path, run.run_id, UtcDate(run.created_at_ms));
   for (const auto& f : ctx.source->files()) layout.input_paths.push_back(f.path);
   if (ctx.carried_types.size() == ctx.binding.read.carried.size() &&
       !ctx.binding.read.carried.empty()) {

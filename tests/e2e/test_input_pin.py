@@ -150,3 +150,30 @@ def test_query_relative_paths_resolve_against_the_job_folder(case_factory, tmp_p
     assert rc == EXIT_OK, err
     check_output(case, case.root / "out", "jsonl", range(1200), job=job, cwd=elsewhere)
     assert read_success(case.root / "out")["counts"]["total"] == 1200
+
+
+def test_allow_input_change_never_replans_a_changed_job_key(case_factory):
+    # Parts of two formats (or two column sets) in one folder are no output.
+    case = case_factory(n=2000, seed=37)
+    case.write_csv(case.data_dir / "part-0.csv", range(2000))
+    job = csv_job(case, "data/part-*.csv")
+    rc, _, err = run("run", job, "--run-id", "nightly")
+    assert rc == EXIT_OK, err
+    before = sorted(p.name for p in (case.root / "out").iterdir())
+    rc, out, err = run("run", job, "--run-id", "nightly", "--set", "output.format=csv",
+                       "--set", "run.allow_input_change=true")
+    assert rc == EXIT_CANNOT_START, (rc, out, err)
+    assert "job key 'output.format' changed" in err and "never on changed job keys" in err, err
+    assert sorted(p.name for p in (case.root / "out").iterdir()) == before
+
+
+def test_an_empty_run_id_is_refused(case_factory):
+    # `--run-id "$RUN"` with RUN unset must not quietly run the default run.
+    case = case_factory(n=100, seed=38)
+    case.write_csv(case.data_dir / "input.csv", range(100))
+    job = csv_job(case, "data/input.csv")
+    for command in ("run", "retry", "status"):
+        rc, out, err = run(command, job, "--run-id", "")
+        assert rc == EXIT_CANNOT_START, (command, rc, out, err)
+        assert "--run-id" in err and "must not be empty" in err, (command, err)
+    assert not (case.root / "out").exists()

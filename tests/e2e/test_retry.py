@@ -1,5 +1,5 @@
-"""`nightshift retry` when there is nothing to re-run."""
-from conftest import EXIT_OK, Mlp, assert_not_crashed, read_parts, run, status_json
+"""`nightshift retry`: nothing to re-run, a changed input; where dead letters go."""
+from conftest import EXIT_CANNOT_START, EXIT_OK, Mlp, assert_not_crashed, read_parts, run, status_json
 from test_small_files import make, write
 
 
@@ -22,3 +22,38 @@ def test_retry_without_dead_letters_writes_nothing(tmp_path):
     assert not [p for p in read_parts(tmp_path / "out", "parquet") if "-r" in p]
     st = status_json("job.yaml", cwd=tmp_path)
     assert st["state"] == "completed" and st["counts"]["failed"] == 0, st
+
+
+def test_retry_refuses_an_input_that_changed_since_the_run(tmp_path):
+    # A retry re-reads its dead letters by (file, row): on a rewritten file
+    # those are other rows, which it must not write in their place.
+    Mlp(tmp_path / "model.onnx", n_in=2, n_out=2)
+    make(tmp_path)
+    write(tmp_path)
+    rc, out, err = run("run", "job.yaml", cwd=tmp_path)
+    assert rc == EXIT_OK, err
+    before = sorted(p.name for p in (tmp_path / "out").iterdir())
+    f01 = tmp_path / "data" / "f01.csv"
+    lines = f01.read_text().splitlines()
+    f01.write_text("\n".join([lines[0]] + lines[:0:-1] + ["9999,0.5,0.5"]) + "\n")
+
+    rc, out, err = run("retry", "job.yaml", cwd=tmp_path)
+    assert_not_crashed(rc, err)
+    assert rc == EXIT_CANNOT_START, (rc, out, err)
+    assert "cannot retry run" in err and f"input file '{f01}' size" in err, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
+    st = status_json("job.yaml", cwd=tmp_path)
+    assert st["counts"]["failed"] == 2 and st["counts"]["succeeded"] == 34, st
+
+
+def test_dead_letter_folder_expands_run_id(tmp_path):
+    Mlp(tmp_path / "model.onnx", n_in=2, n_out=2)
+    make(tmp_path)
+    write(tmp_path)
+    for run_id in ("r1", "r2"):
+        rc, out, err = run("run", "job.yaml", "--run-id", run_id, "--set", f"output.path=out/{run_id}",
+                           "--set", "errors.dead_letter=failed/{run_id}", cwd=tmp_path)
+        assert rc == EXIT_OK, err
+        assert sorted(p.name for p in (tmp_path / "failed" / run_id).iterdir()) == [
+            "_nightshift_owner.json", "part-000000.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "failed").iterdir()) == ["r1", "r2"]

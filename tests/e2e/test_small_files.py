@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from conftest import (EXIT_OK, Mlp, assert_not_crashed, part_files, read_dead_letters, read_parts,
+from conftest import (EXIT_CANNOT_START, EXIT_OK, Mlp, assert_not_crashed, part_files, read_dead_letters, read_parts,
                       run, single_key, status_json, write_job)
 
 N_FILES, ROWS = 12, 3
@@ -84,6 +84,8 @@ def test_small_files_are_packed_and_dead_letters_name_their_file(tmp_path):
     # two dead-lettered rows, and only they, are read again from their files.
     make(tmp_path, bad=set())
     rc, out, err = run("retry", "job.yaml", cwd=tmp_path)
+    assert rc == EXIT_CANNOT_START and "cannot retry run" in err, err  # the files changed
+    rc, out, err = run("retry", "job.yaml", "--set", "run.allow_input_change=true", cwd=tmp_path)
     assert_not_crashed(rc, err)
     assert rc == EXIT_OK, err
     retried = read_parts(tmp_path / "out", "parquet")["part-000000-r1.parquet"]

@@ -22,6 +22,7 @@
 #include "nightshift/job_spec.h"
 #include "obs/log.h"
 #include "report_command.h"
+#include "run_id_option.h"
 #include "run_watch.h"
 #include "schedule_command.h"
 #include "spec/suggest.h"
@@ -306,7 +307,8 @@ struct Commands {
 void AddRunCommands(CLI::App& app, Commands* c) {
   c->run = app.add_subcommand("run", "Run (or resume) a job");
   c->run->add_option("job", c->job_path, "Job file (YAML)")->required();
-  c->run->add_option("--run-id", c->run_id, "Run id (default: derived from the job and its input)");
+  nightshift::cli::AddRunIdOption(c->run, &c->run_id,
+                                  "Run id (default: derived from the job and its input)");
   c->run->add_option("--set", c->sets, "Override one job key: --set batch.size=256");
   c->run->add_flag("--json", c->json, "Print the final status as JSON on stdout");
   nightshift::cli::AddWorkerFlags(c->run, &c->worker);
@@ -314,8 +316,8 @@ void AddRunCommands(CLI::App& app, Commands* c) {
   c->retry = app.add_subcommand(
       "retry", "Re-run only the dead-lettered rows of a run (e.g. after fixing the model)");
   c->retry->add_option("job", c->job_path, "Job file (YAML)")->required();
-  c->retry->add_option("--run-id", c->run_id,
-                       "Run id (default: the run `run` would resume, else the latest)");
+  nightshift::cli::AddRunIdOption(c->retry, &c->run_id,
+                                  "Run id (default: the run `run` would resume, else the latest)");
   c->retry->add_option("--set", c->sets, "Override one job key");
   c->retry->add_flag("--json", c->json, "Print the final status as JSON on stdout");
 }
@@ -324,7 +326,8 @@ void AddRunCommands(CLI::App& app, Commands* c) {
 void AddLookCommands(CLI::App& app, Commands* c) {
   c->status = app.add_subcommand("status", "Show the status of a job's run");
   c->status->add_option("job", c->job_path, "Job file (YAML)")->required();
-  c->status->add_option("--run-id", c->run_id, "Run id (default: the run `run` would resume)");
+  nightshift::cli::AddRunIdOption(c->status, &c->run_id,
+                                  "Run id (default: the run `run` would resume)");
   c->status->add_option("--set", c->sets, "Override one job key");
   c->status->add_flag("--json", c->json, "Print one JSON object");
   c->status->add_flag("--failed", c->failed,

@@ -9,6 +9,7 @@
 #include "obs/batch_record.h"
 #include "obs/log.h"
 #include "obs/report_html.h"
+#include "run_id_option.h"
 
 namespace nightshift::cli {
 namespace {
@@ -59,7 +60,8 @@ CLI::App* AddReportCommand(CLI::App& app, ReportArgs* args) {
       "Write a self-contained HTML report of a run (counts, throughput, latency, "
       "shard timeline, failures)");
   cmd->add_option("job", args->job_path, "Job file (YAML)")->required();
-  cmd->add_option("--run-id", args->run_id, "Run id (default: the run `run` would resume)");
+  nightshift::cli::AddRunIdOption(cmd, &args->run_id,
+                                  "Run id (default: the run `run` would resume)");
   cmd->add_option("--html", args->html, "The HTML file to write")->required();
   cmd->add_option("--set", args->sets, "Override one job key");
   return cmd;
