@@ -30,6 +30,9 @@ struct FileInfo {
   int64_t size = 0;
   int64_t mtime_ns = 0;
   bool is_dir = false;
+  // Neither a regular file nor a folder: a FIFO, socket or device, whose
+  // size says nothing and whose reads may block or never end.
+  bool is_special = false;
   // Which file this is (st_dev, st_ino): a file replaced under the same path
   // (mv, os.replace) has another inode even when its size and mtime match.
   int64_t device = 0;

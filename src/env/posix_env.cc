@@ -71,6 +71,7 @@ class PosixEnv final : public Env {
     info.size = st.st_size;
     info.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
     info.is_dir = S_ISDIR(st.st_mode);
+    info.is_special = !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode);
     info.device = static_cast<int64_t>(st.st_dev);
     info.inode = static_cast<int64_t>(st.st_ino);
     return info;

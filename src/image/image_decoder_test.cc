@@ -110,6 +110,26 @@ TEST(ImageDecoderTest, CorruptJpegMarkerIsRefused) {
   EXPECT_THAT(ErrorOf(bad_len), HasSubstr("JPEG"));
 }
 
+TEST(ImageDecoderTest, AGoodJpegAfterABadHeaderStillDecodes) {
+  // Each thread keeps one TurboJPEG handle: a header that failed mid-parse
+  // (height 0, as a DNL-style scan gives) must not fail the files after it.
+  const std::string good = testing::Jpeg(Gradient(16, 16));
+  std::string dnl = good;
+  const size_t sof = dnl.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  dnl[sof + 5] = dnl[sof + 6] = '\0';
+  std::string bad_huffman = good;
+  const size_t dht = bad_huffman.find("\xff\xc4");
+  ASSERT_NE(dht, std::string::npos);
+  bad_huffman[dht + 4] = '\x7f';  // table class and id out of range
+  for (const std::string& bad : {dnl, bad_huffman}) {
+    EXPECT_THAT(ErrorOf(bad), HasSubstr("JPEG"));
+    auto r = Decode(good);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(r->width, 16);
+  }
+}
+
 TEST(ImageDecoderTest, PngBombIsRefusedFromItsHeader) {
   const std::string bomb = testing::PngBomb(60000, 60000);
   EXPECT_LT(bomb.size(), 100u);

@@ -58,6 +58,10 @@ Result<std::string> ReadImageFile(Env* env, std::string_view path, std::string_v
   auto info = env->Stat(file);
   if (!info.has_value()) return Error(Refuse(path, info.error().message()));
   if (info->is_dir) return Error(Refuse(path, "is a folder, not a file"));
+  // A FIFO would block the reader for ever, a device never end.
+  if (info->is_special) {
+    return Error(Refuse(path, "is not a regular file (a FIFO, socket or device)"));
+  }
   if (info->size > kMaxImageFileBytes) {
     return Error(Refuse(path, fmt::format("{} bytes, over the {} byte limit for an image file",
                                           info->size, kMaxImageFileBytes)));

@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -66,6 +67,14 @@ TEST_F(ImageFileTest, MissingEmptyAndFolderPathsAreRefused) {
   auto r = ReadImageFile(env_, "sub/a.jpg", "", false);
   ASSERT_FALSE(r.has_value());
   EXPECT_THAT(r.error().message(), HasSubstr("no folder"));
+}
+
+TEST_F(ImageFileTest, FifosAndDevicesAreRefusedUnread) {
+  // A FIFO would block the reader for ever (nobody writes it); a device such
+  // as /dev/zero reports size 0 and never ends.
+  ASSERT_EQ(::mkfifo(JoinPath(dir_, "pipe.jpg").c_str(), 0600), 0);
+  EXPECT_THAT(ErrorOf("pipe.jpg"), HasSubstr("is not a regular file (a FIFO, socket or device)"));
+  EXPECT_THAT(ErrorOf("/dev/zero"), HasSubstr("image path '/dev/zero': is not a regular file"));
 }
 
 }  // namespace

@@ -16,10 +16,10 @@ struct TjDeleter {
 using TjHandle = std::unique_ptr<void, TjDeleter>;
 
 // One decompressor per thread: creating one costs allocations per image.
-// nullptr when TurboJPEG cannot make one (out of memory).
-tjhandle ThreadDecompressor() {
+// Its handle is nullptr when TurboJPEG cannot make one (out of memory).
+TjHandle& ThreadDecompressor() {
   thread_local TjHandle handle(tjInitDecompress());
-  return handle.get();
+  return handle;
 }
 
 Status JpegError(tjhandle h, std::string_view what) {
@@ -48,8 +48,16 @@ Result<JpegInfo> Header(tjhandle h, std::span<const uint8_t> bytes) {
 }  // namespace
 
 Result<ImageHeader> JpegHeader(std::span<const uint8_t> bytes) {
-  NS_ASSIGN_OR_RETURN(JpegInfo info, Header(ThreadDecompressor(), bytes));
-  return ImageHeader{ImageFormat::kJpeg, info.width, info.height};
+  TjHandle& handle = ThreadDecompressor();
+  auto info = Header(handle.get(), bytes);
+  if (!info.has_value()) {
+    // TurboJPEG 2.1 leaves a handle whose header failed mid-parse in that
+    // state: the next file's header would fail with this one's error. A new
+    // handle for the next file.
+    handle.reset(tjInitDecompress());
+    return Error(info.error());
+  }
+  return ImageHeader{ImageFormat::kJpeg, info->width, info->height};
 }
 
 // DecodeJpegInto is in jpeg_window.cc (the libjpeg API, for cropped decodes).
