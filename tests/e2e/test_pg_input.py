@@ -264,6 +264,7 @@ def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_ser
     feats = ", ".join(case.feature_cols)
     pg.admin(f"CREATE TABLE typed AS SELECT id, ARRAY[{feats}]::real[] AS feats, (id % 2 = 0) AS flag, "
              "round(f0::numeric, 4)::numeric(12,4) AS amount, "
+             "round(f0::numeric, 6) AS plain, round(f0::numeric, 2)::numeric(40,2) AS wide, "
              "timestamptz '2024-03-01 12:00:00+02' + abs(id % 100000) * interval '1 second' AS seen, "
              f"date '2024-01-01' AS day, f0::text AS t0 FROM items ORDER BY id LIMIT 1000", db="crm")
     pg.admin("ALTER TABLE typed ADD PRIMARY KEY (id), OWNER TO scorer", db="crm")
@@ -272,7 +273,7 @@ def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_ser
     pg.admin(f"UPDATE typed SET t0 = 'oops' WHERE id = {bad}", db="crm")
 
     job = pg_job(case, pg, tmp_path / "list", query="SELECT * FROM typed", shard_rows=300,
-                 keep=("id", "flag", "amount", "seen", "day"))
+                 keep=("id", "flag", "amount", "plain", "wide", "seen", "day"))
     spec = yaml.safe_load(Path(job).read_text())
     spec["model"]["inputs"][0]["columns"] = ["feats"]
     write_job(job, spec)
@@ -282,15 +283,23 @@ def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_ser
     check_scores(case, got, ids)
     row = got[ids[3]][0]
     assert row["flag"] == (ids[3] % 2 == 0)
-    want = pg.query(f"SELECT amount, to_char(seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM typed "
-                    f"WHERE id = {ids[3]}")[0]
+    want = pg.query(f"SELECT amount, to_char(seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), plain, wide "
+                    f"FROM typed WHERE id = {ids[3]}")[0]
     assert abs(float(row["amount"]) - float(want[0])) < 1e-9, (row, want)
+    # numeric without a precision, or wider than DECIMAL's 38 digits: DOUBLE,
+    # read from its text (its binary form is not a double's).
+    for k in ids[:50]:
+        plain, wide = pg.query(f"SELECT plain, wide FROM typed WHERE id = {k}")[0]
+        assert abs(got[k][0]["plain"] - float(plain)) < 1e-9, (got[k], plain)
+        assert abs(got[k][0]["wide"] - float(wide)) < 1e-9, (got[k], wide)
+    assert abs(row["plain"] - float(want[2])) < 1e-9 and abs(row["wide"] - float(want[3])) < 1e-9
     assert str(row["seen"]).replace("T", " ").startswith(want[1]), (row, want)
     assert str(row["day"]).startswith("2024-01-01")
     described = sql("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
                     f"read_parquet('{tmp_path}/list/out/part-*.parquet'))")
     types = dict(list(csv.reader(io.StringIO(described)))[1:])
     assert types["flag"] == "BOOLEAN" and types["amount"] == "DECIMAL(12,4)", types
+    assert types["plain"] == "DOUBLE" and types["wide"] == "DOUBLE", types
     assert types["seen"] == "TIMESTAMP WITH TIME ZONE" and types["day"] == "DATE", types
 
     job = pg_job(case, pg, tmp_path / "text",

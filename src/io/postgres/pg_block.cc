@@ -17,7 +17,7 @@ bool Native(const std::string& t) {
 // Columns whose binary format goes into the block as it is: the numbers
 // above, and bytea (its binary format is its bytes) into a BLOB column.
 bool AsIs(const PgColumnType& t) {
-  return !t.array && (Native(t.sql_type) || t.sql_type == "BLOB");
+  return !t.array && !t.as_text && (Native(t.sql_type) || t.sql_type == "BLOB");
 }
 
 // A big-endian value of PostgreSQL's binary format, as T (same width).

@@ -49,7 +49,7 @@ PgColumnType MapPgType(Oid oid, int typmod) {
     case kInt8: return {"BIGINT", true};
     case kFloat4: return {"FLOAT"};
     case kFloat8: return {"DOUBLE"};
-    case kNumeric: return {NumericType(typmod)};
+    case kNumeric: return {NumericType(typmod), false, false, true};
     case kDate: return {"DATE"};
     case kTimestamp: return {"TIMESTAMP"};
     case kTimestampTz: return {"TIMESTAMP WITH TIME ZONE"};

@@ -13,6 +13,9 @@ struct PgColumnType {
   std::string sql_type;  // DuckDB's name: "BIGINT", "DOUBLE[]", "VARCHAR", ...
   bool integer = false;  // int2/int4/int8: keys kept as JSON numbers
   bool array = false;    // a one-dimensional array: selected with [] for {}
+  // Its binary format is not sql_type's (a numeric read as DOUBLE): selected
+  // as text, which DuckDB casts.
+  bool as_text = false;
 };
 
 // The type of a result column of PostgreSQL type `oid` with modifier
