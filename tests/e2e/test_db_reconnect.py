@@ -2,13 +2,14 @@
 session (pg_terminate_backend) between shards and while a shard is written,
 again and again during a run; each shard is retried on a fresh connection and
 written exactly once."""
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import EXIT_OK, Case, run, start, status_json, write_job
+from conftest import EXIT_OK, Case, read_parts, run, start, status_json, write_job
 from pg_fixture import PASSWORD, ROLE, pg_server  # noqa: F401  (the session fixture)
 from test_db_output import check_table
 
@@ -113,3 +114,40 @@ def test_database_restart_during_a_run_is_survived(case, pg_server, tmp_path):
     commits = pg.query(f"SELECT count(*), sum(rows) FROM {table}__nightshift_commits")
     assert commits == [["8", str(N)]], commits
     assert int(commits[0][0]) == 8
+
+
+def test_crash_restart_under_a_postgres_ledger_is_survived(case, pg_server, tmp_path):
+    """A backend crash makes PostgreSQL end every session and restart (here:
+    its checkpointer SIGKILLed). libpq then reports "server closed the
+    connection" with its status still OK: the ledger must reconnect and go on,
+    not fail the run, and every key is written once."""
+    import os
+    import signal
+    pg = pg_server
+    d = tmp_path / "crash"
+    d.mkdir()
+    job = case.job(str(case.root / case.input_path), shard_rows=SHARD)
+    job["model"]["path"] = str(case.model.path)
+    job["output"] = {"path": str(d / "out"), "format": "parquet", "keep": ["id"]}
+    job["batch"] = {"size": 64}
+    job["run"]["ledger"] = pg.url(with_password=False)
+    job = write_job(d / "job.yaml", job)
+    p = start("run", job, "--run-id", "crash", env={**ENV, "NIGHTSHIFT_TEST_BATCH_SLEEP_MS": "150"})
+    try:
+        deadline = time.monotonic() + 60
+        while not list((d / "out").glob("part-*.parquet")):
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.05)
+        pid = int(pg.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")[0][0])
+        os.kill(pid, signal.SIGKILL)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == EXIT_OK, err
+    rc, out, err = run("status", job, "--run-id", "crash", "--json", env=ENV)
+    st = json.loads(out)
+    assert st["state"] == "completed" and st["counts"]["succeeded"] == N, st
+    ids = sorted(r["id"] for part in read_parts(d / "out", "parquet").values() for r in part)
+    assert ids == sorted(int(k) for k in case.ids), "a key lost or written twice"

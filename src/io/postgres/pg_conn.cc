@@ -24,6 +24,16 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
+// Whether an error with SQLSTATE `state` says the connection is gone (or
+// about to go): none at all is libpq's own error, the server never answered
+// (after a crash restart libpq reports "server closed the connection" while
+// its status still says OK); 08: connection exceptions; 57P01-57P03: the
+// server is shutting down, crashed, or not yet accepting connections.
+bool ConnectionGone(const std::string& state) {
+  return state.empty() || state.starts_with("08") || state == "57P01" || state == "57P02" ||
+         state == "57P03";
+}
+
 }  // namespace
 
 int64_t ReconnectPauseMicros(int attempt) {
@@ -131,7 +141,7 @@ Status PgConn::ResultError(std::string_view context, const PGresult* r) {
 
 Status PgConn::ErrorOf(std::string_view context, const char* message) const {
   std::string m = Scrub(Trimmed(message != nullptr ? message : ""));
-  bool lost = conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
+  bool lost = conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK || ConnectionGone(sqlstate_);
   return Status(lost ? Code::kTransient : Code::kIoError,
                 fmt::format("{} ({}): {}: {}", what_, described_, context, m));
 }
@@ -166,6 +176,7 @@ Result<PgResult> PgConn::Exec(const std::string& sql, std::string_view context,
 }
 
 Status PgConn::RunScript(const std::string& script, std::string_view context) {
+  sqlstate_.clear();
   PgResult r(PQexec(conn_, script.c_str()));
   ExecStatusType st = PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Status::Ok();
