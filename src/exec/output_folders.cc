@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -56,6 +57,7 @@ struct FolderState {
   std::string dir;
   std::optional<Marker> marker;
   std::vector<std::string> parts;  // paths of part-* files (and dead letters inside it)
+  bool has_success = false;        // an output folder with a _SUCCESS
   bool owned = false;              // the marker is this run's
   bool foreign = false;            // another run's, or parts no run claims
 };
@@ -102,6 +104,7 @@ Result<FolderState> Inspect(Env* env, const char* key, const std::string& dir) {
   s.is_output = std::string_view(key) == kOutputKey;
   s.dir = dir;
   NS_RETURN_IF_ERROR(ListParts(env, dir, key, &s.parts));
+  s.has_success = s.is_output && env->Stat(JoinPath(dir, "_SUCCESS")).has_value();
   auto marker = ReadMarker(env, dir);
   if (!marker.has_value())
     return Error(Code::kIoError, fmt::format("{}: {}", key, marker.error().message()));
@@ -119,6 +122,10 @@ Status Refusal(const FolderState& f, const Marker& me) {
         Code::kInvalidJob,
         fmt::format("{} '{}' belongs to run {} of job '{}' (ledger {}, since {}); {}", f.key, f.dir,
                     f.marker->run_id, f.marker->job, f.marker->ledger, f.marker->created_at, fix));
+  }
+  if (f.parts.empty()) {
+    return Status(Code::kInvalidJob, fmt::format("{} '{}' holds a _SUCCESS that no run claims; {}",
+                                                 f.key, f.dir, fix));
   }
   return Status(Code::kInvalidJob,
                 fmt::format("{} '{}' holds {} part file(s) that no run claims (such as '{}'); {}",
@@ -146,15 +153,40 @@ std::string OwnName(Env* env, std::string_view name, bool shared) {
                      thread ^ static_cast<size_t>(env->NowMicros()));
 }
 
+// Writes this run's marker into `f`. Into a folder without one it is only
+// ever created, never replaced: two runs starting together on one folder
+// both find it unclaimed, and the second to create it is refused (exit 2)
+// naming the first, instead of both going on with the marker naming one.
 Status WriteMarker(Env* env, const FolderState& f, const Marker& me, bool shared) {
   nlohmann::json j = {
       {"run_id", me.run_id}, {"job", me.job}, {"ledger", me.ledger}, {"created_at", me.created_at}};
-  Status s = env->CreateDirs(f.dir);
-  const std::string tmp = JoinPath(f.dir, OwnName(env, kOwnerMarker, shared));
-  if (s.ok()) s = env->WriteFileVia(tmp, JoinPath(f.dir, kOwnerMarker), j.dump(2) + "\n");
-  if (!s.ok())
+  const std::string path = JoinPath(f.dir, kOwnerMarker);
+  // Its own temp name even with one process per run: the other run's
+  // process must not rename this one's temp file (or write into it).
+  const std::string tmp =
+      JoinPath(f.dir, shared ? OwnName(env, kOwnerMarker, true)
+                             : fmt::format(".{}.tmp-{}", kOwnerMarker, env->ProcessId()));
+  auto not_writable = [&](const Status& s) {
     return Status(s.code(), fmt::format("{} '{}' is not writable: {}", f.key, f.dir, s.message()));
-  return Status::Ok();
+  };
+  const std::string text = j.dump(2) + "\n";
+  Status s = env->CreateDirs(f.dir);
+  if (s.ok())
+    s = f.marker.has_value() ? env->WriteFileVia(tmp, path, text) : env->WriteFile(tmp, text);
+  if (!s.ok()) return not_writable(s);
+  if (f.marker.has_value()) return Status::Ok();  // replaced another run's (overwrite)
+  auto created = env->RenameIfAbsent(tmp, path);
+  if (!created.has_value()) return not_writable(created.error());
+  if (*created) return env->SyncPath(f.dir);
+  (void)env->RemoveFile(tmp);
+  NS_ASSIGN_OR_RETURN(FolderState now, Inspect(env, f.key, f.dir));
+  if (!now.marker.has_value()) {
+    return Status(Code::kInvalidJob,
+                  fmt::format("{} '{}': another process claimed it while this run did; run again",
+                              f.key, f.dir));
+  }
+  if (now.marker->run_id == me.run_id && now.marker->ledger == me.ledger) return Status::Ok();
+  return Refusal(now, me);  // the other run was first
 }
 
 // Creates the dead-letter folder and writes a file there, so that a folder
@@ -238,14 +270,48 @@ Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLa
   for (auto& f : folders) {
     f.owned =
         f.marker.has_value() && f.marker->run_id == me.run_id && f.marker->ledger == me.ledger;
-    f.foreign = !f.owned && (f.marker.has_value() || (!f.parts.empty() && !adopt));
+    // A _SUCCESS no run claims would say "complete" beside this run's parts.
+    f.foreign = !f.owned &&
+                (f.marker.has_value() || (!f.parts.empty() && !adopt) || (f.has_success && !adopt));
     if (f.foreign && !job.output.overwrite) return Refusal(f, me);
   }
   for (const auto& f : folders) {
     if (f.foreign) NS_RETURN_IF_ERROR(Clear(env, f));
+    // A run being run has no _SUCCESS: one left from before it was re-planned
+    // on new input (run.allow_input_change) no longer lists its parts.
+    if (f.owned && f.has_success && run.state != RunState::kCompleted)
+      NS_RETURN_IF_ERROR(env->RemoveFile(JoinPath(f.dir, "_SUCCESS")));
     if (!f.owned) NS_RETURN_IF_ERROR(WriteMarker(env, f, me, ledger->shared()));
   }
   return ProveWritable(env, layout.dead_letter_dir, ledger->shared());
+}
+
+Status CheckCommittedParts(Env* env, const std::string& dir, const std::string& run_id,
+                           const std::vector<std::string>& committed) {
+  NS_ASSIGN_OR_RETURN(FolderState f, Inspect(env, kOutputKey, dir));
+  if (f.marker.has_value() && f.marker->run_id != run_id) {
+    return Status(Code::kFailed,
+                  fmt::format("{} '{}' now belongs to run {} (since {}; output.overwrite emptied "
+                              "it?): run {} cannot be completed there; start it again elsewhere",
+                              kOutputKey, dir, f.marker->run_id, f.marker->created_at, run_id));
+  }
+  for (const std::string& name : committed) {
+    if (env->Stat(JoinPath(dir, name)).has_value()) continue;
+    return Status(Code::kFailed,
+                  fmt::format("{} '{}': part '{}', which run {} committed, is gone (removed by "
+                              "hand, or by another run with output.overwrite: true), so the run "
+                              "is not complete; write it again as a new run (another --run-id)",
+                              kOutputKey, dir, name, run_id));
+  }
+  const std::set<std::string> listed(committed.begin(), committed.end());
+  for (const std::string& path : f.parts) {
+    const std::string name = std::filesystem::path(path).filename().string();
+    if (listed.contains(name)) continue;
+    // Published by an attempt that never committed it (killed between its
+    // publish and its commit, or a shard re-planned since): not this run's.
+    NS_RETURN_IF_ERROR(env->RemoveFile(path));
+  }
+  return Status::Ok();
 }
 
 }  // namespace nightshift::exec

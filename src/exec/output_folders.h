@@ -48,4 +48,14 @@ Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, En
 Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLayout& layout,
                           Ledger* ledger);
 
+// Before `_SUCCESS` of run `run_id` is written into its output folder `dir`:
+// OK when the folder still belongs to the run and holds every part in
+// `committed` (file names); a part-* file no committed shard wrote (left by
+// an attempt that published it and was killed before its commit) is removed,
+// so that the folder holds exactly the parts _SUCCESS lists. Failed naming
+// the folder and what is wrong when another run took the folder over
+// (output.overwrite) or a committed part is gone: the run is not complete.
+Status CheckCommittedParts(Env* env, const std::string& dir, const std::string& run_id,
+                           const std::vector<std::string>& committed);
+
 }  // namespace nightshift::exec

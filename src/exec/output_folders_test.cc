@@ -7,6 +7,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "env/env_wrapper.h"
 #include "env/temp_dir_for_test.h"
 #include "exec/open_sink.h"
 #include "nightshift/env.h"
@@ -119,6 +120,41 @@ TEST_F(OutputFoldersTest, AnotherRunIsRefusedNamingTheOwnerAndNothingChanges) {
   EXPECT_NE(s.message().find("output.overwrite"), std::string::npos) << s.message();
   EXPECT_EQ(Marker(dir_ + "/out")["run_id"], "a-1");
   EXPECT_TRUE(fs::exists(dir_ + "/out/part-000000.parquet"));
+}
+
+// Another run's process creates the marker between this run's look at the
+// folder and its own marker: as two runs started at the same moment do.
+class MarkerRaceEnv : public EnvWrapper {
+ public:
+  MarkerRaceEnv(Env* target, std::string other_marker)
+      : EnvWrapper(target), other_marker_(std::move(other_marker)) {}
+  Result<bool> RenameIfAbsent(const std::string& from, const std::string& to) override {
+    if (to.ends_with(kOwnerMarker) && !raced_) {
+      raced_ = true;
+      NS_RETURN_IF_ERROR(target()->WriteFile(to, other_marker_));
+    }
+    return target()->RenameIfAbsent(from, to);
+  }
+
+ private:
+  const std::string other_marker_;
+  bool raced_ = false;
+};
+
+TEST_F(OutputFoldersTest, OfTwoRunsStartingTogetherTheSecondToClaimIsRefused) {
+  const RunRecord b = MakeRun("run-b");
+  const std::string theirs =
+      R"({"run_id": "run-a", "job": "job-a", "ledger": "x.db", "created_at": "t"})";
+  MarkerRaceEnv env(Env::Default(), theirs);
+  SinkLayout layout = Layout();
+  layout.env = &env;
+  Status s = ClaimOutputFolders(Job("job-b"), b, layout, ledger_.get());
+  ASSERT_EQ(s.code(), Code::kInvalidJob) << s.ToString();
+  EXPECT_NE(s.message().find("belongs to run run-a"), std::string::npos) << s.message();
+  EXPECT_EQ(Marker(dir_ + "/out")["run_id"], "run-a");  // the first run's, untouched
+  for (const auto& e : fs::directory_iterator(dir_ + "/out")) {
+    EXPECT_FALSE(e.path().filename().string().starts_with(".")) << e.path();  // no temp left
+  }
 }
 
 TEST_F(OutputFoldersTest, OverwriteEmptiesAnotherRunsFolderBeforeTheFirstCommit) {

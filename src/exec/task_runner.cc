@@ -227,16 +227,19 @@ Status WriteManifest(const JobSpec& job, Sink* sink, Ledger* ledger, const RunRe
   NS_ASSIGN_OR_RETURN(auto retries, ledger->ListRetryParts(run.run_id));
   nlohmann::json files = nlohmann::json::array();
   nlohmann::json dead = nlohmann::json::array();
+  std::vector<std::string> parts;  // every part file the run committed
   size_t r = 0;
   for (const auto& s : shards) {
     int64_t rows = s.rows_written;
-    std::vector<const RetryPart*> parts;
+    if (!s.output_file.empty()) parts.push_back(s.output_file);
+    std::vector<const RetryPart*> retry_parts;
     for (; r < retries.size() && retries[r].shard_id == s.shard_id; ++r) {
-      parts.push_back(&retries[r]);
+      retry_parts.push_back(&retries[r]);
+      if (!retries[r].output_file.empty()) parts.push_back(retries[r].output_file);
       rows -= retries[r].rows;
     }
     files.push_back({{"path", s.output_file}, {"rows", rows}, {"shard", s.shard_id}});
-    for (const RetryPart* p : parts) {
+    for (const RetryPart* p : retry_parts) {
       files.push_back(
           {{"path", p->output_file}, {"rows", p->rows}, {"shard", s.shard_id}, {"retry", p->seq}});
     }
@@ -254,6 +257,9 @@ Status WriteManifest(const JobSpec& job, Sink* sink, Ledger* ledger, const RunRe
       {"dead_letter_files", dead},
       {"completed_at_ms", env->NowMillis()}};
   if (counts.items_written >= 0) m["counts"]["items"] = counts.items_written;
+  if (!IsDatabase(job.output.format)) {
+    NS_RETURN_IF_ERROR(CheckCommittedParts(env, run.output_path, run.run_id, parts));
+  }
   return sink->WriteSuccess(m.dump(2) + "\n");
 }
 

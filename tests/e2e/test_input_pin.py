@@ -177,3 +177,23 @@ def test_an_empty_run_id_is_refused(case_factory):
         assert rc == EXIT_CANNOT_START, (command, rc, out, err)
         assert "--run-id" in err and "must not be empty" in err, (command, err)
     assert not (case.root / "out").exists()
+
+
+def test_a_completed_run_reopened_on_new_input_loses_its_success_until_it_completes(case_factory):
+    # _SUCCESS says the run completed: while a re-planned run runs it must not
+    # be there (listing the old parts only), even when that run is killed.
+    case = case_factory(n=3000, seed=39)
+    case.write_csv(case.data_dir / "part-0.csv", range(1000))
+    job = csv_job(case, "data/part-*.csv")
+    rc, _, err = run("run", job, "--run-id", "nightly")
+    assert rc == EXIT_OK, err
+    assert (case.root / "out" / "_SUCCESS").exists()
+    case.write_csv(case.data_dir / "part-1.csv", range(1000, 3000))
+    rc, _, err = run("run", job, "--run-id", "nightly", "--set", "run.allow_input_change=true",
+                     env={"NIGHTSHIFT_CRASH_AT": "after_commit:1"})
+    assert rc != EXIT_OK, err
+    assert not (case.root / "out" / "_SUCCESS").exists()
+    rc, _, err = run("run", job, "--run-id", "nightly")
+    assert rc == EXIT_OK, err
+    assert read_success(case.root / "out")["counts"]["total"] == 3000
+    check_output(case, case.root / "out", "jsonl", range(3000))

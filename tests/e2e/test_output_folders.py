@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (EXIT_CANNOT_START, EXIT_OK, Case, check_output, part_files, read_success, run,
+from conftest import (EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, Case, check_output, part_files, read_success, run,
                       status_json, write_job)
 
 N = 10_000
@@ -182,3 +182,47 @@ def test_an_unwritable_dead_letter_folder_stops_the_run_at_start(case):
     set_errors(job, {"dead_letter": "{output}/../afile/dl"})
     refused("run", job, needles=["errors.dead_letter", "afile/dl"])
     assert status_json(job)["counts"]["succeeded"] == 0  # no row was scored
+
+
+# --------------------------------------------------------------------------
+# What _SUCCESS says is in the folder
+# --------------------------------------------------------------------------
+
+def test_a_run_whose_committed_parts_another_run_removed_never_completes(case):
+    # Run A committed three shards and was killed; run B took the folder with
+    # output.overwrite (removing A's parts). A resumed there must not write a
+    # _SUCCESS listing parts that are gone.
+    job_a = make_job(case, "job-a", input_file(case, "a.parquet", range(N)))
+    job_b = make_job(case, "job-b", input_file(case, "b.parquet", range(3000)))
+    shared = case.root / "shared"
+    rc, _, err = run("run", job_a, env={"NIGHTSHIFT_CRASH_AT": "after_commit:3"})
+    assert rc == -signal.SIGKILL, err
+    ok("run", job_b, "--set", "output.overwrite=true")
+    rc, out, err = run("run", job_a, "--set", "output.overwrite=true")
+    assert rc == EXIT_FAILED, (rc, out, err)
+    assert "part 'part-000000.parquet'" in err and "is gone" in err, err
+    assert not (shared / "_SUCCESS").exists()
+    assert status_json(job_a)["state"] == "failed"
+
+
+def test_parts_no_committed_shard_wrote_are_removed_before_success(case):
+    job = make_job(case, "job-a", input_file(case, "in.parquet", range(N)))
+    shared = case.root / "shared"
+    rc, _, err = run("run", job, env={"NIGHTSHIFT_CRASH_AT": "after_commit:2"})
+    assert rc == -signal.SIGKILL, err
+    (shared / "part-000099.parquet").write_bytes(b"left by nobody this run knows")
+    ok("run", job)
+    success = read_success(shared)
+    assert sorted(p.name for p in part_files(shared)) == sorted(f["path"] for f in success["files"])
+    check_output(case, shared, "parquet", range(N), job=job)
+
+
+def test_a_stale_success_is_refused_and_removed_by_overwrite(case):
+    job = make_job(case, "job-a", input_file(case, "in.parquet", range(2000)))
+    shared = case.root / "shared"
+    shared.mkdir()
+    (shared / "_SUCCESS").write_text('{"run_id": "old"}\n')
+    refused("run", job, needles=[shared, "_SUCCESS"])
+    assert (shared / "_SUCCESS").read_text() == '{"run_id": "old"}\n'
+    ok("run", job, "--set", "output.overwrite=true")
+    assert read_success(shared)["run_id"] == status_json(job)["run_id"]
