@@ -26,9 +26,22 @@ nlohmann::json Timestamp(int64_t ms) {
 
 }  // namespace
 
-Result<std::string> ValidateJob(const JobSpec& job, Env* env) {
-  NS_ASSIGN_OR_RETURN(exec::JobContext ctx,
-                      exec::PrepareJob(job, env != nullptr ? env : Env::Default()));
+Result<std::string> ValidateJob(const JobSpec& job_file, Env* env) {
+  JobSpec job = job_file;
+  const bool trigger = job.trigger.has_value() && job.input.path.empty() &&
+                       job.input.query.empty() && job.input.files.empty();
+  // A trigger job is checked against the files trigger.watch matches now, as
+  // a run of them would read them.
+  if (trigger) job.input.path = job.trigger->watch;
+  auto prepared = exec::PrepareJob(job, env != nullptr ? env : Env::Default());
+  if (!prepared.has_value() && trigger && prepared.error().code() == Code::kNotFound) {
+    return Error(Code::kInvalidJob,
+                 fmt::format("trigger.watch '{}' matches no file yet, so the input's columns "
+                             "cannot be checked against the model; run validate again once a file "
+                             "is there ({})",
+                             job.trigger->watch, prepared.error().message()));
+  }
+  NS_ASSIGN_OR_RETURN(exec::JobContext ctx, std::move(prepared));
   NS_RETURN_IF_ERROR(exec::CheckAllFiles(job, ctx));
   std::string out = fmt::format("job '{}' is valid\n", job.name);
   out += fmt::format("input: {} ({} file(s))\n", job.input.query.empty() ? job.input.path : "query",

@@ -216,7 +216,16 @@ std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
 }
 
 Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, Env* env) {
-  if (job.input.path.empty()) return Status::Ok();         // input.query: cannot be decided here
+  // A trigger job's input is whatever trigger.watch matches: were its own
+  // output among it, each run would take the last one's parts, for ever.
+  InputSpec read = job.input;
+  const char* input_key = "input.path";
+  if (read.path.empty() && job.trigger.has_value()) {
+    read.path = job.trigger->watch;
+    read.files.clear();
+    input_key = "trigger.watch";
+  }
+  if (read.path.empty()) return Status::Ok();              // input.query: cannot be decided here
   if (IsDatabase(job.output.format)) return Status::Ok();  // a table, not a folder
   const std::string date = UtcDate(env->NowMicros() / 1000);
   const std::string out = ExpandOutputPath(job.output.path, job, run_id, date);
@@ -236,13 +245,13 @@ Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, En
       {kDeadLetterKey, dead, kOwnerMarker},
   };
   for (const auto& f : files) {
-    if (!io::InputWouldList(job.input, JoinPath(f.dir, f.name), env)) continue;
+    if (!io::InputWouldList(read, JoinPath(f.dir, f.name), env)) continue;
     return Status(Code::kInvalidJob,
-                  fmt::format("{} '{}' is inside the input: input.path '{}' would read its file "
+                  fmt::format("{} '{}' is inside the input: {} '{}' would read its file "
                               "'{}' as input (a resumed run would read its own output); move the "
                               "folder out of the input (a folder input skips names starting with "
                               "'_' or '.')",
-                              f.key, f.dir, job.input.path, f.name));
+                              f.key, f.dir, input_key, read.path, f.name));
   }
   return Status::Ok();
 }
@@ -296,7 +305,12 @@ Status CheckCommittedParts(Env* env, const std::string& dir, const std::string& 
                               kOutputKey, dir, f.marker->run_id, f.marker->created_at, run_id));
   }
   for (const std::string& name : committed) {
-    if (env->Stat(JoinPath(dir, name)).has_value()) continue;
+    auto info = env->Stat(JoinPath(dir, name));
+    if (info.has_value()) continue;
+    if (info.error().code() != Code::kNotFound) {
+      return Status(Code::kIoError, fmt::format("{} '{}': checking its parts before _SUCCESS: {}",
+                                                kOutputKey, dir, info.error().message()));
+    }
     return Status(Code::kFailed,
                   fmt::format("{} '{}': part '{}', which run {} committed, is gone (removed by "
                               "hand, or by another run with output.overwrite: true), so the run "

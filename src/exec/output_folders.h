@@ -30,7 +30,8 @@ std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
 // InvalidJob, naming both paths, when a part file in the output folder of
 // `job` or a dead-letter file would be listed as input (a folder walk or a
 // glob reaching it). {run_id} in output.path stands for `run_id`, {date} for
-// today. OK for input.query, which cannot be decided here.
+// today. A trigger job's input is what trigger.watch matches. OK for
+// input.query, which cannot be decided here.
 Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, Env* env);
 
 // Makes `layout.output_dir` and `layout.dead_letter_dir` the folders of

@@ -149,9 +149,10 @@ void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* re
 
 }  // namespace
 
-Result<RunReport> RetryFailures(const JobSpec& job, const RunOptions& options) {
+Result<RunReport> RetryFailures(const JobSpec& job_file, const RunOptions& options) {
   Env* const env = options.env != nullptr ? options.env : Env::Default();
   const int64_t started_us = env->MonotonicMicros();
+  NS_ASSIGN_OR_RETURN(const JobSpec job, exec::WithTriggerRunFiles(job_file, options.run_id, env));
   NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job, env));
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
   NS_ASSIGN_OR_RETURN(

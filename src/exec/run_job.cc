@@ -20,6 +20,7 @@
 #include "exec/run_owner.h"
 #include "exec/shard_feed.h"
 #include "exec/task_runner.h"
+#include "exec/which_run.h"
 #include "nightshift/engine.h"
 #include "nightshift/env.h"
 #include "obs/log.h"
@@ -186,9 +187,10 @@ Result<RunReport> Finish(const JobSpec& job, const RunOptions& options, exec::Jo
 
 }  // namespace
 
-Result<RunReport> RunJob(const JobSpec& job, const RunOptions& options) {
+Result<RunReport> RunJob(const JobSpec& job_file, const RunOptions& options) {
   Env* const env = options.env != nullptr ? options.env : Env::Default();
   const int64_t started_us = env->MonotonicMicros();
+  NS_ASSIGN_OR_RETURN(const JobSpec job, exec::WithTriggerRunFiles(job_file, options.run_id, env));
   NS_ASSIGN_OR_RETURN(exec::JobContext ctx, exec::PrepareJob(job, env));
   // Declared before everything that may return early: its destructor waits
   // for the thread.

@@ -20,4 +20,21 @@ Result<std::string> ResolveRunId(const JobSpec& job, const std::string& run_id_f
   return latest.run_id;
 }
 
+Result<JobSpec> WithTriggerRunFiles(const JobSpec& job, const std::string& run_id_flag, Env* env) {
+  const InputSpec& in = job.input;
+  if (!job.trigger.has_value() || run_id_flag.empty() || !in.path.empty() || !in.query.empty() ||
+      !in.files.empty()) {
+    return job;
+  }
+  NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
+  auto files = ledger->ListFiles(run_id_flag);
+  if (!files.has_value()) {
+    if (files.error().code() == Code::kNotFound) return job;
+    return Error(files.error());
+  }
+  JobSpec with_files = job;
+  for (const InputFileRecord& f : *files) with_files.input.files.push_back(f.path);
+  return with_files;
+}
+
 }  // namespace nightshift::exec

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
 #include "nightshift/status.h"
@@ -24,5 +25,13 @@ std::string RunIdFor(const JobSpec& job, const std::string& fingerprint,
 // be meant). kNotFound when the ledger holds no run of the job.
 Result<std::string> ResolveRunId(const JobSpec& job, const std::string& run_id_flag,
                                  const Result<std::string>& fingerprint, Ledger* ledger);
+
+// `job` as run `run_id_flag` of it reads its input. A trigger job has no
+// input.path: each of its runs reads the files the scheduler handed it, which
+// the ledger recorded. So that `run --run-id ID` and `retry --run-id ID` can
+// resume or retry a trigger run, the job gets that run's files as its input
+// (input.files); any other job, or a run the ledger does not hold, is
+// returned as it is.
+Result<JobSpec> WithTriggerRunFiles(const JobSpec& job, const std::string& run_id_flag, Env* env);
 
 }  // namespace nightshift::exec

@@ -1,6 +1,7 @@
 #include "plan/replan.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -38,6 +39,69 @@ std::map<int32_t, int32_t> UnchangedFiles(const std::vector<InputFileRecord>& ol
   return out;
 }
 
+// A file all of whose rows are committed (it was in a committed packed shard).
+constexpr int64_t kWholeFile = std::numeric_limits<int64_t>::max();
+
+bool Whole(const std::map<int32_t, Ranges>& done, int32_t file) {
+  auto it = done.find(file);
+  return it != done.end() && std::any_of(it->second.begin(), it->second.end(), [](const auto& r) {
+           return r.first == 0 && r.second == kWholeFile;
+         });
+}
+
+// A committed packed shard: each of its unchanged files is done whole. It is
+// kept (remapped) when all its files are unchanged and still consecutive;
+// otherwise it is stale (its output holds rows of an old version), and its
+// changed files are read again in full by the new plan.
+void KeepPacked(const ShardRecord& s, const std::map<int32_t, int32_t>& unchanged,
+                std::map<int32_t, Ranges>* done, Replanned* r) {
+  bool intact = true;
+  int32_t prev = -1;
+  for (int32_t f = s.file_index; f <= s.file_last; ++f) {
+    auto it = unchanged.find(f);
+    if (it == unchanged.end()) {
+      intact = false;
+      continue;
+    }
+    (*done)[it->second].emplace_back(0, kWholeFile);
+    if (prev >= 0 && it->second != prev + 1) intact = false;
+    prev = it->second;
+  }
+  ShardRecord kept = s;
+  if (intact) {
+    kept.file_index = unchanged.at(s.file_index);
+    kept.file_last = unchanged.at(s.file_last);
+    ++r->kept;
+  } else {
+    kept.file_index = kStaleFile;
+    kept.file_last = -1;
+    ++r->stale;
+  }
+  r->shards.push_back(std::move(kept));
+}
+
+// A new packed shard: its files that are not done whole, as runs of
+// consecutive files (one file alone is an ordinary shard of it).
+void PlanPacked(const ShardRecord& s, const Plan& plan, const std::map<int32_t, Ranges>& done,
+                int64_t* next_id, Replanned* r) {
+  for (int32_t f = s.file_index; f <= s.file_last;) {
+    if (Whole(done, f)) {
+      ++f;
+      continue;
+    }
+    ShardRecord n = s;
+    n.shard_id = (*next_id)++;
+    n.file_index = f;
+    n.row_begin = 0;
+    n.row_end = 0;
+    for (; f <= s.file_last && !Whole(done, f); ++f) n.row_end += plan.files[f].rows;
+    n.file_last = f - 1 > n.file_index ? f - 1 : -1;
+    n.state = ShardState::kPending;
+    r->shards.push_back(n);
+    ++r->planned;
+  }
+}
+
 }  // namespace
 
 Replanned Replan(const std::vector<InputFileRecord>& old_files,
@@ -49,6 +113,10 @@ Replanned Replan(const std::vector<InputFileRecord>& old_files,
   for (const ShardRecord& s : old_shards) {
     next_id = std::max(next_id, s.shard_id + 1);
     if (s.state != ShardState::kCommitted) continue;
+    if (s.file_last >= 0) {
+      KeepPacked(s, unchanged, &done, &r);
+      continue;
+    }
     ShardRecord kept = s;
     auto it = unchanged.find(s.file_index);
     if (it == unchanged.end()) {
@@ -63,6 +131,10 @@ Replanned Replan(const std::vector<InputFileRecord>& old_files,
   }
   for (auto& [f, ranges] : done) std::sort(ranges.begin(), ranges.end());
   for (const ShardRecord& s : plan.shards) {
+    if (s.file_last >= 0) {
+      PlanPacked(s, plan, done, &next_id, &r);
+      continue;
+    }
     auto it = done.find(s.file_index);
     Ranges pieces = it == done.end() ? Ranges{{s.row_begin, s.row_end}}
                                      : Subtract(s.row_begin, s.row_end, it->second);

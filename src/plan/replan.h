@@ -13,6 +13,11 @@
 //     vanishes; one that overlaps is cut to the rows not yet done); for a
 //     changed or new file, all of the new plan's shards, so a changed file's
 //     rows are all read again from its new version.
+//   - a committed packed shard (whole small files) marks each of its
+//     unchanged files done; it is kept when all of them are unchanged (and
+//     still consecutive), stale otherwise. A new packed shard loses its files
+//     that are done and is split into runs of the others (a changed file of
+//     an old pack is read again alone, in full).
 // New shards take ids above every id the run used, so no old output part
 // name is reused.
 #pragma once

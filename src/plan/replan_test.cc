@@ -69,5 +69,50 @@ TEST(ReplanTest, ANewShardOverlappingCommittedRowsOfAnUnchangedFileIsCutToTheRes
                             {4, 0, 7, 10, false}}));
 }
 
+ShardRecord Packed(int64_t id, int32_t first, int32_t last, int64_t rows, bool committed) {
+  ShardRecord s = Shard(id, first, 0, rows, committed);
+  s.file_last = last;
+  return s;
+}
+
+InputFileRecord FileRows(int32_t index, std::string path, int64_t size, int64_t rows) {
+  InputFileRecord f = File(index, std::move(path), size);
+  f.rows = rows;
+  return f;
+}
+
+TEST(ReplanTest, ARemovedFileOfACommittedPackRedoesNoOtherFile) {
+  // Small files packed two by two, both packs committed; then b is removed.
+  std::vector<InputFileRecord> old_files = {FileRows(0, "/a", 10, 3), FileRows(1, "/b", 10, 3),
+                                            FileRows(2, "/c", 10, 3), FileRows(3, "/d", 10, 3)};
+  std::vector<ShardRecord> old_shards = {Packed(0, 0, 1, 6, true), Packed(1, 2, 3, 6, true)};
+  Plan plan;  // the new listing packs a, c and d together
+  plan.files = {FileRows(0, "/a", 10, 3), FileRows(1, "/c", 10, 3), FileRows(2, "/d", 10, 3)};
+  plan.shards = {Packed(0, 0, 2, 9, false)};
+  Replanned r = Replan(old_files, old_shards, plan);
+  EXPECT_EQ(Of(r), (Triples{{0, kStaleFile, 0, 6, true},  // a and the old b: b is gone
+                            {1, 1, 0, 6, true}}));        // c and d, now #1 and #2
+  EXPECT_EQ(r.shards[1].file_last, 2);
+  EXPECT_EQ(r.kept, 1);
+  EXPECT_EQ(r.stale, 1);
+  EXPECT_EQ(r.planned, 0);  // a, c and d are done: nothing is read twice
+}
+
+TEST(ReplanTest, AChangedFileOfACommittedPackIsReadAgainAloneInFull) {
+  std::vector<InputFileRecord> old_files = {FileRows(0, "/a", 10, 3), FileRows(1, "/b", 10, 3),
+                                            FileRows(2, "/c", 10, 3), FileRows(3, "/d", 10, 3)};
+  std::vector<ShardRecord> old_shards = {Packed(0, 0, 1, 6, true), Packed(1, 2, 3, 6, true)};
+  Plan plan;  // b was rewritten with 4 rows
+  plan.files = {FileRows(0, "/a", 10, 3), FileRows(1, "/b", 12, 4), FileRows(2, "/c", 10, 3),
+                FileRows(3, "/d", 10, 3)};
+  plan.shards = {Packed(0, 0, 1, 7, false), Packed(1, 2, 3, 6, false)};
+  Replanned r = Replan(old_files, old_shards, plan);
+  EXPECT_EQ(Of(r), (Triples{{0, kStaleFile, 0, 6, true},
+                            {1, 2, 0, 6, true},
+                            {2, 1, 0, 4, false}}));  // the new b, alone, all its rows
+  EXPECT_EQ(r.shards[2].file_last, -1);
+  EXPECT_EQ(r.planned, 1);
+}
+
 }  // namespace
 }  // namespace nightshift::plan

@@ -197,3 +197,37 @@ def test_a_completed_run_reopened_on_new_input_loses_its_success_until_it_comple
     assert rc == EXIT_OK, err
     assert read_success(case.root / "out")["counts"]["total"] == 3000
     check_output(case, case.root / "out", "jsonl", range(3000))
+
+
+def packed_run_killed_after_three_packs(case):
+    """12 small CSV files of 100 rows, packed two by two (shard_rows 250);
+    killed after three packs (files 0-5) committed."""
+    for k in range(12):
+        case.write_csv(case.data_dir / f"f{k:02d}.csv", range(k * 100, (k + 1) * 100))
+    job = case.job("data", out_format="jsonl", shard_rows=250)
+    job = case.write_job(job)
+    rc, _, err = run("run", job, "--run-id", "inc", env={"NIGHTSHIFT_CRASH_AT": "after_commit:3"})
+    assert rc != EXIT_OK, err
+    return job
+
+
+def test_allow_input_change_on_packed_files_redoes_no_unchanged_file(case_factory):
+    # A file of a committed pack is removed: its rows stay (from the old
+    # version); no other file, committed before or not, is written twice.
+    case = case_factory(n=1200, seed=40)
+    job = packed_run_killed_after_three_packs(case)
+    (case.data_dir / "f02.csv").unlink()
+    rc, out, err = run("run", job, "--run-id", "inc", "--set", "run.allow_input_change=true")
+    assert rc == EXIT_OK, (out, err)
+    check_output(case, case.root / "out", "jsonl", range(1200))
+
+
+def test_allow_input_change_reads_a_rewritten_packed_file_again_in_full(case_factory):
+    # A file of a committed pack is rewritten with other rows: the new rows
+    # are read, the old ones stay beside them, nothing else twice.
+    case = case_factory(n=1300, seed=41)
+    job = packed_run_killed_after_three_packs(case)
+    case.write_csv(case.data_dir / "f02.csv", range(1200, 1300))
+    rc, out, err = run("run", job, "--run-id", "inc", "--set", "run.allow_input_change=true")
+    assert rc == EXIT_OK, (out, err)
+    check_output(case, case.root / "out", "jsonl", range(1300))

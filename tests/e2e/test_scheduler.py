@@ -11,6 +11,7 @@ binary.
   intervals oldest first, and no completed interval runs again;
 - SIGTERM: 0 when nothing was interrupted, 75 when a run was.
 """
+import csv
 import os
 import re
 import signal
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BIN, EXIT_INTERRUPTED, EXIT_OK, REPO, _env, _retry_exec, read_part,
+from conftest import (BIN, EXIT_INTERRUPTED, EXIT_OK, REPO, _env, _retry_exec, read_part, run, status_json,
                       write_job)
 
 sys.path.insert(0, str(REPO / "tests" / "models"))
@@ -272,3 +273,59 @@ def test_a_job_with_neither_schedule_nor_trigger_is_exit_2(case_factory):
                        env=_env(None), timeout=60)
     assert p.returncode == 2
     assert "neither a schedule: nor a trigger:" in p.stderr
+
+
+def test_a_trigger_watching_its_own_output_is_exit_2_before_any_run(case_factory):
+    # Each run would take the last one's parts as new files, for ever.
+    case = case_factory(n=10)
+    job = case.job("unused", out_format="csv", out_path="out/{run_id}")
+    del job["input"]["path"]
+    job["trigger"] = {"watch": "out/*/part-*.csv", "settle": "0s"}
+    job = case.write_job(job)
+    p = subprocess.run([str(BIN), "schedule", str(job)], capture_output=True, text=True,
+                       env=_env(None), timeout=60)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "is inside the input: trigger.watch" in p.stderr, p.stderr
+    assert not (case.root / "out").exists()
+
+
+def test_a_failed_trigger_run_is_resumed_and_retried_by_its_run_id(case_factory, schedulers):
+    # The scheduler never takes a file twice, so a trigger run that failed is
+    # finished by hand: `run --run-id ID` and `retry --run-id ID` read the
+    # files the ledger recorded for it (the job file has no input.path).
+    case = case_factory(n=100)
+    job = trigger_job(case)
+    drop(case, "a.csv", range(0, 100))
+    path = case.root / "incoming" / "a.csv"
+    rows = list(csv.reader(path.read_text().splitlines()))
+    good = rows[5][2]
+    rows[5][2] = "abc"  # a feature that is not a number: a dead letter
+
+    def rewrite():
+        tmp = case.root / "incoming" / ".a.tmp"
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+        os.replace(tmp, path)
+
+    rewrite()
+    s = schedulers(job)
+    run_id = s.wait_for(r"run (\S+) failed")[0].group(1)
+    assert s.stop() == EXIT_OK, s.log()
+    rc, out, err = run("run", job, "--run-id", run_id, "--set", "errors.max_failed_items=-1")
+    assert rc == EXIT_OK, (out, err)
+    assert status_json(job, run_id=run_id)["state"] == "completed"
+    rows[5][2] = good  # corrected in place
+    rewrite()
+    rc, out, err = run("retry", job, "--run-id", run_id, "--set", "run.allow_input_change=true")
+    assert rc == EXIT_OK and "1 now succeed" in out + err, (rc, out, err)
+    assert_each_row_in_exactly_one_run(case, range(100))
+
+
+def test_validate_checks_a_trigger_job_against_the_files_it_would_take(case_factory):
+    case = case_factory(n=100)
+    job = trigger_job(case)
+    rc, out, err = run("validate", job)
+    assert rc == 2 and "trigger.watch" in err and "matches no file yet" in err, (rc, out, err)
+    drop(case, "a.csv", range(0, 100))
+    rc, out, err = run("validate", job)
+    assert rc == EXIT_OK and "is valid" in out, (rc, out, err)

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "exec/output_folders.h"
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "obs/log.h"
@@ -84,6 +85,11 @@ Result<std::vector<JobSpec>> LoadJobsToRun(const std::vector<std::string>& paths
                                "the scheduler would never run it (use `nightshift run`)",
                                path, job.name));
     }
+    if (job.trigger.has_value()) {
+      // Any of its runs: the same folders up to the run id.
+      NS_RETURN_IF_ERROR(
+          exec::CheckOutputOutsideInput(job, job.name + "-files-0000000000000000", Env::Default()));
+    }
     for (const JobSpec& other : jobs) {
       if (other.name == job.name) {
         return Error(Code::kInvalidJob,
@@ -151,13 +157,18 @@ CLI::App* AddScheduleCommand(CLI::App& app, ScheduleArgs* args) {
       "schedule",
       "Run jobs when their schedules fire or their trigger files arrive, until stopped");
   cmd->add_option("jobs", args->jobs, "Job files (YAML) with a schedule: section")->required();
-  cmd->add_flag("--dry-run", args->dry_run, "Print the next fire times; run nothing");
+  // Without --dry-run these would be ignored while real runs start: refused.
+  CLI::Option* dry =
+      cmd->add_flag("--dry-run", args->dry_run, "Print the next fire times; run nothing");
   cmd->add_option("--from", args->from,
-                  "With --dry-run: fire times strictly after this RFC 3339 time (default: now)");
+                  "With --dry-run: fire times strictly after this RFC 3339 time (default: now)")
+      ->needs(dry);
   cmd->add_option("--count", args->count, "With --dry-run: fire times per job (default 5)")
-      ->check(CLI::Range(1, 100000));
+      ->check(CLI::Range(1, 100000))
+      ->needs(dry);
   cmd->add_flag("--json", args->json,
-                "With --dry-run: one JSON object per line (job, fire_at, run_id)");
+                "With --dry-run: one JSON object per line (job, fire_at, run_id)")
+      ->needs(dry);
   return cmd;
 }
 
@@ -169,12 +180,13 @@ int RunScheduleCommand(const ScheduleArgs& args, const ObserveArgs& observe,
   Result<std::vector<ScheduledJob>> jobs = LoadScheduledJobs(args.jobs);
   if (!jobs) return CannotStart(jobs.error().message());
   for (const ScheduledJob& job : *jobs) {
-    sched::SysSeconds after = *start;
+    std::optional<sched::Fire> last;
     for (int i = 0; i < args.count; ++i) {
-      Result<sched::Fire> fire = job.schedule.NextAfter(after);
+      Result<sched::Fire> fire =
+          last ? job.schedule.NextAfter(*last) : job.schedule.NextAfter(*start);
       if (!fire) return CannotStart(fire.error().message());
       Print(job, *fire, args.json);
-      after = fire->at;
+      last = *fire;
     }
   }
   return 0;
