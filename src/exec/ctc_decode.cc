@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "transform/unicode_text.h"
+
 namespace nightshift::exec {
 
 Result<std::vector<std::string>> ReadAlphabet(Env* env, const std::string& path,
@@ -25,6 +27,15 @@ Result<std::vector<std::string>> ReadAlphabet(Env* env, const std::string& path,
                    fmt::format("{}.alphabet '{}' line {} is empty (the alphabet is one symbol per "
                                "line)",
                                where, path, line));
+    }
+    // Every text is written as UTF-8 (Parquet, JSON): a symbol that is not
+    // would make the texts it is in unwritable (null in the output).
+    std::u32string code_points;
+    if (const int64_t bad = transform::DecodeUtf8(item, &code_points); bad >= 0) {
+      return Error(Code::kInvalidJob,
+                   fmt::format("{}.alphabet '{}' line {} is not UTF-8 (an invalid byte at "
+                               "column {}); save the alphabet as UTF-8",
+                               where, path, line, bad + 1));
     }
     symbols.emplace_back(item);
   }

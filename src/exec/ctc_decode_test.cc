@@ -82,5 +82,22 @@ TEST(CtcDecodeTest, ReadAlphabetKeepsSpacesDropsLineBreaksAndRejectsEmptyLines) 
   EXPECT_FALSE(ReadAlphabet(Env::Default(), dir / "none.txt", "ctc").has_value());
 }
 
+TEST(CtcDecodeTest, AnAlphabetThatIsNotUtf8IsRefusedNamingTheLine) {
+  TempDir dir("ns_ctc_alphabet");
+  ASSERT_TRUE(dir.ok());
+  const std::string latin1 = dir / "latin1.txt";
+  std::ofstream(latin1) << "a\nb\nc\n\xe9\n";  // "é" in Latin-1
+  auto a = ReadAlphabet(Env::Default(), latin1, "postprocess[1].ctc_decode");
+  ASSERT_FALSE(a.has_value());
+  EXPECT_EQ(a.error().code(), Code::kInvalidJob);
+  EXPECT_NE(a.error().message().find("line 4 is not UTF-8"), std::string::npos)
+      << a.error().message();
+  const std::string utf8 = dir / "utf8.txt";
+  std::ofstream(utf8) << "a\n\xc3\xa9\n";  // "é" in UTF-8
+  auto b = ReadAlphabet(Env::Default(), utf8, "ctc");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ((*b)[1], "\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace nightshift::exec

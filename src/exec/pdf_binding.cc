@@ -52,6 +52,17 @@ ImageSpec ImageStepAsRead(const JobSpec& job, const ImageSpec& step) {
 Status BindPdfPages(const JobSpec& job, Binding* b) {
   if (job.input.pdf_pages.empty()) return Status::Ok();
   const PdfPagesSpec& pdf = job.input.pdf_pages[0];
+  // An output row is (input key, page_number): its page may replace neither.
+  const auto& key = job.input.key;
+  if (pdf.into == kPageNumberColumn || std::find(key.begin(), key.end(), pdf.into) != key.end()) {
+    return Status(Code::kInvalidJob,
+                  fmt::format("preprocess: pdf_pages into '{}' is {}; name the rendered page "
+                              "column something else",
+                              pdf.into,
+                              pdf.into == kPageNumberColumn
+                                  ? "the column pdf_pages adds for each page's number"
+                                  : "a column of input.key, which every output row carries"));
+  }
   const ImageSpec* image = PageReader(job, pdf);
   const bool fed =
       image != nullptr &&

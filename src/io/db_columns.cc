@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "io/duck.h"
 #include "io/shard_rows.h"
@@ -147,6 +148,20 @@ Status CheckTableKeys(const SinkLayout& layout, const std::vector<std::vector<st
                                       : ""));
 }
 
+std::string NameInOutput(const std::vector<DbColumn>& columns, const std::string& name) {
+  auto same = [&](const std::string& a) {
+    return a.size() == name.size() &&
+           std::equal(a.begin(), a.end(), name.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  for (const auto& c : columns) {
+    if (same(c.name)) return c.name;
+  }
+  return name;
+}
+
 std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json) {
   std::string sql;
   for (const auto& c : columns) {
@@ -164,7 +179,13 @@ std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json)
       case DbKind::kFloat32List:
       case DbKind::kFloat64List:
       case DbKind::kInt64List:
-        if (lists_as_json) {
+        if (lists_as_json && c.kind != DbKind::kInt64List) {
+          // JSON has no NaN or infinity (SQLite's json functions refuse the
+          // text DuckDB would write): null, as JavaScript writes them.
+          sql += fmt::format(
+              "CAST(to_json(list_transform({}, x -> CASE WHEN isfinite(x) THEN x END)) AS VARCHAR)",
+              q);
+        } else if (lists_as_json) {
           sql += fmt::format("CAST(to_json({}) AS VARCHAR)", q);
         } else {
           sql += c.kind == DbKind::kInt64List ? fmt::format("CAST({} AS BIGINT[])", q) : q;

@@ -57,6 +57,11 @@ Status CheckTableKeys(const SinkLayout& layout, const std::vector<std::vector<st
 // (lists as JSON text when `lists_as_json`, for SQLite).
 std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json = false);
 
+// SQLite and DuckDB match column names without regard to (ASCII) case: the
+// name of the output column that a table's column `name` is, or `name` when
+// none is. PostgreSQL's quoted names are exact and do not use this.
+std::string NameInOutput(const std::vector<DbColumn>& columns, const std::string& name);
+
 // Whether a PostgreSQL column of type `pg_type` (format_type's text) can hold
 // `c`'s values.
 bool PgTypeFits(const DbColumn& c, const std::string& pg_type);

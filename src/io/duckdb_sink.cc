@@ -133,7 +133,7 @@ Result<std::map<std::string, std::string>> DuckdbSink::TableColumns(const std::s
                                kAlias, QuoteString(schema_), QuoteString(table)),
                    "reading the table's columns"));
   std::map<std::string, std::string> cols;
-  for (idx_t i = 0; i < r.row_count(); ++i) cols[r.Text(0, i)] = r.Text(1, i);
+  for (idx_t i = 0; i < r.row_count(); ++i) cols[NameInOutput(cols_, r.Text(0, i))] = r.Text(1, i);
   return cols;
 }
 
@@ -168,7 +168,7 @@ Result<std::vector<std::vector<std::string>>> DuckdbSink::UniqueKeys() {
   std::vector<std::vector<std::string>> keys;
   for (idx_t i = 0; i < r.row_count(); ++i) {
     if (i == 0 || r.Int(1, i) != r.Int(1, i - 1)) keys.emplace_back();
-    keys.back().push_back(r.Text(0, i));
+    keys.back().push_back(NameInOutput(cols_, r.Text(0, i)));
   }
   return keys;
 }

@@ -21,16 +21,16 @@ Result<StartPlan> PlanStart(const Schedule& schedule, const ScheduleSpec& spec,
   }
   if (!plan.last_seen) return plan;  // a first start ever: nothing was missed
   std::deque<Fire> newest;
-  SysSeconds after = schedule.FireOf(*plan.last_seen).at;
+  Fire last = schedule.FireOf(*plan.last_seen);
   while (plan.missed < kMaxMissedCounted) {
-    NS_ASSIGN_OR_RETURN(Fire fire, schedule.NextAfter(after));
+    NS_ASSIGN_OR_RETURN(Fire fire, schedule.NextAfter(last));
     if (fire.at > now) break;
     ++plan.missed;
     if (spec.catchup && spec.max_catchup > 0) {
       newest.push_back(fire);
       if (newest.size() > static_cast<size_t>(spec.max_catchup)) newest.pop_front();
     }
-    after = fire.at;
+    last = fire;
   }
   plan.catch_up.assign(newest.begin(), newest.end());
   return plan;

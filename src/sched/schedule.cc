@@ -50,11 +50,12 @@ Result<Schedule> Schedule::Make(std::string_view cron, std::string_view zone) {
   return Schedule(std::move(expr), tz, std::string(zone));
 }
 
-Fire Schedule::Place(LocalMinutes nominal) const {
+Fire Schedule::Place(LocalMinutes nominal, bool* in_gap) const {
   const date::local_seconds local{nominal};
   const date::days shift = CycleShift(YearOf(local));
   const date::local_info info = zone_->get_info(local - shift);
   Fire fire{SysSeconds{}, nominal, info.first.offset};
+  if (in_gap != nullptr) *in_gap = info.result == date::local_info::nonexistent;
   if (info.result == date::local_info::nonexistent) {
     // In the gap: the first instant after it, when the new offset begins.
     fire.at = info.second.begin + shift;
@@ -75,16 +76,32 @@ Result<Fire> Schedule::NextAfter(SysSeconds after) const {
   const date::days shift = CycleShift(YearOf(date::local_seconds{start.time_since_epoch()}));
   LocalMinutes from = date::floor<std::chrono::minutes>(zone_->to_local(start - shift) + shift);
   while (true) {
-    std::optional<LocalMinutes> match = cron_.NextMatch(from);
-    if (!match) {
-      return Error(Code::kInvalidJob,
-                   fmt::format("cron '{}' has no fire time within 100 years after {}", cron_.text(),
-                               date::format("%F %R", from)));
-    }
-    Fire fire = Place(*match);
+    NS_ASSIGN_OR_RETURN(LocalMinutes match, Match(from));
+    Fire fire = Place(match);
     if (fire.at > after) return fire;
-    from = *match + std::chrono::minutes(1);
+    from = match + std::chrono::minutes(1);
   }
+}
+
+Result<Fire> Schedule::NextAfter(const Fire& last) const {
+  LocalMinutes from = last.nominal + std::chrono::minutes(1);
+  while (true) {
+    NS_ASSIGN_OR_RETURN(LocalMinutes match, Match(from));
+    bool in_gap = false;
+    Fire fire = Place(match, &in_gap);
+    if (fire.at > last.at || (fire.at == last.at && !in_gap)) return fire;
+    from = match + std::chrono::minutes(1);
+  }
+}
+
+Result<LocalMinutes> Schedule::Match(LocalMinutes from) const {
+  std::optional<LocalMinutes> match = cron_.NextMatch(from);
+  if (!match) {
+    return Error(Code::kInvalidJob,
+                 fmt::format("cron '{}' has no fire time within 100 years after {}", cron_.text(),
+                             date::format("%F %R", from)));
+  }
+  return *match;
 }
 
 std::string FormatRfc3339(const Fire& fire) {

@@ -5,8 +5,10 @@
 // together, at the first instant after the gap; a local time that occurs
 // twice (fall back) fires once, at its first occurrence. Each fire keeps the
 // nominal local time of the interval it stands for: the run id is
-// `{name}-{YYYYMMDDTHHMM}` of it. When several nominal times fire at one
-// instant (a gap), the fire is the earliest of them.
+// `{name}-{YYYYMMDDTHHMM}` of it. When several nominal times inside a gap
+// fire at one instant, the fire is the earliest of them; a time that really
+// exists at the gap's end (03:00 after a 02:00-03:00 gap) is a fire of its
+// own at that same instant, after the gap's.
 //
 // Zones come from the OS tz database (/usr/share/zoneinfo) through Howard
 // Hinnant's date library; its exceptions stop here.
@@ -37,8 +39,12 @@ class Schedule {
   // InvalidJob naming the problem: a bad cron (cron.h) or an unknown zone.
   static Result<Schedule> Make(std::string_view cron, std::string_view zone);
 
-  // The first fire strictly after `after`.
+  // The first fire strictly after `after` (one per instant).
   Result<Fire> NextAfter(SysSeconds after) const;
+  // The fire after `last`, a fire this schedule gave: the next nominal time
+  // whose instant is after last.at, or equal to it when that time is not in
+  // a gap (the rules above). What the scheduler walks.
+  Result<Fire> NextAfter(const Fire& last) const;
   // The fire that stands for nominal local time `nominal` (the rules above),
   // whether or not the expression matches it.
   Fire FireOf(LocalMinutes nominal) const { return Place(nominal); }
@@ -49,8 +55,11 @@ class Schedule {
  private:
   Schedule(CronExpr cron, const date::time_zone* zone, std::string zone_name)
       : cron_(std::move(cron)), zone_(zone), zone_name_(std::move(zone_name)) {}
-  // The instant a nominal local time fires at (the rules above).
-  Fire Place(LocalMinutes nominal) const;
+  // The instant a nominal local time fires at (the rules above); `in_gap`,
+  // when given, is set to whether it falls in a spring-forward gap.
+  Fire Place(LocalMinutes nominal, bool* in_gap = nullptr) const;
+  // The first match at or after `from`; InvalidJob when none in 100 years.
+  Result<LocalMinutes> Match(LocalMinutes from) const;
 
   CronExpr cron_;
   const date::time_zone* zone_;  // owned by the process-wide tz database

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,20 +18,21 @@ SysSeconds Utc(std::string_view rfc3339) {
   return t.value_or(SysSeconds{});
 }
 
-// "fire_at run_id" of the next `n` fires strictly after `from`.
+// "fire_at run_id" of the next `n` fires strictly after `from`, walked from
+// fire to fire as the scheduler walks them.
 std::vector<std::string> Fires(std::string_view cron, std::string_view zone, std::string_view from,
                                int n) {
   Result<Schedule> s = Schedule::Make(cron, zone);
   EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message());
   std::vector<std::string> out;
   if (!s) return out;
-  SysSeconds after = Utc(from);
+  std::optional<Fire> last;
   for (int i = 0; i < n; ++i) {
-    Result<Fire> f = s->NextAfter(after);
+    Result<Fire> f = last ? s->NextAfter(*last) : s->NextAfter(Utc(from));
     EXPECT_TRUE(f.has_value());
     if (!f) break;
     out.push_back(FormatRfc3339(*f) + " " + ScheduledRunId("job", *f));
-    after = f->at;
+    last = *f;
   }
   return out;
 }
@@ -50,11 +52,25 @@ TEST(Schedule, BerlinSpringGapFiresOnceAtTheGapsEnd) {
   EXPECT_EQ(Fires("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 2),
             (V{"2026-03-29T03:00:00+02:00 job-20260329T0230",
                "2026-03-30T02:30:00+02:00 job-20260330T0230"}));
-  // Every gap time (02:00, 02:30) and 03:00 itself: one fire, the earliest's id.
-  EXPECT_EQ(Fires("*/30 * * * *", "Europe/Berlin", "2026-03-29T00:00:00Z", 3),
+  // The gap's times (02:00, 02:30): one fire, the earliest's id; 03:00, which
+  // exists, fires on its own at the same instant.
+  EXPECT_EQ(Fires("*/30 * * * *", "Europe/Berlin", "2026-03-29T00:00:00Z", 4),
             (V{"2026-03-29T01:30:00+01:00 job-20260329T0130",
                "2026-03-29T03:00:00+02:00 job-20260329T0200",
+               "2026-03-29T03:00:00+02:00 job-20260329T0300",
                "2026-03-29T03:30:00+02:00 job-20260329T0330"}));
+  EXPECT_EQ(Fires("0 2,3 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 3),
+            (V{"2026-03-29T03:00:00+02:00 job-20260329T0200",
+               "2026-03-29T03:00:00+02:00 job-20260329T0300",
+               "2026-03-30T02:00:00+02:00 job-20260330T0200"}));
+  // One fire per instant where only instants are asked for.
+  Result<Schedule> s = Schedule::Make("0 2,3 * * *", "Europe/Berlin");
+  ASSERT_TRUE(s.has_value());
+  Result<Fire> gap = s->NextAfter(Utc("2026-03-28T12:00:00Z"));
+  ASSERT_TRUE(gap.has_value());
+  Result<Fire> next = s->NextAfter(gap->at);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(ScheduledRunId("job", *next), "job-20260330T0200");
 }
 
 TEST(Schedule, BerlinFallBackFiresTheFirstOccurrenceOnly) {

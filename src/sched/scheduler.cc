@@ -235,6 +235,9 @@ Status Scheduler::FireDue(Job& job, int64_t now_micros) {
   const SysSeconds now = ToSeconds(now_micros);
   std::optional<Fire> due;
   while (job.next && job.next->at <= now) {
+    // A fire at the same instant as the one due (a real time at a DST gap's
+    // end, after the gap's fire) fires on the next step, not missed.
+    if (due && job.next->at == due->at) break;
     // Several fires due at once: the loop was held up (a suspended machine,
     // a clock set forward). The newest fires; the others are missed.
     if (due) {
@@ -244,7 +247,7 @@ Status Scheduler::FireDue(Job& job, int64_t now_micros) {
           ScheduledRunId(job.spec.name, *due), {{"due", FormatRfc3339(*due)}});
     }
     due = job.next;
-    NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(due->at));
+    NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(*due));
     job.next = next;
   }
   return due ? OnFire(job, *due, now_micros) : Status::Ok();

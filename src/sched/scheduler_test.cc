@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 int64_t At(std::string_view rfc3339) {
   Result<SysSeconds> t = ParseRfc3339(rfc3339);
@@ -237,6 +238,23 @@ TEST_F(SchedulerTest, SpringForwardDayFiresTheGapTimeOnceRightAfterTheGap) {
   EXPECT_EQ(launcher_.started[0].at, At("2026-03-29T03:00:00+02:00"));
   EXPECT_EQ(launcher_.started[0].date, "2026-03-29");
   EXPECT_EQ(launcher_.started[1].at, At("2026-03-30T02:30:00+02:00"));
+}
+
+TEST_F(SchedulerTest, ARealTimeAtTheGapsEndFiresAfterTheGapsFireNotMissed) {
+  // 02:00 is in the gap, 03:00 is not: two runs at 01:00Z, in nominal order.
+  env_.Set(At("2026-03-28T12:00:00Z"));
+  auto s = Make(Job("0 2,3 * * *", "Europe/Berlin"));
+  ASSERT_TRUE(s->Start().ok());
+  for (int64_t t = At("2026-03-28T12:00:00Z"); t < At("2026-03-29T12:00:00Z"); t += 60000000) {
+    env_.Set(t);
+    ASSERT_TRUE(s->Step().ok());
+    if (!launcher_.running.empty()) launcher_.Finish();
+  }
+  EXPECT_THAT(launcher_.Ids(), ElementsAre("nightly-20260329T0200", "nightly-20260329T0300"));
+  EXPECT_EQ(launcher_.started[0].at, At("2026-03-29T03:00:00+02:00"));
+  // On the step after (a minute here: the test's steps).
+  EXPECT_EQ(launcher_.started[1].at, At("2026-03-29T03:01:00+02:00"));
+  EXPECT_THAT(Log(), Not(HasSubstr("missed")));
 }
 
 TEST_F(SchedulerTest, FallBackDayFiresTheRepeatedTimeOnce) {

@@ -220,3 +220,37 @@ def test_upsert_into_table_with_unique_index_on_the_key(case, tmp_path, fmt):
         rc, out, err = run("run", job, "--run-id", run_id)
         assert rc == EXIT_OK, err
     check_table(case, fmt, db, "uq")
+
+
+def test_nan_and_infinity_in_a_sqlite_list_output_are_json_null(tmp_path):
+    # JSON has no NaN or Infinity: SQLite's json functions refused the text.
+    import onnx
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 2])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2])
+    graph = helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "id", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "id.onnx"))
+    (tmp_path / "in.csv").write_text("id,a,b\n1,nan,0.5\n2,-inf,3\n3,1.5,inf\n")
+    job = write_job(tmp_path / "job.yaml", {
+        "name": "nan-lists", "input": {"path": "in.csv", "key": "id"},
+        "model": {"path": "id.onnx", "inputs": [{"name": "features", "columns": ["a", "b"], "dtype": "float32"}],
+                  "outputs": [{"name": "out", "column": "vec"}]},
+        "output": {"format": "sqlite", "url": "out.sqlite", "table": "lv", "keep": ["id"]},
+        "run": {"ledger": "ledger.db"}})
+    rc, out, err = run("run", job, cwd=tmp_path)
+    assert rc == EXIT_OK, err
+    rows = query("sqlite", tmp_path / "out.sqlite", "SELECT id, vec, json_valid(vec) FROM lv ORDER BY id")
+    assert rows == [[1, "[null,0.5]", 1], [2, "[null,3.0]", 1], [3, "[1.5,null]", 1]], rows
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_table_whose_names_differ_only_in_case_fits(case, tmp_path, fmt):
+    # SQLite and DuckDB match column names without regard to case.
+    job = db_job(case, tmp_path, fmt, "cased")
+    execute(fmt, tmp_path / f"out.{fmt}",
+            ["CREATE TABLE cased (ID BIGINT PRIMARY KEY, NAME VARCHAR, P0 REAL, P1 REAL, P2 REAL)"])
+    rc, out, err = run("run", job)
+    assert rc == EXIT_OK, err
+    check_table(case, fmt, tmp_path / f"out.{fmt}", "cased")

@@ -441,3 +441,16 @@ def test_report_in_a_real_headless_browser(case_factory, tmp_path):
     assert r.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", r.stderr
     assert shot.stat().st_size > 10_000, "a blank screenshot"
     print(f"report screenshot: {shot}")
+
+
+def test_bad_flags_are_exit_2_before_anything_runs(tmp_path):
+    # An address that is no IPv4 address once bound somewhere else (999 wrapped
+    # to 231: a multicast address nobody can scrape); --count without --dry-run
+    # was ignored while the real scheduler started.
+    job = tmp_path / "job.yaml"  # never read: the flags are refused first
+    for args, needle in ((("run", job, "--metrics-port", "0", "--metrics-addr", "999.1.1.1"), "--metrics-addr"),
+                         (("run", job, "--metrics-port", "0", "--metrics-addr", "metrics.local"), "--metrics-addr"),
+                         (("schedule", job, "--count", "3"), "--dry-run"),
+                         (("schedule", job, "--from", "2026-01-01T00:00:00Z"), "--dry-run")):
+        rc, out, err = run(*args)
+        assert rc == 2 and needle in err, (args, rc, err)

@@ -33,7 +33,8 @@ void AddMetricsFlags(CLI::App* cmd, ObserveArgs* args) {
                   "port, logged)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--metrics-addr", args->metrics_addr,
-                  "Address the metrics endpoint binds to (default 127.0.0.1)");
+                  "IPv4 address the metrics endpoint binds to (default 127.0.0.1; 0.0.0.0: all)")
+      ->check(CLI::ValidIPV4);
 }
 
 void ApplyLogFormat(const ObserveArgs& args) {

@@ -213,7 +213,8 @@ Result<std::map<std::string, ColumnInfo>> SqliteSink::TableColumns(const std::st
   while (true) {
     NS_ASSIGN_OR_RETURN(bool row, db_->Step(s.get(), "reading the table's columns"));
     if (!row) break;
-    cols[Text(s.get(), 0)] = ColumnInfo{Text(s.get(), 1), sqlite3_column_int(s.get(), 2)};
+    cols[NameInOutput(cols_, Text(s.get(), 0))] =
+        ColumnInfo{Text(s.get(), 1), sqlite3_column_int(s.get(), 2)};
   }
   return cols;
 }
@@ -255,7 +256,7 @@ Result<std::vector<std::vector<std::string>>> SqliteSink::UniqueKeys(
     if (!row) break;
     if (keys.size() == 1 || Text(s.get(), 0) != index) keys.emplace_back();
     index = Text(s.get(), 0);
-    keys.back().push_back(Text(s.get(), 1));
+    keys.back().push_back(NameInOutput(cols_, Text(s.get(), 1)));
   }
   return keys;
 }
