@@ -38,6 +38,31 @@ Status Replan(const JobSpec& job, JobContext& ctx, Ledger* ledger, const std::st
   return Status::Ok();
 }
 
+// What changed in run `run_id`'s job keys and input listing since it was
+// planned; nullopt when the ledger recorded neither (a run of an older
+// nightshift).
+struct InputChanges {
+  RunInputs now;
+  std::vector<std::string> job;    // plan::JobChanges
+  std::vector<std::string> files;  // plan::ListingChanges
+  bool none() const { return job.empty() && files.empty(); }
+  std::string Listed() const {
+    return fmt::format("{}{}{}", fmt::join(job, "; "), job.empty() || files.empty() ? "" : "; ",
+                       fmt::join(files, "; "));
+  }
+};
+
+Result<std::optional<InputChanges>> ChangesSince(const JobSpec& job, const JobContext& ctx,
+                                                 Ledger* ledger, const std::string& run_id) {
+  NS_ASSIGN_OR_RETURN(std::optional<RunInputs> then, ledger->GetRunInputs(run_id));
+  if (!then.has_value()) return std::optional<InputChanges>();
+  InputChanges c;
+  c.now = plan::RecordedInputs(job, ctx.source->read_files());
+  c.job = plan::JobChanges(then->job, c.now.job);
+  c.files = plan::ListingChanges(then->files, c.now.files);
+  return std::optional<InputChanges>(std::move(c));
+}
+
 }  // namespace
 
 Status RecordInput(const JobSpec& job, const JobContext& ctx, Ledger* ledger,
@@ -46,57 +71,46 @@ Status RecordInput(const JobSpec& job, const JobContext& ctx, Ledger* ledger,
 }
 
 Status AttachInput(const JobSpec& job, JobContext& ctx, Ledger* ledger, const std::string& run_id) {
-  NS_ASSIGN_OR_RETURN(std::optional<RunInputs> then, ledger->GetRunInputs(run_id));
-  if (!then.has_value()) return RecordInput(job, ctx, ledger, run_id);
-  const RunInputs now = plan::RecordedInputs(job, ctx.source->read_files());
-  const std::vector<std::string> job_changes = plan::JobChanges(then->job, now.job);
-  const std::vector<std::string> file_changes = plan::ListingChanges(then->files, now.files);
-  if (job_changes.empty() && file_changes.empty()) return Status::Ok();
+  NS_ASSIGN_OR_RETURN(std::optional<InputChanges> c, ChangesSince(job, ctx, ledger, run_id));
+  if (!c.has_value()) return RecordInput(job, ctx, ledger, run_id);
+  if (c->none()) return Status::Ok();
   // The job keys define the output's shape and where its rows go: a run
   // whose parts would differ in format or columns is never re-planned.
-  if (job_changes.empty() && job.run.allow_input_change) {
-    return Replan(job, ctx, ledger, run_id, now, file_changes);
+  if (c->job.empty() && job.run.allow_input_change) {
+    return Replan(job, ctx, ledger, run_id, c->now, c->files);
   }
-  std::vector<std::string> changes = job_changes;
-  changes.insert(changes.end(), file_changes.begin(), file_changes.end());
   return Status(
       Code::kInvalidJob,
       fmt::format("run {} was planned from another job or input: {}; start a new run "
                   "(another --run-id, or none), restore {}",
-                  run_id, fmt::join(changes, "; "),
-                  job_changes.empty() ? "the input, or resume on the new input with --set "
-                                        "run.allow_input_change=true"
-                                      : "the job (run.allow_input_change re-plans on changed input "
-                                        "files, never on changed job keys)"));
+                  run_id, c->Listed(),
+                  c->job.empty() ? "the input, or resume on the new input with --set "
+                                   "run.allow_input_change=true"
+                                 : "the job (run.allow_input_change re-plans on changed input "
+                                   "files, never on changed job keys)"));
 }
 
 Status CheckInputForRetry(const JobSpec& job, const JobContext& ctx, Ledger* ledger,
                           const std::string& run_id) {
-  NS_ASSIGN_OR_RETURN(std::optional<RunInputs> then, ledger->GetRunInputs(run_id));
-  if (!then.has_value()) return Status::Ok();  // a run of an older nightshift
-  const RunInputs now = plan::RecordedInputs(job, ctx.source->read_files());
-  const std::vector<std::string> job_changes = plan::JobChanges(then->job, now.job);
-  const std::vector<std::string> file_changes = plan::ListingChanges(then->files, now.files);
-  if (job_changes.empty() && file_changes.empty()) return Status::Ok();
-  if (job_changes.empty() && job.run.allow_input_change) {
+  NS_ASSIGN_OR_RETURN(std::optional<InputChanges> c, ChangesSince(job, ctx, ledger, run_id));
+  if (!c.has_value() || c->none()) return Status::Ok();  // nothing recorded: an older run
+  if (c->job.empty() && job.run.allow_input_change) {
     obs::Log(obs::LogLevel::kWarn, "retry_on_changed_input",
              fmt::format("retrying run {} on changed input (run.allow_input_change): {}; its "
                          "dead-lettered rows are read again by their place in each file",
-                         run_id, fmt::join(file_changes, "; ")),
+                         run_id, c->Listed()),
              obs::LogFields(job.name, run_id));
     return Status::Ok();
   }
-  std::vector<std::string> changes = job_changes;
-  changes.insert(changes.end(), file_changes.begin(), file_changes.end());
   return Status(
       Code::kInvalidJob,
       fmt::format("cannot retry run {}: it was planned from another job or input: {}; a retry "
                   "re-reads its dead-lettered rows by their place in each file, so restore {}",
-                  run_id, fmt::join(changes, "; "),
-                  job_changes.empty() ? "the input, or, if the files were only corrected in place "
-                                        "(every row where it was), retry with --set "
-                                        "run.allow_input_change=true"
-                                      : "the job"));
+                  run_id, c->Listed(),
+                  c->job.empty() ? "the input, or, if the files were only corrected in place "
+                                   "(every row where it was), retry with --set "
+                                   "run.allow_input_change=true"
+                                 : "the job"));
 }
 
 }  // namespace nightshift::exec
