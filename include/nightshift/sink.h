@@ -77,6 +77,9 @@ struct SinkLayout {
   // time: opening leaves temp files alone (they may be a live worker's); the
   // worker completing the run removes leftovers (WriteSuccess).
   bool shared = false;
+  // A retry: the attempts a failed row had before it (its dead letter's), added
+  // to this run's in the dead-letter file and in ShardOutput::failures.
+  std::function<int32_t(const ItemFailure&)> prior_attempts = nullptr;
 };
 
 // A shard (or retry part) whose rows a database sink already made visible,

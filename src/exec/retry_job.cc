@@ -33,9 +33,14 @@ struct RetryPlan {
   std::map<RowRef, int32_t> previous_attempts;
   std::map<std::pair<int64_t, std::string>, int32_t> previous_by_key;
 
-  int32_t PreviousAttempts(const ItemFailure& f) {
-    return by_key ? previous_by_key[{f.shard_id, f.key_json}]
-                  : previous_attempts[{f.shard_id, f.file_index, f.row}];
+  // Called by the writers of several lanes at once: reads only.
+  int32_t PreviousAttempts(const ItemFailure& f) const {
+    if (by_key) {
+      auto it = previous_by_key.find({f.shard_id, f.key_json});
+      return it == previous_by_key.end() ? 0 : it->second;
+    }
+    auto it = previous_attempts.find({f.shard_id, f.file_index, f.row});
+    return it == previous_attempts.end() ? 0 : it->second;
   }
 };
 
@@ -97,20 +102,19 @@ Result<RetryPlan> PlanRetry(Ledger* ledger, const std::string& run_id,
 }
 
 // Runs the planned tasks into new parts of the run's output folder, each
-// committed with the attempts its rows had before added to theirs.
+// written and committed with the attempts its rows had before added to theirs.
 Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
                                   exec::JobContext& ctx, Ledger* ledger, const RunRecord& run,
                                   RetryPlan plan) {
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, ctx.env));
+  sink_layout.prior_attempts = [&plan](const ItemFailure& f) { return plan.PreviousAttempts(f); };
   JobSpec adding = job;  // a retry adds parts to its run's folder, never empties one
   adding.output.overwrite = false;
   NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(adding, run, std::move(sink_layout), ledger));
   exec::TaskRun tr = std::move(plan.tasks);
   tr.commit = [&](const ShardTask& task, const ShardOutput& out) {
-    std::vector<ItemFailure> remaining = out.failures;
-    for (auto& f : remaining) f.attempts += plan.PreviousAttempts(f);
     return ledger->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written,
-                               out.output_file, out.dead_letter_file, remaining);
+                               out.output_file, out.dead_letter_file, out.failures);
   };
   tr.failure_limit = -1;  // a retry never makes things worse than they were
   // From here the retry has started: its errors are a failed retry (exit 1),

@@ -9,6 +9,7 @@
 #include "io/file_sink.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -123,19 +124,47 @@ class FileShardWriter final : public ShardWriter {
  private:
   // Parquet has no 128-bit integer: DuckDB would write HUGEINT as DOUBLE and
   // round large keys, so such columns are written as DECIMAL(38,0), exact.
+  // JSON has no NaN or infinity: JSONL writes them as null (as JavaScript's
+  // JSON.stringify does) instead of DuckDB's NaN/Infinity, which no JSON
+  // reader accepts.
   std::string CopySelect() const {
     std::string star = layout_.restore_order ? "* EXCLUDE (__ns_row)" : "*";
-    if (layout_.format != OutputFormat::kParquet) return star;
-    std::string replace;
-    for (size_t i = 0; i < layout_.keep_count; ++i) {
-      const std::string& t = layout_.carried_types[i];
-      if (t == "HUGEINT" || t == "UHUGEINT") {
-        std::string c = QuoteIdent(layout_.carried[i]);
-        replace +=
-            fmt::format("{}CAST({} AS DECIMAL(38,0)) AS {}", replace.empty() ? "" : ", ", c, c);
+    std::vector<std::string> replace;
+    for (size_t i = 0; i < layout_.keep_count && i < layout_.carried_types.size(); ++i) {
+      std::string c = QuoteIdent(layout_.carried[i]);
+      std::string e = ReplaceCarried(layout_.carried_types[i], c);
+      if (!e.empty()) replace.push_back(fmt::format("{} AS {}", e, c));
+    }
+    if (layout_.format == OutputFormat::kJsonl) {
+      for (const auto& o : layout_.outputs) {
+        if (o.dtype == DType::kInt64 || o.dtype == DType::kInt32 || o.dtype == DType::kInt8 ||
+            o.dtype == DType::kUInt8 || o.dtype == DType::kBool || o.is_text || o.labels ||
+            o.item_number || o.kept_image) {
+          continue;
+        }
+        std::string c = QuoteIdent(o.name);
+        replace.push_back(fmt::format("{} AS {}", o.is_list ? FiniteList(c) : Finite(c), c));
       }
     }
-    return replace.empty() ? star : star + " REPLACE (" + replace + ")";
+    return replace.empty() ? star : fmt::format("{} REPLACE ({})", star, fmt::join(replace, ", "));
+  }
+
+  static std::string Finite(const std::string& c) {
+    return fmt::format("CASE WHEN isfinite({0}) THEN {0} END", c);
+  }
+  static std::string FiniteList(const std::string& c) {
+    return fmt::format("list_transform({}, x -> CASE WHEN isfinite(x) THEN x END)", c);
+  }
+
+  // A carried column's replacement ("" when written as it is).
+  std::string ReplaceCarried(const std::string& type, const std::string& c) const {
+    if (layout_.format == OutputFormat::kParquet && (type == "HUGEINT" || type == "UHUGEINT")) {
+      return fmt::format("CAST({} AS DECIMAL(38,0))", c);
+    }
+    if (layout_.format != OutputFormat::kJsonl) return "";
+    if (type == "FLOAT" || type == "DOUBLE") return Finite(c);
+    if (type == "FLOAT[]" || type == "DOUBLE[]") return FiniteList(c);
+    return "";
   }
 
   const FileSink* sink_;

@@ -243,6 +243,56 @@ std::string ShardRows::DeadLetterSql(const std::vector<RejectedRow>& rejected) c
   return sql;
 }
 
+// The failed rows of `rows` (DeadLetterSql) in file order, one per input row:
+// rows a preprocess step made of one input row (pdf_pages' pages) may fail
+// apart, but the ledger's unit is the input row (a retry reads it whole): one
+// failure for it, with every reason.
+Result<std::vector<ItemFailure>> ShardRows::QueryFailures(DuckConnection* conn, int64_t shard_id,
+                                                          const std::string& rows) const {
+  NS_ASSIGN_OR_RETURN(
+      DuckResult r,
+      conn->Query(fmt::format("SELECT to_json(key)::VARCHAR, row, error, attempts, file_index FROM "
+                              "({}) ORDER BY file_index, row",
+                              rows)));
+  std::vector<ItemFailure> failures;
+  for (idx_t i = 0; i < r.row_count(); ++i) {
+    if (!failures.empty() && failures.back().row == r.Int(1, i) &&
+        failures.back().file_index == static_cast<int32_t>(r.Int(4, i))) {
+      failures.back().error += "; " + r.Text(2, i);
+      continue;
+    }
+    ItemFailure f;
+    f.shard_id = shard_id;
+    f.key_json = r.Text(0, i);
+    f.row = r.Int(1, i);
+    f.error = r.Text(2, i);
+    f.attempts = static_cast<int32_t>(r.Int(3, i));
+    f.file_index = static_cast<int32_t>(r.Int(4, i));
+    failures.push_back(std::move(f));
+  }
+  return failures;
+}
+
+// `rows` with each failure's attempts before this run (a retry's) added, so
+// that the file says what the ledger says.
+std::string ShardRows::WithPriorAttempts(const std::string& rows,
+                                         std::vector<ItemFailure>* failures) const {
+  if (!layout_.prior_attempts) return rows;
+  std::string values;
+  for (auto& f : *failures) {
+    const int32_t prior = layout_.prior_attempts(f);
+    if (prior == 0) continue;
+    f.attempts += prior;
+    values += fmt::format("{}({}::INTEGER, {}::BIGINT, {}::INTEGER)", values.empty() ? "" : ", ",
+                          f.file_index, f.row, prior);
+  }
+  if (values.empty()) return rows;
+  return fmt::format(
+      "SELECT d.* REPLACE (d.attempts + coalesce(p.prior, 0) AS attempts) FROM ({}) d LEFT JOIN "
+      "(VALUES {}) AS p(file_index, row, prior) ON d.file_index = p.file_index AND d.row = p.row",
+      rows, values);
+}
+
 Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard_id, int64_t epoch,
                                    const std::vector<RejectedRow>& rejected,
                                    const ClaimCheck& still_ours, ShardOutput* out,
@@ -260,7 +310,8 @@ Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard
     return env->RemoveFile(dl_final);
   }
   NS_RETURN_IF_ERROR(env->CreateDirs(layout_.dead_letter_dir));
-  const std::string rows = DeadLetterSql(refused);
+  NS_ASSIGN_OR_RETURN(out->failures, QueryFailures(conn, shard_id, DeadLetterSql(refused)));
+  const std::string rows = WithPriorAttempts(DeadLetterSql(refused), &out->failures);
   std::string tmp = JoinPath(layout_.dead_letter_dir, fmt::format(".{}.tmp-{}", dl_name, epoch));
   temps->push_back(tmp);
   NS_RETURN_IF_ERROR(
@@ -268,29 +319,6 @@ Status ShardRows::WriteDeadLetters(DuckConnection* conn, Env* env, int64_t shard
                              "ORDER BY file_index, row) TO {} (FORMAT json)",
                              shard_id, rows, QuoteString(tmp)),
                  "writing dead letters"));
-  NS_ASSIGN_OR_RETURN(
-      DuckResult r,
-      conn->Query(fmt::format("SELECT to_json(key)::VARCHAR, row, error, attempts, file_index FROM "
-                              "({}) ORDER BY file_index, row",
-                              rows)));
-  for (idx_t i = 0; i < r.row_count(); ++i) {
-    // Rows a preprocess step made of one input row (pdf_pages' pages) may
-    // fail apart, but the ledger's unit is the input row (a retry reads it
-    // whole): one failure for it, with every reason.
-    if (!out->failures.empty() && out->failures.back().row == r.Int(1, i) &&
-        out->failures.back().file_index == static_cast<int32_t>(r.Int(4, i))) {
-      out->failures.back().error += "; " + r.Text(2, i);
-      continue;
-    }
-    ItemFailure f;
-    f.shard_id = shard_id;
-    f.key_json = r.Text(0, i);
-    f.row = r.Int(1, i);
-    f.error = r.Text(2, i);
-    f.attempts = static_cast<int32_t>(r.Int(3, i));
-    f.file_index = static_cast<int32_t>(r.Int(4, i));
-    out->failures.push_back(std::move(f));
-  }
   NS_RETURN_IF_ERROR(env->PublishFileFenced(tmp, dl_final, still_ours));
   out->dead_letter_file = dl_name;
   return Status::Ok();

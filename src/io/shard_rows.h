@@ -105,6 +105,9 @@ class ShardRows {
   std::string RejectedSql(const std::vector<RejectedRow>& rejected) const;
   // The dead-letter rows (key, row, error, attempts, file_index, file) as SQL.
   std::string DeadLetterSql(const std::vector<RejectedRow>& rejected) const;
+  Result<std::vector<ItemFailure>> QueryFailures(DuckConnection* conn, int64_t shard_id,
+                                                 const std::string& rows) const;
+  std::string WithPriorAttempts(const std::string& rows, std::vector<ItemFailure>* failures) const;
   Status AppendFailures(const RowBatch& batch, const DuckCarriedRows& carried,
                         const DuckCarriedRows::Slice& slice, int64_t row);
   Status WriteOutput(const OutputColumn& c, const RowBatch& batch, duckdb_vector vec,

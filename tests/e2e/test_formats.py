@@ -336,3 +336,35 @@ def test_run_reports_where_its_time_went(case_factory):
     for stage in ("read_s", "write_s"):
         assert 0 < st[stage] <= st["wall_s"], st
     assert "stages: model busy" in err and "reader busy" in err and "writer busy" in err, err
+
+
+def test_jsonl_output_writes_nan_and_infinity_as_null(tmp_path):
+    """JSON has no NaN or Infinity: every line of a JSONL part must parse as
+    strict JSON, with non-finite kept columns and model outputs (scalar and
+    list) written as null and finite ones as they are."""
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 2])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2])
+    y2 = helper.make_tensor_value_info("out2", TensorProto.FLOAT, ["N", 2])
+    graph = helper.make_graph([helper.make_node("Identity", ["features"], ["out"]),
+                               helper.make_node("Identity", ["features"], ["out2"])], "id", [x], [y, y2])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "id.onnx"))
+    (tmp_path / "in.csv").write_text("id,a,b\n1,nan,0.5\n2,-inf,3\n3,1.5,inf\n")
+    job = write_job(tmp_path / "job.yaml", {
+        "name": "nan-jsonl", "input": {"path": "in.csv", "key": "id"},
+        "model": {"path": "id.onnx", "inputs": [{"name": "features", "columns": ["a", "b"], "dtype": "float32"}],
+                  "outputs": [{"name": "out", "columns": ["p", "q"]}, {"name": "out2", "column": "vec"}]},
+        "output": {"path": "out", "format": "jsonl", "keep": ["id", "a"]},
+        "run": {"ledger": "ledger.db"}})
+    run_ok(job, cwd=tmp_path)
+    [part] = part_files(tmp_path / "out")
+
+    def strict(text):
+        raise ValueError(f"not JSON: {text}")
+    rows = [json.loads(line, parse_constant=strict) for line in part.read_text().splitlines()]
+    assert rows == [
+        {"id": 1, "a": None, "p": None, "q": 0.5, "vec": [None, 0.5]},
+        {"id": 2, "a": None, "p": None, "q": 3.0, "vec": [None, 3.0]},
+        {"id": 3, "a": 1.5, "p": 1.5, "q": None, "vec": [1.5, None]},
+    ], rows

@@ -369,6 +369,10 @@ def test_retry_rereads_dead_lettered_keys(case, pg_server, tmp_path):
     items = json.loads(out)["failed_items"]
     assert sorted(single_key(i["key"], "code") for i in items) == still, items
     assert Counter(i["attempts"] for i in items) == {2: 10}, items
+    # And so do the dead-letter files.
+    letters = read_dead_letters(tmp_path / "out" / "_failed")
+    assert sorted((single_key(d["key"], "code"), d["attempts"]) for _, d in letters) == \
+        [(c, 2) for c in still], letters
 
     # Fix the rest: a second retry scores them; every key exactly once.
     sq = ", ".join("'" + c + "'" for c in still)

@@ -57,3 +57,23 @@ def test_dead_letter_folder_expands_run_id(tmp_path):
         assert sorted(p.name for p in (tmp_path / "failed" / run_id).iterdir()) == [
             "_nightshift_owner.json", "part-000000.jsonl"]
     assert sorted(p.name for p in (tmp_path / "failed").iterdir()) == ["r1", "r2"]
+
+
+def test_dead_letter_files_count_attempts_across_retries_as_the_ledger_does(tmp_path):
+    import json
+    from conftest import read_dead_letters
+    Mlp(tmp_path / "model.onnx", n_in=2, n_out=2)
+    make(tmp_path)
+    write(tmp_path)
+    rc, out, err = run("run", "job.yaml", cwd=tmp_path)
+    assert rc == EXIT_OK, err
+    for attempts in (2, 3):
+        rc, out, err = run("retry", "job.yaml", cwd=tmp_path)
+        assert rc == EXIT_OK, (out, err)
+        assert "0 now succeed, 2 still fail" in out, out
+        letters = [d for _, d in read_dead_letters(tmp_path / "out" / "_failed")]
+        assert [d["attempts"] for d in letters] == [attempts, attempts], letters
+        rc, out, err = run("status", "job.yaml", "--json", "--failed", cwd=tmp_path)
+        assert rc == EXIT_OK, err
+        items = json.loads(out)["failed_items"]
+        assert [i["attempts"] for i in items] == [attempts, attempts], items
