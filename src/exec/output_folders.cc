@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "exec/run_owner.h"
 #include "io/input_listing.h"
 #include "nightshift/env.h"
 #include "nightshift/pg_location.h"
@@ -130,6 +131,47 @@ Status Refusal(const FolderState& f, const Marker& me) {
   return Status(Code::kInvalidJob,
                 fmt::format("{} '{}' holds {} part file(s) that no run claims (such as '{}'); {}",
                             f.key, f.dir, f.parts.size(), f.parts.front(), fix));
+}
+
+// Who is writing run `run_id` now, for a message ("" when nobody is: it
+// ended, or its processes are gone). Only a run in this run's ledger can be
+// asked; a marker naming another ledger answers "".
+Result<std::string> LiveWriter(Ledger* ledger, Env* env, const std::string& run_id) {
+  auto run = ledger->GetRun(run_id);
+  if (!run.has_value()) {
+    if (run.error().code() == Code::kNotFound) return std::string();
+    return Error(run.error());
+  }
+  if (run->state != RunState::kRunning) return std::string();
+  const int64_t now_ms = env->NowMicros() / 1000;
+  auto describe = [](const RunOwner& o) {
+    return fmt::format("pid {} on host {}, last seen {}", o.pid, o.host,
+                       UtcSeconds(o.heartbeat_at_ms));
+  };
+  if (ledger->shared()) {
+    NS_ASSIGN_OR_RETURN(std::vector<WorkerRecord> workers, ledger->ListWorkers(run_id));
+    for (const auto& w : workers) {
+      if (!OwnerGone(env, w.who, now_ms)) return "worker " + describe(w.who);
+    }
+    return std::string();
+  }
+  NS_ASSIGN_OR_RETURN(std::optional<RunOwner> owner, ledger->GetRunOwner(run_id));
+  if (!owner.has_value() || OwnerGone(env, *owner, now_ms)) return std::string();
+  return describe(*owner);
+}
+
+// output.overwrite empties a folder whose run has ended or died, never one a
+// live process is writing: its later parts would land in this run's folder
+// (and its _SUCCESS be refused only at its end).
+Status RefuseLiveOwner(const FolderState& f, const Marker& me, Ledger* ledger, Env* env) {
+  if (!f.marker.has_value() || f.marker->ledger != me.ledger) return Status::Ok();
+  NS_ASSIGN_OR_RETURN(std::string writer, LiveWriter(ledger, env, f.marker->run_id));
+  if (writer.empty()) return Status::Ok();
+  return Status(Code::kInvalidJob,
+                fmt::format("{} '{}' belongs to run {} of job '{}', which is running now ({}); "
+                            "output.overwrite never empties a folder a live run is writing: wait "
+                            "for it to end or stop it, or write run {} elsewhere",
+                            f.key, f.dir, f.marker->run_id, f.marker->job, writer, me.run_id));
 }
 
 // Empties a folder of another run: its parts and dead letters, and _SUCCESS.
@@ -283,6 +325,7 @@ Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLa
     f.foreign = !f.owned &&
                 (f.marker.has_value() || (!f.parts.empty() && !adopt) || (f.has_success && !adopt));
     if (f.foreign && !job.output.overwrite) return Refusal(f, me);
+    if (f.foreign) NS_RETURN_IF_ERROR(RefuseLiveOwner(f, me, ledger, env));
   }
   for (const auto& f : folders) {
     if (f.foreign) NS_RETURN_IF_ERROR(Clear(env, f));

@@ -150,6 +150,33 @@ def test_stopped_owner_still_holds_the_run(slower, tmp_path):
     assert_each_key_once(slower, tmp_path / "out")
 
 
+def test_overwrite_never_empties_the_folder_of_a_live_run(slower, tmp_path):
+    # Another run of the job (a new --run-id) with output.overwrite must not
+    # empty the folder the live run writes: the live run's later parts would
+    # land in the new run's folder. Refused at start, naming the live run.
+    job = slow_job(slower, tmp_path)
+    p = start("run", job)
+    wait_running(job, p)
+    p.send_signal(signal.SIGSTOP)
+    try:
+        live = status_json(job)["run_id"]
+        before = sorted((q.name, q.stat().st_mtime_ns) for q in (tmp_path / "out").iterdir())
+        rc, out, err = run("run", job, "--run-id", "other", "--set", "output.overwrite=true")
+        assert rc == EXIT_CANNOT_START, (rc, out, err)
+        assert f"belongs to run {live}" in err and "running now" in err and f"pid {p.pid}" in err, err
+        assert sorted((q.name, q.stat().st_mtime_ns) for q in (tmp_path / "out").iterdir()) == before
+    finally:
+        p.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == EXIT_OK, err
+    assert_each_key_once(slower, tmp_path / "out")
+    # Once it has ended, overwrite empties the folder for the new run.
+    rc, out, err = run("run", job, "--run-id", "other", "--set", "output.overwrite=true", timeout=180)
+    assert rc == EXIT_OK, err
+    assert json.loads((tmp_path / "out" / "_nightshift_owner.json").read_text())["run_id"] == "other"
+    assert_each_key_once(slower, tmp_path / "out")
+
+
 def test_a_busy_ledger_still_names_the_live_owner(slower, tmp_path):
     # The owner stopped inside a commit holds the ledger's write lock; here
     # another process holds it (deterministically) while the owner is stopped.
