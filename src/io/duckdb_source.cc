@@ -341,11 +341,13 @@ class DuckSource final : public Source {
       }
       case InputFormat::kJsonl: {
         // kFloatsTyped: the read with its columns spelled out (no type
-        // inference), whose fallback is the kAllText read, inferred. Not for
-        // a small file, whose inference is cheaper than that (io/jsonl_columns.h).
-        const bool spell = layout != nullptr && text == TextColumns::kFloatsTyped &&
-                           spec_.tokenize.empty() && f.size >= kJsonlSpelledMinBytes;
-        const std::string columns = spell ? JsonlReadColumns(*layout) : "";
+        // inference), not for a small file, whose inference is cheaper than
+        // that (io/jsonl_columns.h). kAllText (its fallback, and the read of
+        // a small file after an inferred one failed): the features as text.
+        const bool typed = text == TextColumns::kFloatsTyped;
+        const bool spell = layout != nullptr && spec_.tokenize.empty() &&
+                           (!typed || f.size >= kJsonlSpelledMinBytes);
+        const std::string columns = spell ? JsonlReadColumns(*layout, !typed) : "";
         return "read_json(" + path + ", format = 'newline_delimited'" +
                (columns.empty() ? "" : ", columns = {" + columns + "}") + ")";
       }

@@ -153,16 +153,22 @@ TEST_F(IoTest, ParquetFloatColumnsReadAsFloatStillFailBadRows) {
 // A JSONL read spells its columns as the job reads them (no type inference):
 // a float after 20,480 integers (DuckDB's sample) is read as it is, not
 // rounded to the integer type inferred from the sample; extra keys are
-// skipped; a value that does not parse falls back to DuckDB's inference,
-// failing only its row.
+// skipped; a value that does not parse falls back to a read of the features
+// as text, failing only its row.
 TEST_F(IoTest, JsonlReadSpellsItsColumnsAndFallsBackOnAValueThatDoesNotParse) {
   ReadLayout layout = FloatAbLayout({"id"}, 4096);
   layout.carried_types = {"BIGINT"};
   EXPECT_EQ(JsonlReadColumns(layout), "'a': 'DOUBLE', 'b': 'DOUBLE', 'id': 'BIGINT'");
+  EXPECT_EQ(JsonlReadColumns(layout, /*features_as_text=*/true),
+            "'id': 'BIGINT', 'a': 'VARCHAR', 'b': 'VARCHAR'");
   ReadLayout drift = layout;
   drift.carried = {"a"};
   drift.carried_types = {"VARCHAR"};  // read as two types: not spelled
   EXPECT_EQ(JsonlReadColumns(drift), "");
+  ReadLayout kept = layout;  // as text, a kept feature column keeps its type
+  kept.carried = {"id", "a"};
+  kept.carried_types = {"BIGINT", "DOUBLE"};
+  EXPECT_EQ(JsonlReadColumns(kept, true), "'id': 'BIGINT', 'a': 'DOUBLE', 'b': 'VARCHAR'");
   ReadLayout untyped = layout;
   untyped.carried_types.clear();
   EXPECT_EQ(JsonlReadColumns(untyped), "");

@@ -14,9 +14,12 @@
 // (1,000 files of 3 rows: ~10% more CPU when spelled).
 //
 // A value that does not parse as the spelled type (text where a number is
-// read) fails the read; the scan then goes on with the file read as DuckDB
-// infers it (ShardScanner's fallback), so the row becomes a dead letter or the
-// error names the file, as before.
+// read) fails the read; the scan then goes on with the file read with its
+// scalar feature columns as text (`features_as_text`: ShardScanner's
+// fallback), converted by TRY_CAST in the select list, so that the row becomes
+// a dead letter, wherever it lies in the file (DuckDB's inference samples only
+// its first 20,480 rows). A kept or key column keeps its type even then: a
+// value of another type there stops the run naming the file and line.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +34,8 @@ inline constexpr int64_t kJsonlSpelledMinBytes = 64 * 1024;
 // read_json's `columns` struct body ("'id': 'BIGINT', 'f0': 'DOUBLE'") for
 // the columns `layout` reads, or "" when it cannot be spelled (an input made
 // by a step from its column, a kept column without a common type, a column
-// read as two different types).
-std::string JsonlReadColumns(const ReadLayout& layout);
+// read as two different types). With `features_as_text`, the scalar feature
+// columns that are not kept are VARCHAR.
+std::string JsonlReadColumns(const ReadLayout& layout, bool features_as_text = false);
 
 }  // namespace nightshift::io

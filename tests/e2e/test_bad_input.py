@@ -246,6 +246,41 @@ def test_null_feature_becomes_dead_letter(case_factory, in_fmt):
     assert st["counts"] == {"total": 300, "succeeded": 296, "failed": 4}, st
 
 
+@pytest.mark.parametrize("in_fmt", ["jsonl", "csv"])
+def test_a_bad_value_beyond_the_type_sample_is_a_dead_letter(case_factory, in_fmt):
+    # DuckDB infers a JSONL or CSV column's type from the first 20,480 rows: a
+    # value that is not a number after them must be that row's dead letter,
+    # not a failed run (and the rows around it must come out right).
+    case = case_factory(n=30000, seed=34)
+    rel = case.make_input(in_fmt)
+    path = case.root / rel
+    lines = path.read_text().splitlines()
+    bad = {25000: "f1", 29990: "f3"}
+    head = 1 if in_fmt == "csv" else 0
+    for i, col in bad.items():
+        if in_fmt == "jsonl":
+            row = json.loads(lines[i])
+            row[col] = "abc" if col == "f1" else {"x": 1}
+            lines[i] = json.dumps(row)
+        else:
+            cells = lines[i + head].split(",")
+            cells[case.feature_cols.index(col) + (len(cells) - len(case.feature_cols))] = "abc"
+            lines[i + head] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    job = case.job(rel, shard_rows=5000, out_format="parquet")
+    job["errors"] = {"max_failed_items": 10}
+    job_path = case.write_job(job)
+    rc, out, err = run("run", job_path)
+    assert_not_crashed(rc, err)
+    assert rc == EXIT_OK, f"exit {rc}\n{err}"
+    good = [i for i in range(case.n) if i not in bad]
+    check_output(case, case.root / "out", "parquet", good, job=job_path, expect_failed=2)
+    letters = sorted((d["row"], d["error"]) for _, d in read_dead_letters(case.root / "out" / "_failed"))
+    assert [r for r, _ in letters] == sorted(bad), letters
+    for (r, e) in letters:
+        assert f"'{bad[r]}'" in e, letters
+
+
 def test_nan_feature_becomes_dead_letter(case_factory):
     """With allow_nan: false, NaN/Inf feature values are dead-lettered."""
     case = case_factory(n=120, seed=33)
