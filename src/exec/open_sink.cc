@@ -67,7 +67,8 @@ Result<std::unique_ptr<Sink>> OpenSink(const JobSpec& job, const RunRecord& run,
                                               OutputFormatName(job.output.format)));
 }
 
-Status AdoptHeldShards(Sink* sink, Ledger* ledger, const std::string& run_id) {
+Status AdoptHeldShards(Sink* sink, Ledger* ledger, const RunRecord& run) {
+  const std::string& run_id = run.run_id;
   // A shared run's shards may be held by live workers: there the claim loop
   // adopts a shard when the sink refuses it (ShardCommitter), under a claim.
   if (ledger->shared()) return Status::Ok();
@@ -84,7 +85,7 @@ Status AdoptHeldShards(Sink* sink, Ledger* ledger, const std::string& run_id) {
                fmt::format("shard {} was already in the table (committed there before a stop): "
                            "recorded, not written again",
                            s.shard_id),
-               obs::LogFields("", run_id, s.shard_id));
+               obs::LogFields(run.job_name, run_id, s.shard_id));
     }
   }
   return Status::Ok();

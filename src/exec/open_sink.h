@@ -42,6 +42,6 @@ SinkDatabaseAhead OpenSinkDatabaseAhead(const JobSpec& job);
 // Records in the ledger, as committed, every shard of `run` that `sink`
 // holds and the ledger does not (a kill between the database's commit and
 // the ledger's), so that it is not written again.
-Status AdoptHeldShards(Sink* sink, Ledger* ledger, const std::string& run_id);
+Status AdoptHeldShards(Sink* sink, Ledger* ledger, const RunRecord& run);
 
 }  // namespace nightshift::exec

@@ -41,7 +41,8 @@ int64_t FailureLimit(const JobSpec& job, int64_t total_rows) {
 // batch.size auto: probes (or finds in the ledger) the batch size, and hands
 // the probe's instance to the first worker.
 Status PickBatchSize(const JobSpec& job, exec::JobContext& ctx, Ledger* ledger,
-                     const std::string& model_sha, const ShardTask* first, exec::TaskRun* tr) {
+                     const std::string& model_sha, const std::string& run_id,
+                     const ShardTask* first, exec::TaskRun* tr) {
   bool one_row_model = false;  // exported with batch dimension 1: the binder fixed the size
   for (const auto& spec : ctx.model->inputs())
     one_row_model |= !spec.shape.empty() && spec.shape[0] == 1;
@@ -71,7 +72,7 @@ Status PickBatchSize(const JobSpec& job, exec::JobContext& ctx, Ledger* ledger,
     }
     obs::Log(obs::LogLevel::kInfo, "batch_size_chosen",
              fmt::format("batch.size auto -> {} ({})", choice.size, how),
-             obs::LogFields(job.name, "", -1, {{"batch_size", choice.size}}));
+             obs::LogFields(job.name, run_id, -1, {{"batch_size", choice.size}}));
     // The probe's instance (a loaded session, warmed up) becomes the first
     // worker's instead of being thrown away.
     tr->first_instance = std::move(probe_instance);
@@ -94,14 +95,13 @@ Result<exec::TaskResult> RunClaimed(const JobSpec& job, const RunOptions& option
     NS_RETURN_IF_ERROR(ledger->SetRunState(run.run_id, RunState::kRunning, ""));
   }
   // The plan goes to the log at once: a slow first shard must not leave it empty.
-  obs::Progress::LogPlan(
-      run.run_id, static_cast<int64_t>(ctx.source->files().size()), run.total_rows,
-      before.shards_total, feed->shards_open_at_start(),
-      job.batch.auto_size() ? "auto" : std::to_string(ctx.binding.read.batch_rows));
+  obs::Progress::LogPlan(job.name, run.run_id, static_cast<int64_t>(ctx.source->files().size()),
+                         run.total_rows, before.shards_total, feed->shards_open_at_start(),
+                         job.batch.auto_size() ? 0 : ctx.binding.read.batch_rows);
   exec::TaskRun tr;
   tr.feed = feed;
-  NS_RETURN_IF_ERROR(
-      PickBatchSize(job, ctx, ledger, model_sha, primed.empty() ? nullptr : &primed.front(), &tr));
+  NS_RETURN_IF_ERROR(PickBatchSize(job, ctx, ledger, model_sha, run.run_id,
+                                   primed.empty() ? nullptr : &primed.front(), &tr));
   NS_RETURN_IF_ERROR(ledger->PutTuning(exec::RunBatchSizeKey(run.run_id),
                                        std::to_string(ctx.binding.read.batch_rows)));
   tr.commit = [ledger, id = run.run_id](const ShardTask& task, const ShardOutput& out) {
@@ -212,7 +212,7 @@ Result<RunReport> RunJob(const JobSpec& job_file, const RunOptions& options) {
   NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, env));
   NS_ASSIGN_OR_RETURN(auto sink,
                       exec::OpenSink(job, run, std::move(sink_layout), ledger.get(), &sink_db));
-  NS_RETURN_IF_ERROR(exec::AdoptHeldShards(sink.get(), ledger.get(), run.run_id));
+  NS_RETURN_IF_ERROR(exec::AdoptHeldShards(sink.get(), ledger.get(), run));
   NS_ASSIGN_OR_RETURN(
       auto feed,
       exec::ShardFeed::Start({.ledger = ledger.get(),

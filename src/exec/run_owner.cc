@@ -76,7 +76,9 @@ void RunOwnership::Beat() {
       !cv_.wait_for(lock, std::chrono::milliseconds(kHeartbeatEveryMs), [this] { return stop_; })) {
     Status s = ledger_->Heartbeat(run_id_, me_);
     // A busy ledger misses one beat, which the stale limit allows for.
-    if (!s.ok()) obs::Log(obs::LogLevel::kWarn, "warning", "warning: " + s.message());
+    if (!s.ok())
+      obs::Log(obs::LogLevel::kWarn, "warning", "warning: " + s.message(),
+               obs::LogFields("", run_id_));
   }
 }
 
@@ -88,7 +90,9 @@ RunOwnership::~RunOwnership() {
   cv_.notify_all();
   heartbeat_.join();
   Status s = ledger_->ReleaseRun(run_id_, me_);
-  if (!s.ok()) obs::Log(obs::LogLevel::kWarn, "warning", "warning: " + s.message());
+  if (!s.ok())
+    obs::Log(obs::LogLevel::kWarn, "warning", "warning: " + s.message(),
+             obs::LogFields("", run_id_));
 }
 
 }  // namespace nightshift::exec

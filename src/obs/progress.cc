@@ -16,17 +16,21 @@ Progress::Progress(bool terminal, int64_t total_rows, int64_t rows_already_done,
       last_line_(start_),
       context_(std::move(context)) {}
 
-void Progress::LogPlan(const std::string& run_id, int64_t files, int64_t rows, int64_t shards,
-                       int64_t shards_to_do, const std::string& batch_size) {
+void Progress::LogPlan(const std::string& job, const std::string& run_id, int64_t files,
+                       int64_t rows, int64_t shards, int64_t shards_to_do, int64_t batch_size) {
+  // JSON: batch_size is a number, or null with batch_auto (chosen next, in
+  // batch_size_chosen).
   Log(LogLevel::kInfo, "run_planned",
       fmt::format("run {}: {} input file(s), {} rows, {} shard(s) ({} to do), batch size {}",
-                  run_id, files, Thousands(rows), shards, shards_to_do, batch_size),
-      LogFields("", run_id, -1,
+                  run_id, files, Thousands(rows), shards, shards_to_do,
+                  batch_size > 0 ? std::to_string(batch_size) : "auto"),
+      LogFields(job, run_id, -1,
                 {{"files", files},
                  {"rows", rows},
                  {"shards", shards},
                  {"shards_to_do", shards_to_do},
-                 {"batch_size", batch_size}}));
+                 {"batch_size", batch_size > 0 ? nlohmann::json(batch_size) : nlohmann::json()},
+                 {"batch_auto", batch_size <= 0}}));
 }
 
 std::string Progress::Thousands(int64_t n) {

@@ -35,8 +35,9 @@ class Progress {
   static std::string Duration(double seconds);
 
   // The one line that starts a run's log, before any shard is done.
-  static void LogPlan(const std::string& run_id, int64_t files, int64_t rows, int64_t shards,
-                      int64_t shards_to_do, const std::string& batch_size);
+  // `batch_size` 0: batch.size auto, chosen next.
+  static void LogPlan(const std::string& job, const std::string& run_id, int64_t files,
+                      int64_t rows, int64_t shards, int64_t shards_to_do, int64_t batch_size);
 
  private:
   std::string Line(int64_t rows_done, double elapsed) const;

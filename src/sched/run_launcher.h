@@ -39,6 +39,7 @@ struct RunRequest {
   // The decision's event name in JSON logs: fired, caught_up, resumed,
   // files_settled, queued_fire.
   std::string event = "fired";
+  std::string due = {};  // a scheduled run's fire (RFC 3339); empty for others
 };
 
 struct RunOutcome {

@@ -49,6 +49,15 @@ std::string Outcome(ExitCode code) {
   return "ended";
 }
 
+// A started run's own log fields: why, and the fire it is for (a scheduled
+// run) or how many files it reads (a trigger run).
+nlohmann::json LaunchFields(const RunRequest& request) {
+  nlohmann::json fields = {{"why", request.why}};
+  if (!request.due.empty()) fields["due"] = request.due;
+  if (!request.files.empty()) fields["files"] = request.files.size();
+  return fields;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(std::vector<JobSpec> jobs, RunLauncher* launcher, SchedulerOptions options)
@@ -166,7 +175,8 @@ Status Scheduler::TakeOver(Job& job) {
                          date::format("%F", fire.nominal),
                          {},
                          "caught up",
-                         "caught_up"});
+                         "caught_up",
+                         FormatRfc3339(fire)});
   }
   NS_ASSIGN_OR_RETURN(Fire next, job.schedule->NextAfter(now));
   job.next = next;
@@ -281,7 +291,8 @@ Status Scheduler::OnFire(Job& job, const Fire& fire, int64_t now_micros) {
               date::format("%F", fire.nominal),
               {},
               fmt::format("fired (due {})", due),
-              "fired"});
+              "fired",
+              due});
   return Status::Ok();
 }
 
@@ -319,10 +330,12 @@ void Scheduler::Offer(Job& job, RunRequest request) {
   const std::string& going = job.running.empty() ? job.queue.front().run_id : job.running;
   if (job.spec.schedule && job.spec.schedule->overlap == ScheduleSpec::Overlap::kSkip &&
       request.files.empty()) {
+    nlohmann::json fields = {{"running", going}};
+    if (!request.due.empty()) fields["due"] = request.due;
     Log(job, "skipped_overlap",
         fmt::format("skipped run {} ({}) because run {} is still going (overlap: skip)",
                     request.run_id, request.why, going),
-        request.run_id, {{"running", going}});
+        request.run_id, std::move(fields));
     return;
   }
   Log(job, "queued",
@@ -357,7 +370,7 @@ void Scheduler::Launch(Job& job, const RunRequest& request) {
   Log(job, request.event,
       fmt::format("{}: starting run {}{}", request.why, request.run_id,
                   request.files.empty() ? "" : fmt::format(" on {} file(s)", request.files.size())),
-      request.run_id, {{"why", request.why}, {"files", request.files.size()}});
+      request.run_id, LaunchFields(request));
   job.running = request.run_id;
   launcher_->Start(job.spec, request);
 }

@@ -184,6 +184,27 @@ def test_json_logs_one_line_per_shard_and_per_failure_class(case_factory):
     assert len(failed[0]["example_keys"]) == 3
     planned = [j for j in lines if j["event"] == "run_planned"]
     assert len(planned) == 1 and planned[0]["run_id"] == st["run_id"]
+    assert planned[0]["job"] == "e2e-job" and planned[0]["batch_size"] == job["batch"]["size"], planned
+    assert planned[0]["batch_auto"] is False and planned[0]["shards"] == 3, planned
+
+
+def test_json_logs_of_an_auto_batch_name_the_job_and_run(case_factory):
+    case = case_factory(n=300, seed=31)
+    job = case.job(case.make_input("csv"), shard_rows=100)
+    job["batch"] = {"size": "auto"}
+    path = case.write_job(job)
+    rc, out, err = run("run", path, "--log-format", "json")
+    assert rc == EXIT_OK, err
+    lines = json_lines(err)
+    run_id = status_json(path)["run_id"]
+    (planned,) = [j for j in lines if j["event"] == "run_planned"]
+    assert planned["batch_size"] is None and planned["batch_auto"] is True, planned
+    (chosen,) = [j for j in lines if j["event"] == "batch_size_chosen"]
+    assert chosen["job"] == "e2e-job" and chosen["run_id"] == run_id, chosen
+    assert isinstance(chosen["batch_size"], int) and chosen["batch_size"] > 0, chosen
+    for j in lines:
+        if j["event"] in ("run_planned", "shard_committed", "batch_size_chosen"):
+            assert j["job"] == "e2e-job" and j["run_id"] == run_id, j
 
 
 def test_json_logs_on_other_commands_and_errors(case_factory):
@@ -195,6 +216,13 @@ def test_json_logs_on_other_commands_and_errors(case_factory):
     assert line["level"] == "error" and line["event"] == "cannot_start" and "nope" in line["msg"]
     rc, out, err = run("run", path, "--log-format", "xml")
     assert rc == EXIT_CANNOT_START and "--log-format" in err, err
+    # A command line that does not parse: still one JSON line.
+    for args in (["run", path, "--log-format", "json", "--bogus"], ["runn", path, "--log-format=json"]):
+        rc, out, err = run(*args)
+        assert rc == EXIT_CANNOT_START, (args, err)
+        (line,) = json_lines(err)
+        assert line["event"] == "cannot_start" and line["level"] == "error", line
+        assert ("--bogus" if args[0] == "run" else "runn") in line["msg"], line
 
 
 def test_text_logs_are_unchanged(case_factory):

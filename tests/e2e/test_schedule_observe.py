@@ -6,6 +6,7 @@ import re
 import socket
 import time
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from conftest import EXIT_CANNOT_START, EXIT_OK, run, status_json
 from test_metrics import metric, scrape
@@ -88,3 +89,21 @@ def test_schedule_metrics_port_in_use_is_exit_2_naming_the_port(case_factory):
         sock.close()
     assert rc == EXIT_CANNOT_START, err
     assert re.search(rf"--metrics-port {port}\b.*in use", err), err
+
+
+def test_a_scheduled_fire_logs_its_due_time_and_no_file_count(case_factory, schedulers):
+    # A scheduled run reads its job's input: its `fired` line says which fire
+    # it is for (due), not "files: 0" as if it had no input.
+    from test_scheduler import minutely_job
+    case = case_factory(n=50)
+    job = minutely_job(case)
+    env = {"NIGHTSHIFT_TEST_TIME_SCALE": f"{int(time.time())}:60"}
+    s = schedulers(job, "--log-format", "json", env=env)
+    run_id = s.wait_for(r'"event":"run_ended".*"run_id":"([^"]+)"', timeout=30)[0].group(1)
+    assert s.stop() == EXIT_OK, s.log()
+    fired = [j for j in json_lines(s) if j["event"] == "fired" and j["run_id"] == run_id]
+    assert len(fired) == 1, s.log()
+    f = fired[0]
+    assert "files" not in f and f["why"].startswith("fired (due "), f
+    due = datetime.fromisoformat(f["due"])
+    assert run_id == "minutely-" + due.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M"), (run_id, f)

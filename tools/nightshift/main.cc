@@ -279,7 +279,30 @@ std::optional<int> UnknownCommand(const CLI::App& app, int argc, char** argv) {
   } else {
     what += fmt::format(" (commands: {})", fmt::join(names, ", "));
   }
-  std::fprintf(stderr, "nightshift: error: %s\n", what.c_str());
+  nightshift::obs::Log(nightshift::obs::LogLevel::kError, "cannot_start", "error: " + what);
+  return kExitCannotStart;
+}
+
+// --log-format json (or =json) anywhere in argv: a command line that does not
+// parse still gets its error as a JSON line, as every other error is.
+bool AsksForJsonLogs(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--log-format=json") return true;
+    if (a == "--log-format" && i + 1 < argc && std::string_view(argv[i + 1]) == "json") return true;
+  }
+  return false;
+}
+
+// CLI11's parse error: its own text (with the hint to --help) in the text
+// format; one cannot_start line in the json format. --help and --version
+// (exit 0) print as CLI11 does.
+int ParseFailed(const CLI::App& app, const CLI::ParseError& e) {
+  if (e.get_exit_code() == 0 ||
+      nightshift::obs::GetLogFormat() != nightshift::obs::LogFormat::kJson)
+    return app.exit(e) == 0 ? 0 : kExitCannotStart;
+  nightshift::obs::Log(nightshift::obs::LogLevel::kError, "cannot_start",
+                       fmt::format("error: {}", e.what()));
   return kExitCannotStart;
 }
 
@@ -405,12 +428,12 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   Commands commands;
   AddCommands(app, &commands);
+  if (AsksForJsonLogs(argc, argv)) nightshift::obs::SetLogFormat(nightshift::obs::LogFormat::kJson);
   if (auto rc = UnknownCommand(app, argc, argv)) return *rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : kExitCannotStart;
+    return ParseFailed(app, e);
   }
   nightshift::cli::ApplyLogFormat(commands.observe);
   return Dispatch(commands);
