@@ -92,7 +92,11 @@ def test_job_without_schedule_is_exit_2_naming_it(tmp_path):
     rc, out, err = run("schedule", good, bare, "--dry-run")
     assert rc == EXIT_CANNOT_START
     assert out == ""  # nothing is printed unless every job has a schedule
-    assert "job 'adhoc' has no schedule: section" in err and "bare.yaml" in err
+    assert "job 'adhoc' has neither a schedule: nor a trigger: section" in err and "bare.yaml" in err
+    # A job given twice is refused as the scheduler refuses it, not listed twice.
+    rc, out, err = run("schedule", good, good, "--dry-run")
+    assert rc == EXIT_CANNOT_START and out == "", out
+    assert "job name 'nightly' is given twice" in err, err
 
 
 def test_bad_from_and_count(tmp_path):
@@ -128,7 +132,13 @@ def test_trigger_job_validates_and_run_says_why_it_cannot(tmp_path):
     path = write_job(tmp_path / "job.yaml", spec)
     rc, out, err = run("schedule", path, "--dry-run", "--count", "1", "--from", "2026-12-04T06:00:00Z")
     assert rc == EXIT_OK, err
-    assert out == "arrivals  2026-12-07T06:00:00+01:00  arrivals-20261207T0600\n"  # Friday -> Monday
+    # Friday -> Monday; its run's id comes from the files it takes then.
+    assert out == "arrivals  2026-12-07T06:00:00+01:00  (a run of the trigger's files settled by then)\n"
+    rc, out, err = run("schedule", path, "--dry-run", "--count", "1", "--from", "2026-12-04T06:00:00Z",
+                       "--json")
+    assert rc == EXIT_OK, err
+    line = json.loads(out)
+    assert line["run_id"] is None and line["fire_at"] == "2026-12-07T06:00:00+01:00", line
     rc, _, err = run("run", path)
     assert rc == EXIT_CANNOT_START
     assert "trigger" in err and "`nightshift schedule` hands to each run" in err

@@ -29,22 +29,25 @@ int CannotStart(std::string_view message) {
 struct ScheduledJob {
   std::string name;
   sched::Schedule schedule;
+  bool trigger = false;  // its fires take the trigger's settled files: no fixed run id
 };
 
-// Every job is loaded and checked before anything is printed, so a bad job
-// file anywhere in the list prints nothing but its error.
+Result<std::vector<JobSpec>> LoadJobsToRun(const std::vector<std::string>& paths);
+
+// Every job is loaded and checked (as the scheduler would) before anything is
+// printed, so a bad job file anywhere in the list prints nothing but its error.
 Result<std::vector<ScheduledJob>> LoadScheduledJobs(const std::vector<std::string>& paths) {
+  NS_ASSIGN_OR_RETURN(std::vector<JobSpec> specs, LoadJobsToRun(paths));
   std::vector<ScheduledJob> jobs;
-  for (const std::string& path : paths) {
-    NS_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(path, {}));
+  for (const JobSpec& job : specs) {
     if (!job.schedule) {
-      return Error(
-          Code::kInvalidJob,
-          fmt::format("{}: job '{}' has no schedule: section (add schedule.cron)", path, job.name));
+      return Error(Code::kInvalidJob,
+                   fmt::format("{}: job '{}' has no schedule: section (add schedule.cron)",
+                               job.job_file, job.name));
     }
     Result<sched::Schedule> s = sched::Schedule::Make(job.schedule->cron, job.schedule->timezone);
-    if (!s) return Error(s.error().WithContext(path));
-    jobs.push_back({job.name, std::move(*s)});
+    if (!s) return Error(s.error().WithContext(job.job_file));
+    jobs.push_back({job.name, std::move(*s), job.trigger.has_value()});
   }
   return jobs;
 }
@@ -59,18 +62,22 @@ Result<sched::SysSeconds> StartTime(const std::string& from) {
   return sched::SysSeconds{std::chrono::floor<std::chrono::seconds>(now)};
 }
 
+// A job with a trigger too runs at each fire on the files settled by then,
+// under an id made from those files: none to print in advance.
 void Print(const ScheduledJob& job, const sched::Fire& fire, bool json) {
   const std::string fire_at = sched::FormatRfc3339(fire);
-  const std::string run_id = sched::ScheduledRunId(job.name, fire);
+  const std::string run_id = job.trigger ? "" : sched::ScheduledRunId(job.name, fire);
   if (json) {
     nlohmann::json line = {{"job", job.name},
                            {"fire_at", fire_at},
-                           {"run_id", run_id},
+                           {"run_id", job.trigger ? nlohmann::json() : nlohmann::json(run_id)},
                            {"timezone", job.schedule.zone_name()},
                            {"cron", job.schedule.cron().text()}};
+    if (job.trigger) line["takes"] = "the trigger's files settled by then";
     std::printf("%s\n", line.dump().c_str());
   } else {
-    std::printf("%s  %s  %s\n", job.name.c_str(), fire_at.c_str(), run_id.c_str());
+    std::printf("%s  %s  %s\n", job.name.c_str(), fire_at.c_str(),
+                job.trigger ? "(a run of the trigger's files settled by then)" : run_id.c_str());
   }
 }
 
