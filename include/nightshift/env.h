@@ -140,7 +140,8 @@ class Env {
   Status PublishFileFenced(const std::string& tmp, const std::string& final_path,
                            const std::function<Status()>& may_replace);
   // Writes `data` to `tmp` (WriteFile fsyncs it), renames it to `path` and
-  // fsyncs the folder: `path` appears whole or not at all.
+  // fsyncs the folder: `path` appears whole or not at all. When writing or
+  // renaming fails, `tmp` is removed.
   Status WriteFileVia(const std::string& tmp, const std::string& path, const std::string& data);
   // WriteFileVia a temp name of this process's beside `path`.
   Status WriteFileAtomic(const std::string& path, const std::string& data);

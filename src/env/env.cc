@@ -54,8 +54,14 @@ Status Env::WriteFileAtomic(const std::string& path, const std::string& data) {
 }
 
 Status Env::WriteFileVia(const std::string& tmp, const std::string& path, const std::string& data) {
-  NS_RETURN_IF_ERROR(WriteFile(tmp, data));  // written and fsynced: PublishFile would sync it again
-  NS_RETURN_IF_ERROR(RenameFile(tmp, path));
+  Status s = WriteFile(tmp, data);  // written and fsynced: PublishFile would sync it again
+  if (s.ok()) s = RenameFile(tmp, path);
+  if (!s.ok()) {
+    // Nothing was published: no temp file is left behind either (a folder
+    // at `path`, a full disk).
+    (void)RemoveFile(tmp);
+    return s;
+  }
   return SyncPath(DirName(path));
 }
 

@@ -29,6 +29,17 @@ TEST(EnvTest, WriteFileAtomicPublishesWholeFileAndLeavesNoTemp) {
   EXPECT_EQ(names[0], "_SUCCESS");
 }
 
+TEST(EnvTest, WriteFileAtomicOntoAFolderFailsAndLeavesNoTemp) {
+  Env* env = Env::Default();
+  TempDir folder("ns_env_test");
+  ASSERT_TRUE(folder.ok());
+  const std::string target = JoinPath(folder.path(), "report");
+  ASSERT_TRUE(env->CreateDirs(target).ok());
+  EXPECT_FALSE(env->WriteFileAtomic(target, "<html>").ok());
+  auto names = env->ListDir(folder.path()).value();
+  EXPECT_EQ(names, std::vector<std::string>{"report"});
+}
+
 TEST(EnvTest, RenameIfAbsentNeverReplaces) {
   Env* env = Env::Default();
   TempDir folder("ns_env_test");

@@ -401,6 +401,20 @@ def test_report_of_a_run_that_does_not_exist_is_exit_2(case_factory, tmp_path):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_report_into_a_folder_or_nowhere_is_exit_2_naming_it_and_leaves_nothing(case_factory, tmp_path):
+    case = case_factory(n=30, seed=1)
+    path = case.write_job(case.job(case.make_input("csv")))
+    rc, out, err = run("run", path)
+    assert rc == EXIT_OK, err
+    (tmp_path / "reports").mkdir()
+    rc, out, err = run("report", path, "--html", tmp_path / "reports")
+    assert rc == EXIT_CANNOT_START and f"--html '{tmp_path / 'reports'}' is a folder" in err, err
+    rc, out, err = run("report", path, "--html", tmp_path / "missing" / "r.html")
+    assert rc == EXIT_CANNOT_START and f"--html '{tmp_path / 'missing' / 'r.html'}'" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert list((tmp_path / "reports").iterdir()) == []
+
+
 def test_retries_are_counted_by_reason(case_factory):
     """A model that never answers: every batch times out and is retried until
     the breaker stops the run; the endpoint counts the retries as `timeout`."""

@@ -67,11 +67,27 @@ CLI::App* AddReportCommand(CLI::App& app, ReportArgs* args) {
   return cmd;
 }
 
+namespace {
+
+// The report file, named in any error: a folder or an unwritable place is
+// refused before anything is written there.
+Status WriteReport(const std::string& path, const std::string& html) {
+  Env* env = Env::Default();
+  auto info = env->Stat(path);
+  if (info.has_value() && info->is_dir) {
+    return Status(Code::kInvalidJob,
+                  fmt::format("--html '{}' is a folder; name the HTML file to write", path));
+  }
+  Status s = env->WriteFileAtomic(path, html);
+  if (!s.ok()) return Status(s.code(), fmt::format("--html '{}': {}", path, s.message()));
+  return s;
+}
+
+}  // namespace
+
 int RunReportCommand(const ReportArgs& args) {
   auto data = Collect(args);
-  Status s = data.has_value()
-                 ? Env::Default()->WriteFileAtomic(args.html, obs::RenderReportHtml(*data))
-                 : data.error();
+  Status s = data.has_value() ? WriteReport(args.html, obs::RenderReportHtml(*data)) : data.error();
   if (!s.ok()) {
     obs::Log(obs::LogLevel::kError, "cannot_start", "error: " + s.message());
     return static_cast<int>(ExitCode::kCannotStart);
