@@ -108,6 +108,8 @@ class RowFiller {
   virtual ~RowFiller() = default;
   // The input column read (its raw value, not cast).
   virtual const std::string& column() const = 0;
+  // The step's name in the job (`preprocess: - image:`), for messages.
+  virtual std::string_view step() const { return "image"; }
   // True when the column holds encoded bytes (BLOB), not paths.
   virtual bool bytes() const = 0;
   // Fills every row, on the step's worker threads; a row that cannot be

@@ -258,7 +258,10 @@ Status BindInputs(const JobSpec& job, const std::vector<InputColumn>& cols,
     }
     InputPacking p;
     if (const ImageSpec* image = StepFeeding(job.input.images, *it)) {
-      NS_RETURN_IF_ERROR(BindImageInput(ImageStepAsRead(job, *image), *it, spec, cols, where, &p));
+      const ImageSpec read = ImageStepAsRead(job, *image);
+      NS_RETURN_IF_ERROR(
+          BindImageInput(read, *it, spec, cols, where, &p,
+                         read.column == image->column ? "image step" : "pdf_pages step"));
       b->read.inputs.push_back(std::move(p));
       continue;
     }

@@ -22,18 +22,19 @@ std::vector<int64_t> RowShape(const ImageSpec& step) {
 
 Status BindImageInput(const ImageSpec& step, const ModelInputSpec& in, const TensorSpec& spec,
                       const std::vector<InputColumn>& cols, const std::string& where,
-                      InputPacking* out) {
+                      InputPacking* out, std::string_view column_of) {
   NS_RETURN_IF_ERROR(CheckSoleColumn(in, step.into, "image"));
   const InputColumn* c = FindColumn(cols, step.column);
   if (c == nullptr) {
     return Status(Code::kSchemaMismatch,
-                  fmt::format("image step column '{}' is not in {}", step.column, where));
+                  fmt::format("{} column '{}' is not in {}", column_of, step.column, where));
   }
   if (c->sql_type != "VARCHAR" && c->sql_type != "BLOB") {
     return Status(Code::kSchemaMismatch,
-                  fmt::format("image step column '{}' in {} is {}: it must hold paths (text) or "
-                              "encoded images (BLOB)",
-                              step.column, where, c->sql_type));
+                  fmt::format("{} column '{}' in {} is {}: it must hold paths (text) or encoded "
+                              "{} (BLOB)",
+                              column_of, step.column, where, c->sql_type,
+                              column_of == "image step" ? "images" : "files"));
   }
   if (in.dtype != DType::kFloat32 || spec.dtype != DType::kFloat32) {
     return Status(Code::kSchemaMismatch,

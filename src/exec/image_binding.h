@@ -17,9 +17,11 @@ namespace nightshift::exec {
 // the step's column is missing or neither text nor BLOB, the input takes
 // more than the step's column, the model's input is not float32, or its
 // shape does not hold the step's [C, H, W] / [H, W, C] rows.
+// `column_of` names the step whose column is read, for messages: "image
+// step", or "pdf_pages step" when the image step reads rendered pages.
 Status BindImageInput(const ImageSpec& step, const ModelInputSpec& in, const TensorSpec& spec,
                       const std::vector<InputColumn>& cols, const std::string& where,
-                      InputPacking* out);
+                      InputPacking* out, std::string_view column_of = "image step");
 
 // Gives every input bound to an image step its filler (decoding through
 // `env`, on worker threads). REQUIRES: `layout` from Bind(job, cols, ...).

@@ -138,6 +138,11 @@ Result<int64_t> CropFiller::Count(std::string_view value, std::string_view /*bas
 
 Result<Pixels> CropFiller::DecodePage(const Row& row, std::string* name) const {
   const std::string_view page = Split(row.value).page;
+  if (page.empty()) {  // a null path or BLOB is read as "" (CropBinding's select_sql)
+    *name = fmt::format("image in column '{}'", column_);
+    return Error(Code::kInvalidData,
+                 fmt::format("crop: the image in column '{}' is null or empty", column_));
+  }
   std::string file;
   std::span<const uint8_t> bytes = AsBytes(page);
   if (!bytes_) {

@@ -32,6 +32,7 @@ class CropFiller final : public RowFiller, public RowExpander {
              int64_t fixed_width, int threads, Env* env);
 
   const std::string& column() const override { return column_; }
+  std::string_view step() const override { return "crop"; }
   bool bytes() const override { return bytes_; }
   std::string select_sql() const override { return select_sql_; }
   int64_t PaddedLength(std::span<const Row> rows) const override;

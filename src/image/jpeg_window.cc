@@ -141,6 +141,12 @@ Status DecodeJpegInto(std::span<const uint8_t> bytes, const DecodeRequest& reque
     jpeg_abort_decompress(info);
     return s;
   }
+  if (info->jpeg_color_space == JCS_CMYK || info->jpeg_color_space == JCS_YCCK) {
+    jpeg_abort_decompress(info);
+    return Status(Code::kInvalidData,
+                  "a CMYK JPEG (print colours): only RGB, YCbCr and grayscale JPEGs are decoded; "
+                  "convert it to RGB first");
+  }
   stage = "data";
   // A gray JPEG asked for gray decodes as gray; everything else as RGB (gray
   // is then made as PIL makes it, from RGB).

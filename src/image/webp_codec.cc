@@ -42,6 +42,10 @@ Result<Pixels> DecodeWebp(std::span<const uint8_t> bytes, int64_t max_pixels) {
   }
   VP8StatusCode code = WebPGetFeatures(bytes.data(), bytes.size(), &config.input);
   if (code != VP8_STATUS_OK) return Error(WebpError("header", code));
+  if (config.input.has_animation) {
+    return Error(Code::kInvalidData,
+                 "an animated WebP: only still WebP images are decoded; take one frame first");
+  }
   NS_RETURN_IF_ERROR(
       CheckPixelLimit({ImageFormat::kWebp, config.input.width, config.input.height}, max_pixels));
   Pixels out{config.input.width, config.input.height, 3, {}};

@@ -326,8 +326,8 @@ void ColumnPacker::PackFilled(size_t input, const std::vector<DuckCarriedRows::S
   float* out = t.data_as<float>();
   for (int64_t n : null_rows) {
     std::fill(out + n * stride, out + (n + 1) * stride, 0.0f);
-    batch->SetRowError(n, fmt::format("null value in column '{}' (preprocess image into '{}')",
-                                      in.filler->column(), in.columns[0]));
+    batch->SetRowError(n, fmt::format("null value in column '{}' (preprocess {} into '{}')",
+                                      in.filler->column(), in.filler->step(), in.columns[0]));
   }
   for (int64_t n : failed_rows) std::fill(out + n * stride, out + (n + 1) * stride, 0.0f);
   for (size_t k = 0; k < rows.size(); ++k) rows[k].out = out + batch_rows[k] * stride;

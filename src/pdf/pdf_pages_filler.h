@@ -35,6 +35,7 @@ class PdfPagesFiller final : public RowFiller, public RowExpander {
   ~PdfPagesFiller() override;
 
   const std::string& column() const override { return column_; }
+  std::string_view step() const override { return "pdf_pages"; }
   bool bytes() const override { return bytes_; }
   void Fill(std::span<Row> rows) const override;
   Result<int64_t> Count(std::string_view value, std::string_view base_dir) const override;

@@ -288,6 +288,10 @@ def hostile_files(root):
     (folder / "up" / "bomb.png").write_bytes(bomb)
     (root / "outside.jpg").write_bytes(raw)
     os.symlink(root / "outside.jpg", folder / "up" / "link.jpg")
+    # Well-formed files of kinds that are not decoded: said so, not "corrupt".
+    Image.new("CMYK", (16, 16), (10, 20, 30, 40)).save(folder / "up" / "cmyk.jpg")
+    Image.new("RGB", (16, 16), "red").save(folder / "up" / "anim.webp", save_all=True,
+                                          append_images=[Image.new("RGB", (16, 16), "blue")], duration=100)
     return [
         ("up/a.jpg", None),
         ("up/truncated.jpg", "corrupt or truncated JPEG"),
@@ -298,6 +302,8 @@ def hostile_files(root):
         ("../outside.jpg", "leaves the input folder"),
         ("up/link.jpg", "through a symlink"),
         ("up/missing.jpg", "cannot"),
+        ("up/cmyk.jpg", "a CMYK JPEG (print colours): only RGB, YCbCr and grayscale JPEGs are decoded"),
+        ("up/anim.webp", "an animated WebP: only still WebP images are decoded"),
         (None, "null value in column 'path' (preprocess image into 'pixels')"),
     ]
 

@@ -192,6 +192,7 @@ def test_crop_fans_a_list_of_boxes_out_into_one_row_per_box(tmp_path):
              (3, "NULL::DOUBLE[]"),                      # null boxes: the page's dead letter
              (4, flat([good[2], good[0], good[1][:5]]))]  # a last box of 5 numbers
     values = ", ".join(f"({i}, 'pages/p.png', {b})" for i, b in pages)
+    values += f", (5, NULL, {flat([good[0]])})"  # no page image: its box's dead letter, said so
     job = crop_job(f"SELECT * FROM (VALUES {values}) t(id, path, boxes)")
     rc, out, err = run("run", write_job(tmp_path / "fan.yaml", job), cwd=tmp_path, timeout=300)
     assert_not_crashed(rc, err)
@@ -203,11 +204,12 @@ def test_crop_fans_a_list_of_boxes_out_into_one_row_per_box(tmp_path):
     assert got == [(2, 0, "Order889102")], (got, err)
     dead = [(single_key(d["key"], "id"), d["error"])
             for _, d in read_dead_letters(tmp_path / "out" / "_failed")]
-    assert sorted(k for k, _ in dead) == [0, 0, 0, 3, 4, 4, 4], dead
+    assert sorted(k for k, _ in dead) == [0, 0, 0, 3, 4, 4, 4, 5], dead
     why = lambda page: [e for k, e in dead if k == page]
     assert any("box_index 1" in e and "degenerate" in e for e in why(0)), why(0)
     assert sorted(e.split(" withheld")[0] for e in why(0) if "withheld" in e) == ["item 0", "item 2"]
     assert "null" in why(3)[0], why(3)
+    assert why(5) == ["crop: the image in column 'path' is null or empty (box_index 0)"], why(5)
     assert any("box_index 2" in e and "8 numbers" in e for e in why(4)), why(4)
     assert sorted(e.split(" withheld")[0] for e in why(4) if "withheld" in e) == ["item 0", "item 1"]
 

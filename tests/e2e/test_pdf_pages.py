@@ -284,6 +284,11 @@ def test_bad_steps_are_refused_before_reading(tmp_path):
     write_job(job, spec)
     rc, _, err = run("run", job, cwd=tmp_path)
     assert rc == 2 and "pdf_pages into 'page' is read by no image step" in err, err
+    spec = __import__("yaml").safe_load(doc)
+    spec["preprocess"][0]["pdf_pages"]["column"] = "nope"
+    write_job(job, spec)
+    rc, _, err = run("run", job, cwd=tmp_path)
+    assert rc == 2 and "pdf_pages step column 'nope' is not in" in err, err
     # The rendered page may replace neither the input key nor the page number,
     # which together name an output row; validate says so as run does.
     for into, why in (("id", "a column of input.key"), ("page_number", "each page's number")):
