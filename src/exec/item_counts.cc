@@ -6,9 +6,25 @@ bool MakesItems(const JobSpec& job) {
   return !job.input.pdf_pages.empty() || !job.input.crops.empty();
 }
 
+namespace {
+
+// An input read by key ranges (postgres) plans its total from the rows the
+// query had then; rows come and go until each range is read. Once every
+// shard is committed, the rows read are the run's total.
+void SettleKeyRangeTotal(const JobSpec& job, RunCounts* counts) {
+  if (job.input.format != InputFormat::kPostgres) return;
+  if (counts->shards_total == 0 || counts->shards_committed < counts->shards_total) return;
+  counts->total_rows = counts->succeeded + counts->failed;
+}
+
+}  // namespace
+
 Status CountByInputRow(const JobSpec& job, Ledger* ledger, const std::string& run_id,
                        RunCounts* counts) {
-  if (!MakesItems(job)) return Status::Ok();
+  if (!MakesItems(job)) {
+    SettleKeyRangeTotal(job, counts);
+    return Status::Ok();
+  }
   NS_ASSIGN_OR_RETURN(const std::vector<ShardRecord> shards, ledger->ListShards(run_id));
   // A committed shard's input rows are those it was planned with (a packed
   // shard's row_end is all its files' rows); each failed one is recorded
@@ -21,6 +37,7 @@ Status CountByInputRow(const JobSpec& job, Ledger* ledger, const std::string& ru
   }
   counts->items_written = counts->succeeded;
   counts->succeeded = succeeded;
+  SettleKeyRangeTotal(job, counts);
   return Status::Ok();
 }
 

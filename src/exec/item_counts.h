@@ -20,7 +20,10 @@ bool MakesItems(const JobSpec& job);
 
 // For a job that MakesItems: `counts` (the ledger's, of run `run_id`) with
 // `succeeded` the input rows of its committed shards that did not fail, and
-// `items_written` the output rows written. Otherwise `counts` is left as is.
+// `items_written` the output rows written. For an input read by key ranges
+// (postgres), whose planned total is an estimate: `total_rows` is the rows
+// read (succeeded + failed) once every shard is committed. Every count a
+// user sees (status, _SUCCESS, the run's summary) goes through here.
 Status CountByInputRow(const JobSpec& job, Ledger* ledger, const std::string& run_id,
                        RunCounts* counts);
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import (EXIT_CANNOT_START, EXIT_INTERRUPTED, EXIT_OK, TOL, Case, read_dead_letters, read_parts,
+from conftest import (EXIT_CANNOT_START, EXIT_INTERRUPTED, EXIT_OK, TOL, Case, read_dead_letters, read_parts, read_success,
                       run, single_key, sql, start, status_json, write_job)
 from pg_fixture import PASSWORD, pg_server  # noqa: F401  (the session fixture)
 
@@ -175,7 +175,7 @@ def test_rows_changed_between_plan_and_read(case, pg_server, tmp_path):
     ids = sorted(int(k) for k in case.ids)
     low, high, gone = ids[0] - 1, ids[-1] + 1, ids[-5]
     feats = ", ".join(case.feature_cols)
-    for k in (low, high):
+    for k in (low, high, high + 1):
         pg.admin(f"INSERT INTO items_changing (id, name, {feats}) SELECT {k}, name, {feats} "
                  f"FROM items WHERE id = {ids[0]}", db="crm")
     pg.admin(f"DELETE FROM items_changing WHERE id = {gone}", db="crm")
@@ -187,8 +187,16 @@ def test_rows_changed_between_plan_and_read(case, pg_server, tmp_path):
     assert gone not in got
     np.testing.assert_allclose([got[high][0][c] for c in case.out_cols], case.expected[case.pos[ids[0]]],
                                atol=TOL)
-    del got[high]
+    assert len(got.get(high + 1, [])) == 1
+    del got[high], got[high + 1]
     check_scores(case, got, [k for k in ids if k != gone])
+    # The plan's total was an estimate: once complete, _SUCCESS and status
+    # count the rows read (one in, one out), consistently with the parts.
+    written = len(ids) + 1  # every key, less the deleted one, plus the two late ones
+    succ = read_success(tmp_path / "out")
+    assert succ["counts"] == {"total": written, "succeeded": written, "failed": 0}, succ["counts"]
+    assert sum(f["rows"] for f in succ["files"]) == written, succ["files"]
+    assert status_json(job)["counts"] == succ["counts"]
 
 
 def test_same_query_same_run_id_whatever_the_rows(case, pg_server, tmp_path):
