@@ -168,6 +168,12 @@ struct ReadLayout {
   // (see Source::CarriedTypes), so that files whose types drift (BIGINT in
   // one, VARCHAR in another) still fill one output schema.
   std::vector<std::string> carried_types;
+  // Set by a source whose carried columns arrive as text to be cast to
+  // carried_types (PostgreSQL's, beyond its numbers and bytes): a value that
+  // does not convert (numeric 'NaN' into a DECIMAL, a BC date, a 2-D array)
+  // makes its row a dead letter naming the column and value, instead of
+  // failing the read.
+  bool carried_as_text = false;
   int64_t batch_rows = 1024;
   // Bucketing: sort each shard's rows by the length of this list column
   // before cutting batches (output order is restored by the sink), and cap a

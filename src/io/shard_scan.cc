@@ -1,6 +1,7 @@
 #include "io/shard_scan.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -26,6 +27,7 @@ ShardScanner::ShardScanner(DuckConnection* conn, const std::atomic<bool>* interr
     col += in.filler ? 2 : in.columns.size();
   }
   for (size_t i = 0; i < layout.carried.size(); ++i) carried_columns_.push_back(col++);
+  if (!CastErrorSql(layout).empty()) cast_error_column_ = static_cast<int64_t>(col);
   if (layout.expander) expand_column_ = first_column[layout.expand_input];
   for (size_t i = 0; i < layout.inputs.size(); ++i) {
     if (layout.inputs[i].filler) continue;
@@ -34,6 +36,41 @@ ShardScanner::ShardScanner(DuckConnection* conn, const std::atomic<bool>* interr
     }
   }
   packer_ = std::make_unique<ColumnPacker>(layout.inputs, std::move(first_column));
+}
+
+namespace {
+
+// Whether carried column `i` also feeds a model input (whose own packing
+// reports a value that does not convert).
+bool IsFeature(const ReadLayout& layout, size_t i) {
+  return std::any_of(layout.inputs.begin(), layout.inputs.end(), [&](const InputPacking& in) {
+    return std::find(in.columns.begin(), in.columns.end(), layout.carried[i]) != in.columns.end();
+  });
+}
+
+// Whether carried column `i` is read with TRY_CAST: a feature (its value is
+// checked when packed), or any column of a source that reads them as text.
+bool TryCast(const ReadLayout& layout, size_t i) {
+  return layout.carried_as_text || IsFeature(layout, i);
+}
+
+}  // namespace
+
+std::string ShardScanner::CastErrorSql(const ReadLayout& layout) {
+  if (!layout.carried_as_text) return "";
+  std::vector<std::string> checks;
+  for (size_t i = 0; i < layout.carried.size() && i < layout.carried_types.size(); ++i) {
+    if (IsFeature(layout, i)) continue;
+    const std::string c = QuoteIdent(layout.carried[i]);
+    const std::string& t = layout.carried_types[i];
+    checks.push_back(
+        fmt::format("CASE WHEN {0} IS NOT NULL AND TRY_CAST({0} AS {1}) IS NULL THEN {2} || "
+                    "left(CAST({0} AS VARCHAR), 80) || {3} END",
+                    c, t, QuoteString(fmt::format("column '{}': '", layout.carried[i])),
+                    QuoteString(fmt::format("' does not convert to {}", t))));
+  }
+  if (checks.empty()) return "";
+  return fmt::format("concat_ws('; ', {})", fmt::join(checks, ", "));
 }
 
 std::string ShardScanner::SelectList(const ReadLayout& layout, const std::string& base_dir,
@@ -66,12 +103,13 @@ std::string ShardScanner::SelectList(const ReadLayout& layout, const std::string
     // Every file's column as the common type, so that the sink's output
     // chunks (built with that type) take each file's values. A column that
     // is also a model input may be read as text (CSV) and hold values that
-    // do not convert: those rows are dead letters, so TRY_CAST.
-    const bool feature = std::any_of(layout.inputs.begin(), layout.inputs.end(), [&](auto& in) {
-      return std::find(in.columns.begin(), in.columns.end(), layout.carried[i]) != in.columns.end();
-    });
-    s += fmt::format("{}({} AS {})", feature ? "TRY_CAST" : "CAST", c, layout.carried_types[i]);
+    // do not convert: those rows are dead letters, so TRY_CAST (as for every
+    // column of a source read as text; CastErrorSql says which failed).
+    s += fmt::format("{}({} AS {})", TryCast(layout, i) ? "TRY_CAST" : "CAST", c,
+                     layout.carried_types[i]);
   }
+  const std::string errors = CastErrorSql(layout);
+  if (!errors.empty()) s += ", " + errors;
   return s;
 }
 
@@ -314,8 +352,28 @@ void ShardScanner::StartBatch(const ShardTask& s, int64_t first) {
   carried_ = std::make_unique<DuckCarriedRows>(carried_columns_);
 }
 
+// The rows whose carried values did not convert (CastErrorSql's column)
+// become dead letters with the reason.
+void ShardScanner::MarkCastErrors() {
+  if (cast_error_column_ < 0) return;
+  int64_t n = 0;
+  for (const auto& slice : carried_->slices()) {
+    duckdb_vector vec = slice.chunk->column(static_cast<idx_t>(cast_error_column_));
+    auto* values = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vec));
+    uint64_t* validity = duckdb_vector_get_validity(vec);
+    for (idx_t i = 0; i < slice.count; ++i, ++n) {
+      if (validity != nullptr && !duckdb_validity_row_is_valid(validity, slice.row(i))) continue;
+      duckdb_string_t& v = values[slice.row(i)];
+      const uint32_t length = duckdb_string_t_length(v);
+      if (length > 0 && !batch_->RowFailed(n))
+        batch_->SetRowError(n, std::string(duckdb_string_t_data(&v), length));
+    }
+  }
+}
+
 bool ShardScanner::Flush(bool last) {
   batch_->last_in_shard = last;
+  MarkCastErrors();
   packer_->Pack(carried_->slices(), batch_.get());
   batch_->carried = std::move(carried_);
   return emit_(std::move(batch_));

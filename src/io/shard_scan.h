@@ -39,8 +39,12 @@ class ShardScanner {
   // An input made by a RowFiller (an image step) reads its raw column and
   // `base_dir` (the folder its relative paths resolve against) instead.
   // `float_columns`: columns the file holds as FLOAT, read as they are.
+  // With layout.carried_as_text, a last column (CastErrorSql) holds each
+  // row's carried values that did not convert ("" for none).
   static std::string SelectList(const ReadLayout& layout, const std::string& base_dir = "",
                                 const std::unordered_set<std::string>& float_columns = {});
+  // The SQL of that column, or "" when the layout has none.
+  static std::string CastErrorSql(const ReadLayout& layout);
 
   // Streams `sql` (rows of `file`, read as `where`) into the batches of
   // `shards`, all of that file. With `fallback`: when `sql` fails (before or
@@ -91,6 +95,7 @@ class ShardScanner {
   bool CloseShard(const ShardTask& s);
   void StartBatch(const ShardTask& s, int64_t first);
   bool Flush(bool last);
+  void MarkCastErrors();
   bool FlushBucketed(const ShardTask& s);
   Status EndedEarly(const InputFile& file) const;
   static Status MoreRows(const InputFile& file, int64_t planned);
@@ -102,8 +107,9 @@ class ShardScanner {
   const std::function<bool(std::unique_ptr<RowBatch>)>& emit_;
   std::vector<idx_t> carried_columns_;
   std::unique_ptr<ColumnPacker> packer_;
-  idx_t sort_column_ = 0;    // select-list index of batch.sort_by_length's column
-  idx_t expand_column_ = 0;  // select-list index of the expander's raw column
+  idx_t sort_column_ = 0;           // select-list index of batch.sort_by_length's column
+  idx_t expand_column_ = 0;         // select-list index of the expander's raw column
+  int64_t cast_error_column_ = -1;  // select-list index of CastErrorSql's column; -1: none
   bool stopped_ = false;
 
   std::unique_ptr<RowBatch> batch_;

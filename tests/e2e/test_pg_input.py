@@ -331,6 +331,49 @@ def test_column_types_list_features_and_dead_letters_naming_the_key(case, pg_ser
     check_scores(case, scored(tmp_path / "text" / "out"), ids)
 
 
+def test_kept_values_duckdb_cannot_hold_are_dead_letters_naming_key_and_column(case, pg_server, tmp_path):
+    """PostgreSQL holds values DuckDB's types cannot: numeric 'NaN' in a
+    numeric(6,2), a timestamp BC, a 2-D array. A kept column with one makes
+    that row a dead letter naming its key, the column and the value; the
+    other rows are scored (the run used to fail on the first such value, and
+    DuckDB read a 2-D array as [NULL, NULL]). A date BC is kept as a date BC,
+    not as the same date AD."""
+    pg = pg_server
+    pg.admin("CREATE TABLE odd AS SELECT id, f0, f1, f2, f3, f4, name, "
+             "round(f0::numeric, 2)::numeric(6,2) AS amount, timestamp '2024-01-01 10:00' AS seen, "
+             "date '2024-01-01' AS day, ARRAY[1, 2] AS pair FROM items ORDER BY id LIMIT 600", db="crm")
+    pg.admin("ALTER TABLE odd ADD PRIMARY KEY (id), OWNER TO scorer", db="crm")
+    ids = [int(r[0]) for r in pg.query("SELECT id FROM odd ORDER BY id")]
+    bad = {ids[10]: ("amount", "'NaN'"), ids[300]: ("seen", "BC'"), ids[599]: ("pair", "2-dimensional")}
+    pg.admin(f"UPDATE odd SET amount = 'NaN' WHERE id = {ids[10]}", db="crm")
+    pg.admin(f"UPDATE odd SET seen = '2000-01-01 10:00 BC' WHERE id = {ids[300]}", db="crm")
+    pg.admin(f"UPDATE odd SET pair = ARRAY[[1, 2], [3, 4]] WHERE id = {ids[599]}", db="crm")
+    pg.admin(f"UPDATE odd SET day = '2000-01-01 BC' WHERE id = {ids[20]}", db="crm")
+    job = pg_job(case, pg, tmp_path, query="SELECT * FROM odd", shard_rows=200,
+                 keep=("id", "amount", "seen", "pair"))
+    spec = yaml.safe_load(Path(job).read_text())
+    spec["errors"] = {"max_failed_items": 10}
+    write_job(job, spec)
+    rc, out, err = run("run", job, env=ENV, timeout=600)
+    assert rc == EXIT_OK, err
+    got = scored(tmp_path / "out")
+    check_scores(case, got, [k for k in ids if k not in bad])
+    assert got[ids[11]][0]["pair"] == [1, 2], got[ids[11]]
+    letters = {single_key(d["key"], "id"): d["error"] for _, d in read_dead_letters(tmp_path / "out" / "_failed")}
+    assert sorted(letters) == sorted(bad), letters
+    for k, (column, value) in bad.items():
+        assert letters[k].startswith(f"column '{column}': '") and value in letters[k], letters[k]
+        assert "does not convert to" in letters[k], letters[k]
+    assert status_json(job)["counts"] == {"total": 600, "succeeded": 597, "failed": 3}
+
+    # The date BC, kept: read back by DuckDB as the date it is.
+    job = pg_job(case, pg, tmp_path / "days", query="SELECT * FROM odd", shard_rows=200, keep=("id", "day"))
+    rc, out, err = run("run", job, env=ENV, timeout=600)
+    assert rc == EXIT_OK, err
+    day = sql(f"SELECT day FROM read_parquet('{tmp_path / 'days' / 'out'}/*.parquet') WHERE id = {ids[20]}")
+    assert day.strip().splitlines()[1] == "2000-01-01 (BC)", day
+
+
 def test_retry_rereads_dead_lettered_keys(case, pg_server, tmp_path):
     """`nightshift retry` reads the dead-lettered rows again by key (key =
     ANY(...) within the shard's key range), not by row number, which a key

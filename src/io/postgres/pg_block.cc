@@ -57,8 +57,19 @@ std::string BlockType(const PgColumnType& t) {
 }
 
 std::string BlockSelect(const std::string& expr, const PgColumnType& t) {
-  // PostgreSQL writes arrays {1,2}; DuckDB reads lists as [1,2].
-  if (t.array) return fmt::format("translate({}::text, '{{}}', '[]')", expr);
+  // PostgreSQL writes arrays {1,2}; DuckDB reads lists as [1,2]. An array
+  // of more dimensions is said so, in text no list type reads (a dead letter
+  // naming it): DuckDB would read {{1,2},{3,4}} as [NULL, NULL].
+  if (t.array) {
+    return fmt::format(
+        "CASE WHEN array_ndims({0}) > 1 THEN 'a ' || array_ndims({0}) || '-dimensional array' "
+        "ELSE translate({0}::text, '{{}}', '[]') END",
+        expr);
+  }
+  // A date BC: PostgreSQL writes "2000-01-01 BC", which DuckDB reads as the
+  // year 2000 AD; "(BC)" is DuckDB's way. (A timestamp BC, which DuckDB's
+  // cast does not read, is its row's dead letter.)
+  if (t.sql_type == "DATE") return fmt::format("replace({}::text, ' BC', ' (BC)')", expr);
   return AsIs(t) ? expr : expr + "::text";
 }
 

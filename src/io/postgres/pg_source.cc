@@ -357,6 +357,9 @@ Status PgSource::Read(const ReadLayout& in, std::span<const ShardTask> shards,
     }
   }
   ReadLayout layout = in;
+  // Kept columns of most types arrive as text (BlockSelect) and are cast by
+  // the scanner: a value DuckDB's type cannot hold is its row's dead letter.
+  layout.carried_as_text = true;
   if (layout.carried_types.empty()) {
     NS_ASSIGN_OR_RETURN(layout.carried_types, CarriedTypes(in));
   }
