@@ -174,6 +174,22 @@ TEST_F(OutputFoldersTest, OverwriteEmptiesAnotherRunsFolderBeforeTheFirstCommit)
   EXPECT_TRUE(fs::exists(dir_ + "/out/notes.txt"));  // not nightshift's: left alone
 }
 
+TEST_F(OutputFoldersTest, ARunWhoseFolderWasTakenOverIsNotCompleted) {
+  // Run a's folder was emptied and taken by run b (overwrite, a having
+  // stopped): a, resumed from another ledger's view, must not write
+  // _SUCCESS there.
+  RunRecord a = MakeRun("a-1");
+  ASSERT_TRUE(ClaimOutputFolders(Job(), a, Layout(), ledger_.get()).ok());
+  RunRecord b = MakeRun("b-2", "job-b");
+  JobSpec job = Job("job-b");
+  job.output.overwrite = true;
+  ASSERT_TRUE(ClaimOutputFolders(job, b, Layout(), ledger_.get()).ok());
+  Status s = CheckCommittedParts(Env::Default(), dir_ + "/out", "a-1", {});
+  EXPECT_EQ(s.code(), Code::kFailed);
+  EXPECT_NE(s.message().find("now belongs to run b-2"), std::string::npos) << s.message();
+  EXPECT_TRUE(CheckCommittedParts(Env::Default(), dir_ + "/out", "b-2", {}).ok());
+}
+
 TEST_F(OutputFoldersTest, StrayPartsAreRefusedUnlessTheRunHasCommittedShards) {
   Touch(dir_ + "/out/part-000007.csv");
   RunRecord a = MakeRun("a-1");

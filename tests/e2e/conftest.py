@@ -279,6 +279,19 @@ class Case:
         return write_job(self.root / name, job)
 
 
+def identity_onnx(path, width, outputs=("out",)):
+    """An ONNX model copying its float input `features` [N, width] to each of
+    `outputs`: a model whose outputs are exactly its inputs (NaN included)."""
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", width])
+    ys = [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["N", width]) for o in outputs]
+    nodes = [helper.make_node("Identity", ["features"], [o]) for o in outputs]
+    model = helper.make_model(helper.make_graph(nodes, "id", [x], ys), opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def write_job(path, job):
     path = Path(path)
     path.write_text(yaml.safe_dump(job, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -224,14 +224,8 @@ def test_upsert_into_table_with_unique_index_on_the_key(case, tmp_path, fmt):
 
 def test_nan_and_infinity_in_a_sqlite_list_output_are_json_null(tmp_path):
     # JSON has no NaN or Infinity: SQLite's json functions refused the text.
-    import onnx
-    from onnx import TensorProto, helper
-    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 2])
-    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2])
-    graph = helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "id", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(tmp_path / "id.onnx"))
+    from conftest import identity_onnx
+    identity_onnx(tmp_path / "id.onnx", 2)
     (tmp_path / "in.csv").write_text("id,a,b\n1,nan,0.5\n2,-inf,3\n3,1.5,inf\n")
     job = write_job(tmp_path / "job.yaml", {
         "name": "nan-lists", "input": {"path": "in.csv", "key": "id"},

@@ -11,8 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import (EXIT_OK, TOL, check_output, part_files, read_part, read_success, run, sql,
-                      status_json, write_job)
+from conftest import (EXIT_OK, TOL, check_output, identity_onnx, part_files, read_part, read_success, run,
+                      sql, status_json, write_job)
 
 INPUT_FORMATS = ["parquet", "csv", "jsonl"]
 OUTPUT_FORMATS = ["parquet", "csv", "jsonl"]
@@ -342,14 +342,7 @@ def test_jsonl_output_writes_nan_and_infinity_as_null(tmp_path):
     """JSON has no NaN or Infinity: every line of a JSONL part must parse as
     strict JSON, with non-finite kept columns and model outputs (scalar and
     list) written as null and finite ones as they are."""
-    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 2])
-    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2])
-    y2 = helper.make_tensor_value_info("out2", TensorProto.FLOAT, ["N", 2])
-    graph = helper.make_graph([helper.make_node("Identity", ["features"], ["out"]),
-                               helper.make_node("Identity", ["features"], ["out2"])], "id", [x], [y, y2])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(tmp_path / "id.onnx"))
+    identity_onnx(tmp_path / "id.onnx", 2, outputs=("out", "out2"))
     (tmp_path / "in.csv").write_text("id,a,b\n1,nan,0.5\n2,-inf,3\n3,1.5,inf\n")
     job = write_job(tmp_path / "job.yaml", {
         "name": "nan-jsonl", "input": {"path": "in.csv", "key": "id"},

@@ -1,5 +1,8 @@
 """`nightshift retry`: nothing to re-run, a changed input; where dead letters go."""
-from conftest import EXIT_CANNOT_START, EXIT_OK, Mlp, assert_not_crashed, read_parts, run, status_json
+import json
+
+from conftest import (EXIT_CANNOT_START, EXIT_OK, Mlp, assert_not_crashed, read_dead_letters, read_parts, run,
+                      status_json)
 from test_small_files import make, write
 
 
@@ -60,8 +63,6 @@ def test_dead_letter_folder_expands_run_id(tmp_path):
 
 
 def test_dead_letter_files_count_attempts_across_retries_as_the_ledger_does(tmp_path):
-    import json
-    from conftest import read_dead_letters
     Mlp(tmp_path / "model.onnx", n_in=2, n_out=2)
     make(tmp_path)
     write(tmp_path)
