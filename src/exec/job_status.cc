@@ -28,11 +28,10 @@ nlohmann::json Timestamp(int64_t ms) {
 
 Result<std::string> ValidateJob(const JobSpec& job_file, Env* env) {
   JobSpec job = job_file;
-  const bool trigger = job.trigger.has_value() && job.input.path.empty() &&
-                       job.input.query.empty() && job.input.files.empty();
+  const bool trigger = exec::TakesTriggerFiles(job);
   // A trigger job is checked against the files trigger.watch matches now, as
   // a run of them would read them.
-  if (trigger) job.input.path = job.trigger->watch;
+  if (trigger) job.input = exec::WatchedInput(job);
   auto prepared = exec::PrepareJob(job, env != nullptr ? env : Env::Default());
   if (!prepared.has_value() && trigger && prepared.error().code() == Code::kNotFound) {
     return Error(Code::kInvalidJob,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "exec/run_owner.h"
+#include "exec/which_run.h"
 #include "io/input_listing.h"
 #include "nightshift/env.h"
 #include "nightshift/pg_location.h"
@@ -260,13 +261,8 @@ std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
 Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, Env* env) {
   // A trigger job's input is whatever trigger.watch matches: were its own
   // output among it, each run would take the last one's parts, for ever.
-  InputSpec read = job.input;
-  const char* input_key = "input.path";
-  if (read.path.empty() && job.trigger.has_value()) {
-    read.path = job.trigger->watch;
-    read.files.clear();
-    input_key = "trigger.watch";
-  }
+  const InputSpec read = job.trigger.has_value() ? WatchedInput(job) : job.input;
+  const char* input_key = job.trigger.has_value() ? "trigger.watch" : "input.path";
   if (read.path.empty()) return Status::Ok();              // input.query: cannot be decided here
   if (IsDatabase(job.output.format)) return Status::Ok();  // a table, not a folder
   const std::string date = UtcDate(env->NowMicros() / 1000);

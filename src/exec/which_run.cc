@@ -20,12 +20,20 @@ Result<std::string> ResolveRunId(const JobSpec& job, const std::string& run_id_f
   return latest.run_id;
 }
 
-Result<JobSpec> WithTriggerRunFiles(const JobSpec& job, const std::string& run_id_flag, Env* env) {
+bool TakesTriggerFiles(const JobSpec& job) {
   const InputSpec& in = job.input;
-  if (!job.trigger.has_value() || run_id_flag.empty() || !in.path.empty() || !in.query.empty() ||
-      !in.files.empty()) {
-    return job;
-  }
+  return job.trigger.has_value() && in.path.empty() && in.query.empty() && in.files.empty();
+}
+
+InputSpec WatchedInput(const JobSpec& job) {
+  InputSpec watched = job.input;
+  watched.path = job.trigger->watch;
+  watched.files.clear();
+  return watched;
+}
+
+Result<JobSpec> WithTriggerRunFiles(const JobSpec& job, const std::string& run_id_flag, Env* env) {
+  if (!TakesTriggerFiles(job) || run_id_flag.empty()) return job;
   NS_ASSIGN_OR_RETURN(auto ledger, Ledger::Open(job.run.ledger, env));
   auto files = ledger->ListFiles(run_id_flag);
   if (!files.has_value()) {

@@ -26,6 +26,14 @@ std::string RunIdFor(const JobSpec& job, const std::string& fingerprint,
 Result<std::string> ResolveRunId(const JobSpec& job, const std::string& run_id_flag,
                                  const Result<std::string>& fingerprint, Ledger* ledger);
 
+// A trigger job that has not been handed its files: its runs' input is what
+// trigger.watch finds (it has no input.path, query or files of its own).
+bool TakesTriggerFiles(const JobSpec& job);
+
+// The input trigger.watch stands for: every file it matches, as input.path.
+// REQUIRES: job.trigger.
+InputSpec WatchedInput(const JobSpec& job);
+
 // `job` as run `run_id_flag` of it reads its input. A trigger job has no
 // input.path: each of its runs reads the files the scheduler handed it, which
 // the ledger recorded. So that `run --run-id ID` and `retry --run-id ID` can

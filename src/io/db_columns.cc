@@ -180,11 +180,8 @@ std::string ScanSelect(const std::vector<DbColumn>& columns, bool lists_as_json)
       case DbKind::kFloat64List:
       case DbKind::kInt64List:
         if (lists_as_json && c.kind != DbKind::kInt64List) {
-          // JSON has no NaN or infinity (SQLite's json functions refuse the
-          // text DuckDB would write): null, as JavaScript writes them.
-          sql += fmt::format(
-              "CAST(to_json(list_transform({}, x -> CASE WHEN isfinite(x) THEN x END)) AS VARCHAR)",
-              q);
+          // SQLite's json functions refuse the NaN DuckDB would write.
+          sql += fmt::format("CAST(to_json({}) AS VARCHAR)", FiniteOrNull(q, true));
         } else if (lists_as_json) {
           sql += fmt::format("CAST(to_json({}) AS VARCHAR)", q);
         } else {

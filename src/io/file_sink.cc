@@ -124,9 +124,8 @@ class FileShardWriter final : public ShardWriter {
  private:
   // Parquet has no 128-bit integer: DuckDB would write HUGEINT as DOUBLE and
   // round large keys, so such columns are written as DECIMAL(38,0), exact.
-  // JSON has no NaN or infinity: JSONL writes them as null (as JavaScript's
-  // JSON.stringify does) instead of DuckDB's NaN/Infinity, which no JSON
-  // reader accepts.
+  // JSONL writes NaN and infinity as null (FiniteOrNull) instead of DuckDB's
+  // NaN/Infinity, which no JSON reader accepts.
   std::string CopySelect() const {
     std::string star = layout_.restore_order ? "* EXCLUDE (__ns_row)" : "*";
     std::vector<std::string> replace;
@@ -135,25 +134,20 @@ class FileShardWriter final : public ShardWriter {
       std::string e = ReplaceCarried(layout_.carried_types[i], c);
       if (!e.empty()) replace.push_back(fmt::format("{} AS {}", e, c));
     }
-    if (layout_.format == OutputFormat::kJsonl) {
-      for (const auto& o : layout_.outputs) {
-        if (o.dtype == DType::kInt64 || o.dtype == DType::kInt32 || o.dtype == DType::kInt8 ||
-            o.dtype == DType::kUInt8 || o.dtype == DType::kBool || o.is_text || o.labels ||
-            o.item_number || o.kept_image) {
-          continue;
-        }
-        std::string c = QuoteIdent(o.name);
-        replace.push_back(fmt::format("{} AS {}", o.is_list ? FiniteList(c) : Finite(c), c));
-      }
+    for (const auto& o : layout_.outputs) {
+      if (layout_.format != OutputFormat::kJsonl || !IsFloatColumn(o)) continue;
+      std::string c = QuoteIdent(o.name);
+      replace.push_back(fmt::format("{} AS {}", FiniteOrNull(c, o.is_list), c));
     }
     return replace.empty() ? star : fmt::format("{} REPLACE ({})", star, fmt::join(replace, ", "));
   }
 
-  static std::string Finite(const std::string& c) {
-    return fmt::format("CASE WHEN isfinite({0}) THEN {0} END", c);
-  }
-  static std::string FiniteList(const std::string& c) {
-    return fmt::format("list_transform({}, x -> CASE WHEN isfinite(x) THEN x END)", c);
+  // An output column of floats (scalars or a list), not one written from
+  // labels, text, page numbers or images.
+  static bool IsFloatColumn(const OutputColumn& o) {
+    const bool floats = o.dtype == DType::kFloat32 || o.dtype == DType::kFloat64 ||
+                        o.dtype == DType::kFloat16 || o.dtype == DType::kBFloat16;
+    return floats && !o.is_text && !o.labels && !o.item_number && !o.kept_image;
   }
 
   // A carried column's replacement ("" when written as it is).
@@ -162,8 +156,8 @@ class FileShardWriter final : public ShardWriter {
       return fmt::format("CAST({} AS DECIMAL(38,0))", c);
     }
     if (layout_.format != OutputFormat::kJsonl) return "";
-    if (type == "FLOAT" || type == "DOUBLE") return Finite(c);
-    if (type == "FLOAT[]" || type == "DOUBLE[]") return FiniteList(c);
+    if (type == "FLOAT" || type == "DOUBLE") return FiniteOrNull(c, false);
+    if (type == "FLOAT[]" || type == "DOUBLE[]") return FiniteOrNull(c, true);
     return "";
   }
 

@@ -1,5 +1,7 @@
 #include "io/sql_types.h"
 
+#include <fmt/format.h>
+
 namespace nightshift::io {
 
 std::string SqlTypeFor(DType dtype) {
@@ -26,6 +28,12 @@ std::string ReadType(DType dtype, bool is_list) {
     case DType::kUInt8: return "BIGINT";
     default: return SqlTypeFor(dtype);
   }
+}
+
+std::string FiniteOrNull(const std::string& expr, bool is_list) {
+  if (is_list)
+    return fmt::format("list_transform({}, x -> CASE WHEN isfinite(x) THEN x END)", expr);
+  return fmt::format("CASE WHEN isfinite({0}) THEN {0} END", expr);
 }
 
 bool IsBytesType(const std::string& t) {

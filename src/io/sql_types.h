@@ -28,4 +28,9 @@ bool IsBytesType(const std::string& sql_type);
 // True for SQL types whose values can feed a numeric model input.
 bool IsNumericType(const std::string& sql_type);
 
+// JSON has no NaN or infinity: `expr` (a float, or with `is_list` a list of
+// floats) with those values null, as JavaScript's JSON.stringify writes
+// them. For every output written as JSON (JSONL parts, SQLite list columns).
+std::string FiniteOrNull(const std::string& expr, bool is_list);
+
 }  // namespace nightshift::io
