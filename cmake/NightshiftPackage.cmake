@@ -51,7 +51,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "science")
 set(CPACK_DEBIAN_NIGHTSHIFT_PACKAGE_NAME "nightshift")
 set(CPACK_DEBIAN_NIGHTSHIFT_FILE_NAME "nightshift_${PROJECT_VERSION}_amd64.deb")
 set(CPACK_DEBIAN_NIGHTSHIFT_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1, libyaml-cpp0.7, libsqlite3-0, libpq5, libssl3, libfmt9, libdate-tz3, tzdata, libutf8proc2, libprometheus-cpp-core1.0, libprometheus-cpp-pull1.0, zlib1g, libturbojpeg0, libjpeg62-turbo, libpng16-16, libwebp7, libpoppler-cpp0v5")
+    "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1, libyaml-cpp0.7, libsqlite3-0, libpq5, libssl3, libfmt9, libdate-tz3, tzdata, libutf8proc2, libprometheus-cpp-core1.0, libprometheus-cpp-pull1.0, zlib1g, libturbojpeg0, libjpeg62-turbo, libpng16-16, libwebp7, libwebpdemux2, libpoppler-cpp0v5")
 foreach(module ${NS_BACKEND_MODULES})
   string(REGEX REPLACE "^nightshift_" "" backend ${module})
   string(TOUPPER ${backend} up)

@@ -77,6 +77,56 @@ TEST(ImageDecoderTest, JpegShrinksInTheDctDomainOnlyDownToTheRequestedSize) {
   EXPECT_EQ(p->height, 100);
 }
 
+// Pillow's RGB of a CMYK JPEG: its samples inverted (Adobe's convention),
+// then R = (255 - K) - MULDIV255(C, 255 - K). The e2e test compares with
+// Pillow itself; this one covers YCCK (what TurboJPEG and Photoshop write),
+// full size, cropped and DCT-scaled.
+TEST(ImageDecoderTest, CmykJpegIsPillowsRgb) {
+  const int w = 64, h = 40;
+  std::vector<uint8_t> cmyk(static_cast<size_t>(w) * h * 4);
+  for (size_t i = 0; i < cmyk.size(); ++i) cmyk[i] = static_cast<uint8_t>((i * 37 + i / 97) % 256);
+  const std::string bytes = testing::CmykJpeg(cmyk, w, h);
+  const std::vector<uint8_t> s = testing::CmykSamples(bytes, w, h);
+  auto p = Decode(bytes);
+  ASSERT_TRUE(p.has_value()) << p.error().message();
+  ASSERT_EQ(p->data.size(), static_cast<size_t>(w) * h * 3);
+  for (size_t i = 0; i < static_cast<size_t>(w) * h; ++i) {
+    const int nk = s[i * 4 + 3];
+    for (int c = 0; c < 3; ++c) {
+      const int t = (255 - s[i * 4 + c]) * nk + 128;
+      ASSERT_EQ(p->data[i * 3 + c], nk - (((t >> 8) + t) >> 8))
+          << "pixel " << i << " channel " << c;
+    }
+  }
+  // Cropped to a window, and asked for gray: the same RGB, and gray from it.
+  auto header = ReadImageHeader(Bytes(bytes));
+  ASSERT_TRUE(header.has_value());
+  DecodeRequest req;
+  req.max_pixels = 1 << 20;
+  req.needed = [](int, int) { return Window{24, 8, 16, 16}; };
+  auto window = DecodeImage(Bytes(bytes), *header, req);
+  ASSERT_TRUE(window.has_value()) << window.error().message();
+  for (int y = 8; y < 24; ++y) {
+    for (int x = 24; x < 40; ++x) {
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(window->row(y)[x * 3 + c], p->row(y)[x * 3 + c]);
+    }
+  }
+  auto gray = Decode(bytes, 1);
+  ASSERT_TRUE(gray.has_value()) << gray.error().message();
+  ASSERT_EQ(gray->channels, 1);
+  for (size_t i = 0; i < static_cast<size_t>(w) * h; ++i) {
+    const uint8_t* rgb = p->data.data() + i * 3;
+    ASSERT_EQ(gray->data[i], (rgb[0] * 19595 + rgb[1] * 38470 + rgb[2] * 7471 + 0x8000) >> 16);
+  }
+  req.needed = nullptr;
+  req.min_width = 16;
+  req.min_height = 10;
+  auto quarter = DecodeImage(Bytes(bytes), *header, req);
+  ASSERT_TRUE(quarter.has_value()) << quarter.error().message();
+  EXPECT_EQ(quarter->width, 16);
+  EXPECT_EQ(quarter->channels, 3);
+}
+
 TEST(ImageDecoderTest, ZeroBytesIsRefused) {
   EXPECT_THAT(ErrorOf(""), HasSubstr("empty file (0 bytes)"));
 }

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <csetjmp>
+#include <vector>
 
 #include "image/codecs.h"
 
@@ -98,16 +99,51 @@ Window Plan(const DecodeRequest& request, int width, int height) {
   return w;
 }
 
-// Rows [first, last) of the image into `out` (full-size rows; `x` is the
-// first decoded column), skipping the rest.
-void ReadRows(jpeg_decompress_struct* info, int x, int first, int last, Pixels* out) {
+// Pillow's CMYK JPEG, as RGB: Pillow reads a CMYK (or YCCK) JPEG's samples
+// inverted, as Adobe's files store them ("CMYK;I"), then converts CMYK to RGB
+// as R = (255 - K) - (255 - K) * C / 255, rounded as its MULDIV255. Here
+// `cmyk` is libjpeg's samples, before Pillow's inversion.
+void CmykToRgb(const uint8_t* cmyk, uint8_t* rgb, int n) {
+  for (int i = 0; i < n; ++i, cmyk += 4, rgb += 3) {
+    const int nk = cmyk[3];  // 255 - (255 - K)
+    for (int c = 0; c < 3; ++c) {
+      const int t = (255 - cmyk[c]) * nk + 128;
+      rgb[c] = static_cast<uint8_t>(nk - (((t >> 8) + t) >> 8));
+    }
+  }
+}
+
+// Where libjpeg's rows go: straight into `out` (full-size rows, `x` the
+// first decoded column), or for a CMYK JPEG through `cmyk`, 16 rows of
+// `width` 4-sample pixels, converted to RGB into `out`.
+struct RowTarget {
+  Pixels* out;
+  int x;
+  int width;
+  uint8_t* cmyk;  // nullptr: not a CMYK JPEG
+
+  uint8_t* Row(int y, int k) const {
+    if (cmyk != nullptr) return cmyk + static_cast<size_t>(k) * width * 4;
+    return out->row(y) + static_cast<size_t>(x) * out->channels;
+  }
+  void Converted(int y, int n) const {
+    if (cmyk == nullptr) return;
+    for (int k = 0; k < n; ++k) {
+      CmykToRgb(Row(y, k), out->row(y + k) + static_cast<size_t>(x) * 3, width);
+    }
+  }
+};
+
+// Rows [first, last) of the image into `to`, skipping the rest.
+void ReadRows(jpeg_decompress_struct* info, const RowTarget& to, int first, int last) {
   if (first > 0) jpeg_skip_scanlines(info, static_cast<JDIMENSION>(first));
   JSAMPROW rows[16];
   while (static_cast<int>(info->output_scanline) < last) {
     const int y = static_cast<int>(info->output_scanline);
     const int n = std::min(16, last - y);
-    for (int k = 0; k < n; ++k) rows[k] = out->row(y + k) + static_cast<size_t>(x) * out->channels;
+    for (int k = 0; k < n; ++k) rows[k] = to.Row(y + k, k);
     jpeg_read_scanlines(info, rows, static_cast<JDIMENSION>(n));
+    to.Converted(y, n);
   }
   // The rows below are skipped (entropy-decoded, no more), but the last one
   // is read: skipping to the very end returns without reading the data,
@@ -115,8 +151,13 @@ void ReadRows(jpeg_decompress_struct* info, int x, int first, int last, Pixels* 
   const int height = static_cast<int>(info->output_height);
   if (last >= height) return;
   if (last < height - 1) jpeg_skip_scanlines(info, static_cast<JDIMENSION>(height - 1 - last));
-  rows[0] = out->row(height - 1) + static_cast<size_t>(x) * out->channels;
+  rows[0] = to.Row(height - 1, 0);
   jpeg_read_scanlines(info, rows, 1);
+  to.Converted(height - 1, 1);
+}
+
+bool IsCmyk(const jpeg_decompress_struct& info) {
+  return info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
 }
 
 }  // namespace
@@ -141,17 +182,12 @@ Status DecodeJpegInto(std::span<const uint8_t> bytes, const DecodeRequest& reque
     jpeg_abort_decompress(info);
     return s;
   }
-  if (info->jpeg_color_space == JCS_CMYK || info->jpeg_color_space == JCS_YCCK) {
-    jpeg_abort_decompress(info);
-    return Status(Code::kInvalidData,
-                  "a CMYK JPEG (print colours): only RGB, YCbCr and grayscale JPEGs are decoded; "
-                  "convert it to RGB first");
-  }
   stage = "data";
   // A gray JPEG asked for gray decodes as gray; everything else as RGB (gray
-  // is then made as PIL makes it, from RGB).
+  // is then made as PIL makes it, from RGB), a CMYK one through CMYK.
   const bool gray = request.channels == 1 && info->jpeg_color_space == JCS_GRAYSCALE;
-  info->out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+  const bool cmyk = IsCmyk(*info);
+  info->out_color_space = gray ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
   info->scale_num = 1;
   info->scale_denom = ScaleDenominator(info->image_width, info->image_height, request.min_width,
                                        request.min_height);
@@ -165,7 +201,11 @@ Status DecodeJpegInto(std::span<const uint8_t> bytes, const DecodeRequest& reque
   JDIMENSION x = static_cast<JDIMENSION>(w.x), width = static_cast<JDIMENSION>(w.width);
   // Moves x left to an iMCU boundary (and widens to keep the right edge).
   if (w.x > 0 || w.width < out->width) jpeg_crop_scanline(info, &x, &width);
-  ReadRows(info, static_cast<int>(x), w.y, w.y + w.height, out);
+  thread_local std::vector<uint8_t> cmyk_rows;
+  if (cmyk) cmyk_rows.resize(static_cast<size_t>(16) * width * 4);
+  const RowTarget to{out, static_cast<int>(x), static_cast<int>(width),
+                     cmyk ? cmyk_rows.data() : nullptr};
+  ReadRows(info, to, w.y, w.y + w.height);
   jpeg_finish_decompress(info);
   return Status::Ok();
 }

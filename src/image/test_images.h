@@ -40,6 +40,28 @@ inline std::string Jpeg(const Pixels& p, int quality = 95) {
   return out;
 }
 
+// A CMYK JPEG (TurboJPEG writes it as YCCK) of 4-sample pixels `cmyk`.
+inline std::string CmykJpeg(const std::vector<uint8_t>& cmyk, int width, int height) {
+  tjhandle h = tjInitCompress();
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  tjCompress2(h, cmyk.data(), width, 0, height, TJPF_CMYK, &buf, &size, TJSAMP_420, 90, 0);
+  std::string out(reinterpret_cast<char*>(buf), size);
+  tjFree(buf);
+  tjDestroy(h);
+  return out;
+}
+
+// libjpeg's samples of a CMYK JPEG, as TurboJPEG decodes them.
+inline std::vector<uint8_t> CmykSamples(const std::string& jpeg, int width, int height) {
+  std::vector<uint8_t> out(static_cast<size_t>(width) * height * 4);
+  tjhandle h = tjInitDecompress();
+  tjDecompress2(h, reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size(), out.data(),
+                width, 0, height, TJPF_CMYK, 0);
+  tjDestroy(h);
+  return out;
+}
+
 inline std::string Png(const Pixels& p) {
   png_image img{};
   img.version = PNG_IMAGE_VERSION;

@@ -1,6 +1,10 @@
-// WebP through libwebp's advanced decoding API, for its status codes.
+// WebP through libwebp's advanced decoding API, for its status codes; an
+// animated WebP's first frame through its demuxer's animation decoder.
 #include <fmt/format.h>
 #include <webp/decode.h>
+#include <webp/demux.h>
+
+#include <memory>
 
 #include "image/codecs.h"
 
@@ -26,6 +30,40 @@ Status WebpError(std::string_view what, VP8StatusCode code) {
                 fmt::format("corrupt or truncated WebP ({}: {})", what, StatusText(code)));
 }
 
+struct AnimDecoderDeleter {
+  void operator()(WebPAnimDecoder* d) const { WebPAnimDecoderDelete(d); }
+};
+
+// An animated WebP as Pillow opens it: its first frame composed on the
+// canvas (transparent where the frame does not cover it) as RGBA, the alpha
+// then dropped as convert("RGB") drops it.
+Result<Pixels> DecodeFirstFrame(std::span<const uint8_t> bytes) {
+  WebPAnimDecoderOptions options;
+  if (WebPAnimDecoderOptionsInit(&options) == 0) {
+    return Error(Code::kInternal, "libwebp: version mismatch between header and library");
+  }
+  options.color_mode = MODE_RGBA;
+  options.use_threads = 0;
+  const WebPData data{bytes.data(), bytes.size()};
+  std::unique_ptr<WebPAnimDecoder, AnimDecoderDeleter> decoder(WebPAnimDecoderNew(&data, &options));
+  WebPAnimInfo info;
+  if (decoder == nullptr || WebPAnimDecoderGetInfo(decoder.get(), &info) == 0) {
+    return Error(Code::kInvalidData, "corrupt or truncated animated WebP (header)");
+  }
+  uint8_t* canvas = nullptr;
+  int timestamp = 0;
+  if (WebPAnimDecoderGetNext(decoder.get(), &canvas, &timestamp) == 0) {
+    return Error(Code::kInvalidData, "corrupt or truncated animated WebP (first frame)");
+  }
+  Pixels out{static_cast<int>(info.canvas_width), static_cast<int>(info.canvas_height), 3, {}};
+  const size_t n = static_cast<size_t>(out.width) * out.height;
+  out.data.resize(n * 3);
+  for (size_t i = 0; i < n; ++i) {
+    for (int c = 0; c < 3; ++c) out.data[i * 3 + c] = canvas[i * 4 + c];
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ImageHeader> WebpHeader(std::span<const uint8_t> bytes) {
@@ -42,12 +80,9 @@ Result<Pixels> DecodeWebp(std::span<const uint8_t> bytes, int64_t max_pixels) {
   }
   VP8StatusCode code = WebPGetFeatures(bytes.data(), bytes.size(), &config.input);
   if (code != VP8_STATUS_OK) return Error(WebpError("header", code));
-  if (config.input.has_animation) {
-    return Error(Code::kInvalidData,
-                 "an animated WebP: only still WebP images are decoded; take one frame first");
-  }
   NS_RETURN_IF_ERROR(
       CheckPixelLimit({ImageFormat::kWebp, config.input.width, config.input.height}, max_pixels));
+  if (config.input.has_animation) return DecodeFirstFrame(bytes);
   Pixels out{config.input.width, config.input.height, 3, {}};
   out.data.resize(static_cast<size_t>(out.width) * out.height * 3);
   config.output.colorspace = MODE_RGB;

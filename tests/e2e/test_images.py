@@ -1,5 +1,5 @@
 """preprocess: image, end to end: images written by PIL (JPEG, PNG, WebP; RGB,
-RGBA and gray; small and large), listed by relative path in a Parquet file or
+RGBA, gray and CMYK; still and animated; small and large), listed by relative path in a Parquet file or
 carried as BLOBs, decoded, resized and normalised by nightshift and fed to an
 identity ONNX model whose output is the input tensor. The reference is the
 same pipeline in PIL + numpy (Image.resize with BILINEAR, which is
@@ -288,10 +288,6 @@ def hostile_files(root):
     (folder / "up" / "bomb.png").write_bytes(bomb)
     (root / "outside.jpg").write_bytes(raw)
     os.symlink(root / "outside.jpg", folder / "up" / "link.jpg")
-    # Well-formed files of kinds that are not decoded: said so, not "corrupt".
-    Image.new("CMYK", (16, 16), (10, 20, 30, 40)).save(folder / "up" / "cmyk.jpg")
-    Image.new("RGB", (16, 16), "red").save(folder / "up" / "anim.webp", save_all=True,
-                                          append_images=[Image.new("RGB", (16, 16), "blue")], duration=100)
     return [
         ("up/a.jpg", None),
         ("up/truncated.jpg", "corrupt or truncated JPEG"),
@@ -302,10 +298,47 @@ def hostile_files(root):
         ("../outside.jpg", "leaves the input folder"),
         ("up/link.jpg", "through a symlink"),
         ("up/missing.jpg", "cannot"),
-        ("up/cmyk.jpg", "a CMYK JPEG (print colours): only RGB, YCbCr and grayscale JPEGs are decoded"),
-        ("up/anim.webp", "an animated WebP: only still WebP images are decoded"),
         (None, "null value in column 'path' (preprocess image into 'pixels')"),
     ]
+
+
+def print_and_animated_files(folder):
+    """A CMYK JPEG (as print work flows write them, Adobe-inverted), a
+    larger one (decoded at 1/4 in the DCT domain), and two animated WebPs
+    (the second with alpha, its first frame transparent outside one quarter)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(gradient(97, 61, 1), "RGB").convert("CMYK").save(folder / "print.jpg", quality=90)
+    Image.fromarray(gradient(1600, 1000, 2), "RGB").convert("CMYK").save(folder / "poster.jpg", quality=90)
+    frames = [Image.fromarray(gradient(120, 90, s), "RGB") for s in (3, 4)]
+    frames[0].save(folder / "anim.webp", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    rgba = [f.convert("RGBA") for f in frames]
+    rgba[0].putalpha(Image.fromarray(((np.arange(90 * 120).reshape(90, 120) * 5) % 256).astype(np.uint8), "L"))
+    small = Image.new("RGBA", (120, 90), (0, 0, 0, 0))
+    small.paste(rgba[0].crop((0, 0, 60, 45)), (0, 0))
+    small.save(folder / "anim_alpha.webp", save_all=True, append_images=rgba[1:], duration=100, lossless=True)
+    return ["print.jpg", "poster.jpg", "anim.webp", "anim_alpha.webp"]
+
+
+# Pillow opens a CMYK JPEG (and converts it to RGB) and an animated WebP
+# (its first frame): so does the job, with Pillow's bytes; the large CMYK
+# JPEG as Pillow's draft() at the default gap.
+@pytest.mark.parametrize("color", ["rgb", "gray"])
+def test_cmyk_jpeg_and_animated_webp_equal_pil(tmp_path, color):
+    folder = tmp_path / "data"
+    names = print_and_animated_files(folder)
+    data = path_table(tmp_path, names)
+    h, w = 48, 64
+    identity_model(tmp_path / "identity.onnx", h, w, c=1 if color == "gray" else 3)
+    run_ok(image_job(tmp_path, data, (h, w), "shorter_side", color=color), tmp_path)
+    got = outputs(tmp_path)
+    assert sorted(got) == list(range(len(names)))
+    for i, name in enumerate(names):
+        raw = (folder / name).read_bytes()
+        mean, std = (MEAN, STD) if color != "gray" else ([0], [1])
+        want = reference(raw, w, h, "shorter_side", color=color, mean=mean, std=std,
+                         draft_gap=2 if name == "poster.jpg" else None)
+        have = np.array(got[i]["out"], np.float32).reshape(want.shape)
+        assert np.abs(have - want).max() <= TOL_EXACT, name
 
 
 def test_hostile_files_are_dead_letters_with_reasons(tmp_path):
