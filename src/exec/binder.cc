@@ -379,6 +379,7 @@ Status BindTopK(const JobSpec& job, const Model& model, Binding* b,
         static_cast<size_t>(std::find(tensors.begin(), tensors.end(), t.output) - tensors.begin());
     step.out = tensors.size() + 2 * i;
     step.k = t.k;
+    step.width = it->shape[1];
     step.where = where;
     step.release_source = !OutputReadAfterTopK(job, t.output);
     b->top_k.push_back(std::move(step));

@@ -47,8 +47,9 @@ Result<std::string> ModelSha256(const JobSpec& job, JobContext& ctx) {
   return ctx.model_file.sha256;
 }
 
-// Reads each top_k step's labels file; fewer labels than the scored output's
-// values is an error before any row is read (when the model says how many).
+// Reads each top_k step's labels file; fewer labels than k, or than the
+// scored output's values where the model says how many, is an error before
+// any row is read.
 Status LoadTopKLabels(const JobSpec& job, Env* env, Binding* binding) {
   for (size_t i = 0; i < job.model.top_k.size(); ++i) {
     const TopKSpec& t = job.model.top_k[i];
@@ -58,6 +59,12 @@ Status LoadTopKLabels(const JobSpec& job, Env* env, Binding* binding) {
     if (static_cast<int64_t>(labels.size()) < step.k) {
       return Status(Code::kInvalidJob, fmt::format("{}.labels '{}' has {} ids, fewer than k = {}",
                                                    step.where, t.labels, labels.size(), step.k));
+    }
+    if (step.width >= 0 && static_cast<int64_t>(labels.size()) < step.width) {
+      return Status(Code::kInvalidJob,
+                    fmt::format("{}.labels '{}' has {} ids, fewer than the {} values per row of "
+                                "output '{}': each value's index needs a label",
+                                step.where, t.labels, labels.size(), step.width, t.output));
     }
     step.labels = std::move(labels.ids);
     step.text_labels = labels.text;

@@ -35,6 +35,7 @@ struct TopKStep {
   // once every step ran, so that batches waiting for the writer hold k values
   // per row, not [rows, n] scores.
   bool release_source = false;
+  int64_t width = -1;  // n, where the model declares it; -1: known per batch
 };
 
 // A labels file: integer ids when every line is an integer written plainly

@@ -3,10 +3,64 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "io/postgres/pg_conn.h"
 #include "nightshift/digest.h"
 
 namespace nightshift::plan {
+
+namespace {
+
+std::string Numbers(const std::vector<double>& v) {
+  return fmt::format("{}", fmt::join(v, ","));
+}
+
+// What the `preprocess:` steps compute, one "kind(key=value,...)" per step:
+// a change to any of them changes the model's input.
+std::string PreprocessSteps(const InputSpec& in) {
+  std::vector<std::string> steps;
+  for (const TokenizeSpec& t : in.tokenize) {
+    steps.push_back(fmt::format("tokenize(column={},tokenizer={},max_length={},into={})", t.column,
+                                t.tokenizer, t.max_length, t.into));
+  }
+  for (const PdfPagesSpec& p : in.pdf_pages) {
+    steps.push_back(fmt::format("pdf_pages(column={},into={},dpi={})", p.column, p.into, p.dpi));
+  }
+  for (const CropSpec& c : in.crops) {
+    steps.push_back(fmt::format("crop(image={},boxes={},into={},height={})", c.image, c.boxes,
+                                c.into, c.height));
+  }
+  for (const ImageSpec& i : in.images) {
+    steps.push_back(fmt::format(
+        "image(column={},into={},size={}x{},resize={},mean={},std={},layout={},color={},"
+        "max_pixels={},reducing_gap={})",
+        i.column, i.into, i.height, i.width, i.resize, Numbers(i.mean), Numbers(i.std), i.layout,
+        i.color, i.max_pixels, i.reducing_gap));
+  }
+  return fmt::format("{}", fmt::join(steps, "; "));
+}
+
+// What the `postprocess:` steps make of the model's outputs.
+std::string PostprocessSteps(const ModelSpec& model) {
+  std::vector<std::string> steps;
+  for (const TopKSpec& t : model.top_k) {
+    steps.push_back(fmt::format("top_k(output={},k={},into={},{},labels={})", t.output, t.k,
+                                t.ids_column, t.scores_column, t.labels));
+  }
+  for (const TextBoxesSpec& t : model.text_boxes) {
+    steps.push_back(
+        fmt::format("text_boxes(output={},threshold={},box_threshold={},unclip={},into={})",
+                    t.output, t.threshold, t.box_threshold, t.unclip, t.into));
+  }
+  for (const CtcDecodeSpec& c : model.ctc_decode) {
+    steps.push_back(fmt::format("ctc_decode(output={},alphabet={},into={},blank={})", c.output,
+                                c.alphabet, c.into, c.blank));
+  }
+  return fmt::format("{}", fmt::join(steps, "; "));
+}
+
+}  // namespace
 
 std::vector<std::pair<std::string, std::string>> JobDefinition(const JobSpec& job) {
   auto joined = [](const std::vector<std::string>& v) {
@@ -37,12 +91,25 @@ std::vector<std::pair<std::string, std::string>> JobDefinition(const JobSpec& jo
       {"output.path", job.output.path},
       {"run.shard_rows", std::to_string(job.run.shard_rows)},
   };
+  // The keys below only where a job has them, so that other jobs keep their
+  // run ids. URLs as the server and database, never the password (this is
+  // recorded in the ledger).
   if (job.input.format == InputFormat::kPostgres) {
-    // The server and database the query runs on, never the password (this
-    // is recorded in the ledger). Only for postgres inputs, so that other
-    // jobs keep their run ids.
-    def.insert(def.begin() + 4, {"input.url", io::pg::Describe(job.input.url)});
+    def.emplace_back("input.url", io::pg::Describe(job.input.url));
   }
+  if (IsDatabase(job.output.format)) {
+    def.emplace_back("output.mode", std::string(OutputModeName(job.output.mode)));
+    def.emplace_back("output.table", job.output.table);
+    const bool server = job.output.format == OutputFormat::kPostgres;
+    def.emplace_back("output.url", server ? io::pg::Describe(job.output.url) : job.output.url);
+  }
+  if (std::string steps = PreprocessSteps(job.input); !steps.empty()) {
+    def.emplace_back("preprocess", std::move(steps));
+  }
+  if (std::string steps = PostprocessSteps(job.model); !steps.empty()) {
+    def.emplace_back("postprocess", std::move(steps));
+  }
+  std::sort(def.begin(), def.end());
   return def;
 }
 

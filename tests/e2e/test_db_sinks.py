@@ -120,6 +120,26 @@ def test_insert_exactly_once_across_kill(case, tmp_path, fmt, point):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_resuming_into_another_table_or_mode_is_refused(case, tmp_path, fmt):
+    """A run's table, database and mode are part of it: a resume that names
+    others would split its rows across two tables (or swap away the shards
+    committed before)."""
+    job = db_job(case, tmp_path, fmt, "ins", mode="insert")
+    rc, out, err = run("run", job, "--run-id", "nightly", env={"NIGHTSHIFT_CRASH_AT": "after_commit:3"})
+    assert rc in (-9, 137), err
+    for key, value in [("output.table", "other"), ("output.mode", "swap"), ("output.url", "elsewhere.db")]:
+        rc, out, err = run("run", job, "--run-id", "nightly", "--set", f"{key}={value}")
+        assert rc == 2, (key, rc, out, err)
+        assert f"job key '{key}' changed" in err, (key, err)
+    db = tmp_path / f"out.{fmt}"
+    assert query(fmt, db, "SELECT count(*) FROM sqlite_master WHERE name = 'other'" if fmt == "sqlite"
+                 else "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'other'") == [[0 if fmt == "sqlite" else "0"]]
+    rc, out, err = run("run", job, "--run-id", "nightly")
+    assert rc == EXIT_OK, err
+    check_table(case, fmt, db, "ins")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_swap_replaces_table_only_when_run_completes(case, tmp_path, fmt):
     db = tmp_path / f"out.{fmt}"
     real = "REAL" if fmt == "sqlite" else "FLOAT"

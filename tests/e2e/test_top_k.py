@@ -95,6 +95,29 @@ def test_k_larger_than_the_axis_is_refused_at_validate(recs):
     assert f"postprocess[0].top_k.k is {ITEMS + 1}" in err, err
 
 
+def test_fewer_labels_than_the_declared_items_is_refused_at_validate(recs):
+    root, job, *_ = recs
+    (root / "items.txt").write_text("\n".join(map(str, range(ITEMS - 1))) + "\n")
+    rc, out, err = run("validate", write_job(root / "job.yaml", job), cwd=root)
+    assert rc == 2, err
+    assert f"items.txt' has {ITEMS - 1} ids, fewer than the {ITEMS} values per row of output 'scores'" in err, err
+
+
+def test_steps_are_part_of_the_run(recs):
+    """A resume with another k (or labels, or into) would leave one folder of
+    rows computed two ways: refused by run id, a new run by derived id."""
+    root, job, *_ = recs
+    path = write_job(root / "job.yaml", job)
+    rc, out, err = run("run", path, "--run-id", "nightly", cwd=root)
+    assert rc == 0, err
+    for override in ["postprocess.0.top_k.k=5", "postprocess.0.top_k.into=[a, b]"]:
+        rc, out, err = run("run", path, "--run-id", "nightly", "--set", override, cwd=root)
+        assert rc == 2, (override, out, err)
+        assert "job key 'postprocess' changed" in err, err
+    rc, out, err = run("run", path, "--set", "postprocess.0.top_k.k=5", cwd=root)
+    assert "already completed" not in out + err, (rc, out, err)
+
+
 def test_labels_without_blank_lines(recs):
     root, job, *_ = recs
     (root / "items.txt").write_text("10\n\nabc\n")
