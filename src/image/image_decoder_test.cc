@@ -195,6 +195,26 @@ TEST(ImageDecoderTest, PngBombIsRefusedFromItsHeader) {
   EXPECT_EQ(out, std::vector<float>(t.elements(), 0.0f));
 }
 
+// A sliver (1 x 300,000 pixels, under any pixel limit) cropped to 24 x 32
+// would be resized to 7,200,000 x 24 first: refused, not gigabytes of filter
+// tables. A wide strip within the limit still renders.
+TEST(ImageDecoderTest, SliverResizedPastTheSideLimitIsRefused) {
+  ImageTransform t;
+  t.height = 24;
+  t.width = 32;
+  t.resize = ResizeMode::kShorterSide;
+  t.mean = {0, 0, 0};
+  t.std = {1, 1, 1};
+  t.max_pixels = 1 << 24;
+  std::vector<float> out(t.elements(), 7.0f);
+  Status s = Render(Bytes(testing::Png(Gradient(1, 300000))), t, out.data());
+  EXPECT_EQ(s.code(), Code::kInvalidData);
+  EXPECT_THAT(s.message(), HasSubstr("a 1x300000 image would be resized to 32x9600000 before the "
+                                     "crop, over 65535 pixels on a side"));
+  EXPECT_EQ(out, std::vector<float>(t.elements(), 0.0f));
+  EXPECT_TRUE(Render(Bytes(testing::Png(Gradient(3000, 10))), t, out.data()).ok());
+}
+
 TEST(ImageTransformTest, PlacesShorterSideAndLetterbox) {
   ImageTransform t;
   t.height = 100;

@@ -1,5 +1,7 @@
 #include "image/image_transform.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -10,8 +12,24 @@
 namespace nightshift::image {
 namespace {
 
+// Rounded half up, and held below 2^30 (a sliver scaled up: the caller
+// refuses such sizes, see kMaxResizedSide) so that the int never overflows.
 int RoundHalfUp(double v) {
-  return static_cast<int>(std::floor(v + 0.5));
+  return static_cast<int>(std::min(std::floor(v + 0.5), double{1 << 30}));
+}
+
+// A resized side over this is refused: the resampler's filter tables take
+// hundreds of bytes per output pixel of a side, and only a sliver of an image
+// (1 x 300,000 pixels cropped to 32 x 24: 7,200,000 x 24 before the crop) gets
+// there. JPEG's own limit.
+constexpr int kMaxResizedSide = 65'535;
+
+Status CheckResizedSize(const ImageHeader& header, const Placement& p) {
+  if (p.resize_w <= kMaxResizedSide && p.resize_h <= kMaxResizedSide) return Status::Ok();
+  return Status(Code::kInvalidData,
+                fmt::format("a {}x{} image would be resized to {}x{} before the crop, over {} "
+                            "pixels on a side: too thin a sliver for this size",
+                            header.width, header.height, p.resize_w, p.resize_h, kMaxResizedSide));
 }
 
 }  // namespace
@@ -115,6 +133,7 @@ Status RenderInto(std::span<const uint8_t> bytes, const ImageTransform& t, float
   NS_ASSIGN_OR_RETURN(ImageHeader header, ReadImageHeader(bytes));
   NS_RETURN_IF_ERROR(CheckPixelLimit(header, t.max_pixels));
   Placement p = Place(header.width, header.height, t);
+  NS_RETURN_IF_ERROR(CheckResizedSize(header, p));
   DecodeRequest req;
   req.channels = t.channels();
   req.max_pixels = t.max_pixels;

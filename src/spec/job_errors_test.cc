@@ -181,6 +181,10 @@ TEST_F(JobErrorsTest, EmptyStringsAreRefusedWhereAValueIsNeeded) {
             path() + ":8:13: model.inputs[0].name: must not be empty");
   EXPECT_EQ(ErrorOf(kMinimalJob + "run:\n  ledger: ''\n"),
             path() + ":16:11: run.ledger: must not be empty");
+  EXPECT_EQ(ErrorOf(kMinimalJob + "run:\n  ledger: postgresql+psycopg2://u:secret@db/l\n"),
+            path() +
+                ":16:11: run.ledger: a 'postgresql+psycopg2://' URL is not a ledger: give a "
+                "PostgreSQL URL (postgresql:// or postgres://) or a SQLite file path");
   // ${VAR} is substituted first: a variable set to nothing is empty too.
   setenv("NS_TEST_EMPTY_PATH", "", 1);
   EXPECT_EQ(ErrorOf(Edit("  path: m.onnx\n", "  path: ${NS_TEST_EMPTY_PATH}\n")),

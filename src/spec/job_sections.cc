@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nightshift/pg_location.h"
 #include "spec/database_input.h"
 #include "spec/database_output.h"
 #include "spec/job_schema.h"
@@ -404,6 +405,15 @@ Status ReadRun(const NodeReader& r, const YAML::Node& root, OutputFormat output,
   NS_RETURN_IF_ERROR(r.ReadInt(*map, "run", "shard_rows", 1, &run->shard_rows));
   if (std::optional<YAML::Node> ledger = NodeReader::Find(*map, "ledger")) {
     NS_ASSIGN_OR_RETURN(run->ledger, r.NonEmptyString(*ledger, "run.ledger"));
+    // A URL of another scheme (`postgresql+psycopg2://`, `mysql://`) would
+    // otherwise be a SQLite file in folders named after it: each machine
+    // its own ledger, each scoring the whole input.
+    if (run->ledger.find("://") != std::string::npos && !IsPostgresLocation(run->ledger)) {
+      return r.Fail(*ledger, "run.ledger",
+                    fmt::format("a '{}://' URL is not a ledger: give a PostgreSQL URL "
+                                "(postgresql:// or postgres://) or a SQLite file path",
+                                run->ledger.substr(0, run->ledger.find("://"))));
+    }
   }
   NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "drain_timeout", &run->drain_timeout_s));
   NS_RETURN_IF_ERROR(ReadDuration(r, *map, "run", "lease", &run->lease_s));

@@ -134,11 +134,32 @@ Status StepIntoKey(KeyWalk* w, const std::string& part, const YAML::Node* value,
   return Status::Ok();
 }
 
+// yaml-cpp stops reading a value after its closing quote or bracket:
+// `"Odd Schema".t1` would be `Odd Schema` and `[id], f0` `[id]`, the rest
+// dropped without a word. Such a value must be one element of a flow list.
+Status CheckOneValue(const std::string& file, const Override& o) {
+  const size_t first = o.value.find_first_not_of(" \t");
+  if (first == std::string::npos ||
+      std::string_view("\"'[{").find(o.value[first]) == std::string_view::npos) {
+    return Status::Ok();
+  }
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll("[" + o.value + "\n]");
+    if (docs.size() == 1 && docs[0].IsSequence() && docs[0].size() == 1) return Status::Ok();
+  } catch (const YAML::Exception&) {  // `"a".b` in a flow list: the same mistake
+  }
+  return Fail(file, o,
+              fmt::format("value '{}' is more than one YAML value (text after its closing quote or "
+                          "bracket); quote all of it",
+                          o.value));
+}
+
 // Applies one override; returns the full path of the key it set.
 Result<std::string> ApplyOne(YAML::Node& root, const Override& o, const std::string& file) {
   YAML::Node value;
   try {
     value = YAML::Load(o.value);
+    NS_RETURN_IF_ERROR(CheckOneValue(file, o));
   } catch (const YAML::Exception& e) {
     return Error(Fail(file, o, fmt::format("value '{}' is not valid YAML: {}", o.value, e.msg)));
   }

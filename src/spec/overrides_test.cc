@@ -139,5 +139,25 @@ TEST_F(OverridesTest, ValueThatIsNotYaml) {
                 "not found");
 }
 
+TEST_F(OverridesTest, TextAfterAQuoteOrBracketIsRefusedNotDropped) {
+  EXPECT_EQ(ErrorOf(kMinimalJob, {{"output.keep", "[id], f0"}}),
+            path() +
+                ": --set output.keep: value '[id], f0' is more than one YAML value (text "
+                "after its closing quote or bracket); quote all of it");
+  EXPECT_EQ(ErrorOf(kMinimalJob, {{"name", "\"Odd Schema\".t1"}}),
+            path() +
+                ": --set name: value '\"Odd Schema\".t1' is more than one YAML value (text "
+                "after its closing quote or bracket); quote all of it");
+  // One value, a plain scalar with a comma, and a trailing comment are fine.
+  Result<JobSpec> r =
+      Parse(kMinimalJob, {{"output.keep", "[id] # the key"}, {"output.path", "out, b"}});
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->output.keep, std::vector<std::string>{"id"});
+  EXPECT_TRUE(r->output.path.ends_with("/out, b")) << r->output.path;
+  r = Parse(kMinimalJob, {{"output.path", "'Odd Schema.t1'"}});
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(r->output.path.ends_with("/Odd Schema.t1")) << r->output.path;
+}
+
 }  // namespace
 }  // namespace nightshift::spec

@@ -206,7 +206,7 @@ def test_sigterm_while_a_run_hangs_exits_75(case_factory, schedulers):
     job = case.job("unused", out_format="jsonl", out_path="out/{run_id}")
     del job["input"]["path"]
     job["model"]["path"] = "slow.onnx"
-    job["trigger"] = {"watch": "incoming/*.csv", "settle": "0s"}
+    job["trigger"] = {"watch": "incoming/*.csv", "settle": "1s"}
     job["run"]["drain_timeout"] = "1s"
     (case.root / "incoming").mkdir()
     job = case.write_job(job)
@@ -280,7 +280,7 @@ def test_a_trigger_watching_its_own_output_is_exit_2_before_any_run(case_factory
     case = case_factory(n=10)
     job = case.job("unused", out_format="csv", out_path="out/{run_id}")
     del job["input"]["path"]
-    job["trigger"] = {"watch": "out/*/part-*.csv", "settle": "0s"}
+    job["trigger"] = {"watch": "out/*/part-*.csv", "settle": "1s"}
     job = case.write_job(job)
     p = subprocess.run([str(BIN), "schedule", str(job)], capture_output=True, text=True,
                        env=_env(None), timeout=60)
