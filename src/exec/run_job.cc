@@ -115,15 +115,33 @@ Result<exec::TaskResult> RunClaimed(const JobSpec& job, const RunOptions& option
   return exec::RunTasks(job, options, ctx, sink, ledger, run, std::move(tr));
 }
 
+// errors.max_failed_items counts every worker's dead letters: each worker's
+// own count sees only the failures committed before it started and its own,
+// so a run is never complete (here) with more failed items than the limit in
+// the ledger.
+Status CheckRunFailures(const JobSpec& job, Ledger* ledger, const RunRecord& run) {
+  const int64_t limit = FailureLimit(job, run.total_rows);
+  if (limit < 0) return Status::Ok();
+  NS_ASSIGN_OR_RETURN(RunCounts counts, ledger->Counts(run.run_id));
+  if (counts.failed <= limit) return Status::Ok();
+  return Status(Code::kFailed,
+                fmt::format("{} items failed, more than errors.max_failed_items allows ({})",
+                            counts.failed, limit));
+}
+
 // Shared ledger: the worker whose CompleteRunIfDone is true completes the run
-// and writes _SUCCESS, once. Any other worker is done when nothing was left to
-// claim; with --wait it polls (about once a second) until the run completes.
+// and writes _SUCCESS, once (never past the failure limit: then the run is
+// failed, also when another worker completed it a moment before). Any other worker is done when
+// nothing was left to claim; with --wait it polls (about once a second) until the run completes.
 Status CompleteShared(const JobSpec& job, const RunOptions& options, Ledger* ledger, Sink* sink,
                       Env* env, RunReport* report) {
   const RunRecord& run = report->run;
   while (true) {
+    NS_RETURN_IF_ERROR(CheckRunFailures(job, ledger, run));
     NS_ASSIGN_OR_RETURN(bool mine, ledger->CompleteRunIfDone(run.run_id));
     if (mine) {
+      // A shard committed between the check and the completion.
+      NS_RETURN_IF_ERROR(CheckRunFailures(job, ledger, run));
       MaybeCrash("after_complete");  // _SUCCESS is then written by a later run
       NS_RETURN_IF_ERROR(exec::WriteManifest(job, sink, ledger, run, env));
       obs::Log(
@@ -133,7 +151,7 @@ Status CompleteShared(const JobSpec& job, const RunOptions& options, Ledger* led
       return Status::Ok();
     }
     NS_ASSIGN_OR_RETURN(RunRecord now, ledger->GetRun(run.run_id));
-    if (now.state == RunState::kCompleted) return Status::Ok();
+    if (now.state == RunState::kCompleted) return CheckRunFailures(job, ledger, run);
     if (!options.wait) break;
     if (options.signals != nullptr && options.signals->load() > 0) {
       report->exit_code = ExitCode::kInterrupted;

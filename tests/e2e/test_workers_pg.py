@@ -119,6 +119,25 @@ def test_four_workers_share_a_run_and_complete_it_once(small, pg_server, tmp_pat
     assert sum("this worker completed the run" in (tmp_path / f"w{i}.log").read_text() for i in range(4)) == 1, logs(tmp_path)
 
 
+def test_the_failure_limit_counts_every_workers_dead_letters(pg_server, tmp_path):
+    """One bad row (max_failed_items 0): the worker that scores it fails the
+    run, and the others, which never saw it, must not complete it after."""
+    case = Case(tmp_path / "case", n=40000, seed=13, null_at=[(25000, "f1")])
+    case.input_path = case.make_input("parquet")
+    job = worker_job(case, pg_server, tmp_path)
+    slow = {"NIGHTSHIFT_TEST_BATCH_SLEEP_MS": "50"}
+    procs = [start_worker(job, "limit", i, 3, tmp_path / f"w{i}.log", wait=True, env=slow) for i in range(3)]
+    codes = wait_all(procs, 300)
+    assert EXIT_OK not in codes, (codes, logs(tmp_path))
+    assert "more than errors.max_failed_items allows (0)" in logs(tmp_path), logs(tmp_path)
+    st = status_json(job, run_id="limit")
+    assert st["state"] == "failed" and st["counts"]["failed"] == 1, st
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
+    rc, out, err = run("run", job, "--run-id", "limit", "--worker-index", "0", "--workers", "1")
+    assert rc == 1 and "more than errors.max_failed_items allows (0)" in err, (rc, out, err)
+    assert status_json(job, run_id="limit")["state"] == "failed"
+
+
 def held_by(job, run_id, pid):
     """Shards worker `pid` holds (0 while the run does not exist yet)."""
     rc, out, _ = run("status", job, "--run-id", run_id, "--json")
