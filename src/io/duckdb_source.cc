@@ -327,7 +327,7 @@ class DuckSource final : public Source {
   // Relation() without the columns of `preprocess: tokenize` steps.
   std::string FileRelation(int32_t file_index, bool with_row_number, const ReadLayout* layout,
                            TextColumns text) const {
-    if (!spec_.query.empty()) return "(" + spec_.query + ")";
+    if (!spec_.query.empty()) return AsSubquery(spec_.query);
     const InputFile& f = files_[file_index];
     std::string path = QuoteString(f.path);
     switch (f.format) {

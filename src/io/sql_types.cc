@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 namespace nightshift::io {
 
 std::string SqlTypeFor(DType dtype) {
@@ -48,6 +50,14 @@ bool IsNumericType(const std::string& t) {
     if (t == n) return true;
   }
   return t.rfind("DECIMAL", 0) == 0;
+}
+
+std::string AsSubquery(std::string query) {
+  while (!query.empty() &&
+         (query.back() == ';' || std::isspace(static_cast<unsigned char>(query.back())))) {
+    query.pop_back();
+  }
+  return "(" + query + "\n)";
 }
 
 }  // namespace nightshift::io

@@ -33,4 +33,9 @@ bool IsNumericType(const std::string& sql_type);
 // them. For every output written as JSON (JSONL parts, SQLite list columns).
 std::string FiniteOrNull(const std::string& expr, bool is_list);
 
+// A user's query (input.query, DuckDB's or PostgreSQL's) as a parenthesised
+// subquery: without its trailing blanks and semicolons, and with a newline
+// before the `)`, so that a `-- comment` on its last line ends there.
+std::string AsSubquery(std::string query);
+
 }  // namespace nightshift::io

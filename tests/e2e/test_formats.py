@@ -53,8 +53,9 @@ def test_query_input(case_factory, out_fmt):
     case = case_factory(n=500, seed=11)
     case.make_input("parquet", "glob")
     glob = case.data_dir / "part-*.parquet"
-    # A query that filters rows: only the negative keys and a slice of the positive ones.
-    query = f"SELECT * FROM read_parquet('{glob}') WHERE id < 0 OR id % 3 = 0"
+    # A query that filters rows: only the negative keys and a slice of the positive ones,
+    # ending in a comment (which must not swallow the subquery's closing bracket).
+    query = f"SELECT * FROM read_parquet('{glob}') WHERE id < 0 OR id % 3 = 0 -- a third of the keys"
     job = case.job(None, out_format=out_fmt, shard_rows=40)
     job["input"] = {"query": query, "key": "id"}
     job_path = case.write_job(job)

@@ -205,7 +205,7 @@ def test_same_query_same_run_id_whatever_the_rows(case, pg_server, tmp_path):
     pg = pg_server
     pg.admin("CREATE TABLE items_small AS SELECT * FROM items WHERE id % 50 = 0", db="crm")
     pg.admin("ALTER TABLE items_small ADD PRIMARY KEY (id), OWNER TO scorer", db="crm")
-    job = pg_job(case, pg, tmp_path, query="SELECT * FROM items_small")
+    job = pg_job(case, pg, tmp_path, query="SELECT * FROM items_small -- every 50th item")
     rc, _, err = run("run", job, env=ENV)
     assert rc == EXIT_OK, err
     first = status_json(job)["run_id"]

@@ -50,15 +50,6 @@ int64_t BlockRows(int64_t batch_rows) {
   return std::max<int64_t>(1, (kTarget + b - 1) / b) * b;
 }
 
-// The user's query without trailing blanks and semicolons: it becomes a
-// subquery.
-std::string AsSubquery(std::string q) {
-  while (!q.empty() && (q.back() == ';' || std::isspace(static_cast<unsigned char>(q.back())))) {
-    q.pop_back();
-  }
-  return q;
-}
-
 // Ends the shard's read-only transaction (ROLLBACK: it changed nothing), also
 // when the read stops early or fails.
 struct ReadTransaction {
@@ -93,7 +84,7 @@ class PgSource final : public Source {
          {"SET DateStyle = ISO", "SET TimeZone = 'UTC'", "SET extra_float_digits = 3"}) {
       NS_RETURN_IF_ERROR(pg_->Run(set, "setting up the session"));
     }
-    auto described = pg_->Exec("SELECT * FROM (" + query_ + ") q LIMIT 0", "running input.query");
+    auto described = pg_->Exec("SELECT * FROM " + query_ + " q LIMIT 0", "running input.query");
     if (!described.has_value()) return Status(Code::kInvalidJob, described.error().message());
     PGresult* r = described->get();
     bool has_key = false;
@@ -130,7 +121,7 @@ class PgSource final : public Source {
   Result<std::vector<InputColumn>> Describe(int32_t) override { return columns_; }
 
   Result<int64_t> CountRows(int32_t) override {
-    NS_ASSIGN_OR_RETURN(PgResult r, pg_->Exec("SELECT count(*) FROM (" + query_ + ") q",
+    NS_ASSIGN_OR_RETURN(PgResult r, pg_->Exec("SELECT count(*) FROM " + query_ + " q",
                                               "counting the rows of input.query"));
     return r.Int(0, 0);
   }
@@ -141,7 +132,7 @@ class PgSource final : public Source {
         PgResult r,
         pg_->Exec(fmt::format("SELECT count(v), count(*) FILTER (WHERE v ~ "
                               "'^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$') "
-                              "FROM (SELECT q.{0}::text AS v FROM ({1}) q WHERE q.{0} IS NOT NULL "
+                              "FROM (SELECT q.{0}::text AS v FROM {1} q WHERE q.{0} IS NOT NULL "
                               "LIMIT 1000) s",
                               QuoteIdent(column), query_),
                   "sampling input.query"));
@@ -237,12 +228,12 @@ Result<std::vector<KeyRange>> PgSource::PlanKeyRangesIn(int64_t shard_rows) {
   ReadTransaction txn{pg_.get()};
   NS_RETURN_IF_ERROR(pg_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what));
   txn.open = true;
-  NS_ASSIGN_OR_RETURN(PgResult count, pg_->Exec("SELECT count(*) FROM (" + query_ + ") q", what));
+  NS_ASSIGN_OR_RETURN(PgResult count, pg_->Exec("SELECT count(*) FROM " + query_ + " q", what));
   const int64_t total = count.Int(0, 0);
   NS_RETURN_IF_ERROR(pg_->Run(
       fmt::format("DECLARE ns_plan NO SCROLL CURSOR FOR SELECT k::text, dup, k IS NULL FROM "
                   "(SELECT {0} AS k, row_number() OVER w AS n, {0} = lag({0}) OVER w AS dup "
-                  "FROM ({1}) q WINDOW w AS (ORDER BY {0})) s "
+                  "FROM {1} q WINDOW w AS (ORDER BY {0})) s "
                   "WHERE n % {2} = 0 OR dup OR k IS NULL",
                   key, query_, shard_rows),
       what));
@@ -295,7 +286,7 @@ std::string PgSource::RangeQuery(const std::vector<std::string>& columns, const 
     where +=
         fmt::format("{} {} = ANY(${})", where.empty() ? " WHERE" : " AND", key, params->size());
   }
-  return fmt::format("SELECT {} FROM ({}) q{} ORDER BY {}", select, query_, where, key);
+  return fmt::format("SELECT {} FROM {} q{} ORDER BY {}", select, query_, where, key);
 }
 
 Result<PgResult> PgSource::Fetch(int64_t rows) {
