@@ -245,6 +245,14 @@ PipelineResult Pipeline::Run() {
   for (auto& pool : impl.pools) {
     for (size_t i = 0; i < pool_size; ++i) pool->Push(std::make_unique<RowBatch>());
   }
+  // Once stopping, a reader waiting for a free batch must not wait for ever:
+  // with several readers the writer may hold all of one reader's batches,
+  // waiting in shard order for a batch of another reader's shard that was
+  // cancelled (or never read). Closed, its pool hands out what it holds,
+  // then the reader's next batch is refused by the stopped queue.
+  std::stop_callback wake_readers(reading_.get_token(), [&impl] {
+    for (auto& pool : impl.pools) pool->Close();
+  });
   impl.expected_last.assign(config_.output_names.size(), -1);
   for (const auto& c : config_.output_columns) {
     if (c.item_number || c.kept_image) continue;  // from the batch, not a tensor

@@ -91,3 +91,49 @@ def test_sigterm_cancels_a_hung_call_after_the_drain_timeout_and_exits_75(case_f
     assert st["counts"]["failed"] == 0
     assert all(s != "running" for s, _ in shards(case)), shards(case)
     assert any("cancelled after run.drain_timeout" in m for _, m in shards(case)), shards(case)
+
+
+def test_sigterm_with_two_readers_exits_75_after_the_drain_timeout(tmp_path):
+    """Two readers: the writer holds one reader's scored batches while it waits,
+    in shard order, for the other reader's batch that the drain timeout
+    cancelled; that reader, waiting for a free batch, must still stop (it
+    waited for ever: the process never exited)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+    from conftest import sql, write_job
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])
+    weights = [numpy_helper.from_array(np.ones((1, 1024), np.float32), "a"),
+               numpy_helper.from_array(np.ones((1024, 1024), np.float32) / 1024, "b"),
+               numpy_helper.from_array(np.ones((1024, 1), np.float32) / 1024, "c")]
+    nodes = [helper.make_node("MatMul", ["features", "a"], ["h1"]), helper.make_node("MatMul", ["h1", "b"], ["h2"]),
+             helper.make_node("MatMul", ["h2", "b"], ["h3"]), helper.make_node("MatMul", ["h3", "c"], ["out"])]
+    model = helper.make_model(helper.make_graph(nodes, "slow", [x], [y], weights),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "slow.onnx"))
+    sql(f"COPY (SELECT i::BIGINT AS id, i::FLOAT AS v FROM range(0, 300000) t(i)) TO '{tmp_path / 'in.parquet'}' "
+        "(FORMAT parquet, ROW_GROUP_SIZE 5000)")
+    job = write_job(tmp_path / "job.yaml", {
+        "name": "readers", "input": {"path": "in.parquet", "key": "id"},
+        "model": {"path": "slow.onnx", "threads": 1, "inputs": [{"name": "features", "columns": ["v"]}],
+                  "outputs": [{"name": "out", "columns": ["p"]}]},
+        "batch": {"size": 100}, "output": {"path": "out", "keep": ["id"]},
+        "run": {"shard_rows": 50000, "readers": 2, "drain_timeout": "1s"}})
+    p = start("run", job, cwd=tmp_path)
+    time.sleep(4.0)
+    assert p.poll() is None, p.communicate()
+    t0 = time.time()
+    p.send_signal(signal.SIGTERM)
+    try:
+        out, err = p.communicate(timeout=30)
+    except Exception:
+        p.kill()
+        p.communicate()
+        raise AssertionError("still running 30 s after SIGTERM with run.drain_timeout 1s")
+    assert p.returncode == EXIT_INTERRUPTED, err
+    assert time.time() - t0 < 15
+    rc, out, err = run("run", job, cwd=tmp_path)
+    assert rc == 0, err
+    counts = sql(f"SELECT count(*), count(DISTINCT id) FROM '{tmp_path / 'out'}/part-*.parquet'")
+    assert counts.splitlines()[1] == "300000,300000", counts
