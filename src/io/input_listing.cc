@@ -87,6 +87,29 @@ bool MatchComponents(const std::vector<std::string>& pattern, size_t p,
          MatchComponents(pattern, p + 1, name, n + 1);
 }
 
+// ExpandGlob for a pattern with a `**` component.
+Result<std::vector<std::string>> GlobStar(const std::string& pattern, Env* env) {
+  const std::vector<std::string> parts = Components(pattern);
+  std::string base = pattern.starts_with("/") ? "/" : ".";
+  for (size_t i = 0; i < parts.size() && !HasGlobChars(parts[i]); ++i) {
+    base = JoinPath(base, parts[i]);
+  }
+  std::vector<std::string> files, out;
+  auto info = env->Stat(base);
+  if (!info.has_value() || !info->is_dir) return out;
+  NS_RETURN_IF_ERROR(WalkDir(env, base, &files));
+  for (std::string& f : files) {
+    if (MatchComponents(parts, 0, Components(f), 0)) out.push_back(std::move(f));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool HasGlobStar(const std::string& pattern) {
+  const std::vector<std::string> parts = Components(pattern);
+  return std::find(parts.begin(), parts.end(), "**") != parts.end();
+}
+
 }  // namespace
 
 bool InputWouldList(const InputSpec& spec, const std::string& path, Env* env) {
@@ -99,6 +122,10 @@ bool InputWouldList(const InputSpec& spec, const std::string& path, Env* env) {
   if (name.size() <= dir.size() || !std::equal(dir.begin(), dir.end(), name.begin())) return false;
   // The walk skips hidden names below the folder (WalkDir).
   return std::none_of(name.begin() + static_cast<std::ptrdiff_t>(dir.size()), name.end(), Hidden);
+}
+
+Result<std::vector<std::string>> ExpandGlob(const std::string& pattern, Env* env) {
+  return HasGlobStar(pattern) ? GlobStar(pattern, env) : env->Glob(pattern);
 }
 
 InputFormat FormatFromExtension(const std::string& path) {
@@ -133,7 +160,7 @@ Status TriggerPaths(const InputSpec& spec, Env* env, std::vector<std::string>* p
 
 // The files a glob matches (folders, and files gone since, left out).
 Status GlobPaths(const InputSpec& spec, Env* env, std::vector<std::string>* paths) {
-  auto matched = env->Glob(spec.path);
+  auto matched = ExpandGlob(spec.path, env);
   if (!matched.has_value()) {
     return Status(Code::kIoError,
                   fmt::format("input.path '{}': {}", spec.path, matched.error().message()));

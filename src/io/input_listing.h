@@ -28,6 +28,13 @@ Result<std::vector<InputFile>> ListInputFiles(const InputSpec& spec, Env* env);
 // keep outputs out of the input; extensions are not looked at.
 bool InputWouldList(const InputSpec& spec, const std::string& path, Env* env);
 
+// The paths a glob matches, sorted: glob(3), except that a `**` component
+// matches any number of folders, none included (`in/**/*.parquet` lists
+// in/a.parquet and in/x/y/b.parquet, as DuckDB, bash's globstar and Python's
+// recursive glob do), walking the folder before the first wildcard with
+// hidden and `_` names skipped. For input.path and trigger.watch alike.
+Result<std::vector<std::string>> ExpandGlob(const std::string& pattern, Env* env);
+
 // The format implied by a file name's extension, or kAuto when unknown.
 InputFormat FormatFromExtension(const std::string& path);
 

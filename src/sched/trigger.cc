@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "io/input_listing.h"
 #include "nightshift/digest.h"
 
 namespace nightshift::sched {
@@ -87,7 +88,7 @@ void FileTrigger::Observe(const std::string& path, const FileInfo& info, int64_t
 
 Status FileTrigger::Scan(int64_t now_micros) {
   last_scan_ = now_micros;
-  Result<std::vector<std::string>> paths = env_->Glob(spec_.watch);
+  Result<std::vector<std::string>> paths = io::ExpandGlob(spec_.watch, env_);
   if (!paths.has_value()) {
     return Status(Code::kIoError,
                   fmt::format("trigger.watch '{}': {}", spec_.watch, paths.error().message()));

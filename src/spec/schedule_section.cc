@@ -61,13 +61,13 @@ Status ReadTrigger(const NodeReader& r, const YAML::Node& root,
     NS_ASSIGN_OR_RETURN(std::string text, r.String(*settle, "trigger.settle"));
     Result<double> seconds = ParseDuration(text);
     if (!seconds) return r.Fail(*settle, "trigger.settle", seconds.error().message());
-    // Under a second, a file still being written (or one whose writer
-    // pauses between flushes) would be taken once per write, its first rows
-    // scored again each time.
-    if (*seconds < 1) {
+    // At 0 a file still being written would be taken once per write, its
+    // first rows scored again each time. 100 ms: above mtime's granularity on
+    // the common file systems.
+    if (*seconds < 0.1) {
       return r.Fail(*settle, "trigger.settle",
-                    fmt::format("must be at least 1s, got {}s: a file still being written would "
-                                "be taken again after each write",
+                    fmt::format("must be at least 100ms, got {}s: a file still being written "
+                                "would be taken again after each write",
                                 *seconds));
     }
     spec.settle_s = *seconds;

@@ -91,8 +91,8 @@ TEST_F(ScheduleSectionTest, TriggerReplacesInputPath) {
   EXPECT_THAT(ErrorOf(Edit("  path: in.parquet\n", "") + "trigger:\n  watch: a\n  settle: x\n"),
               HasSubstr("trigger.settle"));
   EXPECT_THAT(ErrorOf(Edit("  path: in.parquet\n", "") + "trigger:\n  watch: a\n  settle: 0s\n"),
-              HasSubstr("trigger.settle: must be at least 1s, got 0s: a file still being written "
-                        "would be taken again after each write"));
+              HasSubstr("trigger.settle: must be at least 100ms, got 0s: a file still being "
+                        "written would be taken again after each write"));
   // Without a trigger the input still needs a path or a query.
   EXPECT_THAT(ErrorOf(Edit("  path: in.parquet\n", "")), HasSubstr("missing required key"));
 }

@@ -362,3 +362,20 @@ def test_jsonl_output_writes_nan_and_infinity_as_null(tmp_path):
         {"id": 2, "a": None, "p": None, "q": 3.0, "vec": [None, 3.0]},
         {"id": 3, "a": 1.5, "p": 1.5, "q": None, "vec": [1.5, None]},
     ], rows
+
+
+def test_a_globstar_matches_any_number_of_folders_none_included(case_factory):
+    """`in/**/*.parquet` lists in/a, in/x/b and in/x/y/c, as DuckDB's glob does
+    (glob(3) alone reads `**` as `*`: only in/x/b, two thirds of the rows lost),
+    and skips hidden folders as a folder input does."""
+    case = case_factory(n=300, seed=41)
+    base = case.data_dir / "in"
+    (base / "x" / "y").mkdir(parents=True)
+    (base / ".hidden").mkdir()
+    case.write_file(base / "a.parquet", "parquet", range(0, 100))
+    case.write_file(base / "x" / "b.parquet", "parquet", range(100, 200))
+    case.write_file(base / "x" / "y" / "c.parquet", "parquet", range(200, 300))
+    case.write_file(base / ".hidden" / "d.parquet", "parquet", range(0, 50))
+    job_path = case.write_job(case.job("data/in/**/*.parquet", shard_rows=100))
+    run_ok(job_path)
+    check_output(case, case.root / "out", "parquet", range(300), job=job_path)
