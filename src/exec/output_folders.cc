@@ -247,6 +247,35 @@ Status ProveWritable(Env* env, const std::string& dir, bool shared) {
   return Status::Ok();
 }
 
+// Where `path` really is: its longest existing prefix with symlinks resolved,
+// the rest (not created yet) appended. `path` itself when nothing resolves.
+std::string RealLocation(const std::string& path, Env* env) {
+  std::vector<std::string> rest;
+  std::string p = path;
+  while (p.size() > 1) {
+    if (Result<std::string> real = env->RealPath(p); real.has_value()) {
+      std::string out = *real;
+      for (auto it = rest.rbegin(); it != rest.rend(); ++it) out = JoinPath(out, *it);
+      return out;
+    }
+    const size_t slash = p.find_last_of('/');
+    if (slash == std::string::npos) break;
+    rest.push_back(p.substr(slash + 1));
+    p = slash == 0 ? "/" : p.substr(0, slash);
+  }
+  return path;
+}
+
+// The input as the file system has it: a glob's folder before its first
+// wildcard resolved, the pattern kept after it.
+InputSpec RealInput(InputSpec read, Env* env) {
+  const size_t wild = read.path.find_first_of("*?[");
+  const size_t cut = wild == std::string::npos ? read.path.size() : read.path.rfind('/', wild);
+  if (cut == std::string::npos || cut == 0) return read;
+  read.path = RealLocation(read.path.substr(0, cut), env) + read.path.substr(cut);
+  return read;
+}
+
 }  // namespace
 
 std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
@@ -282,8 +311,16 @@ Status CheckOutputOutsideInput(const JobSpec& job, const std::string& run_id, En
       {kDeadLetterKey, dead, "part-000000.jsonl"},
       {kDeadLetterKey, dead, kOwnerMarker},
   };
+  // Lexically, and as the file system resolves both (an output folder that
+  // is a symlink into the input, or an input that is a symlink to a folder
+  // holding the output).
+  const InputSpec real_read = RealInput(read, env);
   for (const auto& f : files) {
-    if (!io::InputWouldList(read, JoinPath(f.dir, f.name), env)) continue;
+    const std::string file = JoinPath(f.dir, f.name);
+    if (!io::InputWouldList(read, file, env) &&
+        !io::InputWouldList(real_read, RealLocation(file, env), env)) {
+      continue;
+    }
     return Status(Code::kInvalidJob,
                   fmt::format("{} '{}' is inside the input: {} '{}' would read its file "
                               "'{}' as input (a resumed run would read its own output); move the "

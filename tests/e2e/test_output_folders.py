@@ -143,6 +143,28 @@ def test_a_dead_letter_folder_inside_a_folder_input_is_refused(case):
     refused("validate", job, needles=["errors.dead_letter", case.data_dir / "failed"])
 
 
+@pytest.mark.parametrize("layout", ["output_link", "input_link", "dead_letter_link"])
+def test_a_symlink_does_not_hide_an_output_inside_the_input(case, layout):
+    """An output (or dead-letter) folder that is a symlink into the input, or an
+    input that is a symlink to the folder holding the output: the next run
+    would read the parts back as input (every row twice)."""
+    input_file(case, "in.parquet", range(2000))
+    (case.data_dir / "sub").mkdir()
+    if layout == "output_link":
+        (case.root / "out").symlink_to(case.data_dir / "sub")
+        job, key = make_job(case, "job-a", "data", out_path="out"), "output.path"
+    elif layout == "input_link":
+        (case.root / "in_link").symlink_to(case.data_dir)
+        job, key = make_job(case, "job-a", "in_link", out_path="data/sub/out"), "output.path"
+    else:
+        (case.root / "dlink").symlink_to(case.data_dir / "sub")
+        job, key = make_job(case, "job-a", "data", out_path="out"), "errors.dead_letter"
+        set_errors(job, {"dead_letter": "dlink"})
+    for cmd in ("validate", "run"):
+        refused(cmd, job, needles=[key, "is inside the input"])
+    assert not list((case.data_dir / "sub").iterdir())
+
+
 @pytest.mark.parametrize("pattern,out,accepted", [
     ("data/**/*.parquet", "data/out", False),  # '**' crosses folders
     ("data/*/*.parquet", "data/out", False),
