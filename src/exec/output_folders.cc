@@ -64,8 +64,12 @@ struct FolderState {
   bool foreign = false;            // another run's, or parts no run claims
 };
 
-Result<std::optional<Marker>> ReadMarker(Env* env, const std::string& dir) {
-  const std::string path = JoinPath(dir, kOwnerMarker);
+bool SameMarker(const Marker& a, const Marker& b) {
+  return a.run_id == b.run_id && a.ledger == b.ledger && a.created_at == b.created_at;
+}
+
+// The marker in file `path`; none when there is no such file.
+Result<std::optional<Marker>> ReadMarkerFile(Env* env, const std::string& path) {
   auto text = env->ReadFile(path);
   if (!text.has_value()) {
     if (text.error().code() == Code::kNotFound) return std::optional<Marker>();
@@ -82,6 +86,10 @@ Result<std::optional<Marker>> ReadMarker(Env* env, const std::string& dir) {
   m.ledger = j.value("ledger", "");
   m.created_at = j.value("created_at", "");
   return std::optional<Marker>(m);
+}
+
+Result<std::optional<Marker>> ReadMarker(Env* env, const std::string& dir) {
+  return ReadMarkerFile(env, JoinPath(dir, kOwnerMarker));
 }
 
 // Lists the part files of `dir` into `parts`; a missing folder has none.
@@ -143,7 +151,10 @@ Result<std::string> LiveWriter(Ledger* ledger, Env* env, const std::string& run_
     if (run.error().code() == Code::kNotFound) return std::string();
     return Error(run.error());
   }
-  if (run->state != RunState::kRunning) return std::string();
+  // Not only `running`: a run that has just recorded its owner and is
+  // claiming its folders is still `planned` (two runs taking one folder over
+  // at once each saw the other as not running). Its owner tells.
+  if (run->state == RunState::kCompleted) return std::string();
   const int64_t now_ms = env->NowMicros() / 1000;
   auto describe = [](const RunOwner& o) {
     return fmt::format("pid {} on host {}, last seen {}", o.pid, o.host,
@@ -175,9 +186,8 @@ Status RefuseLiveOwner(const FolderState& f, const Marker& me, Ledger* ledger, E
                             f.key, f.dir, f.marker->run_id, f.marker->job, writer, me.run_id));
 }
 
-// Empties a folder of another run: its parts and dead letters, and _SUCCESS.
-// Its marker is replaced afterwards (so a crash in between leaves a folder
-// that is still refused, or emptied again).
+// Empties a folder of another run: its parts and dead letters, and _SUCCESS
+// (TakeOver has put this run's marker in first).
 Status Clear(Env* env, const FolderState& f) {
   for (const auto& p : f.parts) NS_RETURN_IF_ERROR(env->RemoveFile(p));
   if (f.is_output) NS_RETURN_IF_ERROR(env->RemoveFile(JoinPath(f.dir, "_SUCCESS")));
@@ -276,6 +286,43 @@ InputSpec RealInput(InputSpec read, Env* env) {
   return read;
 }
 
+// Takes over a folder another run left (output.overwrite). Its marker is
+// first moved aside, which only one of two runs doing so at once can do (the
+// other is refused, exit 2, instead of both emptying the folder and writing
+// into it); then this run's marker is created, and only then are the old
+// parts removed. A crash in between leaves a folder that is refused or taken
+// over again, never one that two runs write.
+Status TakeOver(Env* env, const FolderState& f, const Marker& me, bool shared) {
+  if (f.marker.has_value()) {
+    const std::string marker = JoinPath(f.dir, kOwnerMarker);
+    const std::string retired =
+        JoinPath(f.dir, fmt::format(".{}.retired-{}", kOwnerMarker, env->ProcessId()));
+    const Status race(Code::kInvalidJob,
+                      fmt::format("{} '{}': another run took it over (output.overwrite) at the "
+                                  "same moment as run {}; only one may: run again to see which",
+                                  f.key, f.dir, me.run_id));
+    Status moved = env->RenameFile(marker, retired);
+    if (moved.code() == Code::kNotFound) return race;
+    if (!moved.ok()) {
+      return Status(moved.code(),
+                    fmt::format("{} '{}' is not writable: {}", f.key, f.dir, moved.message()));
+    }
+    // The marker moved aside must be the one looked at, not the one a run
+    // that took the folder over a moment ago has just put there: that one
+    // is put back.
+    NS_ASSIGN_OR_RETURN(std::optional<Marker> was, ReadMarkerFile(env, retired));
+    if (!was.has_value() || !SameMarker(*was, *f.marker)) {
+      (void)env->RenameIfAbsent(retired, marker);
+      return race;
+    }
+    (void)env->RemoveFile(retired);
+  }
+  FolderState unclaimed = f;
+  unclaimed.marker.reset();  // created, never replaced: of two runs, one is refused
+  NS_RETURN_IF_ERROR(WriteMarker(env, unclaimed, me, shared));
+  return Clear(env, f);
+}
+
 }  // namespace
 
 std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
@@ -361,12 +408,12 @@ Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLa
     if (f.foreign) NS_RETURN_IF_ERROR(RefuseLiveOwner(f, me, ledger, env));
   }
   for (const auto& f : folders) {
-    if (f.foreign) NS_RETURN_IF_ERROR(Clear(env, f));
+    if (f.foreign) NS_RETURN_IF_ERROR(TakeOver(env, f, me, ledger->shared()));
     // A run being run has no _SUCCESS: one left from before it was re-planned
     // on new input (run.allow_input_change) no longer lists its parts.
     if (f.owned && f.has_success && run.state != RunState::kCompleted)
       NS_RETURN_IF_ERROR(env->RemoveFile(JoinPath(f.dir, "_SUCCESS")));
-    if (!f.owned) NS_RETURN_IF_ERROR(WriteMarker(env, f, me, ledger->shared()));
+    if (!f.owned && !f.foreign) NS_RETURN_IF_ERROR(WriteMarker(env, f, me, ledger->shared()));
   }
   return ProveWritable(env, layout.dead_letter_dir, ledger->shared());
 }

@@ -280,3 +280,39 @@ def test_piped_log_starts_with_the_plan_and_is_never_silent_long(slow, tmp_path)
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert max(gaps) < 12.5, (gaps, text)
     assert progress[0] - plan[0] < 12.5, text
+
+
+def test_two_overwrite_runs_started_together_never_share_the_folder(tmp_path):
+    """Both found the folder of a finished run and both emptied and wrote it:
+    a run exited 0 with _SUCCESS over the other job's rows. Now one takes the
+    folder (its marker put in before anything is removed) and the other is
+    refused, whichever order they interleave in."""
+    import onnx
+    from onnx import TensorProto, helper
+    from conftest import sql, write_job
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "id.onnx"))
+    jobs = {}
+    for name, first in (("a", 0), ("b", 100000)):
+        sql(f"COPY (SELECT i::BIGINT AS id, i::FLOAT AS v FROM range({first}, {first + 5000}) t(i)) "
+            f"TO '{tmp_path / (name + '.parquet')}' (FORMAT parquet)")
+        jobs[name] = write_job(tmp_path / f"{name}.yaml", {
+            "name": f"job_{name}", "input": {"path": f"{name}.parquet", "key": "id"},
+            "model": {"path": "id.onnx", "inputs": [{"name": "features", "columns": ["v"]}],
+                      "outputs": [{"name": "out", "columns": ["p"]}]},
+            "batch": {"size": 100}, "output": {"path": "out", "keep": ["id"], "overwrite": True},
+            "run": {"shard_rows": 500}})
+    assert run("run", jobs["a"], "--run-id", "first", cwd=tmp_path)[0] == 0
+    slow = {"NIGHTSHIFT_TEST_BATCH_SLEEP_MS": "10"}
+    for i in range(6):
+        procs = {n: start("run", jobs[n], "--run-id", f"{n}{i}", cwd=tmp_path, env=slow) for n in jobs}
+        codes = {n: (p.wait(timeout=120), p.communicate()[1])[0] for n, p in procs.items()}
+        assert sorted(codes.values()) == [0, 2], codes
+        winner = next(n for n, c in codes.items() if c == 0)
+        counts = sql(f"SELECT count(*) FILTER (WHERE id < 100000), count(*) FILTER (WHERE id >= 100000) "
+                     f"FROM '{tmp_path / 'out'}/part-*.parquet'").splitlines()[1]
+        assert counts == ("5000,0" if winner == "a" else "0,5000"), (i, codes, counts)
