@@ -133,6 +133,20 @@ Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
   return result;
 }
 
+// A completed run with nothing left to retry: its _SUCCESS is written again
+// from the ledger, in case a retry was killed after its last commit and
+// before it rewrote the manifest (which would then list the dead letters
+// since retried and miss the retry parts for ever).
+Status RewriteManifest(const JobSpec& job, exec::JobContext& ctx, Ledger* ledger,
+                       const RunRecord& run) {
+  if (run.state != RunState::kCompleted || IsDatabase(job.output.format)) return Status::Ok();
+  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, ctx.env));
+  JobSpec adding = job;
+  adding.output.overwrite = false;
+  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(adding, run, std::move(sink_layout), ledger));
+  return exec::WriteManifest(job, sink.get(), ledger, run, ctx.env);
+}
+
 // The exit code and message of a retry that ran, from its pipeline's outcome.
 void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* report) {
   report->rows_processed = result.rows_processed;
@@ -177,6 +191,7 @@ Result<RunReport> RetryFailures(const JobSpec& job_file, const RunOptions& optio
     NS_ASSIGN_OR_RETURN(report.counts, ledger->Counts(run_id));
     NS_RETURN_IF_ERROR(exec::CountByInputRow(job, ledger.get(), run_id, &report.counts));
     report.message = fmt::format("nothing to retry: run {} has no dead-lettered rows", run_id);
+    NS_RETURN_IF_ERROR(RewriteManifest(job, ctx, ledger.get(), run));
     return report;
   }
   NS_ASSIGN_OR_RETURN(exec::TaskResult result,

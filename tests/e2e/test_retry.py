@@ -78,3 +78,39 @@ def test_dead_letter_files_count_attempts_across_retries_as_the_ledger_does(tmp_
         assert rc == EXIT_OK, err
         items = json.loads(out)["failed_items"]
         assert [i["attempts"] for i in items] == [attempts, attempts], items
+
+
+def test_a_retry_killed_before_its_manifest_leaves_no_stale_success(tmp_path):
+    """Killed after its last commit and before rewriting _SUCCESS, a retry left
+    the old manifest (the fixed rows still failed, no retry parts) for ever: the
+    next retry, with nothing left to retry, writes it again from the ledger."""
+    import onnx
+    from onnx import TensorProto, helper
+    from conftest import write_job
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "id.onnx"))
+    data = tmp_path / "in.csv"
+    data.write_text("id,v\n" + "".join(f"{i},{'' if i % 500 == 7 else i}\n" for i in range(3000)))
+    job = write_job(tmp_path / "job.yaml", {
+        "name": "rs", "input": {"path": "in.csv", "key": "id"},
+        "model": {"path": "id.onnx", "inputs": [{"name": "features", "columns": ["v"]}],
+                  "outputs": [{"name": "out", "columns": ["p"]}]},
+        "output": {"path": "out", "keep": ["id"]}, "errors": {"max_failed_items": 100},
+        "run": {"shard_rows": 1000}})
+    assert run("run", job, cwd=tmp_path)[0] == EXIT_OK
+    data.write_text("id,v\n" + "".join(f"{i},{1 if i % 500 == 7 else i}\n" for i in range(3000)))
+    allow = ["--set", "run.allow_input_change=true"]
+    rc, out, err = run("retry", job, *allow, cwd=tmp_path, env={"NIGHTSHIFT_CRASH_AT": "after_commit:3"})
+    assert rc in (-9, 137), (rc, err)
+    rc, out, err = run("retry", job, *allow, cwd=tmp_path)
+    assert rc == EXIT_OK and "nothing to retry" in out + err, (rc, out, err)
+    success = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    assert success["counts"] == {"failed": 0, "succeeded": 3000, "total": 3000}, success
+    listed = sorted(p["path"] for p in success["files"])
+    assert listed == sorted(p.name for p in (tmp_path / "out").glob("part-*.parquet")), listed
+    assert sum("-r1" in p for p in listed) == 3, listed
+    assert success["dead_letter_files"] == [], success
