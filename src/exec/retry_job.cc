@@ -165,6 +165,18 @@ void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* re
   }
 }
 
+// Exit 0 says the run is complete: a retry of a run that is not (failed
+// past errors.max_failed_items, interrupted, with shards never run) is exit
+// 1 saying so, whatever the retried rows did.
+void RequireCompleteRun(RunReport* report) {
+  if (report->exit_code != ExitCode::kOk || report->run.state == RunState::kCompleted) return;
+  report->exit_code = ExitCode::kFailed;
+  report->message += fmt::format(
+      "; run {} is still {} ({} of {} shards committed): `nightshift run` finishes it",
+      report->run.run_id, RunStateName(report->run.state), report->counts.shards_committed,
+      report->counts.shards_total);
+}
+
 }  // namespace
 
 Result<RunReport> RetryFailures(const JobSpec& job_file, const RunOptions& options) {
@@ -192,6 +204,7 @@ Result<RunReport> RetryFailures(const JobSpec& job_file, const RunOptions& optio
     NS_RETURN_IF_ERROR(exec::CountByInputRow(job, ledger.get(), run_id, &report.counts));
     report.message = fmt::format("nothing to retry: run {} has no dead-lettered rows", run_id);
     NS_RETURN_IF_ERROR(RewriteManifest(job, ctx, ledger.get(), run));
+    RequireCompleteRun(&report);
     return report;
   }
   NS_ASSIGN_OR_RETURN(exec::TaskResult result,
@@ -200,6 +213,7 @@ Result<RunReport> RetryFailures(const JobSpec& job_file, const RunOptions& optio
   if (auto c = ledger->Counts(run_id); c.has_value()) report.counts = *c;
   (void)exec::CountByInputRow(job, ledger.get(), run_id, &report.counts);
   ReportOutcome(result, failures.size(), &report);
+  RequireCompleteRun(&report);
   report.seconds = static_cast<double>(env->MonotonicMicros() - started_us) / 1e6;
   return report;
 }

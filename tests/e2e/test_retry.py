@@ -114,3 +114,31 @@ def test_a_retry_killed_before_its_manifest_leaves_no_stale_success(tmp_path):
     assert listed == sorted(p.name for p in (tmp_path / "out").glob("part-*.parquet")), listed
     assert sum("-r1" in p for p in listed) == 3, listed
     assert success["dead_letter_files"] == [], success
+
+
+def test_retry_of_a_run_that_is_not_complete_is_exit_1_and_says_so(tmp_path):
+    """The run failed past max_failed_items with shards never run: a retry of
+    its dead letters exited 0, which orchestrators read as a complete run."""
+    import onnx
+    from onnx import TensorProto, helper
+    from conftest import write_job
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "id.onnx"))
+    (tmp_path / "in.csv").write_text("id,v\n" + "".join(f"{i},{'' if i % 401 == 7 else i}\n" for i in range(3000)))
+    job = write_job(tmp_path / "job.yaml", {
+        "name": "nc", "input": {"path": "in.csv", "key": "id"},
+        "model": {"path": "id.onnx", "inputs": [{"name": "features", "columns": ["v"]}],
+                  "outputs": [{"name": "out", "columns": ["p"]}]},
+        "output": {"path": "out", "keep": ["id"]}, "errors": {"max_failed_items": 3},
+        "run": {"shard_rows": 100}})
+    assert run("run", job, cwd=tmp_path)[0] == 1
+    rc, out, err = run("retry", job, "--json", "--log-format", "json", cwd=tmp_path)
+    assert rc == 1, (rc, out, err)
+    lines = [json.loads(l) for l in err.splitlines() if l.strip()]  # every line is JSON
+    failed = [l for l in lines if l["event"] == "retry_failed"]
+    assert failed and "is still failed" in failed[0]["msg"] and "`nightshift run` finishes it" in failed[0]["msg"], lines
+    assert json.loads(out)["state"] == "failed"

@@ -90,7 +90,11 @@ def test_flags_override_the_environment(job):
     ([], {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"},
      "worker index 4 (from SLURM_ARRAY_TASK_ID) is outside [0, 4)"),
     ([], {"AWS_BATCH_JOB_ARRAY_INDEX": "1", "AWS_BATCH_JOB_ARRAY_SIZE": "0"},
-     "--workers 0 must be at least 1 (from the environment)"),
+     "environment variable AWS_BATCH_JOB_ARRAY_SIZE=0 must be at least 1 (it is the number of workers)"),
+    ([], {"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "0"},
+     "environment variable SLURM_ARRAY_TASK_COUNT=0 must be at least 1"),
+    (["--workers", "0"], {"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "3"},
+     "--workers 0 must be at least 1"),
     ([], {"SLURM_ARRAY_TASK_ID": "two"}, "SLURM_ARRAY_TASK_ID='two' is not an integer"),
 ])
 def test_bad_worker_values_are_exit_2(job, flags, env, message):

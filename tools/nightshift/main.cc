@@ -202,7 +202,14 @@ int CmdRetry(const std::string& job_path, const std::vector<std::string>& sets,
   auto outcome = Execute(nightshift::RetryFailures, job_path, sets, run_id);
   if (const int* rc = std::get_if<int>(&outcome)) return *rc;
   const auto& r = std::get<nightshift::RunReport>(outcome);
-  std::fprintf(json ? stderr : stdout, "%s\n", r.message.c_str());
+  if (json && nightshift::obs::GetLogFormat() == nightshift::obs::LogFormat::kJson) {
+    const bool ok = r.exit_code == ExitCode::kOk;
+    nightshift::obs::Log(ok ? nightshift::obs::LogLevel::kInfo : nightshift::obs::LogLevel::kError,
+                         ok ? "retry_summary" : "retry_failed", r.message,
+                         nightshift::obs::LogFields(r.run.job_name, r.run.run_id));
+  } else {
+    std::fprintf(json ? stderr : stdout, "%s\n", r.message.c_str());
+  }
   if (json) PrintStatusJson(r);
   return static_cast<int>(r.exit_code);
 }

@@ -28,7 +28,8 @@ Result<std::optional<int64_t>> EnvInt(const std::function<const char*(const char
 struct ArrayDefaults {
   std::optional<int64_t> index;
   std::optional<int64_t> workers;
-  std::string source;  // for messages: the variable the index came from
+  std::string source;          // for messages: the variable the index came from
+  std::string workers_source;  // and the one the worker count came from
 };
 
 Result<ArrayDefaults> FromEnvironment(const std::function<const char*(const char*)>& getenv) {
@@ -45,12 +46,14 @@ Result<ArrayDefaults> FromEnvironment(const std::function<const char*(const char
     NS_ASSIGN_OR_RETURN(std::optional<int64_t> min, EnvInt(getenv, "SLURM_ARRAY_TASK_MIN"));
     *d.index -= min.value_or(0);
     NS_ASSIGN_OR_RETURN(d.workers, EnvInt(getenv, "SLURM_ARRAY_TASK_COUNT"));
+    d.workers_source = "SLURM_ARRAY_TASK_COUNT";
     return d;
   }
   NS_ASSIGN_OR_RETURN(d.index, EnvInt(getenv, "AWS_BATCH_JOB_ARRAY_INDEX"));
   if (d.index.has_value()) {
     d.source = "AWS_BATCH_JOB_ARRAY_INDEX";
     NS_ASSIGN_OR_RETURN(d.workers, EnvInt(getenv, "AWS_BATCH_JOB_ARRAY_SIZE"));
+    d.workers_source = "AWS_BATCH_JOB_ARRAY_SIZE";
   }
   return d;
 }
@@ -79,8 +82,11 @@ Status ResolveWorkers(const WorkerArgs& args, const std::function<const char*(co
                                      : fmt::format("worker index {} (from {})", index, env.source);
   if (workers < 1 || workers > INT32_MAX) {
     return Status(Code::kInvalidJob,
-                  fmt::format("--workers {} must be at least 1{}", workers,
-                              args.workers.has_value() ? "" : " (from the environment)"));
+                  args.workers.has_value() || env.workers_source.empty()
+                      ? fmt::format("--workers {} must be at least 1", workers)
+                      : fmt::format("environment variable {}={} must be at least 1 (it is the "
+                                    "number of workers)",
+                                    env.workers_source, workers));
   }
   if (index < 0 || index >= workers) {
     return Status(Code::kInvalidJob,
