@@ -79,14 +79,13 @@ bool Scheduler::Stopping() const {
 }
 
 void Scheduler::Log(const Job& job, std::string_view event, const std::string& what,
-                    const std::string& run_id, nlohmann::json fields) {
+                    const std::string& run_id, nlohmann::json fields, obs::LogLevel level) {
   const std::string line = fmt::format("schedule {}: {}", job.spec.name, what);
   if (options_.log) return options_.log(event, line);
   // A text line carries its own time (a scheduler runs for days); a JSON
   // line has it in "ts".
   const bool text = obs::GetLogFormat() == obs::LogFormat::kText;
-  obs::Log(obs::LogLevel::kInfo, event,
-           text ? fmt::format("{} {}", UtcSeconds(env_->NowMillis()), line) : line,
+  obs::Log(level, event, text ? fmt::format("{} {}", UtcSeconds(env_->NowMillis()), line) : line,
            obs::LogFields(job.spec.name, run_id, -1, std::move(fields)));
 }
 
@@ -237,7 +236,11 @@ void Scheduler::Reap() {
         fmt::format("run {} {}{}{}", out.run_id, Outcome(out.exit_code),
                     out.message.empty() ? "" : ": ", out.message),
         out.run_id,
-        {{"outcome", Outcome(out.exit_code)}, {"exit_code", static_cast<int>(out.exit_code)}});
+        {{"outcome", Outcome(out.exit_code)}, {"exit_code", static_cast<int>(out.exit_code)}},
+        // A failed run is an error an alert on the level must see, as under `run`.
+        out.exit_code == ExitCode::kOk            ? obs::LogLevel::kInfo
+        : out.exit_code == ExitCode::kInterrupted ? obs::LogLevel::kWarn
+                                                  : obs::LogLevel::kError);
   }
 }
 

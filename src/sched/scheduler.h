@@ -41,6 +41,7 @@
 #include "nightshift/env.h"
 #include "nightshift/job_spec.h"
 #include "nightshift/ledger.h"
+#include "obs/log.h"
 #include "sched/job_lock.h"
 #include "sched/run_launcher.h"
 #include "sched/schedule.h"
@@ -89,7 +90,8 @@ class Scheduler {
   // One decision: `event` names it in JSON logs; `run_id` and `fields` go
   // into the JSON line too.
   void Log(const Job& job, std::string_view event, const std::string& what,
-           const std::string& run_id = "", nlohmann::json fields = nlohmann::json::object());
+           const std::string& run_id = "", nlohmann::json fields = nlohmann::json::object(),
+           obs::LogLevel level = obs::LogLevel::kInfo);
   // Asks for or renews the job's lock; true when this scheduler decides
   // the job's runs now (taking over reads the ledger: TakeOver).
   Result<bool> PollLock(Job& job, int64_t now_micros);

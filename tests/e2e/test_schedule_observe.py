@@ -107,3 +107,16 @@ def test_a_scheduled_fire_logs_its_due_time_and_no_file_count(case_factory, sche
     assert "files" not in f and f["why"].startswith("fired (due "), f
     due = datetime.fromisoformat(f["due"])
     assert run_id == "minutely-" + due.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M"), (run_id, f)
+
+
+def test_a_failed_scheduled_run_ends_at_error_level(case_factory, schedulers):
+    """An alert on level >= error must see a scheduled run that failed, as it
+    sees `run`'s run_failed line: its run_ended line was at info."""
+    case = case_factory(n=50, null_at=[(3, "f0")])  # one bad value; max_failed_items 0
+    job = trigger_job(case)
+    drop(case, "a.csv", range(0, 50))
+    s = schedulers(job, "--log-format", "json")
+    s.wait_for(r'"event":"run_ended"', timeout=30)
+    s.stop()
+    ended = [j for j in json_lines(s) if j["event"] == "run_ended"]
+    assert ended[0]["outcome"] == "failed" and ended[0]["level"] == "error", ended
