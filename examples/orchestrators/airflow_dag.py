@@ -1,6 +1,8 @@
 """Airflow: score the churn job once a day with nightshift (docs/orchestrators.md).
 
-Two ways to run the same command line:
+Three ways to run the same command line, alternatives: RUNNER picks the one
+this DAG uses (two of them in one DAG would start the same nightshift run at
+once, and the second would be refused, exit 2):
 
 - `score_churn`: a Python task that runs nightshift and maps its exit code to
   what Airflow should do (2 = a bad job: fail without retrying);
@@ -58,6 +60,8 @@ def outcome(exit_code: int) -> str:
     return OUTCOME_BY_EXIT_CODE.get(exit_code, "failed")
 
 
+RUNNER = "python"  # "python" (score_churn), "bash" (score_churn_bash) or "pod" (score_churn_pod)
+
 with DAG(
     dag_id="churn_scores",
     schedule="0 2 * * *",
@@ -93,25 +97,28 @@ with DAG(
                                        "fix the job, model or input, then clear the task")
         raise AirflowException(f"nightshift run {run_id} exited {proc.returncode} ({result})")
 
-    score_churn()
+    if RUNNER == "python":
+        score_churn()
 
     # The same argv through a shell; the last stdout line (the status JSON)
     # becomes the task's XCom. On kill, Airflow sends SIGTERM: nightshift drains.
-    score_churn_bash = BashOperator(
-        task_id="score_churn_bash",
-        bash_command=shlex.join(nightshift_argv(JOB, RUN_ID_TEMPLATE)),
-    )
+    if RUNNER == "bash":
+        BashOperator(
+            task_id="score_churn_bash",
+            bash_command=shlex.join(nightshift_argv(JOB, RUN_ID_TEMPLATE)),
+        )
 
     # In a pod: the image holds nightshift and its backends; the ledger must
     # outlive the pod (a volume, or run.ledger: postgresql://...) for a retry
     # to resume. Every non-zero exit is a failed pod, retried.
-    score_churn_pod = KubernetesPodOperator(
-        task_id="score_churn_pod",
-        name="churn-scores",
-        namespace="batch",
-        image="registry.example.com/nightshift:latest",
-        cmds=[NIGHTSHIFT_ARGV[0]],
-        arguments=nightshift_argv(JOB, RUN_ID_TEMPLATE)[1:],
-        get_logs=True,
-        termination_grace_period=120,  # > run.drain_timeout: the drain finishes
-    )
+    if RUNNER == "pod":
+        KubernetesPodOperator(
+            task_id="score_churn_pod",
+            name="churn-scores",
+            namespace="batch",
+            image="registry.example.com/nightshift:latest",
+            cmds=[NIGHTSHIFT_ARGV[0]],
+            arguments=nightshift_argv(JOB, RUN_ID_TEMPLATE)[1:],
+            get_logs=True,
+            termination_grace_period=120,  # > run.drain_timeout: the drain finishes
+        )
