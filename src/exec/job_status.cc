@@ -1,6 +1,7 @@
 // ValidateJob, GetJobStatus and the status JSON.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -132,6 +133,12 @@ Result<StatusReport> GetJobStatus(const JobSpec& job, const std::string& run_id,
   }
   report.found = true;
   report.run = *run;
+  // The run's last change: a shard's commit counts (the run's row is written
+  // at its start and end only), so that a stuck run shows as stale.
+  NS_ASSIGN_OR_RETURN(std::vector<ShardRecord> shards, ledger->ListShards(id));
+  for (const ShardRecord& s : shards) {
+    report.run.updated_at_ms = std::max(report.run.updated_at_ms, s.committed_at_ms);
+  }
   // Workers of a shared ledger hold leases, not the run: no owner to check.
   report.shared = ledger->shared();
   if (report.shared) {

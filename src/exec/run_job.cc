@@ -244,6 +244,10 @@ Result<RunReport> RunJob(const JobSpec& job_file, const RunOptions& options) {
   // From the first claim on, the run has started: its errors fail the run.
   auto ran =
       RunClaimed(job, options, ctx, ledger.get(), sink.get(), attached.model_sha, run, feed.get());
+  if (ran.has_value()) {  // this invocation's own figures, also when the run failed
+    report.rows_processed = ran->rows_processed;
+    report.stages = ran->pipeline.stages;
+  }
   Result<RunReport> done = ran.has_value() ? Finish(job, options, ctx, ledger.get(), sink.get(),
                                                     report, *ran, feed->Claimed())
                                            : Result<RunReport>(Error(ran.error()));

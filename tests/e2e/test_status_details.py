@@ -51,3 +51,40 @@ def test_status_json_of_a_run_not_started_has_empty_details(case_factory):
     st = status_json(path)
     assert st["state"] == "pending"
     assert st["state_times"] == {} and st["failure_reasons"] == []
+
+
+def test_updated_at_moves_with_each_shard_commit(case_factory):
+    """A staleness check on updated_at is how a stuck run is found: it stayed
+    at the run's start while shards committed."""
+    import time as _time
+    from conftest import start, status_json as _status
+    case = case_factory(n=2000, seed=61)
+    job = case.write_job(case.job(case.make_input("parquet"), shard_rows=200))
+    p = start("run", job, env={"NIGHTSHIFT_TEST_BATCH_SLEEP_MS": "150"})
+    try:
+        seen = []
+        deadline = _time.time() + 60
+        while len(seen) < 2 and _time.time() < deadline:
+            st = _status(job)
+            if st.get("shards", {}).get("committed", 0) >= 1 and (not seen or st["shards"]["committed"] > seen[-1][0]):
+                seen.append((st["shards"]["committed"], st["updated_at"]))
+            _time.sleep(0.2)
+    finally:
+        p.terminate()
+        p.communicate(timeout=60)
+    assert len(seen) == 2 and seen[1][1] > seen[0][1], seen
+
+
+def test_run_json_of_a_failed_run_has_its_invocation_figures(case_factory):
+    """`run --json` of a run that failed past max_failed_items: the invocation
+    object (rows_processed, stages) was all zeros."""
+    import json as _json
+    from conftest import run as _run
+    case = case_factory(n=3000, seed=62, null_at=[(i, "f0") for i in range(2100, 2104)])
+    job = case.job(case.make_input("parquet"), shard_rows=100)
+    job["errors"] = {"max_failed_items": 3}
+    path = case.write_job(job)
+    rc, out, err = _run("run", path, "--json")
+    assert rc == 1, err
+    inv = _json.loads(out)["invocation"]
+    assert inv["rows_processed"] >= 2000 and inv["stages"]["wall_s"] > 0, inv
