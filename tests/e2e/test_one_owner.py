@@ -287,15 +287,8 @@ def test_two_overwrite_runs_started_together_never_share_the_folder(tmp_path):
     a run exited 0 with _SUCCESS over the other job's rows. Now one takes the
     folder (its marker put in before anything is removed) and the other is
     refused, whichever order they interleave in."""
-    import onnx
-    from onnx import TensorProto, helper
-    from conftest import sql, write_job
-    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1])
-    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])
-    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "g", [x], [y]),
-                              opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(tmp_path / "id.onnx"))
+    from conftest import identity_onnx, sql, write_job
+    identity_onnx(tmp_path / "id.onnx", 1)
     jobs = {}
     for name, first in (("a", 0), ("b", 100000)):
         sql(f"COPY (SELECT i::BIGINT AS id, i::FLOAT AS v FROM range({first}, {first + 5000}) t(i)) "

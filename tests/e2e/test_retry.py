@@ -84,15 +84,8 @@ def test_a_retry_killed_before_its_manifest_leaves_no_stale_success(tmp_path):
     """Killed after its last commit and before rewriting _SUCCESS, a retry left
     the old manifest (the fixed rows still failed, no retry parts) for ever: the
     next retry, with nothing left to retry, writes it again from the ledger."""
-    import onnx
-    from onnx import TensorProto, helper
-    from conftest import write_job
-    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1])
-    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])
-    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "g", [x], [y]),
-                              opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(tmp_path / "id.onnx"))
+    from conftest import identity_onnx, write_job
+    identity_onnx(tmp_path / "id.onnx", 1)
     data = tmp_path / "in.csv"
     data.write_text("id,v\n" + "".join(f"{i},{'' if i % 500 == 7 else i}\n" for i in range(3000)))
     job = write_job(tmp_path / "job.yaml", {
@@ -119,15 +112,8 @@ def test_a_retry_killed_before_its_manifest_leaves_no_stale_success(tmp_path):
 def test_retry_of_a_run_that_is_not_complete_is_exit_1_and_says_so(tmp_path):
     """The run failed past max_failed_items with shards never run: a retry of
     its dead letters exited 0, which orchestrators read as a complete run."""
-    import onnx
-    from onnx import TensorProto, helper
-    from conftest import write_job
-    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1])
-    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])
-    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["features"], ["out"])], "g", [x], [y]),
-                              opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(tmp_path / "id.onnx"))
+    from conftest import identity_onnx, write_job
+    identity_onnx(tmp_path / "id.onnx", 1)
     (tmp_path / "in.csv").write_text("id,v\n" + "".join(f"{i},{'' if i % 401 == 7 else i}\n" for i in range(3000)))
     job = write_job(tmp_path / "job.yaml", {
         "name": "nc", "input": {"path": "in.csv", "key": "id"},
