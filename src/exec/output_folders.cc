@@ -323,6 +323,20 @@ Status TakeOver(Env* env, const FolderState& f, const Marker& me, bool shared) {
   return Clear(env, f);
 }
 
+// A marker's temp files left by a killed process of another run
+// (`._nightshift_owner.json.tmp-PID`, `.retired-PID`): removed once the folder
+// is this run's. Not for a shared run, whose workers write theirs at once.
+void RemoveStaleMarkerTemps(Env* env, const std::string& dir) {
+  auto names = env->ListDir(dir);
+  if (!names.has_value()) return;
+  const std::string prefix = fmt::format(".{}.", kOwnerMarker);
+  for (const std::string& n : *names) {
+    if (n.starts_with(prefix + "tmp-") || n.starts_with(prefix + "retired-")) {
+      (void)env->RemoveFile(JoinPath(dir, n));
+    }
+  }
+}
+
 }  // namespace
 
 std::string DeadLetterDir(const JobSpec& job, const std::string& output_dir,
@@ -414,6 +428,9 @@ Status ClaimOutputFolders(const JobSpec& job, const RunRecord& run, const SinkLa
     if (f.owned && f.has_success && run.state != RunState::kCompleted)
       NS_RETURN_IF_ERROR(env->RemoveFile(JoinPath(f.dir, "_SUCCESS")));
     if (!f.owned && !f.foreign) NS_RETURN_IF_ERROR(WriteMarker(env, f, me, ledger->shared()));
+  }
+  if (!ledger->shared()) {
+    for (const auto& f : folders) RemoveStaleMarkerTemps(env, f.dir);
   }
   return ProveWritable(env, layout.dead_letter_dir, ledger->shared());
 }

@@ -492,6 +492,8 @@ def test_bad_flags_are_exit_2_before_anything_runs(tmp_path):
     job = tmp_path / "job.yaml"  # never read: the flags are refused first
     for args, needle in ((("run", job, "--metrics-port", "0", "--metrics-addr", "999.1.1.1"), "--metrics-addr"),
                          (("run", job, "--metrics-port", "0", "--metrics-addr", "metrics.local"), "--metrics-addr"),
+                         (("run", job, "--metrics-addr", "0.0.0.0"), "--metrics-addr requires --metrics-port"),
+                         (("schedule", job, "--metrics-addr", "0.0.0.0"), "--metrics-addr requires --metrics-port"),
                          (("schedule", job, "--count", "3"), "--dry-run"),
                          (("schedule", job, "--from", "2026-01-01T00:00:00Z"), "--dry-run")):
         rc, out, err = run(*args)

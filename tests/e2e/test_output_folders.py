@@ -248,3 +248,17 @@ def test_a_stale_success_is_refused_and_removed_by_overwrite(case):
     assert (shared / "_SUCCESS").read_text() == '{"run_id": "old"}\n'
     ok("run", job, "--set", "output.overwrite=true")
     assert read_success(shared)["run_id"] == status_json(job)["run_id"]
+
+
+def test_a_killed_processs_marker_temp_files_are_removed_on_resume(case):
+    """A kill while the owner marker was written (or moved aside by an
+    overwrite) left `._nightshift_owner.json.tmp-PID` in the folder for ever."""
+    input_file(case, "in.parquet", range(2000))
+    job = make_job(case, "job-a", "data/in.parquet", out_path="out")
+    rc, out, err = run("run", job, env={"NIGHTSHIFT_CRASH_AT": "after_commit:1"})
+    assert rc in (-9, 137), err
+    for stale in (f".{MARKER}.tmp-99999", f".{MARKER}.retired-99998"):
+        (case.root / "out" / stale).write_text("{}")
+    ok("run", job)
+    assert not [p.name for p in (case.root / "out").iterdir() if p.name.startswith(f".{MARKER}.")]
+    check_output(case, case.root / "out", "parquet", range(2000), job=job)

@@ -28,13 +28,15 @@ void AddLogFormatFlag(CLI::App* cmd, ObserveArgs* args) {
 }
 
 void AddMetricsFlags(CLI::App* cmd, ObserveArgs* args) {
-  cmd->add_option("--metrics-port", args->metrics_port,
-                  "Serve Prometheus metrics at http://ADDR:N/metrics while running (0: any free "
-                  "port, logged)")
-      ->check(CLI::Range(0, 65535));
+  CLI::Option* port = cmd->add_option("--metrics-port", args->metrics_port,
+                                      "Serve Prometheus metrics at http://ADDR:N/metrics while "
+                                      "running (0: any free port, logged)")
+                          ->check(CLI::Range(0, 65535));
+  // Alone it would be ignored without a word: no endpoint without a port.
   cmd->add_option("--metrics-addr", args->metrics_addr,
                   "IPv4 address the metrics endpoint binds to (default 127.0.0.1; 0.0.0.0: all)")
-      ->check(CLI::ValidIPV4);
+      ->check(CLI::ValidIPV4)
+      ->needs(port);
 }
 
 void ApplyLogFormat(const ObserveArgs& args) {
