@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "exec/input_pin.h"
@@ -101,16 +102,27 @@ Result<RetryPlan> PlanRetry(Ledger* ledger, const std::string& run_id,
   return plan;
 }
 
+// The run's sink, for adding to it: a retry never empties its run's folder.
+// `prior_attempts` (may be empty) counts each dead letter's earlier attempts.
+Result<std::unique_ptr<Sink>> OpenAddingSink(
+    const JobSpec& job, exec::JobContext& ctx, Ledger* ledger, const RunRecord& run,
+    std::function<int32_t(const ItemFailure&)> prior_attempts = nullptr) {
+  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, ctx.env));
+  if (prior_attempts) sink_layout.prior_attempts = std::move(prior_attempts);
+  JobSpec adding = job;
+  adding.output.overwrite = false;
+  return exec::OpenSink(adding, run, std::move(sink_layout), ledger);
+}
+
 // Runs the planned tasks into new parts of the run's output folder, each
 // written and committed with the attempts its rows had before added to theirs.
 Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
                                   exec::JobContext& ctx, Ledger* ledger, const RunRecord& run,
                                   RetryPlan plan) {
-  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, ctx.env));
-  sink_layout.prior_attempts = [&plan](const ItemFailure& f) { return plan.PreviousAttempts(f); };
-  JobSpec adding = job;  // a retry adds parts to its run's folder, never empties one
-  adding.output.overwrite = false;
-  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(adding, run, std::move(sink_layout), ledger));
+  NS_ASSIGN_OR_RETURN(auto sink,
+                      OpenAddingSink(job, ctx, ledger, run, [&plan](const ItemFailure& f) {
+                        return plan.PreviousAttempts(f);
+                      }));
   exec::TaskRun tr = std::move(plan.tasks);
   tr.commit = [&](const ShardTask& task, const ShardOutput& out) {
     return ledger->CommitRetry(run.run_id, task.shard_id, task.retry_seq, out.rows_written,
@@ -140,10 +152,7 @@ Result<exec::TaskResult> RunRetry(const JobSpec& job, const RunOptions& options,
 Status RewriteManifest(const JobSpec& job, exec::JobContext& ctx, Ledger* ledger,
                        const RunRecord& run) {
   if (run.state != RunState::kCompleted || IsDatabase(job.output.format)) return Status::Ok();
-  NS_ASSIGN_OR_RETURN(SinkLayout sink_layout, exec::MakeSinkLayout(job, ctx, run, ctx.env));
-  JobSpec adding = job;
-  adding.output.overwrite = false;
-  NS_ASSIGN_OR_RETURN(auto sink, exec::OpenSink(adding, run, std::move(sink_layout), ledger));
+  NS_ASSIGN_OR_RETURN(auto sink, OpenAddingSink(job, ctx, ledger, run));
   return exec::WriteManifest(job, sink.get(), ledger, run, ctx.env);
 }
 
@@ -171,10 +180,10 @@ void ReportOutcome(const exec::TaskResult& result, size_t retried, RunReport* re
 void RequireCompleteRun(RunReport* report) {
   if (report->exit_code != ExitCode::kOk || report->run.state == RunState::kCompleted) return;
   report->exit_code = ExitCode::kFailed;
-  report->message += fmt::format(
-      "; run {} is still {} ({} of {} shards committed): `nightshift run` finishes it",
-      report->run.run_id, RunStateName(report->run.state), report->counts.shards_committed,
-      report->counts.shards_total);
+  report->message +=
+      fmt::format("; run {} is still {} ({} of {} shards committed): `nightshift run` finishes it",
+                  report->run.run_id, RunStateName(report->run.state),
+                  report->counts.shards_committed, report->counts.shards_total);
 }
 
 }  // namespace
